@@ -1,0 +1,1 @@
+//! The engine: runs steps and emits events.

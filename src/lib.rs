@@ -1,0 +1,13 @@
+//! runsheet: a full-screen terminal runbook runner.
+//!
+//! A Markdown deployment plan ([`runbook`]) becomes a session whose every
+//! event lands in a hash-chained [`journal`]; the session's state is a pure
+//! fold over those events ([`session`]). The [`engine`] runs steps and emits
+//! events; front ends (headless, the TUI, replay, report) only read the fold.
+
+pub mod cli;
+pub mod engine;
+pub mod journal;
+pub mod runbook;
+pub mod secrets;
+pub mod session;

@@ -1,0 +1,4 @@
+//! Runbooks: the model, the Markdown loader and its diagnostics.
+
+pub mod model;
+pub mod plan;

@@ -1,0 +1,274 @@
+//! The runbook model: what a Markdown plan means once loaded.
+//!
+//! Everything here is plain data. The loader builds it, the engine runs it,
+//! the journal header snapshots the parts a replay needs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A 1-based line and column in the runbook source (columns count characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+pub struct SourcePos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for SourcePos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A loaded runbook.
+#[derive(Debug, Clone)]
+pub struct Runbook {
+    /// The path it was loaded from, as given.
+    pub path: PathBuf,
+    /// SHA-256 (hex) over the runbook's bytes and every file it includes with
+    /// `{file=…}`, so that an edited phase script counts as a changed runbook.
+    pub content_hash: String,
+    pub title: String,
+    /// Variables handed to shell steps (and shown, redacted when secret).
+    pub variables: BTreeMap<String, Variable>,
+    /// Contacts from the front matter: role -> who and how to reach them.
+    pub contacts: BTreeMap<String, String>,
+    /// The shared Prerequisites every environment runs first.
+    pub prerequisites: Option<Phase>,
+    pub environments: Vec<Environment>,
+    /// `##` sections that are neither an environment nor the shared prerequisites.
+    pub references: Vec<ReferenceSection>,
+}
+
+/// A variable handed to steps. `secret` ones are redacted everywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    pub value: ValueSource,
+    pub secret: bool,
+}
+
+/// Where a value comes from: written in the runbook, or read from the
+/// process environment when the session starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueSource {
+    Literal(String),
+    Env { var: String, default: Option<String> },
+}
+
+/// One environment's plan: the `##` section whose heading names it, plus its
+/// front-matter settings.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub aliases: Vec<String>,
+    /// The `##` heading text, as written.
+    pub heading: String,
+    pub pos: SourcePos,
+    pub database: DatabaseSource,
+    /// Environments that need a successful session before this one executes.
+    pub requires: Vec<String>,
+    /// An environment in which the Rollback section must have run to completion first.
+    pub requires_rollback_test: Option<String>,
+    /// Type the environment's name before the first state-changing step.
+    pub confirm: bool,
+    /// Distinct operators needed to sign each manual step.
+    pub signoffs: u32,
+    /// Verified backups that must be made in the session before execution starts.
+    pub min_backups: u32,
+    pub estimate: Option<Estimate>,
+    pub window: Option<String>,
+    pub phases: Vec<Phase>,
+}
+
+impl Environment {
+    /// True when `word` (any case) is this environment's name or an alias.
+    pub fn is_named(&self, word: &str) -> bool {
+        self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
+    }
+
+    /// The environment's own Rollback phase, if its section has one.
+    pub fn rollback_phase(&self) -> Option<&Phase> {
+        self.phases.iter().find(|p| p.kind == PhaseKind::Rollback)
+    }
+}
+
+/// How an environment reaches its database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatabaseSource {
+    /// The standard libpq `PG*` environment variables (the default).
+    PgEnv,
+    /// A connection URL or key=value string, possibly read from a variable.
+    Url(ValueSource),
+    /// Explicitly none (`database = "none"`): SQL steps are an error.
+    None,
+}
+
+/// An estimated duration range, e.g. `2-4 hours` or `6h-8h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+/// The kinds of phase an environment's plan is made of, in their natural order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseKind {
+    Prerequisites,
+    Preparation,
+    Execution,
+    Validation,
+    PostDeployment,
+    Rollback,
+    /// Steps written directly under an environment heading, outside any phase.
+    Unphased,
+}
+
+impl PhaseKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PhaseKind::Prerequisites => "Prerequisites",
+            PhaseKind::Preparation => "Preparation",
+            PhaseKind::Execution => "Execution",
+            PhaseKind::Validation => "Validation",
+            PhaseKind::PostDeployment => "Post-Deployment",
+            PhaseKind::Rollback => "Rollback",
+            PhaseKind::Unphased => "Outside any phase",
+        }
+    }
+
+    /// The id segment used in step ids.
+    pub fn slug(self) -> &'static str {
+        match self {
+            PhaseKind::Prerequisites => "prerequisites",
+            PhaseKind::Preparation => "preparation",
+            PhaseKind::Execution => "execution",
+            PhaseKind::Validation => "validation",
+            PhaseKind::PostDeployment => "post-deployment",
+            PhaseKind::Rollback => "rollback",
+            PhaseKind::Unphased => "steps",
+        }
+    }
+}
+
+/// A phase: a `###` section of an environment (or the shared prerequisites,
+/// or the Rollback section).
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub kind: PhaseKind,
+    /// The heading as written.
+    pub title: String,
+    pub pos: SourcePos,
+    pub steps: Vec<Step>,
+}
+
+/// One step: a top-level list item of a phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable id: `{id=…}` or derived from its place (`production.execution.3`).
+    pub id: String,
+    /// The item's first line of text, plain.
+    pub title: String,
+    /// The whole item as Markdown (nested lists, paragraphs, blocks).
+    pub body: String,
+    pub kind: StepKind,
+    /// A check: its result goes to the verification pane.
+    pub verify: bool,
+    /// Not state-changing (`{readonly}`), so it needs no typed confirmation first.
+    pub readonly: bool,
+    /// A backup step (`{backup}`): counts towards `min_backups` when it succeeds.
+    pub backup: bool,
+    pub timeout: Option<Duration>,
+    /// A task-list item written as done (`- [x]`); informative only.
+    pub checked: bool,
+    pub pos: SourcePos,
+}
+
+impl Step {
+    /// Whether running this step may change the world, for the production guard.
+    pub fn changes_state(&self) -> bool {
+        !matches!(self.kind, StepKind::Manual) && !self.verify && !self.readonly
+    }
+}
+
+/// What runs a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// A person does it and signs it off.
+    Manual,
+    /// bash, in its own process group, in the runbook's folder.
+    Shell { script: String },
+    /// SQL on the environment's database, in one transaction.
+    Sql { sql: String },
+}
+
+impl StepKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepKind::Manual => "manual",
+            StepKind::Shell { .. } => "shell",
+            StepKind::Sql { .. } => "sql",
+        }
+    }
+}
+
+/// What a reference section is for, so the TUI can offer it by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferenceKind {
+    Overview,
+    Rollback,
+    Communication,
+    Timeline,
+    SuccessCriteria,
+    Contacts,
+    Other,
+}
+
+/// A `##` section shown for reference (and, for Rollback, runnable on demand).
+#[derive(Debug, Clone)]
+pub struct ReferenceSection {
+    pub kind: ReferenceKind,
+    pub title: String,
+    pub pos: SourcePos,
+    /// The section's Markdown, heading excluded.
+    pub markdown: String,
+    /// Runnable steps (Rollback only): every top-level list item of the section.
+    pub steps: Vec<Step>,
+}
+
+impl Runbook {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.is_named(name))
+    }
+
+    pub fn reference(&self, kind: ReferenceKind) -> Option<&ReferenceSection> {
+        self.references.iter().find(|r| r.kind == kind)
+    }
+
+    /// The rollback steps for an environment: its own Rollback phase, else
+    /// the runbook's Rollback section.
+    pub fn rollback_steps<'a>(&'a self, env: &'a Environment) -> &'a [Step] {
+        match env.rollback_phase() {
+            Some(phase) => &phase.steps,
+            None => self.reference(ReferenceKind::Rollback).map_or(&[], |r| &r.steps),
+        }
+    }
+
+    /// Every step in the runbook, in document order of their containers.
+    pub fn all_steps(&self) -> impl Iterator<Item = &Step> {
+        self.prerequisites
+            .iter()
+            .flat_map(|p| p.steps.iter())
+            .chain(
+                self.environments
+                    .iter()
+                    .flat_map(|e| e.phases.iter().flat_map(|p| p.steps.iter())),
+            )
+            .chain(self.references.iter().flat_map(|r| r.steps.iter()))
+    }
+}

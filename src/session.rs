@@ -1,0 +1,1 @@
+//! Session state as a pure fold over journal events.
