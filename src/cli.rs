@@ -1,7 +1,245 @@
 //! Command-line interface: argument parsing and dispatch only.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+use crate::exit;
+use crate::headless::{self, Decisions};
+use crate::journal::reader::{Integrity, read_journal};
+use crate::journal::store;
+use crate::launch::{self, LaunchError, RunOptions};
+use crate::runbook::check;
+
+/// A full-screen terminal runbook runner: Markdown deployment plans become
+/// live, journaled checklists.
+#[derive(Debug, Parser)]
+#[command(name = "runsheet", version, about, long_about = None)]
+pub struct Cli {
+    /// Where session journals live (default: the platform's data directory).
+    #[arg(long, global = true, env = "RUNSHEET_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: CommandLine,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CommandLine {
+    /// Run a runbook for one environment: the live checklist, or plain lines with --headless.
+    Run(RunArgs),
+    /// Validate a runbook and print its outline.
+    Check {
+        /// The runbook (Markdown).
+        runbook: PathBuf,
+    },
+    /// List saved sessions.
+    Sessions,
+    /// Check a session journal's integrity (its hash chain).
+    Verify {
+        /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
+        session: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The runbook (Markdown).
+    pub runbook: PathBuf,
+    /// The environment to run (a name or alias from the runbook).
+    #[arg(long, short)]
+    pub env: Option<String>,
+    /// Roll back every SQL transaction; the session never counts as evidence.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Plain progress lines instead of the full-screen checklist.
+    #[arg(long)]
+    pub headless: bool,
+    /// Continue an unfinished session (id, unique prefix or journal path).
+    #[arg(long, value_name = "SESSION")]
+    pub resume: Option<String>,
+    /// Resume even though the runbook changed since the session started.
+    #[arg(long)]
+    pub allow_changed_runbook: bool,
+    /// Who runs the session (repeat to name co-signers for pre-approvals).
+    #[arg(long, value_name = "NAME")]
+    pub operator: Vec<String>,
+    /// Run part of the plan: `verify`, `phase:N` or `step:ID`.
+    #[arg(long, value_name = "FILTER")]
+    pub only: Option<String>,
+    /// Headless: sign this manual step in advance (repeatable; `all` for every one).
+    #[arg(long, value_name = "STEP")]
+    pub approve: Vec<String>,
+    /// Headless: re-run this failed or interrupted step (repeatable; `all`).
+    #[arg(long, value_name = "STEP")]
+    pub retry: Vec<String>,
+    /// Headless: skip this step, with a reason: `--skip STEP=REASON` (repeatable).
+    #[arg(long, value_name = "STEP=REASON")]
+    pub skip: Vec<String>,
+    /// Headless: the environment name, typed in advance for the production guard.
+    #[arg(long, value_name = "ENV")]
+    pub confirm_env: Option<String>,
+}
+
+/// Parse the command line and run; errors become one clear line and an exit code.
 pub fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let code = match cli.command {
+        CommandLine::Check { runbook } => check::run(
+            &runbook,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        ),
+        CommandLine::Run(args) => run(cli.state_dir.as_deref(), args),
+        CommandLine::Sessions => sessions(cli.state_dir.as_deref()),
+        CommandLine::Verify { session } => verify(cli.state_dir.as_deref(), &session),
+    };
+    ExitCode::from(code)
+}
+
+fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
+    eprintln!("runsheet: {message}");
+    code
+}
+
+fn state_dir(cli: Option<&Path>) -> Result<PathBuf, u8> {
+    store::state_dir(cli).map_err(|e| fail(exit::USAGE, e))
+}
+
+fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
+    let state_dir = match state_dir(state_dir_arg) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let mut skip = BTreeMap::new();
+    for s in &args.skip {
+        match s.split_once('=') {
+            Some((step, reason)) if !reason.trim().is_empty() => {
+                skip.insert(step.to_string(), reason.to_string());
+            }
+            _ => {
+                return fail(
+                    exit::USAGE,
+                    format!("--skip {s:?} needs a reason: --skip STEP=REASON"),
+                );
+            }
+        }
+    }
+    let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let opts = RunOptions {
+        runbook: args.runbook,
+        env: args.env,
+        dry_run: args.dry_run,
+        resume: args.resume,
+        allow_changed_runbook: args.allow_changed_runbook,
+        operators: args.operator.clone(),
+        only: args.only,
+        state_dir,
+        autostart: headless,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::USAGE, format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let launched = match launch::launch(&opts) {
+            Ok(l) => l,
+            Err(e) => return launch_failure(e),
+        };
+        let mut operators = args.operator;
+        if operators.is_empty() {
+            operators.push(launched.state.header.operator.clone());
+        }
+        let decisions = Decisions {
+            approve: args.approve.into_iter().collect::<BTreeSet<_>>(),
+            retry: args.retry.into_iter().collect(),
+            skip,
+            confirm_env: args.confirm_env,
+            operators,
+        };
+        headless::run(launched, decisions, &mut std::io::stdout().lock()).await
+    })
+}
+
+fn launch_failure(e: LaunchError) -> u8 {
+    match e {
+        LaunchError::Journal(e) => fail(exit::JOURNAL, e),
+        other => fail(exit::USAGE, other),
+    }
+}
+
+fn sessions(state_dir_arg: Option<&Path>) -> u8 {
+    let dir = match state_dir(state_dir_arg) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let list = match store::list_sessions(&dir) {
+        Ok(list) => list,
+        Err(e) => return fail(exit::JOURNAL, e),
+    };
+    let mut out = std::io::stdout().lock();
+    for bad in &list.unreadable {
+        eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
+    }
+    if list.sessions.is_empty() {
+        let _ = writeln!(out, "no sessions in {}", dir.display());
+        return exit::OK;
+    }
+    let _ = writeln!(
+        out,
+        "{:<22} {:<12} {:<8} {:<16} {:<20} {:<11} RUNBOOK",
+        "ID", "ENV", "MODE", "OPERATOR", "STARTED", "OUTCOME"
+    );
+    for s in list.sessions {
+        let _ = writeln!(
+            out,
+            "{:<22} {:<12} {:<8} {:<16} {:<20} {:<11} {}",
+            s.id,
+            s.environment,
+            s.mode.label(),
+            s.operator,
+            s.started.format("%Y-%m-%d %H:%M:%S"),
+            s.outcome.label(),
+            s.runbook_path
+        );
+    }
+    exit::OK
+}
+
+fn verify(state_dir_arg: Option<&Path>, session: &str) -> u8 {
+    let path = if Path::new(session).is_file() {
+        PathBuf::from(session)
+    } else {
+        let dir = match state_dir(state_dir_arg) {
+            Ok(d) => d,
+            Err(code) => return code,
+        };
+        match store::resolve_session(&dir, session) {
+            Ok(p) => p,
+            Err(e) => return fail(exit::USAGE, e),
+        }
+    };
+    let read = match read_journal(&path) {
+        Ok(r) => r,
+        Err(e) => return fail(exit::JOURNAL, e),
+    };
+    for w in &read.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    match &read.integrity {
+        Integrity::Verified => {
+            println!(
+                "{}: verified: {} events, hash chain intact",
+                path.display(),
+                read.records.len()
+            );
+            exit::OK
+        }
+        Integrity::Broken { line, reason } => {
+            println!("{}:{line}: integrity broken: {reason}", path.display());
+            exit::JOURNAL
+        }
+    }
 }

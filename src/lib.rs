@@ -7,7 +7,11 @@
 
 pub mod cli;
 pub mod engine;
+pub mod exit;
+pub mod headless;
 pub mod journal;
+pub mod launch;
 pub mod runbook;
 pub mod secrets;
 pub mod session;
+pub mod ui;

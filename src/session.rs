@@ -1,1 +1,528 @@
 //! Session state as a pure fold over journal events.
+//!
+//! This is the single source of truth: the engine decides what to do next
+//! from it, the TUI and headless output draw from it, resume rebuilds it from
+//! the journal, replay folds a prefix of the journal, and the report reads the
+//! final state. Nothing here does I/O.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::journal::event::{Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
+use crate::runbook::model::{Step, StepKind};
+use crate::runbook::plan::Plan;
+
+/// Output lines kept per step in the state (the full log stays in the journal).
+pub const TAIL_LINES: usize = 40;
+
+/// Where a step stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    /// Running when the session stopped; never re-runs by itself.
+    Interrupted,
+    AwaitingSignOff,
+    SignedOff,
+    Skipped,
+}
+
+impl StepStatus {
+    /// Done for the purpose of moving on to the next step.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Succeeded | StepStatus::SignedOff | StepStatus::Skipped
+        )
+    }
+
+    /// Stopped in a way that needs the operator to retry, skip or abort.
+    pub fn needs_decision(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Failed | StepStatus::TimedOut | StepStatus::Cancelled | StepStatus::Interrupted
+        )
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Succeeded => "succeeded",
+            StepStatus::Failed => "failed",
+            StepStatus::TimedOut => "timed out",
+            StepStatus::Cancelled => "cancelled",
+            StepStatus::Interrupted => "interrupted",
+            StepStatus::AwaitingSignOff => "awaiting sign-off",
+            StepStatus::SignedOff => "signed off",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One run of an automated step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub number: u32,
+    pub started: DateTime<Utc>,
+    pub finished: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration: Option<Duration>,
+    pub interrupted: bool,
+}
+
+/// A sign-off with the time it was recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignOff {
+    pub at: DateTime<Utc>,
+    pub signature: Signature,
+}
+
+/// A skip with who decided it and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skip {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub reason: String,
+}
+
+/// Everything known about one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepState {
+    pub status: StepStatus,
+    pub attempts: Vec<Attempt>,
+    pub signoffs: Vec<SignOff>,
+    pub skip: Option<Skip>,
+    /// Journal seq of this step's first event, so a log view can seek there.
+    pub first_seq: Option<u64>,
+    /// Output lines recorded so far (all attempts).
+    pub output_lines: u64,
+    /// The last few output lines, for failure summaries.
+    pub tail: VecDeque<(Stream, String)>,
+}
+
+impl StepState {
+    fn new() -> StepState {
+        StepState {
+            status: StepStatus::Pending,
+            attempts: Vec::new(),
+            signoffs: Vec::new(),
+            skip: None,
+            first_seq: None,
+            output_lines: 0,
+            tail: VecDeque::new(),
+        }
+    }
+
+    /// Distinct people who signed this step.
+    pub fn signers(&self) -> BTreeSet<&str> {
+        self.signoffs.iter().map(|s| s.signature.who.as_str()).collect()
+    }
+
+    pub fn last_attempt(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+}
+
+/// A recorded verification result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerificationResult {
+    pub at: DateTime<Utc>,
+    pub step: String,
+    pub attempt: u32,
+    pub name: String,
+    pub passed: bool,
+    pub observed: Observed,
+}
+
+/// A free note, warning or similar timestamped text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    pub text: String,
+}
+
+/// The rollback, once started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollback {
+    pub started: DateTime<Utc>,
+    pub who: String,
+    pub reason: String,
+    pub finished: Option<(DateTime<Utc>, SessionOutcome)>,
+}
+
+/// What the session is waiting for, derived from the state alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next<'a> {
+    /// The session has ended.
+    Ended,
+    /// Every step is done; the session can be completed.
+    AllDone,
+    /// A step is running.
+    Running(&'a Step),
+    /// This automated step is next and may start.
+    Start(&'a Step),
+    /// Type the environment's name before this state-changing step.
+    Confirm(&'a Step),
+    /// A manual step waits for sign-offs (have, need).
+    SignOff(&'a Step, usize, u32),
+    /// A step failed or was interrupted: retry, skip or abort.
+    Decide(&'a Step),
+}
+
+/// The state of a session: a pure fold over its journal.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    pub header: Header,
+    /// The plan in force (the header's, or a newer one from an allowed resume).
+    pub plan: Plan,
+    pub steps: HashMap<String, StepState>,
+    pub verifications: Vec<VerificationResult>,
+    pub notes: Vec<Note>,
+    pub warnings: Vec<Note>,
+    pub confirmed_by: Option<String>,
+    pub rollback: Option<Rollback>,
+    pub outcome: Option<(SessionOutcome, Option<String>)>,
+    /// Set while the operator has left the session (until it is resumed).
+    pub detached: bool,
+    pub started: DateTime<Utc>,
+    pub ended: Option<DateTime<Utc>>,
+    /// Time of the latest event folded in.
+    pub last_event: DateTime<Utc>,
+    pub last_seq: u64,
+    pub resumes: Vec<Note>,
+}
+
+/// A journal that does not start with a header cannot be folded.
+#[derive(Debug, thiserror::Error)]
+#[error("the journal does not start with a session header")]
+pub struct MissingHeader;
+
+impl SessionState {
+    /// Start from the header record (seq 0).
+    pub fn new(header_record: &Record) -> Result<SessionState, MissingHeader> {
+        let Event::Header(header) = &header_record.event else {
+            return Err(MissingHeader);
+        };
+        Ok(SessionState {
+            plan: header.plan.clone(),
+            header: (**header).clone(),
+            steps: HashMap::new(),
+            verifications: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+            confirmed_by: None,
+            rollback: None,
+            outcome: None,
+            detached: false,
+            started: header_record.ts,
+            ended: None,
+            last_event: header_record.ts,
+            last_seq: header_record.seq,
+            resumes: Vec::new(),
+        })
+    }
+
+    /// Fold a whole journal.
+    pub fn from_records<'a>(
+        records: impl IntoIterator<Item = &'a Record>,
+    ) -> Result<SessionState, MissingHeader> {
+        let mut iter = records.into_iter();
+        let first = iter.next().ok_or(MissingHeader)?;
+        let mut state = SessionState::new(first)?;
+        for record in iter {
+            state.apply(record);
+        }
+        Ok(state)
+    }
+
+    /// The state of one step (pending if nothing happened to it yet).
+    pub fn step(&self, id: &str) -> StepStateRef<'_> {
+        StepStateRef(self.steps.get(id))
+    }
+
+    fn step_mut(&mut self, id: &str, seq: u64) -> &mut StepState {
+        let state = self.steps.entry(id.to_string()).or_insert_with(StepState::new);
+        state.first_seq.get_or_insert(seq);
+        state
+    }
+
+    /// Apply one event. Pure: the same records always give the same state.
+    pub fn apply(&mut self, record: &Record) {
+        let at = record.ts;
+        let seq = record.seq;
+        self.last_event = at;
+        self.last_seq = seq;
+        let need = self.plan.signoffs.max(1) as usize;
+        match &record.event {
+            Event::Header(_) => {}
+            Event::Resumed { operator, plan, .. } => {
+                if let Some(plan) = plan {
+                    self.plan = (**plan).clone();
+                }
+                self.detached = false;
+                self.resumes.push(Note {
+                    at,
+                    who: operator.clone(),
+                    text: String::new(),
+                });
+            }
+            Event::StepInterrupted { step, .. } => {
+                let s = self.step_mut(step, seq);
+                s.status = StepStatus::Interrupted;
+                if let Some(a) = s.attempts.last_mut().filter(|a| a.outcome.is_none()) {
+                    a.interrupted = true;
+                }
+            }
+            Event::StepStarted { step, attempt } => {
+                let s = self.step_mut(step, seq);
+                s.status = StepStatus::Running;
+                s.attempts.push(Attempt {
+                    number: *attempt,
+                    started: at,
+                    finished: None,
+                    outcome: None,
+                    exit_code: None,
+                    error: None,
+                    duration: None,
+                    interrupted: false,
+                });
+            }
+            Event::Output {
+                step, stream, lines, ..
+            } => {
+                let s = self.step_mut(step, seq);
+                s.output_lines += lines.len() as u64;
+                let keep = lines.len().min(TAIL_LINES);
+                for line in &lines[lines.len() - keep..] {
+                    if s.tail.len() == TAIL_LINES {
+                        s.tail.pop_front();
+                    }
+                    s.tail.push_back((*stream, line.clone()));
+                }
+            }
+            Event::StepFinished {
+                step,
+                attempt,
+                outcome,
+                exit_code,
+                duration_ms,
+                error,
+            } => {
+                let s = self.step_mut(step, seq);
+                s.status = match outcome {
+                    Outcome::Succeeded => StepStatus::Succeeded,
+                    Outcome::Failed => StepStatus::Failed,
+                    Outcome::TimedOut => StepStatus::TimedOut,
+                    Outcome::Cancelled => StepStatus::Cancelled,
+                };
+                if let Some(a) = s.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
+                    a.finished = Some(at);
+                    a.outcome = Some(*outcome);
+                    a.exit_code = *exit_code;
+                    a.error = error.clone();
+                    a.duration = Some(Duration::from_millis(*duration_ms));
+                }
+            }
+            Event::Verification {
+                step,
+                attempt,
+                name,
+                passed,
+                observed,
+            } => {
+                self.verifications.push(VerificationResult {
+                    at,
+                    step: step.clone(),
+                    attempt: *attempt,
+                    name: name.clone(),
+                    passed: *passed,
+                    observed: observed.clone(),
+                });
+            }
+            Event::AwaitingSignOff { step } => {
+                self.step_mut(step, seq).status = StepStatus::AwaitingSignOff;
+            }
+            Event::SignedOff { step, signature } => {
+                let s = self.step_mut(step, seq);
+                s.signoffs.push(SignOff {
+                    at,
+                    signature: signature.clone(),
+                });
+                // An interrupted or failed step marked done by a person counts at once;
+                // a manual step needs as many distinct names as the environment asks.
+                let enough = s.signers().len() >= need || s.status.needs_decision();
+                s.status = if enough {
+                    StepStatus::SignedOff
+                } else {
+                    StepStatus::AwaitingSignOff
+                };
+            }
+            Event::Skipped { step, who, reason } => {
+                let s = self.step_mut(step, seq);
+                s.status = StepStatus::Skipped;
+                s.skip = Some(Skip {
+                    at,
+                    who: who.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            Event::EnvironmentConfirmed { who } => self.confirmed_by = Some(who.clone()),
+            Event::Note { who, text } => self.notes.push(Note {
+                at,
+                who: who.clone(),
+                text: text.clone(),
+            }),
+            Event::RollbackStarted { who, reason } => {
+                self.rollback = Some(Rollback {
+                    started: at,
+                    who: who.clone(),
+                    reason: reason.clone(),
+                    finished: None,
+                });
+            }
+            Event::RollbackFinished { outcome } => {
+                if let Some(r) = &mut self.rollback {
+                    r.finished = Some((at, *outcome));
+                }
+            }
+            Event::Warning { code, message } => self.warnings.push(Note {
+                at,
+                who: code.clone(),
+                text: message.clone(),
+            }),
+            Event::Detached { .. } => self.detached = true,
+            Event::SessionEnded { outcome, reason } => {
+                self.outcome = Some((*outcome, reason.clone()));
+                self.ended = Some(at);
+            }
+        }
+    }
+
+    /// The steps currently being driven: the rollback's while one is under way,
+    /// else the forward plan's.
+    pub fn active_steps(&self) -> Box<dyn Iterator<Item = &Step> + '_> {
+        match &self.rollback {
+            Some(r) if r.finished.is_none() => Box::new(self.plan.rollback.iter()),
+            _ => Box::new(self.plan.steps()),
+        }
+    }
+
+    /// True while a rollback is under way.
+    pub fn rolling_back(&self) -> bool {
+        self.rollback.as_ref().is_some_and(|r| r.finished.is_none())
+    }
+
+    /// What the session waits for now. The engine acts on this; the UI shows it.
+    pub fn next(&self) -> Next<'_> {
+        if self.outcome.is_some() {
+            return Next::Ended;
+        }
+        for step in self.active_steps() {
+            let st = self.step(&step.id);
+            let status = st.status();
+            if status.is_done() {
+                continue;
+            }
+            return match status {
+                StepStatus::Running => Next::Running(step),
+                s if s.needs_decision() => Next::Decide(step),
+                StepStatus::AwaitingSignOff => {
+                    Next::SignOff(step, st.signers().len(), self.plan.signoffs.max(1))
+                }
+                _ if self.plan.confirm && step.changes_state() && self.confirmed_by.is_none() => {
+                    Next::Confirm(step)
+                }
+                _ if matches!(step.kind, StepKind::Manual) => {
+                    Next::SignOff(step, st.signers().len(), self.plan.signoffs.max(1))
+                }
+                _ => Next::Start(step),
+            };
+        }
+        Next::AllDone
+    }
+
+    /// Done and total steps of one phase of the plan.
+    pub fn phase_progress(&self, phase: usize) -> (usize, usize) {
+        let Some(p) = self.plan.phases.get(phase) else {
+            return (0, 0);
+        };
+        let done = p
+            .steps
+            .iter()
+            .filter(|s| self.step(&s.id).status().is_done())
+            .count();
+        (done, p.steps.len())
+    }
+
+    /// Done and total steps of the whole forward plan.
+    pub fn progress(&self) -> (usize, usize) {
+        let total = self.plan.steps().count();
+        let done = self
+            .plan
+            .steps()
+            .filter(|s| self.step(&s.id).status().is_done())
+            .count();
+        (done, total)
+    }
+
+    /// Wall-clock time since the session started, up to `now` or its end.
+    pub fn elapsed(&self, now: DateTime<Utc>) -> Duration {
+        let end = self.ended.unwrap_or(now);
+        (end - self.started).to_std().unwrap_or_default()
+    }
+
+    /// Backup steps that succeeded in this session.
+    pub fn verified_backups(&self) -> usize {
+        self.plan
+            .steps()
+            .filter(|s| s.backup && self.step(&s.id).status() == StepStatus::Succeeded)
+            .count()
+    }
+
+    /// The session's operators: the one who started it and everyone who resumed it.
+    pub fn operators(&self) -> Vec<&str> {
+        let mut names = vec![self.header.operator.as_str()];
+        for r in &self.resumes {
+            if !names.contains(&r.who.as_str()) {
+                names.push(&r.who);
+            }
+        }
+        names
+    }
+}
+
+/// Read access to a step's state that treats "never seen" as pending.
+#[derive(Debug, Clone, Copy)]
+pub struct StepStateRef<'a>(pub Option<&'a StepState>);
+
+impl<'a> StepStateRef<'a> {
+    pub fn status(self) -> StepStatus {
+        self.0.map_or(StepStatus::Pending, |s| s.status)
+    }
+
+    pub fn signers(self) -> BTreeSet<&'a str> {
+        self.0.map(StepState::signers).unwrap_or_default()
+    }
+
+    pub fn attempts(self) -> &'a [Attempt] {
+        self.0.map_or(&[], |s| &s.attempts)
+    }
+
+    pub fn signoffs(self) -> &'a [SignOff] {
+        self.0.map_or(&[], |s| &s.signoffs)
+    }
+
+    pub fn get(self) -> Option<&'a StepState> {
+        self.0
+    }
+}

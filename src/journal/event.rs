@@ -101,6 +101,19 @@ pub enum SessionOutcome {
     Completed,
     Failed,
     Aborted,
+    /// The Rollback section ran (to completion or not: see `RollbackFinished`).
+    RolledBack,
+}
+
+impl SessionOutcome {
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionOutcome::Completed => "completed",
+            SessionOutcome::Failed => "failed",
+            SessionOutcome::Aborted => "aborted",
+            SessionOutcome::RolledBack => "rolled back",
+        }
+    }
 }
 
 /// Everything that can happen in a session.

@@ -1,3 +1,90 @@
 //! The journal: an append-only, hash-chained JSONL log of a session's events.
+//!
+//! [`chain`] fixes the line format and the hash chain, [`file`] is the local
+//! file backend, [`reader`] reads and verifies a journal, [`store`] finds
+//! sessions in the state directory. Backends implement [`JournalSink`].
 
+pub mod chain;
 pub mod event;
+pub mod file;
+pub mod reader;
+pub mod store;
+
+use std::io;
+use std::path::PathBuf;
+
+use event::{Event, Record};
+
+/// Where the events of a session are written.
+///
+/// `append` gives the event its seq and UTC timestamp and returns its record.
+/// A state-changing event ([`Event::is_durable`]) is on stable storage, with
+/// any output buffered before it, by the time `append` returns, so the UI may
+/// show it. Output events are batched: they reach storage at the next durable
+/// event, at `flush`, or when the batch grows past its size or age limit
+/// (256 KiB / 100 ms for the file backend), checked as output is appended. A
+/// backend runs no thread of its own, so the engine calls `flush` on its
+/// ~100 ms tick to bound how long output waits. After a failed write a sink
+/// refuses further events; resuming the session continues the journal.
+pub trait JournalSink: Send {
+    /// Record an event; see the trait documentation for when it is durable.
+    fn append(&mut self, event: Event) -> Result<Record, JournalError>;
+
+    /// Write and sync any buffered output.
+    fn flush(&mut self) -> Result<(), JournalError>;
+}
+
+/// Everything that can go wrong storing, reading or finding a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("journal {} already exists; session ids must be unique, start the session again", path.display())]
+    Exists { path: PathBuf },
+    #[error(
+        "journal {} is open in another runsheet process; close that one first",
+        path.display()
+    )]
+    Locked { path: PathBuf },
+    #[error("{}:{line}: the journal's integrity is broken: {reason}; it cannot be continued (`runsheet verify` shows the details)", path.display())]
+    Broken {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("session id {id:?} is not usable as a file name (letters, digits, '-', '_' and '.' only)")]
+    InvalidSessionId { id: String },
+    #[error("a session header can only be the first line of a journal ({})", path.display())]
+    MisplacedHeader { path: PathBuf },
+    #[error("cannot encode a journal event: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error(
+        "journal {} could not be written earlier and was closed; resume the session to continue it",
+        path.display()
+    )]
+    Failed { path: PathBuf },
+    #[error("cannot find a home directory for runsheet's state; set RUNSHEET_STATE_DIR or pass --state-dir")]
+    NoStateDir,
+    #[error("{} does not exist; give a session id or a journal file (`runsheet sessions` lists them)", path.display())]
+    NoJournal { path: PathBuf },
+    #[error("no session '{arg}' in {}; `runsheet sessions` lists them", dir.display())]
+    NoSession { arg: String, dir: PathBuf },
+    #[error("session '{arg}' is ambiguous: it starts {}; give more of the id", candidates.join(", "))]
+    AmbiguousSession { arg: String, candidates: Vec<String> },
+}
+
+impl JournalError {
+    /// An I/O error with what was being done and to which path.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> JournalError {
+        let path = path.into();
+        move |source| JournalError::Io { action, path, source }
+    }
+}

@@ -58,6 +58,20 @@ pub enum ValueSource {
     Env { var: String, default: Option<String> },
 }
 
+impl ValueSource {
+    /// The value now: the literal, or the variable's value (its default when
+    /// unset). `Err` names the variable that is missing.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            ValueSource::Literal(v) => Ok(v.clone()),
+            ValueSource::Env { var, default } => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                _ => default.clone().ok_or_else(|| var.clone()),
+            },
+        }
+    }
+}
+
 /// One environment's plan: the `##` section whose heading names it, plus its
 /// front-matter settings.
 #[derive(Debug, Clone)]

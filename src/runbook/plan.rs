@@ -81,4 +81,48 @@ impl Plan {
             .iter()
             .position(|p| p.steps.iter().any(|s| s.id == id))
     }
+
+    /// Keep only the steps a `--only` filter selects, so the quick-start
+    /// menu's modes map onto sessions: `verify` (the checks only),
+    /// `phase:N` (steps whose id names remediation phase N, e.g.
+    /// `{id=phase3-schema}`), or `step:ID` (one step, or every step whose
+    /// id starts with ID). Phases left empty are dropped.
+    pub fn only(mut self, filter: &str) -> Result<Plan, String> {
+        let filter = filter.trim();
+        let keep: Box<dyn Fn(&Step) -> bool> = match filter.split_once(':') {
+            None if filter == "verify" => Box::new(|s: &Step| s.verify),
+            Some(("phase", n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
+                let prefixes = [format!("phase{n}"), format!("phase-{n}")];
+                Box::new(move |s: &Step| {
+                    s.id.split('.').any(|segment| {
+                        prefixes.iter().any(|p| {
+                            segment
+                                .strip_prefix(p.as_str())
+                                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
+                        })
+                    })
+                })
+            }
+            Some(("step", id)) if !id.is_empty() => {
+                let id = id.to_string();
+                Box::new(move |s: &Step| s.id.starts_with(&id))
+            }
+            _ => {
+                return Err(format!(
+                    "--only {filter:?} is not a filter runsheet knows; use verify, phase:N or step:ID"
+                ));
+            }
+        };
+        for phase in &mut self.phases {
+            phase.steps.retain(|s| keep(s));
+        }
+        self.phases.retain(|p| !p.steps.is_empty());
+        if self.phases.is_empty() {
+            return Err(format!(
+                "--only {filter} selects no step of environment {}",
+                self.environment
+            ));
+        }
+        Ok(self)
+    }
 }

@@ -1,0 +1,593 @@
+//! Reaching the environment's database: resolving where it is, connecting
+//! (with TLS when asked), and keeping passwords out of every message.
+//!
+//! Like libpq, every parameter a connection string leaves out falls back to
+//! its `PG*` variable and then to a built-in default, so `env:VAR` URLs and
+//! the bare `PG*` setup behave the way `psql` users expect.
+
+use std::future::poll_fn;
+use std::path::Path;
+use std::time::Duration;
+
+use postgres_native_tls::MakeTlsConnector;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::error::DbError;
+use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, NoTls};
+
+use crate::runbook::model::{DatabaseSource, ValueSource};
+
+/// The application name the server sees unless the configuration sets one.
+pub const DEFAULT_APPLICATION_NAME: &str = "runsheet";
+
+/// How many server notices may wait to be read before the connection pauses.
+const NOTICE_BUFFER: usize = 1024;
+
+/// Why a database could not be reached. Messages never contain a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("this environment has no database (database = \"none\"), so it cannot run SQL steps")]
+    NoDatabase,
+    #[error("the environment variable {var} is not set; set it to the database's connection string")]
+    MissingVariable { var: String },
+    #[error("the connection string {shown} is not valid: {reason}")]
+    InvalidConnectionString { shown: String, reason: String },
+    #[error("{var}={value} is not valid: {reason}")]
+    InvalidVariable {
+        var: String,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+    #[error("cannot connect to {target}: {reason}")]
+    Connect { target: String, reason: String },
+}
+
+/// The connection configuration for an environment's database.
+pub fn resolve(db: &DatabaseSource) -> Result<Config, ConnectError> {
+    resolve_with(db, &|name| std::env::var(name).ok())
+}
+
+/// [`resolve`] reading variables through `env` (an empty value counts as unset).
+fn resolve_with(db: &DatabaseSource, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConnectError> {
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let (mut cfg, sslmode_given) = match db {
+        DatabaseSource::None => return Err(ConnectError::NoDatabase),
+        DatabaseSource::PgEnv => (Config::new(), false),
+        DatabaseSource::Url(ValueSource::Literal(s)) => (parse(s)?, s.contains("sslmode")),
+        DatabaseSource::Url(ValueSource::Env { var, default }) => {
+            let s = env(var)
+                .or_else(|| default.clone())
+                .ok_or_else(|| ConnectError::MissingVariable { var: var.clone() })?;
+            (parse(&s)?, s.contains("sslmode"))
+        }
+    };
+    if !sslmode_given && let Some(mode) = env("PGSSLMODE") {
+        cfg.ssl_mode(parse_sslmode(&mode)?);
+    }
+    fill_defaults(&mut cfg, &env)?;
+    Ok(cfg)
+}
+
+fn parse(s: &str) -> Result<Config, ConnectError> {
+    s.parse::<Config>()
+        .map_err(|e| ConnectError::InvalidConnectionString {
+            shown: redact_url(s),
+            reason: scrub(&error_text(&e), None),
+        })
+}
+
+/// libpq's sslmode values that tokio-postgres can honour.
+fn parse_sslmode(mode: &str) -> Result<SslMode, ConnectError> {
+    match mode {
+        "disable" => Ok(SslMode::Disable),
+        // `allow` (plain first, TLS if the server insists) succeeds wherever `prefer` does.
+        "allow" | "prefer" => Ok(SslMode::Prefer),
+        "require" => Ok(SslMode::Require),
+        "verify-ca" | "verify-full" => Err(ConnectError::InvalidVariable {
+            var: "PGSSLMODE".into(),
+            value: mode.into(),
+            reason:
+                "certificate verification is not supported; use require (encrypted, certificate not checked)"
+                    .into(),
+        }),
+        _ => Err(ConnectError::InvalidVariable {
+            var: "PGSSLMODE".into(),
+            value: mode.into(),
+            reason: "expected disable, allow, prefer or require".into(),
+        }),
+    }
+}
+
+/// Fill every parameter the configuration leaves out from the `PG*`
+/// variables, then from libpq's defaults.
+fn fill_defaults(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConnectError> {
+    if cfg.get_ports().is_empty()
+        && let Some(ports) = env("PGPORT")
+    {
+        for port in ports.split(',') {
+            let port = port
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| ConnectError::InvalidVariable {
+                    var: "PGPORT".into(),
+                    value: ports.clone(),
+                    reason: "expected a port number".into(),
+                })?;
+            cfg.port(port);
+        }
+    }
+    if cfg.get_hosts().is_empty() && cfg.get_hostaddrs().is_empty() {
+        match env("PGHOST") {
+            Some(hosts) => {
+                for host in hosts.split(',') {
+                    cfg.host(host.trim());
+                }
+            }
+            None => {
+                let port = cfg.get_ports().first().copied().unwrap_or(5432);
+                match local_socket_dir(port) {
+                    Some(dir) => cfg.host_path(dir),
+                    None => cfg.host("localhost"),
+                };
+            }
+        }
+    }
+    if cfg.get_user().is_none() {
+        let user = env("PGUSER")
+            .or_else(|| env("USER"))
+            .or_else(|| env("LOGNAME"))
+            .or_else(os_user);
+        if let Some(user) = user {
+            cfg.user(user);
+        }
+    }
+    if cfg.get_password().is_none()
+        && let Some(password) = env("PGPASSWORD")
+    {
+        cfg.password(password);
+    }
+    if cfg.get_dbname().is_none() {
+        if let Some(db) = env("PGDATABASE") {
+            cfg.dbname(db);
+        } else if let Some(user) = cfg.get_user().map(str::to_string) {
+            cfg.dbname(user);
+        }
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name(env("PGAPPNAME").unwrap_or_else(|| DEFAULT_APPLICATION_NAME.into()));
+    }
+    if cfg.get_connect_timeout().is_none()
+        && let Some(secs) = env("PGCONNECT_TIMEOUT")
+    {
+        let n = secs
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| ConnectError::InvalidVariable {
+                var: "PGCONNECT_TIMEOUT".into(),
+                value: secs.clone(),
+                reason: "expected a number of seconds".into(),
+            })?;
+        // As in libpq: zero or less waits forever, and less than 2 s means 2 s.
+        if n > 0 {
+            cfg.connect_timeout(Duration::from_secs(n.max(2).unsigned_abs()));
+        }
+    }
+    Ok(())
+}
+
+/// The socket directory of a local server on `port`, where packaged (Debian)
+/// and source builds put it.
+fn local_socket_dir(port: u16) -> Option<&'static str> {
+    ["/var/run/postgresql", "/tmp"]
+        .into_iter()
+        .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists())
+}
+
+fn os_user() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+/// A live connection: the client, the task driving it, and the server's
+/// notices. Read `notices` while awaiting queries: when it is full the
+/// connection waits for it (back-pressure), and so do the queries.
+pub struct Connected {
+    pub client: Client,
+    /// Ends when the connection closes, with the reason if it failed.
+    pub driver: JoinHandle<Result<(), tokio_postgres::Error>>,
+    /// Server notices and warnings (`RAISE NOTICE`, implicit index creation, ...).
+    pub notices: mpsc::Receiver<DbError>,
+}
+
+/// Connect with the TLS behaviour `cfg.get_ssl_mode()` asks for.
+///
+/// `prefer` and `require` use TLS like libpq's modes of the same name: the
+/// traffic is encrypted but the server's certificate and host name are
+/// **not** verified (which is what libpq's `require` means too; certificate
+/// verification, libpq's `verify-ca`/`verify-full`, is not offered). Unix
+/// sockets never use TLS, as in libpq.
+pub async fn connect(cfg: &Config) -> Result<Connected, ConnectError> {
+    let mut cfg = cfg.clone();
+    if !cfg.get_hosts().is_empty() && cfg.get_hosts().iter().all(|h| matches!(h, Host::Unix(_))) {
+        cfg.ssl_mode(SslMode::Disable);
+    }
+    let failed = |e: tokio_postgres::Error| ConnectError::Connect {
+        target: describe_target(&cfg),
+        reason: scrub(&error_text(&e), cfg.get_password()),
+    };
+    if cfg.get_ssl_mode() == SslMode::Disable {
+        let (client, connection) = cfg.connect(NoTls).await.map_err(failed)?;
+        let (driver, notices) = drive(connection);
+        Ok(Connected {
+            client,
+            driver,
+            notices,
+        })
+    } else {
+        let (client, connection) = cfg.connect(tls_connector()?).await.map_err(failed)?;
+        let (driver, notices) = drive(connection);
+        Ok(Connected {
+            client,
+            driver,
+            notices,
+        })
+    }
+}
+
+/// Ask the server to cancel the query running on `token`'s connection.
+pub async fn cancel_query(token: &CancelToken) -> Result<(), ConnectError> {
+    // The token remembers the connection's sslmode; with `disable` the
+    // connector is never used.
+    token
+        .cancel_query(tls_connector()?)
+        .await
+        .map_err(|e| ConnectError::Connect {
+            target: "the server (cancel request)".into(),
+            reason: error_text(&e),
+        })
+}
+
+/// A connector that encrypts without verifying the certificate (libpq's `require`).
+fn tls_connector() -> Result<MakeTlsConnector, ConnectError> {
+    // Nothing is verified, so the system's root certificates need not be loaded.
+    let connector = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_hostnames(true)
+        .disable_built_in_roots(true)
+        .build()
+        .map_err(|e| ConnectError::Tls(e.to_string()))?;
+    Ok(MakeTlsConnector::new(connector))
+}
+
+/// Drive the connection ourselves so that notices are forwarded, not just logged.
+fn drive<S, T>(
+    mut connection: tokio_postgres::Connection<S, T>,
+) -> (
+    JoinHandle<Result<(), tokio_postgres::Error>>,
+    mpsc::Receiver<DbError>,
+)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(NOTICE_BUFFER);
+    let driver = tokio::spawn(async move {
+        loop {
+            match poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notice(notice))) => {
+                    // Nobody listening any more: the notice is dropped, the connection goes on.
+                    let _ = tx.send(notice).await;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    });
+    (driver, rx)
+}
+
+/// `host:port/dbname as user`, for messages (never the password).
+pub fn describe_target(cfg: &Config) -> String {
+    let host = match cfg.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => cfg
+            .get_hostaddrs()
+            .first()
+            .map_or_else(|| "localhost".into(), |a| a.to_string()),
+    };
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    let db = cfg.get_dbname().unwrap_or("?");
+    let user = cfg.get_user().unwrap_or("?");
+    format!("{host}:{port}/{db} as {user}")
+}
+
+/// A tokio-postgres error with its causes (its `Display` shows only the kind).
+pub fn error_text(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// `text` with the password (if any) masked, and any password-bearing
+/// connection string in it redacted.
+fn scrub(text: &str, password: Option<&[u8]>) -> String {
+    let mut text = redact_url(text);
+    if let Some(pw) = password.map(String::from_utf8_lossy)
+        && !pw.is_empty()
+    {
+        text = text.replace(pw.as_ref(), "***");
+    }
+    text
+}
+
+/// `s` with passwords masked: the password of a `scheme://user:password@host`
+/// URL, and the value of every `password=` parameter (URL query or
+/// `key=value` string, quoted or not). When unsure where a password ends it
+/// masks more rather than less.
+pub fn redact_url(s: &str) -> String {
+    redact_password_params(&redact_userinfo(s))
+}
+
+fn redact_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(idx) = rest.find("://") {
+        let (head, tail) = rest.split_at(idx + 3);
+        out.push_str(head);
+        // A URL has no whitespace; the userinfo ends at the last '@' before it
+        // (a password may itself hold an unescaped '@', '/' or ':').
+        let url_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = &tail[..url_end];
+        match url
+            .rfind('@')
+            .and_then(|at| url[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                out.push_str(&url[..=colon]);
+                out.push_str("***");
+                out.push_str(&url[at..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[url_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_password_params(s: &str) -> String {
+    const KEY: &str = "password";
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(KEY) {
+        let key_start = search + found;
+        let mut i = key_start + KEY.len();
+        search = i;
+        let at_boundary = s[..key_start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        let bytes = s.as_bytes();
+        while i < s.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        if !at_boundary || bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < s.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        let value_start = i;
+        let value_end = if bytes.get(i) == Some(&b'\'') {
+            // A quoted key=value: ends at the first quote not escaped by a backslash.
+            let mut j = i + 1;
+            loop {
+                match bytes.get(j) {
+                    None => break s.len(),
+                    Some(b'\\') => j += 2,
+                    Some(b'\'') => break j + 1,
+                    Some(_) => j += 1,
+                }
+            }
+            .min(s.len())
+        } else {
+            s[i..]
+                .find(|c: char| c.is_whitespace() || c == '&')
+                .map_or(s.len(), |n| i + n)
+        };
+        out.push_str(&s[copied..value_start]);
+        out.push_str("***");
+        copied = value_end;
+        search = value_end;
+    }
+    out.push_str(&s[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Resolve `db` as if the process environment held exactly `vars`.
+    fn resolve_in(vars: &[(&str, &str)], db: &DatabaseSource) -> Result<Config, ConnectError> {
+        let vars: HashMap<&str, &str> = vars.iter().copied().collect();
+        resolve_with(db, &|name| vars.get(name).map(|v| v.to_string()))
+    }
+
+    fn url(s: &str) -> DatabaseSource {
+        DatabaseSource::Url(ValueSource::Literal(s.into()))
+    }
+
+    #[test]
+    fn a_literal_url_is_parsed_and_completed() {
+        let resolve = |db: &DatabaseSource| resolve_in(&[("USER", "alice")], db);
+        let cfg = resolve(&url("postgres://bob:pw@db.example:6543/app?sslmode=require")).unwrap();
+        assert_eq!(cfg.get_hosts(), &[Host::Tcp("db.example".into())]);
+        assert_eq!(cfg.get_ports(), &[6543]);
+        assert_eq!(cfg.get_user(), Some("bob"));
+        assert_eq!(cfg.get_password(), Some(&b"pw"[..]));
+        assert_eq!(cfg.get_dbname(), Some("app"));
+        assert_eq!(cfg.get_ssl_mode(), SslMode::Require);
+        assert_eq!(cfg.get_application_name(), Some(DEFAULT_APPLICATION_NAME));
+
+        let cfg = resolve(&url("host=h dbname=d application_name=mine")).unwrap();
+        assert_eq!(cfg.get_user(), Some("alice"));
+        assert_eq!(cfg.get_application_name(), Some("mine"));
+    }
+
+    #[test]
+    fn an_invalid_url_error_hides_its_password() {
+        let err = resolve_in(&[], &url("postgres://u:hunter2@h:notaport/db")).unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(msg.contains("postgres://u:***@h:notaport/db"), "{msg}");
+    }
+
+    #[test]
+    fn an_env_url_names_the_missing_variable() {
+        let db = DatabaseSource::Url(ValueSource::Env {
+            var: "PROD_DATABASE_URL".into(),
+            default: None,
+        });
+        let err = resolve_in(&[], &db).unwrap_err();
+        assert!(err.to_string().contains("PROD_DATABASE_URL"), "{err}");
+
+        let cfg = resolve_in(&[("PROD_DATABASE_URL", "postgres://u@h/d")], &db).unwrap();
+        assert_eq!(cfg.get_dbname(), Some("d"));
+
+        let db = DatabaseSource::Url(ValueSource::Env {
+            var: "PROD_DATABASE_URL".into(),
+            default: Some("postgres://u@fallback/d".into()),
+        });
+        let cfg = resolve_in(&[("PROD_DATABASE_URL", "")], &db).unwrap();
+        assert_eq!(cfg.get_hosts(), &[Host::Tcp("fallback".into())]);
+    }
+
+    #[test]
+    fn pg_variables_build_the_configuration() {
+        let vars = [
+            ("PGHOST", "pg.internal"),
+            ("PGPORT", "5433"),
+            ("PGUSER", "deploy"),
+            ("PGPASSWORD", "s3cret"),
+            ("PGDATABASE", "cryo"),
+            ("PGSSLMODE", "require"),
+            ("PGAPPNAME", "window-7"),
+            ("PGCONNECT_TIMEOUT", "1"),
+        ];
+        let cfg = resolve_in(&vars, &DatabaseSource::PgEnv).unwrap();
+        assert_eq!(cfg.get_hosts(), &[Host::Tcp("pg.internal".into())]);
+        assert_eq!(cfg.get_ports(), &[5433]);
+        assert_eq!(cfg.get_user(), Some("deploy"));
+        assert_eq!(cfg.get_password(), Some(&b"s3cret"[..]));
+        assert_eq!(cfg.get_dbname(), Some("cryo"));
+        assert_eq!(cfg.get_ssl_mode(), SslMode::Require);
+        assert_eq!(cfg.get_application_name(), Some("window-7"));
+        assert_eq!(cfg.get_connect_timeout(), Some(&Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn pg_defaults_follow_libpq() {
+        let cfg = resolve_in(
+            &[("USER", "carol"), ("PGHOST", "/run/pg")],
+            &DatabaseSource::PgEnv,
+        )
+        .unwrap();
+        assert_eq!(cfg.get_hosts(), &[Host::Unix("/run/pg".into())]);
+        assert_eq!(cfg.get_user(), Some("carol"));
+        assert_eq!(
+            cfg.get_dbname(),
+            Some("carol"),
+            "the database defaults to the user name"
+        );
+        assert_eq!(cfg.get_application_name(), Some(DEFAULT_APPLICATION_NAME));
+        assert_eq!(cfg.get_ssl_mode(), SslMode::Prefer);
+
+        let cfg = resolve_in(&[("USER", "carol")], &DatabaseSource::PgEnv).unwrap();
+        assert_eq!(cfg.get_hosts().len(), 1, "a socket directory or localhost");
+    }
+
+    #[test]
+    fn bad_pg_variables_are_named() {
+        for (var, value) in [
+            ("PGPORT", "http"),
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLMODE", "always"),
+        ] {
+            let err = resolve_in(&[(var, value)], &DatabaseSource::PgEnv).unwrap_err();
+            assert!(err.to_string().contains(var), "{err}");
+        }
+        // A URL's own sslmode wins over PGSSLMODE.
+        let cfg = resolve_in(
+            &[("PGSSLMODE", "require")],
+            &url("postgres://u@h/d?sslmode=disable"),
+        )
+        .unwrap();
+        assert_eq!(cfg.get_ssl_mode(), SslMode::Disable);
+    }
+
+    #[test]
+    fn no_database_is_an_error() {
+        assert!(matches!(
+            resolve_in(&[], &DatabaseSource::None),
+            Err(ConnectError::NoDatabase)
+        ));
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let cases = [
+            ("postgres://u:secret@h", "postgres://u:***@h"),
+            (
+                "postgres://u:secret@h:5432/db?sslmode=require",
+                "postgres://u:***@h:5432/db?sslmode=require",
+            ),
+            ("postgresql://u:p@ss/w:rd@h/db", "postgresql://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h:5432/db", "postgres://h:5432/db"),
+            (
+                "postgres://u@h/db?password=secret&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            ("host=h password=secret dbname=d", "host=h password=*** dbname=d"),
+            (
+                "host=h password = 'se cr\\'et' dbname=d",
+                "host=h password = *** dbname=d",
+            ),
+            ("host=h PASSWORD=secret", "host=h PASSWORD=***"),
+            ("host=h password='unterminated", "host=h password=***"),
+            ("user=passwordless dbname=d", "user=passwordless dbname=d"),
+            ("old_password=x", "old_password=x"),
+            (
+                "cannot reach postgres://a:b@h and postgres://c:d@k now",
+                "cannot reach postgres://a:***@h and postgres://c:***@k now",
+            ),
+            ("", ""),
+            ("password=", "password=***"),
+            ("é password=ü", "é password=***"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,758 @@
+//! Running a SQL step: its statements one by one, in one transaction that a
+//! dry run rolls back.
+//!
+//! Each statement goes to the server on its own (simple query protocol), so
+//! the log shows what runs, rows can be captured and verified, and an error
+//! is mapped to a line of the step's SQL. Statements PostgreSQL refuses to run
+//! inside a transaction block are skipped with a visible note under a dry run;
+//! live, what came before is committed and they run on their own. The script's
+//! own `BEGIN`/`COMMIT`/`ROLLBACK` never end the runner's transaction behind
+//! its back: `BEGIN` is already true, `COMMIT` commits only when live (and is
+//! skipped with a note under a dry run), `ROLLBACK` rolls back.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_postgres::error::{DbError, ErrorPosition, Severity};
+use tokio_postgres::{Client, Config, SimpleQueryMessage};
+use tokio_util::sync::CancellationToken;
+
+use super::OutputLine;
+use super::connect::{self, Connected};
+use super::sql_split::{self, Statement, TxControl};
+use crate::journal::event::{Observed, Outcome, Stream};
+
+/// Rows kept (and logged) per result; the rest are counted.
+pub const MAX_ROWS: usize = 1_000;
+/// How long to wait for the server to give up a cancelled statement before
+/// closing the connection instead.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// A cancel request is repeated this often during the grace period, in case
+/// the first one reached the server between two statements.
+const CANCEL_RETRY: Duration = Duration::from_secs(1);
+/// Lines of the failing statement shown with an error.
+const ERROR_CONTEXT_LINES: usize = 5;
+/// Longest statement line echoed in the log.
+const ECHO_CHARS: usize = 160;
+
+/// What to run, and where.
+#[derive(Debug, Clone)]
+pub struct SqlRequest {
+    pub config: Config,
+    pub sql: String,
+    /// Roll everything back at the end, and skip what cannot be rolled back.
+    pub dry_run: bool,
+    /// A check: decide `passed` from the rows returned.
+    pub verify: bool,
+    pub timeout: Duration,
+}
+
+/// How a SQL step ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlResult {
+    pub outcome: Outcome,
+    /// One sentence, e.g. `ERROR 42P01 at line 3: relation "foo" does not exist`.
+    pub error: Option<String>,
+    /// The rows of the last statement that returned rows (for a failing
+    /// check, of the first statement that made it fail).
+    pub observed: Option<Observed>,
+    /// For a check: whether every statement returning rows returned none, or a single `true`.
+    pub passed: Option<bool>,
+}
+
+/// Run a SQL step, streaming statements, rows, notices and errors to `out`.
+///
+/// `out` is bounded on purpose (back-pressure); if its receiver is gone the
+/// step still runs to its end and the lines are dropped. On cancel or timeout
+/// the running statement is cancelled on the server and the transaction rolled
+/// back; a lost connection fails the step with the server's reason.
+pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Sender<OutputLine>) -> SqlResult {
+    let log = Log { out };
+    let statements = sql_split::split(&req.sql);
+    let deadline = Instant::now().checked_add(req.timeout);
+    let timed_out = || format!("timed out after {:?}", req.timeout);
+    let verdict = |outcome, error: Option<String>| SqlResult {
+        outcome,
+        error,
+        observed: None,
+        passed: req.verify.then_some(false),
+    };
+    if statements.is_empty() {
+        log.info("the step has no SQL statements".into()).await;
+        return SqlResult {
+            passed: req.verify.then_some(true),
+            ..verdict(Outcome::Succeeded, None)
+        };
+    }
+
+    let connected = tokio::select! {
+        r = connect::connect(&req.config) => r,
+        () = cancel.cancelled() => return verdict(Outcome::Cancelled, Some("cancelled while connecting".into())),
+        () = sleep_or_never(deadline) => {
+            return verdict(Outcome::TimedOut, Some(format!("{} while connecting", timed_out())));
+        }
+    };
+    let Connected {
+        client,
+        driver,
+        mut notices,
+    } = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            log.line(Stream::Error, e.to_string()).await;
+            return verdict(Outcome::Failed, Some(e.to_string()));
+        }
+    };
+    log.info(format!("connected to {}", connect::describe_target(&req.config)))
+        .await;
+
+    let stop = CancellationToken::new();
+    let token = client.cancel_token();
+    let mut stopped: Option<(Outcome, String)> = None;
+    let mut retry_at = None;
+    let mut give_up_at = None;
+    let mut exec = Box::pin(execute(&client, &req, &statements, &mut notices, &log, &stop));
+    let finished = loop {
+        tokio::select! {
+            r = &mut exec => break Some(r),
+            () = cancel.cancelled(), if stopped.is_none() => stopped = Some((Outcome::Cancelled, "cancelled".into())),
+            () = sleep_or_never(deadline), if stopped.is_none() => stopped = Some((Outcome::TimedOut, timed_out())),
+            () = sleep_or_never(retry_at) => {}
+            () = sleep_or_never(give_up_at) => break None,
+        }
+        if let Some((_, why)) = &stopped {
+            if give_up_at.is_none() {
+                stop.cancel();
+                log.info(format!(
+                    "{why}: asking the server to cancel the running statement"
+                ))
+                .await;
+                give_up_at = Instant::now().checked_add(CANCEL_GRACE);
+            }
+            // A cancel request reaching the server between two statements does nothing: repeat it.
+            spawn_cancel_request(token.clone(), log.clone());
+            retry_at = Instant::now().checked_add(CANCEL_RETRY);
+        }
+    };
+    drop(exec);
+    drop(client);
+
+    let lost_silently = finished.as_ref().is_some_and(|done| done.lost_silently);
+    let mut result = match (finished, stopped) {
+        (Some(done), None) => done.into_result(),
+        (Some(done), Some((outcome, why))) if done.outcome != Outcome::Succeeded => {
+            let what = if done.committed_any {
+                "statements committed before it stay committed; the open transaction was rolled back"
+            } else {
+                "the transaction was rolled back"
+            };
+            SqlResult {
+                outcome,
+                error: Some(format!("{why}; {what}")),
+                ..done.into_result()
+            }
+        }
+        (Some(done), Some(_)) => {
+            log.info("the step finished before it could be stopped".into())
+                .await;
+            done.into_result()
+        }
+        (None, Some((outcome, why))) => {
+            let error = format!(
+                "{why}; the server did not stop the statement within {CANCEL_GRACE:?}, so the connection was closed \
+                 (the server rolls the transaction back)"
+            );
+            log.line(Stream::Error, error.clone()).await;
+            verdict(outcome, Some(error))
+        }
+        (None, None) => verdict(Outcome::Failed, Some("the step ended without a result".into())),
+    };
+    // A connection that died without a word from the server: say what the driver saw.
+    if lost_silently
+        && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), driver).await
+        && let Some(error) = &mut result.error
+    {
+        error.push_str(&format!(" ({})", connect::error_text(&e)));
+    }
+    if req.verify && result.outcome != Outcome::Succeeded {
+        result.passed = Some(false);
+    }
+    result
+}
+
+fn spawn_cancel_request(token: tokio_postgres::CancelToken, log: Log) {
+    tokio::spawn(async move {
+        // Bounded, so that an unreachable server does not keep the output channel open.
+        let why = match tokio::time::timeout(CANCEL_RETRY * 5, connect::cancel_query(&token)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer from the server".to_string(),
+        };
+        log.line(
+            Stream::Notice,
+            format!("could not send the cancel request: {why}"),
+        )
+        .await;
+    });
+}
+
+/// What [`execute`] found.
+struct Executed {
+    outcome: Outcome,
+    error: Option<String>,
+    observed: Option<Observed>,
+    passed: Option<bool>,
+    /// Whether anything was committed (live, before a statement that cannot
+    /// run in a transaction, or at a `COMMIT` of the script).
+    committed_any: bool,
+    /// The connection was lost without the server saying why.
+    lost_silently: bool,
+}
+
+impl Executed {
+    fn into_result(self) -> SqlResult {
+        SqlResult {
+            outcome: self.outcome,
+            error: self.error,
+            observed: self.observed,
+            passed: self.passed,
+        }
+    }
+}
+
+/// The runner's view of the session: whether a transaction is open.
+struct Session<'a> {
+    client: &'a Client,
+    notices: &'a mut mpsc::Receiver<DbError>,
+    log: &'a Log,
+    in_tx: bool,
+    committed_any: bool,
+    lost_silently: bool,
+}
+
+impl Session<'_> {
+    /// Run one statement, forwarding the server's notices as they come.
+    async fn run(&mut self, sql: &str, echo: Echo) -> Result<Vec<ResultSet>, tokio_postgres::Error> {
+        let mut query = pin!(collect(self.client, sql, self.log, echo));
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(notice) = self.notices.recv() => self.log.notice(&notice).await,
+                r = &mut query => break r,
+            }
+        };
+        // Notices precede the end of their statement: whatever is queued belongs to it.
+        while let Ok(notice) = self.notices.try_recv() {
+            self.log.notice(&notice).await;
+        }
+        result
+    }
+
+    /// Transaction control issued by the runner itself, echoed in the log.
+    async fn control(&mut self, sql: &str, why: &str) -> Result<(), tokio_postgres::Error> {
+        self.log.info(format!("{sql}{why}")).await;
+        self.run(sql, Echo::Quiet).await?;
+        match sql {
+            "BEGIN" => self.in_tx = true,
+            "COMMIT" => {
+                self.in_tx = false;
+                self.committed_any = true;
+            }
+            _ => self.in_tx = false,
+        }
+        Ok(())
+    }
+
+    async fn ensure_tx(&mut self) -> Result<(), tokio_postgres::Error> {
+        if self.in_tx {
+            Ok(())
+        } else {
+            self.control("BEGIN", "").await
+        }
+    }
+}
+
+/// Run every statement; on error roll back and stop. Returns when done, or at
+/// the first statement boundary after `stop` fires.
+async fn execute(
+    client: &Client,
+    req: &SqlRequest,
+    statements: &[Statement],
+    notices: &mut mpsc::Receiver<DbError>,
+    log: &Log,
+    stop: &CancellationToken,
+) -> Executed {
+    let mut s = Session {
+        client,
+        notices,
+        log,
+        in_tx: false,
+        committed_any: false,
+        lost_silently: false,
+    };
+    let mut checks = Checks::default();
+    if req.dry_run {
+        log.info("dry run: the whole step runs in one transaction that is rolled back at the end".into())
+            .await;
+    }
+    for stmt in statements {
+        let echo = echo(&stmt.text);
+        if stop.is_cancelled() {
+            return finish_failed(
+                &mut s,
+                &checks,
+                format!("stopped before the statement at line {}", stmt.line),
+            )
+            .await;
+        }
+        let outcome = match sql_split::transaction_control(&stmt.text) {
+            Some(TxControl::Begin) => {
+                log.info(format!(
+                    "skipped: {echo} (the step already runs in a transaction)"
+                ))
+                .await;
+                continue;
+            }
+            Some(TxControl::Commit) if req.dry_run => {
+                log.line(
+                    Stream::Notice,
+                    format!("skipped under dry-run: {echo} (nothing is committed)"),
+                )
+                .await;
+                continue;
+            }
+            Some(TxControl::Commit) => {
+                if s.in_tx {
+                    s.control("COMMIT", " (the script commits here)")
+                        .await
+                        .map(|()| Vec::new())
+                } else {
+                    continue;
+                }
+            }
+            Some(TxControl::Rollback) => {
+                if s.in_tx {
+                    s.control("ROLLBACK", " (the script rolls back here)")
+                        .await
+                        .map(|()| Vec::new())
+                } else {
+                    continue;
+                }
+            }
+            None if sql_split::needs_no_transaction(&stmt.text) => {
+                if req.dry_run {
+                    let note = format!("skipped under dry-run: cannot run inside a transaction: {echo}");
+                    log.line(Stream::Notice, note).await;
+                    continue;
+                }
+                let mut r = Ok(());
+                if s.in_tx {
+                    r = s
+                        .control("COMMIT", " (the next statement cannot run inside a transaction)")
+                        .await;
+                }
+                match r {
+                    Ok(()) => {
+                        log.info(format!("> {echo}    (outside a transaction)")).await;
+                        s.run(&stmt.text, Echo::Results).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => match s.ensure_tx().await {
+                Ok(()) => {
+                    log.info(format!("> {echo}")).await;
+                    s.run(&stmt.text, Echo::Results).await
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match outcome {
+            Ok(results) => {
+                for set in results {
+                    checks.add(set);
+                }
+            }
+            Err(e) => {
+                let mut sentence = report_error(log, &req.sql, stmt, &e).await;
+                let fatal = e.as_db_error().is_some_and(|db| {
+                    matches!(db.parsed_severity(), Some(Severity::Fatal | Severity::Panic))
+                });
+                if fatal || e.is_closed() || client.is_closed() {
+                    // Nothing to roll back from here: the server does it as the session ends.
+                    s.in_tx = false;
+                    s.lost_silently = e.as_db_error().is_none();
+                    log.info("the connection is gone; the server rolls back the open transaction".into())
+                        .await;
+                }
+                if s.committed_any {
+                    sentence.push_str(" (statements before it were committed)");
+                }
+                return finish_failed(&mut s, &checks, sentence).await;
+            }
+        }
+    }
+    if s.in_tx {
+        let end = if req.dry_run {
+            s.control("ROLLBACK", " (dry run: no change is kept)").await
+        } else {
+            s.control("COMMIT", "").await
+        };
+        if let Err(e) = end {
+            let sentence = format!("the transaction could not end: {}", describe_error(&e));
+            log.line(Stream::Error, sentence.clone()).await;
+            return finish_failed(&mut s, &checks, sentence).await;
+        }
+    } else if req.dry_run {
+        log.info("dry run: nothing to roll back".into()).await;
+    }
+    Executed {
+        outcome: Outcome::Succeeded,
+        error: None,
+        passed: req.verify.then_some(checks.passed),
+        observed: checks.observed(),
+        committed_any: s.committed_any,
+        lost_silently: s.lost_silently,
+    }
+}
+
+/// Roll back what is open (if the connection is still there) and fail.
+async fn finish_failed(s: &mut Session<'_>, checks: &Checks, error: String) -> Executed {
+    if s.in_tx
+        && !s.client.is_closed()
+        && let Err(e) = s.control("ROLLBACK", "").await
+    {
+        s.log
+            .line(Stream::Error, format!("ROLLBACK failed: {}", describe_error(&e)))
+            .await;
+    }
+    Executed {
+        outcome: Outcome::Failed,
+        error: Some(error),
+        observed: checks.observed(),
+        passed: Some(false),
+        committed_any: s.committed_any,
+        lost_silently: s.lost_silently,
+    }
+}
+
+/// The rows of one statement that returned rows.
+struct ResultSet {
+    columns: Vec<String>,
+    /// At most [`MAX_ROWS`].
+    rows: Vec<Vec<String>>,
+    /// How many rows the statement returned in all.
+    total: u64,
+}
+
+impl ResultSet {
+    /// The verify rule: no rows, or exactly one row of one column that is true.
+    fn passes(&self) -> bool {
+        match (self.total, self.columns.len(), self.rows.first()) {
+            (0, _, _) => true,
+            (1, 1, Some(row)) => row.first().is_some_and(|v| matches!(v.as_str(), "t" | "true")),
+            _ => false,
+        }
+    }
+}
+
+/// The verify verdict and the evidence kept for it.
+struct Checks {
+    passed: bool,
+    last: Option<ResultSet>,
+    first_failure: Option<ResultSet>,
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            passed: true,
+            last: None,
+            first_failure: None,
+        }
+    }
+}
+
+impl Checks {
+    fn add(&mut self, set: ResultSet) {
+        if !set.passes() {
+            self.passed = false;
+            if self.first_failure.is_none() {
+                self.first_failure = Some(set);
+                return;
+            }
+        }
+        self.last = Some(set);
+    }
+
+    fn observed(&self) -> Option<Observed> {
+        let set = self.first_failure.as_ref().or(self.last.as_ref())?;
+        Some(Observed {
+            columns: set.columns.clone(),
+            rows: set.rows.clone(),
+            text: String::new(),
+        })
+    }
+}
+
+/// Whether a statement's rows and row count are logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Echo {
+    Results,
+    /// The runner's own BEGIN/COMMIT/ROLLBACK, already announced.
+    Quiet,
+}
+
+/// Run one statement and collect (and log) the rows it returns.
+async fn collect(
+    client: &Client,
+    sql: &str,
+    log: &Log,
+    echo: Echo,
+) -> Result<Vec<ResultSet>, tokio_postgres::Error> {
+    let mut stream = pin!(client.simple_query_raw(sql).await?);
+    let mut sets = Vec::new();
+    let mut current: Option<ResultSet> = None;
+    while let Some(message) = stream.next().await {
+        match message? {
+            SimpleQueryMessage::RowDescription(columns) => {
+                let columns: Vec<String> = columns.iter().map(|c| c.name().to_string()).collect();
+                current = Some(ResultSet {
+                    columns,
+                    rows: Vec::new(),
+                    total: 0,
+                });
+            }
+            SimpleQueryMessage::Row(row) => {
+                let Some(set) = current.as_mut() else { continue };
+                if set.total == 0 {
+                    log.line(Stream::Stdout, set.columns.join(" | ")).await;
+                }
+                set.total += 1;
+                if set.rows.len() < MAX_ROWS {
+                    let values: Vec<String> = (0..row.len())
+                        .map(|i| match row.try_get(i) {
+                            Ok(Some(v)) => v.to_string(),
+                            Ok(None) => "NULL".to_string(),
+                            Err(_) => "<unreadable>".to_string(),
+                        })
+                        .collect();
+                    log.line(Stream::Stdout, values.join(" | ")).await;
+                    set.rows.push(values);
+                }
+            }
+            SimpleQueryMessage::CommandComplete(_) if echo == Echo::Quiet => {}
+            SimpleQueryMessage::CommandComplete(n) => match current.take() {
+                Some(set) => {
+                    if set.total == 0 {
+                        log.line(Stream::Stdout, set.columns.join(" | ")).await;
+                    }
+                    let rows = plural(set.total, "row");
+                    let note = if set.total > MAX_ROWS as u64 {
+                        format!("  {rows} (the first {MAX_ROWS} shown and kept)")
+                    } else {
+                        format!("  {rows}")
+                    };
+                    log.info(note).await;
+                    sets.push(set);
+                }
+                None if n > 0 => log.info(format!("  ok, {}", plural(n, "row"))).await,
+                None => log.info("  ok".into()).await,
+            },
+            _ => {}
+        }
+    }
+    Ok(sets)
+}
+
+fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// The statement's first line, shortened, with `…` when there is more.
+fn echo(text: &str) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    let mut echo: String = first.chars().take(ECHO_CHARS).collect();
+    if echo.len() < first.len() || lines.next().is_some() {
+        echo.push_str(" …");
+    }
+    echo
+}
+
+/// Log an error in full and return its one-sentence summary.
+async fn report_error(log: &Log, sql: &str, stmt: &Statement, e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        let sentence = format!(
+            "the statement at line {} failed: {}",
+            stmt.line,
+            describe_error(e)
+        );
+        log.line(Stream::Error, sentence.clone()).await;
+        return sentence;
+    };
+    let code = db.code().code();
+    let (line, col) = match db.position() {
+        Some(ErrorPosition::Original(pos)) => position_in_script(sql, stmt, *pos),
+        _ => (stmt.line, None),
+    };
+    let sentence = format!("{} {code} at line {line}: {}", db.severity(), db.message());
+    log.line(
+        Stream::Error,
+        format!("{} {code}: {}", db.severity(), db.message()),
+    )
+    .await;
+    let at = match col {
+        Some(col) => format!("at line {line}, column {col} of the step's SQL"),
+        None => format!("in the statement at line {line} of the step's SQL"),
+    };
+    log.line(Stream::Error, at).await;
+    for (label, value) in [
+        ("DETAIL", db.detail()),
+        ("HINT", db.hint()),
+        ("CONTEXT", db.where_()),
+    ] {
+        if let Some(value) = value {
+            log.line(Stream::Error, format!("{label}: {value}")).await;
+        }
+    }
+    if let Some(ErrorPosition::Internal { position, query }) = db.position() {
+        log.line(
+            Stream::Error,
+            format!("in an internal query, at character {position}: {query}"),
+        )
+        .await;
+    }
+    for (i, text) in stmt.text.lines().take(ERROR_CONTEXT_LINES).enumerate() {
+        log.line(Stream::Error, format!("{:>5} | {text}", stmt.line as usize + i))
+            .await;
+    }
+    if stmt.text.lines().count() > ERROR_CONTEXT_LINES {
+        log.line(Stream::Error, "      | …".into()).await;
+    }
+    sentence
+}
+
+/// Map the server's 1-based character position in `stmt` to a line and column of the script.
+fn position_in_script(sql: &str, stmt: &Statement, pos: u32) -> (u32, Option<u32>) {
+    let index = (pos as usize).saturating_sub(1);
+    match stmt.text.char_indices().nth(index) {
+        Some((byte, _)) => {
+            let (line, col) = sql_split::line_col(sql, stmt.offset + byte);
+            (line, Some(col))
+        }
+        None => (stmt.line, None),
+    }
+}
+
+/// A tokio-postgres error as one line: the server's words when it spoke.
+fn describe_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => connect::error_text(e),
+    }
+}
+
+async fn sleep_or_never(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The step's output channel.
+#[derive(Clone)]
+struct Log {
+    out: mpsc::Sender<OutputLine>,
+}
+
+impl Log {
+    async fn line(&self, stream: Stream, text: String) {
+        // A closed receiver only means nobody is watching: keep running.
+        let _ = self.out.send(OutputLine { stream, text }).await;
+    }
+
+    async fn info(&self, text: String) {
+        self.line(Stream::Info, text).await;
+    }
+
+    async fn notice(&self, notice: &DbError) {
+        self.line(
+            Stream::Notice,
+            format!("{}: {}", notice.severity(), notice.message()),
+        )
+        .await;
+        for (label, value) in [("DETAIL", notice.detail()), ("HINT", notice.hint())] {
+            if let Some(value) = value {
+                self.line(Stream::Notice, format!("{label}: {value}")).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(columns: &[&str], rows: &[&[&str]]) -> ResultSet {
+        ResultSet {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|v| v.to_string()).collect())
+                .collect(),
+            total: rows.len() as u64,
+        }
+    }
+
+    #[test]
+    fn the_verify_rule() {
+        assert!(set(&["a", "b"], &[]).passes());
+        assert!(set(&["ok"], &[&["t"]]).passes());
+        assert!(set(&["ok"], &[&["true"]]).passes());
+        assert!(!set(&["ok"], &[&["f"]]).passes());
+        assert!(!set(&["ok"], &[&["NULL"]]).passes());
+        assert!(!set(&["ok", "why"], &[&["t", "x"]]).passes());
+        assert!(!set(&["ok"], &[&["t"], &["t"]]).passes());
+    }
+
+    #[test]
+    fn observed_is_the_first_failure_else_the_last_result() {
+        let mut checks = Checks::default();
+        checks.add(set(&["a"], &[&["t"]]));
+        checks.add(set(&["b"], &[]));
+        assert!(checks.passed);
+        assert_eq!(checks.observed().unwrap().columns, ["b"]);
+        checks.add(set(&["bad"], &[&["1"], &["2"]]));
+        checks.add(set(&["c"], &[]));
+        assert!(!checks.passed);
+        assert_eq!(checks.observed().unwrap().columns, ["bad"]);
+    }
+
+    #[test]
+    fn echo_shows_the_first_line() {
+        assert_eq!(
+            echo("CREATE TABLE molecules (\n  id int\n)"),
+            "CREATE TABLE molecules ( …"
+        );
+        assert_eq!(echo("SELECT 1"), "SELECT 1");
+        assert_eq!(echo(&"x".repeat(500)).chars().count(), ECHO_CHARS + 2);
+    }
+
+    #[test]
+    fn positions_map_to_script_lines() {
+        let sql = "select 1;\n\nselect *\n  from nowhere;";
+        let stmts = sql_split::split(sql);
+        // "from" starts at character 12 of the second statement (1-based 12 = index 11).
+        assert_eq!(position_in_script(sql, &stmts[1], 12), (4, Some(3)));
+        assert_eq!(position_in_script(sql, &stmts[1], 0), (3, Some(1)));
+        assert_eq!(position_in_script(sql, &stmts[1], 9999), (3, None));
+    }
+}

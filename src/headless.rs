@@ -1,0 +1,340 @@
+//! The headless front end: plain, greppable progress lines for CI and pipes.
+//!
+//! It drives the same engine as the TUI. Nobody is there to sign or decide,
+//! so decisions must be given in advance on the command line (`--approve`,
+//! `--retry`, `--skip`, `--confirm-env`); anything else stops the run, leaving
+//! the session resumable, and says which flag would let it go on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use tokio::sync::mpsc;
+
+use crate::engine::runner::{Command, Update};
+use crate::exit;
+use crate::journal::event::{Event, Observed, Record, SessionOutcome, Signature};
+use crate::launch::Launched;
+use crate::session::{Next, SessionState, StepStatus};
+
+/// Decisions given in advance on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Decisions {
+    /// Step ids that may be signed off unattended; `all` approves every manual step.
+    pub approve: BTreeSet<String>,
+    /// Failed or interrupted steps that may be re-run (`all` for any).
+    pub retry: BTreeSet<String>,
+    /// Steps to skip, with the reason.
+    pub skip: BTreeMap<String, String>,
+    /// The environment name typed in advance for the production guard.
+    pub confirm_env: Option<String>,
+    /// Operators signing pre-approvals; the first is the session's operator.
+    pub operators: Vec<String>,
+}
+
+fn listed(set: &BTreeSet<String>, id: &str) -> bool {
+    set.contains("all") || set.contains(id)
+}
+
+/// What the headless driver does about the state the session is in.
+enum Act {
+    Nothing,
+    Send(Vec<Command>),
+    /// Stop here; the message says how to go on.
+    Stop(String),
+}
+
+/// Decide from the state alone, as a person reading the screen would.
+fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Act {
+    let session = &state.header.session_id;
+    let operator = d
+        .operators
+        .first()
+        .cloned()
+        .unwrap_or_else(|| state.header.operator.clone());
+    match state.next() {
+        Next::SignOff(step, _, need) if state.step(&step.id).status() == StepStatus::AwaitingSignOff => {
+            if !listed(&d.approve, &step.id) {
+                return Act::Stop(format!(
+                    "manual step {} needs a sign-off; sign it in the TUI, or pre-approve it: \
+                     runsheet run … --resume {session} --approve {}",
+                    step.id, step.id
+                ));
+            }
+            let signed = state.step(&step.id).signers();
+            let mut names: Vec<&String> = d.operators.iter().collect();
+            names.dedup();
+            let missing: Vec<&String> = names
+                .into_iter()
+                .filter(|n| !signed.contains(n.as_str()))
+                .collect();
+            if signed.len() + missing.len() < need as usize {
+                return Act::Stop(format!(
+                    "step {} needs {need} distinct sign-offs; give --operator once per person",
+                    step.id
+                ));
+            }
+            let cmds = missing
+                .into_iter()
+                .take(need as usize - signed.len())
+                .map(|who| Command::SignOff {
+                    step: step.id.clone(),
+                    signature: Signature {
+                        who: who.clone(),
+                        role: String::new(),
+                        note: format!("pre-approved on the command line (--approve {})", step.id),
+                        preapproved: true,
+                    },
+                })
+                .collect();
+            Act::Send(cmds)
+        }
+        Next::Decide(step) => {
+            let status = state.step(&step.id).status();
+            if let Some(reason) = d.skip.get(&step.id) {
+                Act::Send(vec![Command::Skip {
+                    step: step.id.clone(),
+                    who: operator,
+                    reason: reason.clone(),
+                }])
+            } else if listed(&d.retry, &step.id) && !retried.contains(&step.id) {
+                Act::Send(vec![Command::Retry {
+                    step: step.id.clone(),
+                }])
+            } else {
+                Act::Stop(format!(
+                    "step {} is {}; decide: runsheet run … --resume {session} --retry {} (or --skip {}=REASON)",
+                    step.id,
+                    status.label(),
+                    step.id,
+                    step.id
+                ))
+            }
+        }
+        Next::Confirm(step) => match &d.confirm_env {
+            Some(typed) => Act::Send(vec![Command::Confirm {
+                who: operator,
+                typed: typed.clone(),
+            }]),
+            None => Act::Stop(format!(
+                "environment {} needs typed confirmation before step {} changes anything; pass --confirm-env {}",
+                state.plan.environment, step.id, state.plan.environment
+            )),
+        },
+        _ => Act::Nothing,
+    }
+}
+
+/// One plain line per event; output events give one line per output line.
+pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()> {
+    let ts = record.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    let seq = record.seq;
+    let mut line = |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {rest}");
+    match &record.event {
+        Event::Header(h) => line(
+            "session",
+            format!(
+                "{} env={} mode={} operator={} runbook={} sha256={}",
+                h.session_id,
+                h.environment,
+                h.mode.label(),
+                h.operator,
+                h.runbook_path,
+                h.runbook_sha256
+            ),
+        ),
+        Event::Resumed { operator, host, .. } => line("resumed", format!("operator={operator} host={host}")),
+        Event::StepInterrupted { step, attempt } => {
+            line("step-interrupted", format!("{step} attempt={attempt}"))
+        }
+        Event::StepStarted { step, attempt } => line("step-started", format!("{step} attempt={attempt}")),
+        Event::Output {
+            step, stream, lines, ..
+        } => {
+            let kind = format!("{stream:?}").to_lowercase();
+            for text in lines {
+                line(&kind, format!("{step} | {text}"))?;
+            }
+            Ok(())
+        }
+        Event::StepFinished {
+            step,
+            attempt,
+            outcome,
+            exit_code,
+            duration_ms,
+            error,
+        } => {
+            let mut rest = format!("{step} attempt={attempt} outcome={outcome:?}").to_lowercase();
+            if let Some(code) = exit_code {
+                rest.push_str(&format!(" exit={code}"));
+            }
+            rest.push_str(&format!(" duration={:.3}s", *duration_ms as f64 / 1000.0));
+            if let Some(e) = error {
+                rest.push_str(&format!(" error={e:?}"));
+            }
+            line("step-finished", rest)
+        }
+        Event::Verification {
+            step,
+            name,
+            passed,
+            observed,
+            ..
+        } => line(
+            "verification",
+            format!(
+                "{step} {} {name:?} observed={}",
+                if *passed { "PASS" } else { "FAIL" },
+                summarize(observed)
+            ),
+        ),
+        Event::AwaitingSignOff { step } => line("awaiting-signoff", step.clone()),
+        Event::SignedOff { step, signature } => line(
+            "signed-off",
+            format!(
+                "{step} by={:?} role={:?}{}",
+                signature.who,
+                signature.role,
+                if signature.preapproved { " preapproved" } else { "" }
+            ),
+        ),
+        Event::Skipped { step, who, reason } => {
+            line("skipped", format!("{step} by={who:?} reason={reason:?}"))
+        }
+        Event::EnvironmentConfirmed { who } => line("env-confirmed", format!("by={who:?}")),
+        Event::Note { who, text } => line("note", format!("by={who:?} {text:?}")),
+        Event::RollbackStarted { who, reason } => {
+            line("rollback-started", format!("by={who:?} reason={reason:?}"))
+        }
+        Event::RollbackFinished { outcome } => line("rollback-ended", outcome.label().to_string()),
+        Event::Warning { code, message } => line("warning", format!("{code} {message}")),
+        Event::Detached { who } => line("detached", format!("by={who:?}")),
+        Event::SessionEnded { outcome, reason } => line(
+            "session-ended",
+            match reason {
+                Some(r) => format!("{} reason={r:?}", outcome.label()),
+                None => outcome.label().to_string(),
+            },
+        ),
+    }
+}
+
+/// A one-line summary of what a check observed.
+fn summarize(observed: &Observed) -> String {
+    if !observed.columns.is_empty() || !observed.rows.is_empty() {
+        let first = observed.rows.first().map(|r| r.join("|")).unwrap_or_default();
+        format!(
+            "{} row(s) [{}] {first:?}",
+            observed.rows.len(),
+            observed.columns.join(",")
+        )
+    } else {
+        format!("{:?}", observed.text.lines().last().unwrap_or(""))
+    }
+}
+
+/// Run the session to its end (or to the first thing that needs a person)
+/// and return the process exit code.
+pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) -> u8 {
+    let Launched {
+        engine,
+        mut updates,
+        mut state,
+        journal_path,
+        warnings,
+        unfinished,
+        ..
+    } = launched;
+    for w in &warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    if !unfinished.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: unfinished session(s) of this runbook and environment: {}; continue one with --resume ID",
+            unfinished.join(", ")
+        );
+    }
+    let _ = writeln!(out, "journal: {}", journal_path.display());
+    let (commands, command_rx) = mpsc::channel(64);
+    let engine_task = tokio::spawn(engine.run(command_rx));
+    let mut retried = BTreeSet::new();
+    let mut stopped: Option<String> = None;
+    let mut last_key = None;
+    loop {
+        // Act on the state as it is, once per distinct situation.
+        if stopped.is_none() {
+            let key = situation(&state);
+            if last_key.as_ref() != Some(&key) {
+                last_key = Some(key);
+                match decide(&state, &decisions, &retried) {
+                    Act::Nothing => {}
+                    Act::Send(cmds) => {
+                        for cmd in cmds {
+                            if let Command::Retry { step } = &cmd {
+                                retried.insert(step.clone());
+                            }
+                            let _ = commands.send(cmd).await;
+                        }
+                    }
+                    Act::Stop(why) => {
+                        stopped = Some(why);
+                        let _ = commands
+                            .send(Command::Detach {
+                                who: state.header.operator.clone(),
+                            })
+                            .await;
+                    }
+                }
+            }
+        }
+        match updates.recv().await {
+            Some(Update::Record(record)) => {
+                let _ = format_record(&record, out);
+                state.apply(&record);
+            }
+            Some(Update::Refused(why)) => {
+                let _ = writeln!(out, "refused: {why}");
+            }
+            None => break,
+        }
+    }
+    let _ = out.flush();
+    match engine_task.await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            let _ = writeln!(
+                out,
+                "error: {e}; the session can be resumed with --resume {}",
+                state.header.session_id
+            );
+            return exit::JOURNAL;
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: the engine stopped unexpectedly: {e}");
+            return exit::JOURNAL;
+        }
+    }
+    if let Some(why) = stopped {
+        let _ = writeln!(out, "stopped: {why}");
+        return exit::INCOMPLETE;
+    }
+    match state.outcome {
+        Some((SessionOutcome::Completed, _)) => exit::OK,
+        _ => exit::INCOMPLETE,
+    }
+}
+
+/// What identifies "the same situation" for acting once on it.
+fn situation(state: &SessionState) -> (String, String, usize) {
+    let (what, step) = match state.next() {
+        Next::SignOff(s, ..) => ("signoff", s.id.clone()),
+        Next::Decide(s) => ("decide", s.id.clone()),
+        Next::Confirm(s) => ("confirm", s.id.clone()),
+        Next::Start(s) | Next::Running(s) => ("run", s.id.clone()),
+        Next::AllDone | Next::Ended => ("end", String::new()),
+    };
+    let st = state.step(&step);
+    let progress = st.attempts().len() * 1000 + st.signers().len();
+    (format!("{what}:{:?}", st.status()), step, progress)
+}

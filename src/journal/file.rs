@@ -1,0 +1,298 @@
+//! The local file backend: `STATE_DIR/sessions/<id>.jsonl`.
+//!
+//! Files are created 0600 in a 0700 directory and held under an exclusive
+//! `flock` while a session writes them, so a second runsheet cannot resume
+//! a session that is still live. Readers (replay, report, verify) take no lock.
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::chain::{LineHash, encode_line};
+use super::event::{Event, Header, Record};
+use super::reader::{Integrity, JournalStream, ReadJournal};
+use super::{JournalError, JournalSink};
+
+/// Buffered output is written once it is this large…
+const BATCH_BYTES: usize = 256 * 1024;
+/// …or this old, whichever comes first (checked when output is appended).
+const BATCH_AGE: Duration = Duration::from_millis(100);
+
+/// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
+/// (UTC start time and 6 random hex digits).
+pub fn new_session_id() -> String {
+    let now = Utc::now();
+    let mut random = [0u8; 3];
+    if File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut random))
+        .is_err()
+    {
+        let mix = now.timestamp_subsec_nanos() ^ std::process::id().rotate_left(13);
+        random.copy_from_slice(&mix.to_le_bytes()[..3]);
+    }
+    format!(
+        "{}-{:02x}{:02x}{:02x}",
+        now.format("%Y%m%d-%H%M%S"),
+        random[0],
+        random[1],
+        random[2]
+    )
+}
+
+/// The journal path of session `id` in the state directory `dir`.
+pub fn journal_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join("sessions").join(format!("{id}.jsonl"))
+}
+
+/// A session id becomes a file name: keep it to a safe alphabet.
+fn check_session_id(id: &str) -> Result<(), JournalError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(JournalError::InvalidSessionId { id: id.to_string() })
+    }
+}
+
+fn lock(file: File, path: &Path) -> Result<Flock<File>, JournalError> {
+    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
+        if errno == Errno::EWOULDBLOCK {
+            JournalError::Locked {
+                path: path.to_path_buf(),
+            }
+        } else {
+            JournalError::Io {
+                action: "lock the journal",
+                path: path.to_path_buf(),
+                source: errno.into(),
+            }
+        }
+    })
+}
+
+/// A session journal in a local file. See [`JournalSink`] for durability.
+#[derive(Debug)]
+pub struct FileJournal {
+    path: PathBuf,
+    file: Flock<File>,
+    prev: LineHash,
+    next_seq: u64,
+    /// Encoded lines of output events not yet written.
+    pending: Vec<u8>,
+    pending_since: Option<Instant>,
+    /// Written but not yet synced.
+    unsynced: bool,
+    /// A write or sync failed: what is on disk is unknown, so nothing more is
+    /// appended (resuming the session truncates a torn line and continues).
+    failed: bool,
+}
+
+impl FileJournal {
+    /// Start the journal of a new session in the state directory `dir`:
+    /// creates `dir/sessions/<header.session_id>.jsonl` and writes the header
+    /// (seq 0), synced together with the directory entry.
+    pub fn create(dir: &Path, header: Header) -> Result<FileJournal, JournalError> {
+        check_session_id(&header.session_id)?;
+        let sessions = dir.join("sessions");
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&sessions)
+            .map_err(JournalError::io("create the session directory", &sessions))?;
+        let path = journal_path(dir, &header.session_id);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                if e.kind() == ErrorKind::AlreadyExists {
+                    JournalError::Exists { path: path.clone() }
+                } else {
+                    JournalError::io("create the journal", &path)(e)
+                }
+            })?;
+        let written = lock(file, &path).and_then(|file| {
+            let mut journal = FileJournal::new(path.clone(), file, LineHash::GENESIS, 0);
+            journal.append_record(Event::Header(Box::new(header)))?;
+            File::open(&sessions)
+                .and_then(|d| d.sync_all())
+                .map_err(JournalError::io("sync the session directory", &sessions))?;
+            Ok(journal)
+        });
+        if written.is_err() {
+            // A journal without its header is no session; do not leave it behind.
+            let _ = std::fs::remove_file(&path);
+        }
+        written
+    }
+
+    /// Re-open an existing journal to continue it (resume). The journal is
+    /// read and verified first; a torn last line is cut off the file (with a
+    /// warning in the returned [`ReadJournal`]), a broken chain is refused.
+    pub fn open_append(path: &Path) -> Result<(FileJournal, ReadJournal), JournalError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(JournalError::io("open the journal", path))?;
+        // Lock before reading so nobody appends between the check and the cut.
+        let file = lock(file, path)?;
+        let mut stream = JournalStream::open(path)?;
+        let records = stream.by_ref().collect::<Result<Vec<_>, _>>()?;
+        if let Integrity::Broken { line, reason } = stream.integrity() {
+            return Err(JournalError::Broken {
+                path: path.to_path_buf(),
+                line: *line,
+                reason: reason.clone(),
+            });
+        }
+        let good_len = stream.good_len();
+        let mut warnings = stream.warnings().to_vec();
+        let io = |action| JournalError::io(action, path);
+        let len = file.metadata().map_err(io("inspect the journal"))?.len();
+        if len > good_len {
+            file.set_len(good_len).map_err(io("truncate the journal"))?;
+            warnings.push(format!(
+                "removed {} bytes of an incomplete last line from {}",
+                len - good_len,
+                path.display()
+            ));
+        }
+        // A verified journal holds at least its header line, so `good_len > 0`.
+        let mut last = [b'\n'];
+        if let Some(offset) = good_len.checked_sub(1) {
+            file.read_exact_at(&mut last, offset)
+                .map_err(io("read the journal"))?;
+        }
+        if last[0] != b'\n' {
+            // The last line is complete but lost its newline in a crash.
+            (&*file).write_all(b"\n").map_err(io("write the journal"))?;
+        }
+        if len != good_len || last[0] != b'\n' {
+            file.sync_data().map_err(io("sync the journal"))?;
+        }
+        let read = ReadJournal {
+            integrity: Integrity::Verified,
+            warnings,
+            last_hash: stream.last_hash().to_string(),
+            good_len,
+            records,
+        };
+        let journal = FileJournal::new(
+            path.to_path_buf(),
+            file,
+            *stream.last_hash(),
+            read.records.len() as u64,
+        );
+        Ok((journal, read))
+    }
+
+    fn new(path: PathBuf, file: Flock<File>, prev: LineHash, next_seq: u64) -> FileJournal {
+        FileJournal {
+            path,
+            file,
+            prev,
+            next_seq,
+            pending: Vec::new(),
+            pending_since: None,
+            unsynced: false,
+            failed: false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn append_record(&mut self, event: Event) -> Result<Record, JournalError> {
+        if self.failed {
+            return Err(JournalError::Failed {
+                path: self.path.clone(),
+            });
+        }
+        let record = Record {
+            seq: self.next_seq,
+            ts: Utc::now(),
+            event,
+        };
+        self.prev = encode_line(&record, &self.prev, &mut self.pending)?;
+        self.next_seq += 1;
+        if record.event.is_durable() {
+            self.write_pending()?;
+            self.sync()?;
+        } else {
+            let since = *self.pending_since.get_or_insert_with(Instant::now);
+            if self.pending.len() >= BATCH_BYTES || since.elapsed() >= BATCH_AGE {
+                self.write_pending()?;
+            }
+        }
+        Ok(record)
+    }
+
+    fn write_pending(&mut self) -> Result<(), JournalError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let written = (&*self.file).write_all(&self.pending);
+        self.pending.clear();
+        self.pending_since = None;
+        self.unsynced = true;
+        written.map_err(|e| {
+            self.failed = true;
+            JournalError::io("write the journal", &self.path)(e)
+        })
+    }
+
+    fn sync(&mut self) -> Result<(), JournalError> {
+        if self.unsynced {
+            self.file.sync_data().map_err(|e| {
+                self.failed = true;
+                JournalError::io("sync the journal", &self.path)(e)
+            })?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+}
+
+impl JournalSink for FileJournal {
+    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+        if matches!(event, Event::Header(_)) {
+            return Err(JournalError::MisplacedHeader {
+                path: self.path.clone(),
+            });
+        }
+        self.append_record(event)
+    }
+
+    fn flush(&mut self) -> Result<(), JournalError> {
+        if self.failed {
+            return Err(JournalError::Failed {
+                path: self.path.clone(),
+            });
+        }
+        self.write_pending()?;
+        self.sync()
+    }
+}
+
+impl Drop for FileJournal {
+    /// Buffered output is not lost when a session closes without a last flush.
+    fn drop(&mut self) {
+        if !self.failed {
+            let _ = self.flush();
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The state directory and the sessions saved in it.
+//!
+//! Listing reads only each journal's header line and its last few KiB, so a
+//! journal of a million lines lists as fast as a short one; it does not check
+//! integrity (that is `runsheet verify`'s job).
+
+use std::fs::File;
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use directories::ProjectDirs;
+
+use super::JournalError;
+use super::chain::parse_line_unchecked;
+use super::event::{Event, Mode, SessionOutcome};
+use super::file::journal_path;
+use super::reader::{Integrity, JournalStream};
+
+/// Environment variable naming the state directory.
+pub const STATE_DIR_ENV: &str = "RUNSHEET_STATE_DIR";
+
+/// How much of a journal's end is read first to find its last events.
+const TAIL_WINDOW: u64 = 64 * 1024;
+
+/// The state directory: `--state-dir`, else `$RUNSHEET_STATE_DIR`, else the
+/// platform data directory (e.g. `~/.local/share/runsheet`).
+pub fn state_dir(cli_override: Option<&Path>) -> Result<PathBuf, JournalError> {
+    if let Some(dir) = cli_override {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(dir) = std::env::var_os(STATE_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    ProjectDirs::from("", "", "runsheet")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or(JournalError::NoStateDir)
+}
+
+/// Where a saved session stands, from its last events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    /// It ended (completed, failed, aborted, rolled back).
+    Ended(SessionOutcome),
+    /// The operator left it; it can be resumed.
+    Detached,
+    /// No end recorded: still running, or stopped by a crash; it can be resumed.
+    Unfinished,
+}
+
+impl SessionStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionStatus::Ended(outcome) => outcome.label(),
+            SessionStatus::Detached => "detached",
+            SessionStatus::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// One saved session, as `runsheet sessions` lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub id: String,
+    pub path: PathBuf,
+    pub runbook_path: String,
+    pub runbook_sha256: String,
+    pub environment: String,
+    pub mode: Mode,
+    pub operator: String,
+    /// Time of the header.
+    pub started: DateTime<Utc>,
+    /// Time of the last complete line.
+    pub last_event: DateTime<Utc>,
+    pub outcome: SessionStatus,
+}
+
+/// A file in the sessions directory that could not be summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableJournal {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The sessions of a state directory, oldest first, and the journal files
+/// that could not be read (listed rather than hidden).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionList {
+    pub sessions: Vec<SessionSummary>,
+    pub unreadable: Vec<UnreadableJournal>,
+}
+
+/// The sessions saved in the state directory `dir`, sorted by start.
+pub fn list_sessions(dir: &Path) -> Result<SessionList, JournalError> {
+    let mut list = SessionList::default();
+    for (_, path) in journal_files(dir)? {
+        match summarize(&path) {
+            Ok(summary) => list.sessions.push(summary),
+            Err(reason) => list.unreadable.push(UnreadableJournal { path, reason }),
+        }
+    }
+    list.sessions
+        .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+    Ok(list)
+}
+
+/// The journal of SESSION: a session id, a unique prefix of one, or a path
+/// to a journal file.
+pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
+    let as_path = Path::new(arg);
+    if arg.contains('/') || arg.ends_with(".jsonl") {
+        return if as_path.is_file() {
+            Ok(as_path.to_path_buf())
+        } else {
+            Err(JournalError::NoJournal {
+                path: as_path.to_path_buf(),
+            })
+        };
+    }
+    if !arg.is_empty() {
+        let exact = journal_path(dir, arg);
+        if exact.is_file() {
+            return Ok(exact);
+        }
+        let mut matches: Vec<(String, PathBuf)> = journal_files(dir)?
+            .into_iter()
+            .filter(|(id, _)| id.starts_with(arg))
+            .collect();
+        if matches.len() > 1 {
+            matches.sort();
+            let more = matches.len() > 5;
+            let mut candidates: Vec<String> = matches.into_iter().take(5).map(|(id, _)| id).collect();
+            if more {
+                candidates.push("…".into());
+            }
+            return Err(JournalError::AmbiguousSession {
+                arg: arg.to_string(),
+                candidates,
+            });
+        }
+        if let Some((_, path)) = matches.pop() {
+            return Ok(path);
+        }
+    }
+    // A journal file named without a directory (`runsheet replay copy.json`).
+    if as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
+    Err(JournalError::NoSession {
+        arg: arg.to_string(),
+        dir: dir.join("sessions"),
+    })
+}
+
+/// `(id, path)` of every `*.jsonl` file in `dir/sessions` (none if it does not exist).
+fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
+    let sessions = dir.join("sessions");
+    let entries = match std::fs::read_dir(&sessions) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(JournalError::io("list the sessions in", &sessions)(e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(JournalError::io("list the sessions in", &sessions))?
+            .path();
+        let id = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".jsonl"));
+        if let Some(id) = id.filter(|id| !id.is_empty()) {
+            files.push((id.to_string(), path.clone()));
+        }
+    }
+    Ok(files)
+}
+
+/// Summary of one journal from its header line and its tail.
+fn summarize(path: &Path) -> Result<SessionSummary, String> {
+    let mut stream = JournalStream::open(path).map_err(|e| e.to_string())?;
+    let header_record = match stream.next() {
+        Some(Ok(record)) => record,
+        Some(Err(e)) => return Err(e.to_string()),
+        None => {
+            return Err(match stream.integrity() {
+                Integrity::Broken { line, reason } => format!("line {line}: {reason}"),
+                Integrity::Verified => "the journal has no session header".into(),
+            });
+        }
+    };
+    let Event::Header(header) = header_record.event else {
+        return Err("the first line is not a session header".into());
+    };
+    let (last_event, outcome) = scan_tail(path).map_err(|e| e.to_string())?;
+    Ok(SessionSummary {
+        id: header.session_id,
+        path: path.to_path_buf(),
+        runbook_path: header.runbook_path,
+        runbook_sha256: header.runbook_sha256,
+        environment: header.environment,
+        mode: header.mode,
+        operator: header.operator,
+        started: header_record.ts,
+        last_event: last_event.unwrap_or(header_record.ts),
+        outcome,
+    })
+}
+
+/// The time of the last complete line and the session's status, from the end
+/// of the file backwards: the latest `SessionEnded` or `Detached` decides,
+/// unless a `Resumed` came after it. The window widens only when it holds no
+/// complete line at all (a very long last line).
+fn scan_tail(path: &Path) -> Result<(Option<DateTime<Utc>>, SessionStatus), JournalError> {
+    let io = |action| JournalError::io(action, path);
+    let mut file = File::open(path).map_err(io("open the journal"))?;
+    let len = file.metadata().map_err(io("inspect the journal"))?.len();
+    let mut window = TAIL_WINDOW;
+    let mut buf = Vec::new();
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))
+            .map_err(io("read the journal"))?;
+        buf.clear();
+        (&mut file)
+            .take(len - start)
+            .read_to_end(&mut buf)
+            .map_err(io("read the journal"))?;
+        // The first piece is cut mid-line unless the window reaches the start.
+        let mut lines = buf.split(|&b| b == b'\n').rev().collect::<Vec<_>>();
+        if start > 0 {
+            lines.pop();
+        }
+        let mut last_event = None;
+        for line in lines {
+            let Some(record) = parse_line_unchecked(line) else {
+                continue;
+            };
+            last_event.get_or_insert(record.ts);
+            let status = match record.event {
+                Event::SessionEnded { outcome, .. } => SessionStatus::Ended(outcome),
+                Event::Detached { .. } => SessionStatus::Detached,
+                Event::Resumed { .. } | Event::Header(_) => SessionStatus::Unfinished,
+                _ => continue,
+            };
+            return Ok((last_event, status));
+        }
+        if last_event.is_some() || start == 0 {
+            return Ok((last_event, SessionStatus::Unfinished));
+        }
+        window = window.saturating_mul(4);
+    }
+}

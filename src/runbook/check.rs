@@ -1,0 +1,196 @@
+//! `runsheet check`: validate a runbook and print its outline.
+//!
+//! Diagnostics go to `err` as `path:line:col: severity: message`, sorted by
+//! position; the outline goes to `out`, one fact per line so it can be grepped.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use super::duration::{format_duration, format_estimate};
+use super::loader::{self, Loaded};
+use super::model::{DatabaseSource, Environment, Phase, ReferenceKind, Runbook, Step, ValueSource};
+use crate::secrets::redact_connection_passwords;
+
+/// Exit status: the runbook is valid (warnings allowed).
+pub const OK: u8 = 0;
+/// Exit status: the runbook has errors.
+pub const INVALID: u8 = 1;
+/// Exit status: the file cannot be read.
+pub const UNREADABLE: u8 = 2;
+
+/// Check the runbook at `path`; returns the exit status ([`OK`],
+/// [`INVALID`] or [`UNREADABLE`]). Failures to write output are ignored:
+/// the status still tells the truth.
+pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let loaded = match loader::load(path) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = writeln!(err, "runsheet: {e}; check the path and permissions");
+            return UNREADABLE;
+        }
+    };
+    for d in &loaded.diagnostics {
+        let _ = writeln!(err, "{}", d.display(path));
+    }
+    match &loaded.runbook {
+        Some(runbook) => {
+            let _ = outline(runbook, &loaded, out);
+        }
+        None => {
+            let _ = writeln!(err, "runsheet: {} cannot be loaded; fix the errors above", path.display());
+        }
+    }
+    if loaded.has_errors() { INVALID } else { OK }
+}
+
+fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "runbook   {}", rb.title)?;
+    writeln!(out, "file      {}", rb.path.display())?;
+    writeln!(out, "sha256    {}", rb.content_hash)?;
+    if !rb.variables.is_empty() {
+        writeln!(out, "\nvariables")?;
+        for (name, var) in &rb.variables {
+            let value = if var.secret { "*** (secret)".to_string() } else { value_source(&var.value) };
+            writeln!(out, "  {name} = {value}")?;
+        }
+    }
+    if !rb.contacts.is_empty() {
+        writeln!(out, "\ncontacts")?;
+        for (role, who) in &rb.contacts {
+            writeln!(out, "  {role}: {who}")?;
+        }
+    }
+    if let Some(p) = &rb.prerequisites {
+        writeln!(out, "\nprerequisites  \"{}\"  (line {}, every environment)", p.title, p.pos.line)?;
+        steps(&p.steps, "  ", out)?;
+    }
+    for env in &rb.environments {
+        environment(env, out)?;
+    }
+    if !rb.references.is_empty() {
+        writeln!(out)?;
+    }
+    for r in &rb.references {
+        writeln!(out, "reference {}  \"{}\"  (line {})", reference_kind(r.kind), r.title, r.pos.line)?;
+        steps(&r.steps, "  ", out)?;
+    }
+    let all: Vec<&Step> = rb.all_steps().collect();
+    let count = |label: &str| all.iter().filter(|s| s.kind.label() == label).count();
+    let phases = rb.environments.iter().map(|e| e.phases.len()).sum::<usize>() + rb.prerequisites.iter().count();
+    writeln!(
+        out,
+        "\nsummary: {} environments, {} phases, {} steps ({} manual, {} shell, {} sql; {} verify), {} warnings, {} errors",
+        rb.environments.len(),
+        phases,
+        all.len(),
+        count("manual"),
+        count("shell"),
+        count("sql"),
+        all.iter().filter(|s| s.verify).count(),
+        loaded.warnings().count(),
+        loaded.errors().count(),
+    )
+}
+
+fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
+    let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    writeln!(out, "\nenvironment {}  \"{}\"  (line {})", env.name, env.heading, env.pos.line)?;
+    writeln!(out, "  aliases       {}", or_dash(env.aliases.join(", ")))?;
+    writeln!(out, "  database      {}", database(&env.database))?;
+    writeln!(out, "  requires      {}", or_dash(env.requires.join(", ")))?;
+    if let Some(r) = &env.requires_rollback_test {
+        writeln!(out, "  rollback test {r}")?;
+    }
+    writeln!(out, "  confirm       {}", yes_no(env.confirm))?;
+    writeln!(out, "  signoffs      {}", env.signoffs)?;
+    writeln!(out, "  min backups   {}", env.min_backups)?;
+    writeln!(out, "  estimate      {}", or_dash(env.estimate.as_ref().map(format_estimate).unwrap_or_default()))?;
+    writeln!(out, "  window        {}", or_dash(env.window.clone().unwrap_or_default()))?;
+    for p in &env.phases {
+        phase(p, out)?;
+    }
+    Ok(())
+}
+
+fn phase(p: &Phase, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "  phase {}  \"{}\"  (line {})", p.kind.slug(), p.title, p.pos.line)?;
+    steps(&p.steps, "    ", out)
+}
+
+fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
+    for s in steps {
+        let mut kind = s.kind.label().to_string();
+        for (on, flag) in [(s.verify, "verify"), (s.readonly, "readonly"), (s.backup, "backup")] {
+            if on {
+                kind.push(' ');
+                kind.push_str(flag);
+            }
+        }
+        let timeout = s.timeout.map(|t| format!("  (timeout {})", format_duration(t))).unwrap_or_default();
+        writeln!(out, "{indent}[{kind}] {}  {}{timeout}", s.id, s.title)?;
+    }
+    Ok(())
+}
+
+fn reference_kind(kind: ReferenceKind) -> &'static str {
+    match kind {
+        ReferenceKind::Overview => "overview",
+        ReferenceKind::Rollback => "rollback",
+        ReferenceKind::Communication => "communication",
+        ReferenceKind::Timeline => "timeline",
+        ReferenceKind::SuccessCriteria => "success-criteria",
+        ReferenceKind::Contacts => "contacts",
+        ReferenceKind::Other => "other",
+    }
+}
+
+fn database(db: &DatabaseSource) -> String {
+    match db {
+        DatabaseSource::PgEnv => "PG* environment variables".to_string(),
+        DatabaseSource::Url(source) => value_source(source),
+        DatabaseSource::None => "none".to_string(),
+    }
+}
+
+/// A value for display, with any password in a connection string masked.
+fn value_source(source: &ValueSource) -> String {
+    let text = match source {
+        ValueSource::Literal(v) => v.clone(),
+        ValueSource::Env { var, default: None } => format!("env:{var}"),
+        ValueSource::Env { var, default: Some(d) } => format!("env:{var} (default {d})"),
+    };
+    redact_connection_passwords(&text).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::model::StepKind;
+
+    #[test]
+    fn values_never_show_passwords() {
+        let v = ValueSource::Env { var: "DB".into(), default: Some("postgres://u:hunter2@h/db".into()) };
+        assert_eq!(value_source(&v), "env:DB (default postgres://u:***@h/db)");
+        assert_eq!(database(&DatabaseSource::Url(ValueSource::Literal("host=h password=x".into()))), "host=h password=***");
+    }
+
+    #[test]
+    fn step_lines_carry_kind_flags_and_timeout() {
+        let step = Step {
+            id: "a.b.1".into(),
+            title: "Check".into(),
+            body: String::new(),
+            kind: StepKind::Sql { sql: "select true".into() },
+            verify: true,
+            readonly: false,
+            backup: false,
+            timeout: Some(std::time::Duration::from_secs(600)),
+            checked: false,
+            pos: Default::default(),
+        };
+        let mut out = Vec::new();
+        steps(&[step], "  ", &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "  [sql verify] a.b.1  Check  (timeout 10m)\n");
+    }
+}

@@ -1,0 +1,455 @@
+//! TOML front matter between `+++` lines: title, variables, contacts and
+//! the environments the runbook knows (defaults merged in).
+//!
+//! Values are read through `toml::Spanned` so every problem is reported at
+//! its line:col in the runbook file, not in the front matter alone.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::diagnostic::Diagnostic;
+use super::duration::parse_estimate;
+use super::model::{DatabaseSource, Estimate, SourcePos, ValueSource, Variable};
+use super::source::SourceMap;
+
+/// Where the front matter sits in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Split {
+    /// No front matter: the Markdown starts at this offset (after a BOM).
+    Absent { body: usize },
+    Present { toml: Range<usize>, body: usize },
+    /// `+++` opened and never closed.
+    Unterminated,
+}
+
+/// Find the front matter: a `+++` first line, up to the next `+++` line.
+pub(crate) fn split(text: &str) -> Split {
+    let start = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
+    let mut lines = LineIter { text, at: start };
+    match lines.next() {
+        Some((_, line)) if line.trim_end() == "+++" => {}
+        _ => return Split::Absent { body: start },
+    }
+    let toml_start = lines.at;
+    for (line_start, line) in lines.by_ref() {
+        if line.trim_end() == "+++" {
+            return Split::Present { toml: toml_start..line_start, body: lines.at };
+        }
+    }
+    Split::Unterminated
+}
+
+/// Lines with their start offsets; `at` is where the next line starts.
+struct LineIter<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Iterator for LineIter<'a> {
+    type Item = (usize, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.text.get(self.at..).filter(|r| !r.is_empty())?;
+        let start = self.at;
+        let len = rest.find('\n').map_or(rest.len(), |i| i + 1);
+        self.at += len;
+        Some((start, &rest[..len]))
+    }
+}
+
+/// The front matter, validated, with the default environments merged in.
+#[derive(Debug)]
+pub(crate) struct FrontMatter {
+    pub title: Option<String>,
+    pub variables: BTreeMap<String, Variable>,
+    pub contacts: BTreeMap<String, String>,
+    pub environments: Vec<EnvSettings>,
+}
+
+/// An environment the runbook knows, from the defaults or the front matter.
+#[derive(Debug)]
+pub(crate) struct EnvSettings {
+    pub name: String,
+    /// Where the front matter declares it; `None` for a default environment.
+    pub declared: Option<SourcePos>,
+    pub aliases: Vec<String>,
+    pub database: DatabaseSource,
+    /// Environment names as written, with their positions; resolved by the loader.
+    pub requires: Vec<(String, SourcePos)>,
+    pub requires_rollback_test: Option<(String, SourcePos)>,
+    pub confirm: bool,
+    pub signoffs: u32,
+    pub min_backups: u32,
+    pub estimate: Option<Estimate>,
+    pub window: Option<String>,
+}
+
+impl EnvSettings {
+    fn default_named(name: &str, alias: &str) -> Self {
+        EnvSettings {
+            name: name.to_string(),
+            declared: None,
+            aliases: vec![alias.to_string()],
+            database: DatabaseSource::PgEnv,
+            requires: Vec::new(),
+            requires_rollback_test: None,
+            confirm: false,
+            signoffs: 1,
+            min_backups: 0,
+            estimate: None,
+            window: None,
+        }
+    }
+
+    pub(crate) fn is_named(&self, word: &str) -> bool {
+        self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
+    }
+}
+
+impl Default for FrontMatter {
+    fn default() -> Self {
+        FrontMatter {
+            title: None,
+            variables: BTreeMap::new(),
+            contacts: BTreeMap::new(),
+            environments: vec![
+                EnvSettings::default_named("development", "dev"),
+                EnvSettings::default_named("staging", "stage"),
+                EnvSettings::default_named("production", "prod"),
+            ],
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrontMatter {
+    title: Option<String>,
+    #[serde(default)]
+    variables: BTreeMap<Spanned<String>, Spanned<StrOr<RawVariable>>>,
+    #[serde(default)]
+    contacts: BTreeMap<String, String>,
+    #[serde(default)]
+    environments: BTreeMap<Spanned<String>, RawEnvironment>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVariable {
+    value: Option<String>,
+    env: Option<String>,
+    default: Option<String>,
+    #[serde(default)]
+    secret: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    #[serde(default)]
+    aliases: Vec<Spanned<String>>,
+    database: Option<Spanned<StrOr<RawDatabase>>>,
+    #[serde(default)]
+    requires: Vec<Spanned<String>>,
+    requires_rollback_test: Option<Spanned<String>>,
+    confirm: Option<bool>,
+    signoffs: Option<Spanned<i64>>,
+    min_backups: Option<Spanned<i64>>,
+    estimate: Option<Spanned<String>>,
+    window: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    env: String,
+    default: Option<String>,
+}
+
+/// What an inline table stands for, for the "expected" part of a type error.
+trait Shape {
+    const EXPECTING: &'static str;
+}
+
+impl Shape for RawVariable {
+    const EXPECTING: &'static str =
+        "a string or a table like { value = \"...\", secret = true } or { env = \"VAR\", default = \"...\" }";
+}
+
+impl Shape for RawDatabase {
+    const EXPECTING: &'static str =
+        "a URL, \"env:VAR\", \"none\" or a table like { env = \"VAR\", default = \"URL\" }";
+}
+
+/// A value written either as a string or as an inline table.
+enum StrOr<T> {
+    Str(String),
+    Table(T),
+}
+
+impl<'de, T: Deserialize<'de> + Shape> Deserialize<'de> for StrOr<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrOrVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de> + Shape> Visitor<'de> for StrOrVisitor<T> {
+            type Value = StrOr<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::EXPECTING)
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(StrOr::Str(v.to_string()))
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<Self::Value, M::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(StrOr::Table)
+            }
+        }
+
+        deserializer.deserialize_any(StrOrVisitor(PhantomData))
+    }
+}
+
+/// Parse and validate the front matter at `toml` (a byte range of the file).
+/// Problems become diagnostics; what could be read is kept.
+pub(crate) fn parse(map: &SourceMap, text: &str, toml: Range<usize>, diags: &mut Vec<Diagnostic>) -> FrontMatter {
+    let mut fm = FrontMatter::default();
+    let base = toml.start;
+    let raw: RawFrontMatter = match toml::from_str(&text[toml]) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let offset = e.span().map_or(0, |s| s.start);
+            diags.push(Diagnostic::error(
+                map.pos(base + offset),
+                format!("front matter: {}; fix the TOML between the +++ lines", e.message().trim_end()),
+            ));
+            return fm;
+        }
+    };
+    let at = |span: Range<usize>| map.pos(base + span.start);
+    fm.title = raw.title;
+    fm.contacts = raw.contacts;
+    for (name, value) in raw.variables {
+        if !is_var_name(name.get_ref()) {
+            diags.push(Diagnostic::error(
+                at(name.span()),
+                format!(
+                    "variable name '{}' is not an environment variable name; use letters, digits and '_'",
+                    name.get_ref()
+                ),
+            ));
+            continue;
+        }
+        let pos = at(value.span());
+        if let Some(var) = variable(value.into_inner(), pos, diags) {
+            fm.variables.insert(name.into_inner(), var);
+        }
+    }
+    for (name, raw_env) in raw.environments {
+        let pos = at(name.span());
+        let name = name.into_inner();
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_') {
+            diags.push(Diagnostic::error(
+                pos,
+                format!("environment name '{name}' must be one word of letters, digits, '-' or '_'"),
+            ));
+            continue;
+        }
+        let index = match fm.environments.iter().position(|e| e.name.eq_ignore_ascii_case(&name)) {
+            Some(i) => i,
+            None => {
+                if let Some(other) = fm.environments.iter().find(|e| e.is_named(&name)) {
+                    diags.push(Diagnostic::error(
+                        pos,
+                        format!(
+                            "environment '{name}' is already an alias of '{}'; choose another name",
+                            other.name
+                        ),
+                    ));
+                    continue;
+                }
+                fm.environments.push(EnvSettings { aliases: Vec::new(), ..EnvSettings::default_named(&name, "") });
+                fm.environments.len() - 1
+            }
+        };
+        fm.environments[index].declared = Some(pos);
+        environment(&mut fm.environments, index, raw_env, &at, diags);
+    }
+    fm
+}
+
+fn environment(
+    envs: &mut [EnvSettings],
+    index: usize,
+    raw: RawEnvironment,
+    at: &dyn Fn(Range<usize>) -> SourcePos,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for alias in raw.aliases {
+        let pos = at(alias.span());
+        let alias = alias.into_inner();
+        if alias.trim().is_empty() {
+            diags.push(Diagnostic::error(pos, "empty alias; remove it or write a word"));
+        } else if let Some(other) = envs.iter().find(|e| e.is_named(&alias)) {
+            if other.name != envs[index].name {
+                diags.push(Diagnostic::error(
+                    pos,
+                    format!("alias '{alias}' already names environment '{}'; choose another alias", other.name),
+                ));
+            }
+        } else {
+            envs[index].aliases.push(alias);
+        }
+    }
+    let env = &mut envs[index];
+    if let Some(db) = raw.database {
+        let pos = at(db.span());
+        if let Some(source) = database(db.into_inner(), pos, diags) {
+            env.database = source;
+        }
+    }
+    let located = |s: Spanned<String>| {
+        let pos = at(s.span());
+        (s.into_inner(), pos)
+    };
+    env.requires = raw.requires.into_iter().map(located).collect();
+    env.requires_rollback_test = raw.requires_rollback_test.map(located);
+    if let Some(confirm) = raw.confirm {
+        env.confirm = confirm;
+    }
+    if let Some(n) = raw.signoffs {
+        match u32::try_from(*n.get_ref()) {
+            Ok(v) if v >= 1 => env.signoffs = v,
+            _ => diags.push(Diagnostic::error(
+                at(n.span()),
+                format!("signoffs = {} is not a number of people; use 1 or more", n.get_ref()),
+            )),
+        }
+    }
+    if let Some(n) = raw.min_backups {
+        match u32::try_from(*n.get_ref()) {
+            Ok(v) => env.min_backups = v,
+            Err(_) => diags.push(Diagnostic::error(
+                at(n.span()),
+                format!("min_backups = {} is not a count; use 0 or more", n.get_ref()),
+            )),
+        }
+    }
+    if let Some(estimate) = raw.estimate {
+        match parse_estimate(estimate.get_ref()) {
+            Ok(e) => env.estimate = Some(e),
+            Err(message) => diags.push(Diagnostic::error(at(estimate.span()), message)),
+        }
+    }
+    env.window = raw.window;
+}
+
+fn variable(raw: StrOr<RawVariable>, pos: SourcePos, diags: &mut Vec<Diagnostic>) -> Option<Variable> {
+    let (value, secret) = match raw {
+        StrOr::Str(s) => (value_source(&s, pos, diags)?, false),
+        StrOr::Table(t) => {
+            let source = match (t.value, t.env) {
+                (Some(v), None) if t.default.is_none() => value_source(&v, pos, diags)?,
+                (None, Some(var)) => env_source(var, t.default, pos, diags)?,
+                _ => {
+                    diags.push(Diagnostic::error(
+                        pos,
+                        "a variable needs either value = \"...\" or env = \"VAR\" (with an optional default)",
+                    ));
+                    return None;
+                }
+            };
+            (source, t.secret)
+        }
+    };
+    Some(Variable { value, secret })
+}
+
+fn database(raw: StrOr<RawDatabase>, pos: SourcePos, diags: &mut Vec<Diagnostic>) -> Option<DatabaseSource> {
+    match raw {
+        StrOr::Str(s) if s == "none" => Some(DatabaseSource::None),
+        StrOr::Str(s) if s.trim().is_empty() => {
+            diags.push(Diagnostic::error(
+                pos,
+                "empty database; write a URL, \"env:VAR\", or \"none\" for an environment without one",
+            ));
+            None
+        }
+        StrOr::Str(s) => {
+            let source = value_source(&s, pos, diags)?;
+            if let ValueSource::Literal(url) = &source {
+                warn_password(url, pos, diags);
+            }
+            Some(DatabaseSource::Url(source))
+        }
+        StrOr::Table(t) => {
+            if let Some(url) = &t.default {
+                warn_password(url, pos, diags);
+            }
+            env_source(t.env, t.default, pos, diags).map(DatabaseSource::Url)
+        }
+    }
+}
+
+/// A password written in the runbook ends up in every copy of it.
+fn warn_password(url: &str, pos: SourcePos, diags: &mut Vec<Diagnostic>) {
+    if crate::secrets::redact_connection_passwords(url) != url {
+        diags.push(Diagnostic::warning(
+            pos,
+            "the database URL contains a password; read it from the environment with \"env:VAR\" instead",
+        ));
+    }
+}
+
+/// A literal, or `env:VAR` to read the process environment.
+fn value_source(text: &str, pos: SourcePos, diags: &mut Vec<Diagnostic>) -> Option<ValueSource> {
+    match text.strip_prefix("env:") {
+        Some(var) => env_source(var.to_string(), None, pos, diags),
+        None => Some(ValueSource::Literal(text.to_string())),
+    }
+}
+
+fn env_source(
+    var: String,
+    default: Option<String>,
+    pos: SourcePos,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ValueSource> {
+    if is_var_name(&var) {
+        Some(ValueSource::Env { var, default })
+    } else {
+        diags.push(Diagnostic::error(
+            pos,
+            format!("'{var}' is not an environment variable name; use letters, digits and '_'"),
+        ));
+        None
+    }
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_front_matter() {
+        assert_eq!(split("# T\n"), Split::Absent { body: 0 });
+        assert_eq!(split("+++\na = 1\n+++\n# T"), Split::Present { toml: 4..10, body: 14 });
+        assert_eq!(split("\u{FEFF}+++\r\n+++\r\n"), Split::Present { toml: 8..8, body: 13 });
+        assert_eq!(split("+++\na = 1\n"), Split::Unterminated);
+        assert_eq!(split("+++"), Split::Unterminated);
+    }
+}

@@ -1,0 +1,1210 @@
+//! The TUI's state and its pure `update`.
+//!
+//! The session's truth is the fold ([`SessionState`]) kept up to date from
+//! the engine's records; everything else here is UI-only: selection, scroll
+//! positions, dialogs, the log window. `update` never does I/O: it returns
+//! [`Effect`]s for the driver.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui_textarea::TextArea;
+
+use super::keys::{self, Action, Context};
+use super::layout::{self, Areas};
+use super::log::{Loaded, LogView};
+use super::msg::{Effect, Msg};
+use super::text;
+use super::theme::Theme;
+use crate::engine::runner::{Command, Update};
+use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
+use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step, StepKind};
+use crate::runbook::duration::format_estimate;
+use crate::session::{Next, SessionState};
+
+/// A pane that can have the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Checklist,
+    Detail,
+    Log,
+    Checks,
+}
+
+impl Pane {
+    const CYCLE: [Pane; 4] = [Pane::Checklist, Pane::Detail, Pane::Log, Pane::Checks];
+}
+
+/// A phase of the checklist: a forward phase by index, or the rollback steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PhaseKey {
+    Forward(usize),
+    Rollback,
+}
+
+/// A checklist row's identity, stable while the fold changes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RowKey {
+    Phase(PhaseKey),
+    Step(String),
+}
+
+/// One row of the checklist as drawn.
+#[derive(Debug, Clone, Copy)]
+pub enum Row<'a> {
+    Phase { key: PhaseKey, title: &'a str, kind: PhaseKind, done: usize, total: usize, collapsed: bool },
+    Step { step: &'a Step },
+}
+
+impl Row<'_> {
+    pub fn key(&self) -> RowKey {
+        match self {
+            Row::Phase { key, .. } => RowKey::Phase(*key),
+            Row::Step { step } => RowKey::Step(step.id.clone()),
+        }
+    }
+}
+
+/// A reference section of the runbook, for the overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub title: String,
+    pub markdown: String,
+}
+
+impl Reference {
+    /// The runbook's reference sections, the ones an operator reaches for
+    /// during a window first; front-matter contacts join the contacts.
+    pub fn from_runbook(runbook: &Runbook) -> Vec<Reference> {
+        let rank = |k: ReferenceKind| match k {
+            ReferenceKind::Communication => 0,
+            ReferenceKind::Timeline => 1,
+            ReferenceKind::SuccessCriteria => 2,
+            ReferenceKind::Contacts => 3,
+            ReferenceKind::Rollback => 4,
+            ReferenceKind::Overview => 5,
+            ReferenceKind::Other => 6,
+        };
+        let mut sections: Vec<_> = runbook.references.iter().collect();
+        sections.sort_by_key(|r| rank(r.kind));
+        let contacts: String =
+            runbook.contacts.iter().map(|(role, who)| format!("- **{role}**: {who}\n")).collect();
+        let mut out: Vec<Reference> = sections
+            .iter()
+            .map(|r| {
+                let mut markdown = r.markdown.clone();
+                if r.kind == ReferenceKind::Contacts && !contacts.is_empty() {
+                    markdown.push_str("\n\n");
+                    markdown.push_str(&contacts);
+                }
+                Reference { title: r.title.clone(), markdown }
+            })
+            .collect();
+        if !contacts.is_empty() && !sections.iter().any(|r| r.kind == ReferenceKind::Contacts) {
+            out.push(Reference { title: "Contacts".into(), markdown: contacts });
+        }
+        out
+    }
+}
+
+/// A line of feedback under the panes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub level: Level,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warning,
+    Error,
+}
+
+/// The sign-off dialog of a manual step (or marking a failed one done).
+#[derive(Debug, Clone)]
+pub struct SignOffDialog {
+    pub step: String,
+    pub title: String,
+    /// The step failed or was interrupted: a person marks it done.
+    pub mark_done: bool,
+    pub signed: Vec<String>,
+    pub need: u32,
+    /// Who, role, note.
+    pub fields: [TextArea<'static>; 3],
+    pub field: usize,
+    /// Sent to the engine; waiting for the record or a refusal.
+    pub sent: bool,
+    pub error: Option<String>,
+}
+
+/// The production guard: type the environment's name.
+#[derive(Debug, Clone)]
+pub struct ConfirmEnvDialog {
+    pub environment: String,
+    pub step_title: String,
+    pub input: TextArea<'static>,
+    pub sent: bool,
+    pub error: Option<String>,
+}
+
+/// What a one-line reason prompt is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReasonFor {
+    Skip { step: String, title: String },
+    Abort,
+    Rollback,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReasonDialog {
+    pub purpose: ReasonFor,
+    pub input: TextArea<'static>,
+    pub error: Option<String>,
+}
+
+/// What a yes/no question is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    Quit,
+    CancelStep,
+}
+
+/// The dialog or overlay on top, if any. It takes every key.
+#[derive(Debug, Clone)]
+pub enum Modal {
+    Help { scroll: u16 },
+    Reference { index: usize, scroll: u16 },
+    SignOff(Box<SignOffDialog>),
+    ConfirmEnv(Box<ConfirmEnvDialog>),
+    Reason(Box<ReasonDialog>),
+    Note(Box<TextArea<'static>>),
+    Question(Question),
+    Search(Box<TextArea<'static>>),
+}
+
+/// The engine task, as far as the TUI knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineState {
+    Running,
+    Stopped,
+    Failed(String),
+}
+
+/// What the app is built from besides the fold.
+#[derive(Debug, Clone)]
+pub struct AppSetup {
+    /// Who is at the keyboard: the default signer and the author of notes and decisions.
+    pub operator: String,
+    pub references: Vec<Reference>,
+    pub journal_path: PathBuf,
+    pub theme: Theme,
+    pub now: DateTime<Utc>,
+    pub size: (u16, u16),
+    /// Shown once at the start (runbook warnings, unfinished sessions).
+    pub notices: Vec<String>,
+}
+
+/// The whole TUI state.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub session: SessionState,
+    pub theme: Theme,
+    pub operator: String,
+    pub references: Vec<Reference>,
+    pub journal_path: PathBuf,
+    /// The clock, moved on by ticks so views never read it themselves.
+    pub now: DateTime<Utc>,
+    pub size: (u16, u16),
+    pub spinner: usize,
+    pub focus: Pane,
+    /// What the shared bottom pane shows on small screens.
+    pub bottom: Pane,
+    pub selected: Option<RowKey>,
+    /// The cursor follows the active step until the operator moves it.
+    pub follow: bool,
+    pub collapsed: HashSet<PhaseKey>,
+    pub checklist_top: usize,
+    pub detail_scroll: u16,
+    pub checks_scroll: u16,
+    pub log: LogView,
+    pub modal: Option<Modal>,
+    pub message: Option<Message>,
+    pub quitting: bool,
+    pub engine: EngineState,
+    /// Something visible changed since the last frame.
+    pub dirty: bool,
+}
+
+/// A single-line text field.
+fn field(text: &str, placeholder: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.set_placeholder_text(placeholder);
+    t.set_cursor_line_style(Style::new());
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+/// Show the cursor only in the focused field.
+fn set_focus(t: &mut TextArea<'static>, focused: bool) {
+    let style = if focused { Style::new().add_modifier(ratatui::style::Modifier::REVERSED) } else { Style::new() };
+    t.set_cursor_style(style);
+}
+
+fn field_text(t: &TextArea<'_>) -> String {
+    t.lines().join("\n")
+}
+
+impl App {
+    pub fn new(session: SessionState, setup: AppSetup) -> App {
+        let mut collapsed = HashSet::new();
+        if !session.rolling_back() {
+            collapsed.insert(PhaseKey::Rollback);
+        }
+        let message = (!setup.notices.is_empty())
+            .then(|| Message { level: Level::Warning, text: setup.notices.join(" · ") });
+        let mut app = App {
+            session,
+            theme: setup.theme,
+            operator: setup.operator,
+            references: setup.references,
+            journal_path: setup.journal_path,
+            now: setup.now,
+            size: setup.size,
+            spinner: 0,
+            focus: Pane::Checklist,
+            bottom: Pane::Log,
+            selected: None,
+            follow: true,
+            collapsed,
+            checklist_top: 0,
+            detail_scroll: 0,
+            checks_scroll: 0,
+            log: LogView::default(),
+            modal: None,
+            message,
+            quitting: false,
+            engine: EngineState::Running,
+            dirty: true,
+        };
+        // The first read-back (if any) is asked for on the first update.
+        let _ = app.sync();
+        app
+    }
+
+    /// The screen regions for the current size.
+    pub fn areas(&self) -> Option<Areas> {
+        layout::areas(Rect::new(0, 0, self.size.0, self.size.1), self)
+    }
+
+    /// The step the session is busy with or waits on.
+    pub fn active_step(&self) -> Option<&Step> {
+        match self.session.next() {
+            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::SignOff(s, ..) | Next::Decide(s) => Some(s),
+            Next::AllDone | Next::Ended => None,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        matches!(self.session.next(), Next::Running(_))
+    }
+
+    /// The checklist rows: forward phases, then the rollback steps.
+    pub fn rows(&self) -> Vec<Row<'_>> {
+        let mut rows = Vec::new();
+        let plan = &self.session.plan;
+        for (i, phase) in plan.phases.iter().enumerate() {
+            let key = PhaseKey::Forward(i);
+            let (done, total) = self.session.phase_progress(i);
+            let collapsed = self.collapsed.contains(&key);
+            rows.push(Row::Phase { key, title: &phase.title, kind: phase.kind, done, total, collapsed });
+            if !collapsed {
+                rows.extend(phase.steps.iter().map(|step| Row::Step { step }));
+            }
+        }
+        if !plan.rollback.is_empty() {
+            let key = PhaseKey::Rollback;
+            let done = plan.rollback.iter().filter(|s| self.session.step(&s.id).status().is_done()).count();
+            let collapsed = self.collapsed.contains(&key);
+            rows.push(Row::Phase {
+                key,
+                title: "Rollback",
+                kind: PhaseKind::Rollback,
+                done,
+                total: plan.rollback.len(),
+                collapsed,
+            });
+            if !collapsed {
+                rows.extend(plan.rollback.iter().map(|step| Row::Step { step }));
+            }
+        }
+        rows
+    }
+
+    /// The phase a step belongs to.
+    fn phase_of(&self, id: &str) -> Option<PhaseKey> {
+        match self.session.plan.phase_of(id) {
+            Some(i) => Some(PhaseKey::Forward(i)),
+            None => self.session.plan.rollback.iter().any(|s| s.id == id).then_some(PhaseKey::Rollback),
+        }
+    }
+
+    /// The step under the cursor.
+    pub fn selected_step(&self) -> Option<&Step> {
+        match &self.selected {
+            Some(RowKey::Step(id)) => self.session.plan.step(id),
+            _ => None,
+        }
+    }
+
+    /// Lines `step` has printed so far (all attempts).
+    pub fn output_lines(&self, step: &str) -> u64 {
+        self.session.steps.get(step).map_or(0, |s| s.output_lines)
+    }
+
+    /// The log pane's height inside its border (0 when it is not shown).
+    pub fn log_height(&self) -> usize {
+        self.areas().map_or(0, |a| a.inner_height(Pane::Log))
+    }
+
+    /// The banners above the panes: what must not be missed.
+    pub fn banners(&self) -> Vec<(Banner, String)> {
+        let mut out = Vec::new();
+        if self.session.header.mode == Mode::DryRun {
+            out.push((
+                Banner::DryRun,
+                "DRY-RUN · every SQL transaction is rolled back · this session is not evidence".to_string(),
+            ));
+        }
+        if let Some((outcome, reason)) = &self.session.outcome {
+            let mut text = format!("SESSION {}", outcome.label().to_uppercase());
+            if let Some(r) = reason {
+                text.push_str(&format!(": {r}"));
+            }
+            text.push_str(" · q leaves");
+            let kind = if *outcome == SessionOutcome::Completed { Banner::Done } else { Banner::Alert };
+            out.push((kind, text));
+        } else if let Some(r) = self.session.rollback.as_ref().filter(|r| r.finished.is_none()) {
+            out.push((Banner::Rollback, format!("ROLLBACK IN PROGRESS · started by {}: {}", r.who, r.reason)));
+        }
+        if let Some(e) = &self.session.plan.estimate {
+            let elapsed = self.session.elapsed(self.now);
+            if self.session.outcome.is_none() && elapsed > e.max * 2 {
+                out.push((
+                    Banner::Alert,
+                    format!(
+                        "⚠ elapsed {} is past twice the estimate ({}): a rollback criterion",
+                        text::duration(elapsed),
+                        format_estimate(e)
+                    ),
+                ));
+            }
+        }
+        out
+    }
+
+    fn info(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { level: Level::Info, text: text.into() });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.message = Some(Message { level: Level::Error, text: text.into() });
+    }
+
+    /// Apply one message; return what the driver must do.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match msg {
+            Msg::Key(ev) => {
+                if ev.kind != KeyEventKind::Release {
+                    self.key(ev, &mut fx);
+                    self.dirty = true;
+                }
+            }
+            Msg::Mouse(ev) => self.mouse(ev),
+            Msg::Paste(text) => self.paste(&text),
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.dirty = true;
+            }
+            Msg::Tick(now) => {
+                let second_changed = now.timestamp() != self.now.timestamp();
+                self.now = now;
+                if self.is_running() {
+                    self.spinner = self.spinner.wrapping_add(1);
+                    self.dirty = true;
+                } else if second_changed {
+                    self.dirty = true;
+                }
+            }
+            Msg::Engine(Update::Record(record)) => {
+                self.record(record);
+                self.dirty = true;
+            }
+            Msg::Engine(Update::Refused(why)) => {
+                self.refused(why);
+                self.dirty = true;
+            }
+            Msg::EngineStopped(result) => {
+                self.engine = match result {
+                    Ok(()) => EngineState::Stopped,
+                    Err(why) => {
+                        self.error(format!(
+                            "the engine stopped: {why}; quit and resume the session with --resume {}",
+                            self.session.header.session_id
+                        ));
+                        EngineState::Failed(why)
+                    }
+                };
+                self.dirty = true;
+            }
+            Msg::LogRead(chunk) => {
+                self.log_loaded(chunk);
+                self.dirty = true;
+            }
+            Msg::Terminate(why) => {
+                self.info(format!("{why}: leaving the session resumable"));
+                self.quit(&mut fx);
+                self.dirty = true;
+            }
+        }
+        fx.extend(self.sync());
+        fx
+    }
+
+    /// Keep derived UI state consistent with the fold: follow the active
+    /// step, keep the cursor visible, point the log at the selected step,
+    /// and ask for log lines that are in view but not in memory.
+    fn sync(&mut self) -> Vec<Effect> {
+        let before = self.selected.clone();
+        if self.follow
+            && let Some(id) = self.active_step().map(|s| s.id.clone())
+        {
+            if let Some(phase) = self.phase_of(&id) {
+                self.collapsed.remove(&phase);
+            }
+            self.selected = Some(RowKey::Step(id));
+        }
+        let keys: Vec<RowKey> = self.rows().iter().map(Row::key).collect();
+        let index = match self.selected.as_ref().and_then(|k| keys.iter().position(|r| r == k)) {
+            Some(i) => Some(i),
+            None => {
+                // A step hidden in a collapsed phase: its phase row stands in for it.
+                let phase = match &self.selected {
+                    Some(RowKey::Step(id)) => self.phase_of(id).map(RowKey::Phase),
+                    _ => None,
+                };
+                let i = phase.and_then(|p| keys.iter().position(|r| *r == p)).or((!keys.is_empty()).then_some(0));
+                self.selected = i.map(|i| keys[i].clone());
+                i
+            }
+        };
+        if self.selected != before {
+            self.detail_scroll = 0;
+        }
+        let height = self.areas().map_or(1, |a| a.inner_height(Pane::Checklist).max(1));
+        if let Some(i) = index {
+            if i < self.checklist_top {
+                self.checklist_top = i;
+            } else if i >= self.checklist_top + height {
+                self.checklist_top = i + 1 - height;
+            }
+        }
+        self.checklist_top = self.checklist_top.min(keys.len().saturating_sub(height));
+        if let Some(RowKey::Step(id)) = &self.selected {
+            let id = id.clone();
+            self.log.show(&id, self.session.steps.get(&id));
+        }
+        let mut fx = Vec::new();
+        if let Some(step) = self.log.step().map(str::to_string) {
+            let height = self.log_height();
+            if height > 0 {
+                let first_seq = self.session.steps.get(&step).and_then(|s| s.first_seq);
+                if let Some(q) = self.log.request(first_seq, self.output_lines(&step), height) {
+                    fx.push(Effect::ReadLog(q));
+                }
+            }
+        }
+        fx
+    }
+
+    fn record(&mut self, record: Record) {
+        if let Event::Output { step, stream, lines, .. } = &record.event {
+            let before = self.output_lines(step);
+            self.session.apply(&record);
+            self.log.push(step, *stream, lines, before);
+            return;
+        }
+        self.session.apply(&record);
+        match &record.event {
+            Event::SignedOff { step, signature } => {
+                if matches!(&self.modal, Some(Modal::SignOff(d)) if d.sent && d.step == *step) {
+                    self.modal = None;
+                }
+                self.info(format!("{step} signed off by {}", signature.who));
+            }
+            Event::EnvironmentConfirmed { who } => {
+                if matches!(self.modal, Some(Modal::ConfirmEnv(_))) {
+                    self.modal = None;
+                }
+                self.info(format!("environment {} confirmed by {who}", self.session.plan.environment));
+            }
+            Event::Note { .. } => self.info("note recorded in the journal"),
+            Event::Skipped { step, .. } => self.info(format!("{step} skipped")),
+            Event::StepFinished { step, outcome, error, .. } if self.session.step(step).status().needs_decision() => {
+                let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                self.error(format!(
+                    "{step} {}{why} · R retry · s mark done · S skip · A abort",
+                    format!("{outcome:?}").to_lowercase()
+                ));
+            }
+            Event::StepInterrupted { step, .. } => {
+                self.message = Some(Message {
+                    level: Level::Warning,
+                    text: format!("{step} was interrupted: R re-runs it, s marks it done, S skips it"),
+                });
+            }
+            Event::RollbackStarted { who, .. } => {
+                self.collapsed.remove(&PhaseKey::Rollback);
+                self.follow = true;
+                self.info(format!("rollback started by {who}"));
+            }
+            Event::Warning { message, .. } => {
+                self.message = Some(Message { level: Level::Warning, text: message.clone() });
+            }
+            Event::SessionEnded { outcome, .. } => {
+                self.info(format!("the session {}; q leaves", outcome.label()));
+            }
+            _ => {}
+        }
+    }
+
+    fn refused(&mut self, why: String) {
+        match &mut self.modal {
+            Some(Modal::SignOff(d)) if d.sent => {
+                d.sent = false;
+                d.error = Some(why.clone());
+            }
+            Some(Modal::ConfirmEnv(d)) if d.sent => {
+                d.sent = false;
+                d.error = Some(why.clone());
+            }
+            _ => {}
+        }
+        self.error(format!("refused: {why}"));
+    }
+
+    fn log_loaded(&mut self, chunk: super::log::LogChunk) {
+        let error = chunk.error.clone();
+        let pattern = self.log.search.clone().unwrap_or_default();
+        let step = chunk.step.clone();
+        match self.log.loaded(chunk) {
+            Loaded::Found(index) => {
+                let total = self.output_lines(&step);
+                self.log.reveal(index, total, self.log_height());
+            }
+            Loaded::NotFound => self.info(format!("no more matches for “{pattern}”")),
+            Loaded::Failed => self.error(error.unwrap_or_default()),
+            Loaded::Stale | Loaded::Lines => {}
+        }
+    }
+
+    /// Leave: detach the session unless it has ended, and tell the driver.
+    fn quit(&mut self, fx: &mut Vec<Effect>) {
+        if self.quitting {
+            return;
+        }
+        self.quitting = true;
+        self.modal = None;
+        if self.engine == EngineState::Running && self.session.outcome.is_none() && !self.session.detached {
+            fx.push(Effect::Send(Command::Detach { who: self.operator.clone() }));
+        }
+        fx.push(Effect::Quit);
+    }
+
+    fn key(&mut self, ev: KeyEvent, fx: &mut Vec<Effect>) {
+        if self.quitting {
+            return;
+        }
+        if let Some(modal) = self.modal.take() {
+            self.modal_key(modal, ev, fx);
+            return;
+        }
+        self.message = None;
+        let contexts: &[Context] = match self.focus {
+            Pane::Checklist => &[Context::Checklist, Context::Navigate, Context::Global],
+            _ => &[Context::Navigate, Context::Global],
+        };
+        if let Some(action) = keys::action(contexts, &ev) {
+            self.act(action, fx);
+        }
+    }
+
+    fn send(&self, fx: &mut Vec<Effect>, command: Command) {
+        fx.push(Effect::Send(command));
+    }
+
+    fn act(&mut self, action: Action, fx: &mut Vec<Effect>) {
+        match action {
+            Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
+            Action::Quit => {
+                if self.is_running() && self.engine == EngineState::Running {
+                    self.modal = Some(Modal::Question(Question::Quit));
+                } else {
+                    self.quit(fx);
+                }
+            }
+            Action::FocusNext | Action::FocusPrev => {
+                let i = Pane::CYCLE.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let n = Pane::CYCLE.len();
+                let next = if action == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                self.focus_pane(Pane::CYCLE[next]);
+            }
+            Action::Run => self.run(fx),
+            Action::Pause => {
+                self.send(fx, Command::Pause);
+                self.info("paused: no new step starts (a running one finishes); r continues");
+            }
+            Action::SignOff => self.open_sign_off(),
+            Action::Retry => match self.session.next() {
+                Next::Decide(step) if !matches!(step.kind, StepKind::Manual) => {
+                    let step = step.id.clone();
+                    self.follow = true;
+                    self.send(fx, Command::Retry { step });
+                }
+                Next::Decide(step) => {
+                    let id = step.id.clone();
+                    self.info(format!("{id} is a manual step: sign it (s) or skip it (S)"));
+                }
+                _ => self.info("no failed or interrupted step to retry"),
+            },
+            Action::Skip => match self.session.next() {
+                Next::Start(step) | Next::Confirm(step) | Next::SignOff(step, ..) | Next::Decide(step) => {
+                    let purpose = ReasonFor::Skip { step: step.id.clone(), title: step.title.clone() };
+                    self.open_reason(purpose);
+                }
+                Next::Running(step) => {
+                    let id = step.id.clone();
+                    self.info(format!("{id} is running: cancel it first (c)"));
+                }
+                Next::AllDone | Next::Ended => self.info("no step left to skip"),
+            },
+            Action::CancelStep => {
+                if self.is_running() {
+                    self.modal = Some(Modal::Question(Question::CancelStep));
+                } else {
+                    self.info("no step is running");
+                }
+            }
+            Action::Abort => {
+                if self.session.outcome.is_some() {
+                    self.info("the session has already ended");
+                } else {
+                    self.open_reason(ReasonFor::Abort);
+                }
+            }
+            Action::Note => {
+                let mut t = TextArea::default();
+                t.set_cursor_line_style(Style::new());
+                t.set_placeholder_text("What happened, what was decided, who was told…");
+                self.modal = Some(Modal::Note(Box::new(t)));
+            }
+            Action::Rollback => {
+                if self.session.plan.rollback.is_empty() {
+                    self.info("this runbook's Rollback section has no steps to run");
+                } else if self.session.rollback.is_some() {
+                    self.info("the rollback has already been started");
+                } else if self.session.outcome.is_some() {
+                    self.info("the session has ended");
+                } else {
+                    self.open_reason(ReasonFor::Rollback);
+                }
+            }
+            Action::References => {
+                if self.references.is_empty() {
+                    self.info("the runbook has no reference sections");
+                } else {
+                    self.modal = Some(Modal::Reference { index: 0, scroll: 0 });
+                }
+            }
+            Action::Follow => {
+                self.follow = true;
+                self.follow_log();
+            }
+            Action::ShowLog => self.focus_pane(Pane::Log),
+            Action::ShowChecks => self.focus_pane(Pane::Checks),
+            Action::Search => {
+                let t = field(self.log.search.as_deref().unwrap_or(""), "text to find in the log");
+                self.modal = Some(Modal::Search(Box::new(t)));
+            }
+            Action::SearchNext => self.search(true, fx),
+            Action::SearchPrev => self.search(false, fx),
+            Action::Wrap => self.log.wrap = !self.log.wrap,
+            Action::Up => self.scroll(-1),
+            Action::Down => self.scroll(1),
+            Action::PageUp => self.scroll(-self.page()),
+            Action::PageDown => self.scroll(self.page()),
+            Action::Top => self.scroll(i64::MIN / 2),
+            Action::Bottom => self.scroll(i64::MAX / 2),
+            Action::Toggle | Action::Collapse | Action::Expand => self.toggle(action),
+            // Dialog and overlay actions are handled by `modal_key`.
+            Action::NextField
+            | Action::PrevField
+            | Action::Submit
+            | Action::Cancel
+            | Action::Yes
+            | Action::No
+            | Action::Close
+            | Action::NextSection
+            | Action::PrevSection => {}
+        }
+    }
+
+    fn focus_pane(&mut self, pane: Pane) {
+        self.focus = pane;
+        if matches!(pane, Pane::Log | Pane::Checks) {
+            self.bottom = pane;
+        }
+    }
+
+    /// "Run / continue": whatever the session waits for next.
+    fn run(&mut self, fx: &mut Vec<Effect>) {
+        self.follow = true;
+        match self.session.next() {
+            Next::Ended => self.info("the session has ended; q leaves"),
+            Next::AllDone => self.info("every step is done"),
+            Next::Running(step) => {
+                let id = step.id.clone();
+                self.info(format!("{id} is running"));
+            }
+            Next::Start(_) => self.send(fx, Command::Run),
+            Next::Confirm(step) => {
+                let step_title = step.title.clone();
+                self.send(fx, Command::Run);
+                let environment = self.session.plan.environment.clone();
+                let mut input = field("", &format!("type {environment}"));
+                set_focus(&mut input, true);
+                self.modal = Some(Modal::ConfirmEnv(Box::new(ConfirmEnvDialog {
+                    environment,
+                    step_title,
+                    input,
+                    sent: false,
+                    error: None,
+                })));
+            }
+            Next::SignOff(..) => {
+                self.send(fx, Command::Run);
+                self.open_sign_off();
+            }
+            Next::Decide(step) => {
+                let id = step.id.clone();
+                let status = self.session.step(&id).status().label();
+                self.info(format!("{id} {status}: R retry · s mark done · S skip · A abort"));
+            }
+        }
+    }
+
+    fn open_sign_off(&mut self) {
+        let (step, mark_done, need) = match self.session.next() {
+            Next::SignOff(step, _, need) => (step, false, need),
+            Next::Decide(step) => (step, true, 1),
+            _ => {
+                self.info("no step is waiting for a sign-off");
+                return;
+            }
+        };
+        let signed: Vec<String> = self.session.step(&step.id).signers().iter().map(|s| s.to_string()).collect();
+        let who = if signed.contains(&self.operator) { String::new() } else { self.operator.clone() };
+        let mut fields = [
+            field(&who, "your name (each sign-off needs a different one)"),
+            field("", "your role, e.g. DBA, on-call lead"),
+            TextArea::default(),
+        ];
+        fields[2].set_cursor_line_style(Style::new());
+        fields[2].set_placeholder_text("what you checked (Enter starts a new line)");
+        for (i, f) in fields.iter_mut().enumerate() {
+            set_focus(f, i == 0);
+        }
+        self.modal = Some(Modal::SignOff(Box::new(SignOffDialog {
+            step: step.id.clone(),
+            title: step.title.clone(),
+            mark_done,
+            signed,
+            need,
+            fields,
+            field: 0,
+            sent: false,
+            error: None,
+        })));
+    }
+
+    fn open_reason(&mut self, purpose: ReasonFor) {
+        let placeholder = match purpose {
+            ReasonFor::Skip { .. } => "why it is skipped (required)",
+            ReasonFor::Abort => "why (optional)",
+            ReasonFor::Rollback => "which rollback criterion is met (required)",
+        };
+        let mut input = field("", placeholder);
+        set_focus(&mut input, true);
+        self.modal = Some(Modal::Reason(Box::new(ReasonDialog { purpose, input, error: None })));
+    }
+
+    fn follow_log(&mut self) {
+        if let Some(step) = self.log.step().map(str::to_string) {
+            let total = self.output_lines(&step);
+            self.log.follow_tail(total, self.session.steps.get(&step));
+        }
+    }
+
+    /// Rows a page-up or page-down moves in the focused pane.
+    fn page(&self) -> i64 {
+        let h = self.areas().map_or(10, |a| a.inner_height(self.focus));
+        (h.max(2) - 1) as i64
+    }
+
+    fn scroll(&mut self, delta: i64) {
+        match self.focus {
+            Pane::Checklist => {
+                let keys: Vec<RowKey> = self.rows().iter().map(Row::key).collect();
+                if keys.is_empty() {
+                    return;
+                }
+                let current = self.selected.as_ref().and_then(|k| keys.iter().position(|r| r == k)).unwrap_or(0);
+                let target = (current as i64).saturating_add(delta).clamp(0, keys.len() as i64 - 1) as usize;
+                self.selected = Some(keys[target].clone());
+                self.follow = false;
+            }
+            Pane::Detail => self.detail_scroll = add(self.detail_scroll, delta),
+            Pane::Checks => self.checks_scroll = add(self.checks_scroll, delta),
+            Pane::Log => {
+                let Some(step) = self.log.step().map(str::to_string) else { return };
+                let total = self.output_lines(&step);
+                if delta >= i64::MAX / 2 {
+                    self.follow_log();
+                } else if delta <= i64::MIN / 2 {
+                    self.log.to_top();
+                } else {
+                    self.log.scroll(delta, total, self.log_height());
+                }
+            }
+        }
+    }
+
+    fn toggle(&mut self, action: Action) {
+        let phase = match &self.selected {
+            Some(RowKey::Phase(p)) => Some(*p),
+            Some(RowKey::Step(id)) if action == Action::Collapse => self.phase_of(id),
+            _ => None,
+        };
+        let Some(phase) = phase else { return };
+        let collapse = match action {
+            Action::Collapse => true,
+            Action::Expand => false,
+            _ => !self.collapsed.contains(&phase),
+        };
+        if collapse {
+            self.collapsed.insert(phase);
+            self.selected = Some(RowKey::Phase(phase));
+            self.follow = false;
+        } else {
+            self.collapsed.remove(&phase);
+        }
+    }
+
+    fn search(&mut self, forward: bool, fx: &mut Vec<Effect>) {
+        let Some(pattern) = self.log.search.clone() else {
+            self.info("no search yet: / searches the log");
+            return;
+        };
+        let Some(step) = self.log.step().map(str::to_string) else { return };
+        let total = self.output_lines(&step);
+        let height = self.log_height();
+        let from = match self.log.matched {
+            Some(m) if forward => m + 1,
+            Some(m) => m.saturating_sub(1),
+            None if forward => self.log.first_visible(total, height),
+            None => (self.log.first_visible(total, height) + height as u64).saturating_sub(1),
+        };
+        if !forward && self.log.matched == Some(0) {
+            self.info(format!("no earlier match for “{pattern}”"));
+            return;
+        }
+        if let Some(index) = self.log.find_in_window(&pattern, from, forward) {
+            self.log.matched = Some(index);
+            self.log.reveal(index, total, height);
+        } else if self.log.more_beyond(forward, total) {
+            let first_seq = self.session.steps.get(&step).and_then(|s| s.first_seq);
+            if let Some(q) = self.log.find_query(first_seq, &pattern, from, forward) {
+                fx.push(Effect::ReadLog(q));
+            }
+        } else {
+            let which = if forward { "later" } else { "earlier" };
+            self.info(format!("no {which} match for “{pattern}”"));
+        }
+    }
+
+    fn modal_key(&mut self, modal: Modal, ev: KeyEvent, fx: &mut Vec<Effect>) {
+        let overlay = [Context::Overlay, Context::Navigate];
+        self.modal = match modal {
+            Modal::Help { scroll } => match keys::action(&overlay, &ev) {
+                Some(Action::Close) => None,
+                Some(a) => Some(Modal::Help { scroll: scroll_overlay(scroll, a) }),
+                None => Some(Modal::Help { scroll }),
+            },
+            Modal::Reference { index, scroll } => {
+                let n = self.references.len().max(1);
+                match keys::action(&overlay, &ev) {
+                    Some(Action::Close) => None,
+                    Some(Action::NextSection) => Some(Modal::Reference { index: (index + 1) % n, scroll: 0 }),
+                    Some(Action::PrevSection) => Some(Modal::Reference { index: (index + n - 1) % n, scroll: 0 }),
+                    Some(a) => Some(Modal::Reference { index, scroll: scroll_overlay(scroll, a) }),
+                    None => Some(Modal::Reference { index, scroll }),
+                }
+            }
+            Modal::Question(q) => match keys::action(&[Context::Confirm], &ev) {
+                Some(Action::Yes) => {
+                    match q {
+                        Question::Quit => self.quit(fx),
+                        Question::CancelStep => {
+                            self.send(fx, Command::Cancel);
+                        }
+                    }
+                    None
+                }
+                Some(Action::No) => None,
+                _ => Some(Modal::Question(q)),
+            },
+            Modal::SignOff(d) => self.sign_off_key(d, ev, fx),
+            Modal::ConfirmEnv(mut d) => match keys::action(&[Context::Prompt], &ev) {
+                Some(Action::Cancel) => None,
+                Some(Action::Submit) => {
+                    let typed = field_text(&d.input).trim().to_string();
+                    if typed.is_empty() {
+                        d.error = Some(format!("type {} to confirm", d.environment));
+                    } else {
+                        d.sent = true;
+                        d.error = None;
+                        self.send(fx, Command::Confirm { who: self.operator.clone(), typed });
+                    }
+                    Some(Modal::ConfirmEnv(d))
+                }
+                _ => {
+                    d.input.input(ev);
+                    Some(Modal::ConfirmEnv(d))
+                }
+            },
+            Modal::Reason(mut d) => match keys::action(&[Context::Prompt], &ev) {
+                Some(Action::Cancel) => None,
+                Some(Action::Submit) => {
+                    let reason = field_text(&d.input).trim().to_string();
+                    let who = self.operator.clone();
+                    match (&d.purpose, reason.is_empty()) {
+                        (ReasonFor::Skip { .. }, true) => {
+                            d.error = Some("a skip needs a reason".into());
+                            Some(Modal::Reason(d))
+                        }
+                        (ReasonFor::Rollback, true) => {
+                            d.error = Some("say which rollback criterion is met".into());
+                            Some(Modal::Reason(d))
+                        }
+                        (ReasonFor::Skip { step, .. }, false) => {
+                            self.send(fx, Command::Skip { step: step.clone(), who, reason });
+                            None
+                        }
+                        (ReasonFor::Abort, _) => {
+                            self.send(fx, Command::Abort { who, reason });
+                            None
+                        }
+                        (ReasonFor::Rollback, false) => {
+                            self.follow = true;
+                            self.send(fx, Command::StartRollback { who, reason });
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    d.input.input(ev);
+                    Some(Modal::Reason(d))
+                }
+            },
+            Modal::Note(mut t) => match keys::action(&[Context::Note], &ev) {
+                Some(Action::Cancel) => None,
+                Some(Action::Submit) => {
+                    let text = field_text(&t).trim().to_string();
+                    if text.is_empty() {
+                        Some(Modal::Note(t))
+                    } else {
+                        self.send(fx, Command::Note { who: self.operator.clone(), text });
+                        None
+                    }
+                }
+                _ => {
+                    t.input(ev);
+                    Some(Modal::Note(t))
+                }
+            },
+            Modal::Search(mut t) => match keys::action(&[Context::Prompt], &ev) {
+                Some(Action::Cancel) => None,
+                Some(Action::Submit) => {
+                    let pattern = field_text(&t).trim().to_string();
+                    self.log.search = (!pattern.is_empty()).then_some(pattern);
+                    self.log.matched = None;
+                    if self.log.search.is_some() {
+                        self.search(true, fx);
+                    }
+                    None
+                }
+                _ => {
+                    t.input(ev);
+                    Some(Modal::Search(t))
+                }
+            },
+        };
+    }
+
+    fn sign_off_key(&mut self, mut d: Box<SignOffDialog>, ev: KeyEvent, fx: &mut Vec<Effect>) -> Option<Modal> {
+        let in_note = d.field == 2;
+        let action = keys::action(&[Context::SignOff], &ev)
+            .filter(|a| !(in_note && *a == Action::NextField && ev.code == KeyCode::Enter));
+        match action {
+            Some(Action::Cancel) => return None,
+            Some(Action::NextField) => d.field = (d.field + 1) % 3,
+            Some(Action::PrevField) => d.field = (d.field + 2) % 3,
+            Some(Action::Submit) => {
+                let who = field_text(&d.fields[0]).trim().to_string();
+                if who.is_empty() {
+                    d.error = Some("a sign-off needs a name".into());
+                    d.field = 0;
+                } else if !d.mark_done && d.signed.contains(&who) {
+                    d.error = Some(format!("{who} has already signed; the next sign-off needs a different name"));
+                    d.field = 0;
+                } else {
+                    d.sent = true;
+                    d.error = None;
+                    let signature = Signature {
+                        who,
+                        role: field_text(&d.fields[1]).trim().to_string(),
+                        note: field_text(&d.fields[2]).trim_end().to_string(),
+                        preapproved: false,
+                    };
+                    self.send(fx, Command::SignOff { step: d.step.clone(), signature });
+                }
+            }
+            _ => {
+                d.fields[d.field].input(ev);
+            }
+        }
+        let focused = d.field;
+        for (i, f) in d.fields.iter_mut().enumerate() {
+            set_focus(f, i == focused);
+        }
+        Some(Modal::SignOff(d))
+    }
+
+    fn paste(&mut self, text: &str) {
+        let one_line = text.replace(['\r', '\n'], " ");
+        match &mut self.modal {
+            Some(Modal::SignOff(d)) if d.field == 2 => {
+                d.fields[2].insert_str(text.replace('\r', ""));
+            }
+            Some(Modal::SignOff(d)) => {
+                let f = d.field;
+                d.fields[f].insert_str(&one_line);
+            }
+            Some(Modal::Note(t)) => {
+                t.insert_str(text.replace('\r', ""));
+            }
+            Some(Modal::ConfirmEnv(d)) => {
+                d.input.insert_str(&one_line);
+            }
+            Some(Modal::Reason(d)) => {
+                d.input.insert_str(&one_line);
+            }
+            Some(Modal::Search(t)) => {
+                t.insert_str(&one_line);
+            }
+            _ => return,
+        }
+        self.dirty = true;
+    }
+
+    fn mouse(&mut self, ev: MouseEvent) {
+        let wheel = match ev.kind {
+            MouseEventKind::ScrollUp => Some(-3),
+            MouseEventKind::ScrollDown => Some(3),
+            MouseEventKind::Down(MouseButton::Left) => None,
+            _ => return,
+        };
+        self.dirty = true;
+        if let Some(modal) = &mut self.modal {
+            match (modal, wheel) {
+                (Modal::Help { scroll } | Modal::Reference { scroll, .. }, Some(d)) => *scroll = add(*scroll, d),
+                _ => {}
+            }
+            return;
+        }
+        let Some(areas) = self.areas() else { return };
+        let Some(pane) = areas.pane_at(ev.column, ev.row) else { return };
+        match wheel {
+            Some(delta) => {
+                let focus = self.focus;
+                self.focus = pane;
+                if pane == Pane::Checklist {
+                    // The wheel scrolls the list, not the cursor.
+                    let rows = self.rows().len();
+                    let height = areas.inner_height(Pane::Checklist);
+                    self.checklist_top = (self.checklist_top as i64 + delta)
+                        .clamp(0, rows.saturating_sub(height) as i64) as usize;
+                } else {
+                    self.scroll(delta);
+                }
+                self.focus = focus;
+            }
+            None => {
+                self.focus_pane(pane);
+                if pane == Pane::Checklist {
+                    let row = ev.row.saturating_sub(areas.checklist.y + 1) as usize + self.checklist_top;
+                    let inside = ev.row > areas.checklist.y && ev.row + 1 < areas.checklist.bottom();
+                    let key = self.rows().get(row).map(Row::key);
+                    if let (true, Some(key)) = (inside, key) {
+                        let toggle = matches!(key, RowKey::Phase(_));
+                        self.selected = Some(key);
+                        self.follow = false;
+                        if toggle {
+                            self.toggle(Action::Toggle);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scroll an overlay.
+fn scroll_overlay(scroll: u16, action: Action) -> u16 {
+    match action {
+        Action::Up => scroll.saturating_sub(1),
+        Action::Down => scroll.saturating_add(1),
+        Action::PageUp => scroll.saturating_sub(10),
+        Action::PageDown => scroll.saturating_add(10),
+        Action::Top => 0,
+        _ => scroll,
+    }
+}
+
+fn add(value: u16, delta: i64) -> u16 {
+    (i64::from(value) + delta).clamp(0, i64::from(u16::MAX)) as u16
+}
+
+/// What a banner warns about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Banner {
+    DryRun,
+    Rollback,
+    Alert,
+    Done,
+}

@@ -1,0 +1,490 @@
+//! The log pane's memory: a bounded window of one step's output.
+//!
+//! The journal holds every line; the TUI holds at most [`WINDOW`] of them.
+//! New output is appended while the window reaches the newest line; lines
+//! scrolled to outside the window are read back from the journal by the
+//! driver ([`read_log`] in a blocking task), replacing the window. So memory
+//! stays flat however much a step prints.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::journal::event::Stream;
+use crate::session::StepState;
+
+/// Lines kept in memory for the log pane.
+pub const WINDOW: usize = 5_000;
+/// Characters kept of one line (the journal has the rest).
+pub const MAX_LINE_CHARS: usize = 2_000;
+
+/// One line of output, cleaned for the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub stream: Stream,
+    pub text: String,
+}
+
+impl LogLine {
+    pub fn new(stream: Stream, raw: &str) -> LogLine {
+        LogLine { stream, text: sanitize(raw) }
+    }
+}
+
+/// A read-back request for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    pub step: String,
+    /// The step's first journal seq: nothing before it needs parsing.
+    pub first_seq: u64,
+    pub generation: u64,
+    pub kind: QueryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueryKind {
+    /// Lines `from..from + count` of the step's output (all attempts).
+    Range { from: u64, count: usize },
+    /// The nearest line matching `pattern` at or after (or before) `from`,
+    /// with a window of lines around it.
+    Find { pattern: String, from: u64, forward: bool },
+}
+
+/// What a read-back found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogChunk {
+    pub step: String,
+    pub generation: u64,
+    /// Index of the first line in `lines`.
+    pub start: u64,
+    pub lines: Vec<LogLine>,
+    /// For a find: the matching line, or `None` when there is none.
+    pub found: Option<Option<u64>>,
+    /// The journal could not be read.
+    pub error: Option<String>,
+}
+
+/// What the window did with a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    Stale,
+    Lines,
+    Found(u64),
+    NotFound,
+    Failed,
+}
+
+/// The log pane's state for one step.
+#[derive(Debug, Clone)]
+pub struct LogView {
+    step: Option<String>,
+    lines: VecDeque<LogLine>,
+    /// Index (in the step's whole output) of `lines[0]`.
+    start: u64,
+    /// Show the newest lines as they come.
+    pub follow: bool,
+    /// First line shown when not following.
+    top: u64,
+    pub wrap: bool,
+    pub search: Option<String>,
+    pub matched: Option<u64>,
+    pending: bool,
+    /// Bumped whenever the step changes, so late chunks for another step are dropped.
+    generation: u64,
+    last_query: Option<(u64, u64)>,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView {
+            step: None,
+            lines: VecDeque::new(),
+            start: 0,
+            follow: true,
+            top: 0,
+            wrap: false,
+            search: None,
+            matched: None,
+            pending: false,
+            generation: 0,
+            last_query: None,
+        }
+    }
+}
+
+impl LogView {
+    pub fn step(&self) -> Option<&str> {
+        self.step.as_deref()
+    }
+
+    /// Index one past the window's last line.
+    pub fn end(&self) -> u64 {
+        self.start + self.lines.len() as u64
+    }
+
+    pub fn window_len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn get(&self, index: u64) -> Option<&LogLine> {
+        let offset = index.checked_sub(self.start)?;
+        self.lines.get(usize::try_from(offset).ok()?)
+    }
+
+    /// Show another step's output (its last lines from the fold, at once).
+    pub fn show(&mut self, step: &str, state: Option<&StepState>) {
+        if self.step.as_deref() == Some(step) {
+            return;
+        }
+        self.step = Some(step.to_string());
+        self.follow = true;
+        self.top = 0;
+        self.matched = None;
+        self.reset_to_tail(state);
+    }
+
+    fn reset_to_tail(&mut self, state: Option<&StepState>) {
+        self.generation += 1;
+        self.pending = false;
+        self.last_query = None;
+        self.lines.clear();
+        match state {
+            Some(st) => {
+                self.lines.extend(st.tail.iter().map(|(stream, text)| LogLine::new(*stream, text)));
+                self.start = st.output_lines.saturating_sub(st.tail.len() as u64);
+            }
+            None => self.start = 0,
+        }
+    }
+
+    /// New output of `step`, which had `total_before` lines until now.
+    pub fn push(&mut self, step: &str, stream: Stream, lines: &[String], total_before: u64) {
+        if self.step.as_deref() != Some(step) || self.end() != total_before {
+            return;
+        }
+        if !self.follow && self.lines.len() + lines.len() > WINDOW {
+            // Keep what the operator is reading; newer lines are read back when scrolled to.
+            return;
+        }
+        let skip = lines.len().saturating_sub(WINDOW);
+        if skip > 0 {
+            self.lines.clear();
+            self.start = total_before + skip as u64;
+        }
+        for text in &lines[skip..] {
+            self.lines.push_back(LogLine::new(stream, text));
+        }
+        let excess = self.lines.len().saturating_sub(WINDOW);
+        self.lines.drain(..excess);
+        self.start += excess as u64;
+    }
+
+    /// The highest first line that still fills the pane.
+    fn max_top(total: u64, height: usize) -> u64 {
+        total.saturating_sub(height as u64)
+    }
+
+    /// The first line shown in a pane `height` rows high.
+    pub fn first_visible(&self, total: u64, height: usize) -> u64 {
+        if self.follow { Self::max_top(total, height) } else { self.top.min(Self::max_top(total, height)) }
+    }
+
+    /// Scroll by `delta` lines; scrolling pauses following, reaching the bottom resumes it.
+    pub fn scroll(&mut self, delta: i64, total: u64, height: usize) {
+        let current = self.first_visible(total, height);
+        let max = Self::max_top(total, height);
+        let target = current.saturating_add_signed(delta).min(max);
+        self.top = target;
+        self.follow = delta > 0 && target == max;
+    }
+
+    pub fn to_top(&mut self) {
+        self.top = 0;
+        self.follow = false;
+    }
+
+    /// Follow the newest output again.
+    pub fn follow_tail(&mut self, total: u64, state: Option<&StepState>) {
+        self.follow = true;
+        if self.end() != total {
+            self.reset_to_tail(state);
+        }
+    }
+
+    /// Put line `index` in view (a third of the way down).
+    pub fn reveal(&mut self, index: u64, total: u64, height: usize) {
+        self.follow = false;
+        self.top = index.saturating_sub(height as u64 / 3).min(Self::max_top(total, height));
+    }
+
+    /// A read-back request, when the lines in view are not in memory.
+    pub fn request(&mut self, first_seq: Option<u64>, total: u64, height: usize) -> Option<LogQuery> {
+        let step = self.step.clone()?;
+        let first = self.first_visible(total, height);
+        let last = (first + height as u64).min(total);
+        if first >= last || (self.start <= first && self.end() >= last) || self.pending {
+            return None;
+        }
+        let from = if self.follow {
+            total.saturating_sub(WINDOW as u64)
+        } else {
+            first.saturating_sub((WINDOW.saturating_sub(height) / 2) as u64)
+        };
+        if self.last_query == Some((from, total)) {
+            return None;
+        }
+        self.last_query = Some((from, total));
+        self.pending = true;
+        Some(LogQuery {
+            step,
+            first_seq: first_seq.unwrap_or(0),
+            generation: self.generation,
+            kind: QueryKind::Range { from, count: WINDOW },
+        })
+    }
+
+    /// A search beyond the window, read from the journal.
+    pub fn find_query(&mut self, first_seq: Option<u64>, pattern: &str, from: u64, forward: bool) -> Option<LogQuery> {
+        let step = self.step.clone()?;
+        self.pending = true;
+        Some(LogQuery {
+            step,
+            first_seq: first_seq.unwrap_or(0),
+            generation: self.generation,
+            kind: QueryKind::Find { pattern: pattern.to_string(), from, forward },
+        })
+    }
+
+    /// Take a chunk read back from the journal.
+    pub fn loaded(&mut self, chunk: LogChunk) -> Loaded {
+        if self.step.as_deref() != Some(chunk.step.as_str()) || chunk.generation != self.generation {
+            return Loaded::Stale;
+        }
+        self.pending = false;
+        if chunk.error.is_some() {
+            return Loaded::Failed;
+        }
+        if !chunk.lines.is_empty() {
+            self.start = chunk.start;
+            self.lines = chunk.lines.into();
+        }
+        match chunk.found {
+            None => Loaded::Lines,
+            Some(Some(index)) => {
+                self.matched = Some(index);
+                Loaded::Found(index)
+            }
+            Some(None) => Loaded::NotFound,
+        }
+    }
+
+    /// The nearest line in memory matching `pattern` from `from` on (or back).
+    pub fn find_in_window(&self, pattern: &str, from: u64, forward: bool) -> Option<u64> {
+        let hit = |i: &u64| self.get(*i).is_some_and(|l| matches(&l.text, pattern));
+        if forward {
+            (from.max(self.start)..self.end()).find(hit)
+        } else {
+            let upto = from.min(self.end().saturating_sub(1));
+            (self.start..=upto).rev().find(hit).filter(|_| self.end() > self.start)
+        }
+    }
+
+    /// Whether lines beyond the window (after it, or before it) exist.
+    pub fn more_beyond(&self, forward: bool, total: u64) -> bool {
+        if forward { self.end() < total } else { self.start > 0 }
+    }
+}
+
+/// Smart case: a pattern with capitals matches exactly, otherwise any case.
+pub fn matches(text: &str, pattern: &str) -> bool {
+    if pattern.is_empty() {
+        return false;
+    }
+    if pattern.chars().any(char::is_uppercase) {
+        text.contains(pattern)
+    } else {
+        text.to_lowercase().contains(pattern)
+    }
+}
+
+/// Make a line safe for the screen: no escape sequences or control
+/// characters reach the terminal, tabs become spaces, a carriage return
+/// keeps what was drawn last (progress bars), and very long lines are cut.
+pub fn sanitize(raw: &str) -> String {
+    let raw = raw.strip_suffix('\r').unwrap_or(raw);
+    let raw = raw.rsplit('\r').next().unwrap_or(raw);
+    let mut out = String::with_capacity(raw.len().min(MAX_LINE_CHARS));
+    let mut width = 0usize;
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if width >= MAX_LINE_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\x1b' => match chars.next() {
+                // CSI: parameters up to a final byte in @..~
+                Some('[') => {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                // OSC: up to BEL or ESC \
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\t' => {
+                let spaces = 8 - width % 8;
+                out.extend(std::iter::repeat_n(' ', spaces));
+                width += spaces;
+            }
+            c if c.is_control() => {
+                out.push('\u{fffd}');
+                width += 1;
+            }
+            c => {
+                out.push(c);
+                width += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The part of an output record the reader needs.
+#[derive(Deserialize)]
+struct OutputRecord {
+    seq: u64,
+    #[serde(rename = "type")]
+    kind: String,
+    step: String,
+    stream: Stream,
+    lines: Vec<String>,
+}
+
+/// Call `f` with every output batch of `step` in the journal, in order.
+fn for_each_output(
+    path: &Path,
+    step: &str,
+    first_seq: u64,
+    mut f: impl FnMut(Stream, Vec<String>) -> ControlFlow<()>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let step_json = serde_json::to_string(step).unwrap_or_default();
+    let step_needle = format!("\"step\":{step_json}");
+    let mut line = Vec::with_capacity(64 * 1024);
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        // Cheap filters first: most lines of a long session are other steps' output.
+        if !contains(&line, b"\"type\":\"output\"") || !contains(&line, step_needle.as_bytes()) {
+            continue;
+        }
+        let Ok(record) = serde_json::from_slice::<OutputRecord>(&line) else { continue };
+        if record.kind != "output" || record.step != step || record.seq < first_seq {
+            continue;
+        }
+        if f(record.stream, record.lines).is_break() {
+            return Ok(());
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Lines `from..from + count` of a step's output.
+fn read_range(path: &Path, step: &str, first_seq: u64, from: u64, count: usize) -> std::io::Result<Vec<LogLine>> {
+    let mut out = Vec::with_capacity(count.min(WINDOW));
+    let mut index = 0u64;
+    for_each_output(path, step, first_seq, |stream, lines| {
+        let n = lines.len() as u64;
+        if index + n > from {
+            let skip = from.saturating_sub(index) as usize;
+            for text in lines.iter().skip(skip) {
+                if out.len() == count {
+                    break;
+                }
+                out.push(LogLine::new(stream, text));
+            }
+        }
+        index += n;
+        if out.len() == count { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })?;
+    Ok(out)
+}
+
+/// The line nearest `from` matching `pattern`, forward or backward.
+fn find_line(path: &Path, step: &str, first_seq: u64, pattern: &str, from: u64, forward: bool) -> std::io::Result<Option<u64>> {
+    let mut index = 0u64;
+    let mut found = None;
+    for_each_output(path, step, first_seq, |_, lines| {
+        for text in &lines {
+            if forward && index >= from && matches(text, pattern) {
+                found = Some(index);
+                return ControlFlow::Break(());
+            }
+            if !forward {
+                if index > from {
+                    return ControlFlow::Break(());
+                }
+                if matches(text, pattern) {
+                    found = Some(index);
+                }
+            }
+            index += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(found)
+}
+
+/// Answer a read-back query from the journal at `path` (blocking I/O).
+pub fn read_log(path: &Path, query: &LogQuery) -> LogChunk {
+    let mut chunk = LogChunk {
+        step: query.step.clone(),
+        generation: query.generation,
+        start: 0,
+        lines: Vec::new(),
+        found: None,
+        error: None,
+    };
+    let result = match &query.kind {
+        QueryKind::Range { from, count } => {
+            chunk.start = *from;
+            read_range(path, &query.step, query.first_seq, *from, *count).map(|lines| chunk.lines = lines)
+        }
+        QueryKind::Find { pattern, from, forward } => {
+            find_line(path, &query.step, query.first_seq, pattern, *from, *forward).and_then(|found| {
+                chunk.found = Some(found);
+                match found {
+                    Some(index) => {
+                        chunk.start = index.saturating_sub(WINDOW as u64 / 2);
+                        read_range(path, &query.step, query.first_seq, chunk.start, WINDOW)
+                            .map(|lines| chunk.lines = lines)
+                    }
+                    None => Ok(()),
+                }
+            })
+        }
+    };
+    if let Err(e) = result {
+        chunk.error = Some(format!("cannot read the log back from {}: {e}", path.display()));
+    }
+    chunk
+}

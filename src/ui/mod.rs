@@ -1,0 +1,164 @@
+//! The live checklist: a full-screen TUI over one session.
+//!
+//! Elm-style: [`App::update`] folds messages (keys, ticks, engine records,
+//! log read-backs) into the state and returns effects as data; [`view`]
+//! draws the state; the driver is the thin loop between them and the world.
+//! The session's truth is the journal fold ([`crate::session::SessionState`])
+//! inside [`App`]; everything else in it is UI-only.
+
+mod app;
+mod driver;
+mod keys;
+mod layout;
+mod log;
+mod markdown;
+mod msg;
+mod terminal;
+mod text;
+mod theme;
+mod views;
+
+use std::io;
+
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+
+pub use app::{
+    App, AppSetup, Banner, ConfirmEnvDialog, EngineState, Level, Message, Modal, Pane, PhaseKey, Question,
+    ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog,
+};
+pub use driver::{Channels, drive};
+pub use keys::markdown as keys_markdown;
+pub use layout::{MIN_HEIGHT, MIN_WIDTH};
+pub use log::{LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read_log};
+pub use msg::{Effect, Msg};
+pub use terminal::FrameSync;
+pub use theme::Theme;
+pub use views::view;
+
+use crate::exit;
+use crate::journal::event::{Mode, SessionOutcome};
+use crate::launch::Launched;
+
+/// How the TUI is run.
+#[derive(Debug, Clone, Default)]
+pub struct UiOptions {
+    /// Who is at the keyboard (`--operator`); by default whoever opened or
+    /// last resumed the session.
+    pub operator: Option<String>,
+}
+
+/// Forward termination signals to the loop, which detaches and restores
+/// the terminal instead of dying mid-frame.
+fn listen_for_signals() -> mpsc::Receiver<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::channel(4);
+    let kinds = [
+        (SignalKind::terminate(), "SIGTERM received"),
+        (SignalKind::hangup(), "SIGHUP received"),
+        (SignalKind::interrupt(), "SIGINT received"),
+    ];
+    for (kind, name) in kinds {
+        if let Ok(mut stream) = signal(kind) {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(name).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+    rx
+}
+
+/// Run the live checklist over a launched session; returns the exit code.
+///
+/// The engine runs in its own task; the TUI talks to it only through its
+/// command and update channels. Leaving (quit, SIGTERM, SIGHUP, a lost
+/// terminal) detaches the session, so it can be resumed with `--resume`.
+pub async fn run(launched: Launched, options: UiOptions) -> u8 {
+    let Launched { engine, updates, state, journal_path, warnings, unfinished, runbook, .. } = launched;
+    let operator = options.operator.unwrap_or_else(|| {
+        state.resumes.last().map_or_else(|| state.header.operator.clone(), |r| r.who.clone())
+    });
+    let mut notices = warnings;
+    if !unfinished.is_empty() {
+        notices.push(format!(
+            "unfinished session(s) of this runbook and environment: {}; quit and run with --resume ID to continue one",
+            unfinished.join(", ")
+        ));
+    }
+    let (commands, command_rx) = mpsc::channel(64);
+    let engine = tokio::spawn(async move { engine.run(command_rx).await.map(|_| ()).map_err(|e| e.to_string()) });
+    let signals = listen_for_signals();
+
+    let guard = match terminal::TerminalGuard::enter() {
+        Ok(guard) => guard,
+        Err(e) => {
+            // Closing the command channel detaches the session.
+            drop(commands);
+            let _ = engine.await;
+            eprintln!("runsheet: cannot use the terminal ({e}); run with --headless instead");
+            return exit::USAGE;
+        }
+    };
+    let mut terminal = match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        Ok(t) => t,
+        Err(e) => {
+            drop(guard);
+            drop(commands);
+            let _ = engine.await;
+            eprintln!("runsheet: cannot use the terminal ({e}); run with --headless instead");
+            return exit::USAGE;
+        }
+    };
+    let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
+    let setup = AppSetup {
+        operator,
+        references: Reference::from_runbook(&runbook),
+        journal_path: journal_path.clone(),
+        theme: Theme::from_env(),
+        now: chrono::Utc::now(),
+        size,
+        notices,
+    };
+    let mut app = App::new(state, setup);
+    let channels = Channels { commands, updates, engine, signals, journal_path: journal_path.clone() };
+    let result = drive(&mut terminal, &mut app, crossterm::event::EventStream::new(), channels).await;
+    drop(terminal);
+    drop(guard);
+    summary(&app, &journal_path, result)
+}
+
+/// What is printed on the normal screen after leaving, and the exit code.
+fn summary(app: &App, journal: &std::path::Path, result: Result<(), String>) -> u8 {
+    let header = &app.session.header;
+    let id = &header.session_id;
+    let journal = journal.display();
+    if let Err(e) = result {
+        eprintln!("runsheet: {e}; the session can be resumed with --resume {id} (journal: {journal})");
+        return exit::JOURNAL;
+    }
+    match &app.session.outcome {
+        Some((SessionOutcome::Completed, _)) => {
+            println!("runsheet: session {id} completed; journal: {journal}");
+            exit::OK
+        }
+        Some((outcome, reason)) => {
+            let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+            println!("runsheet: session {id} {}{why}; journal: {journal}", outcome.label());
+            exit::INCOMPLETE
+        }
+        None => {
+            let dry = if header.mode == Mode::DryRun { " --dry-run" } else { "" };
+            println!(
+                "runsheet: session {id} left unfinished; resume with: runsheet run {} --env {}{dry} --resume {id}",
+                header.runbook_path, header.environment
+            );
+            exit::INCOMPLETE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The selected step in full: its text, its command, its history.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::checklist::kind_label;
+use super::{pane_block, pane_title};
+use crate::journal::event::Outcome;
+use crate::runbook::model::{Step, StepKind};
+use crate::session::{Next, StepStatus};
+use crate::ui::app::{App, Pane, PhaseKey, RowKey};
+use crate::ui::log::sanitize;
+use crate::ui::theme::status_glyph;
+use crate::ui::{markdown, text};
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let (title, lines) = match (&app.selected, app.selected_step()) {
+        (_, Some(step)) => (format!(" {} ", step.id), step_lines(app, step)),
+        (Some(RowKey::Phase(key)), _) => (" Phase ".to_string(), phase_lines(app, *key)),
+        _ => (" Step ".to_string(), vec![Line::styled("No step selected.", app.theme.dim())]),
+    };
+    let title = pane_title(vec![Span::raw(title)], app, Pane::Detail);
+    let block = pane_block(title, app.focus == Pane::Detail, app.theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    // Keep at least one line in view however far the operator scrolled.
+    let rows = text::rows(&lines, inner.width).saturating_sub(1);
+    let scroll = app.detail_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+}
+
+fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    let plan = &app.session.plan;
+    let (title, steps): (String, &[Step]) = match key {
+        PhaseKey::Forward(i) => match plan.phases.get(i) {
+            Some(p) => (p.title.clone(), &p.steps),
+            None => return Vec::new(),
+        },
+        PhaseKey::Rollback => ("Rollback".to_string(), &plan.rollback),
+    };
+    let done = steps.iter().filter(|s| app.session.step(&s.id).status().is_done()).count();
+    let mut lines = vec![
+        Line::styled(title, theme.heading()),
+        Line::raw(format!("{done} of {} steps done", steps.len())),
+    ];
+    if key == PhaseKey::Rollback && app.session.rollback.is_none() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("Runs only when started (B): the runbook's Rollback section.", theme.dim()));
+    }
+    lines
+}
+
+fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    let state = app.session.step(&step.id);
+    let status = state.status();
+    let mut lines = vec![Line::styled(step.title.clone(), theme.heading())];
+    let mut facts = vec![
+        Span::styled(format!("{} {}", status_glyph(status, app.spinner), status.label()), theme.status(status)),
+        Span::styled(format!(" · {}", kind_label(step)), theme.dim()),
+    ];
+    if let Some(t) = step.timeout {
+        facts.push(Span::styled(format!(" · timeout {}", text::duration(t)), theme.dim()));
+    }
+    if !step.changes_state() && !matches!(step.kind, StepKind::Manual) {
+        facts.push(Span::styled(" · read-only", theme.dim()));
+    }
+    lines.push(Line::from(facts));
+    if let Some(hint) = waiting_hint(app, step) {
+        lines.push(Line::styled(hint, theme.warning()));
+    }
+    lines.push(Line::raw(""));
+    lines.extend(markdown::render(&step.body, theme));
+
+    let script = match &step.kind {
+        StepKind::Shell { script } => Some(("Command (bash)", script)),
+        StepKind::Sql { sql } => Some(("SQL", sql)),
+        StepKind::Manual => None,
+    };
+    if let Some((label, script)) = script
+        && !step.body.contains(script.trim())
+    {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(label, theme.bold()));
+        lines.extend(script.lines().map(|l| Line::styled(format!("  {}", sanitize(l)), theme.code())));
+    }
+
+    let history = history(app, step);
+    if !history.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("History", theme.bold()));
+        lines.extend(history);
+    }
+    lines
+}
+
+/// What the operator can do about this step now, if it is the one waiting.
+fn waiting_hint(app: &App, step: &Step) -> Option<String> {
+    match app.session.next() {
+        Next::SignOff(s, have, need) if s.id == step.id => {
+            Some(format!("Waits for sign-off ({have} of {need}): press s to sign."))
+        }
+        Next::Decide(s) if s.id == step.id => {
+            Some("Waits for a decision: R retry · s mark done · S skip · A abort.".to_string())
+        }
+        Next::Confirm(s) if s.id == step.id => Some(format!(
+            "Changes {}: press r and type the environment's name first.",
+            app.session.plan.environment
+        )),
+        _ => None,
+    }
+}
+
+fn history(app: &App, step: &Step) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    let state = app.session.step(&step.id);
+    let mut lines = Vec::new();
+    for a in state.attempts() {
+        let outcome = match (a.outcome, a.interrupted) {
+            (Some(o), _) => format!("{o:?}").to_lowercase(),
+            (None, true) => "interrupted".to_string(),
+            (None, false) => "running".to_string(),
+        };
+        let style = match a.outcome {
+            Some(Outcome::Succeeded) => theme.ok(),
+            Some(Outcome::Failed | Outcome::TimedOut) => theme.error(),
+            Some(Outcome::Cancelled) => theme.warning(),
+            None if a.interrupted => theme.warning(),
+            None => theme.status(StepStatus::Running),
+        };
+        let mut spans = vec![
+            Span::raw(format!("  #{} {} ", a.number, text::time(a.started))),
+            Span::styled(outcome, style),
+        ];
+        if let Some(code) = a.exit_code {
+            spans.push(Span::raw(format!(" · exit {code}")));
+        }
+        if let Some(d) = a.duration {
+            spans.push(Span::raw(format!(" · {}", text::duration(d))));
+        }
+        lines.push(Line::from(spans));
+        if let Some(e) = &a.error {
+            lines.push(Line::styled(format!("     {}", sanitize(e)), theme.error()));
+        }
+    }
+    for s in state.signoffs() {
+        let sig = &s.signature;
+        let mut who = sig.who.clone();
+        if !sig.role.is_empty() {
+            who.push_str(&format!(" ({})", sig.role));
+        }
+        let how = if sig.preapproved { "pre-approved by" } else { "signed by" };
+        lines.push(Line::from(vec![
+            Span::styled(format!("  ☑ {how} "), theme.status(StepStatus::SignedOff)),
+            Span::styled(who, theme.bold()),
+            Span::raw(format!(" at {}", text::time(s.at))),
+        ]));
+        for note in sig.note.lines() {
+            lines.push(Line::styled(format!("     {}", sanitize(note)), theme.dim()));
+        }
+    }
+    if let Some(skip) = state.get().and_then(|s| s.skip.as_ref()) {
+        lines.push(Line::from(vec![
+            Span::styled("  ↷ skipped by ", theme.status(StepStatus::Skipped)),
+            Span::styled(skip.who.clone(), theme.bold()),
+            Span::raw(format!(" at {}: {}", text::time(skip.at), sanitize(&skip.reason))),
+        ]));
+    }
+    lines
+}

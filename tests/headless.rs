@@ -1,0 +1,431 @@
+//! End-to-end tests of `runsheet run --headless`: the real binary, real bash,
+//! a real PostgreSQL scratch database, a real journal on disk.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::ScratchDb;
+use runsheet::journal::event::{Event, Outcome, SessionOutcome};
+use runsheet::journal::reader::{Integrity, read_journal};
+use runsheet::session::{SessionState, StepStatus};
+use tempfile::TempDir;
+
+/// A temp folder holding a runbook and a state dir.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new(runbook: &str) -> Fixture {
+        let dir = TempDir::new().expect("temp dir");
+        std::fs::write(dir.path().join("runbook.md"), runbook).expect("write runbook");
+        Fixture { dir }
+    }
+
+    fn runbook(&self) -> PathBuf {
+        self.dir.path().join("runbook.md")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runsheet"));
+        cmd.arg("--state-dir").arg(self.state_dir()).args(args);
+        cmd.env_remove("RUNSHEET_STATE_DIR")
+            .env("RUNSHEET_OPERATOR", "tester")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `runsheet run RUNBOOK --headless ARGS…`, waited for.
+    fn run(&self, args: &[&str]) -> Output {
+        let runbook = self.runbook();
+        let mut all = vec!["run", runbook.to_str().expect("utf-8 path"), "--headless"];
+        all.extend_from_slice(args);
+        self.command(&all).output().expect("run runsheet")
+    }
+
+    /// The only journal in the state dir.
+    fn journal(&self) -> PathBuf {
+        let sessions = self.state_dir().join("sessions");
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&sessions)
+            .expect("sessions dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        assert_eq!(found.len(), 1, "expected one journal in {}", sessions.display());
+        found.remove(0)
+    }
+
+    fn state(&self) -> SessionState {
+        let read = read_journal(&self.journal()).expect("read journal");
+        assert_eq!(read.integrity, Integrity::Verified);
+        SessionState::from_records(&read.records).expect("fold")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn session_id(state: &SessionState) -> String {
+    state.header.session_id.clone()
+}
+
+fn runbook_with_db(url: &str) -> String {
+    format!(
+        r#"+++
+title = "Engine test"
+[variables]
+GREETING = "hello"
+[environments.development]
+database = "{url}"
++++
+# Engine test
+
+## Development
+
+### Preparation
+
+1. Say hello
+   ```sh
+   echo "$GREETING from $RUNSHEET_ENV dry=$RUNSHEET_DRY_RUN"
+   echo "to stderr" >&2
+   ```
+2. Sign this by hand
+
+### Execution
+
+1. Create a table
+   ```sql
+   CREATE TABLE t (id int primary key);
+   INSERT INTO t VALUES (1), (2);
+   ```
+
+### Validation
+
+1. Two rows are there
+   ```sql {{verify}}
+   SELECT count(*) = 2 FROM t;
+   ```
+"#
+    )
+}
+
+#[test]
+fn a_headless_run_completes_and_records_every_step() {
+    let db = ScratchDb::create("headless_ok");
+    let fx = Fixture::new(&runbook_with_db(&db.url));
+    let out = fx.run(&["--approve", "all"]);
+    let log = text(&out);
+    assert!(out.status.success(), "{log}");
+    assert!(
+        log.contains("stdout") && log.contains("hello from development dry=0"),
+        "{log}"
+    );
+    assert!(log.contains("stderr") && log.contains("to stderr"), "{log}");
+    assert!(log.contains("verification") && log.contains("PASS"), "{log}");
+    assert!(
+        log.contains("session-ended") && log.contains("completed"),
+        "{log}"
+    );
+    assert_eq!(db.query("SELECT count(*) FROM t"), vec!["2"]);
+
+    let state = fx.state();
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::Completed)
+    );
+    let manual = state.step("development.preparation.2");
+    assert_eq!(manual.status(), StepStatus::SignedOff);
+    assert!(
+        manual.signoffs()[0].signature.preapproved,
+        "pre-approval is recorded as such"
+    );
+    assert_eq!(state.verifications.len(), 1);
+    assert!(state.verifications[0].passed);
+
+    let verify = fx
+        .command(&["verify", &session_id(&state)])
+        .output()
+        .expect("verify");
+    assert!(verify.status.success(), "{}", text(&verify));
+    let sessions = fx.command(&["sessions"]).output().expect("sessions");
+    assert!(text(&sessions).contains("completed"), "{}", text(&sessions));
+}
+
+#[test]
+fn a_manual_step_without_approval_stops_and_resume_does_not_rerun_done_steps() {
+    let db = ScratchDb::create("headless_manual");
+    let fx = Fixture::new(&runbook_with_db(&db.url));
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("--approve development.preparation.2"),
+        "{}",
+        text(&out)
+    );
+    let id = session_id(&fx.state());
+
+    let out = fx.run(&["--resume", &id, "--approve", "development.preparation.2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    assert_eq!(
+        state.step("development.preparation.1").attempts().len(),
+        1,
+        "the shell step ran once"
+    );
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::Completed)
+    );
+}
+
+#[test]
+fn a_failed_step_waits_for_a_decision_and_a_skip_is_recorded_with_its_reason() {
+    let fx = Fixture::new(
+        "# Failing\n\n## Development\n\n### Execution\n\n1. Fail\n   ```sh\n   echo about to fail\n   exit 3\n   ```\n2. Then this\n   ```sh\n   echo after\n   ```\n",
+    );
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("exit=3"), "{}", text(&out));
+    assert!(
+        text(&out).contains("--skip development.execution.1=REASON"),
+        "{}",
+        text(&out)
+    );
+    let state = fx.state();
+    assert_eq!(state.step("development.execution.1").status(), StepStatus::Failed);
+    assert_eq!(
+        state.step("development.execution.1").attempts()[0].exit_code,
+        Some(3)
+    );
+
+    let out = fx.run(&[
+        "--resume",
+        &session_id(&state),
+        "--skip",
+        "development.execution.1=known flaky",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    let skip = state
+        .step("development.execution.1")
+        .get()
+        .and_then(|s| s.skip.clone())
+        .expect("skip");
+    assert_eq!(skip.reason, "known flaky");
+    assert_eq!(
+        state.step("development.execution.2").status(),
+        StepStatus::Succeeded
+    );
+}
+
+#[test]
+fn a_dry_run_rolls_back_its_sql() {
+    let db = ScratchDb::create("headless_dry");
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\ndatabase = \"{}\"\n+++\n# Dry\n\n## Development\n\n### Execution\n\n1. Create\n   ```sql\n   CREATE TABLE dry (id int);\n   ```\n2. Env\n   ```sh\n   echo dry=$RUNSHEET_DRY_RUN\n   ```\n",
+        db.url
+    ));
+    let out = fx.run(&["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("dry=1"), "{}", text(&out));
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_tables WHERE tablename = 'dry'"),
+        vec!["0"]
+    );
+    assert_eq!(fx.state().header.mode, runsheet::journal::event::Mode::DryRun);
+}
+
+#[test]
+fn a_changed_runbook_is_refused_on_resume_unless_allowed() {
+    let fx = Fixture::new("# Changing\n\n## Development\n\n### Execution\n\n1. Sign me\n");
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = session_id(&fx.state());
+    std::fs::write(
+        fx.runbook(),
+        "# Changing\n\n## Development\n\n### Execution\n\n1. Sign me, changed\n",
+    )
+    .expect("rewrite");
+    let out = fx.run(&["--resume", &id, "--approve", "all"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--allow-changed-runbook"), "{}", text(&out));
+    let out = fx.run(&["--resume", &id, "--approve", "all", "--allow-changed-runbook"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn verify_catches_an_edited_byte_a_deleted_line_and_swapped_lines() {
+    let fx = Fixture::new(
+        "# T\n\n## Development\n\n### Execution\n\n1. A\n   ```sh\n   echo a\n   ```\n2. B\n   ```sh\n   echo b\n   ```\n",
+    );
+    assert!(fx.run(&[]).status.success());
+    let path = fx.journal();
+    let original = std::fs::read_to_string(&path).expect("journal");
+    let lines: Vec<&str> = original.lines().collect();
+    assert!(lines.len() > 5);
+    let check = |content: String, expect_line: usize| {
+        let tampered = fx.dir.path().join("tampered.jsonl");
+        std::fs::write(&tampered, content).expect("write");
+        let out = fx
+            .command(&["verify", tampered.to_str().expect("path")])
+            .output()
+            .expect("verify");
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+        assert!(
+            text(&out).contains(&format!(":{expect_line}:")),
+            "expected line {expect_line}: {}",
+            text(&out)
+        );
+    };
+    // An edited byte on line 3.
+    check(original.replacen("\"seq\":2,", "\"seq\":2, ", 1), 3);
+    // Line 4 deleted: line 4 is now what was line 5.
+    let mut deleted = lines.clone();
+    deleted.remove(3);
+    check(deleted.join("\n") + "\n", 4);
+    // Lines 3 and 4 swapped.
+    let mut swapped = lines.clone();
+    swapped.swap(2, 3);
+    check(swapped.join("\n") + "\n", 3);
+}
+
+/// Poll until `cond` holds or the deadline passes.
+fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+fn line_count(path: &Path) -> usize {
+    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
+}
+
+/// Kill `runsheet run --headless` with SIGKILL at 30+ points of a multi-step
+/// run, resuming after each: every event written before a kill survives, no
+/// completed step runs again, and the session completes.
+#[test]
+fn a_session_survives_sigkill_at_many_points() {
+    let db = ScratchDb::create("crash");
+    db.execute("CREATE TABLE marks (step text primary key)");
+    let mut runbook = format!(
+        "+++\n[environments.development]\ndatabase = \"{}\"\n+++\n# Crash\n\n## Development\n\n### Execution\n\n",
+        db.url
+    );
+    for i in 1..=40 {
+        if i % 4 == 0 {
+            runbook.push_str(&format!(
+                "- SQL {i}\n  ```sql\n  INSERT INTO marks VALUES ('s{i}') ON CONFLICT DO NOTHING;\n  ```\n"
+            ));
+        } else {
+            runbook.push_str(&format!(
+                "- Shell {i}\n  ```sh\n  for n in 1 2 3; do echo step {i} line $n; done\n  sleep 0.0{}\n  echo done {i} >&2\n  ```\n",
+                i % 7
+            ));
+        }
+    }
+    let fx = Fixture::new(&runbook);
+    let sessions = fx.state_dir().join("sessions");
+    let runbook_path = fx.runbook().to_str().expect("path").to_string();
+    let journal = || {
+        std::fs::read_dir(&sessions)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+    };
+    let mut id: Option<String> = None;
+    let mut survived: Vec<runsheet::journal::event::Record> = Vec::new();
+    let mut kills = 0;
+    let mut target = 2;
+    let mut completed = false;
+    while !completed {
+        let mut args = vec!["run", runbook_path.as_str(), "--headless", "--retry", "all"];
+        if let Some(id) = &id {
+            args.extend(["--resume", id.as_str()]);
+        }
+        let mut child = fx
+            .command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let reached = wait_until(Duration::from_secs(30), || {
+            journal().is_some_and(|p| line_count(&p) >= target) || child.try_wait().ok().flatten().is_some()
+        });
+        assert!(reached, "the journal never reached {target} lines");
+        completed = child.try_wait().expect("try_wait").is_some();
+        if !completed {
+            child.kill().expect("SIGKILL");
+            kills += 1;
+        }
+        let out = child.wait_with_output().expect("reap");
+        if completed {
+            assert!(
+                out.status.success(),
+                "the last run did not complete: {}",
+                text(&out)
+            );
+        }
+        let path = journal().expect("journal exists");
+        let read = read_journal(&path).expect("read after kill");
+        assert!(
+            read.integrity.is_verified(),
+            "chain intact after kill {kills}: {:?}",
+            read.integrity
+        );
+        // Everything written before the previous kill is still there, and no
+        // step that had finished then has started again since.
+        assert!(read.records.len() >= survived.len());
+        assert_eq!(
+            &read.records[..survived.len()],
+            &survived[..],
+            "events before kill {kills} survive"
+        );
+        for done in &survived {
+            if let Event::StepFinished {
+                step,
+                outcome: Outcome::Succeeded,
+                ..
+            } = &done.event
+            {
+                let rerun = read.records.iter().find(|r| {
+                    r.seq > done.seq && matches!(&r.event, Event::StepStarted { step: s, .. } if s == step)
+                });
+                assert!(rerun.is_none(), "completed step {step} ran again: {rerun:?}");
+            }
+        }
+        let state = SessionState::from_records(&read.records).expect("fold");
+        id = Some(state.header.session_id.clone());
+        // Killed after it had already ended: nothing left to resume.
+        completed |= state.outcome.is_some();
+        survived = read.records;
+        target = survived.len() + 1 + kills % 4;
+    }
+    eprintln!("{kills} kill points, session completed");
+    assert!(
+        kills >= 30,
+        "only {kills} kill points were reached; make the runbook longer"
+    );
+    let state = fx.state();
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::Completed)
+    );
+    assert_eq!(db.query("SELECT count(*) FROM marks"), vec!["10"]);
+}
