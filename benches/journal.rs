@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench journal`
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use runsheet::journal::JournalSink;
 use runsheet::journal::event::{Event, FORMAT_VERSION, Header, Mode, Stream};
@@ -12,6 +12,22 @@ use runsheet::journal::reader::{JournalStream, read_journal};
 use runsheet::runbook::plan::Plan;
 
 const EVENTS: usize = 1_000_000;
+
+/// CPU time of this thread (Linux), so figures mean something on a busy machine.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    Some(Duration::from_nanos(
+        stat.split_whitespace().next()?.parse().ok()?,
+    ))
+}
+
+/// Wall and CPU time of `f`.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Option<Duration>) {
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let out = f();
+    let cpu = cpu.zip(cpu_time()).map(|(a, b)| b.saturating_sub(a));
+    (out, wall.elapsed(), cpu)
+}
 
 fn header() -> Header {
     Header {
@@ -46,51 +62,54 @@ fn main() {
     let mut journal = FileJournal::create(dir.path(), header()).expect("create journal");
     let path = journal.path().to_path_buf();
 
-    let started = Instant::now();
-    for i in 0..EVENTS {
-        let event = Event::Output {
-            step: "4.2".into(),
-            attempt: 1,
-            stream: Stream::Stdout,
-            lines: vec![format!("INSERT 0 1 -- migrated row {i}")],
-        };
-        journal.append(event).expect("append");
-    }
-    journal.flush().expect("flush");
+    let ((), write, write_cpu) = timed(|| {
+        for i in 0..EVENTS {
+            let event = Event::Output {
+                step: "4.2".into(),
+                attempt: 1,
+                stream: Stream::Stdout,
+                lines: vec![format!("INSERT 0 1 -- migrated row {i}")],
+            };
+            journal.append(event).expect("append");
+        }
+        journal.flush().expect("flush");
+    });
     drop(journal);
-    let write = started.elapsed();
     let size = std::fs::metadata(&path).expect("journal size").len();
 
-    let started = Instant::now();
-    let read = read_journal(&path).expect("read journal");
-    let read_all = started.elapsed();
+    let (read, read_all, read_cpu) = timed(|| read_journal(&path).expect("read journal"));
     assert!(read.integrity.is_verified(), "{:?}", read.integrity);
     assert_eq!(read.records.len(), EVENTS + 1);
     drop(read);
 
-    let started = Instant::now();
-    let mut stream = JournalStream::open(&path).expect("open journal");
-    let mut count = 0;
-    for record in stream.by_ref() {
-        record.expect("read");
-        count += 1;
-    }
-    let streamed = started.elapsed();
-    assert!(stream.integrity().is_verified());
+    let ((count, verified), streamed, stream_cpu) = timed(|| {
+        let mut stream = JournalStream::open(&path).expect("open journal");
+        let mut count = 0;
+        for record in stream.by_ref() {
+            record.expect("read");
+            count += 1;
+        }
+        (count, stream.integrity().is_verified())
+    });
+    assert!(verified);
     assert_eq!(count, EVENTS + 1);
 
-    let per_sec = |d: std::time::Duration| EVENTS as f64 / d.as_secs_f64() / 1e6;
+    let rate = |d: Duration| EVENTS as f64 / d.as_secs_f64() / 1e6;
+    let cpu = |d: Option<Duration>| d.map_or("n/a".to_string(), |d| format!("{d:.2?}"));
     println!("journal: {EVENTS} output events, {:.1} MB", size as f64 / 1e6);
     println!(
-        "  write (batched, flushed):   {write:>10.2?}  ({:.2} M events/s)",
-        per_sec(write)
+        "  write (batched, flushed):  wall {write:>8.2?} ({:.2} M events/s), cpu {}",
+        rate(write),
+        cpu(write_cpu)
     );
     println!(
-        "  read + verify (collected):  {read_all:>10.2?}  ({:.2} M events/s)",
-        per_sec(read_all)
+        "  read + verify (collected): wall {read_all:>8.2?} ({:.2} M events/s), cpu {}",
+        rate(read_all),
+        cpu(read_cpu)
     );
     println!(
-        "  read + verify (streamed):   {streamed:>10.2?}  ({:.2} M events/s)",
-        per_sec(streamed)
+        "  read + verify (streamed):  wall {streamed:>8.2?} ({:.2} M events/s), cpu {}",
+        rate(streamed),
+        cpu(stream_cpu)
     );
 }

@@ -27,6 +27,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of the `Run` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum CommandLine {
     /// Run a runbook for one environment: the live checklist, or plain lines with --headless.
     Run(RunArgs),
@@ -42,6 +44,8 @@ pub enum CommandLine {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
         session: String,
     },
+    /// Create the demo databases and open the development checklist of the CryoProtect runbook.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,9 +82,16 @@ pub struct RunArgs {
     /// Headless: skip this step, with a reason: `--skip STEP=REASON` (repeatable).
     #[arg(long, value_name = "STEP=REASON")]
     pub skip: Vec<String>,
+    /// Headless: override a failed gate, with the reason: `--override STEP=REASON` (repeatable).
+    #[arg(long = "override", value_name = "STEP=REASON")]
+    pub overrides: Vec<String>,
     /// Headless: the environment name, typed in advance for the production guard.
     #[arg(long, value_name = "ENV")]
     pub confirm_env: Option<String>,
+    /// Headless: run the Rollback section instead of the plan, `--rollback="REASON"`
+    /// (of a new session, or of a resumed one that failed or stopped).
+    #[arg(long, value_name = "REASON", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub rollback: Option<String>,
 }
 
 /// Parse the command line and run; errors become one clear line and an exit code.
@@ -95,6 +106,7 @@ pub fn main() -> ExitCode {
         CommandLine::Run(args) => run(cli.state_dir.as_deref(), args),
         CommandLine::Sessions => sessions(cli.state_dir.as_deref()),
         CommandLine::Verify { session } => verify(cli.state_dir.as_deref(), &session),
+        CommandLine::Demo(args) => crate::demo::run(cli.state_dir.as_deref(), args),
     };
     ExitCode::from(code)
 }
@@ -108,25 +120,19 @@ fn state_dir(cli: Option<&Path>) -> Result<PathBuf, u8> {
     store::state_dir(cli).map_err(|e| fail(exit::USAGE, e))
 }
 
-fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
+/// `runsheet run`; also how `runsheet demo` opens its checklist.
+pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
     let state_dir = match state_dir(state_dir_arg) {
         Ok(d) => d,
         Err(code) => return code,
     };
-    let mut skip = BTreeMap::new();
-    for s in &args.skip {
-        match s.split_once('=') {
-            Some((step, reason)) if !reason.trim().is_empty() => {
-                skip.insert(step.to_string(), reason.to_string());
-            }
-            _ => {
-                return fail(
-                    exit::USAGE,
-                    format!("--skip {s:?} needs a reason: --skip STEP=REASON"),
-                );
-            }
-        }
-    }
+    let (skip, overrides) = match (
+        with_reasons("--skip", &args.skip),
+        with_reasons("--override", &args.overrides),
+    ) {
+        (Ok(skip), Ok(overrides)) => (skip, overrides),
+        (Err(e), _) | (_, Err(e)) => return fail(exit::USAGE, e),
+    };
     let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
     let opts = RunOptions {
         runbook: args.runbook,
@@ -137,7 +143,8 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         operators: args.operator.clone(),
         only: args.only,
         state_dir,
-        autostart: headless,
+        // A rollback run starts nothing of the plan: the driver starts the rollback.
+        autostart: headless && args.rollback.is_none(),
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -156,11 +163,34 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
             approve: args.approve.into_iter().collect::<BTreeSet<_>>(),
             retry: args.retry.into_iter().collect(),
             skip,
+            overrides,
             confirm_env: args.confirm_env,
+            rollback: args.rollback.map(|reason| match reason.trim() {
+                "" => "requested on the command line (--rollback)".to_string(),
+                why => why.to_string(),
+            }),
             operators,
         };
         headless::run(launched, decisions, &mut std::io::stdout().lock()).await
     })
+}
+
+/// Parse `STEP=REASON` arguments of a flag.
+fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for a in args {
+        match a.split_once('=') {
+            Some((step, reason)) if !step.trim().is_empty() && !reason.trim().is_empty() => {
+                out.insert(step.trim().to_string(), reason.trim().to_string());
+            }
+            _ => {
+                return Err(format!(
+                    "{flag} {a:?} needs a step and a reason: {flag} STEP=REASON"
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn launch_failure(e: LaunchError) -> u8 {

@@ -14,6 +14,7 @@ use crate::engine::runner::{Command, Update};
 use crate::exit;
 use crate::journal::event::{Event, Observed, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
+use crate::runbook::model::StepKind;
 use crate::session::{Next, SessionState, StepStatus};
 
 /// Decisions given in advance on the command line.
@@ -25,10 +26,14 @@ pub struct Decisions {
     pub retry: BTreeSet<String>,
     /// Steps to skip, with the reason.
     pub skip: BTreeMap<String, String>,
+    /// Gates to override, with the reason (signed by the operator as an override).
+    pub overrides: BTreeMap<String, String>,
     /// The environment name typed in advance for the production guard.
     pub confirm_env: Option<String>,
     /// Operators signing pre-approvals; the first is the session's operator.
     pub operators: Vec<String>,
+    /// `--rollback`: run the Rollback section, with this reason, instead of the plan.
+    pub rollback: Option<String>,
 }
 
 fn listed(set: &BTreeSet<String>, id: &str) -> bool {
@@ -90,7 +95,17 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
         }
         Next::Decide(step) => {
             let status = state.step(&step.id).status();
-            if let Some(reason) = d.skip.get(&step.id) {
+            if let Some(reason) = d.overrides.get(&step.id) {
+                Act::Send(vec![Command::SignOff {
+                    step: step.id.clone(),
+                    signature: Signature {
+                        who: operator,
+                        role: "override".to_string(),
+                        note: reason.clone(),
+                        preapproved: true,
+                    },
+                }])
+            } else if let Some(reason) = d.skip.get(&step.id) {
                 Act::Send(vec![Command::Skip {
                     step: step.id.clone(),
                     who: operator,
@@ -101,8 +116,9 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                     step: step.id.clone(),
                 }])
             } else {
+                let alternative = if matches!(step.kind, StepKind::Gate { .. }) { "--override" } else { "--skip" };
                 Act::Stop(format!(
-                    "step {} is {}; decide: runsheet run … --resume {session} --retry {} (or --skip {}=REASON)",
+                    "step {} is {}; decide: runsheet run … --resume {session} --retry {} (or {alternative} {}=REASON)",
                     step.id,
                     status.label(),
                     step.id,
@@ -261,9 +277,34 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     let mut retried = BTreeSet::new();
     let mut stopped: Option<String> = None;
     let mut last_key = None;
+    if let Some(reason) = &decisions.rollback {
+        // The engine was opened without starting the plan (see `cli::run`).
+        let who = decisions
+            .operators
+            .first()
+            .cloned()
+            .unwrap_or_else(|| state.header.operator.clone());
+        let first = match &state.rollback {
+            None => Command::StartRollback {
+                who,
+                reason: reason.clone(),
+            },
+            Some(r) if r.finished.is_none() => Command::Run,
+            Some(_) => {
+                stopped = Some(format!(
+                    "the Rollback section of session {} has already run",
+                    state.header.session_id
+                ));
+                Command::Detach { who }
+            }
+        };
+        let _ = commands.send(first).await;
+    }
     loop {
+        // Until a requested rollback has started, nothing of the plan is decided.
+        let rollback_pending = decisions.rollback.is_some() && state.rollback.is_none();
         // Act on the state as it is, once per distinct situation.
-        if stopped.is_none() {
+        if stopped.is_none() && !rollback_pending {
             let key = situation(&state);
             if last_key.as_ref() != Some(&key) {
                 last_key = Some(key);
@@ -294,7 +335,17 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 state.apply(&record);
             }
             Some(Update::Refused(why)) => {
+                // A decision given in advance was not accepted: nobody is here
+                // to make another, so stop (resumable) and say why.
                 let _ = writeln!(out, "refused: {why}");
+                if stopped.is_none() {
+                    stopped = Some(why);
+                    let _ = commands
+                        .send(Command::Detach {
+                            who: state.header.operator.clone(),
+                        })
+                        .await;
+                }
             }
             None => break,
         }
@@ -321,6 +372,8 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     }
     match state.outcome {
         Some((SessionOutcome::Completed, _)) => exit::OK,
+        // Ends so only when the requested Rollback section ran to completion.
+        Some((SessionOutcome::RolledBack, _)) if decisions.rollback.is_some() => exit::OK,
         _ => exit::INCOMPLETE,
     }
 }

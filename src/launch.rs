@@ -188,6 +188,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         variables,
         redactor,
         autostart: opts.autostart,
+        state_dir: opts.state_dir.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
 

@@ -6,8 +6,10 @@
 //! events; front ends (headless, the TUI, replay, report) only read the fold.
 
 pub mod cli;
+pub mod demo;
 pub mod engine;
 pub mod exit;
+pub mod gates;
 pub mod headless;
 pub mod journal;
 pub mod launch;

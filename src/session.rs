@@ -103,6 +103,9 @@ pub struct StepState {
     pub skip: Option<Skip>,
     /// Journal seq of this step's first event, so a log view can seek there.
     pub first_seq: Option<u64>,
+    /// Times of this step's first and latest events, for phase timings.
+    pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
     /// Output lines recorded so far (all attempts).
     pub output_lines: u64,
     /// The last few output lines, for failure summaries.
@@ -117,6 +120,8 @@ impl StepState {
             signoffs: Vec::new(),
             skip: None,
             first_seq: None,
+            first_at: None,
+            last_at: None,
             output_lines: 0,
             tail: VecDeque::new(),
         }
@@ -251,8 +256,11 @@ impl SessionState {
     }
 
     fn step_mut(&mut self, id: &str, seq: u64) -> &mut StepState {
+        let at = self.last_event;
         let state = self.steps.entry(id.to_string()).or_insert_with(StepState::new);
         state.first_seq.get_or_insert(seq);
+        state.first_at.get_or_insert(at);
+        state.last_at = Some(at);
         state
     }
 
@@ -479,6 +487,31 @@ impl SessionState {
     pub fn elapsed(&self, now: DateTime<Utc>) -> Duration {
         let end = self.ended.unwrap_or(now);
         (end - self.started).to_std().unwrap_or_default()
+    }
+
+    /// Planned and actual time of one phase. The plan's estimate is per
+    /// environment, so a phase is planned at its share of the steps; actual
+    /// runs from the phase's first event to its latest.
+    pub fn phase_timing(&self, phase: usize) -> (Option<Duration>, Option<Duration>) {
+        let Some(p) = self.plan.phases.get(phase) else {
+            return (None, None);
+        };
+        let total = self.plan.steps().count().max(1) as u32;
+        let planned = self.plan.estimate.map(|e| e.max * p.steps.len() as u32 / total);
+        let states = p.steps.iter().filter_map(|s| self.steps.get(&s.id));
+        let first = states.clone().filter_map(|s| s.first_at).min();
+        let last = states.filter_map(|s| s.last_at).max();
+        let actual = first.zip(last).and_then(|(a, b)| (b - a).to_std().ok());
+        (planned, actual)
+    }
+
+    /// When the session should end if the rest goes as estimated: the
+    /// estimate's share of the steps not yet done, from `now`.
+    pub fn eta(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let estimate = self.plan.estimate?;
+        let (done, total) = self.progress();
+        let remaining = estimate.max * (total - done) as u32 / total.max(1) as u32;
+        Some(now + chrono::Duration::from_std(remaining).ok()?)
     }
 
     /// Backup steps that succeeded in this session.

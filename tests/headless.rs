@@ -3,79 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use common::ScratchDb;
+use common::runsheet::{Fixture, line_count, text, wait_until};
 use runsheet::journal::event::{Event, Outcome, SessionOutcome};
-use runsheet::journal::reader::{Integrity, read_journal};
+use runsheet::journal::reader::read_journal;
 use runsheet::session::{SessionState, StepStatus};
-use tempfile::TempDir;
-
-/// A temp folder holding a runbook and a state dir.
-struct Fixture {
-    dir: TempDir,
-}
-
-impl Fixture {
-    fn new(runbook: &str) -> Fixture {
-        let dir = TempDir::new().expect("temp dir");
-        std::fs::write(dir.path().join("runbook.md"), runbook).expect("write runbook");
-        Fixture { dir }
-    }
-
-    fn runbook(&self) -> PathBuf {
-        self.dir.path().join("runbook.md")
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runsheet"));
-        cmd.arg("--state-dir").arg(self.state_dir()).args(args);
-        cmd.env_remove("RUNSHEET_STATE_DIR")
-            .env("RUNSHEET_OPERATOR", "tester")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// `runsheet run RUNBOOK --headless ARGS…`, waited for.
-    fn run(&self, args: &[&str]) -> Output {
-        let runbook = self.runbook();
-        let mut all = vec!["run", runbook.to_str().expect("utf-8 path"), "--headless"];
-        all.extend_from_slice(args);
-        self.command(&all).output().expect("run runsheet")
-    }
-
-    /// The only journal in the state dir.
-    fn journal(&self) -> PathBuf {
-        let sessions = self.state_dir().join("sessions");
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&sessions)
-            .expect("sessions dir")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-            .collect();
-        assert_eq!(found.len(), 1, "expected one journal in {}", sessions.display());
-        found.remove(0)
-    }
-
-    fn state(&self) -> SessionState {
-        let read = read_journal(&self.journal()).expect("read journal");
-        assert_eq!(read.integrity, Integrity::Verified);
-        SessionState::from_records(&read.records).expect("fold")
-    }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn session_id(state: &SessionState) -> String {
     state.header.session_id.clone()
@@ -299,22 +234,6 @@ fn verify_catches_an_edited_byte_a_deleted_line_and_swapped_lines() {
     let mut swapped = lines.clone();
     swapped.swap(2, 3);
     check(swapped.join("\n") + "\n", 3);
-}
-
-/// Poll until `cond` holds or the deadline passes.
-fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    false
-}
-
-fn line_count(path: &Path) -> usize {
-    std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
 
 /// Kill `runsheet run --headless` with SIGKILL at 30+ points of a multi-step

@@ -533,6 +533,11 @@ fn list_sessions_reads_headers_and_tails() {
     }
     let last = running.append(output("1.1", "the very last line")).unwrap();
     running.flush().unwrap();
+    // A last line longer than the tail window.
+    let mut wide = FileJournal::create(state.path(), header("20260103-000000-dddddd")).unwrap();
+    wide.append(Event::Detached { who: "ana".into() }).unwrap();
+    let wide_last = wide.append(output("1.1", &"z".repeat(100_000))).unwrap();
+    drop(wide);
     let sessions_dir = state.path().join("sessions");
     fs::write(sessions_dir.join("broken.jsonl"), b"not a journal\n").unwrap();
     fs::write(sessions_dir.join("notes.txt"), b"ignored").unwrap();
@@ -544,7 +549,8 @@ fn list_sessions_reads_headers_and_tails() {
         [
             "20260101-000000-aaaaaa",
             "20260101-000001-bbbbbb",
-            "20260102-000000-cccccc"
+            "20260102-000000-cccccc",
+            "20260103-000000-dddddd"
         ]
     );
     let status: Vec<SessionStatus> = list.sessions.iter().map(|s| s.outcome).collect();
@@ -553,9 +559,11 @@ fn list_sessions_reads_headers_and_tails() {
         [
             SessionStatus::Ended(SessionOutcome::Completed),
             SessionStatus::Detached,
-            SessionStatus::Unfinished
+            SessionStatus::Unfinished,
+            SessionStatus::Detached
         ]
     );
+    assert_eq!(list.sessions[3].last_event, wide_last.ts);
     let s = &list.sessions[2];
     assert_eq!(s.last_event, last.ts);
     assert!(s.started <= s.last_event);

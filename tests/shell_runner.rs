@@ -339,3 +339,32 @@ async fn a_gone_receiver_does_not_stop_the_step() {
     assert_eq!(result.exit_code, Some(4));
     assert_eq!(result.tail.last().map(String::as_str), Some("5000"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_still_gets_every_line_after_the_script_exits() {
+    let dir = tempdir();
+    // The script exits at once with all its output still in the pipe; the reader
+    // then needs several seconds, longer than the drain period after exit.
+    let (tx, mut rx) = mpsc::channel::<OutputLine>(8);
+    let reader = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Some(line) = rx.recv().await {
+            lines.push(line.text);
+            if lines.len() % 2 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        lines
+    });
+    let started = Instant::now();
+    let result = run_shell(request("seq 1 12000", dir.path()), CancellationToken::new(), tx).await;
+    let lines = reader.await.expect("reader");
+    assert_eq!(result.outcome, Outcome::Succeeded);
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the reader was not slow: {:?}",
+        started.elapsed()
+    );
+    let want: Vec<String> = (1..=12000).map(|i| i.to_string()).collect();
+    assert_eq!(lines, want);
+}

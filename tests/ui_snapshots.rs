@@ -47,15 +47,23 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
 }
 
 fn shell(script: &str) -> StepKind {
-    StepKind::Shell { script: script.to_string() }
+    StepKind::Shell {
+        script: script.to_string(),
+    }
 }
 
 fn sql(text: &str) -> StepKind {
-    StepKind::Sql { sql: text.to_string() }
+    StepKind::Sql {
+        sql: text.to_string(),
+    }
 }
 
 fn phase(kind: PhaseKind, title: &str, steps: Vec<Step>) -> PlanPhase {
-    PlanPhase { kind, title: title.to_string(), steps }
+    PlanPhase {
+        kind,
+        title: title.to_string(),
+        steps,
+    }
 }
 
 /// The CryoProtect-like plan of one environment.
@@ -68,22 +76,42 @@ fn plan(environment: &str) -> Plan {
             phase(
                 PhaseKind::Prerequisites,
                 "Prerequisites for All Environments",
-                vec![step("prerequisites.1", "Rollback plan reviewed", StepKind::Manual, false)],
+                vec![step(
+                    "prerequisites.1",
+                    "Rollback plan reviewed",
+                    StepKind::Manual,
+                    false,
+                )],
             ),
             phase(
                 PhaseKind::Preparation,
                 "Preparation",
                 vec![
                     step("prep.notify", "Notify the developers", StepKind::Manual, false),
-                    step("prep.backup", "Back up the database", shell("pg_dump \"$RUNSHEET_DATABASE_URL\" > backup.sql"), false),
+                    step(
+                        "prep.backup",
+                        "Back up the database",
+                        shell("pg_dump \"$RUNSHEET_DATABASE_URL\" > backup.sql"),
+                        false,
+                    ),
                 ],
             ),
             phase(
                 PhaseKind::Execution,
                 "Execution",
                 vec![
-                    step("exec.rls", "Phase 1: enable row-level security", sql("ALTER TABLE molecule ENABLE ROW LEVEL SECURITY;"), false),
-                    step("exec.rename", "Phase 2: plural table names", sql("ALTER TABLE molecule RENAME TO molecules;"), false),
+                    step(
+                        "exec.rls",
+                        "Phase 1: enable row-level security",
+                        sql("ALTER TABLE molecule ENABLE ROW LEVEL SECURITY;"),
+                        false,
+                    ),
+                    step(
+                        "exec.rename",
+                        "Phase 2: plural table names",
+                        sql("ALTER TABLE molecule RENAME TO molecules;"),
+                        false,
+                    ),
                 ],
             ),
             phase(
@@ -93,29 +121,52 @@ fn plan(environment: &str) -> Plan {
                     step(
                         "check.rls",
                         "Every table has row-level security",
-                        sql("SELECT relname, relrowsecurity FROM pg_class WHERE relkind = 'r' AND NOT relrowsecurity;"),
+                        sql(
+                            "SELECT relname, relrowsecurity FROM pg_class WHERE relkind = 'r' AND NOT relrowsecurity;",
+                        ),
                         true,
                     ),
-                    step("check.smoke", "API smoke test", shell("curl -fsS localhost:8080/health"), true),
+                    step(
+                        "check.smoke",
+                        "API smoke test",
+                        shell("curl -fsS localhost:8080/health"),
+                        true,
+                    ),
                 ],
             ),
             phase(
                 PhaseKind::PostDeployment,
                 "Post-Deployment",
-                vec![step("post.announce", "Announce the new schema", StepKind::Manual, false)],
+                vec![step(
+                    "post.announce",
+                    "Announce the new schema",
+                    StepKind::Manual,
+                    false,
+                )],
             ),
         ],
         rollback: vec![
-            step("rollback.1", "Restore the pre-remediation backup", shell("psql < backup.sql"), false),
+            step(
+                "rollback.1",
+                "Restore the pre-remediation backup",
+                shell("psql < backup.sql"),
+                false,
+            ),
             step("rollback.2", "Restart the API servers", StepKind::Manual, false),
         ],
         confirm: production,
         signoffs: if production { 2 } else { 1 },
         min_backups: 0,
         estimate: Some(if production {
-            Estimate { min: Duration::from_secs(6 * 3600), max: Duration::from_secs(8 * 3600) }
+            Estimate {
+                min: Duration::from_secs(6 * 3600),
+                max: Duration::from_secs(8 * 3600),
+            }
         } else {
-            Estimate { min: Duration::from_secs(3600), max: Duration::from_secs(2 * 3600) }
+            Estimate {
+                min: Duration::from_secs(3600),
+                max: Duration::from_secs(2 * 3600),
+            }
         }),
         window: None,
         requires: Vec::new(),
@@ -124,7 +175,9 @@ fn plan(environment: &str) -> Plan {
 }
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0).single().expect("a valid time")
+    Utc.with_ymd_and_hms(2025, 3, 1, 9, 0, 0)
+        .single()
+        .expect("a valid time")
 }
 
 /// A journal being written by hand: each event `secs` after the start.
@@ -154,23 +207,51 @@ impl Journal {
 
     fn push(&mut self, secs: i64, event: Event) -> &mut Journal {
         let seq = self.records.len() as u64;
-        self.records.push(Record { seq, ts: t0() + chrono::Duration::seconds(secs), event });
+        self.records.push(Record {
+            seq,
+            ts: t0() + chrono::Duration::seconds(secs),
+            event,
+        });
         self
     }
 
     fn sign(&mut self, secs: i64, step: &str, who: &str) -> &mut Journal {
-        let signature =
-            Signature { who: who.to_string(), role: "DBA".to_string(), note: format!("{who} checked it"), preapproved: false };
-        self.push(secs, Event::SignedOff { step: step.to_string(), signature })
+        let signature = Signature {
+            who: who.to_string(),
+            role: "DBA".to_string(),
+            note: format!("{who} checked it"),
+            preapproved: false,
+        };
+        self.push(
+            secs,
+            Event::SignedOff {
+                step: step.to_string(),
+                signature,
+            },
+        )
     }
 
     fn output(&mut self, secs: i64, step: &str, stream: Stream, lines: &[&str]) -> &mut Journal {
         let lines = lines.iter().map(|l| l.to_string()).collect();
-        self.push(secs, Event::Output { step: step.to_string(), attempt: 1, stream, lines })
+        self.push(
+            secs,
+            Event::Output {
+                step: step.to_string(),
+                attempt: 1,
+                stream,
+                lines,
+            },
+        )
     }
 
     fn run(&mut self, secs: i64, step: &str, took: u64) -> &mut Journal {
-        self.push(secs, Event::StepStarted { step: step.to_string(), attempt: 1 });
+        self.push(
+            secs,
+            Event::StepStarted {
+                step: step.to_string(),
+                attempt: 1,
+            },
+        );
         self.push(
             secs + took as i64,
             Event::StepFinished {
@@ -217,7 +298,11 @@ fn key(code: KeyCode) -> Msg {
 }
 
 fn ch(c: char) -> Msg {
-    let mods = if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    let mods = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
     Msg::Key(KeyEvent::new(KeyCode::Char(c), mods))
 }
 
@@ -248,14 +333,38 @@ fn fresh(size: (u16, u16)) -> App {
 
 fn running(size: (u16, u16)) -> App {
     let mut j = Journal::new("development", Mode::Live);
-    j.sign(30, "prerequisites.1", "alice").sign(60, "prep.notify", "alice");
-    j.push(70, Event::StepStarted { step: "prep.backup".into(), attempt: 1 });
-    j.output(71, "prep.backup", Stream::Info, &["bash: pg_dump \"$RUNSHEET_DATABASE_URL\" > backup.sql"]);
-    let dumped: Vec<String> = (1..=30).map(|i| format!("pg_dump: dumping contents of table \"public.table_{i:02}\"")).collect();
+    j.sign(30, "prerequisites.1", "alice")
+        .sign(60, "prep.notify", "alice");
+    j.push(
+        70,
+        Event::StepStarted {
+            step: "prep.backup".into(),
+            attempt: 1,
+        },
+    );
+    j.output(
+        71,
+        "prep.backup",
+        Stream::Info,
+        &["bash: pg_dump \"$RUNSHEET_DATABASE_URL\" > backup.sql"],
+    );
+    let dumped: Vec<String> = (1..=30)
+        .map(|i| format!("pg_dump: dumping contents of table \"public.table_{i:02}\""))
+        .collect();
     let dumped: Vec<&str> = dumped.iter().map(String::as_str).collect();
     j.output(72, "prep.backup", Stream::Stdout, &dumped);
-    j.output(73, "prep.backup", Stream::Stderr, &["pg_dump: warning: there are circular foreign-key constraints"]);
-    j.output(74, "prep.backup", Stream::Stdout, &["pg_dump: dumping contents of table \"public.predictions\""]);
+    j.output(
+        73,
+        "prep.backup",
+        Stream::Stderr,
+        &["pg_dump: warning: there are circular foreign-key constraints"],
+    );
+    j.output(
+        74,
+        "prep.backup",
+        Stream::Stdout,
+        &["pg_dump: dumping contents of table \"public.predictions\""],
+    );
     let mut a = app(j.state(), 95, size);
     a.spinner = 3;
     a
@@ -263,10 +372,28 @@ fn running(size: (u16, u16)) -> App {
 
 fn failed_sql(size: (u16, u16)) -> App {
     let mut j = Journal::new("development", Mode::Live);
-    j.sign(30, "prerequisites.1", "alice").sign(60, "prep.notify", "alice").run(70, "prep.backup", 42);
-    j.push(120, Event::StepStarted { step: "exec.rls".into(), attempt: 1 });
-    j.output(121, "exec.rls", Stream::Info, &["ALTER TABLE molecule ENABLE ROW LEVEL SECURITY;"]);
-    j.output(121, "exec.rls", Stream::Error, &["ERROR: relation \"molecule\" does not exist (SQLSTATE 42P01)"]);
+    j.sign(30, "prerequisites.1", "alice")
+        .sign(60, "prep.notify", "alice")
+        .run(70, "prep.backup", 42);
+    j.push(
+        120,
+        Event::StepStarted {
+            step: "exec.rls".into(),
+            attempt: 1,
+        },
+    );
+    j.output(
+        121,
+        "exec.rls",
+        Stream::Info,
+        &["ALTER TABLE molecule ENABLE ROW LEVEL SECURITY;"],
+    );
+    j.output(
+        121,
+        "exec.rls",
+        Stream::Error,
+        &["ERROR: relation \"molecule\" does not exist (SQLSTATE 42P01)"],
+    );
     j.output(121, "exec.rls", Stream::Info, &["transaction rolled back"]);
     j.push(
         121,
@@ -284,12 +411,23 @@ fn failed_sql(size: (u16, u16)) -> App {
 
 fn verification_failed(size: (u16, u16)) -> App {
     let mut j = Journal::new("development", Mode::Live);
-    j.sign(30, "prerequisites.1", "alice").sign(60, "prep.notify", "alice").run(70, "prep.backup", 42);
+    j.sign(30, "prerequisites.1", "alice")
+        .sign(60, "prep.notify", "alice")
+        .run(70, "prep.backup", 42);
     j.run(120, "exec.rls", 3).run(130, "exec.rename", 2);
-    j.push(140, Event::StepStarted { step: "check.rls".into(), attempt: 1 });
+    j.push(
+        140,
+        Event::StepStarted {
+            step: "check.rls".into(),
+            attempt: 1,
+        },
+    );
     let observed = Observed {
         columns: vec!["relname".into(), "relrowsecurity".into()],
-        rows: vec![vec!["experiments".into(), "f".into()], vec!["predictions".into(), "f".into()]],
+        rows: vec![
+            vec!["experiments".into(), "f".into()],
+            vec!["predictions".into(), "f".into()],
+        ],
         text: String::new(),
     };
     j.push(
@@ -321,7 +459,10 @@ fn verification_failed(size: (u16, u16)) -> App {
             attempt: 1,
             name: "Backup file is not empty".into(),
             passed: true,
-            observed: Observed { text: "backup.sql 1.2M".into(), ..Observed::default() },
+            observed: Observed {
+                text: "backup.sql 1.2M".into(),
+                ..Observed::default()
+            },
         },
     );
     let mut a = app(j.state(), 150, size);
@@ -331,7 +472,12 @@ fn verification_failed(size: (u16, u16)) -> App {
 
 fn sign_off_dialog(size: (u16, u16)) -> App {
     let mut j = Journal::new("development", Mode::Live);
-    j.push(10, Event::AwaitingSignOff { step: "prerequisites.1".into() });
+    j.push(
+        10,
+        Event::AwaitingSignOff {
+            step: "prerequisites.1".into(),
+        },
+    );
     let mut a = app(j.state(), 40, size);
     a.update(ch('s'));
     a.update(key(KeyCode::Tab));
@@ -351,8 +497,10 @@ fn help_overlay(size: (u16, u16)) -> App {
 
 fn production_confirm(size: (u16, u16)) -> App {
     let mut j = Journal::new("production", Mode::Live);
-    j.sign(60, "prerequisites.1", "alice").sign(90, "prerequisites.1", "bob");
-    j.sign(120, "prep.notify", "alice").sign(150, "prep.notify", "bob");
+    j.sign(60, "prerequisites.1", "alice")
+        .sign(90, "prerequisites.1", "bob");
+    j.sign(120, "prep.notify", "alice")
+        .sign(150, "prep.notify", "bob");
     let mut a = app(j.state(), 300, size);
     let effects = a.update(ch('r'));
     assert!(effects.contains(&Effect::Send(Command::Run)));
@@ -407,10 +555,14 @@ fn dry_run_overtime_and_references() {
 fn cells_with(terminal: &Terminal<TestBackend>, text: &str) -> Vec<ratatui::buffer::Cell> {
     let buffer = terminal.backend().buffer();
     for y in 0..buffer.area.height {
-        let row: String = (0..buffer.area.width).map(|x| buffer[(x, y)].symbol().to_string()).collect();
+        let row: String = (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect();
         if let Some(at) = row.find(text) {
             let x0 = row[..at].chars().count() as u16;
-            return (x0..x0 + text.chars().count() as u16).map(|x| buffer[(x, y)].clone()).collect();
+            return (x0..x0 + text.chars().count() as u16)
+                .map(|x| buffer[(x, y)].clone())
+                .collect();
         }
     }
     panic!("{text:?} is not on the screen");
@@ -419,10 +571,18 @@ fn cells_with(terminal: &Terminal<TestBackend>, text: &str) -> Vec<ratatui::buff
 #[test]
 fn production_is_loud_and_dry_run_unmistakable() {
     let terminal = draw(&production_confirm((120, 40)));
-    assert!(cells_with(&terminal, " PRODUCTION ").iter().all(|c| c.bg == Color::Red));
+    assert!(
+        cells_with(&terminal, " PRODUCTION ")
+            .iter()
+            .all(|c| c.bg == Color::Red)
+    );
     let a = app(Journal::new("staging", Mode::DryRun).state(), 5, (120, 40));
     let terminal = draw(&a);
-    assert!(cells_with(&terminal, " DRY-RUN ").iter().all(|c| c.bg == Color::Yellow));
+    assert!(
+        cells_with(&terminal, " DRY-RUN ")
+            .iter()
+            .all(|c| c.bg == Color::Yellow)
+    );
     // The banner says it in words too.
     cells_with(&terminal, "this session is not evidence");
 }
@@ -433,7 +593,12 @@ fn no_color_draws_without_colours_but_keeps_words_and_glyphs() {
     a.theme = Theme::monochrome();
     let terminal = draw(&a);
     let buffer = terminal.backend().buffer();
-    assert!(buffer.content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(
+        buffer
+            .content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
     cells_with(&terminal, "✗ Phase 1: enable row-level");
     cells_with(&terminal, "failed");
 }
@@ -455,14 +620,38 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
         },
     };
     assert_eq!(effects, vec![Effect::Send(expected)]);
-    assert!(matches!(a.modal, Some(Modal::SignOff(_))), "stays open until the engine answers");
-    a.update(Msg::Engine(Update::Refused("alice has already signed prerequisites.1".into())));
-    let Some(Modal::SignOff(d)) = &a.modal else { panic!("the dialog closed on a refusal") };
+    assert!(
+        matches!(a.modal, Some(Modal::SignOff(_))),
+        "stays open until the engine answers"
+    );
+    a.update(Msg::Engine(Update::Refused(
+        "alice has already signed prerequisites.1".into(),
+    )));
+    let Some(Modal::SignOff(d)) = &a.modal else {
+        panic!("the dialog closed on a refusal")
+    };
     assert!(d.error.as_deref().is_some_and(|e| e.contains("already signed")));
-    assert!(a.message.as_ref().is_some_and(|m| m.text.contains("already signed")), "shown in the message line");
+    assert!(
+        a.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("already signed")),
+        "shown in the message line"
+    );
     a.update(ctrl('s'));
-    let signature = Signature { who: "alice".into(), role: String::new(), note: String::new(), preapproved: false };
-    let record = Record { seq: 2, ts: t0(), event: Event::SignedOff { step: "prerequisites.1".into(), signature } };
+    let signature = Signature {
+        who: "alice".into(),
+        role: String::new(),
+        note: String::new(),
+        preapproved: false,
+    };
+    let record = Record {
+        seq: 2,
+        ts: t0(),
+        event: Event::SignedOff {
+            step: "prerequisites.1".into(),
+            signature,
+        },
+    };
     a.update(Msg::Engine(Update::Record(record)));
     assert!(a.modal.is_none());
 }
@@ -473,17 +662,28 @@ fn a_second_sign_off_needs_a_different_name() {
     j.sign(60, "prerequisites.1", "alice");
     let mut a = app(j.state(), 90, (120, 40));
     a.update(ch('s'));
-    let Some(Modal::SignOff(d)) = &a.modal else { panic!("no sign-off dialog") };
+    let Some(Modal::SignOff(d)) = &a.modal else {
+        panic!("no sign-off dialog")
+    };
     assert_eq!(d.need, 2);
-    assert!(d.fields[0].lines()[0].is_empty(), "alice already signed: the name is not prefilled");
+    assert!(
+        d.fields[0].lines()[0].is_empty(),
+        "alice already signed: the name is not prefilled"
+    );
     assert!(a.update(ctrl('s')).is_empty(), "no name, nothing sent");
     typed(&mut a, "alice");
-    assert!(a.update(ctrl('s')).is_empty(), "the same name twice is refused locally");
+    assert!(
+        a.update(ctrl('s')).is_empty(),
+        "the same name twice is refused locally"
+    );
     for _ in 0..5 {
         a.update(key(KeyCode::Backspace));
     }
     typed(&mut a, "bob");
-    assert!(matches!(a.update(ctrl('s')).as_slice(), [Effect::Send(Command::SignOff { .. })]));
+    assert!(matches!(
+        a.update(ctrl('s')).as_slice(),
+        [Effect::Send(Command::SignOff { .. })]
+    ));
 }
 
 #[test]
@@ -491,7 +691,13 @@ fn production_guard_sends_the_typed_name() {
     let mut a = production_confirm((120, 40));
     typed(&mut a, "uction");
     let effects = a.update(key(KeyCode::Enter));
-    assert_eq!(effects, vec![Effect::Send(Command::Confirm { who: "alice".into(), typed: "production".into() })]);
+    assert_eq!(
+        effects,
+        vec![Effect::Send(Command::Confirm {
+            who: "alice".into(),
+            typed: "production".into()
+        })]
+    );
     a.update(Msg::Engine(Update::Record(Record {
         seq: 5,
         ts: t0(),
@@ -509,34 +715,64 @@ fn quitting_asks_while_a_step_runs_then_detaches() {
     assert!(a.modal.is_none() && !a.quitting);
     a.update(ch('q'));
     let effects = a.update(ch('y'));
-    assert_eq!(effects, vec![Effect::Send(Command::Detach { who: "alice".into() }), Effect::Quit]);
+    assert_eq!(
+        effects,
+        vec![
+            Effect::Send(Command::Detach { who: "alice".into() }),
+            Effect::Quit
+        ]
+    );
     assert!(a.quitting);
 }
 
 #[test]
 fn quitting_an_idle_session_needs_no_question() {
     let mut a = fresh((80, 24));
-    assert_eq!(a.update(ch('q')), vec![Effect::Send(Command::Detach { who: "alice".into() }), Effect::Quit]);
+    assert_eq!(
+        a.update(ch('q')),
+        vec![
+            Effect::Send(Command::Detach { who: "alice".into() }),
+            Effect::Quit
+        ]
+    );
 }
 
 #[test]
 fn skip_needs_a_reason_and_abort_asks_first() {
     let mut a = failed_sql((120, 40));
     assert!(a.update(ch('S')).is_empty());
-    assert!(a.update(key(KeyCode::Enter)).is_empty(), "an empty reason is not sent");
+    assert!(
+        a.update(key(KeyCode::Enter)).is_empty(),
+        "an empty reason is not sent"
+    );
     typed(&mut a, "fixed by hand");
     assert_eq!(
         a.update(key(KeyCode::Enter)),
-        vec![Effect::Send(Command::Skip { step: "exec.rls".into(), who: "alice".into(), reason: "fixed by hand".into() })]
+        vec![Effect::Send(Command::Skip {
+            step: "exec.rls".into(),
+            who: "alice".into(),
+            reason: "fixed by hand".into()
+        })]
     );
     assert!(a.update(ch('A')).is_empty());
-    assert!(a.update(key(KeyCode::Esc)).is_empty() && a.modal.is_none(), "Esc keeps the session going");
+    assert!(
+        a.update(key(KeyCode::Esc)).is_empty() && a.modal.is_none(),
+        "Esc keeps the session going"
+    );
     a.update(ch('A'));
     assert_eq!(
         a.update(key(KeyCode::Enter)),
-        vec![Effect::Send(Command::Abort { who: "alice".into(), reason: String::new() })]
+        vec![Effect::Send(Command::Abort {
+            who: "alice".into(),
+            reason: String::new()
+        })]
     );
-    assert_eq!(a.update(ch('R')), vec![Effect::Send(Command::Retry { step: "exec.rls".into() })]);
+    assert_eq!(
+        a.update(ch('R')),
+        vec![Effect::Send(Command::Retry {
+            step: "exec.rls".into()
+        })]
+    );
 }
 
 #[test]
@@ -548,13 +784,19 @@ fn notes_and_rollback_are_recorded_with_the_operator() {
     typed(&mut a, "ok");
     assert_eq!(
         a.update(ctrl('s')),
-        vec![Effect::Send(Command::Note { who: "alice".into(), text: "DBA paged\nok".into() })]
+        vec![Effect::Send(Command::Note {
+            who: "alice".into(),
+            text: "DBA paged\nok".into()
+        })]
     );
     a.update(ch('B'));
     typed(&mut a, "responses 60% slower");
     assert_eq!(
         a.update(key(KeyCode::Enter)),
-        vec![Effect::Send(Command::StartRollback { who: "alice".into(), reason: "responses 60% slower".into() })]
+        vec![Effect::Send(Command::StartRollback {
+            who: "alice".into(),
+            reason: "responses 60% slower".into()
+        })]
     );
 }
 
@@ -573,10 +815,22 @@ fn the_cursor_follows_the_active_step_until_moved() {
         duration_ms: 30_000,
         error: None,
     };
-    a.update(Msg::Engine(Update::Record(Record { seq: 20, ts: t0(), event: finished })));
-    assert_eq!(a.selected_step().map(|s| s.id.as_str()), Some("prep.notify"), "moved by hand: stays");
+    a.update(Msg::Engine(Update::Record(Record {
+        seq: 20,
+        ts: t0(),
+        event: finished,
+    })));
+    assert_eq!(
+        a.selected_step().map(|s| s.id.as_str()),
+        Some("prep.notify"),
+        "moved by hand: stays"
+    );
     a.update(ch('f'));
-    assert_eq!(a.selected_step().map(|s| s.id.as_str()), Some("exec.rls"), "f follows the active step again");
+    assert_eq!(
+        a.selected_step().map(|s| s.id.as_str()),
+        Some("exec.rls"),
+        "f follows the active step again"
+    );
 }
 
 #[test]
@@ -596,21 +850,36 @@ fn the_log_window_stays_bounded_under_a_flood() {
     a.update(ch('l'));
     let mut seq = 100;
     for batch in 0..500u64 {
-        let lines = (0..2_000).map(|i| format!("line {}", batch * 2_000 + i)).collect();
+        let lines = (0..2_000)
+            .map(|i| format!("line {}", batch * 2_000 + i))
+            .collect();
         let record = Record {
             seq,
             ts: t0(),
-            event: Event::Output { step: "prep.backup".into(), attempt: 1, stream: Stream::Stdout, lines },
+            event: Event::Output {
+                step: "prep.backup".into(),
+                attempt: 1,
+                stream: Stream::Stdout,
+                lines,
+            },
         };
         seq += 1;
-        assert!(a.update(Msg::Engine(Update::Record(record))).is_empty(), "following needs no read-back");
+        assert!(
+            a.update(Msg::Engine(Update::Record(record))).is_empty(),
+            "following needs no read-back"
+        );
     }
     assert_eq!(a.output_lines("prep.backup"), 1_000_033);
     assert!(a.log.window_len() <= LOG_WINDOW);
     assert_eq!(a.log.get(1_000_032).map(|l| l.text.as_str()), Some("line 999999"));
     let effects = a.update(key(KeyCode::Home));
-    let asked = effects.iter().any(|e| matches!(e, Effect::ReadLog(q) if matches!(q.kind, QueryKind::Range { from: 0, .. })));
-    assert!(asked, "lines at the top are read back from the journal: {effects:?}");
+    let asked = effects
+        .iter()
+        .any(|e| matches!(e, Effect::ReadLog(q) if matches!(q.kind, QueryKind::Range { from: 0, .. })));
+    assert!(
+        asked,
+        "lines at the top are read back from the journal: {effects:?}"
+    );
     assert!(!a.log.follow);
     a.update(key(KeyCode::End));
     assert!(a.log.follow);
@@ -622,7 +891,12 @@ fn the_log_window_stays_bounded_under_a_flood() {
 #[tokio::test]
 async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
     let mut j = Journal::new("development", Mode::Live);
-    j.push(10, Event::AwaitingSignOff { step: "prerequisites.1".into() });
+    j.push(
+        10,
+        Event::AwaitingSignOff {
+            step: "prerequisites.1".into(),
+        },
+    );
     let mut a = app(Journal::new("development", Mode::Live).state(), 5, (100, 30));
     let (commands, mut command_rx) = mpsc::channel(8);
     let (update_tx, updates) = mpsc::unbounded_channel();
@@ -633,7 +907,11 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
         let _ = update_tx.send(Update::Record(record));
         while let Some(cmd) = command_rx.recv().await {
             if let Command::Detach { who } = cmd {
-                let detached = Record { seq: 2, ts: t0(), event: Event::Detached { who } };
+                let detached = Record {
+                    seq: 2,
+                    ts: t0(),
+                    event: Event::Detached { who },
+                };
                 let _ = update_tx.send(Update::Record(detached));
                 return Ok(());
             }
@@ -642,14 +920,38 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
     });
     let (key_tx, key_rx) = mpsc::unbounded_channel::<std::io::Result<TermEvent>>();
     let events = tokio_stream_from(key_rx);
-    let channels = Channels { commands, updates, engine, signals, journal_path: PathBuf::from("/nonexistent") };
+    let channels = Channels {
+        commands,
+        updates,
+        engine,
+        signals,
+        journal_path: PathBuf::from("/nonexistent"),
+    };
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("terminal");
-    key_tx.send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)))).expect("send");
-    key_tx.send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)))).expect("send");
-    key_tx.send(Ok(TermEvent::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)))).expect("send");
-    let result = tokio::time::timeout(Duration::from_secs(10), drive(&mut terminal, &mut a, events, channels))
-        .await
-        .expect("the loop ends");
+    key_tx
+        .send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char('?'),
+            KeyModifiers::NONE,
+        ))))
+        .expect("send");
+    key_tx
+        .send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Esc,
+            KeyModifiers::NONE,
+        ))))
+        .expect("send");
+    key_tx
+        .send(Ok(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+        ))))
+        .expect("send");
+    let result = tokio::time::timeout(
+        Duration::from_secs(10),
+        drive(&mut terminal, &mut a, events, channels),
+    )
+    .await
+    .expect("the loop ends");
     assert_eq!(result, Ok(()));
     assert!(a.session.detached, "the detach was folded before leaving");
     assert!(a.modal.is_none());
@@ -671,5 +973,9 @@ fn pane_focus_cycles_and_shows_the_shared_pane() {
         a.update(key(KeyCode::Tab));
         assert_eq!(a.focus, expected);
     }
-    assert_eq!(a.bottom, Pane::Checks, "focusing the checks showed them in the shared pane");
+    assert_eq!(
+        a.bottom,
+        Pane::Checks,
+        "focusing the checks showed them in the shared pane"
+    );
 }

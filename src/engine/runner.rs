@@ -17,9 +17,10 @@ use super::OutputLine;
 use super::connect;
 use super::shell::{ShellRequest, run_shell};
 use super::sql::{SqlRequest, run_sql};
+use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
-use crate::runbook::model::{DatabaseSource, Step, StepKind};
+use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::secrets::Redactor;
 use crate::session::{Next, SessionState, StepStatus};
 
@@ -27,6 +28,8 @@ use crate::session::{Next, SessionState, StepStatus};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Output is written to the journal in batches at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// The warning code for a session past twice its estimate.
+pub const ESTIMATE_EXCEEDED: &str = "estimate-exceeded";
 /// A batch is flushed early once it holds this many lines.
 const BATCH_LINES: usize = 2_000;
 
@@ -95,6 +98,8 @@ pub struct EngineSetup {
     pub redactor: Redactor,
     /// Start running automated steps without waiting for [`Command::Run`].
     pub autostart: bool,
+    /// Where saved sessions live: the evidence promotion gates look for.
+    pub state_dir: PathBuf,
 }
 
 /// The engine could not go on; the session stays resumable.
@@ -145,6 +150,14 @@ impl Batch {
             _ => self.groups.push((stream, vec![text])),
         }
         self.lines += 1;
+    }
+}
+
+fn gate_outcome(passed: bool) -> Outcome {
+    if passed {
+        Outcome::Succeeded
+    } else {
+        Outcome::Failed
     }
 }
 
@@ -206,6 +219,7 @@ impl Engine {
 
     /// Drive the session until it ends or the operator detaches. Returns the final state.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<SessionState, EngineError> {
+        let mut commands_open = true;
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -218,13 +232,13 @@ impl Engine {
             let wake = match self.running.as_mut() {
                 Some(run) => tokio::select! {
                     biased;
-                    cmd = commands.recv() => Wake::Command(cmd),
+                    cmd = commands.recv(), if commands_open => Wake::Command(cmd),
                     line = run.output.recv(), if !run.output_closed => Wake::Output(line),
                     done = &mut run.task => Wake::Done(done),
                     _ = tick.tick() => Wake::Tick,
                 },
                 None => tokio::select! {
-                    cmd = commands.recv() => Wake::Command(cmd),
+                    cmd = commands.recv(), if commands_open => Wake::Command(cmd),
                     _ = tick.tick() => Wake::Tick,
                 },
             };
@@ -249,6 +263,7 @@ impl Engine {
                 Wake::Tick => {
                     self.flush_output()?;
                     self.journal.flush()?;
+                    self.check_estimate()?;
                 }
                 Wake::Done(result) => self.finish(result)?,
             }
@@ -322,7 +337,16 @@ impl Engine {
                     }
                     _ => false,
                 };
-                if reason.trim().is_empty() {
+                let is_gate = self
+                    .state
+                    .plan
+                    .step(&step)
+                    .is_some_and(|s| matches!(s.kind, StepKind::Gate { .. }));
+                if is_gate {
+                    self.refuse(
+                        "a gate cannot be skipped; override it with a signed reason (who, role, reason)",
+                    );
+                } else if reason.trim().is_empty() {
                     self.refuse("a skip needs a reason");
                 } else if !is_next {
                     self.refuse(format!("only the next step can be skipped, not {step}"));
@@ -378,13 +402,15 @@ impl Engine {
     }
 
     fn sign_off(&mut self, step: String, signature: Signature) -> Result<(), EngineError> {
-        let (target, deciding) = match self.state.next() {
-            Next::SignOff(s, ..) => (s.id.clone(), false),
-            Next::Decide(s) => (s.id.clone(), true),
-            _ => (String::new(), false),
+        let (target, deciding, gate) = match self.state.next() {
+            Next::SignOff(s, ..) => (s.id.clone(), false, false),
+            Next::Decide(s) => (s.id.clone(), true, matches!(s.kind, StepKind::Gate { .. })),
+            _ => (String::new(), false, false),
         };
         if target != step {
             self.refuse(format!("step {step} is not waiting for a sign-off"));
+        } else if gate && (signature.role.trim().is_empty() || signature.note.trim().is_empty()) {
+            self.refuse("overriding a gate needs a name, a role and the reason");
         } else if signature.who.trim().is_empty() {
             self.refuse("a sign-off needs a name");
         } else if !deciding && self.state.step(&step).signers().contains(signature.who.trim()) {
@@ -508,6 +534,57 @@ impl Engine {
                     }
                 }),
             },
+            StepKind::Gate {
+                gate: Gate::Backups { min },
+            } => {
+                let (have, min) = (self.state.verified_backups(), *min);
+                let passed = have >= min as usize;
+                let observed = Observed {
+                    columns: vec!["verified backups in this session".into(), "required".into()],
+                    rows: vec![vec![have.to_string(), min.to_string()]],
+                    text: String::new(),
+                };
+                let error = (!passed).then(|| {
+                    format!("{have} of {min} required backups were made in this session; make the rest first")
+                });
+                tokio::spawn(async move {
+                    drop(tx);
+                    StepResult {
+                        outcome: gate_outcome(passed),
+                        exit_code: None,
+                        error,
+                        observed: Some(observed),
+                        passed: Some(passed),
+                    }
+                })
+            }
+            StepKind::Gate {
+                gate:
+                    Gate::Session {
+                        environment,
+                        rollback,
+                    },
+            } => {
+                let (dir, env, rollback) = (self.setup.state_dir.clone(), environment.clone(), *rollback);
+                let (sha, me) = (
+                    self.state.header.runbook_sha256.clone(),
+                    self.state.header.session_id.clone(),
+                );
+                tokio::task::spawn_blocking(move || {
+                    let check = check_session_gate(&dir, &env, rollback, &sha, &me);
+                    let _ = tx.blocking_send(OutputLine {
+                        stream: Stream::Info,
+                        text: check.summary.clone(),
+                    });
+                    StepResult {
+                        outcome: gate_outcome(check.passed),
+                        exit_code: None,
+                        error: (!check.passed).then_some(check.summary),
+                        observed: Some(check.evidence),
+                        passed: Some(check.passed),
+                    }
+                })
+            }
             StepKind::Manual => return Ok(()),
         };
         self.running = Some(Running {
@@ -558,6 +635,28 @@ impl Engine {
             }
             DatabaseSource::PgEnv | DatabaseSource::None => None,
         }
+    }
+
+    /// Raise the plan's rollback criterion once: the session has run longer
+    /// than twice its environment's estimate.
+    fn check_estimate(&mut self) -> Result<(), EngineError> {
+        let Some(estimate) = self.state.plan.estimate else {
+            return Ok(());
+        };
+        let elapsed = self.state.elapsed(chrono::Utc::now());
+        let raised = self.state.warnings.iter().any(|w| w.who == ESTIMATE_EXCEEDED);
+        if !raised && self.state.outcome.is_none() && elapsed > estimate.max * 2 {
+            let message = format!(
+                "elapsed {} is past twice the estimate ({}): a rollback criterion of the plan",
+                crate::runbook::duration::format_duration(elapsed),
+                crate::runbook::duration::format_duration(estimate.max)
+            );
+            self.emit(Event::Warning {
+                code: ESTIMATE_EXCEEDED.to_string(),
+                message,
+            })?;
+        }
+        Ok(())
     }
 
     fn flush_output(&mut self) -> Result<(), EngineError> {

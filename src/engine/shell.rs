@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::{ExitStatus, Stdio};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -44,6 +45,8 @@ const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long output is still read after the script exits (or is killed):
 /// a background process may hold the pipes open indefinitely.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
+/// The longest output is read after the step's processes ended, while it keeps coming.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// The kernel's limit on a single argument (MAX_ARG_STRLEN), terminating NUL included.
 const MAX_SCRIPT_BYTES: usize = 128 * 1024 - 1;
 /// How often the process group is checked while it is being stopped.
@@ -83,9 +86,19 @@ pub async fn run_shell(
     let sink = Sink {
         out,
         tail: Mutex::new(VecDeque::new()),
+        lines: AtomicUsize::new(0),
     };
     if let Err(error) = check(&req).await {
         return sink.failed(error).await;
+    }
+    if cancel.is_cancelled() {
+        let error = Some("cancelled before it started".to_string());
+        return ShellResult {
+            outcome: Outcome::Cancelled,
+            exit_code: None,
+            error,
+            tail: Vec::new(),
+        };
     }
     let mut command = Command::new("bash");
     command
@@ -136,43 +149,28 @@ pub async fn run_shell(
         Wake::Deadline => Some((Outcome::TimedOut, format!("timed out after {:?}", req.timeout))),
         Wake::Cancelled => Some((Outcome::Cancelled, "cancelled".to_string())),
     };
-    let mut killed = None;
+    let mut killed = false;
     if let Some((_, why)) = &stopped {
         sink.send(
             Stream::Info,
             format!("{why}: stopping the step's processes (SIGTERM)"),
         )
         .await;
-        killed = Some(stop_group(&mut run, &group, &sink).await);
+        killed = stop_group(&mut run, &group, &sink).await;
     } else {
-        // Read what is still buffered; a background process may hold the pipes.
-        let drained = run
-            .advance(
-                Until::Settled,
-                Instant::now().checked_add(DRAIN_AFTER_EXIT),
-                Some(&cancel),
-            )
-            .await;
-        if drained != Wake::Done || group.has_live_members() {
-            sink.send(
-                Stream::Info,
-                "the script exited leaving processes behind: stopping them (SIGTERM)".into(),
-            )
-            .await;
+        // Background processes get a moment to finish by themselves, then they are stopped.
+        let until = Instant::now().checked_add(DRAIN_AFTER_EXIT);
+        run.advance(Until::Settled, until, Some(&cancel)).await;
+        if group.has_live_members() {
+            let note = "the script exited leaving processes behind: stopping them (SIGTERM)";
+            sink.send(Stream::Info, note.into()).await;
             stop_group(&mut run, &group, &sink).await;
         }
     }
-    // After a SIGKILL only a process that left the group can still hold the output open.
-    if run
-        .advance(Until::Settled, Instant::now().checked_add(DRAIN_AFTER_EXIT), None)
-        .await
-        != Wake::Done
-    {
-        sink.send(
-            Stream::Info,
-            "output still open after the step's processes ended; stopped reading it".into(),
-        )
-        .await;
+    // Only a process that left the group can still hold the pipes open now.
+    if drain(&mut run, &sink, stopped.is_none().then_some(&cancel)).await != Wake::Done {
+        let note = "output still open after the step's processes ended; stopped reading it";
+        sink.send(Stream::Info, note.into()).await;
     }
     let status = run.status.take();
     drop(run);
@@ -189,7 +187,7 @@ pub async fn run_shell(
         .and_then(ExitStatus::code);
     let (outcome, error) = match (stopped, status) {
         (Some((outcome, why)), _) => {
-            let how = if killed == Some(true) {
+            let how = if killed {
                 "SIGTERM, then SIGKILL"
             } else {
                 "SIGTERM"
@@ -264,13 +262,21 @@ fn signal_name(sig: i32) -> String {
 struct Sink {
     out: mpsc::Sender<OutputLine>,
     tail: Mutex<VecDeque<String>>,
+    /// How many stdout and stderr lines were read so far.
+    lines: AtomicUsize,
 }
 
 impl Sink {
+    fn lines_read(&self) -> usize {
+        self.lines.load(Ordering::Relaxed)
+    }
+
     async fn send(&self, stream: Stream, text: String) {
-        if matches!(stream, Stream::Stdout | Stream::Stderr)
-            && let Ok(mut tail) = self.tail.lock()
-        {
+        let output = matches!(stream, Stream::Stdout | Stream::Stderr);
+        if output {
+            self.lines.fetch_add(1, Ordering::Relaxed);
+        }
+        if output && let Ok(mut tail) = self.tail.lock() {
             if tail.len() == TAIL_LINES {
                 tail.pop_front();
             }
@@ -397,6 +403,21 @@ async fn cancelled_or_never(cancel: Option<&CancellationToken>) {
     match cancel {
         Some(token) => token.cancelled().await,
         None => pending().await,
+    }
+}
+
+/// Read the output that is left for as long as it keeps coming (a slow
+/// reader may still be catching up), but not forever: a process outside the
+/// group may hold the pipes open and keep writing.
+async fn drain(run: &mut Supervisor<'_>, sink: &Sink, cancel: Option<&CancellationToken>) -> Wake {
+    let limit = Instant::now() + DRAIN_LIMIT;
+    loop {
+        let seen = sink.lines_read();
+        let until = (Instant::now() + DRAIN_AFTER_EXIT).min(limit);
+        match run.advance(Until::Settled, Some(until), cancel).await {
+            Wake::Deadline if sink.lines_read() > seen && Instant::now() < limit => {}
+            wake => return wake,
+        }
     }
 }
 

@@ -33,6 +33,8 @@ const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// A cancel request is repeated this often during the grace period, in case
 /// the first one reached the server between two statements.
 const CANCEL_RETRY: Duration = Duration::from_secs(1);
+/// How long one cancel request may take to reach the server.
+const CANCEL_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Lines of the failing statement shown with an error.
 const ERROR_CONTEXT_LINES: usize = 5;
 /// Longest statement line echoed in the log.
@@ -111,39 +113,41 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
 
     let stop = CancellationToken::new();
     let token = client.cancel_token();
-    let mut stopped: Option<(Outcome, String)> = None;
-    let mut retry_at = None;
-    let mut give_up_at = None;
+    let mut stopped: Option<Stop> = None;
     let mut exec = Box::pin(execute(&client, &req, &statements, &mut notices, &log, &stop));
     let finished = loop {
         tokio::select! {
-            r = &mut exec => break Some(r),
-            () = cancel.cancelled(), if stopped.is_none() => stopped = Some((Outcome::Cancelled, "cancelled".into())),
-            () = sleep_or_never(deadline), if stopped.is_none() => stopped = Some((Outcome::TimedOut, timed_out())),
-            () = sleep_or_never(retry_at) => {}
-            () = sleep_or_never(give_up_at) => break None,
+            r = &mut exec => break Ok(r),
+            () = cancel.cancelled(), if stopped.is_none() => {
+                stopped = Some(Stop::new(Outcome::Cancelled, "cancelled".into()));
+            }
+            () = sleep_or_never(deadline), if stopped.is_none() => {
+                stopped = Some(Stop::new(Outcome::TimedOut, timed_out()));
+            }
+            () = sleep_or_never(stopped.as_ref().map(|s| s.retry_at)) => {}
+            Some(stop) = give_up(stopped.as_ref()) => break Err(stop),
         }
-        if let Some((_, why)) = &stopped {
-            if give_up_at.is_none() {
+        if let Some(stopping) = &mut stopped {
+            if !stop.is_cancelled() {
                 stop.cancel();
+                let why = &stopping.why;
                 log.info(format!(
                     "{why}: asking the server to cancel the running statement"
                 ))
                 .await;
-                give_up_at = Instant::now().checked_add(CANCEL_GRACE);
             }
             // A cancel request reaching the server between two statements does nothing: repeat it.
             spawn_cancel_request(token.clone(), log.clone());
-            retry_at = Instant::now().checked_add(CANCEL_RETRY);
+            stopping.retry_at = Instant::now() + CANCEL_RETRY;
         }
     };
     drop(exec);
     drop(client);
 
-    let lost_silently = finished.as_ref().is_some_and(|done| done.lost_silently);
+    let lost_silently = finished.as_ref().is_ok_and(|done| done.lost_silently);
     let mut result = match (finished, stopped) {
-        (Some(done), None) => done.into_result(),
-        (Some(done), Some((outcome, why))) if done.outcome != Outcome::Succeeded => {
+        (Ok(done), None) => done.into_result(),
+        (Ok(done), Some(Stop { outcome, why, .. })) if done.outcome != Outcome::Succeeded => {
             let what = if done.committed_any {
                 "statements committed before it stay committed; the open transaction was rolled back"
             } else {
@@ -155,12 +159,12 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
                 ..done.into_result()
             }
         }
-        (Some(done), Some(_)) => {
+        (Ok(done), Some(_)) => {
             log.info("the step finished before it could be stopped".into())
                 .await;
             done.into_result()
         }
-        (None, Some((outcome, why))) => {
+        (Err(Stop { outcome, why, .. }), _) => {
             let error = format!(
                 "{why}; the server did not stop the statement within {CANCEL_GRACE:?}, so the connection was closed \
                  (the server rolls the transaction back)"
@@ -168,7 +172,6 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
             log.line(Stream::Error, error.clone()).await;
             verdict(outcome, Some(error))
         }
-        (None, None) => verdict(Outcome::Failed, Some("the step ended without a result".into())),
     };
     // A connection that died without a word from the server: say what the driver saw.
     if lost_silently
@@ -183,10 +186,41 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
     result
 }
 
+/// Why and since when the step is being stopped.
+#[derive(Debug, Clone)]
+struct Stop {
+    outcome: Outcome,
+    why: String,
+    /// When to repeat the cancel request.
+    retry_at: Instant,
+    /// When to stop waiting for the server and close the connection.
+    give_up_at: Instant,
+}
+
+impl Stop {
+    fn new(outcome: Outcome, why: String) -> Stop {
+        let now = Instant::now();
+        Stop {
+            outcome,
+            why,
+            retry_at: now,
+            give_up_at: now + CANCEL_GRACE,
+        }
+    }
+}
+
+/// The stop, once its grace period is over; `None` at once when there is no
+/// stop, which disables its `select!` branch.
+async fn give_up(stop: Option<&Stop>) -> Option<Stop> {
+    let stop = stop?;
+    tokio::time::sleep_until(stop.give_up_at).await;
+    Some(stop.clone())
+}
+
 fn spawn_cancel_request(token: tokio_postgres::CancelToken, log: Log) {
     tokio::spawn(async move {
         // Bounded, so that an unreachable server does not keep the output channel open.
-        let why = match tokio::time::timeout(CANCEL_RETRY * 5, connect::cancel_query(&token)).await {
+        let why = match tokio::time::timeout(CANCEL_REQUEST_TIMEOUT, connect::cancel_query(&token)).await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no answer from the server".to_string(),
@@ -394,6 +428,9 @@ async fn execute(
                 return finish_failed(&mut s, &checks, sentence).await;
             }
         }
+    }
+    if stop.is_cancelled() {
+        return finish_failed(&mut s, &checks, "stopped before the end of the step".into()).await;
     }
     if s.in_tx {
         let end = if req.dry_run {

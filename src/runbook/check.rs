@@ -37,7 +37,11 @@ pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             let _ = outline(runbook, &loaded, out);
         }
         None => {
-            let _ = writeln!(err, "runsheet: {} cannot be loaded; fix the errors above", path.display());
+            let _ = writeln!(
+                err,
+                "runsheet: {} cannot be loaded; fix the errors above",
+                path.display()
+            );
         }
     }
     if loaded.has_errors() { INVALID } else { OK }
@@ -50,7 +54,11 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
     if !rb.variables.is_empty() {
         writeln!(out, "\nvariables")?;
         for (name, var) in &rb.variables {
-            let value = if var.secret { "*** (secret)".to_string() } else { value_source(&var.value) };
+            let value = if var.secret {
+                "*** (secret)".to_string()
+            } else {
+                value_source(&var.value)
+            };
             writeln!(out, "  {name} = {value}")?;
         }
     }
@@ -61,7 +69,11 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
         }
     }
     if let Some(p) = &rb.prerequisites {
-        writeln!(out, "\nprerequisites  \"{}\"  (line {}, every environment)", p.title, p.pos.line)?;
+        writeln!(
+            out,
+            "\nprerequisites  \"{}\"  (line {}, every environment)",
+            p.title, p.pos.line
+        )?;
         steps(&p.steps, "  ", out)?;
     }
     for env in &rb.environments {
@@ -71,12 +83,19 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
         writeln!(out)?;
     }
     for r in &rb.references {
-        writeln!(out, "reference {}  \"{}\"  (line {})", reference_kind(r.kind), r.title, r.pos.line)?;
+        writeln!(
+            out,
+            "reference {}  \"{}\"  (line {})",
+            reference_kind(r.kind),
+            r.title,
+            r.pos.line
+        )?;
         steps(&r.steps, "  ", out)?;
     }
     let all: Vec<&Step> = rb.all_steps().collect();
     let count = |label: &str| all.iter().filter(|s| s.kind.label() == label).count();
-    let phases = rb.environments.iter().map(|e| e.phases.len()).sum::<usize>() + rb.prerequisites.iter().count();
+    let phases =
+        rb.environments.iter().map(|e| e.phases.len()).sum::<usize>() + rb.prerequisites.iter().count();
     writeln!(
         out,
         "\nsummary: {} environments, {} phases, {} steps ({} manual, {} shell, {} sql; {} verify), {} warnings, {} errors",
@@ -95,7 +114,11 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
 fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
     let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    writeln!(out, "\nenvironment {}  \"{}\"  (line {})", env.name, env.heading, env.pos.line)?;
+    writeln!(
+        out,
+        "\nenvironment {}  \"{}\"  (line {})",
+        env.name, env.heading, env.pos.line
+    )?;
     writeln!(out, "  aliases       {}", or_dash(env.aliases.join(", ")))?;
     writeln!(out, "  database      {}", database(&env.database))?;
     writeln!(out, "  requires      {}", or_dash(env.requires.join(", ")))?;
@@ -105,8 +128,16 @@ fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  confirm       {}", yes_no(env.confirm))?;
     writeln!(out, "  signoffs      {}", env.signoffs)?;
     writeln!(out, "  min backups   {}", env.min_backups)?;
-    writeln!(out, "  estimate      {}", or_dash(env.estimate.as_ref().map(format_estimate).unwrap_or_default()))?;
-    writeln!(out, "  window        {}", or_dash(env.window.clone().unwrap_or_default()))?;
+    writeln!(
+        out,
+        "  estimate      {}",
+        or_dash(env.estimate.as_ref().map(format_estimate).unwrap_or_default())
+    )?;
+    writeln!(
+        out,
+        "  window        {}",
+        or_dash(env.window.clone().unwrap_or_default())
+    )?;
     for p in &env.phases {
         phase(p, out)?;
     }
@@ -114,20 +145,33 @@ fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn phase(p: &Phase, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "  phase {}  \"{}\"  (line {})", p.kind.slug(), p.title, p.pos.line)?;
+    writeln!(
+        out,
+        "  phase {}  \"{}\"  (line {})",
+        p.kind.slug(),
+        p.title,
+        p.pos.line
+    )?;
     steps(&p.steps, "    ", out)
 }
 
 fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
     for s in steps {
         let mut kind = s.kind.label().to_string();
-        for (on, flag) in [(s.verify, "verify"), (s.readonly, "readonly"), (s.backup, "backup")] {
+        for (on, flag) in [
+            (s.verify, "verify"),
+            (s.readonly, "readonly"),
+            (s.backup, "backup"),
+        ] {
             if on {
                 kind.push(' ');
                 kind.push_str(flag);
             }
         }
-        let timeout = s.timeout.map(|t| format!("  (timeout {})", format_duration(t))).unwrap_or_default();
+        let timeout = s
+            .timeout
+            .map(|t| format!("  (timeout {})", format_duration(t)))
+            .unwrap_or_default();
         writeln!(out, "{indent}[{kind}] {}  {}{timeout}", s.id, s.title)?;
     }
     Ok(())
@@ -158,7 +202,10 @@ fn value_source(source: &ValueSource) -> String {
     let text = match source {
         ValueSource::Literal(v) => v.clone(),
         ValueSource::Env { var, default: None } => format!("env:{var}"),
-        ValueSource::Env { var, default: Some(d) } => format!("env:{var} (default {d})"),
+        ValueSource::Env {
+            var,
+            default: Some(d),
+        } => format!("env:{var} (default {d})"),
     };
     redact_connection_passwords(&text).into_owned()
 }
@@ -170,9 +217,17 @@ mod tests {
 
     #[test]
     fn values_never_show_passwords() {
-        let v = ValueSource::Env { var: "DB".into(), default: Some("postgres://u:hunter2@h/db".into()) };
+        let v = ValueSource::Env {
+            var: "DB".into(),
+            default: Some("postgres://u:hunter2@h/db".into()),
+        };
         assert_eq!(value_source(&v), "env:DB (default postgres://u:***@h/db)");
-        assert_eq!(database(&DatabaseSource::Url(ValueSource::Literal("host=h password=x".into()))), "host=h password=***");
+        assert_eq!(
+            database(&DatabaseSource::Url(ValueSource::Literal(
+                "host=h password=x".into()
+            ))),
+            "host=h password=***"
+        );
     }
 
     #[test]
@@ -181,7 +236,9 @@ mod tests {
             id: "a.b.1".into(),
             title: "Check".into(),
             body: String::new(),
-            kind: StepKind::Sql { sql: "select true".into() },
+            kind: StepKind::Sql {
+                sql: "select true".into(),
+            },
             verify: true,
             readonly: false,
             backup: false,
@@ -191,6 +248,9 @@ mod tests {
         };
         let mut out = Vec::new();
         steps(&[step], "  ", &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "  [sql verify] a.b.1  Check  (timeout 10m)\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "  [sql verify] a.b.1  Check  (timeout 10m)\n"
+        );
     }
 }

@@ -33,11 +33,19 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(pos: SourcePos, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, pos, message: message.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            pos,
+            message: message.into(),
+        }
     }
 
     pub fn warning(pos: SourcePos, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, pos, message: message.into() }
+        Diagnostic {
+            severity: Severity::Warning,
+            pos,
+            message: message.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -47,7 +55,10 @@ impl Diagnostic {
     /// Displays as `path:line:col: error: message`, the form editors and
     /// terminals turn into a link.
     pub fn display<'a>(&'a self, path: &'a Path) -> impl fmt::Display + 'a {
-        DisplayWithPath { diagnostic: self, path }
+        DisplayWithPath {
+            diagnostic: self,
+            path,
+        }
     }
 }
 
@@ -59,7 +70,14 @@ struct DisplayWithPath<'a> {
 impl fmt::Display for DisplayWithPath<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.diagnostic;
-        write!(f, "{}:{}: {}: {}", self.path.display(), d.pos, d.severity.label(), d.message)
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.path.display(),
+            d.pos,
+            d.severity.label(),
+            d.message
+        )
     }
 }
 
@@ -70,6 +88,9 @@ mod tests {
     #[test]
     fn displays_like_a_compiler() {
         let d = Diagnostic::warning(SourcePos { line: 3, col: 7 }, "something odd");
-        assert_eq!(d.display(Path::new("a/b.md")).to_string(), "a/b.md:3:7: warning: something odd");
+        assert_eq!(
+            d.display(Path::new("a/b.md")).to_string(),
+            "a/b.md:3:7: warning: something odd"
+        );
     }
 }

@@ -34,12 +34,16 @@ pub fn parse_estimate(text: &str) -> Result<Estimate, String> {
         // `2-4 hours`: a bare lower number takes the upper end's last unit.
         (Some(high), None) => {
             let amount: f64 = low.trim().parse().map_err(|_| shape())?;
-            let unit = parse_parts(high).and_then(|p| p.last().and_then(|&(_, u)| u)).ok_or_else(shape)?;
+            let unit = parse_parts(high)
+                .and_then(|p| p.last().and_then(|&(_, u)| u))
+                .ok_or_else(shape)?;
             Duration::try_from_secs_f64(amount * unit as f64).map_err(|_| shape())?
         }
     };
     if min > max {
-        return Err(format!("estimate \"{text}\" starts above where it ends; write the smaller duration first"));
+        return Err(format!(
+            "estimate \"{text}\" starts above where it ends; write the smaller duration first"
+        ));
     }
     Ok(Estimate { min, max })
 }
@@ -65,7 +69,11 @@ pub fn format_estimate(estimate: &Estimate) -> String {
     if estimate.min == estimate.max {
         format_duration(estimate.max)
     } else {
-        format!("{}-{}", format_duration(estimate.min), format_duration(estimate.max))
+        format!(
+            "{}-{}",
+            format_duration(estimate.min),
+            format_duration(estimate.max)
+        )
     }
 }
 
@@ -83,10 +91,14 @@ fn parse_parts(text: &str) -> Option<Vec<(f64, Option<u64>)>> {
     let mut parts = Vec::new();
     let mut rest = text.trim();
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let amount: f64 = rest[..num_len].parse().ok()?;
         rest = rest[num_len..].trim_start();
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = rest[unit_len..].trim_start();
         if unit.is_empty() {

@@ -68,7 +68,9 @@ const KNOWN: &str = "verify, readonly, backup, id=NAME, timeout=DURATION, file=P
 /// and the problems found, so one bad attribute does not hide the others.
 pub(crate) fn parse(info: &str) -> (FenceInfo, Vec<InfoError>) {
     let mut errors = Vec::new();
-    let lang_end = info.find(|c: char| c.is_whitespace() || c == '{').unwrap_or(info.len());
+    let lang_end = info
+        .find(|c: char| c.is_whitespace() || c == '{')
+        .unwrap_or(info.len());
     let lang = info[..lang_end].to_string();
     let runner = Runner::of(&lang);
     let mut attrs = Vec::new();
@@ -151,7 +153,10 @@ fn parse_attrs(text: &str, base: usize, attrs: &mut Vec<(Attr, usize)>, errors: 
         }
         match attr(key, value) {
             Ok(a) => attrs.push((a, base + start)),
-            Err(message) => errors.push(InfoError { offset: base + start, message }),
+            Err(message) => errors.push(InfoError {
+                offset: base + start,
+                message,
+            }),
         }
     }
 }
@@ -171,17 +176,24 @@ fn attr(key: &str, value: Option<String>) -> Result<Attr, String> {
         "backup" => flag(Attr::Backup),
         "id" => {
             let id = needs("check-rls")?;
-            if id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            if id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            {
                 Ok(Attr::Id(id))
             } else {
-                Err(format!("step id '{id}' may only use letters, digits, '-', '_' and '.'"))
+                Err(format!(
+                    "step id '{id}' may only use letters, digits, '-', '_' and '.'"
+                ))
             }
         }
         "timeout" => {
             let text = needs("10m")?;
             match parse_duration(&text) {
                 Some(d) if !d.is_zero() => Ok(Attr::Timeout(d)),
-                _ => Err(format!("timeout '{text}' is not a duration; write e.g. 30s, 10m or 2h")),
+                _ => Err(format!(
+                    "timeout '{text}' is not a duration; write e.g. 30s, 10m or 2h"
+                )),
             }
         }
         "file" => needs("scripts/phase1.sql").map(Attr::File),

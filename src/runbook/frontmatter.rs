@@ -9,9 +9,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
 
+use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
 use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
@@ -23,15 +23,24 @@ use super::source::SourceMap;
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Split {
     /// No front matter: the Markdown starts at this offset (after a BOM).
-    Absent { body: usize },
-    Present { toml: Range<usize>, body: usize },
+    Absent {
+        body: usize,
+    },
+    Present {
+        toml: Range<usize>,
+        body: usize,
+    },
     /// `+++` opened and never closed.
     Unterminated,
 }
 
 /// Find the front matter: a `+++` first line, up to the next `+++` line.
 pub(crate) fn split(text: &str) -> Split {
-    let start = if text.starts_with('\u{FEFF}') { '\u{FEFF}'.len_utf8() } else { 0 };
+    let start = if text.starts_with('\u{FEFF}') {
+        '\u{FEFF}'.len_utf8()
+    } else {
+        0
+    };
     let mut lines = LineIter { text, at: start };
     match lines.next() {
         Some((_, line)) if line.trim_end() == "+++" => {}
@@ -40,7 +49,10 @@ pub(crate) fn split(text: &str) -> Split {
     let toml_start = lines.at;
     for (line_start, line) in lines.by_ref() {
         if line.trim_end() == "+++" {
-            return Split::Present { toml: toml_start..line_start, body: lines.at };
+            return Split::Present {
+                toml: toml_start..line_start,
+                body: lines.at,
+            };
         }
     }
     Split::Unterminated
@@ -220,7 +232,12 @@ impl<'de, T: Deserialize<'de> + Shape> Deserialize<'de> for StrOr<T> {
 
 /// Parse and validate the front matter at `toml` (a byte range of the file).
 /// Problems become diagnostics; what could be read is kept.
-pub(crate) fn parse(map: &SourceMap, text: &str, toml: Range<usize>, diags: &mut Vec<Diagnostic>) -> FrontMatter {
+pub(crate) fn parse(
+    map: &SourceMap,
+    text: &str,
+    toml: Range<usize>,
+    diags: &mut Vec<Diagnostic>,
+) -> FrontMatter {
     let mut fm = FrontMatter::default();
     let base = toml.start;
     let raw: RawFrontMatter = match toml::from_str(&text[toml]) {
@@ -229,7 +246,10 @@ pub(crate) fn parse(map: &SourceMap, text: &str, toml: Range<usize>, diags: &mut
             let offset = e.span().map_or(0, |s| s.start);
             diags.push(Diagnostic::error(
                 map.pos(base + offset),
-                format!("front matter: {}; fix the TOML between the +++ lines", e.message().trim_end()),
+                format!(
+                    "front matter: {}; fix the TOML between the +++ lines",
+                    e.message().trim_end()
+                ),
             ));
             return fm;
         }
@@ -263,7 +283,11 @@ pub(crate) fn parse(map: &SourceMap, text: &str, toml: Range<usize>, diags: &mut
             ));
             continue;
         }
-        let index = match fm.environments.iter().position(|e| e.name.eq_ignore_ascii_case(&name)) {
+        let index = match fm
+            .environments
+            .iter()
+            .position(|e| e.name.eq_ignore_ascii_case(&name))
+        {
             Some(i) => i,
             None => {
                 if let Some(other) = fm.environments.iter().find(|e| e.is_named(&name)) {
@@ -276,7 +300,10 @@ pub(crate) fn parse(map: &SourceMap, text: &str, toml: Range<usize>, diags: &mut
                     ));
                     continue;
                 }
-                fm.environments.push(EnvSettings { aliases: Vec::new(), ..EnvSettings::default_named(&name, "") });
+                fm.environments.push(EnvSettings {
+                    aliases: Vec::new(),
+                    ..EnvSettings::default_named(&name, "")
+                });
                 fm.environments.len() - 1
             }
         };
@@ -302,7 +329,10 @@ fn environment(
             if other.name != envs[index].name {
                 diags.push(Diagnostic::error(
                     pos,
-                    format!("alias '{alias}' already names environment '{}'; choose another alias", other.name),
+                    format!(
+                        "alias '{alias}' already names environment '{}'; choose another alias",
+                        other.name
+                    ),
                 ));
             }
         } else {
@@ -330,7 +360,10 @@ fn environment(
             Ok(v) if v >= 1 => env.signoffs = v,
             _ => diags.push(Diagnostic::error(
                 at(n.span()),
-                format!("signoffs = {} is not a number of people; use 1 or more", n.get_ref()),
+                format!(
+                    "signoffs = {} is not a number of people; use 1 or more",
+                    n.get_ref()
+                ),
             )),
         }
     }
@@ -447,8 +480,17 @@ mod tests {
     #[test]
     fn splits_front_matter() {
         assert_eq!(split("# T\n"), Split::Absent { body: 0 });
-        assert_eq!(split("+++\na = 1\n+++\n# T"), Split::Present { toml: 4..10, body: 14 });
-        assert_eq!(split("\u{FEFF}+++\r\n+++\r\n"), Split::Present { toml: 8..8, body: 13 });
+        assert_eq!(
+            split("+++\na = 1\n+++\n# T"),
+            Split::Present {
+                toml: 4..10,
+                body: 14
+            }
+        );
+        assert_eq!(
+            split("\u{FEFF}+++\r\n+++\r\n"),
+            Split::Present { toml: 8..8, body: 13 }
+        );
         assert_eq!(split("+++\na = 1\n"), Split::Unterminated);
         assert_eq!(split("+++"), Split::Unterminated);
     }

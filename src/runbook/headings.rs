@@ -10,24 +10,80 @@ use super::model::{PhaseKind, ReferenceKind};
 const PHASES: &[(PhaseKind, &[&str])] = &[
     (
         PhaseKind::PostDeployment,
-        &["post deployment", "postdeployment", "after deployment", "follow up", "followup", "wrap up", "cleanup", "clean up"],
+        &[
+            "post deployment",
+            "postdeployment",
+            "after deployment",
+            "follow up",
+            "followup",
+            "wrap up",
+            "cleanup",
+            "clean up",
+        ],
     ),
     (
         PhaseKind::Prerequisites,
-        &["prerequisites", "prerequisite", "pre requisites", "pre requisite", "pre flight", "preflight", "requirements", "before you start"],
+        &[
+            "prerequisites",
+            "prerequisite",
+            "pre requisites",
+            "pre requisite",
+            "pre flight",
+            "preflight",
+            "requirements",
+            "before you start",
+        ],
     ),
-    (PhaseKind::Preparation, &["preparation", "prepare", "pre deployment", "predeployment", "setup", "set up"]),
-    (PhaseKind::Rollback, &["rollback", "roll back", "back out", "backout", "revert"]),
+    (
+        PhaseKind::Preparation,
+        &[
+            "preparation",
+            "prepare",
+            "pre deployment",
+            "predeployment",
+            "setup",
+            "set up",
+        ],
+    ),
+    (
+        PhaseKind::Rollback,
+        &["rollback", "roll back", "back out", "backout", "revert"],
+    ),
     (
         PhaseKind::Validation,
-        &["validation", "validate", "verification", "verify", "testing", "tests", "checks", "qa"],
+        &[
+            "validation",
+            "validate",
+            "verification",
+            "verify",
+            "testing",
+            "tests",
+            "checks",
+            "qa",
+        ],
     ),
-    (PhaseKind::Execution, &["execution", "execute", "deployment", "deploy", "implementation", "run"]),
+    (
+        PhaseKind::Execution,
+        &[
+            "execution",
+            "execute",
+            "deployment",
+            "deploy",
+            "implementation",
+            "run",
+        ],
+    ),
 ];
 
 const REFERENCES: &[(ReferenceKind, &[&str])] = &[
-    (ReferenceKind::Rollback, &["rollback", "roll back", "back out", "backout", "revert"]),
-    (ReferenceKind::SuccessCriteria, &["success criteria", "acceptance criteria"]),
+    (
+        ReferenceKind::Rollback,
+        &["rollback", "roll back", "back out", "backout", "revert"],
+    ),
+    (
+        ReferenceKind::SuccessCriteria,
+        &["success criteria", "acceptance criteria"],
+    ),
     (ReferenceKind::Communication, &["communication", "communications"]),
     (ReferenceKind::Timeline, &["timeline", "schedule"]),
     (ReferenceKind::Contacts, &["contact", "contacts"]),
@@ -37,7 +93,10 @@ const REFERENCES: &[(ReferenceKind, &[&str])] = &[
 /// The phase a `###` heading names, if any.
 pub(crate) fn phase_kind(heading: &str) -> Option<PhaseKind> {
     let words = phrase_words(heading);
-    PHASES.iter().find(|(_, phrases)| phrases.iter().any(|p| contains(&words, p))).map(|(k, _)| *k)
+    PHASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| contains(&words, p)))
+        .map(|(k, _)| *k)
 }
 
 /// The phase names a heading may use, for the "unknown phase" message.
@@ -75,7 +134,10 @@ pub(crate) fn names(heading: &str, name: &str) -> bool {
 /// Lowercase words split on anything but letters and digits, so that
 /// "Pre-Flight", "pre flight" and "PRE_FLIGHT" read the same.
 fn phrase_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 fn name_words(text: &str) -> Vec<String> {
@@ -88,7 +150,9 @@ fn name_words(text: &str) -> Vec<String> {
 
 fn contains(words: &[String], phrase: &str) -> bool {
     let phrase: Vec<&str> = phrase.split(' ').collect();
-    words.windows(phrase.len()).any(|w| w.iter().zip(&phrase).all(|(a, b)| a == b))
+    words
+        .windows(phrase.len())
+        .any(|w| w.iter().zip(&phrase).all(|(a, b)| a == b))
 }
 
 #[cfg(test)]

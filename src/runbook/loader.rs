@@ -16,8 +16,8 @@ use super::frontmatter::{self, FrontMatter, Split};
 use super::headings;
 use super::markdown::{self, Block, Fence, Item};
 use super::model::{
-    DatabaseSource, Environment, Phase, PhaseKind, ReferenceKind, ReferenceSection, Runbook, SourcePos,
-    Step, StepKind,
+    DatabaseSource, Environment, Phase, PhaseKind, ReferenceKind, ReferenceSection, Runbook, SourcePos, Step,
+    StepKind,
 };
 use super::source::{self, SourceMap};
 use super::steps::StepBuilder;
@@ -55,7 +55,10 @@ pub struct LoadError {
 
 /// Load the runbook at `path`.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| LoadError {
+        path: path.to_path_buf(),
+        source,
+    })?;
     Ok(load_bytes(path, &bytes))
 }
 
@@ -107,6 +110,7 @@ fn build(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Runbook
         open_reference: None,
         ids: Vec::new(),
         skipped: Vec::new(),
+        rollback: None,
     };
     for block in markdown::outline(text, body) {
         asm.block(&block);
@@ -119,7 +123,10 @@ fn build(path: &Path, text: &str, diags: &mut Vec<Diagnostic>) -> Option<Runbook
 enum Section {
     /// Before the first `##`.
     Preamble,
-    Env { env: usize, phase: Slot },
+    Env {
+        env: usize,
+        phase: Slot,
+    },
     Shared,
     Reference(usize),
     /// A section already reported as an error (a duplicate).
@@ -156,14 +163,28 @@ struct Assembler<'a> {
     /// Environments with a phase already reported as an error, whose steps
     /// were therefore skipped: "no steps" would only repeat that error.
     skipped: Vec<usize>,
+    /// The first Rollback reference section: the one whose steps can run.
+    rollback: Option<usize>,
 }
 
 impl Assembler<'_> {
     fn block(&mut self, block: &Block) {
         match block {
-            Block::Heading { level: 1, text, range } => self.title(text, range),
-            Block::Heading { level: 2, text, range } => self.section(text, range),
-            Block::Heading { level: 3, text, range } => self.phase(text, range),
+            Block::Heading {
+                level: 1,
+                text,
+                range,
+            } => self.title(text, range),
+            Block::Heading {
+                level: 2,
+                text,
+                range,
+            } => self.section(text, range),
+            Block::Heading {
+                level: 3,
+                text,
+                range,
+            } => self.phase(text, range),
             Block::Heading { .. } => {}
             Block::List(items) => self.list(items),
             Block::LooseFence(f) => {
@@ -214,14 +235,23 @@ impl Assembler<'_> {
                     Section::Ignored
                 }
                 None => {
-                    self.envs.push((settings, environment(&self.fm.environments[settings], heading, pos)));
-                    Section::Env { env: self.envs.len() - 1, phase: Slot::None }
+                    self.envs.push((
+                        settings,
+                        environment(&self.fm.environments[settings], heading, pos),
+                    ));
+                    Section::Env {
+                        env: self.envs.len() - 1,
+                        phase: Slot::None,
+                    }
                 }
             };
             return;
         }
         if named.len() > 1 {
-            let names: Vec<&str> = named.iter().map(|&i| self.fm.environments[i].name.as_str()).collect();
+            let names: Vec<&str> = named
+                .iter()
+                .map(|&i| self.fm.environments[i].name.as_str())
+                .collect();
             self.diags.push(Diagnostic::warning(
                 pos,
                 format!(
@@ -234,7 +264,10 @@ impl Assembler<'_> {
                 Some(first) => {
                     self.diags.push(Diagnostic::error(
                         pos,
-                        format!("the shared prerequisites already start at {}; merge the two sections", first.pos),
+                        format!(
+                            "the shared prerequisites already start at {}; merge the two sections",
+                            first.pos
+                        ),
                     ));
                     Section::Ignored
                 }
@@ -246,15 +279,17 @@ impl Assembler<'_> {
             return;
         }
         let kind = headings::reference_kind(heading);
-        let first_rollback = self.references.iter().find(|r| r.kind == ReferenceKind::Rollback);
-        if let (ReferenceKind::Rollback, Some(first)) = (kind, first_rollback) {
-            self.diags.push(Diagnostic::warning(
-                pos,
-                format!(
-                    "a second Rollback section (the first is at {}); only the first one's steps can run, so merge them",
-                    first.pos
-                ),
-            ));
+        if kind == ReferenceKind::Rollback {
+            match self.rollback {
+                Some(first) => self.diags.push(Diagnostic::warning(
+                    pos,
+                    format!(
+                        "a second Rollback section (the first is at {}); only the first one's steps can run, so merge them",
+                        self.references[first].pos
+                    ),
+                )),
+                None => self.rollback = Some(self.references.len()),
+            }
         }
         self.references.push(ReferenceSection {
             kind,
@@ -268,7 +303,9 @@ impl Assembler<'_> {
     }
 
     fn phase(&mut self, heading: &str, range: &Range<usize>) {
-        let Section::Env { env, phase: slot } = &mut self.section else { return };
+        let Section::Env { env, phase: slot } = &mut self.section else {
+            return;
+        };
         let pos = self.map.pos(range.start);
         let environment = &mut self.envs[*env].1;
         let Some(kind) = headings::phase_kind(heading) else {
@@ -298,7 +335,12 @@ impl Assembler<'_> {
             return;
         }
         let forward = |k: PhaseKind| k != PhaseKind::Rollback && k != PhaseKind::Unphased;
-        let later = environment.phases.iter().map(|p| p.kind).filter(|&k| forward(k) && k > kind).max();
+        let later = environment
+            .phases
+            .iter()
+            .map(|p| p.kind)
+            .filter(|&k| forward(k) && k > kind)
+            .max();
         if let (true, Some(later)) = (forward(kind), later) {
             self.diags.push(Diagnostic::warning(
                 pos,
@@ -321,7 +363,9 @@ impl Assembler<'_> {
                     Slot::Unknown => return,
                     Slot::None => {
                         let environment = &mut self.envs[env].1;
-                        let pos = items.first().map_or(environment.pos, |i| self.map.pos(i.range.start));
+                        let pos = items
+                            .first()
+                            .map_or(environment.pos, |i| self.map.pos(i.range.start));
                         self.diags.push(Diagnostic::warning(
                             pos,
                             format!(
@@ -329,16 +373,26 @@ impl Assembler<'_> {
                                 environment.heading
                             ),
                         ));
-                        environment.phases.push(phase(PhaseKind::Unphased, PhaseKind::Unphased.label(), pos));
+                        environment
+                            .phases
+                            .push(phase(PhaseKind::Unphased, PhaseKind::Unphased.label(), pos));
                         let p = environment.phases.len() - 1;
-                        self.section = Section::Env { env, phase: Slot::Phase(p) };
+                        self.section = Section::Env {
+                            env,
+                            phase: Slot::Phase(p),
+                        };
                         p
                     }
                 };
                 for item in items {
                     let environment = &self.envs[env].1;
                     let phase = &environment.phases[p];
-                    let id = format!("{}.{}.{}", environment.name, phase.kind.slug(), phase.steps.len() + 1);
+                    let id = format!(
+                        "{}.{}.{}",
+                        environment.name,
+                        phase.kind.slug(),
+                        phase.steps.len() + 1
+                    );
                     let step = self.step(item, id);
                     self.envs[env].1.phases[p].steps.push(step);
                 }
@@ -352,7 +406,7 @@ impl Assembler<'_> {
                     }
                 }
             }
-            Section::Reference(r) if self.is_runnable_rollback(r) => {
+            Section::Reference(r) if self.rollback == Some(r) => {
                 for item in items {
                     let step = self.step(item, format!("rollback.{}", self.references[r].steps.len() + 1));
                     self.references[r].steps.push(step);
@@ -365,10 +419,6 @@ impl Assembler<'_> {
             Section::Preamble => self.warn_never_runs(items, "the text before the first `##` section"),
             Section::Ignored => {}
         }
-    }
-
-    fn is_runnable_rollback(&self, r: usize) -> bool {
-        self.references.iter().position(|s| s.kind == ReferenceKind::Rollback) == Some(r)
     }
 
     fn step(&mut self, item: &Item, default_id: String) -> Step {
@@ -394,8 +444,25 @@ impl Assembler<'_> {
     }
 
     fn finish(self, path: &Path) -> Option<Runbook> {
-        let Assembler { text, fm, steps, diags, h1, envs, prerequisites, references, ids, skipped, .. } = self;
-        if fm.title.is_none() && h1.is_none() && envs.is_empty() && prerequisites.is_none() && references.is_empty() {
+        let Assembler {
+            text,
+            fm,
+            steps,
+            diags,
+            h1,
+            envs,
+            prerequisites,
+            references,
+            ids,
+            skipped,
+            ..
+        } = self;
+        if fm.title.is_none()
+            && h1.is_none()
+            && envs.is_empty()
+            && prerequisites.is_none()
+            && references.is_empty()
+        {
             diags.push(Diagnostic::error(
                 FILE_START,
                 "the runbook is empty; start it with a `# Title` and an environment section such as `## Development` with numbered steps",
@@ -405,8 +472,12 @@ impl Assembler<'_> {
         let title = match fm.title.clone().or(h1) {
             Some(title) => title,
             None => {
-                diags.push(Diagnostic::warning(FILE_START, "the runbook has no title; add a `# Title` line"));
-                path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+                diags.push(Diagnostic::warning(
+                    FILE_START,
+                    "the runbook has no title; add a `# Title` line",
+                ));
+                path.file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
             }
         };
         if envs.is_empty() {
@@ -415,90 +486,13 @@ impl Assembler<'_> {
                 "no `##` section names an environment, so nothing can run; name one in a heading, e.g. `## Deployment to Development`",
             ));
         }
-        let mut environments = Vec::with_capacity(envs.len());
-        let defined: Vec<usize> = (0..fm.environments.len())
-            .filter(|&i| fm.environments[i].declared.is_some() || envs.iter().any(|(s, _)| *s == i))
-            .collect();
-        for &i in &defined {
-            let settings = &fm.environments[i];
-            if let (Some(declared), false) = (settings.declared, envs.iter().any(|(s, _)| *s == i)) {
-                diags.push(Diagnostic::warning(
-                    declared,
-                    format!(
-                        "environment '{}' has no `##` section naming it; add one, e.g. `## Deployment to {}`",
-                        settings.name, settings.name
-                    ),
-                ));
-            }
-        }
-        for (index, (settings, mut env)) in envs.into_iter().enumerate() {
-            let s = &fm.environments[settings];
-            let resolve = |(word, pos): &(String, SourcePos), diags: &mut Vec<Diagnostic>| {
-                match defined.iter().find(|&&d| fm.environments[d].is_named(word)) {
-                    Some(&d) if d == settings => {
-                        diags.push(Diagnostic::error(
-                            *pos,
-                            format!("environment '{}' cannot require itself; name another environment", s.name),
-                        ));
-                        None
-                    }
-                    Some(&d) => Some(fm.environments[d].name.clone()),
-                    None => {
-                        let known: Vec<&str> = defined.iter().map(|&d| fm.environments[d].name.as_str()).collect();
-                        diags.push(Diagnostic::error(
-                            *pos,
-                            format!(
-                                "'{word}' is not an environment of this runbook; use one of: {}",
-                                known.join(", ")
-                            ),
-                        ));
-                        None
-                    }
-                }
-            };
-            env.requires = s.requires.iter().filter_map(|r| resolve(r, diags)).collect();
-            env.requires_rollback_test = s.requires_rollback_test.as_ref().and_then(|r| resolve(r, diags));
-            check_environment(&env, skipped.contains(&index), diags);
-            environments.push(env);
-        }
-        // A requirement on a front-matter-only environment is still checked.
-        for &i in defined.iter().filter(|&&i| !environments.iter().any(|e| e.name == fm.environments[i].name)) {
-            for (word, pos) in fm.environments[i].requires.iter().chain(&fm.environments[i].requires_rollback_test) {
-                if !defined.iter().any(|&d| fm.environments[d].is_named(word)) {
-                    diags.push(Diagnostic::error(
-                        *pos,
-                        format!("'{word}' is not an environment of this runbook; define it or remove it"),
-                    ));
-                }
-            }
-        }
-        let shared_sql = prerequisites
+        let environments = environments(fm, envs, &skipped, diags);
+        let shared = prerequisites
             .iter()
             .flat_map(|p| &p.steps)
-            .chain(references.iter().flat_map(|r| &r.steps))
-            .filter(|s| matches!(s.kind, StepKind::Sql { .. }));
-        if let Some(env) = environments.iter().find(|e| e.database == DatabaseSource::None) {
-            for step in shared_sql {
-                diags.push(Diagnostic::error(
-                    step.pos,
-                    format!(
-                        "this SQL step runs for every environment, but '{}' has database = \"none\"; give it a database or make the step a shell or manual one",
-                        env.name
-                    ),
-                ));
-            }
-        }
-        let mut first_use: HashMap<&str, SourcePos> = HashMap::with_capacity(ids.len());
-        for (id, pos) in &ids {
-            if let Some(first) = first_use.get(id.as_str()) {
-                diags.push(Diagnostic::error(
-                    *pos,
-                    format!("duplicate step id '{id}' (first used at {first}); give this step its own {{id=NAME}}"),
-                ));
-            } else {
-                first_use.insert(id, *pos);
-            }
-        }
+            .chain(references.iter().flat_map(|r| &r.steps));
+        check_shared_sql(shared, &environments, diags);
+        check_ids(&ids, diags);
         Some(Runbook {
             path: path.to_path_buf(),
             content_hash: content_hash(text, &steps.includes),
@@ -509,6 +503,121 @@ impl Assembler<'_> {
             environments,
             references,
         })
+    }
+}
+
+/// The environments with a section, their requirements resolved to
+/// environment names; front-matter environments without a section are
+/// warned about, and their requirements checked all the same.
+fn environments(
+    fm: &FrontMatter,
+    envs: Vec<(usize, Environment)>,
+    skipped: &[usize],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Environment> {
+    let has_section = |i: usize| envs.iter().any(|(s, _)| *s == i);
+    let defined: Vec<usize> = (0..fm.environments.len())
+        .filter(|&i| fm.environments[i].declared.is_some() || has_section(i))
+        .collect();
+    let resolve = |owner: usize, (word, pos): &(String, SourcePos), diags: &mut Vec<Diagnostic>| match defined
+        .iter()
+        .find(|&&d| fm.environments[d].is_named(word))
+    {
+        Some(&d) if d == owner => {
+            diags.push(Diagnostic::error(
+                *pos,
+                format!(
+                    "environment '{}' cannot require itself; name another environment",
+                    fm.environments[owner].name
+                ),
+            ));
+            None
+        }
+        Some(&d) => Some(fm.environments[d].name.clone()),
+        None => {
+            let known: Vec<&str> = defined
+                .iter()
+                .map(|&d| fm.environments[d].name.as_str())
+                .collect();
+            diags.push(Diagnostic::error(
+                *pos,
+                format!(
+                    "'{word}' is not an environment of this runbook; use one of: {}",
+                    known.join(", ")
+                ),
+            ));
+            None
+        }
+    };
+    for &i in &defined {
+        let settings = &fm.environments[i];
+        if let (Some(declared), false) = (settings.declared, has_section(i)) {
+            diags.push(Diagnostic::warning(
+                declared,
+                format!(
+                    "environment '{}' has no `##` section naming it; add one, e.g. `## Deployment to {}`",
+                    settings.name, settings.name
+                ),
+            ));
+            for r in settings.requires.iter().chain(&settings.requires_rollback_test) {
+                resolve(i, r, diags);
+            }
+        }
+    }
+    let mut environments = Vec::with_capacity(envs.len());
+    for (index, (settings, mut env)) in envs.into_iter().enumerate() {
+        let s = &fm.environments[settings];
+        env.requires = s
+            .requires
+            .iter()
+            .filter_map(|r| resolve(settings, r, diags))
+            .collect();
+        env.requires_rollback_test = s
+            .requires_rollback_test
+            .as_ref()
+            .and_then(|r| resolve(settings, r, diags));
+        check_environment(&env, skipped.contains(&index), diags);
+        environments.push(env);
+    }
+    environments
+}
+
+/// Shared prerequisites and rollback steps run in every environment, so
+/// their SQL needs every environment to have a database.
+fn check_shared_sql<'a>(
+    steps: impl Iterator<Item = &'a Step>,
+    environments: &[Environment],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(env) = environments.iter().find(|e| e.database == DatabaseSource::None) else {
+        return;
+    };
+    for step in steps.filter(|s| matches!(s.kind, StepKind::Sql { .. })) {
+        diags.push(Diagnostic::error(
+            step.pos,
+            format!(
+                "this SQL step runs for every environment, but '{}' has database = \"none\"; give it a database or make the step a shell or manual one",
+                env.name
+            ),
+        ));
+    }
+}
+
+/// Ids must be unique: sessions and journals refer to steps by id.
+fn check_ids(ids: &[(String, SourcePos)], diags: &mut Vec<Diagnostic>) {
+    let mut first_use: HashMap<&str, SourcePos> = HashMap::with_capacity(ids.len());
+    for (id, pos) in ids {
+        match first_use.get(id.as_str()) {
+            Some(first) => diags.push(Diagnostic::error(
+                *pos,
+                format!(
+                    "duplicate step id '{id}' (first used at {first}); give this step its own {{id=NAME}}"
+                ),
+            )),
+            None => {
+                first_use.insert(id, *pos);
+            }
+        }
     }
 }
 
@@ -533,7 +642,12 @@ fn check_environment(env: &Environment, had_bad_phase: bool, diags: &mut Vec<Dia
         ));
     }
     if env.database == DatabaseSource::None {
-        for step in env.phases.iter().flat_map(|p| &p.steps).filter(|s| matches!(s.kind, StepKind::Sql { .. })) {
+        for step in env
+            .phases
+            .iter()
+            .flat_map(|p| &p.steps)
+            .filter(|s| matches!(s.kind, StepKind::Sql { .. }))
+        {
             diags.push(Diagnostic::error(
                 step.pos,
                 format!(
@@ -564,7 +678,12 @@ fn environment(s: &frontmatter::EnvSettings, heading: &str, pos: SourcePos) -> E
 }
 
 fn phase(kind: PhaseKind, title: &str, pos: SourcePos) -> Phase {
-    Phase { kind, title: title.to_string(), pos, steps: Vec::new() }
+    Phase {
+        kind,
+        title: title.to_string(),
+        pos,
+        steps: Vec::new(),
+    }
 }
 
 /// SHA-256 over the runbook and every included file (path as written and

@@ -10,7 +10,11 @@ use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 #[derive(Debug)]
 pub(crate) enum Block {
     /// A heading outside any list or quote.
-    Heading { level: u8, text: String, range: Range<usize> },
+    Heading {
+        level: u8,
+        text: String,
+        range: Range<usize>,
+    },
     /// The items of a top-level list.
     List(Vec<Item>),
     /// A fenced block outside any top-level list item.
@@ -84,11 +88,13 @@ impl Walker {
                     self.close_title();
                 }
             }
-            Event::TaskListMarker(checked) => {
-                if self.lists == 1 {
-                    if let Some(item) = self.item.as_mut().filter(|i| i.checked.is_none() && i.title.is_empty()) {
-                        item.checked = Some(checked);
-                    }
+            Event::TaskListMarker(checked) if self.lists == 1 => {
+                if let Some(item) = self
+                    .item
+                    .as_mut()
+                    .filter(|i| i.checked.is_none() && i.title.is_empty())
+                {
+                    item.checked = Some(checked);
                 }
             }
             _ => {}
@@ -111,8 +117,12 @@ impl Walker {
                 self.lists += 1;
             }
             Tag::Item if self.lists == 1 && self.list.is_some() => {
-                self.item =
-                    Some(Item { range, checked: None, title: String::new(), fences: Vec::new() });
+                self.item = Some(Item {
+                    range,
+                    checked: None,
+                    title: String::new(),
+                    fences: Vec::new(),
+                });
                 self.title_done = false;
             }
             Tag::CodeBlock(CodeBlockKind::Fenced(info)) => {
@@ -127,7 +137,11 @@ impl Walker {
             TagEnd::Heading(_) => {
                 if let Some((level, heading, start)) = self.heading.take() {
                     let text = heading.trim().to_string();
-                    self.blocks.push(Block::Heading { level, text, range: start..range.end });
+                    self.blocks.push(Block::Heading {
+                        level,
+                        text,
+                        range: start..range.end,
+                    });
                 }
             }
             TagEnd::BlockQuote(_) => self.quotes = self.quotes.saturating_sub(1),
@@ -199,7 +213,12 @@ fn fence_at(text: &str, start: usize, parsed_info: &str) -> Fence {
             content: String::new(),
         };
     }
-    Fence { start, info: parsed_info.trim().to_string(), info_start: start, content: String::new() }
+    Fence {
+        start,
+        info: parsed_info.trim().to_string(),
+        info_start: start,
+        content: String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -211,7 +230,9 @@ mod tests {
         let text = "# T\n\n## Env\n\n1. First *line*\n   more\n   ```sql {verify}\n   select 1;\n   ```\n   - nested\n2. [x] Done\n\n```sh\nls\n```\n";
         let blocks = outline(text, 0);
         assert_eq!(blocks.len(), 4, "{blocks:?}");
-        let Block::List(items) = &blocks[2] else { panic!("{blocks:?}") };
+        let Block::List(items) = &blocks[2] else {
+            panic!("{blocks:?}")
+        };
         assert_eq!(items.len(), 2);
         assert_eq!(items[0].title, "First line");
         assert_eq!(items[0].fences[0].info, "sql {verify}");
@@ -219,7 +240,9 @@ mod tests {
         assert_eq!(items[0].fences[0].content, "select 1;\n");
         assert_eq!(items[1].checked, Some(true));
         assert_eq!(items[1].title, "Done");
-        let Block::LooseFence(f) = &blocks[3] else { panic!("{blocks:?}") };
+        let Block::LooseFence(f) = &blocks[3] else {
+            panic!("{blocks:?}")
+        };
         assert_eq!(f.info, "sh");
     }
 }

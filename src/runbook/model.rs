@@ -204,7 +204,7 @@ pub struct Step {
 impl Step {
     /// Whether running this step may change the world, for the production guard.
     pub fn changes_state(&self) -> bool {
-        !matches!(self.kind, StepKind::Manual) && !self.verify && !self.readonly
+        matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. }) && !self.verify && !self.readonly
     }
 }
 
@@ -218,6 +218,21 @@ pub enum StepKind {
     Shell { script: String },
     /// SQL on the environment's database, in one transaction.
     Sql { sql: String },
+    /// A promotion gate runsheet checks itself from saved journals; added
+    /// by the plan from the environment's front matter, never written.
+    Gate { gate: Gate },
+}
+
+/// What a gate step demands before the environment may go on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "gate", rename_all = "snake_case")]
+pub enum Gate {
+    /// A completed, successful, live session of the same runbook content in
+    /// `environment`; with `rollback`, one in which the Rollback section ran
+    /// to completion (the rollback rehearsal).
+    Session { environment: String, rollback: bool },
+    /// At least `min` backup steps succeeded in this session.
+    Backups { min: u32 },
 }
 
 impl StepKind {
@@ -226,6 +241,7 @@ impl StepKind {
             StepKind::Manual => "manual",
             StepKind::Shell { .. } => "shell",
             StepKind::Sql { .. } => "sql",
+            StepKind::Gate { .. } => "gate",
         }
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Environment, Estimate, PhaseKind, Runbook, Step};
+use super::model::{Environment, Estimate, Gate, PhaseKind, Runbook, SourcePos, Step, StepKind};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -50,10 +50,12 @@ impl Plan {
                 title: p.title.clone(),
                 steps: p.steps.clone(),
             });
+        let mut phases: Vec<PlanPhase> = shared.chain(own).collect();
+        add_gates(&mut phases, env);
         Plan {
             runbook_title: runbook.title.clone(),
             environment: env.name.clone(),
-            phases: shared.chain(own).collect(),
+            phases,
             rollback: runbook.rollback_steps(env).to_vec(),
             confirm: env.confirm,
             signoffs: env.signoffs.max(1),
@@ -85,22 +87,19 @@ impl Plan {
     /// Keep only the steps a `--only` filter selects, so the quick-start
     /// menu's modes map onto sessions: `verify` (the checks only),
     /// `phase:N` (steps whose id names remediation phase N, e.g.
-    /// `{id=phase3-schema}`), or `step:ID` (one step, or every step whose
+    /// `{id=production.phase3-run}`), or `step:ID` (one step, or every step whose
     /// id starts with ID). Phases left empty are dropped.
     pub fn only(mut self, filter: &str) -> Result<Plan, String> {
         let filter = filter.trim();
         let keep: Box<dyn Fn(&Step) -> bool> = match filter.split_once(':') {
             None if filter == "verify" => Box::new(|s: &Step| s.verify),
             Some(("phase", n)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => {
-                let prefixes = [format!("phase{n}"), format!("phase-{n}")];
+                let wanted = format!("phase{n}");
                 Box::new(move |s: &Step| {
-                    s.id.split('.').any(|segment| {
-                        prefixes.iter().any(|p| {
-                            segment
-                                .strip_prefix(p.as_str())
-                                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_digit()))
-                        })
-                    })
+                    // `phase3`, `phase-3` or `phase_3` anywhere in the id.
+                    let tokens: Vec<&str> = s.id.split(['.', '-', '_']).collect();
+                    tokens.iter().any(|t| *t == wanted)
+                        || tokens.windows(2).any(|w| w[0] == "phase" && w[1] == n)
                 })
             }
             Some(("step", id)) if !id.is_empty() => {
@@ -124,5 +123,105 @@ impl Plan {
             ));
         }
         Ok(self)
+    }
+}
+
+/// A gate step: automatic, checked by the engine, shown like any other step.
+fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
+    Step {
+        id,
+        title,
+        body,
+        kind: StepKind::Gate { gate },
+        verify: false,
+        readonly: true,
+        backup: false,
+        timeout: None,
+        checked: false,
+        pos: SourcePos::default(),
+    }
+}
+
+/// Put the environment's promotion gates into the plan: evidence from
+/// earlier sessions among the prerequisites, the backup count at the start
+/// of execution (backups are made during preparation).
+fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
+    let mut session_gates: Vec<Step> = env
+        .requires
+        .iter()
+        .map(|required| {
+            gate_step(
+                format!("gate.requires.{required}"),
+                format!("Gate: {required} went well with this runbook"),
+                format!(
+                    "{} may only go ahead after a completed, successful, live (not dry-run) session \
+                     of this same runbook content in **{required}**. runsheet looks for it in the saved \
+                     journals and shows the evidence; a gate can only be overridden with a signed reason.",
+                    env.name
+                ),
+                Gate::Session {
+                    environment: required.clone(),
+                    rollback: false,
+                },
+            )
+        })
+        .collect();
+    if let Some(rehearsal) = &env.requires_rollback_test {
+        session_gates.push(gate_step(
+            format!("gate.rollback-test.{rehearsal}"),
+            format!("Gate: the rollback was rehearsed in {rehearsal}"),
+            format!(
+                "The rollback plan asks for a rollback test in {rehearsal} before {}: a live session \
+                 of this runbook in **{rehearsal}** in which the Rollback section ran to completion.",
+                env.name
+            ),
+            Gate::Session {
+                environment: rehearsal.clone(),
+                rollback: true,
+            },
+        ));
+    }
+    if !session_gates.is_empty() {
+        match phases.iter_mut().find(|p| p.kind == PhaseKind::Prerequisites) {
+            Some(pre) => pre.steps.extend(session_gates),
+            None => phases.insert(
+                0,
+                PlanPhase {
+                    kind: PhaseKind::Prerequisites,
+                    title: "Promotion gates".into(),
+                    steps: session_gates,
+                },
+            ),
+        }
+    }
+    if env.min_backups > 0 {
+        let min = env.min_backups;
+        let step = gate_step(
+            "gate.backups".to_string(),
+            format!("Gate: {min} verified backup(s) made in this session"),
+            format!(
+                "Execution may only start after at least {min} backup step(s) (`{{backup}}`) succeeded \
+                 in this session."
+            ),
+            Gate::Backups { min },
+        );
+        let target = phases
+            .iter()
+            .position(|p| p.kind == PhaseKind::Execution)
+            .map(|i| (i, 0))
+            .or_else(|| {
+                phases
+                    .iter()
+                    .rposition(|p| p.kind == PhaseKind::Preparation)
+                    .map(|i| (i, phases[i].steps.len()))
+            });
+        match target {
+            Some((i, at)) => phases[i].steps.insert(at, step),
+            None => phases.push(PlanPhase {
+                kind: PhaseKind::Execution,
+                title: "Backups".into(),
+                steps: vec![step],
+            }),
+        }
     }
 }

@@ -14,7 +14,12 @@ pub(crate) struct SourceMap<'a> {
 impl<'a> SourceMap<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
         let mut line_starts = vec![0];
-        line_starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
+        line_starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         SourceMap { text, line_starts }
     }
 
@@ -28,7 +33,10 @@ impl<'a> SourceMap<'a> {
         let line = self.line_starts.partition_point(|&start| start <= offset);
         let start = self.line_starts[line - 1];
         let col = self.text[start..offset].chars().count() + 1;
-        SourcePos { line: saturate(line), col: saturate(col) }
+        SourcePos {
+            line: saturate(line),
+            col: saturate(col),
+        }
     }
 
     /// The byte offset where the line holding `offset` starts.
@@ -71,7 +79,10 @@ fn byte_pos(bytes: &[u8], offset: usize) -> SourcePos {
     let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
     let col = before[line_start..].iter().filter(|&&b| b & 0xC0 != 0x80).count() + 1;
-    SourcePos { line: saturate(line), col: saturate(col) }
+    SourcePos {
+        line: saturate(line),
+        col: saturate(col),
+    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,12 @@ struct Gathered {
 impl<'a> StepBuilder<'a> {
     pub(crate) fn new(map: &'a SourceMap<'a>, text: &'a str, runbook: &Path) -> Self {
         let dir = runbook.parent().map(Path::to_path_buf).unwrap_or_default();
-        StepBuilder { map, text, dir, includes: Vec::new() }
+        StepBuilder {
+            map,
+            text,
+            dir,
+            includes: Vec::new(),
+        }
     }
 
     /// The step for `item`; `default_id` names it unless it has `{id=…}`.
@@ -54,7 +59,11 @@ impl<'a> StepBuilder<'a> {
         }
         let title = match item.title.trim() {
             "" => {
-                let from_code = item.fences.iter().flat_map(|f| f.content.lines()).find(|l| !l.trim().is_empty());
+                let from_code = item
+                    .fences
+                    .iter()
+                    .flat_map(|f| f.content.lines())
+                    .find(|l| !l.trim().is_empty());
                 match from_code {
                     Some(line) => line.trim().to_string(),
                     None => {
@@ -78,7 +87,11 @@ impl<'a> StepBuilder<'a> {
         let step = Step {
             id,
             title,
-            body: body(self.text, self.map.line_start(item.range.start), item.range.clone()),
+            body: body(
+                self.text,
+                self.map.line_start(item.range.start),
+                item.range.clone(),
+            ),
             kind,
             verify: g.verify,
             readonly: g.readonly,
@@ -93,7 +106,10 @@ impl<'a> StepBuilder<'a> {
     fn fence(&mut self, f: &Fence, g: &mut Gathered, diags: &mut Vec<Diagnostic>) {
         let (info, errors) = fence::parse(&f.info);
         for e in errors {
-            diags.push(Diagnostic::error(self.map.pos(f.info_start + e.offset), e.message));
+            diags.push(Diagnostic::error(
+                self.map.pos(f.info_start + e.offset),
+                e.message,
+            ));
         }
         let fence_pos = self.map.pos(f.start);
         let runs = info.runner != Runner::None;
@@ -109,7 +125,9 @@ impl<'a> StepBuilder<'a> {
                 _ => g.runner = Some(info.runner),
             }
         }
-        let mut content = Some(f.content.as_str()).filter(|c| !c.trim().is_empty()).map(str::to_string);
+        let mut content = Some(f.content.as_str())
+            .filter(|c| !c.trim().is_empty())
+            .map(str::to_string);
         let mut from_file = false;
         for (attr, offset) in info.attrs {
             let pos = self.map.pos(f.info_start + offset);
@@ -211,7 +229,11 @@ impl<'a> StepBuilder<'a> {
 }
 
 fn describe_lang(lang: &str) -> String {
-    if lang.is_empty() { "plain".to_string() } else { format!("`{lang}`") }
+    if lang.is_empty() {
+        "plain".to_string()
+    } else {
+        format!("`{lang}`")
+    }
 }
 
 /// The item's Markdown without its list marker (and task box), continuation
@@ -227,7 +249,11 @@ fn body(text: &str, line_start: usize, range: std::ops::Range<usize>) -> String 
     // CommonMark: content starts 1-4 spaces after the marker; a blank first
     // line or a longer gap means one space.
     let gap = after_marker.len() - content.len();
-    let gap = if content.trim().is_empty() || gap > 4 { 1 } else { gap };
+    let gap = if content.trim().is_empty() || gap > 4 {
+        1
+    } else {
+        gap
+    };
     let indent = marker_col + marker_len + gap;
     let content = content
         .strip_prefix("[ ] ")

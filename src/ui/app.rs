@@ -22,8 +22,8 @@ use super::text;
 use super::theme::Theme;
 use crate::engine::runner::{Command, Update};
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
-use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step, StepKind};
 use crate::runbook::duration::format_estimate;
+use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step, StepKind};
 use crate::session::{Next, SessionState};
 
 /// A pane that can have the focus.
@@ -56,8 +56,17 @@ pub enum RowKey {
 /// One row of the checklist as drawn.
 #[derive(Debug, Clone, Copy)]
 pub enum Row<'a> {
-    Phase { key: PhaseKey, title: &'a str, kind: PhaseKind, done: usize, total: usize, collapsed: bool },
-    Step { step: &'a Step },
+    Phase {
+        key: PhaseKey,
+        title: &'a str,
+        kind: PhaseKind,
+        done: usize,
+        total: usize,
+        collapsed: bool,
+    },
+    Step {
+        step: &'a Step,
+    },
 }
 
 impl Row<'_> {
@@ -91,8 +100,11 @@ impl Reference {
         };
         let mut sections: Vec<_> = runbook.references.iter().collect();
         sections.sort_by_key(|r| rank(r.kind));
-        let contacts: String =
-            runbook.contacts.iter().map(|(role, who)| format!("- **{role}**: {who}\n")).collect();
+        let contacts: String = runbook
+            .contacts
+            .iter()
+            .map(|(role, who)| format!("- **{role}**: {who}\n"))
+            .collect();
         let mut out: Vec<Reference> = sections
             .iter()
             .map(|r| {
@@ -101,11 +113,17 @@ impl Reference {
                     markdown.push_str("\n\n");
                     markdown.push_str(&contacts);
                 }
-                Reference { title: r.title.clone(), markdown }
+                Reference {
+                    title: r.title.clone(),
+                    markdown,
+                }
             })
             .collect();
         if !contacts.is_empty() && !sections.iter().any(|r| r.kind == ReferenceKind::Contacts) {
-            out.push(Reference { title: "Contacts".into(), markdown: contacts });
+            out.push(Reference {
+                title: "Contacts".into(),
+                markdown: contacts,
+            });
         }
         out
     }
@@ -125,13 +143,23 @@ pub enum Level {
     Error,
 }
 
+/// What a signature in the sign-off dialog means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignOffKind {
+    /// A manual step, signed by as many distinct people as the plan asks.
+    Manual,
+    /// A failed or interrupted step that a person marks done.
+    MarkDone,
+    /// A failed gate let through: needs a role and the reason.
+    GateOverride,
+}
+
 /// The sign-off dialog of a manual step (or marking a failed one done).
 #[derive(Debug, Clone)]
 pub struct SignOffDialog {
     pub step: String,
     pub title: String,
-    /// The step failed or was interrupted: a person marks it done.
-    pub mark_done: bool,
+    pub kind: SignOffKind,
     pub signed: Vec<String>,
     pub need: u32,
     /// Who, role, note.
@@ -251,7 +279,11 @@ fn field(text: &str, placeholder: &str) -> TextArea<'static> {
 
 /// Show the cursor only in the focused field.
 fn set_focus(t: &mut TextArea<'static>, focused: bool) {
-    let style = if focused { Style::new().add_modifier(ratatui::style::Modifier::REVERSED) } else { Style::new() };
+    let style = if focused {
+        Style::new().add_modifier(ratatui::style::Modifier::REVERSED)
+    } else {
+        Style::new()
+    };
     t.set_cursor_style(style);
 }
 
@@ -265,8 +297,10 @@ impl App {
         if !session.rolling_back() {
             collapsed.insert(PhaseKey::Rollback);
         }
-        let message = (!setup.notices.is_empty())
-            .then(|| Message { level: Level::Warning, text: setup.notices.join(" · ") });
+        let message = (!setup.notices.is_empty()).then(|| Message {
+            level: Level::Warning,
+            text: setup.notices.join(" · "),
+        });
         let mut app = App {
             session,
             theme: setup.theme,
@@ -304,7 +338,9 @@ impl App {
     /// The step the session is busy with or waits on.
     pub fn active_step(&self) -> Option<&Step> {
         match self.session.next() {
-            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::SignOff(s, ..) | Next::Decide(s) => Some(s),
+            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::SignOff(s, ..) | Next::Decide(s) => {
+                Some(s)
+            }
             Next::AllDone | Next::Ended => None,
         }
     }
@@ -321,14 +357,25 @@ impl App {
             let key = PhaseKey::Forward(i);
             let (done, total) = self.session.phase_progress(i);
             let collapsed = self.collapsed.contains(&key);
-            rows.push(Row::Phase { key, title: &phase.title, kind: phase.kind, done, total, collapsed });
+            rows.push(Row::Phase {
+                key,
+                title: &phase.title,
+                kind: phase.kind,
+                done,
+                total,
+                collapsed,
+            });
             if !collapsed {
                 rows.extend(phase.steps.iter().map(|step| Row::Step { step }));
             }
         }
         if !plan.rollback.is_empty() {
             let key = PhaseKey::Rollback;
-            let done = plan.rollback.iter().filter(|s| self.session.step(&s.id).status().is_done()).count();
+            let done = plan
+                .rollback
+                .iter()
+                .filter(|s| self.session.step(&s.id).status().is_done())
+                .count();
             let collapsed = self.collapsed.contains(&key);
             rows.push(Row::Phase {
                 key,
@@ -349,7 +396,13 @@ impl App {
     fn phase_of(&self, id: &str) -> Option<PhaseKey> {
         match self.session.plan.phase_of(id) {
             Some(i) => Some(PhaseKey::Forward(i)),
-            None => self.session.plan.rollback.iter().any(|s| s.id == id).then_some(PhaseKey::Rollback),
+            None => self
+                .session
+                .plan
+                .rollback
+                .iter()
+                .any(|s| s.id == id)
+                .then_some(PhaseKey::Rollback),
         }
     }
 
@@ -386,10 +439,17 @@ impl App {
                 text.push_str(&format!(": {r}"));
             }
             text.push_str(" · q leaves");
-            let kind = if *outcome == SessionOutcome::Completed { Banner::Done } else { Banner::Alert };
+            let kind = if *outcome == SessionOutcome::Completed {
+                Banner::Done
+            } else {
+                Banner::Alert
+            };
             out.push((kind, text));
         } else if let Some(r) = self.session.rollback.as_ref().filter(|r| r.finished.is_none()) {
-            out.push((Banner::Rollback, format!("ROLLBACK IN PROGRESS · started by {}: {}", r.who, r.reason)));
+            out.push((
+                Banner::Rollback,
+                format!("ROLLBACK IN PROGRESS · started by {}: {}", r.who, r.reason),
+            ));
         }
         if let Some(e) = &self.session.plan.estimate {
             let elapsed = self.session.elapsed(self.now);
@@ -408,11 +468,17 @@ impl App {
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { level: Level::Info, text: text.into() });
+        self.message = Some(Message {
+            level: Level::Info,
+            text: text.into(),
+        });
     }
 
     fn error(&mut self, text: impl Into<String>) {
-        self.message = Some(Message { level: Level::Error, text: text.into() });
+        self.message = Some(Message {
+            level: Level::Error,
+            text: text.into(),
+        });
     }
 
     /// Apply one message; return what the driver must do.
@@ -490,7 +556,11 @@ impl App {
             self.selected = Some(RowKey::Step(id));
         }
         let keys: Vec<RowKey> = self.rows().iter().map(Row::key).collect();
-        let index = match self.selected.as_ref().and_then(|k| keys.iter().position(|r| r == k)) {
+        let index = match self
+            .selected
+            .as_ref()
+            .and_then(|k| keys.iter().position(|r| r == k))
+        {
             Some(i) => Some(i),
             None => {
                 // A step hidden in a collapsed phase: its phase row stands in for it.
@@ -498,7 +568,9 @@ impl App {
                     Some(RowKey::Step(id)) => self.phase_of(id).map(RowKey::Phase),
                     _ => None,
                 };
-                let i = phase.and_then(|p| keys.iter().position(|r| *r == p)).or((!keys.is_empty()).then_some(0));
+                let i = phase
+                    .and_then(|p| keys.iter().position(|r| *r == p))
+                    .or((!keys.is_empty()).then_some(0));
                 self.selected = i.map(|i| keys[i].clone());
                 i
             }
@@ -533,7 +605,10 @@ impl App {
     }
 
     fn record(&mut self, record: Record) {
-        if let Event::Output { step, stream, lines, .. } = &record.event {
+        if let Event::Output {
+            step, stream, lines, ..
+        } = &record.event
+        {
             let before = self.output_lines(step);
             self.session.apply(&record);
             self.log.push(step, *stream, lines, before);
@@ -551,12 +626,18 @@ impl App {
                 if matches!(self.modal, Some(Modal::ConfirmEnv(_))) {
                     self.modal = None;
                 }
-                self.info(format!("environment {} confirmed by {who}", self.session.plan.environment));
+                self.info(format!(
+                    "environment {} confirmed by {who}",
+                    self.session.plan.environment
+                ));
             }
             Event::Note { .. } => self.info("note recorded in the journal"),
             Event::Skipped { step, .. } => self.info(format!("{step} skipped")),
-            Event::StepFinished { step, outcome, error, .. } if self.session.step(step).status().needs_decision() => {
+            Event::StepFinished {
+                step, outcome, error, ..
+            } if self.session.step(step).status().needs_decision() => {
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+                let choices = self.session.plan.step(step).map(decide_choices).unwrap_or_default();
                 self.error(format!(
                     "{step} {}{why} · R retry · s mark done · S skip · A abort",
                     format!("{outcome:?}").to_lowercase()
@@ -574,7 +655,10 @@ impl App {
                 self.info(format!("rollback started by {who}"));
             }
             Event::Warning { message, .. } => {
-                self.message = Some(Message { level: Level::Warning, text: message.clone() });
+                self.message = Some(Message {
+                    level: Level::Warning,
+                    text: message.clone(),
+                });
             }
             Event::SessionEnded { outcome, .. } => {
                 self.info(format!("the session {}; q leaves", outcome.label()));
@@ -607,7 +691,7 @@ impl App {
                 let total = self.output_lines(&step);
                 self.log.reveal(index, total, self.log_height());
             }
-            Loaded::NotFound => self.info(format!("no more matches for “{pattern}”")),
+            Loaded::NotFound => self.info(format!("no match for “{pattern}”")),
             Loaded::Failed => self.error(error.unwrap_or_default()),
             Loaded::Stale | Loaded::Lines => {}
         }
@@ -621,7 +705,9 @@ impl App {
         self.quitting = true;
         self.modal = None;
         if self.engine == EngineState::Running && self.session.outcome.is_none() && !self.session.detached {
-            fx.push(Effect::Send(Command::Detach { who: self.operator.clone() }));
+            fx.push(Effect::Send(Command::Detach {
+                who: self.operator.clone(),
+            }));
         }
         fx.push(Effect::Quit);
     }
@@ -661,7 +747,11 @@ impl App {
             Action::FocusNext | Action::FocusPrev => {
                 let i = Pane::CYCLE.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let n = Pane::CYCLE.len();
-                let next = if action == Action::FocusNext { (i + 1) % n } else { (i + n - 1) % n };
+                let next = if action == Action::FocusNext {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
                 self.focus_pane(Pane::CYCLE[next]);
             }
             Action::Run => self.run(fx),
@@ -683,8 +773,17 @@ impl App {
                 _ => self.info("no failed or interrupted step to retry"),
             },
             Action::Skip => match self.session.next() {
+                Next::Start(step) | Next::Decide(step) if is_gate(step) => {
+                    let id = step.id.clone();
+                    self.info(format!(
+                        "{id} is a gate and cannot be skipped: R checks it again, s overrides it (signed, with role and reason)"
+                    ));
+                }
                 Next::Start(step) | Next::Confirm(step) | Next::SignOff(step, ..) | Next::Decide(step) => {
-                    let purpose = ReasonFor::Skip { step: step.id.clone(), title: step.title.clone() };
+                    let purpose = ReasonFor::Skip {
+                        step: step.id.clone(),
+                        title: step.title.clone(),
+                    };
                     self.open_reason(purpose);
                 }
                 Next::Running(step) => {
@@ -738,7 +837,10 @@ impl App {
             Action::ShowLog => self.focus_pane(Pane::Log),
             Action::ShowChecks => self.focus_pane(Pane::Checks),
             Action::Search => {
-                let t = field(self.log.search.as_deref().unwrap_or(""), "text to find in the log");
+                let t = field(
+                    self.log.search.as_deref().unwrap_or(""),
+                    "text to find in the log",
+                );
                 self.modal = Some(Modal::Search(Box::new(t)));
             }
             Action::SearchNext => self.search(true, fx),
@@ -803,36 +905,51 @@ impl App {
             Next::Decide(step) => {
                 let id = step.id.clone();
                 let status = self.session.step(&id).status().label();
-                self.info(format!("{id} {status}: R retry · s mark done · S skip · A abort"));
+                let choices = decide_choices(step);
+                self.info(format!("{id} {status}: {choices}"));
             }
         }
     }
 
     fn open_sign_off(&mut self) {
-        let (step, mark_done, need) = match self.session.next() {
-            Next::SignOff(step, _, need) => (step, false, need),
-            Next::Decide(step) => (step, true, 1),
+        let (step, kind, need) = match self.session.next() {
+            Next::SignOff(step, _, need) => (step, SignOffKind::Manual, need),
+            Next::Decide(step) if is_gate(step) => (step, SignOffKind::GateOverride, 1),
+            Next::Decide(step) => (step, SignOffKind::MarkDone, 1),
             _ => {
                 self.info("no step is waiting for a sign-off");
                 return;
             }
         };
-        let signed: Vec<String> = self.session.step(&step.id).signers().iter().map(|s| s.to_string()).collect();
-        let who = if signed.contains(&self.operator) { String::new() } else { self.operator.clone() };
+        let signed: Vec<String> = self
+            .session
+            .step(&step.id)
+            .signers()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let who = if signed.contains(&self.operator) {
+            String::new()
+        } else {
+            self.operator.clone()
+        };
         let mut fields = [
             field(&who, "your name (each sign-off needs a different one)"),
             field("", "your role, e.g. DBA, on-call lead"),
             TextArea::default(),
         ];
         fields[2].set_cursor_line_style(Style::new());
-        fields[2].set_placeholder_text("what you checked (Enter starts a new line)");
+        fields[2].set_placeholder_text(match kind {
+            SignOffKind::GateOverride => "why the gate may be overridden (required)",
+            _ => "what you checked (Enter starts a new line)",
+        });
         for (i, f) in fields.iter_mut().enumerate() {
             set_focus(f, i == 0);
         }
         self.modal = Some(Modal::SignOff(Box::new(SignOffDialog {
             step: step.id.clone(),
             title: step.title.clone(),
-            mark_done,
+            kind,
             signed,
             need,
             fields,
@@ -850,7 +967,11 @@ impl App {
         };
         let mut input = field("", placeholder);
         set_focus(&mut input, true);
-        self.modal = Some(Modal::Reason(Box::new(ReasonDialog { purpose, input, error: None })));
+        self.modal = Some(Modal::Reason(Box::new(ReasonDialog {
+            purpose,
+            input,
+            error: None,
+        })));
     }
 
     fn follow_log(&mut self) {
@@ -873,20 +994,28 @@ impl App {
                 if keys.is_empty() {
                     return;
                 }
-                let current = self.selected.as_ref().and_then(|k| keys.iter().position(|r| r == k)).unwrap_or(0);
-                let target = (current as i64).saturating_add(delta).clamp(0, keys.len() as i64 - 1) as usize;
+                let current = self
+                    .selected
+                    .as_ref()
+                    .and_then(|k| keys.iter().position(|r| r == k))
+                    .unwrap_or(0);
+                let target = (current as i64)
+                    .saturating_add(delta)
+                    .clamp(0, keys.len() as i64 - 1) as usize;
                 self.selected = Some(keys[target].clone());
                 self.follow = false;
             }
             Pane::Detail => self.detail_scroll = add(self.detail_scroll, delta),
             Pane::Checks => self.checks_scroll = add(self.checks_scroll, delta),
             Pane::Log => {
-                let Some(step) = self.log.step().map(str::to_string) else { return };
+                let Some(step) = self.log.step().map(str::to_string) else {
+                    return;
+                };
                 let total = self.output_lines(&step);
                 if delta >= i64::MAX / 2 {
                     self.follow_log();
                 } else if delta <= i64::MIN / 2 {
-                    self.log.to_top();
+                    self.log.scroll_to_top();
                 } else {
                     self.log.scroll(delta, total, self.log_height());
                 }
@@ -920,30 +1049,51 @@ impl App {
             self.info("no search yet: / searches the log");
             return;
         };
-        let Some(step) = self.log.step().map(str::to_string) else { return };
+        let Some(step) = self.log.step().map(str::to_string) else {
+            return;
+        };
         let total = self.output_lines(&step);
         let height = self.log_height();
+        let last = total.saturating_sub(1);
         let from = match self.log.matched {
-            Some(m) if forward => m + 1,
-            Some(m) => m.saturating_sub(1),
+            Some(m) if forward => {
+                if m >= last {
+                    0
+                } else {
+                    m + 1
+                }
+            }
+            Some(m) => {
+                if m == 0 {
+                    last
+                } else {
+                    m - 1
+                }
+            }
             None if forward => self.log.first_visible(total, height),
             None => (self.log.first_visible(total, height) + height as u64).saturating_sub(1),
         };
-        if !forward && self.log.matched == Some(0) {
-            self.info(format!("no earlier match for “{pattern}”"));
-            return;
-        }
-        if let Some(index) = self.log.find_in_window(&pattern, from, forward) {
+        let in_window = self.log.find_in_window(&pattern, from, forward);
+        if let Some(index) = in_window {
             self.log.matched = Some(index);
             self.log.reveal(index, total, height);
-        } else if self.log.more_beyond(forward, total) {
+        } else if !self.log.holds_all(total) {
+            // The journal has the rest (and wraps around by itself).
             let first_seq = self.session.steps.get(&step).and_then(|s| s.first_seq);
             if let Some(q) = self.log.find_query(first_seq, &pattern, from, forward) {
                 fx.push(Effect::ReadLog(q));
             }
         } else {
-            let which = if forward { "later" } else { "earlier" };
-            self.info(format!("no {which} match for “{pattern}”"));
+            let again = if forward { 0 } else { total.saturating_sub(1) };
+            match self.log.find_in_window(&pattern, again, forward) {
+                Some(index) => {
+                    self.log.matched = Some(index);
+                    self.log.reveal(index, total, height);
+                    let end = if forward { "top" } else { "bottom" };
+                    self.info(format!("search went on from the {end}"));
+                }
+                None => self.info(format!("no match for “{pattern}”")),
+            }
         }
     }
 
@@ -952,16 +1102,27 @@ impl App {
         self.modal = match modal {
             Modal::Help { scroll } => match keys::action(&overlay, &ev) {
                 Some(Action::Close) => None,
-                Some(a) => Some(Modal::Help { scroll: scroll_overlay(scroll, a) }),
+                Some(a) => Some(Modal::Help {
+                    scroll: scroll_overlay(scroll, a),
+                }),
                 None => Some(Modal::Help { scroll }),
             },
             Modal::Reference { index, scroll } => {
                 let n = self.references.len().max(1);
                 match keys::action(&overlay, &ev) {
                     Some(Action::Close) => None,
-                    Some(Action::NextSection) => Some(Modal::Reference { index: (index + 1) % n, scroll: 0 }),
-                    Some(Action::PrevSection) => Some(Modal::Reference { index: (index + n - 1) % n, scroll: 0 }),
-                    Some(a) => Some(Modal::Reference { index, scroll: scroll_overlay(scroll, a) }),
+                    Some(Action::NextSection) => Some(Modal::Reference {
+                        index: (index + 1) % n,
+                        scroll: 0,
+                    }),
+                    Some(Action::PrevSection) => Some(Modal::Reference {
+                        index: (index + n - 1) % n,
+                        scroll: 0,
+                    }),
+                    Some(a) => Some(Modal::Reference {
+                        index,
+                        scroll: scroll_overlay(scroll, a),
+                    }),
                     None => Some(Modal::Reference { index, scroll }),
                 }
             }
@@ -988,7 +1149,13 @@ impl App {
                     } else {
                         d.sent = true;
                         d.error = None;
-                        self.send(fx, Command::Confirm { who: self.operator.clone(), typed });
+                        self.send(
+                            fx,
+                            Command::Confirm {
+                                who: self.operator.clone(),
+                                typed,
+                            },
+                        );
                     }
                     Some(Modal::ConfirmEnv(d))
                 }
@@ -1012,7 +1179,14 @@ impl App {
                             Some(Modal::Reason(d))
                         }
                         (ReasonFor::Skip { step, .. }, false) => {
-                            self.send(fx, Command::Skip { step: step.clone(), who, reason });
+                            self.send(
+                                fx,
+                                Command::Skip {
+                                    step: step.clone(),
+                                    who,
+                                    reason,
+                                },
+                            );
                             None
                         }
                         (ReasonFor::Abort, _) => {
@@ -1038,7 +1212,13 @@ impl App {
                     if text.is_empty() {
                         Some(Modal::Note(t))
                     } else {
-                        self.send(fx, Command::Note { who: self.operator.clone(), text });
+                        self.send(
+                            fx,
+                            Command::Note {
+                                who: self.operator.clone(),
+                                text,
+                            },
+                        );
                         None
                     }
                 }
@@ -1066,7 +1246,12 @@ impl App {
         };
     }
 
-    fn sign_off_key(&mut self, mut d: Box<SignOffDialog>, ev: KeyEvent, fx: &mut Vec<Effect>) -> Option<Modal> {
+    fn sign_off_key(
+        &mut self,
+        mut d: Box<SignOffDialog>,
+        ev: KeyEvent,
+        fx: &mut Vec<Effect>,
+    ) -> Option<Modal> {
         let in_note = d.field == 2;
         let action = keys::action(&[Context::SignOff], &ev)
             .filter(|a| !(in_note && *a == Action::NextField && ev.code == KeyCode::Enter));
@@ -1079,8 +1264,15 @@ impl App {
                 if who.is_empty() {
                     d.error = Some("a sign-off needs a name".into());
                     d.field = 0;
-                } else if !d.mark_done && d.signed.contains(&who) {
-                    d.error = Some(format!("{who} has already signed; the next sign-off needs a different name"));
+                } else if d.kind == SignOffKind::GateOverride
+                    && (field_text(&d.fields[1]).trim().is_empty() || field_text(&d.fields[2]).trim().is_empty())
+                {
+                    d.error = Some("overriding a gate needs your role and the reason".into());
+                    d.field = if field_text(&d.fields[1]).trim().is_empty() { 1 } else { 2 };
+                } else if d.kind == SignOffKind::Manual && d.signed.contains(&who) {
+                    d.error = Some(format!(
+                        "{who} has already signed; the next sign-off needs a different name"
+                    ));
                     d.field = 0;
                 } else {
                     d.sent = true;
@@ -1091,7 +1283,13 @@ impl App {
                         note: field_text(&d.fields[2]).trim_end().to_string(),
                         preapproved: false,
                     };
-                    self.send(fx, Command::SignOff { step: d.step.clone(), signature });
+                    self.send(
+                        fx,
+                        Command::SignOff {
+                            step: d.step.clone(),
+                            signature,
+                        },
+                    );
                 }
             }
             _ => {
@@ -1141,14 +1339,15 @@ impl App {
         };
         self.dirty = true;
         if let Some(modal) = &mut self.modal {
-            match (modal, wheel) {
-                (Modal::Help { scroll } | Modal::Reference { scroll, .. }, Some(d)) => *scroll = add(*scroll, d),
-                _ => {}
+            if let (Modal::Help { scroll } | Modal::Reference { scroll, .. }, Some(d)) = (modal, wheel) {
+                *scroll = add(*scroll, d);
             }
             return;
         }
         let Some(areas) = self.areas() else { return };
-        let Some(pane) = areas.pane_at(ev.column, ev.row) else { return };
+        let Some(pane) = areas.pane_at(ev.column, ev.row) else {
+            return;
+        };
         match wheel {
             Some(delta) => {
                 let focus = self.focus;
@@ -1158,7 +1357,8 @@ impl App {
                     let rows = self.rows().len();
                     let height = areas.inner_height(Pane::Checklist);
                     self.checklist_top = (self.checklist_top as i64 + delta)
-                        .clamp(0, rows.saturating_sub(height) as i64) as usize;
+                        .clamp(0, rows.saturating_sub(height) as i64)
+                        as usize;
                 } else {
                     self.scroll(delta);
                 }

@@ -55,7 +55,9 @@ fn to_msg(event: TermEvent) -> Option<Msg> {
 
 fn draw<B: Backend + FrameSync>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), String> {
     terminal.backend_mut().begin_frame().map_err(|e| e.to_string())?;
-    terminal.draw(|frame| view(app, frame)).map_err(|e| e.to_string())?;
+    terminal
+        .draw(|frame| view(app, frame))
+        .map_err(|e| e.to_string())?;
     terminal.backend_mut().end_frame().map_err(|e| e.to_string())?;
     app.dirty = false;
     Ok(())
@@ -104,7 +106,12 @@ impl Driver {
 /// Run the TUI until the operator leaves and the engine has stopped.
 /// Generic over the backend and the input stream so tests can drive it.
 /// `Err` reports a terminal that failed, or an engine that crashed.
-pub async fn drive<B, E>(terminal: &mut Terminal<B>, app: &mut App, mut events: E, channels: Channels) -> Result<(), String>
+pub async fn drive<B, E>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut events: E,
+    channels: Channels,
+) -> Result<(), String>
 where
     B: Backend + FrameSync,
     E: Stream<Item = io::Result<TermEvent>> + Unpin,

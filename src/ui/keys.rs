@@ -96,15 +96,24 @@ pub struct Key {
 }
 
 const fn ch(c: char) -> Key {
-    Key { code: KeyCode::Char(c), mods: KeyModifiers::NONE }
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::NONE,
+    }
 }
 
 const fn ctrl(c: char) -> Key {
-    Key { code: KeyCode::Char(c), mods: KeyModifiers::CONTROL }
+    Key {
+        code: KeyCode::Char(c),
+        mods: KeyModifiers::CONTROL,
+    }
 }
 
 const fn code(code: KeyCode) -> Key {
-    Key { code, mods: KeyModifiers::NONE }
+    Key {
+        code,
+        mods: KeyModifiers::NONE,
+    }
 }
 
 impl Key {
@@ -128,7 +137,9 @@ impl Key {
     pub fn label(self) -> String {
         let base = match self.code {
             KeyCode::Char(' ') => "Space".to_string(),
-            KeyCode::Char(c) if self.mods.contains(KeyModifiers::CONTROL) => c.to_ascii_uppercase().to_string(),
+            KeyCode::Char(c) if self.mods.contains(KeyModifiers::CONTROL) => {
+                c.to_ascii_uppercase().to_string()
+            }
             KeyCode::Char(c) => c.to_string(),
             KeyCode::Up => "↑".into(),
             KeyCode::Down => "↓".into(),
@@ -144,7 +155,11 @@ impl Key {
             KeyCode::BackTab => "Shift+Tab".into(),
             other => format!("{other:?}"),
         };
-        if self.mods.contains(KeyModifiers::CONTROL) { format!("Ctrl+{base}") } else { base }
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            format!("Ctrl+{base}")
+        } else {
+            base
+        }
     }
 }
 
@@ -159,66 +174,228 @@ pub struct Binding {
 
 impl Binding {
     pub fn keys_label(&self) -> String {
-        self.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join(" / ")
+        self.keys
+            .iter()
+            .map(|k| k.label())
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 }
 
 const fn bind(context: Context, keys: &'static [Key], action: Action, help: &'static str) -> Binding {
-    Binding { context, keys, action, help }
+    Binding {
+        context,
+        keys,
+        action,
+        help,
+    }
 }
 
 use Context as C;
 
 /// Every key runsheet's TUI answers to.
 pub const BINDINGS: &[Binding] = &[
-    bind(C::Global, &[ch('r')], Action::Run, "run / continue: start the next step (asks for the environment's name first where the runbook says so)"),
-    bind(C::Global, &[ch('s')], Action::SignOff, "sign off the step that waits for you (or mark a failed or interrupted step done)"),
-    bind(C::Global, &[ch('R')], Action::Retry, "retry the failed or interrupted step"),
-    bind(C::Global, &[ch('S')], Action::Skip, "skip the next step, with a reason"),
-    bind(C::Global, &[ch('p')], Action::Pause, "pause: start no new step (a running one finishes)"),
-    bind(C::Global, &[ch('c')], Action::CancelStep, "cancel the running step (asks first)"),
+    bind(
+        C::Global,
+        &[ch('r')],
+        Action::Run,
+        "run / continue: start the next step (asks for the environment's name first where the runbook says so)",
+    ),
+    bind(
+        C::Global,
+        &[ch('s')],
+        Action::SignOff,
+        "sign off the step that waits for you (or mark a failed or interrupted step done)",
+    ),
+    bind(
+        C::Global,
+        &[ch('R')],
+        Action::Retry,
+        "retry the failed or interrupted step",
+    ),
+    bind(
+        C::Global,
+        &[ch('S')],
+        Action::Skip,
+        "skip the next step, with a reason",
+    ),
+    bind(
+        C::Global,
+        &[ch('p')],
+        Action::Pause,
+        "pause: start no new step (a running one finishes)",
+    ),
+    bind(
+        C::Global,
+        &[ch('c')],
+        Action::CancelStep,
+        "cancel the running step (asks first)",
+    ),
     bind(C::Global, &[ch('m')], Action::Note, "add a note to the journal"),
-    bind(C::Global, &[ch('A')], Action::Abort, "abort the session (asks first)"),
-    bind(C::Global, &[ch('B')], Action::Rollback, "start the runbook's Rollback section (asks first)"),
-    bind(C::Global, &[ch('o')], Action::References, "open the reference sections (communication plan, timeline, success criteria, contacts)"),
-    bind(C::Global, &[ch('f')], Action::Follow, "follow again: cursor to the active step, log to its newest line"),
+    bind(
+        C::Global,
+        &[ch('A')],
+        Action::Abort,
+        "abort the session (asks first)",
+    ),
+    bind(
+        C::Global,
+        &[ch('B')],
+        Action::Rollback,
+        "start the runbook's Rollback section (asks first)",
+    ),
+    bind(
+        C::Global,
+        &[ch('o')],
+        Action::References,
+        "open the reference sections (communication plan, timeline, success criteria, contacts)",
+    ),
+    bind(
+        C::Global,
+        &[ch('f')],
+        Action::Follow,
+        "follow again: cursor to the active step, log to its newest line",
+    ),
     bind(C::Global, &[ch('l')], Action::ShowLog, "show and focus the log"),
-    bind(C::Global, &[ch('v')], Action::ShowChecks, "show and focus the verification results"),
+    bind(
+        C::Global,
+        &[ch('v')],
+        Action::ShowChecks,
+        "show and focus the verification results",
+    ),
     bind(C::Global, &[ch('/')], Action::Search, "search the log"),
     bind(C::Global, &[ch('n')], Action::SearchNext, "next search match"),
     bind(C::Global, &[ch('N')], Action::SearchPrev, "previous search match"),
-    bind(C::Global, &[ch('w')], Action::Wrap, "wrap long log lines on / off"),
-    bind(C::Global, &[code(KeyCode::Tab)], Action::FocusNext, "focus the next pane"),
-    bind(C::Global, &[code(KeyCode::BackTab)], Action::FocusPrev, "focus the previous pane"),
+    bind(
+        C::Global,
+        &[ch('w')],
+        Action::Wrap,
+        "wrap long log lines on / off",
+    ),
+    bind(
+        C::Global,
+        &[code(KeyCode::Tab)],
+        Action::FocusNext,
+        "focus the next pane",
+    ),
+    bind(
+        C::Global,
+        &[code(KeyCode::BackTab)],
+        Action::FocusPrev,
+        "focus the previous pane",
+    ),
     bind(C::Global, &[ch('?')], Action::Help, "this list of keys"),
-    bind(C::Global, &[ch('q'), ctrl('c')], Action::Quit, "quit (asks first while a step runs); the session stays resumable"),
-    bind(C::Navigate, &[code(KeyCode::Up), ch('k')], Action::Up, "up one line"),
-    bind(C::Navigate, &[code(KeyCode::Down), ch('j')], Action::Down, "down one line"),
-    bind(C::Navigate, &[code(KeyCode::PageUp), ctrl('u')], Action::PageUp, "up one page"),
-    bind(C::Navigate, &[code(KeyCode::PageDown), ctrl('d')], Action::PageDown, "down one page"),
-    bind(C::Navigate, &[code(KeyCode::Home), ch('g')], Action::Top, "to the top"),
-    bind(C::Navigate, &[code(KeyCode::End), ch('G')], Action::Bottom, "to the bottom (in the log: follow new output)"),
-    bind(C::Checklist, &[code(KeyCode::Enter), ch(' ')], Action::Toggle, "collapse / expand the phase under the cursor"),
-    bind(C::Checklist, &[code(KeyCode::Left)], Action::Collapse, "collapse the phase"),
-    bind(C::Checklist, &[code(KeyCode::Right)], Action::Expand, "expand the phase"),
-    bind(C::SignOff, &[code(KeyCode::Tab), code(KeyCode::Enter)], Action::NextField, "next field (in the note, Enter is a new line)"),
-    bind(C::SignOff, &[code(KeyCode::BackTab)], Action::PrevField, "previous field"),
+    bind(
+        C::Global,
+        &[ch('q'), ctrl('c')],
+        Action::Quit,
+        "quit (asks first while a step runs); the session stays resumable",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::Up), ch('k')],
+        Action::Up,
+        "up one line",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::Down), ch('j')],
+        Action::Down,
+        "down one line",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::PageUp), ctrl('u')],
+        Action::PageUp,
+        "up one page",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::PageDown), ctrl('d')],
+        Action::PageDown,
+        "down one page",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::Home), ch('g')],
+        Action::Top,
+        "to the top",
+    ),
+    bind(
+        C::Navigate,
+        &[code(KeyCode::End), ch('G')],
+        Action::Bottom,
+        "to the bottom (in the log: follow new output)",
+    ),
+    bind(
+        C::Checklist,
+        &[code(KeyCode::Enter), ch(' ')],
+        Action::Toggle,
+        "collapse / expand the phase under the cursor",
+    ),
+    bind(
+        C::Checklist,
+        &[code(KeyCode::Left)],
+        Action::Collapse,
+        "collapse the phase",
+    ),
+    bind(
+        C::Checklist,
+        &[code(KeyCode::Right)],
+        Action::Expand,
+        "expand the phase",
+    ),
+    bind(
+        C::SignOff,
+        &[code(KeyCode::Tab), code(KeyCode::Enter)],
+        Action::NextField,
+        "next field (in the note, Enter is a new line)",
+    ),
+    bind(
+        C::SignOff,
+        &[code(KeyCode::BackTab)],
+        Action::PrevField,
+        "previous field",
+    ),
     bind(C::SignOff, &[ctrl('s')], Action::Submit, "sign"),
     bind(C::SignOff, &[code(KeyCode::Esc)], Action::Cancel, "cancel"),
-    bind(C::Note, &[ctrl('s')], Action::Submit, "save the note (Enter is a new line)"),
+    bind(
+        C::Note,
+        &[ctrl('s')],
+        Action::Submit,
+        "save the note (Enter is a new line)",
+    ),
     bind(C::Note, &[code(KeyCode::Esc)], Action::Cancel, "cancel"),
     bind(C::Prompt, &[code(KeyCode::Enter)], Action::Submit, "confirm"),
     bind(C::Prompt, &[code(KeyCode::Esc)], Action::Cancel, "cancel"),
     bind(C::Confirm, &[ch('y')], Action::Yes, "yes"),
     bind(C::Confirm, &[ch('n'), code(KeyCode::Esc)], Action::No, "no"),
-    bind(C::Overlay, &[code(KeyCode::Esc), ch('q'), ch('?')], Action::Close, "close"),
-    bind(C::Overlay, &[code(KeyCode::Tab), code(KeyCode::Right)], Action::NextSection, "next reference section"),
-    bind(C::Overlay, &[code(KeyCode::BackTab), code(KeyCode::Left)], Action::PrevSection, "previous reference section"),
+    bind(
+        C::Overlay,
+        &[code(KeyCode::Esc), ch('q'), ch('?')],
+        Action::Close,
+        "close",
+    ),
+    bind(
+        C::Overlay,
+        &[code(KeyCode::Tab), code(KeyCode::Right)],
+        Action::NextSection,
+        "next reference section",
+    ),
+    bind(
+        C::Overlay,
+        &[code(KeyCode::BackTab), code(KeyCode::Left)],
+        Action::PrevSection,
+        "previous reference section",
+    ),
 ];
 
 /// What the mouse does, for the help and the docs.
 pub const MOUSE: &[(&str, &str)] = &[
-    ("Click", "select a checklist row (a phase row collapses / expands), or focus the pane clicked"),
+    (
+        "Click",
+        "select a checklist row (a phase row collapses / expands), or focus the pane clicked",
+    ),
     ("Wheel", "scroll the pane under the pointer"),
 ];
 
@@ -257,9 +434,17 @@ pub fn markdown() -> String {
          `?` shows the same list inside the program.\n",
     );
     for context in Context::ALL {
-        out.push_str(&format!("\n## {}\n\n| Key | Does |\n|---|---|\n", context.title()));
+        out.push_str(&format!(
+            "\n## {}\n\n| Key | Does |\n|---|---|\n",
+            context.title()
+        ));
         for b in bindings(context) {
-            let keys = b.keys.iter().map(|k| format!("`{}`", k.label())).collect::<Vec<_>>().join(" / ");
+            let keys = b
+                .keys
+                .iter()
+                .map(|k| format!("`{}`", k.label()))
+                .collect::<Vec<_>>()
+                .join(" / ");
             out.push_str(&format!("| {keys} | {} |\n", b.help));
         }
     }
@@ -299,9 +484,15 @@ mod tests {
     #[test]
     fn the_most_specific_context_wins() {
         let enter = key(KeyCode::Enter, KeyModifiers::NONE);
-        assert_eq!(action(&[Context::Checklist, Context::Global], &enter), Some(Action::Toggle));
+        assert_eq!(
+            action(&[Context::Checklist, Context::Global], &enter),
+            Some(Action::Toggle)
+        );
         let k = key(KeyCode::Char('k'), KeyModifiers::NONE);
-        assert_eq!(action(&[Context::Navigate, Context::Global], &k), Some(Action::Up));
+        assert_eq!(
+            action(&[Context::Navigate, Context::Global], &k),
+            Some(Action::Up)
+        );
     }
 
     #[test]
@@ -322,6 +513,9 @@ mod tests {
             std::fs::write(path, markdown()).expect("write docs/keys.md");
         }
         let written = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(written == markdown(), "docs/keys.md is out of date; rerun with RUNSHEET_UPDATE_DOCS=1");
+        assert!(
+            written == markdown(),
+            "docs/keys.md is out of date; rerun with RUNSHEET_UPDATE_DOCS=1"
+        );
     }
 }

@@ -61,9 +61,13 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
         return None;
     }
     let banner = u16::from(!app.banners().is_empty());
-    let [status, banner_area, main, footer] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(banner), Constraint::Fill(1), Constraint::Length(1)])
-            .areas(size);
+    let [status, banner_area, main, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(size);
     let banner = (banner > 0).then_some(banner_area);
     let wide = size.width >= 160 && size.height >= 30;
     let tall = size.width >= 100 && size.height >= 36;
@@ -78,10 +82,14 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
         tabbed: false,
     };
     if wide {
-        let [left, middle, right] =
-            Layout::horizontal([Constraint::Percentage(30), Constraint::Percentage(33), Constraint::Fill(1)])
-                .areas(main);
-        let [detail, checks] = Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(middle);
+        let [left, middle, right] = Layout::horizontal([
+            Constraint::Percentage(30),
+            Constraint::Percentage(33),
+            Constraint::Fill(1),
+        ])
+        .areas(main);
+        let [detail, checks] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(middle);
         out.checklist = left;
         out.detail = detail;
         out.checks = Some(checks);
@@ -89,17 +97,22 @@ pub fn areas(size: Rect, app: &App) -> Option<Areas> {
         return Some(out);
     }
     let checklist_width = (size.width * 2 / 5).clamp(28, 56);
-    let [left, right] = Layout::horizontal([Constraint::Length(checklist_width), Constraint::Fill(1)]).areas(main);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(checklist_width), Constraint::Fill(1)]).areas(main);
     out.checklist = left;
     if tall {
-        let [detail, log, checks] =
-            Layout::vertical([Constraint::Percentage(35), Constraint::Fill(1), Constraint::Percentage(28)])
-                .areas(right);
+        let [detail, log, checks] = Layout::vertical([
+            Constraint::Percentage(35),
+            Constraint::Fill(1),
+            Constraint::Percentage(28),
+        ])
+        .areas(right);
         out.detail = detail;
         out.log = Some(log);
         out.checks = Some(checks);
     } else {
-        let [detail, bottom] = Layout::vertical([Constraint::Percentage(40), Constraint::Fill(1)]).areas(right);
+        let [detail, bottom] =
+            Layout::vertical([Constraint::Percentage(40), Constraint::Fill(1)]).areas(right);
         out.detail = detail;
         out.tabbed = true;
         if app.bottom == Pane::Checks {

@@ -31,7 +31,10 @@ pub struct LogLine {
 
 impl LogLine {
     pub fn new(stream: Stream, raw: &str) -> LogLine {
-        LogLine { stream, text: sanitize(raw) }
+        LogLine {
+            stream,
+            text: sanitize(raw),
+        }
     }
 }
 
@@ -50,8 +53,12 @@ pub enum QueryKind {
     /// Lines `from..from + count` of the step's output (all attempts).
     Range { from: u64, count: usize },
     /// The nearest line matching `pattern` at or after (or before) `from`,
-    /// with a window of lines around it.
-    Find { pattern: String, from: u64, forward: bool },
+    /// wrapping around, with a window of lines around it.
+    Find {
+        pattern: String,
+        from: u64,
+        forward: bool,
+    },
 }
 
 /// What a read-back found.
@@ -154,7 +161,8 @@ impl LogView {
         self.lines.clear();
         match state {
             Some(st) => {
-                self.lines.extend(st.tail.iter().map(|(stream, text)| LogLine::new(*stream, text)));
+                self.lines
+                    .extend(st.tail.iter().map(|(stream, text)| LogLine::new(*stream, text)));
                 self.start = st.output_lines.saturating_sub(st.tail.len() as u64);
             }
             None => self.start = 0,
@@ -190,7 +198,11 @@ impl LogView {
 
     /// The first line shown in a pane `height` rows high.
     pub fn first_visible(&self, total: u64, height: usize) -> u64 {
-        if self.follow { Self::max_top(total, height) } else { self.top.min(Self::max_top(total, height)) }
+        if self.follow {
+            Self::max_top(total, height)
+        } else {
+            self.top.min(Self::max_top(total, height))
+        }
     }
 
     /// Scroll by `delta` lines; scrolling pauses following, reaching the bottom resumes it.
@@ -202,7 +214,7 @@ impl LogView {
         self.follow = delta > 0 && target == max;
     }
 
-    pub fn to_top(&mut self) {
+    pub fn scroll_to_top(&mut self) {
         self.top = 0;
         self.follow = false;
     }
@@ -218,7 +230,9 @@ impl LogView {
     /// Put line `index` in view (a third of the way down).
     pub fn reveal(&mut self, index: u64, total: u64, height: usize) {
         self.follow = false;
-        self.top = index.saturating_sub(height as u64 / 3).min(Self::max_top(total, height));
+        self.top = index
+            .saturating_sub(height as u64 / 3)
+            .min(Self::max_top(total, height));
     }
 
     /// A read-back request, when the lines in view are not in memory.
@@ -248,14 +262,24 @@ impl LogView {
     }
 
     /// A search beyond the window, read from the journal.
-    pub fn find_query(&mut self, first_seq: Option<u64>, pattern: &str, from: u64, forward: bool) -> Option<LogQuery> {
+    pub fn find_query(
+        &mut self,
+        first_seq: Option<u64>,
+        pattern: &str,
+        from: u64,
+        forward: bool,
+    ) -> Option<LogQuery> {
         let step = self.step.clone()?;
         self.pending = true;
         Some(LogQuery {
             step,
             first_seq: first_seq.unwrap_or(0),
             generation: self.generation,
-            kind: QueryKind::Find { pattern: pattern.to_string(), from, forward },
+            kind: QueryKind::Find {
+                pattern: pattern.to_string(),
+                from,
+                forward,
+            },
         })
     }
 
@@ -282,20 +306,24 @@ impl LogView {
         }
     }
 
-    /// The nearest line in memory matching `pattern` from `from` on (or back).
+    /// The nearest line in memory matching `pattern` from `from` on (or
+    /// back). `None` also when `from` is outside the window: what lies
+    /// between is only in the journal.
     pub fn find_in_window(&self, pattern: &str, from: u64, forward: bool) -> Option<u64> {
+        if from < self.start || from >= self.end() {
+            return None;
+        }
         let hit = |i: &u64| self.get(*i).is_some_and(|l| matches(&l.text, pattern));
         if forward {
-            (from.max(self.start)..self.end()).find(hit)
+            (from..self.end()).find(hit)
         } else {
-            let upto = from.min(self.end().saturating_sub(1));
-            (self.start..=upto).rev().find(hit).filter(|_| self.end() > self.start)
+            (self.start..=from).rev().find(hit)
         }
     }
 
-    /// Whether lines beyond the window (after it, or before it) exist.
-    pub fn more_beyond(&self, forward: bool, total: u64) -> bool {
-        if forward { self.end() < total } else { self.start > 0 }
+    /// Whether the window holds every line of the step.
+    pub fn holds_all(&self, total: u64) -> bool {
+        self.start == 0 && self.end() >= total
     }
 }
 
@@ -394,7 +422,9 @@ fn for_each_output(
         if !contains(&line, b"\"type\":\"output\"") || !contains(&line, step_needle.as_bytes()) {
             continue;
         }
-        let Ok(record) = serde_json::from_slice::<OutputRecord>(&line) else { continue };
+        let Ok(record) = serde_json::from_slice::<OutputRecord>(&line) else {
+            continue;
+        };
         if record.kind != "output" || record.step != step || record.seq < first_seq {
             continue;
         }
@@ -409,7 +439,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Lines `from..from + count` of a step's output.
-fn read_range(path: &Path, step: &str, first_seq: u64, from: u64, count: usize) -> std::io::Result<Vec<LogLine>> {
+fn read_range(
+    path: &Path,
+    step: &str,
+    first_seq: u64,
+    from: u64,
+    count: usize,
+) -> std::io::Result<Vec<LogLine>> {
     let mut out = Vec::with_capacity(count.min(WINDOW));
     let mut index = 0u64;
     for_each_output(path, step, first_seq, |stream, lines| {
@@ -424,34 +460,50 @@ fn read_range(path: &Path, step: &str, first_seq: u64, from: u64, count: usize) 
             }
         }
         index += n;
-        if out.len() == count { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        if out.len() == count {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })?;
     Ok(out)
 }
 
-/// The line nearest `from` matching `pattern`, forward or backward.
-fn find_line(path: &Path, step: &str, first_seq: u64, pattern: &str, from: u64, forward: bool) -> std::io::Result<Option<u64>> {
+/// The line nearest `from` matching `pattern`, forward or backward,
+/// wrapping around the end (or the start) as an editor's search does.
+fn find_line(
+    path: &Path,
+    step: &str,
+    first_seq: u64,
+    pattern: &str,
+    from: u64,
+    forward: bool,
+) -> std::io::Result<Option<u64>> {
     let mut index = 0u64;
-    let mut found = None;
+    let (mut first, mut last) = (None, None);
+    let (mut after, mut before) = (None, None);
     for_each_output(path, step, first_seq, |_, lines| {
         for text in &lines {
-            if forward && index >= from && matches(text, pattern) {
-                found = Some(index);
-                return ControlFlow::Break(());
-            }
-            if !forward {
-                if index > from {
-                    return ControlFlow::Break(());
+            if matches(text, pattern) {
+                first.get_or_insert(index);
+                last = Some(index);
+                if index >= from && after.is_none() {
+                    after = Some(index);
                 }
-                if matches(text, pattern) {
-                    found = Some(index);
+                if index <= from {
+                    before = Some(index);
                 }
             }
             index += 1;
         }
-        ControlFlow::Continue(())
+        // Going forward, the first match after `from` settles it.
+        if forward && after.is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     })?;
-    Ok(found)
+    Ok(if forward { after.or(first) } else { before.or(last) })
 }
 
 /// Answer a read-back query from the journal at `path` (blocking I/O).
@@ -469,19 +521,21 @@ pub fn read_log(path: &Path, query: &LogQuery) -> LogChunk {
             chunk.start = *from;
             read_range(path, &query.step, query.first_seq, *from, *count).map(|lines| chunk.lines = lines)
         }
-        QueryKind::Find { pattern, from, forward } => {
-            find_line(path, &query.step, query.first_seq, pattern, *from, *forward).and_then(|found| {
-                chunk.found = Some(found);
-                match found {
-                    Some(index) => {
-                        chunk.start = index.saturating_sub(WINDOW as u64 / 2);
-                        read_range(path, &query.step, query.first_seq, chunk.start, WINDOW)
-                            .map(|lines| chunk.lines = lines)
-                    }
-                    None => Ok(()),
+        QueryKind::Find {
+            pattern,
+            from,
+            forward,
+        } => find_line(path, &query.step, query.first_seq, pattern, *from, *forward).and_then(|found| {
+            chunk.found = Some(found);
+            match found {
+                Some(index) => {
+                    chunk.start = index.saturating_sub(WINDOW as u64 / 2);
+                    read_range(path, &query.step, query.first_seq, chunk.start, WINDOW)
+                        .map(|lines| chunk.lines = lines)
                 }
-            })
-        }
+                None => Ok(()),
+            }
+        }),
     };
     if let Err(e) = result {
         chunk.error = Some(format!("cannot read the log back from {}: {e}", path.display()));

@@ -29,7 +29,10 @@ pub fn render(markdown: &str, theme: Theme) -> Vec<Line<'static>> {
     };
     // Cleaned line by line first: escape sequences split across parser events
     // could not be recognised afterwards.
-    let clean: Vec<String> = markdown.lines().map(|l| sanitize(&l.replace('\t', "    "))).collect();
+    let clean: Vec<String> = markdown
+        .lines()
+        .map(|l| sanitize(&l.replace('\t', "    ")))
+        .collect();
     let clean = clean.join("\n");
     for event in Parser::new_ext(&clean, options) {
         r.event(event);
@@ -157,7 +160,8 @@ impl Renderer {
             }
             Event::TaskListMarker(done) => {
                 let style = if done { self.theme.ok() } else { self.theme.text() };
-                self.spans.push(Span::styled(if done { "[x] " } else { "[ ] " }, style));
+                self.spans
+                    .push(Span::styled(if done { "[x] " } else { "[ ] " }, style));
             }
             _ => {}
         }
@@ -246,7 +250,11 @@ impl Renderer {
             TagEnd::Emphasis | TagEnd::Strong | TagEnd::Strikethrough | TagEnd::Link => self.pop_style(),
             TagEnd::TableHead | TagEnd::TableRow => {
                 let cells = self.row.take().unwrap_or_default();
-                let style = if self.header_row { self.theme.bold() } else { self.theme.text() };
+                let style = if self.header_row {
+                    self.theme.bold()
+                } else {
+                    self.theme.text()
+                };
                 self.header_row = false;
                 let mut spans = self.prefix();
                 spans.push(Span::styled(cells.join(" │ "), style));
@@ -263,7 +271,10 @@ mod tests {
     use super::*;
 
     fn plain(lines: &[Line<'_>]) -> Vec<String> {
-        lines.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
     }
 
     #[test]

@@ -80,9 +80,21 @@ fn listen_for_signals() -> mpsc::Receiver<&'static str> {
 /// command and update channels. Leaving (quit, SIGTERM, SIGHUP, a lost
 /// terminal) detaches the session, so it can be resumed with `--resume`.
 pub async fn run(launched: Launched, options: UiOptions) -> u8 {
-    let Launched { engine, updates, state, journal_path, warnings, unfinished, runbook, .. } = launched;
+    let Launched {
+        engine,
+        updates,
+        state,
+        journal_path,
+        warnings,
+        unfinished,
+        runbook,
+        ..
+    } = launched;
     let operator = options.operator.unwrap_or_else(|| {
-        state.resumes.last().map_or_else(|| state.header.operator.clone(), |r| r.who.clone())
+        state
+            .resumes
+            .last()
+            .map_or_else(|| state.header.operator.clone(), |r| r.who.clone())
     });
     let mut notices = warnings;
     if !unfinished.is_empty() {
@@ -92,7 +104,13 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         ));
     }
     let (commands, command_rx) = mpsc::channel(64);
-    let engine = tokio::spawn(async move { engine.run(command_rx).await.map(|_| ()).map_err(|e| e.to_string()) });
+    let engine = tokio::spawn(async move {
+        engine
+            .run(command_rx)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
     let signals = listen_for_signals();
 
     let guard = match terminal::TerminalGuard::enter() {
@@ -126,8 +144,20 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         notices,
     };
     let mut app = App::new(state, setup);
-    let channels = Channels { commands, updates, engine, signals, journal_path: journal_path.clone() };
-    let result = drive(&mut terminal, &mut app, crossterm::event::EventStream::new(), channels).await;
+    let channels = Channels {
+        commands,
+        updates,
+        engine,
+        signals,
+        journal_path: journal_path.clone(),
+    };
+    let result = drive(
+        &mut terminal,
+        &mut app,
+        crossterm::event::EventStream::new(),
+        channels,
+    )
+    .await;
     drop(terminal);
     drop(guard);
     summary(&app, &journal_path, result)
@@ -149,11 +179,18 @@ fn summary(app: &App, journal: &std::path::Path, result: Result<(), String>) -> 
         }
         Some((outcome, reason)) => {
             let why = reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-            println!("runsheet: session {id} {}{why}; journal: {journal}", outcome.label());
+            println!(
+                "runsheet: session {id} {}{why}; journal: {journal}",
+                outcome.label()
+            );
             exit::INCOMPLETE
         }
         None => {
-            let dry = if header.mode == Mode::DryRun { " --dry-run" } else { "" };
+            let dry = if header.mode == Mode::DryRun {
+                " --dry-run"
+            } else {
+                ""
+            };
             println!(
                 "runsheet: session {id} left unfinished; resume with: runsheet run {} --env {}{dry} --resume {id}",
                 header.runbook_path, header.environment

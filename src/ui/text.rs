@@ -5,7 +5,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ratatui::text::{Line, Span};
 
-
 /// A step duration: `0.4s`, `42s`, `12m05s`, `2h03m`.
 pub fn duration(d: Duration) -> String {
     let secs = d.as_secs();
@@ -132,6 +131,9 @@ mod tests {
         assert_eq!(count(999), "999");
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("abc", 4), "abc");
-        assert_eq!(wrap_words("run the next step now", 10), vec!["run the", "next step", "now"]);
+        assert_eq!(
+            wrap_words("run the next step now", 10),
+            vec!["run the", "next step", "now"]
+        );
     }
 }

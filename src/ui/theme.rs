@@ -44,7 +44,10 @@ impl Theme {
     }
 
     pub fn dim(self) -> Style {
-        self.pick(Style::new().fg(Color::DarkGray), Style::new().add_modifier(Modifier::DIM))
+        self.pick(
+            Style::new().fg(Color::DarkGray),
+            Style::new().add_modifier(Modifier::DIM),
+        )
     }
 
     pub fn bold(self) -> Style {
@@ -65,7 +68,8 @@ impl Theme {
 
     /// The border of the focused pane.
     pub fn focus_border(self) -> Style {
-        self.pick(Style::new().fg(Color::Cyan), Style::new()).add_modifier(Modifier::BOLD)
+        self.pick(Style::new().fg(Color::Cyan), Style::new())
+            .add_modifier(Modifier::BOLD)
     }
 
     pub fn border(self) -> Style {
@@ -75,15 +79,20 @@ impl Theme {
     /// The selected row of a list.
     pub fn selected(self) -> Style {
         self.pick(
-            Style::new().bg(Color::Rgb(40, 52, 72)).add_modifier(Modifier::BOLD),
+            Style::new()
+                .bg(Color::Rgb(40, 52, 72))
+                .add_modifier(Modifier::BOLD),
             Style::new().add_modifier(Modifier::REVERSED),
         )
     }
 
     /// The program name badge at the left of the status bar.
     pub fn badge(self) -> Style {
-        self.pick(Style::new().fg(Color::Black).bg(Color::Cyan), Style::new().add_modifier(Modifier::REVERSED))
-            .add_modifier(Modifier::BOLD)
+        self.pick(
+            Style::new().fg(Color::Black).bg(Color::Cyan),
+            Style::new().add_modifier(Modifier::REVERSED),
+        )
+        .add_modifier(Modifier::BOLD)
     }
 
     /// Production (or any confirm-guarded environment): loud.
@@ -96,12 +105,16 @@ impl Theme {
     }
 
     pub fn environment(self) -> Style {
-        self.pick(Style::new().fg(Color::Black).bg(Color::Blue), Style::new().add_modifier(Modifier::REVERSED))
-            .add_modifier(Modifier::BOLD)
+        self.pick(
+            Style::new().fg(Color::Black).bg(Color::Blue),
+            Style::new().add_modifier(Modifier::REVERSED),
+        )
+        .add_modifier(Modifier::BOLD)
     }
 
     pub fn live(self) -> Style {
-        self.pick(Style::new().fg(Color::Black).bg(Color::Green), Style::new()).add_modifier(Modifier::BOLD)
+        self.pick(Style::new().fg(Color::Black).bg(Color::Green), Style::new())
+            .add_modifier(Modifier::BOLD)
     }
 
     /// Dry-run badge and banner: never to be mistaken for a live session.
@@ -150,7 +163,10 @@ impl Theme {
     }
 
     pub fn search_match(self) -> Style {
-        self.pick(Style::new().fg(Color::Black).bg(Color::Yellow), Style::new().add_modifier(Modifier::REVERSED))
+        self.pick(
+            Style::new().fg(Color::Black).bg(Color::Yellow),
+            Style::new().add_modifier(Modifier::REVERSED),
+        )
     }
 
     /// A step's status glyph and word.

@@ -4,6 +4,8 @@
 //! The server comes from `RUNSHEET_TEST_DATABASE_URL`.
 #![allow(dead_code)]
 
+pub mod runsheet;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -15,7 +15,11 @@ use crate::ui::theme::status_glyph;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let (done, total) = app.session.progress();
-    let title = pane_title(vec![Span::raw(format!(" Checklist {done}/{total} "))], app, Pane::Checklist);
+    let title = pane_title(
+        vec![Span::raw(format!(" Checklist {done}/{total} "))],
+        app,
+        Pane::Checklist,
+    );
     let block = pane_block(title, app.focus == Pane::Checklist, app.theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -27,12 +31,21 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .take(usize::from(inner.height))
         .map(|row| {
             let line = match row {
-                Row::Phase { key, title, done, total, collapsed, .. } => {
-                    phase_line(app, *key, title, *done, *total, *collapsed, width)
-                }
+                Row::Phase {
+                    key,
+                    title,
+                    done,
+                    total,
+                    collapsed,
+                    ..
+                } => phase_line(app, *key, title, *done, *total, *collapsed, width),
                 Row::Step { step } => step_line(app, step, width),
             };
-            if app.selected.as_ref() == Some(&row.key()) { line.style(app.theme.selected()) } else { line }
+            if app.selected.as_ref() == Some(&row.key()) {
+                line.style(app.theme.selected())
+            } else {
+                line
+            }
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
@@ -59,7 +72,10 @@ fn phase_line<'a>(
     } else {
         vec![Span::styled(format!("{done}/{total}"), theme.dim())]
     };
-    let left = vec![Span::styled(arrow, theme.dim()), Span::styled(title, theme.heading())];
+    let left = vec![
+        Span::styled(arrow, theme.dim()),
+        Span::styled(title, theme.heading()),
+    ];
     text::spread(left, right, width)
 }
 
@@ -70,6 +86,7 @@ pub fn kind_label(step: &Step) -> &'static str {
         (StepKind::Manual, _) => "manual",
         (StepKind::Shell { .. }, _) => "shell",
         (StepKind::Sql { .. }, _) => "sql",
+        (StepKind::Gate { .. }, _) => "gate",
     }
 }
 
@@ -82,7 +99,14 @@ fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
         Span::raw("  "),
         Span::styled(status_glyph(status, app.spinner), style),
         Span::raw(" "),
-        Span::styled(step.title.clone(), if status == StepStatus::Pending { theme.text() } else { style }),
+        Span::styled(
+            step.title.clone(),
+            if status == StepStatus::Pending {
+                theme.text()
+            } else {
+                style
+            },
+        ),
     ];
     let mut right: Vec<Span> = Vec::new();
     let mut push = |span: Span<'a>| {
@@ -102,11 +126,14 @@ fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
         push(Span::styled(status.label().to_string(), style));
     }
     if width >= 48 {
-        let took = state.get().and_then(|s| s.last_attempt()).and_then(|a| match a.duration {
-            Some(d) => Some(d),
-            None if status == StepStatus::Running => (app.now - a.started).to_std().ok(),
-            None => None,
-        });
+        let took = state
+            .get()
+            .and_then(|s| s.last_attempt())
+            .and_then(|a| match a.duration {
+                Some(d) => Some(d),
+                None if status == StepStatus::Running => (app.now - a.started).to_std().ok(),
+                None => None,
+            });
         if let Some(d) = took {
             push(Span::styled(text::duration(d), theme.dim()));
         }
@@ -114,7 +141,10 @@ fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
     let signers = state.signers();
     if width >= 56 && !signers.is_empty() {
         let names = signers.into_iter().collect::<Vec<_>>().join(",");
-        push(Span::styled(format!("by {}", text::truncate(&names, 16)), theme.dim()));
+        push(Span::styled(
+            format!("by {}", text::truncate(&names, 16)),
+            theme.dim(),
+        ));
     }
     if width >= 34 {
         push(Span::styled(format!("{:<6}", kind_label(step)), theme.dim()));

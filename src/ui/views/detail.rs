@@ -19,7 +19,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let (title, lines) = match (&app.selected, app.selected_step()) {
         (_, Some(step)) => (format!(" {} ", step.id), step_lines(app, step)),
         (Some(RowKey::Phase(key)), _) => (" Phase ".to_string(), phase_lines(app, *key)),
-        _ => (" Step ".to_string(), vec![Line::styled("No step selected.", app.theme.dim())]),
+        _ => (
+            " Step ".to_string(),
+            vec![Line::styled("No step selected.", app.theme.dim())],
+        ),
     };
     let title = pane_title(vec![Span::raw(title)], app, Pane::Detail);
     let block = pane_block(title, app.focus == Pane::Detail, app.theme);
@@ -28,7 +31,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     // Keep at least one line in view however far the operator scrolled.
     let rows = text::rows(&lines, inner.width).saturating_sub(1);
     let scroll = app.detail_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
 }
 
 fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
@@ -41,14 +49,20 @@ fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
         },
         PhaseKey::Rollback => ("Rollback".to_string(), &plan.rollback),
     };
-    let done = steps.iter().filter(|s| app.session.step(&s.id).status().is_done()).count();
+    let done = steps
+        .iter()
+        .filter(|s| app.session.step(&s.id).status().is_done())
+        .count();
     let mut lines = vec![
         Line::styled(title, theme.heading()),
         Line::raw(format!("{done} of {} steps done", steps.len())),
     ];
     if key == PhaseKey::Rollback && app.session.rollback.is_none() {
         lines.push(Line::raw(""));
-        lines.push(Line::styled("Runs only when started (B): the runbook's Rollback section.", theme.dim()));
+        lines.push(Line::styled(
+            "Runs only when started (B): the runbook's Rollback section.",
+            theme.dim(),
+        ));
     }
     lines
 }
@@ -59,11 +73,17 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
     let status = state.status();
     let mut lines = vec![Line::styled(step.title.clone(), theme.heading())];
     let mut facts = vec![
-        Span::styled(format!("{} {}", status_glyph(status, app.spinner), status.label()), theme.status(status)),
+        Span::styled(
+            format!("{} {}", status_glyph(status, app.spinner), status.label()),
+            theme.status(status),
+        ),
         Span::styled(format!(" · {}", kind_label(step)), theme.dim()),
     ];
     if let Some(t) = step.timeout {
-        facts.push(Span::styled(format!(" · timeout {}", text::duration(t)), theme.dim()));
+        facts.push(Span::styled(
+            format!(" · timeout {}", text::duration(t)),
+            theme.dim(),
+        ));
     }
     if !step.changes_state() && !matches!(step.kind, StepKind::Manual) {
         facts.push(Span::styled(" · read-only", theme.dim()));
@@ -78,14 +98,18 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
     let script = match &step.kind {
         StepKind::Shell { script } => Some(("Command (bash)", script)),
         StepKind::Sql { sql } => Some(("SQL", sql)),
-        StepKind::Manual => None,
+        StepKind::Manual | StepKind::Gate { .. } => None,
     };
     if let Some((label, script)) = script
         && !step.body.contains(script.trim())
     {
         lines.push(Line::raw(""));
         lines.push(Line::styled(label, theme.bold()));
-        lines.extend(script.lines().map(|l| Line::styled(format!("  {}", sanitize(l)), theme.code())));
+        lines.extend(
+            script
+                .lines()
+                .map(|l| Line::styled(format!("  {}", sanitize(l)), theme.code())),
+        );
     }
 
     let history = history(app, step);
@@ -152,7 +176,11 @@ fn history(app: &App, step: &Step) -> Vec<Line<'static>> {
         if !sig.role.is_empty() {
             who.push_str(&format!(" ({})", sig.role));
         }
-        let how = if sig.preapproved { "pre-approved by" } else { "signed by" };
+        let how = if sig.preapproved {
+            "pre-approved by"
+        } else {
+            "signed by"
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("  ☑ {how} "), theme.status(StepStatus::SignedOff)),
             Span::styled(who, theme.bold()),

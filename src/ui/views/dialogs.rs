@@ -25,13 +25,29 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, modal: &Modal) {
 }
 
 fn dialog_block<'a>(title: Line<'a>, style: Style) -> Block<'a> {
-    Block::bordered().border_type(BorderType::Double).border_style(style).title(title)
+    Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(style)
+        .title(title)
 }
 
 /// A text field in a box; the focused one is bright.
-fn field_box(theme: Theme, frame: &mut Frame, area: Rect, input: &TextArea<'static>, label: &str, focused: bool) {
-    let style = if focused { theme.focus_border() } else { theme.border() };
-    let block = Block::bordered().border_style(style).title(Span::styled(format!(" {label} "), style));
+fn field_box(
+    theme: Theme,
+    frame: &mut Frame,
+    area: Rect,
+    input: &TextArea<'static>,
+    label: &str,
+    focused: bool,
+) {
+    let style = if focused {
+        theme.focus_border()
+    } else {
+        theme.border()
+    };
+    let block = Block::bordered()
+        .border_style(style)
+        .title(Span::styled(format!(" {label} "), style));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(input, inner);
@@ -48,7 +64,11 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
     let theme = app.theme;
     let note_height = area.height.saturating_sub(16).clamp(3, 8);
     let rect = popup(frame, area, 72, 14 + note_height);
-    let title = if d.mark_done { " Mark done (signed) " } else { " Sign off " };
+    let title = if d.mark_done {
+        " Mark done (signed) "
+    } else {
+        " Sign off "
+    };
     let block = dialog_block(Line::styled(title, theme.bold()), theme.focus_border());
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
@@ -67,11 +87,17 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
         match (d.need, d.signed.as_slice()) {
             (0 | 1, _) => "One sign-off is needed.".to_string(),
             (n, []) => format!("Needs {n} sign-offs from different people; none yet."),
-            (n, signed) => format!("Needs {n} sign-offs from different people; signed: {}.", signed.join(", ")),
+            (n, signed) => format!(
+                "Needs {n} sign-offs from different people; signed: {}.",
+                signed.join(", ")
+            ),
         }
     };
     let about_lines = vec![
-        Line::from(vec![Span::styled("Step ", theme.dim()), Span::styled(d.title.clone(), theme.bold())]),
+        Line::from(vec![
+            Span::styled("Step ", theme.dim()),
+            Span::styled(d.title.clone(), theme.bold()),
+        ]),
         Line::styled(d.step.clone(), theme.dim()),
         Line::raw(needs),
     ];
@@ -79,7 +105,11 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
     field_box(theme, frame, who, &d.fields[0], "Who", d.field == 0);
     field_box(theme, frame, role, &d.fields[1], "Role", d.field == 1);
     field_box(theme, frame, note, &d.fields[2], "Note", d.field == 2);
-    let status = if d.sent { Line::styled("signing…", theme.info()) } else { error_line(theme, d.error.as_ref()) };
+    let status = if d.sent {
+        Line::styled("signing…", theme.info())
+    } else {
+        error_line(theme, d.error.as_ref())
+    };
     frame.render_widget(Paragraph::new(status), error);
     let k = |a| key_for(Context::SignOff, a);
     let pairs = [
@@ -93,12 +123,19 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
 fn confirm_env(app: &App, frame: &mut Frame, area: Rect, d: &ConfirmEnvDialog) {
     let theme = app.theme;
     let rect = popup(frame, area, 64, 11);
-    let block = dialog_block(Line::styled(" PRODUCTION GUARD ", theme.production()), theme.error());
+    let block = dialog_block(
+        Line::styled(" PRODUCTION GUARD ", theme.production()),
+        theme.error(),
+    );
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let [about, input, error, keys] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(3), Constraint::Length(1), Constraint::Length(1)])
-            .areas(inner);
+    let [about, input, error, keys] = Layout::vertical([
+        Constraint::Min(2),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
     let about_lines = vec![
         Line::from(vec![
             Span::raw("The next step changes "),
@@ -110,10 +147,20 @@ fn confirm_env(app: &App, frame: &mut Frame, area: Rect, d: &ConfirmEnvDialog) {
     ];
     frame.render_widget(Paragraph::new(about_lines).wrap(Wrap { trim: true }), about);
     field_box(theme, frame, input, &d.input, "Environment", true);
-    let status = if d.sent { Line::styled("confirming…", theme.info()) } else { error_line(theme, d.error.as_ref()) };
+    let status = if d.sent {
+        Line::styled("confirming…", theme.info())
+    } else {
+        error_line(theme, d.error.as_ref())
+    };
     frame.render_widget(Paragraph::new(status), error);
     let k = |a| key_for(Context::Prompt, a);
-    frame.render_widget(Paragraph::new(hints(theme, &[(k(Action::Submit), "confirm"), (k(Action::Cancel), "cancel")])), keys);
+    frame.render_widget(
+        Paragraph::new(hints(
+            theme,
+            &[(k(Action::Submit), "confirm"), (k(Action::Cancel), "cancel")],
+        )),
+        keys,
+    );
 }
 
 fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
@@ -121,7 +168,13 @@ fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
     let (title, about, style, submit) = match &d.purpose {
         ReasonFor::Skip { step, title } => (
             " Skip step ".to_string(),
-            vec![Line::from(vec![Span::raw("Skip "), Span::styled(title.clone(), theme.bold())]), Line::styled(step.clone(), theme.dim())],
+            vec![
+                Line::from(vec![
+                    Span::raw("Skip "),
+                    Span::styled(title.clone(), theme.bold()),
+                ]),
+                Line::styled(step.clone(), theme.dim()),
+            ],
             theme.focus_border(),
             "skip",
         ),
@@ -134,7 +187,10 @@ fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
         ReasonFor::Rollback => (
             " Start the rollback ".to_string(),
             vec![
-                Line::raw(format!("Runs the runbook's Rollback section ({} steps) from now on.", app.session.plan.rollback.len())),
+                Line::raw(format!(
+                    "Runs the runbook's Rollback section ({} steps) from now on.",
+                    app.session.plan.rollback.len()
+                )),
                 Line::raw("It is recorded in the journal with your reason."),
             ],
             theme.error(),
@@ -145,29 +201,55 @@ fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
     let block = dialog_block(Line::styled(title, theme.bold()), style);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let [about_area, input, error, keys] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(3), Constraint::Length(1), Constraint::Length(1)])
-            .areas(inner);
+    let [about_area, input, error, keys] = Layout::vertical([
+        Constraint::Min(2),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
     frame.render_widget(Paragraph::new(about).wrap(Wrap { trim: true }), about_area);
     field_box(theme, frame, input, &d.input, "Reason", true);
     frame.render_widget(Paragraph::new(error_line(theme, d.error.as_ref())), error);
     let k = |a| key_for(Context::Prompt, a);
-    frame.render_widget(Paragraph::new(hints(theme, &[(k(Action::Submit), submit), (k(Action::Cancel), "cancel")])), keys);
+    frame.render_widget(
+        Paragraph::new(hints(
+            theme,
+            &[(k(Action::Submit), submit), (k(Action::Cancel), "cancel")],
+        )),
+        keys,
+    );
 }
 
 fn note(app: &App, frame: &mut Frame, area: Rect, t: &TextArea<'static>) {
     let theme = app.theme;
     let rect = popup(frame, area, 72, 14);
-    let block = dialog_block(Line::styled(" Note to the journal ", theme.bold()), theme.focus_border());
+    let block = dialog_block(
+        Line::styled(" Note to the journal ", theme.bold()),
+        theme.focus_border(),
+    );
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let [about, text, keys] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(inner);
-    frame.render_widget(Paragraph::new(Line::styled(format!("Recorded as {}, with the time.", app.operator), theme.dim())), about);
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            format!("Recorded as {}, with the time.", app.operator),
+            theme.dim(),
+        )),
+        about,
+    );
     field_box(theme, frame, text, t, "Note", true);
     let k = |a| key_for(Context::Note, a);
     frame.render_widget(
-        Paragraph::new(hints(theme, &[(k(Action::Submit), "save"), (k(Action::Cancel), "cancel"), ("Enter".into(), "new line")])),
+        Paragraph::new(hints(
+            theme,
+            &[
+                (k(Action::Submit), "save"),
+                (k(Action::Cancel), "cancel"),
+                ("Enter".into(), "new line"),
+            ],
+        )),
         keys,
     );
 }
@@ -180,8 +262,13 @@ fn question(app: &App, frame: &mut Frame, area: Rect, q: Question) {
         Question::Quit => (
             " Quit? ",
             vec![
-                Line::from(vec![Span::raw("A step is running: "), Span::styled(running, theme.bold())]),
-                Line::raw("Quitting stops it; it is recorded as interrupted and the session stays resumable:"),
+                Line::from(vec![
+                    Span::raw("A step is running: "),
+                    Span::styled(running, theme.bold()),
+                ]),
+                Line::raw(
+                    "Quitting stops it; it is recorded as interrupted and the session stays resumable:",
+                ),
                 Line::styled(format!("runsheet run … --resume {session}"), theme.code()),
             ],
             "quit",
@@ -189,7 +276,11 @@ fn question(app: &App, frame: &mut Frame, area: Rect, q: Question) {
         Question::CancelStep => (
             " Cancel the step? ",
             vec![
-                Line::from(vec![Span::raw("Stop "), Span::styled(running, theme.bold()), Span::raw(" now?")]),
+                Line::from(vec![
+                    Span::raw("Stop "),
+                    Span::styled(running, theme.bold()),
+                    Span::raw(" now?"),
+                ]),
                 Line::raw("It is recorded as cancelled; then retry, skip or abort."),
             ],
             "cancel the step",
@@ -202,17 +293,32 @@ fn question(app: &App, frame: &mut Frame, area: Rect, q: Question) {
     let [text, keys] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), text);
     let k = |a| key_for(Context::Confirm, a);
-    frame.render_widget(Paragraph::new(hints(theme, &[(k(Action::Yes), yes), (k(Action::No), "keep going")])), keys);
+    frame.render_widget(
+        Paragraph::new(hints(
+            theme,
+            &[(k(Action::Yes), yes), (k(Action::No), "keep going")],
+        )),
+        keys,
+    );
 }
 
 /// The log search prompt, over the footer line.
 pub fn search(app: &App, frame: &mut Frame, area: Rect, input: &TextArea<'static>) {
     let theme = app.theme;
     let k = |a| key_for(Context::Prompt, a);
-    let hint = hints(theme, &[(k(Action::Submit), "find"), (k(Action::Cancel), "cancel")]);
-    let hint_width = u16::try_from(hint.width()).unwrap_or(u16::MAX).min(area.width / 2);
-    let [label, field, keys] =
-        Layout::horizontal([Constraint::Length(13), Constraint::Fill(1), Constraint::Length(hint_width + 1)]).areas(area);
+    let hint = hints(
+        theme,
+        &[(k(Action::Submit), "find"), (k(Action::Cancel), "cancel")],
+    );
+    let hint_width = u16::try_from(hint.width())
+        .unwrap_or(u16::MAX)
+        .min(area.width / 2);
+    let [label, field, keys] = Layout::horizontal([
+        Constraint::Length(13),
+        Constraint::Fill(1),
+        Constraint::Length(hint_width + 1),
+    ])
+    .areas(area);
     frame.render_widget(Paragraph::new(Span::styled("Search log: /", theme.bold())), label);
     frame.render_widget(input, field);
     frame.render_widget(Paragraph::new(hint), keys);

@@ -20,7 +20,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         Span::styled(" Keys ", theme.bold()),
         Span::styled("· ↑↓ scroll · Esc closes ", theme.dim()),
     ]);
-    let block = Block::bordered().border_type(BorderType::Double).border_style(theme.focus_border()).title(title);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(theme.focus_border())
+        .title(title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let lines = lines(theme, usize::from(inner.width));
@@ -31,7 +34,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
 
 /// The whole help text, laid out for `width` columns.
 fn lines(theme: Theme, width: usize) -> Vec<Line<'static>> {
-    let labels = keys::BINDINGS.iter().map(|b| b.keys_label()).chain(keys::MOUSE.iter().map(|m| m.0.to_string()));
+    let labels = keys::BINDINGS
+        .iter()
+        .map(|b| b.keys_label())
+        .chain(keys::MOUSE.iter().map(|m| m.0.to_string()));
     let key_width = labels.map(|l| text::width(&l)).max().unwrap_or(8) + 2;
     let help_width = width.saturating_sub(key_width + 2).max(10);
     let mut lines = Vec::new();
@@ -70,7 +76,10 @@ fn lines(theme: Theme, width: usize) -> Vec<Line<'static>> {
         StepStatus::SignedOff,
         StepStatus::Skipped,
     ];
-    let items = states.iter().map(|&s| (Span::styled(status_glyph(s, 0), theme.status(s)), s.label())).collect();
+    let items = states
+        .iter()
+        .map(|&s| (Span::styled(status_glyph(s, 0), theme.status(s)), s.label()))
+        .collect();
     columns(items, width, &mut lines);
 
     lines.push(Line::raw(""));
@@ -82,7 +91,10 @@ fn lines(theme: Theme, width: usize) -> Vec<Line<'static>> {
         (Stream::Notice, "server notices"),
         (Stream::Error, "errors"),
     ];
-    let items = streams.iter().map(|&(s, what)| (Span::styled(stream_mark(s), theme.stream(s)), what)).collect();
+    let items = streams
+        .iter()
+        .map(|&(s, what)| (Span::styled(stream_mark(s), theme.stream(s)), what))
+        .collect();
     columns(items, width, &mut lines);
     lines
 }

@@ -27,7 +27,10 @@ pub fn tab_title<'a>(app: &App, pane: Pane, tabbed: bool, own: Vec<Span<'a>>) ->
         let mark = |on: bool| if on { "▸" } else { " " };
         spans.push(Span::styled(format!("{}Log", mark(pane == Pane::Log)), log));
         spans.push(Span::styled(" │ ", theme.dim()));
-        spans.push(Span::styled(format!("{}Checks", mark(pane == Pane::Checks)), checks));
+        spans.push(Span::styled(
+            format!("{}Checks", mark(pane == Pane::Checks)),
+            checks,
+        ));
         spans.push(Span::styled(" · ", theme.dim()));
     }
     spans.extend(own);
@@ -51,7 +54,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
             own.push(if log.follow {
                 Span::styled("following", theme.ok())
             } else {
-                Span::styled("paused (End follows)", theme.warning())
+                Span::styled("paused", theme.warning())
             });
             own.push(Span::raw(format!(" · {} lines", text::count(total))));
         }
@@ -62,11 +65,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
             own.push(Span::raw(format!(" · /{p}")));
         }
     }
-    let block = pane_block(tab_title(app, Pane::Log, tabbed, own), app.focus == Pane::Log, theme);
+    let block = pane_block(
+        tab_title(app, Pane::Log, tabbed, own),
+        app.focus == Pane::Log,
+        theme,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(step) = step else {
-        frame.render_widget(Paragraph::new(Line::styled("Select a step to see its output.", theme.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Line::styled("Select a step to see its output.", theme.dim())),
+            inner,
+        );
         return;
     };
     if total == 0 {
@@ -82,7 +92,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     }
     let height = usize::from(inner.height);
     let width = usize::from(inner.width);
-    let lines = if log.wrap { wrapped(app, total, height, width) } else { unwrapped(app, total, height) };
+    let lines = if log.wrap {
+        wrapped(app, total, height, width)
+    } else {
+        unwrapped(app, total, height)
+    };
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
@@ -104,7 +118,9 @@ fn wrapped(app: &App, total: u64, height: usize, width: usize) -> Vec<Line<'stat
     let log = &app.log;
     let room = width.saturating_sub(2).max(1);
     let rows_of = |i: u64| -> Vec<Line<'static>> {
-        let Some(line) = log.get(i) else { return vec![missing(app.theme, i)] };
+        let Some(line) = log.get(i) else {
+            return vec![missing(app.theme, i)];
+        };
         let chars: Vec<char> = line.text.chars().collect();
         if chars.is_empty() {
             return vec![styled(app, i, line, "", true)];
@@ -138,7 +154,13 @@ fn wrapped(app: &App, total: u64, height: usize, width: usize) -> Vec<Line<'stat
 }
 
 fn missing(theme: Theme, index: u64) -> Line<'static> {
-    Line::styled(format!("  … line {} is being read from the journal", text::count(index + 1)), theme.dim())
+    Line::styled(
+        format!(
+            "  … line {} is being read from the journal",
+            text::count(index + 1)
+        ),
+        theme.dim(),
+    )
 }
 
 /// A row of a log line: gutter mark (first row only), text, search matches highlighted.

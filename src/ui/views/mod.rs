@@ -52,19 +52,31 @@ pub fn view(app: &App, frame: &mut Frame) {
 fn too_small(theme: Theme, frame: &mut Frame, area: Rect) {
     let text = vec![
         Line::styled("Terminal too small", theme.warning()),
-        Line::raw(format!("{}×{}: runsheet needs at least {MIN_WIDTH}×{MIN_HEIGHT}.", area.width, area.height)),
+        Line::raw(format!(
+            "{}×{}: runsheet needs at least {MIN_WIDTH}×{MIN_HEIGHT}.",
+            area.width, area.height
+        )),
         Line::raw("Enlarge the window; q quits."),
     ];
     let height = (text.len() as u16).min(area.height);
-    let [middle] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    frame.render_widget(Paragraph::new(text).alignment(Alignment::Center).wrap(Wrap { trim: true }), middle);
+    let [middle] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        middle,
+    );
 }
 
 /// A pane's frame: a thicker, brighter border when it has the focus.
 fn pane_block<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
     let block = Block::bordered().title(title);
     if focused {
-        block.border_type(BorderType::Thick).border_style(theme.focus_border())
+        block
+            .border_type(BorderType::Thick)
+            .border_style(theme.focus_border())
     } else {
         block.border_style(theme.border())
     }
@@ -73,15 +85,23 @@ fn pane_block<'a>(title: Line<'a>, focused: bool, theme: Theme) -> Block<'a> {
 /// A pane title; the focused pane's is bold.
 fn pane_title<'a>(spans: Vec<Span<'a>>, app: &App, pane: Pane) -> Line<'a> {
     let line = Line::from(spans);
-    if app.focus == pane { line.patch_style(app.theme.bold()) } else { line }
+    if app.focus == pane {
+        line.patch_style(app.theme.bold())
+    } else {
+        line
+    }
 }
 
 /// A box of at most `width`×`height` centred in `area`, cleared.
 fn popup(frame: &mut Frame, area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width.saturating_sub(2));
     let height = height.min(area.height.saturating_sub(2));
-    let [row] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [rect] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(row);
+    let [row] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [rect] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(row);
     frame.render_widget(Clear, rect);
     rect
 }

@@ -12,7 +12,9 @@ use crate::ui::{markdown, text};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, index: usize, scroll: u16) {
     let theme = app.theme;
-    let Some(section) = app.references.get(index) else { return };
+    let Some(section) = app.references.get(index) else {
+        return;
+    };
     let rect = popup(frame, area, 100, area.height);
     let mut tabs = vec![Span::raw(" ")];
     for (i, r) in app.references.iter().enumerate() {
@@ -26,9 +28,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, index: usize, scroll: u1
         .title(Line::from(tabs));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let mut lines = vec![Line::styled(section.title.clone(), theme.heading()), Line::raw("")];
+    let mut lines = vec![
+        Line::styled(section.title.clone(), theme.heading()),
+        Line::raw(""),
+    ];
     lines.extend(markdown::render(&section.markdown, theme));
     let max = text::rows(&lines, inner.width).saturating_sub(usize::from(inner.height));
     let scroll = scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
 }

@@ -31,11 +31,36 @@ struct Fit {
 }
 
 const FITS: [Fit; 5] = [
-    Fit { badge: true, operator: true, gauge: 10, estimate: true },
-    Fit { badge: false, operator: true, gauge: 10, estimate: true },
-    Fit { badge: false, operator: false, gauge: 10, estimate: true },
-    Fit { badge: false, operator: false, gauge: 5, estimate: true },
-    Fit { badge: false, operator: false, gauge: 5, estimate: false },
+    Fit {
+        badge: true,
+        operator: true,
+        gauge: 10,
+        estimate: true,
+    },
+    Fit {
+        badge: false,
+        operator: true,
+        gauge: 10,
+        estimate: true,
+    },
+    Fit {
+        badge: false,
+        operator: false,
+        gauge: 10,
+        estimate: true,
+    },
+    Fit {
+        badge: false,
+        operator: false,
+        gauge: 5,
+        estimate: true,
+    },
+    Fit {
+        badge: false,
+        operator: false,
+        gauge: 5,
+        estimate: false,
+    },
 ];
 
 /// Columns the runbook title keeps before anything else is dropped.
@@ -49,7 +74,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     for fit in FITS {
         let (left, right) = parts(app, fit);
         let used: usize = left.iter().chain(&right).map(Span::width).sum();
-        if used + want + 1 <= width {
+        if used + want < width {
             chosen = Some((left, right));
             break;
         }
@@ -63,7 +88,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 fn parts(app: &App, fit: Fit) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     let theme = app.theme;
     let plan = &app.session.plan;
-    let env_style = if is_production(app) { theme.production() } else { theme.environment() };
+    let env_style = if is_production(app) {
+        theme.production()
+    } else {
+        theme.environment()
+    };
     let (mode_text, mode_style) = match app.session.header.mode {
         Mode::Live => (" LIVE ", theme.live()),
         Mode::DryRun => (" DRY-RUN ", theme.dry_run()),
@@ -81,7 +110,7 @@ fn parts(app: &App, fit: Fit) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     ]);
 
     let (done, total) = app.session.progress();
-    let filled = if total == 0 { 0 } else { done * fit.gauge / total };
+    let filled = (done * fit.gauge).checked_div(total).unwrap_or(0);
     let elapsed = app.session.elapsed(app.now);
     let over = plan.estimate.is_some_and(|e| elapsed > e.max * 2);
     let mut right = Vec::new();
@@ -139,7 +168,10 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
                 Level::Warning => ("⚠", theme.warning()),
                 Level::Error => ("✗", theme.error()),
             };
-            Line::from(vec![Span::styled(format!("{mark} "), style), Span::styled(m.text.clone(), style)])
+            Line::from(vec![
+                Span::styled(format!("{mark} "), style),
+                Span::styled(m.text.clone(), style),
+            ])
         }
         None if app.quitting => Line::styled("leaving: waiting for the engine to stop…", theme.info()),
         None => {
@@ -154,10 +186,17 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
                     (k(Action::Skip), "skip"),
                     (k(Action::Abort), "abort"),
                 ],
-                Next::Running(_) => vec![(k(Action::CancelStep), "cancel"), (k(Action::Search), "search log")],
+                Next::Running(_) => vec![
+                    (k(Action::CancelStep), "cancel"),
+                    (k(Action::Search), "search log"),
+                ],
                 Next::AllDone | Next::Ended => vec![],
             };
-            pairs.extend([(k(Action::Note), "note"), (k(Action::Help), "help"), (k(Action::Quit), "quit")]);
+            pairs.extend([
+                (k(Action::Note), "note"),
+                (k(Action::Help), "help"),
+                (k(Action::Quit), "quit"),
+            ]);
             let session = Span::styled(format!("session {} ", app.session.header.session_id), theme.dim());
             let hint = hints(theme, &pairs);
             let room = usize::from(area.width);

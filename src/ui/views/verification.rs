@@ -30,9 +30,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     for (i, r) in results.iter().enumerate() {
         latest.insert((r.step.as_str(), r.name.as_str()), i);
     }
-    let current = |i: usize, r: &VerificationResult| latest.get(&(r.step.as_str(), r.name.as_str())) == Some(&i);
-    let failed = results.iter().enumerate().filter(|(i, r)| current(*i, r) && !r.passed).count();
-    let passed = results.iter().enumerate().filter(|(i, r)| current(*i, r) && r.passed).count();
+    let current =
+        |i: usize, r: &VerificationResult| latest.get(&(r.step.as_str(), r.name.as_str())) == Some(&i);
+    let failed = results
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| current(*i, r) && !r.passed)
+        .count();
+    let passed = results
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| current(*i, r) && r.passed)
+        .count();
 
     let mut own = vec![Span::raw(if tabbed { "" } else { "Verification · " })];
     if failed > 0 {
@@ -40,11 +49,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
         own.push(Span::raw(" · "));
     }
     own.push(Span::raw(format!("{passed} passed")));
-    let block = pane_block(tab_title(app, Pane::Checks, tabbed, own), app.focus == Pane::Checks, theme);
+    let block = pane_block(
+        tab_title(app, Pane::Checks, tabbed, own),
+        app.focus == Pane::Checks,
+        theme,
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if results.is_empty() {
-        frame.render_widget(Paragraph::new(Line::styled("No verification has run yet.", theme.dim())), inner);
+        frame.render_widget(
+            Paragraph::new(Line::styled("No verification has run yet.", theme.dim())),
+            inner,
+        );
         return;
     }
     let mut order: Vec<usize> = (0..results.len()).collect();
@@ -55,19 +71,36 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     }
     let rows = text::rows(&lines, inner.width).saturating_sub(1);
     let scroll = app.checks_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((scroll, 0)), inner);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
 }
 
 fn result_lines(theme: Theme, r: &VerificationResult, superseded: bool, out: &mut Vec<Line<'static>>) {
-    let (mark, word, style) = if r.passed { ("✓", "PASS", theme.ok()) } else { ("✗", "FAIL", theme.error()) };
+    let (mark, word, style) = if r.passed {
+        ("✓", "PASS", theme.ok())
+    } else {
+        ("✗", "FAIL", theme.error())
+    };
     let style = if superseded { theme.dim() } else { style };
     out.push(Line::from(vec![
         Span::styled(format!("{mark} {word} "), style),
-        Span::styled(sanitize(&r.name), if superseded { theme.dim() } else { theme.bold() }),
+        Span::styled(
+            sanitize(&r.name),
+            if superseded { theme.dim() } else { theme.bold() },
+        ),
     ]));
     let earlier = if superseded { " · earlier attempt" } else { "" };
     out.push(Line::styled(
-        format!("    {} · attempt {} · {}{earlier}", r.step, r.attempt, text::time(r.at)),
+        format!(
+            "    {} · attempt {} · {}{earlier}",
+            r.step,
+            r.attempt,
+            text::time(r.at)
+        ),
         theme.dim(),
     ));
     observed_lines(theme, &r.observed, out);
@@ -77,11 +110,18 @@ fn observed_lines(theme: Theme, o: &Observed, out: &mut Vec<Line<'static>>) {
     if o.columns.is_empty() && o.rows.is_empty() {
         let text: Vec<&str> = o.text.lines().collect();
         let skip = text.len().saturating_sub(3);
-        out.extend(text[skip..].iter().map(|l| Line::styled(format!("    {}", sanitize(l)), theme.dim())));
+        out.extend(
+            text[skip..]
+                .iter()
+                .map(|l| Line::styled(format!("    {}", sanitize(l)), theme.dim())),
+        );
         return;
     }
     if o.rows.is_empty() {
-        out.push(Line::styled(format!("    no rows ({})", o.columns.join(", ")), theme.dim()));
+        out.push(Line::styled(
+            format!("    no rows ({})", o.columns.join(", ")),
+            theme.dim(),
+        ));
         return;
     }
     let cells = |row: &[String]| -> Vec<String> { row.iter().map(|c| sanitize(c)).collect() };
@@ -115,6 +155,9 @@ fn observed_lines(theme: Theme, o: &Observed, out: &mut Vec<Line<'static>>) {
     }
     out.extend(body.iter().map(|r| Line::raw(format_row(r))));
     if o.rows.len() > MAX_ROWS {
-        out.push(Line::styled(format!("    … {} more rows", o.rows.len() - MAX_ROWS), theme.dim()));
+        out.push(Line::styled(
+            format!("    … {} more rows", o.rows.len() - MAX_ROWS),
+            theme.dim(),
+        ));
     }
 }

@@ -1,0 +1,909 @@
+//! The CryoProtect remediation end to end: the real binary runs
+//! `runbooks/cryoprotect-remediation.md` against scratch databases loaded
+//! with the defective starting database, the way an operator would, and the
+//! databases are then checked independently with the phase verifications.
+//! Also: the runbook against the seed plan, and `runsheet demo`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use common::ScratchDb;
+use runsheet::journal::event::{Event, Mode, SessionOutcome};
+use runsheet::journal::reader::read_journal;
+use runsheet::runbook::loader;
+use runsheet::runbook::model::{PhaseKind, Runbook, Step, StepKind};
+use runsheet::runbook::plan::Plan;
+use runsheet::session::{SessionState, StepStatus};
+use tempfile::TempDir;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn runbook_path() -> PathBuf {
+    repo("runbooks/cryoprotect-remediation.md")
+}
+
+fn asset(name: &str) -> PathBuf {
+    repo("assets/cryoprotect").join(name)
+}
+
+/// The seed plan as its author wrote it (where the loader tests read it too).
+fn seed_path() -> PathBuf {
+    repo("../shared/seed/DATABASE_REMEDIATION_DEPLOYMENT_PLAN.md")
+}
+
+/// A scratch database holding the CryoProtect starting database.
+fn starting_db(label: &str) -> ScratchDb {
+    let db = ScratchDb::create(label);
+    if let Err(e) = db.psql_file(&asset("starting-database.sql"), true) {
+        panic!("cannot load the starting database: {e}");
+    }
+    db
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The runbook's three environments, each on its own scratch database, with
+/// one state dir and one backup folder, as one operator's machine would have.
+struct Site {
+    dir: TempDir,
+    databases: BTreeMap<&'static str, String>,
+}
+
+impl Site {
+    fn new(databases: &[(&'static str, &ScratchDb)]) -> Site {
+        Site {
+            dir: TempDir::new().expect("temp dir"),
+            databases: databases.iter().map(|(env, db)| (*env, db.url.clone())).collect(),
+        }
+    }
+
+    fn backups(&self) -> PathBuf {
+        self.dir.path().join("backups")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runsheet"));
+        cmd.arg("--state-dir")
+            .arg(self.dir.path().join("state"))
+            .args(args);
+        cmd.env_remove("RUNSHEET_STATE_DIR")
+            .env("RUNSHEET_OPERATOR", "tester")
+            .env("CRYO_BACKUP_DIR", self.backups())
+            .stdin(Stdio::null());
+        for (env, var) in [
+            ("development", "CRYO_DEV_DATABASE_URL"),
+            ("staging", "CRYO_STAGING_DATABASE_URL"),
+            ("production", "CRYO_PROD_DATABASE_URL"),
+        ] {
+            // An environment without a scratch database points nowhere, never at the defaults.
+            let url = self
+                .databases
+                .get(env)
+                .cloned()
+                .unwrap_or_else(|| "postgres://nobody@127.0.0.1:1/none".to_string());
+            cmd.env(var, url);
+        }
+        cmd
+    }
+
+    /// `runsheet run RUNBOOK --env ENV --headless ARGS…`, timed, with the session it wrote.
+    fn run(&self, env: &str, args: &[&str]) -> (Output, SessionState) {
+        let runbook = runbook_path();
+        let mut all = vec![
+            "run",
+            runbook.to_str().expect("utf-8 path"),
+            "--env",
+            env,
+            "--headless",
+        ];
+        all.extend_from_slice(args);
+        let started = Instant::now();
+        let out = self.command(&all).output().expect("run runsheet");
+        eprintln!(
+            "runsheet run --env {env} {}: {:.1}s",
+            args.join(" "),
+            started.elapsed().as_secs_f64()
+        );
+        let state = session(&out);
+        (out, state)
+    }
+}
+
+/// The session a headless run wrote (its first line names the journal); its chain must verify.
+fn session(out: &Output) -> SessionState {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("journal: "))
+        .unwrap_or_else(|| panic!("no journal line in:\n{}", text(out)));
+    let read = read_journal(Path::new(path)).expect("read journal");
+    assert!(read.integrity.is_verified(), "{:?}", read.integrity);
+    SessionState::from_records(&read.records).expect("fold")
+}
+
+fn assert_completed(out: &Output, state: &SessionState, outcome: SessionOutcome) {
+    assert!(
+        out.status.success(),
+        "exit {:?}:\n{}",
+        out.status.code(),
+        text(out)
+    );
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(outcome),
+        "{}",
+        text(out)
+    );
+}
+
+fn status(state: &SessionState, id: &str) -> StepStatus {
+    state.step(id).status()
+}
+
+/// runsheet's verification rule, applied independently of runsheet: every
+/// statement of the file returns no rows or a single `true`. `Err` holds the
+/// problem rows, or the error that stopped the file.
+fn verification(db: &ScratchDb, file: &str) -> Result<(), String> {
+    let sql = std::fs::read_to_string(asset(file)).expect("read verification");
+    let url = db.url.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let messages = client
+            .simple_query(&sql)
+            .await
+            .map_err(|e| match e.as_db_error() {
+                Some(db) => db.message().to_string(),
+                None => e.to_string(),
+            })?;
+        let (mut problems, mut rows) = (Vec::new(), Vec::new());
+        for message in messages {
+            match message {
+                tokio_postgres::SimpleQueryMessage::Row(row) => {
+                    rows.push(row.get(0).unwrap_or("NULL").to_string())
+                }
+                tokio_postgres::SimpleQueryMessage::CommandComplete(_) => {
+                    let statement = std::mem::take(&mut rows);
+                    if !(statement.is_empty() || statement == ["t"]) {
+                        problems.extend(statement);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    })
+}
+
+const PHASE_VERIFICATIONS: [&str; 5] = [
+    "phase1-verify.sql",
+    "phase2-verify.sql",
+    "phase3-verify.sql",
+    "phase4-verify.sql",
+    "phase5-verify.sql",
+];
+
+fn assert_remediated(db: &ScratchDb, env: &str) {
+    for file in PHASE_VERIFICATIONS {
+        if let Err(problems) = verification(db, file) {
+            panic!("{env}: {file} does not pass after the remediation:\n{problems}");
+        }
+    }
+    assert!(
+        verification(db, "rollback-verify.sql").is_err(),
+        "{env}: the structure is still the starting one"
+    );
+}
+
+#[test]
+fn development_then_staging_then_production_remediate_their_databases() {
+    let started = Instant::now();
+    let (dev, staging, prod) = (
+        starting_db("cryo_e2e_dev"),
+        starting_db("cryo_e2e_staging"),
+        starting_db("cryo_e2e_prod"),
+    );
+    let site = Site::new(&[
+        ("development", &dev),
+        ("staging", &staging),
+        ("production", &prod),
+    ]);
+
+    let (out, state) = site.run("development", &["--approve", "all"]);
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    for id in [
+        "prerequisites.backup",
+        "prerequisites.privileges",
+        "prerequisites.rollback-plan",
+        "development.backup",
+        "development.dry-run",
+        "development.remediate",
+        "development.verify",
+    ] {
+        assert_eq!(status(&state, id), StepStatus::Succeeded, "{id}");
+    }
+    assert_remediated(&dev, "development");
+
+    let (out, state) = site.run("staging", &["--approve", "all"]);
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert_eq!(status(&state, "staging.remediate"), StepStatus::Succeeded);
+    assert_remediated(&staging, "staging");
+
+    let (out, state) = site.run(
+        "production",
+        &[
+            "--approve",
+            "all",
+            "--operator",
+            "alice",
+            "--operator",
+            "bob",
+            "--confirm-env",
+            "production",
+        ],
+    );
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert_remediated(&prod, "production");
+    // Every manual step carries both names; the environment was confirmed
+    // before the first change; each phase ran and was verified in order.
+    for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
+        let signers = state.step(&step.id).signers();
+        assert_eq!(signers.len(), 2, "{}: {signers:?}", step.id);
+    }
+    assert_eq!(state.confirmed_by.as_deref(), Some("alice"));
+    let read = read_journal(&PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("journal: "))
+            .expect("journal line"),
+    ))
+    .expect("journal");
+    let started_steps: Vec<&str> = read
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepStarted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    let confirmed_at = read
+        .records
+        .iter()
+        .position(|r| matches!(r.event, Event::EnvironmentConfirmed { .. }))
+        .expect("confirmed");
+    let first_change = read
+        .records
+        .iter()
+        .position(|r| matches!(&r.event, Event::StepStarted { step, .. } if step == "production.phase1-run"))
+        .expect("phase 1 ran");
+    assert!(
+        confirmed_at < first_change,
+        "confirmation comes before the first change"
+    );
+    let phases: Vec<&str> = started_steps
+        .iter()
+        .copied()
+        .filter(|s| s.starts_with("production.phase"))
+        .collect();
+    let expected: Vec<String> = (1..=5)
+        .flat_map(|n| {
+            [
+                format!("production.phase{n}-run"),
+                format!("production.phase{n}-verify"),
+            ]
+        })
+        .collect();
+    assert_eq!(phases, expected);
+    let passed: Vec<&str> = state
+        .verifications
+        .iter()
+        .filter(|v| v.passed)
+        .map(|v| v.step.as_str())
+        .collect();
+    for n in 1..=5 {
+        assert!(
+            passed.contains(&format!("production.phase{n}-verify").as_str()),
+            "{passed:?}"
+        );
+    }
+    let backups = state
+        .plan
+        .steps()
+        .filter(|s| s.backup && status(&state, &s.id) == StepStatus::Succeeded)
+        .count();
+    assert!(backups >= 3, "{backups} verified backups in production");
+    let dumps = std::fs::read_dir(site.backups().join("production"))
+        .expect("production backups")
+        .count();
+    assert!(dumps >= 3, "{dumps} backup files");
+
+    // Quick-start option 3: verification only, read-only, on the remediated database.
+    let before = prod.fingerprint();
+    let (out, state) = site.run("production", &["--only", "verify", "--operator", "alice"]);
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert!(state.plan.steps().all(|s| s.verify), "only checks ran");
+    assert!(
+        state
+            .verifications
+            .iter()
+            .any(|v| v.step == "production.verify" && v.passed),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        before,
+        prod.fingerprint(),
+        "the verification-only run changed nothing"
+    );
+    eprintln!(
+        "development → staging → production: {:.1}s in all",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn the_rollback_section_undoes_a_complete_development_run() {
+    let started = Instant::now();
+    let db = starting_db("cryo_e2e_rollback");
+    let before = db.fingerprint();
+    let site = Site::new(&[("development", &db)]);
+    let (out, state) = site.run("development", &["--approve", "all"]);
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert_remediated(&db, "development");
+
+    let (out, state) = site.run(
+        "development",
+        &["--rollback=rollback rehearsal", "--approve", "all"],
+    );
+    assert_completed(&out, &state, SessionOutcome::RolledBack);
+    let rollback = state.rollback.as_ref().expect("the rollback started");
+    assert_eq!(rollback.reason, "rollback rehearsal");
+    assert_eq!(rollback.finished.map(|f| f.1), Some(SessionOutcome::Completed));
+    for id in [
+        "rollback.phase5",
+        "rollback.phase3",
+        "rollback.phase2",
+        "rollback.phase1",
+        "rollback.restore",
+        "rollback.verify",
+    ] {
+        assert_eq!(status(&state, id), StepStatus::Succeeded, "{id}:\n{}", text(&out));
+    }
+    assert!(
+        state
+            .verifications
+            .iter()
+            .any(|v| v.step == "rollback.verify" && v.passed),
+        "{}",
+        text(&out)
+    );
+    // Nothing of the forward plan ran in the rollback session.
+    assert!(
+        state
+            .plan
+            .steps()
+            .all(|s| status(&state, &s.id) == StepStatus::Pending)
+    );
+    if let Err(problems) = verification(&db, "rollback-verify.sql") {
+        panic!("rollback-verify.sql does not pass after the rollback:\n{problems}");
+    }
+    // The pre-remediation backup was restored: structure, rows and sequences as they were.
+    assert_eq!(
+        before,
+        db.fingerprint(),
+        "the database differs from the one before the remediation"
+    );
+    eprintln!(
+        "remediation and rollback: {:.1}s in all",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn a_rollback_that_cannot_start_stops_with_the_reason_and_runs_nothing() {
+    let site = Site::new(&[]);
+    let runbook = site.dir.path().join("no-rollback.md");
+    std::fs::write(
+        &runbook,
+        "# No rollback\n\n## Development\n\n### Execution\n\n1. Change something\n   ```sh\n   touch changed\n   ```\n",
+    )
+    .expect("write runbook");
+    let out = site
+        .command(&[
+            "run",
+            runbook.to_str().expect("path"),
+            "--env",
+            "development",
+            "--headless",
+            "--rollback",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("the rollback did not start: this runbook's Rollback section has no steps to run"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !site.dir.path().join("changed").exists(),
+        "the plan did not run instead"
+    );
+    let state = session(&out);
+    assert!(
+        state.rollback.is_none() && state.outcome.is_none(),
+        "the session stays resumable"
+    );
+}
+
+#[test]
+fn a_dry_run_session_changes_nothing() {
+    let started = Instant::now();
+    let db = starting_db("cryo_e2e_dry");
+    let before = db.fingerprint();
+    let site = Site::new(&[("development", &db)]);
+    // Every SQL step is rolled back, so the Validation check finds nothing
+    // applied and fails; the decision to skip it is given in advance.
+    let (out, state) = site.run(
+        "development",
+        &[
+            "--dry-run",
+            "--approve",
+            "all",
+            "--skip",
+            "development.verify=dry run: the remediation was rolled back",
+        ],
+    );
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert_eq!(state.header.mode, Mode::DryRun);
+    assert_eq!(status(&state, "development.dry-run"), StepStatus::Succeeded);
+    assert_eq!(status(&state, "development.remediate"), StepStatus::Succeeded);
+    assert_eq!(status(&state, "development.verify"), StepStatus::Skipped);
+    assert!(
+        state
+            .verifications
+            .iter()
+            .any(|v| v.step == "development.verify" && !v.passed),
+        "the check saw that nothing was applied"
+    );
+    let log = text(&out);
+    assert!(log.contains("ROLLBACK (dry run: no change is kept)"), "{log}");
+    assert_eq!(before, db.fingerprint(), "the dry run changed the database");
+    assert!(
+        verification(&db, "rollback-verify.sql").is_ok(),
+        "still the starting structure"
+    );
+    eprintln!("dry run: {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// The steps of one container (shared prerequisites, or one phase of one environment).
+fn container<'a>(rb: &'a Runbook, env: Option<&str>, kind: PhaseKind) -> &'a [Step] {
+    match env {
+        None => rb.prerequisites.as_ref().map_or(&[], |p| &p.steps),
+        Some(name) => rb
+            .environment(name)
+            .and_then(|e| e.phases.iter().find(|p| p.kind == kind))
+            .map_or(&[], |p| &p.steps),
+    }
+}
+
+fn load(path: &Path) -> Runbook {
+    let loaded = loader::load(path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    loaded.runbook.expect("runbook")
+}
+
+#[test]
+fn every_numbered_step_of_the_seed_plan_has_a_step_in_the_runbook_in_order() {
+    let seed = load(&seed_path());
+    let rb = load(&runbook_path());
+    let mut containers = vec![(None, PhaseKind::Prerequisites)];
+    for env in &seed.environments {
+        for phase in &env.phases {
+            containers.push((Some(env.name.as_str()), phase.kind));
+        }
+    }
+    let mut matched = 0;
+    for (env, kind) in containers {
+        let ours = container(&rb, env, kind);
+        let mut at = 0;
+        for step in container(&seed, env, kind) {
+            let found = ours[at..].iter().position(|s| s.title.starts_with(&step.title));
+            let Some(i) = found else {
+                panic!(
+                    "{env:?} {kind:?}: no step (after {:?}) for the seed's {:?}",
+                    ours.get(at.wrapping_sub(1)).map(|s| &s.id),
+                    step.title
+                )
+            };
+            at += i + 1;
+            matched += 1;
+        }
+    }
+    assert_eq!(matched, seed.all_steps().count(), "every seed step is matched");
+    let sections = |r: &Runbook| {
+        r.references
+            .iter()
+            .map(|s| (s.kind, s.title.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        sections(&seed),
+        sections(&rb),
+        "the same reference sections, in order"
+    );
+
+    // What software can do is automatic, with ids the quick-start modes select.
+    let kind = |id: &str| {
+        let step = rb
+            .all_steps()
+            .find(|s| s.id == id)
+            .unwrap_or_else(|| panic!("no step {id}"));
+        (step.kind.label(), step.verify, step.readonly, step.backup)
+    };
+    assert_eq!(kind("prerequisites.backup"), ("shell", false, true, true));
+    assert_eq!(kind("prerequisites.privileges"), ("sql", true, false, false));
+    assert_eq!(kind("prerequisites.rollback-plan"), ("shell", false, true, false));
+    for env in ["development", "staging"] {
+        assert_eq!(kind(&format!("{env}.backup")), ("shell", false, true, true));
+        assert_eq!(kind(&format!("{env}.dry-run")), ("sql", false, true, false));
+        assert_eq!(kind(&format!("{env}.remediate")), ("sql", false, false, false));
+        assert_eq!(kind(&format!("{env}.verify")), ("sql", true, false, false));
+    }
+    for n in 1..=3 {
+        assert_eq!(
+            kind(&format!("production.backup-{n}")),
+            ("shell", false, true, true)
+        );
+    }
+    assert_eq!(kind("production.dry-run"), ("sql", false, true, false));
+    let prod = rb.environment("production").expect("production");
+    for n in 1..=5 {
+        assert_eq!(
+            kind(&format!("production.phase{n}-run")),
+            ("sql", false, false, false)
+        );
+        assert_eq!(
+            kind(&format!("production.phase{n}-verify")),
+            ("sql", true, false, false)
+        );
+        let plan = Plan::for_environment(&rb, prod)
+            .only(&format!("phase:{n}"))
+            .expect("phase filter");
+        let ids: Vec<&str> = plan.steps().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                format!("production.phase{n}-run"),
+                format!("production.phase{n}-verify")
+            ],
+            "--only phase:{n}"
+        );
+    }
+    for env in &rb.environments {
+        let plan = Plan::for_environment(&rb, env)
+            .only("verify")
+            .expect("verify filter");
+        assert!(plan.steps().all(|s| s.verify));
+        assert!(plan.steps().any(|s| s.id == format!("{}.verify", env.name)));
+    }
+    let prod_plan = Plan::for_environment(&rb, prod);
+    let rollback: Vec<&str> = prod_plan
+        .rollback
+        .iter()
+        .filter(|s| s.kind != StepKind::Manual)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        rollback,
+        [
+            "rollback.phase5",
+            "rollback.phase3",
+            "rollback.phase2",
+            "rollback.phase1",
+            "rollback.restore",
+            "rollback.verify"
+        ]
+    );
+    // Each environment's estimate and window come from the Timeline.
+    for (env, estimate, window) in [
+        ("development", "2-4 hours", "Weekday evening"),
+        ("staging", "4-6 hours", "Weekend"),
+        ("production", "6-8 hours", "Weekend maintenance window"),
+    ] {
+        let e = rb.environment(env).expect("environment");
+        assert_eq!(e.window.as_deref(), Some(window));
+        let hours = |d: std::time::Duration| d.as_secs() / 3600;
+        let got = e
+            .estimate
+            .map(|e| format!("{}-{} hours", hours(e.min), hours(e.max)));
+        assert_eq!(got.as_deref(), Some(estimate), "{env}");
+    }
+}
+
+#[test]
+fn runsheet_check_reports_no_warning_for_the_runbook() {
+    let runbook = runbook_path();
+    let out = Command::new(env!("CARGO_BIN_EXE_runsheet"))
+        .args(["check", runbook.to_str().expect("path")])
+        .stdin(Stdio::null())
+        .output()
+        .expect("runsheet check");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "no diagnostics at all");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" 0 warnings, 0 errors\n"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A port on which nothing listens (the kernel just handed it out and it was let go).
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn demo(state: &Path, backups: &Path, server: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runsheet"));
+    cmd.arg("--state-dir").arg(state).arg("demo").args(args);
+    for var in ["RUNSHEET_STATE_DIR", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("DATABASE_URL", server)
+        .env("CRYO_BACKUP_DIR", backups)
+        .env("RUNSHEET_OPERATOR", "tester")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runsheet demo")
+}
+
+#[test]
+fn demo_without_a_reachable_server_says_what_to_do() {
+    let dir = TempDir::new().expect("temp dir");
+    let server = format!("postgres://postgres@127.0.0.1:{}/postgres", closed_port());
+    let out = demo(
+        &dir.path().join("state"),
+        &dir.path().join("backups"),
+        &server,
+        &[],
+    );
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{log}");
+    for words in ["start PostgreSQL", "DATABASE_URL", "PG*"] {
+        assert!(log.contains(words), "{words:?} missing from: {log}");
+    }
+    assert_eq!(log.lines().count(), 1, "one message: {log}");
+    assert!(!dir.path().join("state").exists(), "no session was started");
+}
+
+/// The demo's databases for one prefix, dropped when the test ends.
+struct DemoDatabases {
+    prefix: String,
+}
+
+impl DemoDatabases {
+    fn names(&self) -> Vec<String> {
+        ["dev", "staging", "prod"]
+            .map(|s| format!("{}_{s}", self.prefix))
+            .to_vec()
+    }
+}
+
+impl Drop for DemoDatabases {
+    fn drop(&mut self) {
+        let url = common::server_url();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let names = self.names();
+        let dropped = runtime.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+            tokio::spawn(conn);
+            // One statement each: DROP DATABASE cannot run inside a transaction.
+            for name in &names {
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        });
+        if let Err(e) = dropped {
+            eprintln!("could not drop the demo databases {names:?}: {e:?}");
+        }
+    }
+}
+
+#[test]
+fn demo_creates_its_databases_and_opens_the_development_checklist() {
+    let dir = TempDir::new().expect("temp dir");
+    let (state, backups) = (dir.path().join("state"), dir.path().join("backups"));
+    let dbs = DemoDatabases {
+        prefix: format!("runsheet_test_demo_{}", std::process::id()),
+    };
+    let server = common::server_url();
+    let started = Instant::now();
+    let out = demo(
+        &state,
+        &backups,
+        &server,
+        &["--yes", "--headless", "--prefix", &dbs.prefix],
+    );
+    let log = text(&out);
+    eprintln!("runsheet demo: {:.1}s", started.elapsed().as_secs_f64());
+    // Headless, nobody signs: the checklist stops at its first manual step.
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    for name in dbs.names() {
+        assert!(log.contains(&format!("{name} ")), "{name} missing: {log}");
+        let db = DemoDb(common::url_with_database(&server, &name));
+        assert_eq!(db.count("select count(*) from molecule"), 307 + 12, "{name}");
+    }
+    let session = session(&out);
+    assert_eq!(session.header.environment, "development");
+    assert_eq!(status(&session, "prerequisites.backup"), StepStatus::Succeeded);
+    assert!(log.contains("--approve prerequisites.2"), "{log}");
+    assert!(log.contains(&format!("{}_dev", dbs.prefix)), "{log}");
+
+    // Existing databases are never dropped unasked, and without a terminal nobody can be asked.
+    let out = demo(
+        &state,
+        &backups,
+        &server,
+        &["--headless", "--prefix", &dbs.prefix],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("runsheet demo --yes --prefix {}", dbs.prefix)),
+        "{}",
+        text(&out)
+    );
+
+    // On a terminal it asks: "no" keeps them as they are, "yes" starts again.
+    let dev = DemoDb(common::url_with_database(&server, &dbs.names()[0]));
+    dev.execute("create table kept_marker ()");
+    let (code, log) = demo_on_terminal(&state, &backups, &server, &dbs.prefix, "n");
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("Drop them and start again? [y/N]"), "{log}");
+    assert!(log.contains("nothing changed"), "{log}");
+    assert_eq!(
+        dev.count("select count(*) from pg_tables where tablename = 'kept_marker'"),
+        1
+    );
+    let (code, log) = demo_on_terminal(&state, &backups, &server, &dbs.prefix, "y");
+    assert_eq!(code, 1, "stops at the first sign-off again: {log}");
+    assert!(log.contains("created for development"), "{log}");
+    assert_eq!(
+        dev.count("select count(*) from pg_tables where tablename = 'kept_marker'"),
+        0
+    );
+}
+
+/// `runsheet demo --headless --prefix PREFIX` on a pseudo-terminal, answering
+/// its question with `answer`; returns the exit code and everything it wrote.
+fn demo_on_terminal(state: &Path, backups: &Path, server: &str, prefix: &str, answer: &str) -> (u32, String) {
+    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let pair = native_pty_system()
+        .openpty(PtySize {
+            rows: 40,
+            cols: 200,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
+    cmd.arg("--state-dir");
+    cmd.arg(state);
+    cmd.args(["demo", "--headless", "--prefix", prefix]);
+    for var in ["RUNSHEET_STATE_DIR", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("DATABASE_URL", server);
+    cmd.env("CRYO_BACKUP_DIR", backups);
+    cmd.env("RUNSHEET_OPERATOR", "tester");
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn on the pty");
+    drop(pair.slave);
+    let output = Arc::new(Mutex::new(String::new()));
+    let mut reader = pair.master.try_clone_reader().expect("pty reader");
+    let sink = Arc::clone(&output);
+    let reading = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends when the child's side closes (EOF or EIO).
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            sink.lock()
+                .expect("output")
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let asked = wait_until(Duration::from_secs(30), || {
+        output.lock().expect("output").contains("[y/N]")
+    });
+    if !asked {
+        let _ = child.kill();
+        panic!("no question: {}", output.lock().expect("output"));
+    }
+    let mut writer = pair.master.take_writer().expect("pty writer");
+    writer
+        .write_all(format!("{answer}\r").as_bytes())
+        .expect("answer");
+    let mut status = None;
+    let exited = wait_until(Duration::from_secs(60), || {
+        status = child.try_wait().expect("try_wait");
+        status.is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+        panic!("the demo did not finish: {}", output.lock().expect("output"));
+    }
+    drop(writer);
+    drop(pair.master);
+    let _ = reading.join();
+    let log = output.lock().expect("output").clone();
+    (status.map_or(u32::MAX, |s| s.exit_code()), log)
+}
+
+/// Poll `cond` until it holds or `deadline` passes.
+fn wait_until(deadline: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// A demo database, reached by URL.
+struct DemoDb(String);
+
+impl DemoDb {
+    fn client<T>(&self, work: impl AsyncFnOnce(tokio_postgres::Client) -> T) -> T {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&self.0, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            work(client).await
+        })
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.client(async |c| c.query_one(sql, &[]).await.expect(sql).get(0))
+    }
+
+    fn execute(&self, sql: &str) {
+        self.client(async |c| c.batch_execute(sql).await.expect(sql));
+    }
+}

@@ -1,0 +1,459 @@
+//! End-to-end tests of the live checklist: the real binary in a
+//! pseudo-terminal, its screen read back through a vt100 parser, keys sent
+//! as bytes. Every wait is on a screen condition with a deadline.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::ScratchDb;
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use runsheet::journal::event::{Event, Record};
+use runsheet::journal::reader::read_journal;
+use tempfile::TempDir;
+
+/// How long any one screen condition may take to appear.
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// The binary running in a pseudo-terminal, and what its screen shows.
+struct Tui {
+    child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    parser: Arc<Mutex<vt100::Parser>>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Tui {
+    fn spawn(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Tui {
+        let pty = native_pty_system();
+        let pair = pty
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
+        cmd.args(args);
+        cmd.cwd(dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("RUNSHEET_OPERATOR", "tester");
+        cmd.env_remove("RUNSHEET_STATE_DIR");
+        cmd.env_remove("NO_COLOR");
+        let child = pair.slave.spawn_command(cmd).expect("spawn runsheet");
+        // The child has its own handle; ours would keep the pty open after it exits.
+        drop(pair.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
+        let mut read = pair.master.try_clone_reader().expect("pty reader");
+        let sink = Arc::clone(&parser);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 64 * 1024];
+            loop {
+                match read.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().expect("parser lock").process(&buf[..n]),
+                }
+            }
+        });
+        let writer = pair.master.take_writer().expect("pty writer");
+        Tui {
+            child,
+            master: pair.master,
+            writer,
+            parser,
+            reader: Some(reader),
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().expect("parser lock").screen().contents()
+    }
+
+    /// Wait until `cond` holds for the screen; returns how long it took.
+    fn wait(&self, what: &str, cond: impl Fn(&vt100::Screen) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            if cond(self.parser.lock().expect("parser lock").screen()) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "timed out waiting for {what}; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn wait_text(&self, text: &str) -> Duration {
+        self.wait(&format!("{text:?}"), |s| s.contents().contains(text))
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    fn keys(&mut self, text: &str) {
+        self.send(text.as_bytes());
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.parser
+            .lock()
+            .expect("parser lock")
+            .set_size(nz(rows), nz(cols));
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("resize the pty");
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.process_id().expect("a child pid") as i32
+    }
+
+    /// Wait for the process to exit; its exit code.
+    fn exit_code(&mut self) -> u32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for runsheet") {
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
+                return status.exit_code();
+            }
+            assert!(
+                start.elapsed() < DEADLINE,
+                "runsheet did not exit; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// After exit: back on the main screen, the cursor shown, raw mode off
+    /// (a raw-mode terminal would not translate "\n" into a new line).
+    fn assert_terminal_restored(&self) {
+        let parser = self.parser.lock().expect("parser lock");
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "the cursor is still hidden");
+        assert_eq!(
+            screen.mouse_protocol_mode(),
+            vt100::MouseProtocolMode::None,
+            "mouse capture still on"
+        );
+        assert!(!screen.bracketed_paste(), "bracketed paste still on");
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn nz(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("a terminal size is not zero")
+}
+
+/// A temp folder with a runbook and a state dir.
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new(runbook: &str) -> Fixture {
+        let dir = TempDir::new().expect("temp dir");
+        std::fs::write(dir.path().join("runbook.md"), runbook).expect("write the runbook");
+        Fixture { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn run(&self, extra: &[&str], cols: u16, rows: u16) -> Tui {
+        let (runbook, state) = (self.path("runbook.md"), self.path("state"));
+        let mut args = vec!["--state-dir", state.as_str(), "run", runbook.as_str()];
+        args.extend_from_slice(extra);
+        Tui::spawn(&args, self.dir.path(), cols, rows)
+    }
+
+    fn journal(&self) -> PathBuf {
+        let sessions = self.dir.path().join("state").join("sessions");
+        let found: Vec<PathBuf> = std::fs::read_dir(&sessions)
+            .expect("the sessions folder")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        assert_eq!(found.len(), 1, "one journal expected in {}", sessions.display());
+        found.into_iter().next().expect("a journal")
+    }
+
+    fn records(&self) -> Vec<Record> {
+        let read = read_journal(&self.journal()).expect("read the journal");
+        assert!(read.integrity.is_verified(), "{:?}", read.integrity);
+        read.records
+    }
+}
+
+fn session_id(records: &[Record]) -> String {
+    match &records[0].event {
+        Event::Header(h) => h.session_id.clone(),
+        other => panic!("the journal starts with {other:?}"),
+    }
+}
+
+/// A shell step, a SQL step, a SQL check and a manual step signed through the dialog.
+#[test]
+fn shell_sql_verify_and_a_signed_manual_step() {
+    let db = ScratchDb::create("ui_pty");
+    let fixture = Fixture::new(&format!(
+        r#"+++
+title = "UI end to end"
+[environments.development]
+database = "{url}"
+estimate = "10m"
++++
+# UI end to end
+
+## Development
+
+### Execution
+
+1. Say hello
+   ```sh
+   echo "hello from the shell $((40 + 2))"; echo a warning >&2
+   ```
+2. Create the table
+   ```sql
+   CREATE TABLE ui_e2e (id int);
+   INSERT INTO ui_e2e VALUES (1);
+   ```
+3. The table has one row
+   ```sql {{verify}}
+   SELECT count(*) = 1 FROM ui_e2e;
+   ```
+4. Tell the team
+"#,
+        url = db.url
+    ));
+    let mut tui = fixture.run(&[], 120, 40);
+    tui.wait_text("Checklist 0/4");
+    tui.wait_text("LIVE");
+    tui.keys("r");
+    tui.wait_text("Waits for sign-off");
+    tui.wait_text("✓ PASS The table has one row");
+
+    // A resize redraws; below 60x20 a notice replaces the panes.
+    tui.resize(60, 20);
+    tui.wait("the 60x20 checklist", |s| {
+        s.contents().contains("Checklist 3/4") && s.size() == (nz(20), nz(60))
+    });
+    tui.resize(50, 15);
+    tui.wait_text("Terminal too small");
+    tui.resize(120, 40);
+    tui.wait_text("Checklist 3/4");
+
+    // The mouse: a click on the first step selects it and shows its output.
+    let (x, y) = find(&tui, "Say hello");
+    tui.send(format!("\x1b[<0;{};{}M\x1b[<0;{};{}m", x + 1, y + 1, x + 1, y + 1).as_bytes());
+    tui.wait_text("hello from the shell 42");
+
+    tui.keys("s");
+    tui.wait_text("Ctrl+S sign");
+    tui.keys("\tDBA\tchecked the table\rline two");
+    tui.send(b"\x13");
+    tui.wait_text("SESSION COMPLETED");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    tui.assert_terminal_restored();
+
+    let records = fixture.records();
+    let signed = records.iter().find_map(|r| match &r.event {
+        Event::SignedOff { signature, .. } => Some(signature.clone()),
+        _ => None,
+    });
+    let signature = signed.expect("a sign-off in the journal");
+    assert_eq!(signature.who, "tester");
+    assert_eq!(signature.role, "DBA");
+    assert_eq!(signature.note, "checked the table\nline two");
+    assert!(!signature.preapproved);
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(&r.event, Event::Verification { passed: true, .. }))
+    );
+    assert_eq!(db.query("SELECT count(*) FROM ui_e2e"), vec!["1"]);
+}
+
+/// Where `text` is on the screen (column, row), 0-based.
+fn find(tui: &Tui, text: &str) -> (u16, u16) {
+    let screen = tui.screen();
+    for (y, line) in screen.lines().enumerate() {
+        if let Some(at) = line.find(text) {
+            return (line[..at].chars().count() as u16, y as u16);
+        }
+    }
+    panic!("{text:?} is not on the screen:\n{screen}");
+}
+
+/// Quitting mid-step asks, detaches (the step is interrupted), and the
+/// session resumes where it stopped.
+#[test]
+fn quit_mid_step_then_resume() {
+    let fixture = Fixture::new(
+        r#"# Resume
+
+## Development
+
+### Execution
+
+1. Slow the first time
+   ```sh
+   if [ -f marker ]; then echo "second $((1 + 2))"; else touch marker; echo "first $((1 + 1))"; sleep 60; fi
+   ```
+2. Afterwards
+   ```sh
+   echo afterwards
+   ```
+"#,
+    );
+    let mut tui = fixture.run(&[], 120, 40);
+    tui.wait_text("Checklist 0/2");
+    tui.keys("r");
+    // The output, not the script in the step's text.
+    tui.wait_text("first 2");
+    tui.keys("q");
+    tui.wait_text("Quit?");
+    tui.keys("y");
+    assert_eq!(tui.exit_code(), 1, "an unfinished session exits 1");
+    tui.assert_terminal_restored();
+    let records = fixture.records();
+    assert!(
+        records
+            .iter()
+            .any(|r| matches!(r.event, Event::StepInterrupted { .. }))
+    );
+    assert!(matches!(
+        records.last().map(|r| &r.event),
+        Some(Event::Detached { .. })
+    ));
+    let id = session_id(&records);
+    drop(tui);
+
+    let mut tui = fixture.run(&["--resume", &id], 120, 40);
+    tui.wait_text("interrupted");
+    tui.keys("R");
+    tui.wait_text("SESSION COMPLETED");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    tui.assert_terminal_restored();
+    let records = fixture.records();
+    assert!(
+        records.iter().any(
+            |r| matches!(&r.event, Event::Output { lines, .. } if lines.iter().any(|l| l == "second 3"))
+        )
+    );
+}
+
+/// SIGTERM and SIGHUP detach the session and restore the terminal.
+#[test]
+fn termination_signals_detach_and_restore_the_terminal() {
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        let fixture = Fixture::new(
+            "# Signals\n\n## Development\n\n### Execution\n\n1. Wait\n   ```sh\n   echo \"started $((6 * 7))\"; sleep 60\n   ```\n",
+        );
+        let mut tui = fixture.run(&[], 100, 30);
+        tui.keys("r");
+        tui.wait_text("started 42");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(tui.pid()), signal).expect("send the signal");
+        assert_eq!(tui.exit_code(), 1, "{signal}: an unfinished session exits 1");
+        tui.assert_terminal_restored();
+        let records = fixture.records();
+        assert!(
+            records
+                .iter()
+                .any(|r| matches!(r.event, Event::StepInterrupted { .. })),
+            "{signal}"
+        );
+        assert!(
+            matches!(records.last().map(|r| &r.event), Some(Event::Detached { .. })),
+            "{signal}"
+        );
+    }
+}
+
+/// Peak resident memory of a process, from /proc (kB).
+fn vm_hwm_kb(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc status")
+}
+
+/// A step printing a million lines (in ten bursts, so the flood lasts long
+/// enough to press keys into it): keys are answered while it floods,
+/// memory stays bounded, and the old output is searchable from the journal.
+#[test]
+fn a_million_lines_leave_the_keys_answered_and_memory_bounded() {
+    let fixture = Fixture::new(
+        "# Flood\n\n## Development\n\n### Execution\n\n1. Flood\n   ```sh\n   \
+         for i in $(seq 0 9); do seq $((i * 100000 + 1)) $(((i + 1) * 100000)); sleep 0.2; done\n   ```\n",
+    );
+    let mut tui = fixture.run(&[], 120, 40);
+    tui.wait_text("Checklist 0/1");
+    tui.keys("r");
+    tui.wait_text("following");
+    let mut latencies = Vec::new();
+    let mut during_flood = 0;
+    // Open and close the help while the output streams in.
+    for _ in 0..5 {
+        tui.keys("?");
+        latencies.push(tui.wait("the help overlay", |s| s.contents().contains("Keys · ↑↓ scroll")));
+        let running = tui.screen().contains("running");
+        tui.send(b"\x1b");
+        tui.wait("the help closed", |s| !s.contents().contains("Keys · ↑↓ scroll"));
+        if running {
+            during_flood += 1;
+        }
+    }
+    println!("help overlay latency under the flood: {latencies:?} ({during_flood} of 5 while running)");
+    assert!(during_flood > 0, "the flood ended before a key could be tried");
+    assert!(
+        latencies.iter().all(|l| *l < Duration::from_secs(1)),
+        "keys answered too slowly: {latencies:?}"
+    );
+
+    tui.wait_text("1,000,000 lines");
+    tui.wait_text("SESSION COMPLETED");
+    // The first lines left memory long ago: a search reads them back from the journal.
+    tui.keys("/77777\r");
+    tui.wait("the match read back", |s| {
+        s.contents().contains("77777") && s.contents().contains("paused")
+    });
+    let hwm = vm_hwm_kb(tui.pid());
+    println!("peak resident memory (VmHWM): {} MB", hwm / 1024);
+    assert!(hwm < 200 * 1024, "VmHWM {hwm} kB");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    tui.assert_terminal_restored();
+}
