@@ -13,6 +13,7 @@ use crate::journal::reader::{Integrity, read_journal};
 use crate::journal::store;
 use crate::launch::{self, LaunchError, RunOptions};
 use crate::runbook::check;
+use crate::ui;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
 /// live, journaled checklists.
@@ -134,7 +135,7 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         (Err(e), _) | (_, Err(e)) => return fail(exit::USAGE, e),
     };
     let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let opts = RunOptions {
+    let mut opts = RunOptions {
         runbook: args.runbook,
         env: args.env,
         dry_run: args.dry_run,
@@ -150,11 +151,21 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(exit::USAGE, format!("cannot start the async runtime: {e}")),
     };
+    if !headless && opts.resume.is_none() {
+        match offer_resume(&opts) {
+            Ok(choice) => opts.resume = choice,
+            Err(e) => return launch_failure(e),
+        }
+    }
     runtime.block_on(async {
         let launched = match launch::launch(&opts) {
             Ok(l) => l,
             Err(e) => return launch_failure(e),
         };
+        if !headless {
+            let options = ui::UiOptions { operator: args.operator.first().cloned() };
+            return ui::run(launched, options).await;
+        }
         let mut operators = args.operator;
         if operators.is_empty() {
             operators.push(launched.state.header.operator.clone());
@@ -173,6 +184,30 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         };
         headless::run(launched, decisions, &mut std::io::stdout().lock()).await
     })
+}
+
+/// Before opening the checklist, offer to continue the latest unfinished
+/// session of the same runbook and environment (the default answer is yes).
+fn offer_resume(opts: &RunOptions) -> Result<Option<String>, LaunchError> {
+    let Some(latest) = launch::resumable_for(opts)?.pop() else { return Ok(None) };
+    let stdin = std::io::stdin();
+    if !std::io::IsTerminal::is_terminal(&stdin) {
+        return Ok(None);
+    }
+    eprint!(
+        "An unfinished session {} of {} ({}, started {} by {}) can be continued.\nContinue it? [Y/n] ",
+        latest.id,
+        latest.environment,
+        latest.outcome.label(),
+        latest.started.format("%Y-%m-%d %H:%M UTC"),
+        latest.operator
+    );
+    let mut answer = String::new();
+    if stdin.read_line(&mut answer).is_err() {
+        return Ok(None);
+    }
+    let no = matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no");
+    Ok((!no).then_some(latest.id))
 }
 
 /// Parse `STEP=REASON` arguments of a flag.

@@ -275,6 +275,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
+    let mut signed = BTreeSet::new();
     let mut stopped: Option<String> = None;
     let mut last_key = None;
     if let Some(reason) = &decisions.rollback {
@@ -312,8 +313,18 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                     Act::Nothing => {}
                     Act::Send(cmds) => {
                         for cmd in cmds {
-                            if let Command::Retry { step } = &cmd {
-                                retried.insert(step.clone());
+                            match &cmd {
+                                Command::Retry { step } => {
+                                    retried.insert(step.clone());
+                                }
+                                // The first of several sign-offs changes the situation
+                                // before the others are folded in: send each only once.
+                                Command::SignOff { step, signature }
+                                    if !signed.insert((step.clone(), signature.who.clone())) =>
+                                {
+                                    continue;
+                                }
+                                _ => {}
                             }
                             let _ = commands.send(cmd).await;
                         }

@@ -211,17 +211,8 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, true, Vec::new())
         }
         None => {
-            let unfinished = store::list_sessions(&opts.state_dir)
-                .map(|list| list.sessions)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|s| {
-                    !matches!(s.outcome, store::SessionStatus::Ended(_))
-                        && s.environment == env.name
-                        && Path::new(&s.runbook_path) == runbook_path.as_path()
-                })
-                .map(|s| s.id)
-                .collect();
+            let unfinished =
+                unfinished_sessions(&opts.state_dir, &runbook_path, &env.name).into_iter().map(|s| s.id).collect();
             let header = Header {
                 format: FORMAT_VERSION,
                 session_id: new_session_id(),
@@ -260,6 +251,28 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         unfinished,
         runbook,
     })
+}
+
+/// Sessions of this runbook and environment that can still be continued.
+pub fn unfinished_sessions(state_dir: &Path, runbook_path: &Path, environment: &str) -> Vec<store::SessionSummary> {
+    store::list_sessions(state_dir)
+        .map(|list| list.sessions)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| {
+            !matches!(s.outcome, store::SessionStatus::Ended(_))
+                && s.environment == environment
+                && Path::new(&s.runbook_path) == runbook_path
+        })
+        .collect()
+}
+
+/// The unfinished sessions `launch(opts)` would offer to continue.
+pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, LaunchError> {
+    let (runbook, _) = load_runbook(&opts.runbook)?;
+    let env = pick_environment(&runbook, opts.env.as_deref())?;
+    let path = opts.runbook.canonicalize().unwrap_or_else(|_| opts.runbook.clone());
+    Ok(unfinished_sessions(&opts.state_dir, &path, &env.name))
 }
 
 /// Refuse to resume a session that ended, belongs elsewhere, or whose runbook changed.

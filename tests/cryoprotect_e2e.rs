@@ -443,8 +443,7 @@ fn a_rollback_that_cannot_start_stops_with_the_reason_and_runs_nothing() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out)
-            .contains("the rollback did not start: this runbook's Rollback section has no steps to run"),
+        text(&out).contains("stopped: this runbook's Rollback section has no steps to run"),
         "{}",
         text(&out)
     );

@@ -245,9 +245,10 @@ impl Engine {
             match wake {
                 Wake::Command(Some(cmd)) => self.handle(cmd)?,
                 // Every front end is gone: keep the session resumable.
-                Wake::Command(None) => self.handle(Command::Detach {
-                    who: self.state.header.operator.clone(),
-                })?,
+                Wake::Command(None) => {
+                    commands_open = false;
+                    self.handle(Command::Detach { who: self.state.header.operator.clone() })?;
+                }
                 Wake::Output(Some(line)) => {
                     let text = self.setup.redactor.redact(&line.text).into_owned();
                     self.batch.push(line.stream, text);

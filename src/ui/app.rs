@@ -637,16 +637,28 @@ impl App {
                 step, outcome, error, ..
             } if self.session.step(step).status().needs_decision() => {
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                let choices = self.session.plan.step(step).map(decide_choices).unwrap_or_default();
+                let choices = self
+                    .session
+                    .plan
+                    .step(step)
+                    .map(decide_choices)
+                    .unwrap_or_default();
                 self.error(format!(
-                    "{step} {}{why} · R retry · s mark done · S skip · A abort",
+                    "{step} {}{why} · {choices}",
                     format!("{outcome:?}").to_lowercase()
                 ));
             }
             Event::StepInterrupted { step, .. } => {
                 self.message = Some(Message {
                     level: Level::Warning,
-                    text: format!("{step} was interrupted: R re-runs it, s marks it done, S skips it"),
+                    text: format!(
+                        "{step} was interrupted: {}",
+                        self.session
+                            .plan
+                            .step(step)
+                            .map(decide_choices)
+                            .unwrap_or_default()
+                    ),
                 });
             }
             Event::RollbackStarted { who, .. } => {
@@ -1265,10 +1277,15 @@ impl App {
                     d.error = Some("a sign-off needs a name".into());
                     d.field = 0;
                 } else if d.kind == SignOffKind::GateOverride
-                    && (field_text(&d.fields[1]).trim().is_empty() || field_text(&d.fields[2]).trim().is_empty())
+                    && (field_text(&d.fields[1]).trim().is_empty()
+                        || field_text(&d.fields[2]).trim().is_empty())
                 {
                     d.error = Some("overriding a gate needs your role and the reason".into());
-                    d.field = if field_text(&d.fields[1]).trim().is_empty() { 1 } else { 2 };
+                    d.field = if field_text(&d.fields[1]).trim().is_empty() {
+                        1
+                    } else {
+                        2
+                    };
                 } else if d.kind == SignOffKind::Manual && d.signed.contains(&who) {
                     d.error = Some(format!(
                         "{who} has already signed; the next sign-off needs a different name"
@@ -1382,6 +1399,45 @@ impl App {
             }
         }
     }
+}
+
+/// Whether a step is a promotion gate: checked by the engine, never skipped,
+/// overridden only with a signed reason.
+pub fn is_gate(step: &Step) -> bool {
+    matches!(step.kind, StepKind::Gate { .. })
+}
+
+/// What the operator can do about a failed or interrupted step.
+pub fn decide_actions(step: &Step) -> Vec<(Action, &'static str)> {
+    if is_gate(step) {
+        vec![
+            (Action::Retry, "check again"),
+            (Action::SignOff, "override (signed)"),
+            (Action::Abort, "abort"),
+        ]
+    } else if matches!(step.kind, StepKind::Manual) {
+        vec![
+            (Action::SignOff, "mark done"),
+            (Action::Skip, "skip"),
+            (Action::Abort, "abort"),
+        ]
+    } else {
+        vec![
+            (Action::Retry, "retry"),
+            (Action::SignOff, "mark done"),
+            (Action::Skip, "skip"),
+            (Action::Abort, "abort"),
+        ]
+    }
+}
+
+/// [`decide_actions`] as a hint: `R retry · s mark done · …`.
+pub fn decide_choices(step: &Step) -> String {
+    let choices: Vec<String> = decide_actions(step)
+        .into_iter()
+        .map(|(action, does)| format!("{} {does}", keys::key_for(Context::Global, action)))
+        .collect();
+    choices.join(" · ")
 }
 
 /// Scroll an overlay.

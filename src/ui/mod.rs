@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 pub use app::{
     App, AppSetup, Banner, ConfirmEnvDialog, EngineState, Level, Message, Modal, Pane, PhaseKey, Question,
-    ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog,
+    ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog, SignOffKind,
 };
 pub use driver::{Channels, drive};
 pub use keys::markdown as keys_markdown;

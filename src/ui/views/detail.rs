@@ -10,7 +10,7 @@ use super::{pane_block, pane_title};
 use crate::journal::event::Outcome;
 use crate::runbook::model::{Step, StepKind};
 use crate::session::{Next, StepStatus};
-use crate::ui::app::{App, Pane, PhaseKey, RowKey};
+use crate::ui::app::{App, Pane, PhaseKey, RowKey, decide_choices};
 use crate::ui::log::sanitize;
 use crate::ui::theme::status_glyph;
 use crate::ui::{markdown, text};
@@ -127,9 +127,7 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
         Next::SignOff(s, have, need) if s.id == step.id => {
             Some(format!("Waits for sign-off ({have} of {need}): press s to sign."))
         }
-        Next::Decide(s) if s.id == step.id => {
-            Some("Waits for a decision: R retry · s mark done · S skip · A abort.".to_string())
-        }
+        Next::Decide(s) if s.id == step.id => Some(format!("Waits for a decision: {}.", decide_choices(s))),
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
             app.session.plan.environment

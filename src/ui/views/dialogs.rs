@@ -9,7 +9,9 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
 use super::{hints, popup};
-use crate::ui::app::{App, ConfirmEnvDialog, Modal, Question, ReasonDialog, ReasonFor, SignOffDialog};
+use crate::ui::app::{
+    App, ConfirmEnvDialog, Modal, Question, ReasonDialog, ReasonFor, SignOffDialog, SignOffKind,
+};
 use crate::ui::keys::{Action, Context, key_for};
 use crate::ui::theme::Theme;
 
@@ -64,10 +66,10 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
     let theme = app.theme;
     let note_height = area.height.saturating_sub(16).clamp(3, 8);
     let rect = popup(frame, area, 72, 14 + note_height);
-    let title = if d.mark_done {
-        " Mark done (signed) "
-    } else {
-        " Sign off "
+    let title = match d.kind {
+        SignOffKind::Manual => " Sign off ",
+        SignOffKind::MarkDone => " Mark done (signed) ",
+        SignOffKind::GateOverride => " Override the gate (signed) ",
     };
     let block = dialog_block(Line::styled(title, theme.bold()), theme.focus_border());
     let inner = block.inner(rect);
@@ -81,16 +83,20 @@ fn sign_off(app: &App, frame: &mut Frame, area: Rect, d: &SignOffDialog) {
         Constraint::Length(1),
     ])
     .areas(inner);
-    let needs = if d.mark_done {
-        "The step did not succeed; signing vouches that it is done.".to_string()
-    } else {
-        match (d.need, d.signed.as_slice()) {
-            (0 | 1, _) => "One sign-off is needed.".to_string(),
-            (n, []) => format!("Needs {n} sign-offs from different people; none yet."),
-            (n, signed) => format!(
+    let needs = match (d.kind, d.need, d.signed.as_slice()) {
+        (SignOffKind::MarkDone, ..) => {
+            "The step did not succeed; signing vouches that it is done.".to_string()
+        }
+        (SignOffKind::GateOverride, ..) => {
+            "The gate did not pass; an override records your name, role and the reason.".to_string()
+        }
+        (SignOffKind::Manual, 0 | 1, _) => "One sign-off is needed.".to_string(),
+        (SignOffKind::Manual, n, []) => format!("Needs {n} sign-offs from different people; none yet."),
+        (SignOffKind::Manual, n, signed) => {
+            format!(
                 "Needs {n} sign-offs from different people; signed: {}.",
                 signed.join(", ")
-            ),
+            )
         }
     };
     let about_lines = vec![

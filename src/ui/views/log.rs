@@ -83,6 +83,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
         let status = app.session.step(&step.id).status();
         let why = match (&step.kind, status) {
             (StepKind::Manual, _) => "A manual step: nothing runs, a person signs it off.",
+            (StepKind::Gate { .. }, StepStatus::Pending) => "A gate: runsheet checks it when it is reached.",
             (_, StepStatus::Pending) => "Not run yet.",
             (_, StepStatus::Running) => "Running; no output yet.",
             _ => "No output.",

@@ -11,7 +11,7 @@ use super::hints;
 use crate::journal::event::Mode;
 use crate::runbook::duration::format_estimate;
 use crate::session::Next;
-use crate::ui::app::{App, Banner, Level};
+use crate::ui::app::{App, Banner, Level, decide_actions};
 use crate::ui::keys::{self, Action, Context};
 use crate::ui::text;
 
@@ -180,12 +180,10 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
                 Next::Start(_) => vec![(k(Action::Run), "run")],
                 Next::Confirm(_) => vec![(k(Action::Run), "confirm the environment and run")],
                 Next::SignOff(..) => vec![(k(Action::SignOff), "sign off"), (k(Action::Skip), "skip")],
-                Next::Decide(_) => vec![
-                    (k(Action::Retry), "retry"),
-                    (k(Action::SignOff), "mark done"),
-                    (k(Action::Skip), "skip"),
-                    (k(Action::Abort), "abort"),
-                ],
+                Next::Decide(step) => decide_actions(step)
+                    .into_iter()
+                    .map(|(a, does)| (k(a), does))
+                    .collect(),
                 Next::Running(_) => vec![
                     (k(Action::CancelStep), "cancel"),
                     (k(Action::Search), "search log"),
