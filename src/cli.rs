@@ -65,6 +65,9 @@ pub struct RunArgs {
     /// Continue an unfinished session (id, unique prefix or journal path).
     #[arg(long, value_name = "SESSION")]
     pub resume: Option<String>,
+    /// Start a new session without offering to continue an unfinished one.
+    #[arg(long, conflicts_with = "resume")]
+    pub new: bool,
     /// Resume even though the runbook changed since the session started.
     #[arg(long)]
     pub allow_changed_runbook: bool,
@@ -151,7 +154,7 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(exit::USAGE, format!("cannot start the async runtime: {e}")),
     };
-    if !headless && opts.resume.is_none() {
+    if !headless && opts.resume.is_none() && !args.new {
         match offer_resume(&opts) {
             Ok(choice) => opts.resume = choice,
             Err(e) => return launch_failure(e),

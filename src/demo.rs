@@ -416,7 +416,7 @@ fn open_checklist(state_dir: Option<&Path>, runbook: &Path, databases: &[DemoDb]
         // thread, so no other thread can be reading the environment.
         unsafe { std::env::set_var(db.var, &db.url) };
     }
-    let shown = |url: &str| connect::redact_url(url);
+    let shown = |url: &str| crate::secrets::redact_connection_passwords(url).into_owned();
     println!("To run staging and production on the demo's databases later, set:");
     for db in databases {
         println!("  export {}='{}'", db.var, shown(&db.url));

@@ -38,62 +38,94 @@ impl Redactor {
     }
 }
 
-/// Mask the password of `scheme://user:password@host` URLs and of
-/// `password=...` key/value pairs, wherever they appear in `text`.
+/// Mask the password of `scheme://user:password@host` URLs and the value of
+/// every `password=` parameter (URL query or libpq `key=value` string,
+/// quoted or not), wherever they appear in `text`. When unsure where a
+/// password ends it masks more rather than less.
 pub fn redact_connection_passwords(text: &str) -> Cow<'_, str> {
-    if !text.contains("://") && !text.to_ascii_lowercase().contains("password=") {
+    if !text.contains("://") && !text.to_ascii_lowercase().contains("password") {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(idx) = rest.find("://") {
-            let (before, after) = rest.split_at(idx + 3);
-            out.push_str(before);
-            // The authority ends at the first '/', '?', '#' or whitespace.
-            let end = after.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace());
-            let authority = &after[..end.unwrap_or(after.len())];
-            match (authority.rfind('@'), authority.find(':')) {
-                (Some(at), Some(colon)) if colon < at => {
-                    out.push_str(&authority[..=colon]);
-                    out.push_str(MASK);
-                    out.push_str(&authority[at..]);
-                }
-                _ => out.push_str(authority),
-            }
-            rest = &after[authority.len()..];
-        } else {
-            out.push_str(rest);
-            rest = "";
-        }
-    }
-    mask_password_pairs(&out).into_owned().into()
+    Cow::Owned(redact_password_params(&redact_userinfo(text)))
 }
 
-/// Mask `password=value` (libpq key/value syntax, value possibly quoted).
-fn mask_password_pairs(text: &str) -> Cow<'_, str> {
-    let lower = text.to_ascii_lowercase();
-    if !lower.contains("password=") {
-        return Cow::Borrowed(text);
+fn redact_userinfo(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(idx) = rest.find("://") {
+        let (head, tail) = rest.split_at(idx + 3);
+        out.push_str(head);
+        // A URL has no whitespace; the userinfo ends at the last '@' before it
+        // (a password may itself hold an unescaped '@', '/' or ':').
+        let url_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = &tail[..url_end];
+        match url
+            .rfind('@')
+            .and_then(|at| url[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                out.push_str(&url[..=colon]);
+                out.push_str(MASK);
+                out.push_str(&url[at..]);
+            }
+            None => out.push_str(url),
+        }
+        rest = &tail[url_end..];
     }
-    let mut out = String::with_capacity(text.len());
-    let mut pos = 0;
-    while let Some(found) = lower[pos..].find("password=") {
-        let value_start = pos + found + "password=".len();
-        out.push_str(&text[pos..value_start]);
-        let value = &text[value_start..];
-        let len = if let Some(quoted) = value.strip_prefix('\'') {
-            quoted.find('\'').map_or(value.len(), |i| i + 2)
+    out.push_str(rest);
+    out
+}
+
+fn redact_password_params(s: &str) -> String {
+    const KEY: &str = "password";
+    let lower = s.to_ascii_lowercase();
+    let mut out = String::with_capacity(s.len());
+    let mut copied = 0;
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(KEY) {
+        let key_start = search + found;
+        let mut i = key_start + KEY.len();
+        search = i;
+        let at_boundary = s[..key_start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        let bytes = s.as_bytes();
+        while i < s.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        if !at_boundary || bytes.get(i) != Some(&b'=') {
+            continue;
+        }
+        i += 1;
+        while i < s.len() && bytes[i] == b' ' {
+            i += 1;
+        }
+        let value_start = i;
+        let value_end = if bytes.get(i) == Some(&b'\'') {
+            // A quoted key=value: ends at the first quote not escaped by a backslash.
+            let mut j = i + 1;
+            loop {
+                match bytes.get(j) {
+                    None => break s.len(),
+                    Some(b'\\') => j += 2,
+                    Some(b'\'') => break j + 1,
+                    Some(_) => j += 1,
+                }
+            }
+            .min(s.len())
         } else {
-            value
+            s[i..]
                 .find(|c: char| c.is_whitespace() || c == '&')
-                .unwrap_or(value.len())
+                .map_or(s.len(), |n| i + n)
         };
+        out.push_str(&s[copied..value_start]);
         out.push_str(MASK);
-        pos = value_start + len;
+        copied = value_end;
+        search = value_end;
     }
-    out.push_str(&text[pos..]);
-    Cow::Owned(out)
+    out.push_str(&s[copied..]);
+    out
 }
 
 #[cfg(test)]
@@ -101,31 +133,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn masks_url_passwords_and_pairs() {
-        assert_eq!(
-            redact_connection_passwords("postgres://u:s3cret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(
-            redact_connection_passwords("postgres://u@h/db"),
-            "postgres://u@h/db"
-        );
-        assert_eq!(
-            redact_connection_passwords("host=h password='a b' user=u"),
-            "host=h password=*** user=u"
-        );
-        assert_eq!(
-            redact_connection_passwords("x?password=abc&y=1"),
-            "x?password=***&y=1"
-        );
-        assert_eq!(redact_connection_passwords("no secrets here"), "no secrets here");
-    }
-
-    #[test]
     fn masks_known_secrets() {
         let mut r = Redactor::default();
         r.add("hunter2");
         r.add("x");
         assert_eq!(r.redact("pw is hunter2, x stays"), "pw is ***, x stays");
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        let cases = [
+            ("postgres://u:secret@h", "postgres://u:***@h"),
+            (
+                "postgres://u:secret@h:5432/db?sslmode=require",
+                "postgres://u:***@h:5432/db?sslmode=require",
+            ),
+            ("postgresql://u:p@ss/w:rd@h/db", "postgresql://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h:5432/db", "postgres://h:5432/db"),
+            (
+                "postgres://u@h/db?password=secret&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            ("host=h password=secret dbname=d", "host=h password=*** dbname=d"),
+            (
+                "host=h password = 'se cr\\'et' dbname=d",
+                "host=h password = *** dbname=d",
+            ),
+            ("host=h PASSWORD=secret", "host=h PASSWORD=***"),
+            ("host=h password='unterminated", "host=h password=***"),
+            ("user=passwordless dbname=d", "user=passwordless dbname=d"),
+            ("old_password=x", "old_password=x"),
+            (
+                "cannot reach postgres://a:b@h and postgres://c:d@k now",
+                "cannot reach postgres://a:***@h and postgres://c:***@k now",
+            ),
+            ("", ""),
+            ("password=", "password=***"),
+            ("é password=ü", "é password=***"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_connection_passwords(input), want, "{input}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::ScratchDb;
 use runsheet::engine::OutputLine;
-use runsheet::engine::connect::{self, redact_url};
+use runsheet::engine::connect;
 use runsheet::engine::sql::{SqlRequest, SqlResult, run_sql};
 use runsheet::journal::event::{Outcome, Stream};
 use runsheet::runbook::model::{DatabaseSource, ValueSource};
@@ -481,27 +481,6 @@ fn no_database_is_a_clear_error() {
     assert!(err.to_string().contains("no database"), "{err}");
 }
 
-#[test]
-fn redact_url_masks_passwords() {
-    assert_eq!(redact_url("postgres://u:secret@h"), "postgres://u:***@h");
-    assert_eq!(
-        redact_url("postgresql://u:s%40cret@h:5432/db?sslmode=require"),
-        "postgresql://u:***@h:5432/db?sslmode=require"
-    );
-    assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
-    assert_eq!(
-        redact_url("host=h user=u password=secret dbname=d"),
-        "host=h user=u password=*** dbname=d"
-    );
-    assert_eq!(
-        redact_url("host=h password='a b' dbname=d"),
-        "host=h password=*** dbname=d"
-    );
-    assert_eq!(
-        redact_url("postgres://h/db?password=secret"),
-        "postgres://h/db?password=***"
-    );
-}
 
 #[test]
 fn a_scripts_own_commit_and_rollback_are_honoured_live() {

@@ -15,11 +15,12 @@ use runsheet::engine::runner::{Command, Update};
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
-use runsheet::runbook::model::{Estimate, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
 use runsheet::ui::{
-    App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, Theme, drive, view,
+    App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, SignOffKind, Theme,
+    drive, view,
 };
 use tokio::sync::mpsc;
 
@@ -31,6 +32,7 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         StepKind::Manual => format!("{title}.\n\n- check it *carefully*\n- write down who was told"),
         StepKind::Shell { script } => format!("{title}:\n\n```sh\n{script}\n```"),
         StepKind::Sql { sql } => format!("{title}:\n\n```sql\n{sql}\n```"),
+        StepKind::Gate { .. } => "A completed, successful, live session in **staging** first.".to_string(),
     };
     Step {
         id: id.to_string(),
@@ -66,6 +68,29 @@ fn phase(kind: PhaseKind, title: &str, steps: Vec<Step>) -> PlanPhase {
     }
 }
 
+/// The shared prerequisites; production also has a promotion gate.
+fn prerequisites(production: bool) -> Vec<Step> {
+    let mut steps = vec![step(
+        "prerequisites.1",
+        "Rollback plan reviewed",
+        StepKind::Manual,
+        false,
+    )];
+    if production {
+        let gate = Gate::Session {
+            environment: "staging".into(),
+            rollback: false,
+        };
+        steps.push(step(
+            "gate.requires.staging",
+            "Gate: staging went well",
+            StepKind::Gate { gate },
+            false,
+        ));
+    }
+    steps
+}
+
 /// The CryoProtect-like plan of one environment.
 fn plan(environment: &str) -> Plan {
     let production = environment == "production";
@@ -76,12 +101,7 @@ fn plan(environment: &str) -> Plan {
             phase(
                 PhaseKind::Prerequisites,
                 "Prerequisites for All Environments",
-                vec![step(
-                    "prerequisites.1",
-                    "Rollback plan reviewed",
-                    StepKind::Manual,
-                    false,
-                )],
+                prerequisites(production),
             ),
             phase(
                 PhaseKind::Preparation,
@@ -499,6 +519,7 @@ fn production_confirm(size: (u16, u16)) -> App {
     let mut j = Journal::new("production", Mode::Live);
     j.sign(60, "prerequisites.1", "alice")
         .sign(90, "prerequisites.1", "bob");
+    j.run(100, "gate.requires.staging", 1);
     j.sign(120, "prep.notify", "alice")
         .sign(150, "prep.notify", "bob");
     let mut a = app(j.state(), 300, size);
@@ -684,6 +705,66 @@ fn a_second_sign_off_needs_a_different_name() {
         a.update(ctrl('s')).as_slice(),
         [Effect::Send(Command::SignOff { .. })]
     ));
+}
+
+/// A failed gate cannot be skipped; overriding it needs a role and a reason.
+#[test]
+fn a_failed_gate_is_overridden_only_with_role_and_reason() {
+    let mut j = Journal::new("production", Mode::Live);
+    j.sign(60, "prerequisites.1", "alice")
+        .sign(90, "prerequisites.1", "bob");
+    j.push(
+        100,
+        Event::StepStarted {
+            step: "gate.requires.staging".into(),
+            attempt: 1,
+        },
+    );
+    j.push(
+        101,
+        Event::StepFinished {
+            step: "gate.requires.staging".into(),
+            attempt: 1,
+            outcome: Outcome::Failed,
+            exit_code: None,
+            duration_ms: 5,
+            error: Some("no completed live session of this runbook in staging".into()),
+        },
+    );
+    let mut a = app(j.state(), 120, (120, 40));
+    assert!(a.update(ch('S')).is_empty());
+    assert!(a.modal.is_none(), "no skip dialog for a gate");
+    assert!(
+        a.message
+            .as_ref()
+            .is_some_and(|m| m.text.contains("cannot be skipped"))
+    );
+    assert_eq!(
+        a.update(ch('R')),
+        vec![Effect::Send(Command::Retry {
+            step: "gate.requires.staging".into()
+        })]
+    );
+    a.update(ch('s'));
+    assert!(matches!(&a.modal, Some(Modal::SignOff(d)) if d.kind == SignOffKind::GateOverride));
+    assert!(a.update(ctrl('s')).is_empty(), "no role, no reason: nothing sent");
+    typed(&mut a, "CTO");
+    a.update(key(KeyCode::Tab));
+    typed(&mut a, "staging was verified by hand");
+    let effects = a.update(ctrl('s'));
+    let signature = Signature {
+        who: "alice".into(),
+        role: "CTO".into(),
+        note: "staging was verified by hand".into(),
+        preapproved: false,
+    };
+    assert_eq!(
+        effects,
+        vec![Effect::Send(Command::SignOff {
+            step: "gate.requires.staging".into(),
+            signature
+        })]
+    );
 }
 
 #[test]
@@ -978,4 +1059,72 @@ fn pane_focus_cycles_and_shows_the_shared_pane() {
         Pane::Checks,
         "focusing the checks showed them in the shared pane"
     );
+}
+
+/// No key, click, paste or size makes the app panic, in any of the states.
+#[test]
+fn no_input_or_size_panics() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let codes = [
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+        KeyCode::Home,
+        KeyCode::End,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Backspace,
+    ];
+    let chars: Vec<char> = "rsRSpcmABoflv/nNw?qyjkgG x\u{1b}é".chars().collect();
+    let states: [fn((u16, u16)) -> App; 7] = [
+        fresh,
+        running,
+        failed_sql,
+        verification_failed,
+        sign_off_dialog,
+        help_overlay,
+        production_confirm,
+    ];
+    for build in states {
+        let mut a = build((80, 24));
+        for _ in 0..400 {
+            let msg = match next(10) {
+                0..=3 => ch(chars[next(chars.len() as u64) as usize]),
+                4..=6 => key(codes[next(codes.len() as u64) as usize]),
+                7 => ctrl(['s', 'c', 'u', 'd'][next(4) as usize]),
+                8 => Msg::Mouse(MouseEvent {
+                    kind: [
+                        MouseEventKind::Down(MouseButton::Left),
+                        MouseEventKind::ScrollDown,
+                        MouseEventKind::ScrollUp,
+                    ][next(3) as usize],
+                    column: next(230) as u16,
+                    row: next(80) as u16,
+                    modifiers: KeyModifiers::NONE,
+                }),
+                _ => {
+                    let (w, h) = (1 + next(220) as u16, 1 + next(70) as u16);
+                    Msg::Resize(w, h)
+                }
+            };
+            if matches!(&msg, Msg::Key(k) if k.code == KeyCode::Char('q')) {
+                continue;
+            }
+            a.update(msg);
+            a.update(Msg::Paste("pasted\nline\r".into()));
+            draw(&a);
+        }
+    }
 }

@@ -74,7 +74,7 @@ fn resolve_with(db: &DatabaseSource, env: &dyn Fn(&str) -> Option<String>) -> Re
 fn parse(s: &str) -> Result<Config, ConnectError> {
     s.parse::<Config>()
         .map_err(|e| ConnectError::InvalidConnectionString {
-            shown: redact_url(s),
+            shown: crate::secrets::redact_connection_passwords(s).into_owned(),
             reason: scrub(&error_text(&e), None),
         })
 }
@@ -326,100 +326,13 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 /// `text` with the password (if any) masked, and any password-bearing
 /// connection string in it redacted.
 fn scrub(text: &str, password: Option<&[u8]>) -> String {
-    let mut text = redact_url(text);
+    let mut text = crate::secrets::redact_connection_passwords(text).into_owned();
     if let Some(pw) = password.map(String::from_utf8_lossy)
         && !pw.is_empty()
     {
-        text = text.replace(pw.as_ref(), "***");
+        text = text.replace(pw.as_ref(), crate::secrets::MASK);
     }
     text
-}
-
-/// `s` with passwords masked: the password of a `scheme://user:password@host`
-/// URL, and the value of every `password=` parameter (URL query or
-/// `key=value` string, quoted or not). When unsure where a password ends it
-/// masks more rather than less.
-pub fn redact_url(s: &str) -> String {
-    redact_password_params(&redact_userinfo(s))
-}
-
-fn redact_userinfo(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(idx) = rest.find("://") {
-        let (head, tail) = rest.split_at(idx + 3);
-        out.push_str(head);
-        // A URL has no whitespace; the userinfo ends at the last '@' before it
-        // (a password may itself hold an unescaped '@', '/' or ':').
-        let url_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        let url = &tail[..url_end];
-        match url
-            .rfind('@')
-            .and_then(|at| url[..at].find(':').map(|colon| (colon, at)))
-        {
-            Some((colon, at)) => {
-                out.push_str(&url[..=colon]);
-                out.push_str("***");
-                out.push_str(&url[at..]);
-            }
-            None => out.push_str(url),
-        }
-        rest = &tail[url_end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn redact_password_params(s: &str) -> String {
-    const KEY: &str = "password";
-    let lower = s.to_ascii_lowercase();
-    let mut out = String::with_capacity(s.len());
-    let mut copied = 0;
-    let mut search = 0;
-    while let Some(found) = lower[search..].find(KEY) {
-        let key_start = search + found;
-        let mut i = key_start + KEY.len();
-        search = i;
-        let at_boundary = s[..key_start]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
-        let bytes = s.as_bytes();
-        while i < s.len() && bytes[i] == b' ' {
-            i += 1;
-        }
-        if !at_boundary || bytes.get(i) != Some(&b'=') {
-            continue;
-        }
-        i += 1;
-        while i < s.len() && bytes[i] == b' ' {
-            i += 1;
-        }
-        let value_start = i;
-        let value_end = if bytes.get(i) == Some(&b'\'') {
-            // A quoted key=value: ends at the first quote not escaped by a backslash.
-            let mut j = i + 1;
-            loop {
-                match bytes.get(j) {
-                    None => break s.len(),
-                    Some(b'\\') => j += 2,
-                    Some(b'\'') => break j + 1,
-                    Some(_) => j += 1,
-                }
-            }
-            .min(s.len())
-        } else {
-            s[i..]
-                .find(|c: char| c.is_whitespace() || c == '&')
-                .map_or(s.len(), |n| i + n)
-        };
-        out.push_str(&s[copied..value_start]);
-        out.push_str("***");
-        copied = value_end;
-        search = value_end;
-    }
-    out.push_str(&s[copied..]);
-    out
 }
 
 #[cfg(test)]
@@ -554,40 +467,4 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn redacts_passwords() {
-        let cases = [
-            ("postgres://u:secret@h", "postgres://u:***@h"),
-            (
-                "postgres://u:secret@h:5432/db?sslmode=require",
-                "postgres://u:***@h:5432/db?sslmode=require",
-            ),
-            ("postgresql://u:p@ss/w:rd@h/db", "postgresql://u:***@h/db"),
-            ("postgres://u@h/db", "postgres://u@h/db"),
-            ("postgres://h:5432/db", "postgres://h:5432/db"),
-            (
-                "postgres://u@h/db?password=secret&sslmode=require",
-                "postgres://u@h/db?password=***&sslmode=require",
-            ),
-            ("host=h password=secret dbname=d", "host=h password=*** dbname=d"),
-            (
-                "host=h password = 'se cr\\'et' dbname=d",
-                "host=h password = *** dbname=d",
-            ),
-            ("host=h PASSWORD=secret", "host=h PASSWORD=***"),
-            ("host=h password='unterminated", "host=h password=***"),
-            ("user=passwordless dbname=d", "user=passwordless dbname=d"),
-            ("old_password=x", "old_password=x"),
-            (
-                "cannot reach postgres://a:b@h and postgres://c:d@k now",
-                "cannot reach postgres://a:***@h and postgres://c:***@k now",
-            ),
-            ("", ""),
-            ("password=", "password=***"),
-            ("é password=ü", "é password=***"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
-    }
 }

@@ -205,13 +205,13 @@ pub const BINDINGS: &[Binding] = &[
         C::Global,
         &[ch('s')],
         Action::SignOff,
-        "sign off the step that waits for you (or mark a failed or interrupted step done)",
+        "sign off the step that waits for you; mark a failed or interrupted step done; override a failed gate (signed, with role and reason)",
     ),
     bind(
         C::Global,
         &[ch('R')],
         Action::Retry,
-        "retry the failed or interrupted step",
+        "retry the failed or interrupted step (a gate: check it again)",
     ),
     bind(
         C::Global,
