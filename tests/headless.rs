@@ -348,3 +348,53 @@ fn a_session_survives_sigkill_at_many_points() {
     );
     assert_eq!(db.query("SELECT count(*) FROM marks"), vec!["10"]);
 }
+
+/// The connection killed mid-step (`pg_terminate_backend`) fails the step
+/// with the server's message; the session stays and completes on retry.
+#[test]
+fn a_killed_database_connection_fails_the_step_and_the_session_goes_on() {
+    let db = ScratchDb::create("killed_conn");
+    // nextval is not rolled back: the first attempt sleeps, the retry does not.
+    db.execute("CREATE SEQUENCE tries");
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\ndatabase = \"{}\"\n+++\n# Killed\n\n## Development\n\n### Execution\n\n1. Slow query\n   ```sql\n   SELECT pg_sleep(CASE WHEN nextval('tries') = 1 THEN 120 ELSE 0 END);\n   ```\n2. After\n   ```sh\n   echo after\n   ```\n",
+        db.url
+    ));
+    let runbook = fx.runbook();
+    let child = fx
+        .command(&["run", runbook.to_str().expect("path"), "--headless"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let sleeping = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
+        db.name
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || db.query(&sleeping) == vec!["1"]),
+        "the step's query never started"
+    );
+    db.execute(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+        db.name
+    ));
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("terminating connection"),
+        "the server's message is shown: {}",
+        text(&out)
+    );
+    let state = fx.state();
+    assert_eq!(state.step("development.execution.1").status(), StepStatus::Failed);
+
+    let out = fx.run(&[
+        "--resume",
+        &session_id(&state),
+        "--retry",
+        "development.execution.1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(fx.state().outcome.map(|o| o.0), Some(SessionOutcome::Completed));
+}
