@@ -47,6 +47,8 @@ pub enum CommandLine {
     },
     /// Create the demo databases and open the development checklist of the CryoProtect runbook.
     Demo(crate::demo::DemoArgs),
+    /// Write the audit report of a session (Markdown, HTML or JSON).
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +113,7 @@ pub fn main() -> ExitCode {
         CommandLine::Sessions => sessions(cli.state_dir.as_deref()),
         CommandLine::Verify { session } => verify(cli.state_dir.as_deref(), &session),
         CommandLine::Demo(args) => crate::demo::run(cli.state_dir.as_deref(), args),
+        CommandLine::Report(args) => crate::report::run(cli.state_dir.as_deref(), args),
     };
     ExitCode::from(code)
 }

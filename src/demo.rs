@@ -122,17 +122,10 @@ fn with_database(url: &str, name: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return format!("{url} dbname={name}");
     };
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    match query {
-        Some(q) => format!("{}/{name}?{q}", &base[..authority_end]),
-        None => format!("{}/{name}", &base[..authority_end]),
-    }
+    let rest = &url[scheme_end..];
+    let authority = &url[..scheme_end + rest.find(['/', '?']).unwrap_or(rest.len())];
+    let query = rest.find('?').map_or("", |q| &rest[q..]);
+    format!("{authority}/{name}{query}")
 }
 
 /// A demo database: its environment, variable, name and connection string.
@@ -146,8 +139,7 @@ struct DemoDb {
 /// Run the demo; returns the process exit code.
 pub fn run(state_dir: Option<&Path>, args: DemoArgs) -> u8 {
     match prepare(&args) {
-        Ok(Prepared::Open { runbook, databases }) => open_checklist(state_dir, &runbook, &databases, &args),
-        Ok(Prepared::Declined) => exit::INCOMPLETE,
+        Ok(prepared) => open_checklist(state_dir, &prepared, &args),
         Err((code, message)) => {
             eprintln!("runsheet demo: {message}");
             code
@@ -155,13 +147,12 @@ pub fn run(state_dir: Option<&Path>, args: DemoArgs) -> u8 {
     }
 }
 
-enum Prepared {
-    Open {
-        runbook: PathBuf,
-        databases: Vec<DemoDb>,
-    },
-    /// The operator chose to keep the existing databases.
-    Declined,
+/// The demo's databases, ready for the checklist.
+struct Prepared {
+    runbook: PathBuf,
+    databases: Vec<DemoDb>,
+    /// Created just now: no earlier session can apply to them.
+    fresh: bool,
 }
 
 type Failure = (u8, String);
@@ -218,7 +209,11 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
             .map_err(|e| sql_failure("cannot list the server's databases", &e))
     })?;
     if !existing.is_empty() && !args.yes && !may_recreate(&existing, &target, prefix)? {
-        return Ok(Prepared::Declined);
+        return Ok(Prepared {
+            runbook,
+            databases,
+            fresh: false,
+        });
     }
     runtime.block_on(async {
         for db in &databases {
@@ -237,10 +232,14 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
     drop(client);
     // Dropping the runtime joins its threads: the process is single-threaded again.
     drop(runtime);
-    Ok(Prepared::Open { runbook, databases })
+    Ok(Prepared {
+        runbook,
+        databases,
+        fresh: true,
+    })
 }
 
-/// Database names are built from the prefix, so it must make valid, unquoted-looking names.
+/// Database names are built from the prefix: only characters that need no quoting.
 fn check_prefix(prefix: &str) -> Result<(), Failure> {
     let valid = prefix.len() <= 40
         && prefix.starts_with(|c: char| c.is_ascii_lowercase())
@@ -303,8 +302,8 @@ fn check_tools() -> Result<(), Failure> {
     ))
 }
 
-/// Whether existing demo databases may be dropped: asked on a terminal,
-/// refused without one (`--yes` says so in advance).
+/// Whether existing demo databases are dropped (`true`) or kept: asked on a
+/// terminal, refused without one (`--yes` says so in advance).
 fn may_recreate(existing: &[String], target: &str, prefix: &str) -> Result<bool, Failure> {
     let list = existing.join(", ");
     let again = match prefix {
@@ -320,10 +319,11 @@ fn may_recreate(existing: &[String], target: &str, prefix: &str) -> Result<bool,
         ));
     }
     let yes = confirm(&format!(
-        "The demo databases {list} already exist on {target}. Drop them and start again? [y/N] "
+        "The demo databases {list} already exist on {target}. Drop them and start again (y), \
+         or keep them and open the checklist on them (n)? [y/N] "
     ));
     if !yes {
-        eprintln!("runsheet demo: kept {list}; nothing changed (`{again}` recreates them)");
+        eprintln!("runsheet demo: kept {list} as they are (`{again}` recreates them)");
     }
     Ok(yes)
 }
@@ -410,7 +410,12 @@ fn confirm(question: &str) -> bool {
 }
 
 /// Point the runbook at the demo's databases and open its development checklist.
-fn open_checklist(state_dir: Option<&Path>, runbook: &Path, databases: &[DemoDb], args: &DemoArgs) -> u8 {
+fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs) -> u8 {
+    let Prepared {
+        runbook,
+        databases,
+        fresh,
+    } = prepared;
     for db in databases {
         // SAFETY: `prepare` dropped its runtime and nothing else has started a
         // thread, so no other thread can be reading the environment.
@@ -439,6 +444,9 @@ fn open_checklist(state_dir: Option<&Path>, runbook: &Path, databases: &[DemoDb]
     if args.headless {
         argv.push("--headless".to_string());
     }
+    if *fresh {
+        argv.push("--new".to_string());
+    }
     // Parsed like a typed command line, so the demo runs exactly what `runsheet run` would.
     match Cli::try_parse_from(argv) {
         Ok(Cli {
@@ -466,6 +474,11 @@ mod tests {
             "postgres://u:p@h:5433/x_dev?sslmode=require"
         );
         assert_eq!(with_database("postgresql://h", "x_dev"), "postgresql://h/x_dev");
+        assert_eq!(with_database("x?a://b", "x_dev"), "x?a://b/x_dev");
+        assert_eq!(
+            with_database("postgres://h?sslmode=disable", "x_dev"),
+            "postgres://h/x_dev?sslmode=disable"
+        );
         assert_eq!(
             with_database("host=h user=u", "x_dev"),
             "host=h user=u dbname=x_dev"

@@ -9,7 +9,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::ScratchDb;
 use runsheet::journal::event::{Event, Mode, SessionOutcome};
@@ -17,7 +18,7 @@ use runsheet::journal::reader::read_journal;
 use runsheet::runbook::loader;
 use runsheet::runbook::model::{PhaseKind, Runbook, Step, StepKind};
 use runsheet::runbook::plan::Plan;
-use runsheet::session::{SessionState, StepStatus};
+use runsheet::session::{Next, SessionState, StepStatus};
 use tempfile::TempDir;
 
 fn repo(path: &str) -> PathBuf {
@@ -155,9 +156,9 @@ fn status(state: &SessionState, id: &str) -> StepStatus {
 /// runsheet's verification rule, applied independently of runsheet: every
 /// statement of the file returns no rows or a single `true`. `Err` holds the
 /// problem rows, or the error that stopped the file.
-fn verification(db: &ScratchDb, file: &str) -> Result<(), String> {
+fn verification(url: &str, file: &str) -> Result<(), String> {
     let sql = std::fs::read_to_string(asset(file)).expect("read verification");
-    let url = db.url.clone();
+    let url = url.to_string();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -205,14 +206,14 @@ const PHASE_VERIFICATIONS: [&str; 5] = [
     "phase5-verify.sql",
 ];
 
-fn assert_remediated(db: &ScratchDb, env: &str) {
+fn assert_remediated(url: &str, env: &str) {
     for file in PHASE_VERIFICATIONS {
-        if let Err(problems) = verification(db, file) {
+        if let Err(problems) = verification(url, file) {
             panic!("{env}: {file} does not pass after the remediation:\n{problems}");
         }
     }
     assert!(
-        verification(db, "rollback-verify.sql").is_err(),
+        verification(url, "rollback-verify.sql").is_err(),
         "{env}: the structure is still the starting one"
     );
 }
@@ -244,12 +245,20 @@ fn development_then_staging_then_production_remediate_their_databases() {
     ] {
         assert_eq!(status(&state, id), StepStatus::Succeeded, "{id}");
     }
-    assert_remediated(&dev, "development");
+    assert_remediated(&dev.url, "development");
 
     let (out, state) = site.run("staging", &["--approve", "all"]);
     assert_completed(&out, &state, SessionOutcome::Completed);
     assert_eq!(status(&state, "staging.remediate"), StepStatus::Succeeded);
-    assert_remediated(&staging, "staging");
+    assert_remediated(&staging.url, "staging");
+
+    // The rollback plan asks for a rollback test in staging before production:
+    // rehearse it, then remediate staging again.
+    let (out, state) = site.run("staging", &["--approve", "all", "--rollback=rollback rehearsal"]);
+    assert_completed(&out, &state, SessionOutcome::RolledBack);
+    let (out, state) = site.run("staging", &["--approve", "all"]);
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    assert_remediated(&staging.url, "staging");
 
     let (out, state) = site.run(
         "production",
@@ -265,7 +274,7 @@ fn development_then_staging_then_production_remediate_their_databases() {
         ],
     );
     assert_completed(&out, &state, SessionOutcome::Completed);
-    assert_remediated(&prod, "production");
+    assert_remediated(&prod.url, "production");
     // Every manual step carries both names; the environment was confirmed
     // before the first change; each phase ran and was verified in order.
     for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
@@ -371,7 +380,7 @@ fn the_rollback_section_undoes_a_complete_development_run() {
     let site = Site::new(&[("development", &db)]);
     let (out, state) = site.run("development", &["--approve", "all"]);
     assert_completed(&out, &state, SessionOutcome::Completed);
-    assert_remediated(&db, "development");
+    assert_remediated(&db.url, "development");
 
     let (out, state) = site.run(
         "development",
@@ -406,7 +415,7 @@ fn the_rollback_section_undoes_a_complete_development_run() {
             .steps()
             .all(|s| status(&state, &s.id) == StepStatus::Pending)
     );
-    if let Err(problems) = verification(&db, "rollback-verify.sql") {
+    if let Err(problems) = verification(&db.url, "rollback-verify.sql") {
         panic!("rollback-verify.sql does not pass after the rollback:\n{problems}");
     }
     // The pre-remediation backup was restored: structure, rows and sequences as they were.
@@ -492,7 +501,7 @@ fn a_dry_run_session_changes_nothing() {
     assert!(log.contains("ROLLBACK (dry run: no change is kept)"), "{log}");
     assert_eq!(before, db.fingerprint(), "the dry run changed the database");
     assert!(
-        verification(&db, "rollback-verify.sql").is_ok(),
+        verification(&db.url, "rollback-verify.sql").is_ok(),
         "still the starting structure"
     );
     eprintln!("dry run: {:.1}s", started.elapsed().as_secs_f64());
@@ -781,13 +790,20 @@ fn demo_creates_its_databases_and_opens_the_development_checklist() {
         text(&out)
     );
 
-    // On a terminal it asks: "no" keeps them as they are, "yes" starts again.
+    // On a terminal it asks: "no" opens the checklist on them as they are, "yes" starts again.
     let dev = DemoDb(common::url_with_database(&server, &dbs.names()[0]));
     dev.execute("create table kept_marker ()");
     let (code, log) = demo_on_terminal(&state, &backups, &server, &dbs.prefix, "n");
-    assert_eq!(code, 1, "{log}");
-    assert!(log.contains("Drop them and start again? [y/N]"), "{log}");
-    assert!(log.contains("nothing changed"), "{log}");
+    assert_eq!(code, 1, "stops at the first sign-off: {log}");
+    assert!(log.contains("Drop them and start again (y)"), "{log}");
+    assert!(
+        log.contains("kept") && !log.contains("created for development"),
+        "{log}"
+    );
+    assert!(
+        log.contains("awaiting-signoff prerequisites.2"),
+        "the checklist opened: {log}"
+    );
     assert_eq!(
         dev.count("select count(*) from pg_tables where tablename = 'kept_marker'"),
         1
@@ -801,81 +817,225 @@ fn demo_creates_its_databases_and_opens_the_development_checklist() {
     );
 }
 
-/// `runsheet demo --headless --prefix PREFIX` on a pseudo-terminal, answering
-/// its question with `answer`; returns the exit code and everything it wrote.
-fn demo_on_terminal(state: &Path, backups: &Path, server: &str, prefix: &str, answer: &str) -> (u32, String) {
-    use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-    use std::io::{Read, Write};
-    use std::sync::{Arc, Mutex};
-    use std::time::Duration;
+/// `runsheet demo ARGS…` on a pseudo-terminal, as a person at a terminal runs it.
+struct Terminal {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn std::io::Write + Send>,
+    /// Everything written, as text, and the screen it draws.
+    output: Arc<Mutex<(String, vt100::Parser)>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
 
-    let pair = native_pty_system()
-        .openpty(PtySize {
-            rows: 40,
-            cols: 200,
-            pixel_width: 0,
-            pixel_height: 0,
-        })
-        .expect("pty");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
-    cmd.arg("--state-dir");
-    cmd.arg(state);
-    cmd.args(["demo", "--headless", "--prefix", prefix]);
-    for var in ["RUNSHEET_STATE_DIR", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("DATABASE_URL", server);
-    cmd.env("CRYO_BACKUP_DIR", backups);
-    cmd.env("RUNSHEET_OPERATOR", "tester");
-    let mut child = pair.slave.spawn_command(cmd).expect("spawn on the pty");
-    drop(pair.slave);
-    let output = Arc::new(Mutex::new(String::new()));
-    let mut reader = pair.master.try_clone_reader().expect("pty reader");
-    let sink = Arc::clone(&output);
-    let reading = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        // Ends when the child's side closes (EOF or EIO).
-        while let Ok(n @ 1..) = reader.read(&mut buf) {
-            sink.lock()
-                .expect("output")
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
+impl Terminal {
+    fn demo(state: &Path, backups: &Path, server: &str, args: &[&str]) -> Terminal {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        use std::io::Read;
+
+        let (rows, cols) = (45, 160);
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
+        cmd.arg("--state-dir");
+        cmd.arg(state);
+        cmd.arg("demo");
+        cmd.args(args);
+        for var in ["RUNSHEET_STATE_DIR", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"] {
+            cmd.env_remove(var);
         }
-    });
-    let asked = wait_until(Duration::from_secs(30), || {
-        output.lock().expect("output").contains("[y/N]")
-    });
-    if !asked {
-        let _ = child.kill();
-        panic!("no question: {}", output.lock().expect("output"));
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("DATABASE_URL", server);
+        cmd.env("CRYO_BACKUP_DIR", backups);
+        cmd.env("RUNSHEET_OPERATOR", "newcomer");
+        let child = pair.slave.spawn_command(cmd).expect("spawn on the pty");
+        drop(pair.slave);
+        let output = Arc::new(Mutex::new((
+            String::new(),
+            vt100::Parser::new(nonzero(rows), nonzero(cols), 0),
+        )));
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let sink = Arc::clone(&output);
+        let reader = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            // Ends when the child's side closes (EOF or EIO).
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                let mut out = sink.lock().expect("output");
+                out.0.push_str(&String::from_utf8_lossy(&buf[..n]));
+                out.1.process(&buf[..n]);
+            }
+        });
+        let writer = pair.master.take_writer().expect("pty writer");
+        Terminal {
+            child,
+            writer,
+            output,
+            reader: Some(reader),
+            _master: pair.master,
+        }
     }
-    let mut writer = pair.master.take_writer().expect("pty writer");
-    writer
-        .write_all(format!("{answer}\r").as_bytes())
-        .expect("answer");
-    let mut status = None;
-    let exited = wait_until(Duration::from_secs(60), || {
-        status = child.try_wait().expect("try_wait");
-        status.is_some()
-    });
-    if !exited {
-        let _ = child.kill();
-        panic!("the demo did not finish: {}", output.lock().expect("output"));
+
+    fn text(&self) -> String {
+        self.output.lock().expect("output").0.clone()
     }
-    drop(writer);
-    drop(pair.master);
-    let _ = reading.join();
-    let log = output.lock().expect("output").clone();
-    (status.map_or(u32::MAX, |s| s.exit_code()), log)
+
+    fn screen(&self) -> String {
+        self.output.lock().expect("output").1.screen().contents()
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("type");
+        self.writer.flush().expect("type");
+    }
+
+    /// The exit code once the program has ended, within `deadline`.
+    fn exit(&mut self, deadline: Duration) -> Option<u32> {
+        let mut status = None;
+        wait_until(deadline, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        status.map(|s| s.exit_code())
+    }
+}
+
+fn nonzero(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n).expect("a terminal size is not zero")
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// `runsheet demo --headless --prefix PREFIX` on a terminal, answering its
+/// question with `answer`; returns the exit code and everything it wrote.
+fn demo_on_terminal(state: &Path, backups: &Path, server: &str, prefix: &str, answer: &str) -> (u32, String) {
+    let mut term = Terminal::demo(state, backups, server, &["--headless", "--prefix", prefix]);
+    let asked = wait_until(Duration::from_secs(30), || term.text().contains("[y/N]"));
+    assert!(asked, "no question: {}", term.text());
+    term.keys(&format!("{answer}\r"));
+    let code = term.exit(Duration::from_secs(60));
+    let text = term.text();
+    (
+        code.unwrap_or_else(|| panic!("the demo did not finish: {text}")),
+        text,
+    )
+}
+
+/// The acceptance of `runsheet demo`: on a terminal it opens the development
+/// checklist, and the whole development run completes in the TUI with only
+/// the manual sign-offs typed by hand (`r` once, then `s` and Ctrl+S for each).
+#[test]
+fn the_demo_development_run_completes_in_the_tui_with_only_the_sign_offs_typed() {
+    let dir = TempDir::new().expect("temp dir");
+    let (state, backups) = (dir.path().join("state"), dir.path().join("backups"));
+    let dbs = DemoDatabases {
+        prefix: format!("runsheet_test_tui_{}", std::process::id()),
+    };
+    let server = common::server_url();
+    let started = Instant::now();
+    let mut term = Terminal::demo(&state, &backups, &server, &["--yes", "--prefix", &dbs.prefix]);
+    let journal = || -> Option<SessionState> {
+        let path = std::fs::read_dir(state.join("sessions"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "jsonl"))?;
+        SessionState::from_records(&read_journal(&path).ok()?.records).ok()
+    };
+    let opened = wait_until(Duration::from_secs(60), || {
+        journal().is_some() && term.screen().contains("Prerequisites for All Environments")
+    });
+    assert!(opened, "no checklist on the screen:\n{}", term.screen());
+    term.keys("r");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut signed = 0;
+    let state = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not end:\n{}",
+            term.screen()
+        );
+        let Some(session) = journal() else { continue };
+        if session.outcome.is_some() {
+            break session;
+        }
+        match session.next() {
+            Next::SignOff(step, ..) if session.step(&step.id).status() == StepStatus::AwaitingSignOff => {
+                let id = step.id.clone();
+                term.keys("s");
+                let dialog = wait_until(Duration::from_secs(10), || term.screen().contains(" Sign off "));
+                assert!(dialog, "no sign-off dialog for {id}:\n{}", term.screen());
+                term.keys("\u{13}");
+                let done = wait_until(Duration::from_secs(10), || {
+                    journal().is_some_and(|s| s.step(&id).status() == StepStatus::SignedOff)
+                });
+                assert!(done, "{id} was not signed:\n{}", term.screen());
+                signed += 1;
+            }
+            Next::Decide(step) => panic!("step {} stopped:\n{}", step.id, term.screen()),
+            _ => {
+                let seq = session.last_seq;
+                wait_until(Duration::from_secs(5), || {
+                    journal().is_some_and(|s| s.last_seq != seq)
+                });
+            }
+        }
+    };
+    eprintln!(
+        "the demo's development run in the TUI: {:.1}s, {signed} sign-offs typed",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::Completed)
+    );
+    for step in state.plan.steps() {
+        let st = state.step(&step.id);
+        match step.kind {
+            StepKind::Manual => {
+                let signoffs = st.signoffs();
+                assert!(
+                    signoffs.len() == 1
+                        && signoffs[0].signature.who == "newcomer"
+                        && !signoffs[0].signature.preapproved,
+                    "{}: {signoffs:?}",
+                    step.id
+                );
+            }
+            _ => assert_eq!(st.status(), StepStatus::Succeeded, "{}", step.id),
+        }
+    }
+    assert_remediated(
+        &common::url_with_database(&server, &dbs.names()[0]),
+        "development",
+    );
+    term.keys("q");
+    if term.exit(Duration::from_secs(5)).is_none() {
+        term.keys("y");
+    }
 }
 
 /// Poll `cond` until it holds or `deadline` passes.
-fn wait_until(deadline: std::time::Duration, mut cond: impl FnMut() -> bool) -> bool {
+fn wait_until(deadline: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + deadline;
     while Instant::now() < end {
         if cond() {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(10));
     }
     cond()
 }
