@@ -345,6 +345,9 @@ fn draw(app: &App) -> Terminal<TestBackend> {
 // ---------------------------------------------------------------------------
 // The states of the acceptance list.
 
+/// Builds the app in one state at a terminal size.
+type Build = fn((u16, u16)) -> App;
+
 const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
 
 fn fresh(size: (u16, u16)) -> App {
@@ -532,7 +535,7 @@ fn production_confirm(size: (u16, u16)) -> App {
 /// Every state of the acceptance list at every size.
 #[test]
 fn main_screen_snapshots() {
-    let states: [(&str, fn((u16, u16)) -> App); 7] = [
+    let states: [(&str, Build); 7] = [
         ("fresh", fresh),
         ("running", running),
         ("failed_sql", failed_sql),
@@ -547,6 +550,15 @@ fn main_screen_snapshots() {
             insta::assert_snapshot!(format!("{name}_{}x{}", size.0, size.1), terminal.backend());
         }
     }
+}
+
+/// The smallest screen that still shows the panes.
+#[test]
+fn minimum_size() {
+    let terminal = draw(&failed_sql((60, 20)));
+    insta::assert_snapshot!("failed_sql_60x20", terminal.backend());
+    let terminal = draw(&sign_off_dialog((60, 20)));
+    insta::assert_snapshot!("sign_off_dialog_60x20", terminal.backend());
 }
 
 #[test]
@@ -923,14 +935,36 @@ fn phases_collapse_and_expand() {
     assert_eq!(a.rows().len(), fresh((120, 40)).rows().len());
 }
 
+/// A resumed session's step has more output than the fold keeps and the
+/// (tall) log pane shows: the first update asks the journal for the rest.
+#[test]
+fn older_output_of_a_resumed_session_is_read_back() {
+    let mut j = Journal::new("development", Mode::Live);
+    j.push(
+        10,
+        Event::StepStarted {
+            step: "prerequisites.1".into(),
+            attempt: 1,
+        },
+    );
+    let lines: Vec<String> = (1..=100).map(|i| format!("line {i}")).collect();
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    j.output(11, "prerequisites.1", Stream::Stdout, &lines);
+    let mut a = app(j.state(), 20, (200, 60));
+    let effects = a.update(Msg::Tick(t0() + chrono::Duration::seconds(21)));
+    let asked = effects
+        .iter()
+        .any(|e| matches!(e, Effect::ReadLog(q) if q.step == "prerequisites.1"));
+    assert!(asked, "{effects:?}");
+}
+
 /// A flood of output keeps a bounded window; scrolling up past it asks the
 /// journal; the log follows again at End.
 #[test]
 fn the_log_window_stays_bounded_under_a_flood() {
     let mut a = running((120, 40));
     a.update(ch('l'));
-    let mut seq = 100;
-    for batch in 0..500u64 {
+    for (seq, batch) in (100..).zip(0..500u64) {
         let lines = (0..2_000)
             .map(|i| format!("line {}", batch * 2_000 + i))
             .collect();
@@ -944,7 +978,7 @@ fn the_log_window_stays_bounded_under_a_flood() {
                 lines,
             },
         };
-        seq += 1;
+
         assert!(
             a.update(Msg::Engine(Update::Record(record))).is_empty(),
             "following needs no read-back"
@@ -1088,7 +1122,7 @@ fn no_input_or_size_panics() {
         KeyCode::Backspace,
     ];
     let chars: Vec<char> = "rsRSpcmABoflv/nNw?qyjkgG x\u{1b}é".chars().collect();
-    let states: [fn((u16, u16)) -> App; 7] = [
+    let states: [Build; 7] = [
         fresh,
         running,
         failed_sql,

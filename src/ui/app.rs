@@ -325,8 +325,8 @@ impl App {
             engine: EngineState::Running,
             dirty: true,
         };
-        // The first read-back (if any) is asked for on the first update.
-        let _ = app.sync();
+        // Read-backs are asked for by the first update (`new` returns no effects).
+        app.sync_view();
         app
     }
 
@@ -542,10 +542,16 @@ impl App {
         fx
     }
 
-    /// Keep derived UI state consistent with the fold: follow the active
-    /// step, keep the cursor visible, point the log at the selected step,
-    /// and ask for log lines that are in view but not in memory.
+    /// Keep derived UI state consistent with the fold, then ask for what
+    /// the log pane lacks.
     fn sync(&mut self) -> Vec<Effect> {
+        self.sync_view();
+        self.log_requests()
+    }
+
+    /// Follow the active step, keep the cursor visible, point the log at
+    /// the selected step.
+    fn sync_view(&mut self) {
         let before = self.selected.clone();
         if self.follow
             && let Some(id) = self.active_step().map(|s| s.id.clone())
@@ -591,6 +597,10 @@ impl App {
             let id = id.clone();
             self.log.show(&id, self.session.steps.get(&id));
         }
+    }
+
+    /// Ask for the log lines in view that are not in memory.
+    fn log_requests(&mut self) -> Vec<Effect> {
         let mut fx = Vec::new();
         if let Some(step) = self.log.step().map(str::to_string) {
             let height = self.log_height();

@@ -28,6 +28,8 @@ const FRAME: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_millis(100);
 /// Longest time spent folding queued engine updates before looking at input again.
 const DRAIN: Duration = Duration::from_millis(8);
+/// Longest time spent folding queued updates before answering a key.
+const CATCH_UP: Duration = Duration::from_millis(2);
 /// How long quitting waits for the engine to record the detach.
 const QUIT_GRACE: Duration = Duration::from_secs(15);
 
@@ -72,6 +74,17 @@ impl Driver {
     fn handle(&mut self, app: &mut App, msg: Msg) {
         for effect in app.update(msg) {
             self.perform(app, effect);
+        }
+    }
+
+    /// Fold queued engine updates for at most `budget`.
+    fn drain(&mut self, app: &mut App, budget: Duration) {
+        let until = Instant::now() + budget;
+        while Instant::now() < until {
+            match self.channels.updates.try_recv() {
+                Ok(update) => self.handle(app, Msg::Engine(update)),
+                Err(_) => break,
+            }
         }
     }
 
@@ -178,19 +191,18 @@ where
             _ = sleep_until(quit_by.unwrap_or_else(Instant::now)), if quit_by.is_some() => continue,
         };
         let crashed = matches!(msg, Msg::EngineStopped(Err(_)));
+        if matches!(msg, Msg::Key(_) | Msg::Mouse(_)) {
+            // A key acts on the state as it is now: records already queued
+            // (the journal has them) are folded first, within a small budget.
+            driver.drain(app, CATCH_UP);
+        }
         driver.handle(app, msg);
         if crashed && !app.quitting {
             // A crashed engine is fatal: nothing the operator does can be recorded.
             driver.handle(app, Msg::Terminate("the engine crashed"));
         }
         // Fold everything already queued before the next frame.
-        let budget = Instant::now() + DRAIN;
-        while Instant::now() < budget {
-            match driver.channels.updates.try_recv() {
-                Ok(update) => driver.handle(app, Msg::Engine(update)),
-                Err(_) => break,
-            }
-        }
+        driver.drain(app, DRAIN);
     }
     if screen_ok && app.dirty {
         let _ = draw(terminal, app);

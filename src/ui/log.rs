@@ -542,3 +542,126 @@ pub fn read_log(path: &Path, query: &LogQuery) -> LogChunk {
     }
     chunk
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::event::{Event, Record};
+
+    /// A journal with two steps' output interleaved, 10 lines each batch.
+    fn journal() -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        let mut seq = 0;
+        for batch in 0..5u64 {
+            for step in ["a", "b"] {
+                let lines = (0..10).map(|i| format!("{step} {}", batch * 10 + i)).collect();
+                let event = Event::Output {
+                    step: step.into(),
+                    attempt: 1,
+                    stream: Stream::Stdout,
+                    lines,
+                };
+                let record = Record {
+                    seq,
+                    ts: chrono::Utc::now(),
+                    event,
+                };
+                seq += 1;
+                let line = serde_json::to_string(&record).expect("encode");
+                std::io::Write::write_all(&mut file, format!("{line}\n").as_bytes()).expect("write");
+            }
+        }
+        file
+    }
+
+    fn query(kind: QueryKind) -> LogQuery {
+        LogQuery {
+            step: "b".into(),
+            first_seq: 0,
+            generation: 1,
+            kind,
+        }
+    }
+
+    #[test]
+    fn reads_a_range_of_one_steps_output() {
+        let file = journal();
+        let chunk = read_log(file.path(), &query(QueryKind::Range { from: 8, count: 5 }));
+        let texts: Vec<&str> = chunk.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["b 8", "b 9", "b 10", "b 11", "b 12"]);
+        assert_eq!(chunk.start, 8);
+        assert!(chunk.error.is_none());
+    }
+
+    #[test]
+    fn finds_forward_backward_and_wraps_around() {
+        let file = journal();
+        let find = |pattern: &str, from, forward| {
+            read_log(
+                file.path(),
+                &query(QueryKind::Find {
+                    pattern: pattern.into(),
+                    from,
+                    forward,
+                }),
+            )
+            .found
+        };
+        assert_eq!(find("b 3", 0, true), Some(Some(3)));
+        assert_eq!(
+            find("b 3", 4, true),
+            Some(Some(30)),
+            "the next match after 4 is b 30"
+        );
+        assert_eq!(
+            find("b 3", 40, true),
+            Some(Some(3)),
+            "past the last match it wraps to the top"
+        );
+        assert_eq!(find("b 3", 29, false), Some(Some(3)));
+        assert_eq!(
+            find("b 3", 2, false),
+            Some(Some(39)),
+            "before the first match it wraps to the bottom"
+        );
+        assert_eq!(find("nowhere", 0, true), Some(None));
+        assert_eq!(find("A 1", 0, true), Some(None), "capitals match exactly");
+    }
+
+    #[test]
+    fn a_missing_journal_is_an_error_not_a_panic() {
+        let chunk = read_log(
+            Path::new("/nonexistent/journal.jsonl"),
+            &query(QueryKind::Range { from: 0, count: 5 }),
+        );
+        assert!(chunk.error.is_some());
+    }
+
+    #[test]
+    fn the_window_stays_bounded_and_contiguous() {
+        let mut view = LogView::default();
+        view.show("a", None);
+        let batch: Vec<String> = (0..3_000).map(|i| i.to_string()).collect();
+        let mut total = 0;
+        for _ in 0..10 {
+            view.push("a", Stream::Stdout, &batch, total);
+            total += batch.len() as u64;
+        }
+        assert_eq!(view.window_len(), WINDOW);
+        assert_eq!(view.end(), total);
+        assert_eq!(view.get(total - 1).map(|l| l.text.as_str()), Some("2999"));
+        // Output of another step, or out of order, is not mixed in.
+        view.push("b", Stream::Stdout, &batch, 0);
+        view.push("a", Stream::Stdout, &batch, 5);
+        assert_eq!(view.end(), total);
+    }
+
+    #[test]
+    fn sanitize_keeps_the_screen_safe() {
+        assert_eq!(sanitize("a\tb"), "a       b");
+        assert_eq!(sanitize("\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok"), "red ok");
+        assert_eq!(sanitize("50%\r100%\r"), "100%");
+        assert_eq!(sanitize("bell\x07"), "bell\u{fffd}");
+        assert_eq!(sanitize(&"x".repeat(5_000)).chars().count(), MAX_LINE_CHARS + 1);
+    }
+}

@@ -146,7 +146,7 @@ fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
             theme.dim(),
         ));
     }
-    if width >= 34 {
+    if width >= 28 {
         push(Span::styled(format!("{:<6}", kind_label(step)), theme.dim()));
     }
     text::spread(left, right, width)

@@ -191,13 +191,17 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
                 Next::AllDone | Next::Ended => vec![],
             };
             pairs.extend([
-                (k(Action::Note), "note"),
                 (k(Action::Help), "help"),
+                (k(Action::Note), "note"),
                 (k(Action::Quit), "quit"),
             ]);
             let session = Span::styled(format!("session {} ", app.session.header.session_id), theme.dim());
-            let hint = hints(theme, &pairs);
             let room = usize::from(area.width);
+            // Drop whole hints (never "quit", last) rather than cut one in half.
+            while pairs.len() > 1 && hints(theme, &pairs).width() > room {
+                pairs.remove(pairs.len() - 2);
+            }
+            let hint = hints(theme, &pairs);
             if hint.width() + session.width() + 2 <= room {
                 text::spread(hint.spans, vec![session], room)
             } else {
