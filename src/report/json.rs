@@ -1,0 +1,179 @@
+//! The report as JSON for other tools. The shape is documented field by
+//! field in `docs/report-json.md` and versioned by `"format"`; it is written
+//! out explicitly here (not derived from the Rust types) so that renaming a
+//! field in the code can never change it by accident.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+
+use super::{AttemptReport, Report, SignOffReport, StepReport, outcome_slug, status_slug, stream_label};
+use crate::journal::event::{Mode, Outcome};
+
+/// Version of the report's JSON shape; raised only when a field changes
+/// meaning or disappears (new fields may be added within a version).
+pub const FORMAT: u32 = 1;
+
+/// Render the report as pretty-printed JSON, with a final newline.
+pub fn render(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(&value(report)).unwrap_or_else(|_| "{}".to_string());
+    text.push('\n');
+    text
+}
+
+/// The report as a JSON value.
+pub fn value(report: &Report) -> Value {
+    let s = &report.session;
+    json!({
+        "format": FORMAT,
+        "session": {
+            "id": s.id,
+            "runbook_title": s.runbook_title,
+            "runbook_path": s.runbook_path,
+            "runbook_sha256": s.runbook_sha256,
+            "environment": s.environment,
+            "mode": match s.mode { Mode::Live => "live", Mode::DryRun => "dry-run" },
+            "only": s.only,
+            "operators": s.operators,
+            "host": s.host,
+            "runsheet_version": s.runsheet_version,
+            "started": time(s.started),
+            "ended": s.ended.map(time),
+            "last_event": time(s.last_event),
+            "elapsed_ms": ms(s.elapsed),
+            "estimate": s.estimate.map(|e| json!({ "min_ms": ms(e.min), "max_ms": ms(e.max) })),
+            "window": s.window,
+            "outcome": s.outcome.slug(),
+            "outcome_reason": match &s.outcome {
+                super::SessionEnd::Ended { reason, .. } => reason.clone(),
+                _ => None,
+            },
+            "confirmed_by": s.confirmed_by,
+            "steps_done": s.steps_done,
+            "steps_total": s.steps_total,
+            "resumes": s.resumes.iter().map(|r| json!({ "at": time(r.at), "who": r.who })).collect::<Vec<_>>(),
+        },
+        "integrity": {
+            "verified": report.integrity.broken.is_none(),
+            "events": report.integrity.events,
+            "broken_at_line": report.integrity.broken.as_ref().map(|(line, _)| *line),
+            "reason": report.integrity.broken.as_ref().map(|(_, reason)| reason.clone()),
+        },
+        "overrides": report.overrides.iter().map(|o| json!({
+            "step": o.step,
+            "title": o.title,
+            "kind": o.kind,
+            "signoffs": o.signoffs.iter().map(signoff).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "failures": report.failures.iter().map(|f| json!({
+            "step": f.step,
+            "title": f.title,
+            "kind": f.kind,
+            "status": status_slug(f.status),
+            "failed_attempts": f.failed_attempts.iter().map(attempt).collect::<Vec<_>>(),
+            "resolution": f.resolution,
+            "output_lines": f.output_lines,
+            "log_tail": f.log_tail.iter().map(|(stream, text)| json!({
+                "stream": stream_label(*stream),
+                "text": text,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "phases": report.phases.iter().map(|p| json!({
+            "title": p.title,
+            "kind": serde_json::to_value(p.kind).unwrap_or(Value::Null),
+            "planned_ms": p.planned.map(ms),
+            "actual_ms": p.actual.map(ms),
+            "steps_done": p.done,
+            "steps_total": p.steps.len(),
+            "steps": p.steps.iter().map(step).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "unplanned_steps": report.unplanned_steps.iter().map(step).collect::<Vec<_>>(),
+        "verifications": report.verifications.iter().map(|v| json!({
+            "at": time(v.at),
+            "step": v.step,
+            "attempt": v.attempt,
+            "name": v.name,
+            "passed": v.passed,
+            "observed": {
+                "columns": v.observed.columns,
+                "rows": v.observed.rows,
+                "text": v.observed.text,
+            },
+        })).collect::<Vec<_>>(),
+        "rollback": report.rollback.as_ref().map(|r| json!({
+            "started": time(r.started),
+            "who": r.who,
+            "reason": r.reason,
+            "finished": r.finished.map(time),
+            "outcome": r.outcome.map(outcome_slug),
+            "steps": r.steps.iter().map(step).collect::<Vec<_>>(),
+        })),
+        "notes": report.notes.iter().map(|n| json!({
+            "at": time(n.at),
+            "who": n.who,
+            "text": n.text,
+        })).collect::<Vec<_>>(),
+        "warnings": report.warnings.iter().map(|w| json!({
+            "at": w.at.map(time),
+            "code": w.code,
+            "message": w.message,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn step(s: &StepReport) -> Value {
+    json!({
+        "id": s.id,
+        "title": s.title,
+        "kind": s.kind,
+        "status": status_slug(s.status),
+        "overridden": s.overridden,
+        "attempts": s.attempts.iter().map(attempt).collect::<Vec<_>>(),
+        "signoffs": s.signoffs.iter().map(signoff).collect::<Vec<_>>(),
+        "skip": s.skip.as_ref().map(|k| json!({
+            "who": k.who,
+            "at": time(k.at),
+            "reason": k.reason,
+        })),
+        "duration_ms": s.duration.map(ms),
+        "output_lines": s.output_lines,
+    })
+}
+
+fn attempt(a: &AttemptReport) -> Value {
+    json!({
+        "number": a.number,
+        "started": time(a.started),
+        "finished": a.finished.map(time),
+        "outcome": a.outcome.map(|o| match o {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Cancelled => "cancelled",
+        }),
+        "exit_code": a.exit_code,
+        "duration_ms": a.duration.map(ms),
+        "error": a.error,
+        "interrupted": a.interrupted,
+    })
+}
+
+fn signoff(s: &SignOffReport) -> Value {
+    json!({
+        "who": s.who,
+        "role": s.role,
+        "at": time(s.at),
+        "note": s.note,
+        "preapproved": s.preapproved,
+    })
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-24T02:15:03.123Z`.
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

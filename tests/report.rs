@@ -1,0 +1,717 @@
+//! `runsheet report`: sessions recorded with the real binary (real bash, a
+//! real PostgreSQL scratch database, a real journal), reported in every
+//! format. The Markdown is a snapshot, the HTML is loaded in a real browser,
+//! the JSON is checked against the shape `docs/report-json.md` documents.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::ScratchDb;
+use common::runsheet::{Fixture, text};
+use runsheet::journal::JournalSink;
+use runsheet::journal::event::{Event, Header};
+use runsheet::journal::file::FileJournal;
+use serde_json::Value;
+
+const ENV: &[&str] = &["--env", "development"];
+
+/// Eight steps and a two-hour estimate: every step plans at a round 15 minutes.
+fn runbook(url: &str) -> String {
+    format!(
+        r#"+++
+title = "Report test"
+[environments.staging]
+[environments.development]
+database = "{url}"
+requires = ["staging"]
+estimate = "1h-2h"
+window = "Tuesday 18:00-20:00"
++++
+# Report test
+
+## Staging
+
+### Execution
+
+1. Nothing to do in staging
+
+## Development
+
+### Preparation
+
+1. Say hello
+   ```sh
+   echo "hello from $RUNSHEET_ENV"
+   ```
+2. Check the change ticket by hand
+
+### Execution
+
+1. Free some disk space
+   ```sh
+   echo "checking disk"
+   echo "error: disk full | <50% free>"
+   exit 3
+   ```
+2. Create the table
+   ```sql
+   CREATE TABLE t (id int primary key);
+   INSERT INTO t VALUES (1), (2);
+   ```
+
+### Validation
+
+1. Two rows are there
+   ```sql {{verify}}
+   SELECT count(*) = 2 AS two_rows FROM t;
+   ```
+2. The shell agrees
+   ```sh {{verify}}
+   echo "checks out"
+   ```
+
+### Post-Deployment
+
+1. Tell the team
+"#
+    )
+}
+
+/// Record the session every report test reads: the staging gate overridden,
+/// a manual step pre-approved, a failing step skipped with a reason on
+/// resume, a SQL change, a SQL check and a shell check.
+fn record(fx: &Fixture) -> String {
+    let first = fx.run(&[
+        ENV[0],
+        ENV[1],
+        "--approve",
+        "all",
+        "--override",
+        "gate.requires.staging=staging was checked by hand",
+    ]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "stops at the failure: {}",
+        text(&first)
+    );
+    let id = fx.state().header.session_id;
+    let second = fx.run(&[
+        ENV[0],
+        ENV[1],
+        "--resume",
+        &id,
+        "--approve",
+        "all",
+        "--skip",
+        "development.execution.1=known flaky disk check",
+    ]);
+    assert!(second.status.success(), "{}", text(&second));
+    id
+}
+
+fn report(fx: &Fixture, args: &[&str]) -> Output {
+    let mut all = vec!["report"];
+    all.extend_from_slice(args);
+    fx.command(&all).output().expect("run runsheet report")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 report")
+}
+
+/// Replace what differs between runs: times, durations, ids, hashes, paths, host.
+fn filters(fx: &Fixture) -> Vec<(String, String)> {
+    let host = runsheet::launch::host_name();
+    vec![
+        (regex_escape(&fx.dir.path().display().to_string()), "[DIR]".into()),
+        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC".into(), "[TIME]".into()),
+        (r"\b\d{8}-\d{6}-[0-9a-f]{6}\b".into(), "[SESSION]".into()),
+        (r"\b[0-9a-f]{64}\b".into(), "[SHA256]".into()),
+        // Output is journaled in batches, so the event count varies.
+        (r"over \d+ events".into(), "over [N] events".into()),
+        // Measured durations end in seconds; the plan's round minutes stay.
+        (r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b".into(), "[DURATION]".into()),
+        (
+            format!(r"\| Host \| {} \|", regex_escape(&host)),
+            "| Host | [HOST] |".into(),
+        ),
+        (
+            format!(
+                r"\| runsheet version \| {} \|",
+                regex_escape(env!("CARGO_PKG_VERSION"))
+            ),
+            "| runsheet version | [VERSION] |".into(),
+        ),
+    ]
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$#&-~".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn markdown_report_of_a_recorded_session() {
+    let db = ScratchDb::create("report_md");
+    let fx = Fixture::new(&runbook(&db.url));
+    let id = record(&fx);
+    let out = report(&fx, &[&id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = stdout(&out);
+    assert!(!md.contains(&db.name), "the database is never named: {md}");
+    let filters = filters(&fx);
+    let filters: Vec<(&str, &str)> = filters.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    insta::with_settings!({ filters => filters }, {
+        insta::assert_snapshot!("markdown_report", md);
+    });
+}
+
+/// Chromium's binary, or a clear failure: this test must not pass silently.
+fn chromium() -> PathBuf {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        let found = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file());
+        if let Some(path) = found {
+            return path;
+        }
+    }
+    panic!(
+        "chromium is not installed, so the HTML report cannot be checked in a real browser; \
+         install it (Debian: apt-get install -y chromium)"
+    );
+}
+
+/// The DOM of a page as headless Chromium built it.
+fn dump_dom(page: &Path) -> String {
+    let profile = tempfile::TempDir::new().expect("profile dir");
+    // `timeout` so a hung browser fails the test instead of hanging it.
+    let out = Command::new("timeout")
+        .arg("120")
+        .arg(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium failed: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every `<table>` whose opening tag contains `marker`: its rows, as the
+/// texts of their `<td>` cells (a nested table's text stays in its cell).
+/// Enough HTML parsing for a page we wrote and Chromium serialised.
+fn tables(dom: &str, marker: &str) -> Vec<Vec<Vec<String>>> {
+    let mut found = Vec::new();
+    let mut rest = dom;
+    while let Some(start) = rest.find(&format!("<table {marker}")) {
+        let (rows, len) = parse_table(&rest[start..]);
+        found.push(rows);
+        rest = &rest[start + len..];
+    }
+    assert!(!found.is_empty(), "no <table {marker}> in the DOM:\n{dom}");
+    found
+}
+
+/// The rows of the table `html` starts with, and the length of its HTML.
+fn parse_table(html: &str) -> (Vec<Vec<String>>, usize) {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut depth = 0usize;
+    let mut pos = 0;
+    let mut len = html.len();
+    while pos < html.len() {
+        let rest = &html[pos..];
+        if rest.starts_with('<') {
+            let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+            let tag = &rest[1..end.saturating_sub(1).max(1)];
+            let closing = tag.starts_with('/');
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect();
+            match (name.as_str(), closing) {
+                ("table", false) => depth += 1,
+                ("table", true) => {
+                    depth -= 1;
+                    if depth == 0 {
+                        len = pos + end;
+                        break;
+                    }
+                }
+                ("tr", false) if depth == 1 => rows.push(Vec::new()),
+                ("td", false) if depth == 1 => rows.last_mut().expect("a cell in a row").push(String::new()),
+                _ => {
+                    if let Some(cell) = rows.last_mut().and_then(|r| r.last_mut()) {
+                        cell.push(' ');
+                    }
+                }
+            }
+            pos += end;
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            if let Some(cell) = rows.last_mut().and_then(|r| r.last_mut()) {
+                cell.push_str(&rest[..end]);
+            }
+            pos += end;
+        }
+    }
+    let rows = rows
+        .into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            r.into_iter()
+                .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect()
+        })
+        .collect();
+    (rows, len)
+}
+
+#[test]
+fn html_report_in_a_real_browser_shows_the_signoffs_and_the_verification_table() {
+    let db = ScratchDb::create("report_html");
+    let fx = Fixture::new(&runbook(&db.url));
+    let id = record(&fx);
+    // The format follows the output file's extension.
+    let page = fx.dir.path().join("report.html");
+    let out = report(&fx, &[&id, "-o", page.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "-o writes the file, not stdout");
+    let source = std::fs::read_to_string(&page).expect("report written");
+    for external in ["<script", "<link", "src=", "href=\"http", "@import", "url("] {
+        assert!(!source.contains(external), "self-contained: found {external}");
+    }
+    assert!(source.contains("@media print"), "print CSS");
+
+    let dom = dump_dom(&page);
+    assert!(
+        dom.contains("<h1>Report test: development session report</h1>"),
+        "{dom}"
+    );
+    // The sign-offs: the pre-approved manual steps and the gate's override.
+    let steps: Vec<Vec<String>> = tables(&dom, "class=\"steps\"").into_iter().flatten().collect();
+    let ticket = steps
+        .iter()
+        .find(|r| r[0].contains("development.preparation.2"))
+        .expect("the manual step's row");
+    assert_eq!(ticket[2], "signed off");
+    assert!(
+        ticket[6].contains("signed off by tester") && ticket[6].contains("pre-approved"),
+        "{ticket:?}"
+    );
+    assert!(
+        dom.contains("overridden by tester (role override)") && dom.contains("staging was checked by hand"),
+        "the override with who, role and reason"
+    );
+    assert!(dom.contains("skipped by tester") && dom.contains("known flaky disk check"));
+    // Escaped, not interpreted: the log line's markup shows as text.
+    assert!(dom.contains("error: disk full | &lt;50% free&gt;"), "{dom}");
+
+    let verifications = tables(&dom, "class=\"verifications\"").remove(0);
+    let checks: Vec<(&str, &str, &str)> = verifications
+        .iter()
+        .map(|r| (r[1].as_str(), r[2].as_str(), r[4].as_str()))
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            (
+                "gate.requires.staging",
+                "Gate: staging went well with this runbook",
+                "FAIL"
+            ),
+            ("development.validation.1", "Two rows are there", "PASS"),
+            ("development.validation.2", "The shell agrees", "PASS"),
+        ],
+        "{verifications:?}"
+    );
+    let sql_check = &verifications[1];
+    assert!(
+        sql_check[5].contains("two_rows") && sql_check[5].contains('t'),
+        "the observed rows: {sql_check:?}"
+    );
+    assert_eq!(verifications[2][5], "checks out");
+}
+
+/// One object type of docs/report-json.md: field name -> type.
+type Shape = BTreeMap<String, String>;
+
+/// The object types and value sets that docs/report-json.md documents.
+struct Documented {
+    objects: BTreeMap<String, Shape>,
+    sets: BTreeMap<String, Vec<String>>,
+}
+
+/// Code spans of a Markdown table cell.
+fn code_spans(cell: &str) -> Vec<String> {
+    cell.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// Read the object tables (`### \`name\`` then `| field | type | meaning |`)
+/// and the value sets table of the documentation.
+fn documented() -> Documented {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-json.md"))
+        .expect("docs/report-json.md");
+    let mut objects = BTreeMap::new();
+    let mut sets = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut in_sets = false;
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("### ") {
+            current = code_spans(heading).into_iter().next();
+            in_sets = false;
+            continue;
+        }
+        if line.starts_with("## ") {
+            current = None;
+            in_sets = line == "## Value sets";
+            continue;
+        }
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
+        if !line.starts_with('|') || cells.len() < 2 || cells[0].starts_with("---") {
+            continue;
+        }
+        let (Some(first), Some(second)) = (code_spans(cells[0]).pop(), code_spans(cells[1]).first().cloned())
+        else {
+            continue;
+        };
+        if in_sets {
+            sets.insert(first, code_spans(cells[1]));
+        } else if let Some(object) = &current {
+            objects
+                .entry(object.clone())
+                .or_insert_with(Shape::new)
+                .insert(first, second);
+        }
+    }
+    assert!(
+        objects.len() > 10 && sets.len() > 5,
+        "the documentation's tables were read"
+    );
+    Documented { objects, sets }
+}
+
+impl Documented {
+    /// Check `value` against documented type `ty`; problems go to `errors` with their JSON path.
+    fn check(&self, value: &Value, ty: &str, path: &str, errors: &mut Vec<String>) {
+        if let Some(inner) = ty.strip_suffix(" or null") {
+            if !value.is_null() {
+                self.check(value, inner, path, errors);
+            }
+            return;
+        }
+        let mut fail = |what: &str| errors.push(format!("{path}: expected {what}, found {value}"));
+        if let Some(item) = ty.strip_prefix("array of ") {
+            match value.as_array() {
+                Some(items) => {
+                    for (i, v) in items.iter().enumerate() {
+                        self.check(v, item, &format!("{path}[{i}]"), errors);
+                    }
+                }
+                None => fail(ty),
+            }
+            return;
+        }
+        if let Some(set) = ty.strip_prefix("enum ") {
+            let values = self
+                .sets
+                .get(set)
+                .unwrap_or_else(|| panic!("value set {set} is documented"));
+            if !value.as_str().is_some_and(|s| values.iter().any(|v| v == s)) {
+                fail(&format!("one of {values:?}"));
+            }
+            return;
+        }
+        match ty {
+            "string" if value.is_string() => {}
+            "integer" if value.is_i64() || value.is_u64() => {}
+            "ms" if value.is_u64() => {}
+            "boolean" if value.is_boolean() => {}
+            "time"
+                if value
+                    .as_str()
+                    .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()) => {
+            }
+            "string" | "integer" | "ms" | "boolean" | "time" => fail(ty),
+            object => {
+                let shape = self
+                    .objects
+                    .get(object)
+                    .unwrap_or_else(|| panic!("{path}: type {object} is not documented"));
+                let Some(map) = value.as_object() else {
+                    return fail(&format!("object {object}"));
+                };
+                for (field, field_ty) in shape {
+                    match map.get(field) {
+                        Some(v) => self.check(v, field_ty, &format!("{path}.{field}"), errors),
+                        None => errors.push(format!("{path}: documented field {field} is missing")),
+                    }
+                }
+                for field in map.keys().filter(|k| !shape.contains_key(*k)) {
+                    errors.push(format!("{path}: field {field} is not documented"));
+                }
+            }
+        }
+    }
+
+    fn assert_valid(&self, report: &Value) {
+        let mut errors = Vec::new();
+        self.check(report, "report", "$", &mut errors);
+        assert!(
+            errors.is_empty(),
+            "the JSON report does not match docs/report-json.md:\n{}",
+            errors.join("\n")
+        );
+    }
+}
+
+fn json_report(fx: &Fixture, session: &str) -> Value {
+    let out = report(fx, &[session, "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+#[test]
+fn json_report_matches_its_documented_shape() {
+    let doc = documented();
+
+    // The recorded session: overrides, failures, skips, checks, no rollback.
+    let db = ScratchDb::create("report_json");
+    let fx = Fixture::new(&runbook(&db.url));
+    let id = record(&fx);
+    let json = json_report(&fx, &id);
+    doc.assert_valid(&json);
+    assert_eq!(json["format"], 1);
+    assert_eq!(json["session"]["outcome"], "completed");
+    assert_eq!(json["integrity"]["verified"], true);
+    assert_eq!(json["overrides"][0]["step"], "gate.requires.staging");
+    assert_eq!(
+        json["overrides"][0]["signoffs"][0]["note"],
+        "staging was checked by hand"
+    );
+    let failed = &json["failures"][1];
+    assert_eq!(failed["step"], "development.execution.1");
+    assert_eq!(failed["status"], "skipped");
+    assert_eq!(failed["failed_attempts"][0]["exit_code"], 3);
+    assert_eq!(failed["log_tail"][1]["text"], "error: disk full | <50% free>");
+    assert_eq!(json["phases"][1]["planned_ms"], 30 * 60 * 1000);
+    assert_eq!(json["verifications"][1]["observed"]["columns"][0], "two_rows");
+
+    // A rollback session, and a hand-written journal with a note and a
+    // warning: the shapes the recorded session leaves null or empty.
+    let fx = Fixture::new(
+        "# Rolling\n\n## Development\n\n### Execution\n\n1. Change\n   ```sh\n   echo change\n   ```\n\n\
+         ## Rollback\n\n1. Undo\n   ```sh\n   echo undo\n   ```\n",
+    );
+    let out = fx.run(&["--rollback=the change misbehaved"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json = json_report(&fx, &fx.state().header.session_id);
+    doc.assert_valid(&json);
+    assert_eq!(json["rollback"]["reason"], "the change misbehaved");
+    assert_eq!(json["rollback"]["steps"][0]["status"], "succeeded");
+    assert_eq!(json["session"]["outcome"], "rolled_back");
+
+    let journal = hand_written(&fx, "password-less note", "https://example.org/");
+    let json = json_report(&fx, journal.to_str().expect("path"));
+    doc.assert_valid(&json);
+    assert_eq!(
+        json["notes"][0]["text"],
+        "password-less note https://example.org/"
+    );
+    assert_eq!(json["warnings"][0]["code"], "estimate-exceeded");
+    assert_eq!(json["session"]["outcome"], "unfinished");
+}
+
+/// A journal written directly (not by the engine, so nothing redacted it),
+/// from the last recorded session's header, holding a note and a warning.
+fn hand_written(fx: &Fixture, note: &str, url: &str) -> PathBuf {
+    let header: Header = fx.state().header;
+    let dir = fx.dir.path().join("hand");
+    let header = Header {
+        session_id: "hand-written".into(),
+        ..header
+    };
+    let mut journal = FileJournal::create(&dir, header).expect("create journal");
+    journal
+        .append(Event::Note {
+            who: "reviewer".into(),
+            text: format!("{note} {url}"),
+        })
+        .expect("note");
+    journal
+        .append(Event::Warning {
+            code: "estimate-exceeded".into(),
+            message: format!("see {url}"),
+        })
+        .expect("warning");
+    journal.flush().expect("flush");
+    journal.path().to_path_buf()
+}
+
+#[test]
+fn a_broken_chain_still_reports_what_precedes_the_break() {
+    let db = ScratchDb::create("report_broken");
+    let fx = Fixture::new(&runbook(&db.url));
+    let id = record(&fx);
+    let path = fx.journal();
+    let original = std::fs::read_to_string(&path).expect("journal");
+    // Edit the line that records the skip: the chain breaks there.
+    let lines: Vec<&str> = original.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"type\":\"skipped\""))
+        .expect("the skip is journaled");
+    let tampered: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == at {
+                l.replace("known flaky", "never failed")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&path, tampered.join("\n") + "\n").expect("tamper");
+    let line = at + 1;
+
+    let out = report(&fx, &[&id]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let md = stdout(&out);
+    let banner = format!("> **⚠ Journal integrity BROKEN at line {line}:");
+    assert!(md.contains(&banner), "the break is the first thing said:\n{md}");
+    assert!(md.find(&banner) < md.find("## Summary"), "{md}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!(":{line}: the journal's hash chain is broken")),
+        "{}",
+        text(&out)
+    );
+    // What precedes the break is there; the edit and all after it are not.
+    assert!(
+        md.contains("| `development.preparation.1` Say hello | shell | succeeded |"),
+        "{md}"
+    );
+    assert!(md.contains("exited with status 3"), "{md}");
+    assert!(
+        !md.contains("never failed") && !md.contains("known flaky"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Outcome | **unknown (the journal breaks before the session's end)** |"),
+        "{md}"
+    );
+
+    let out = report(&fx, &[&id, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    documented().assert_valid(&json);
+    assert_eq!(json["integrity"]["verified"], false);
+    assert_eq!(json["session"]["outcome"], "unknown");
+    assert_eq!(json["integrity"]["broken_at_line"], line);
+    assert_eq!(json["integrity"]["events"], at);
+
+    let page = fx.dir.path().join("broken.html");
+    let out = report(&fx, &[&id, "-o", page.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(3));
+    let html = std::fs::read_to_string(&page).expect("HTML written");
+    assert!(html.contains(&format!(
+        "class=\"banner\" id=\"integrity-broken\">⚠ Journal integrity BROKEN at line {line}:"
+    )));
+}
+
+#[test]
+fn unknown_sessions_exit_2_and_unreadable_journals_exit_3() {
+    let fx = Fixture::new("# Nothing\n\n## Development\n\n### Execution\n\n1. Sign\n");
+    let out = report(&fx, &["no-such-session"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no session 'no-such-session'"),
+        "{}",
+        text(&out)
+    );
+    let out = report(&fx, &["missing/journal.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    let garbage = fx.dir.path().join("garbage.jsonl");
+    std::fs::write(&garbage, "this is not a journal\n").expect("write");
+    let out = report(&fx, &[garbage.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("runsheet: cannot report on") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let empty = fx.dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    assert_eq!(
+        report(&fx, &[empty.to_str().expect("path")]).status.code(),
+        Some(3)
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_report() {
+    let fx = Fixture::new(
+        "+++\n[variables]\nAPI_TOKEN = { value = \"tok-hunter2-secret\", secret = true }\n\
+         [environments.development]\ndatabase = \"env:REPORT_TEST_DB_URL\"\n+++\n# Secrets\n\n\
+         ## Development\n\n### Execution\n\n\
+         1. Leak everything\n   ```sh\n   echo \"url=$RUNSHEET_DATABASE_URL token=$API_TOKEN\"\n   exit 1\n   ```\n",
+    );
+    let out = fx
+        .command(&[
+            "run",
+            fx.runbook().to_str().expect("path"),
+            "--headless",
+            "--skip",
+            "development.execution.1=leaks",
+        ])
+        .env("REPORT_TEST_DB_URL", "postgres://app:hunter2@db.invalid:5432/app")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let id = fx.state().header.session_id;
+    let hand = hand_written(&fx, "written by hand:", "postgres://admin:hunter2@db.invalid/app");
+    for session in [id.as_str(), hand.to_str().expect("path")] {
+        for format in ["md", "html", "json"] {
+            let out = report(&fx, &[session, "--format", format]);
+            assert!(out.status.success(), "{}", text(&out));
+            let body = stdout(&out);
+            assert!(
+                !body.contains("hunter2"),
+                "{format} report of {session} leaks a secret:\n{body}"
+            );
+            // Markdown text escapes the mask's asterisks (code blocks do not).
+            assert!(
+                body.contains("***") || body.contains(r"\*\*\*"),
+                "{format}: the masked value is shown as masked:\n{body}"
+            );
+        }
+    }
+}
