@@ -169,7 +169,9 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
             Err(e) => return launch_failure(e),
         };
         if !headless {
-            let options = ui::UiOptions { operator: args.operator.first().cloned() };
+            let options = ui::UiOptions {
+                operator: args.operator.first().cloned(),
+            };
             return ui::run(launched, options).await;
         }
         let mut operators = args.operator;
@@ -195,7 +197,9 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
 /// Before opening the checklist, offer to continue the latest unfinished
 /// session of the same runbook and environment (the default answer is yes).
 fn offer_resume(opts: &RunOptions) -> Result<Option<String>, LaunchError> {
-    let Some(latest) = launch::resumable_for(opts)?.pop() else { return Ok(None) };
+    let Some(latest) = launch::resumable_for(opts)?.pop() else {
+        return Ok(None);
+    };
     let stdin = std::io::stdin();
     if !std::io::IsTerminal::is_terminal(&stdin) {
         return Ok(None);

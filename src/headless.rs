@@ -116,7 +116,11 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                     step: step.id.clone(),
                 }])
             } else {
-                let alternative = if matches!(step.kind, StepKind::Gate { .. }) { "--override" } else { "--skip" };
+                let alternative = if matches!(step.kind, StepKind::Gate { .. }) {
+                    "--override"
+                } else {
+                    "--skip"
+                };
                 Act::Stop(format!(
                     "step {} is {}; decide: runsheet run … --resume {session} --retry {} (or {alternative} {}=REASON)",
                     step.id,

@@ -211,8 +211,10 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, true, Vec::new())
         }
         None => {
-            let unfinished =
-                unfinished_sessions(&opts.state_dir, &runbook_path, &env.name).into_iter().map(|s| s.id).collect();
+            let unfinished = unfinished_sessions(&opts.state_dir, &runbook_path, &env.name)
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
             let header = Header {
                 format: FORMAT_VERSION,
                 session_id: new_session_id(),
@@ -254,7 +256,11 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
 }
 
 /// Sessions of this runbook and environment that can still be continued.
-pub fn unfinished_sessions(state_dir: &Path, runbook_path: &Path, environment: &str) -> Vec<store::SessionSummary> {
+pub fn unfinished_sessions(
+    state_dir: &Path,
+    runbook_path: &Path,
+    environment: &str,
+) -> Vec<store::SessionSummary> {
     store::list_sessions(state_dir)
         .map(|list| list.sessions)
         .unwrap_or_default()
@@ -271,7 +277,10 @@ pub fn unfinished_sessions(state_dir: &Path, runbook_path: &Path, environment: &
 pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, LaunchError> {
     let (runbook, _) = load_runbook(&opts.runbook)?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
-    let path = opts.runbook.canonicalize().unwrap_or_else(|_| opts.runbook.clone());
+    let path = opts
+        .runbook
+        .canonicalize()
+        .unwrap_or_else(|_| opts.runbook.clone());
     Ok(unfinished_sessions(&opts.state_dir, &path, &env.name))
 }
 

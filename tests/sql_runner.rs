@@ -481,7 +481,6 @@ fn no_database_is_a_clear_error() {
     assert!(err.to_string().contains("no database"), "{err}");
 }
 
-
 #[test]
 fn a_scripts_own_commit_and_rollback_are_honoured_live() {
     let db = ScratchDb::create("txcontrol");

@@ -466,5 +466,4 @@ mod tests {
             Err(ConnectError::NoDatabase)
         ));
     }
-
 }

@@ -247,7 +247,9 @@ impl Engine {
                 // Every front end is gone: keep the session resumable.
                 Wake::Command(None) => {
                     commands_open = false;
-                    self.handle(Command::Detach { who: self.state.header.operator.clone() })?;
+                    self.handle(Command::Detach {
+                        who: self.state.header.operator.clone(),
+                    })?;
                 }
                 Wake::Output(Some(line)) => {
                     let text = self.setup.redactor.redact(&line.text).into_owned();

@@ -1,7 +1,5 @@
 //! Runbooks: the model, the Markdown loader and its diagnostics.
 
-pub mod model;
-pub mod plan;
 pub mod check;
 pub mod diagnostic;
 pub mod duration;
@@ -10,5 +8,7 @@ mod frontmatter;
 mod headings;
 pub mod loader;
 mod markdown;
+pub mod model;
+pub mod plan;
 mod source;
 mod steps;
