@@ -457,3 +457,54 @@ fn a_million_lines_leave_the_keys_answered_and_memory_bounded() {
     assert_eq!(tui.exit_code(), 0);
     tui.assert_terminal_restored();
 }
+
+/// Production's execution cannot start without three backups made in the
+/// session and the environment's name typed: through the real TUI.
+#[test]
+fn production_needs_three_backups_and_its_name_typed_before_execution() {
+    let backup =
+        |n: u32| format!("{n}. Backup {n}\n   ```sh {{backup readonly}}\n   echo backup {n}\n   ```\n");
+    let runbook = |backups: u32| {
+        format!(
+            "+++\n[environments.production]\nconfirm = true\nmin_backups = 3\n+++\n# Guarded\n\n## Production\n\n### Preparation\n\n{}\n### Execution\n\n1. Change production\n   ```sh\n   touch changed.txt\n   ```\n",
+            (1..=backups).map(backup).collect::<String>()
+        )
+    };
+    let fixture = Fixture::new(&runbook(2));
+    let changed = fixture.dir.path().join("changed.txt");
+
+    // Two backups: the gate fails and nothing changes.
+    let mut tui = fixture.run(&["--new"], 120, 40);
+    tui.wait_text("Checklist 0/4");
+    tui.keys("r");
+    tui.wait_text("2 of 3 required backups");
+    assert!(!changed.exists(), "execution must not start");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 1);
+    tui.assert_terminal_restored();
+
+    // Three backups: the gate passes, then the name must be typed.
+    std::fs::write(fixture.dir.path().join("runbook.md"), runbook(3)).expect("rewrite the runbook");
+    let mut tui = fixture.run(&["--new"], 120, 40);
+    tui.wait_text("Checklist 0/5");
+    tui.keys("r");
+    tui.wait_text("press r and type the environment's name first");
+    tui.wait_text("Checklist 4/5");
+    tui.keys("r");
+    tui.wait_text("PRODUCTION GUARD");
+    assert!(!changed.exists(), "nothing changes before the name is typed");
+    tui.keys("prod\r");
+    tui.wait_text("not the environment name");
+    assert!(!changed.exists(), "a wrong name changes nothing");
+    // Esc closes the guard; r opens it afresh.
+    tui.send(b"\x1b");
+    tui.wait("the guard closed", |s| !s.contents().contains("PRODUCTION GUARD"));
+    tui.keys("r");
+    tui.wait_text("PRODUCTION GUARD");
+    tui.keys("production\r");
+    tui.wait_text("SESSION COMPLETED");
+    assert!(changed.exists(), "execution ran once confirmed");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    tui.assert_terminal_restored();
+}
