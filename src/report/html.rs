@@ -6,11 +6,9 @@
 
 use std::fmt::Write;
 
-use super::{
-    Report, StepReport, Tone, duration_label, estimate_label, observed_summary, stream_label, time_label,
-    visible,
-};
-use crate::journal::event::{Mode, Observed};
+use super::layout::{Item, Span, Table, steps_table};
+use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
+use crate::journal::event::Observed;
 
 /// Rows of a verification's observed table shown on the page (JSON has them all).
 const OBSERVED_ROWS: usize = 20;
@@ -64,7 +62,6 @@ pub fn render(report: &Report) -> String {
 }
 
 fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
-    let s = &report.session;
     let title = esc(&report.title());
     writeln!(
         out,
@@ -72,195 +69,46 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>"
     )?;
-    if report.integrity.broken.is_some() {
+    if let Some(banner) = report.integrity_banner() {
         writeln!(
             out,
-            "<p class=\"banner\" id=\"integrity-broken\">⚠ Journal integrity {}</p>",
-            esc(&report.integrity.describe())
+            "<p class=\"banner\" id=\"integrity-broken\">{}</p>",
+            esc(&banner)
         )?;
     }
 
     writeln!(out, "<h2 id=\"summary\">Summary</h2>\n<table class=\"summary\">")?;
-    let mut row =
-        |name: &str, value: String| writeln!(out, "<tr><th scope=\"row\">{name}</th><td>{value}</td></tr>");
-    row("Session", format!("<code>{}</code>", esc(&s.id)))?;
-    row("Runbook", esc(&s.runbook_path))?;
-    row(
-        "Runbook SHA-256",
-        format!("<code>{}</code>", esc(&s.runbook_sha256)),
-    )?;
-    row("Environment", esc(&s.environment))?;
-    row(
-        "Mode",
-        match s.mode {
-            Mode::Live => "live".to_string(),
-            Mode::DryRun => {
-                "<span class=\"warn\">DRY-RUN</span> (SQL rolled back; never counts as evidence)".to_string()
-            }
-        },
-    )?;
-    if let Some(only) = &s.only {
-        row("Part of the plan", format!("only <code>{}</code>", esc(only)))?;
+    for row in report.summary() {
+        writeln!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            row.label,
+            spans(&row.value)
+        )?;
     }
-    row("Operators", esc(&s.operators.join(", ")))?;
-    row("Host", esc(&s.host))?;
-    row("runsheet version", esc(&s.runsheet_version))?;
-    row("Started", time_label(s.started))?;
-    row(
-        "Ended",
-        s.ended.map_or_else(|| "not ended".to_string(), time_label),
-    )?;
-    row("Elapsed", duration_label(s.elapsed))?;
-    if let Some(estimate) = &s.estimate {
-        row("Estimate", estimate_label(estimate))?;
-    }
-    if let Some(window) = &s.window {
-        row("Window", esc(window))?;
-    }
-    row(
-        "Outcome",
-        format!(
-            "<span class=\"{}\">{}</span>",
-            s.outcome.tone().class(),
-            esc(&s.outcome.describe())
-        ),
-    )?;
-    row("Steps done", format!("{} of {}", s.steps_done, s.steps_total))?;
-    if let Some(who) = &s.confirmed_by {
-        row("Environment name typed by", esc(who))?;
-    }
-    if !s.resumes.is_empty() {
-        let resumes: Vec<String> = s
-            .resumes
-            .iter()
-            .map(|r| format!("{} by {}", time_label(r.at), esc(&r.who)))
-            .collect();
-        row("Resumed", resumes.join("<br>"))?;
-    }
-    let tone = if report.integrity.broken.is_some() {
-        Tone::Bad
-    } else {
-        Tone::Good
-    };
-    row(
-        "Integrity",
-        format!(
-            "<span class=\"{}\">{}</span>",
-            tone.class(),
-            esc(&report.integrity.describe())
-        ),
-    )?;
     writeln!(out, "</table>")?;
 
     writeln!(out, "<h2 id=\"overrides\">Overrides</h2>")?;
-    if report.overrides.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    } else {
-        writeln!(out, "<ul>")?;
-        for o in &report.overrides {
-            let by: Vec<String> = o.signoffs.iter().map(|s| esc(&s.describe())).collect();
-            writeln!(
-                out,
-                "<li><code>{}</code> {} ({}): <span class=\"warn\">overridden</span> by <span class=\"note\">{}</span></li>",
-                esc(&o.step),
-                esc(&o.title),
-                o.kind,
-                by.join("; ")
-            )?;
-        }
-        writeln!(out, "</ul>")?;
-    }
+    list(out, &report.override_items())?;
 
     writeln!(out, "<h2 id=\"failures\">Failures</h2>")?;
-    if report.failures.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    } else {
-        writeln!(out, "<ul>")?;
-        for f in &report.failures {
-            writeln!(
-                out,
-                "<li><code>{}</code> {} ({})\n<ul>",
-                esc(&f.step),
-                esc(&f.title),
-                f.kind
-            )?;
-            for a in &f.failed_attempts {
-                let took = a
-                    .duration
-                    .map(|d| format!(", {}", duration_label(d)))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "<li>attempt {}, {}{took}: <span class=\"bad\">{}</span></li>",
-                    a.number,
-                    time_label(a.started),
-                    esc(&a.describe())
-                )?;
-            }
-            writeln!(
-                out,
-                "<li>resolution: <span class=\"note\">{}</span></li>\n</ul></li>",
-                esc(&f.resolution)
-            )?;
-        }
-        writeln!(out, "</ul>")?;
-    }
+    list(out, &report.failure_items())?;
 
-    writeln!(
-        out,
-        "<h2 id=\"phases\">Phases: planned and actual time</h2>\n<table>\n<thead><tr><th>Phase</th>\
-         <th>Steps done</th><th>Planned</th><th>Actual</th></tr></thead>\n<tbody>"
-    )?;
-    for p in &report.phases {
-        writeln!(
-            out,
-            "<tr><td>{}</td><td>{} of {}</td><td>{}</td><td>{}</td></tr>",
-            esc(&p.title),
-            p.done,
-            p.steps.len(),
-            p.planned.map_or_else(|| "-".to_string(), duration_label),
-            p.actual.map_or_else(|| "-".to_string(), duration_label),
-        )?;
-    }
-    writeln!(out, "</tbody>\n</table>")?;
+    writeln!(out, "<h2 id=\"phases\">Phases: planned and actual time</h2>")?;
+    table(out, "", &report.phase_table())?;
 
     writeln!(out, "<h2 id=\"steps\">Steps</h2>")?;
-    for p in &report.phases {
-        writeln!(out, "<h3>{}</h3>", esc(&p.title))?;
-        steps(out, &p.steps)?;
-    }
-    if !report.unplanned_steps.is_empty() {
-        writeln!(out, "<h3>Steps recorded but no longer in the plan</h3>")?;
-        steps(out, &report.unplanned_steps)?;
+    for (title, steps) in report.step_groups() {
+        writeln!(out, "<h3>{}</h3>", esc(title))?;
+        self::steps(out, steps)?;
     }
 
     writeln!(out, "<h2 id=\"verification\">Verification results</h2>")?;
-    if report.verifications.is_empty() {
+    let verifications = report.verification_table();
+    if verifications.rows.is_empty() {
         writeln!(out, "<p>None recorded.</p>")?;
     } else {
-        writeln!(
-            out,
-            "<table class=\"verifications\">\n<thead><tr><th>Time</th><th>Step</th><th>Check</th>\
-             <th>Attempt</th><th>Result</th><th>Observed</th></tr></thead>\n<tbody>"
-        )?;
-        for v in &report.verifications {
-            let (class, word) = if v.passed {
-                ("good", "PASS")
-            } else {
-                ("bad", "FAIL")
-            };
-            writeln!(
-                out,
-                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
-                 <td class=\"{class}\">{word}</td><td>{}</td></tr>",
-                time_label(v.at),
-                esc(&v.step),
-                esc(&v.name),
-                v.attempt,
-                observed(&v.observed),
-            )?;
-        }
-        writeln!(out, "</tbody>\n</table>")?;
+        table(out, "verifications", &verifications)?;
     }
 
     writeln!(out, "<h2 id=\"logs\">Logs of failed steps</h2>")?;
@@ -268,19 +116,14 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
         writeln!(out, "<p>None.</p>")?;
     }
     for f in &report.failures {
-        writeln!(out, "<h3><code>{}</code> {}</h3>", esc(&f.step), esc(&f.title))?;
+        writeln!(out, "<h3>{}</h3>", spans(&f.heading()))?;
         if f.log_tail.is_empty() {
             writeln!(out, "<p>No output.</p>")?;
             continue;
         }
-        writeln!(
-            out,
-            "<p class=\"muted\">The last {} of {} output lines (the journal holds them all):</p>\n<pre>",
-            f.log_tail.len(),
-            f.output_lines
-        )?;
-        for (stream, line) in &f.log_tail {
-            writeln!(out, "{:<6} │ {}", stream_label(*stream), esc(line))?;
+        writeln!(out, "<p class=\"muted\">{}</p>\n<pre>", f.log_caption())?;
+        for line in f.log_lines() {
+            writeln!(out, "{}", esc(&line))?;
         }
         writeln!(out, "</pre>")?;
     }
@@ -295,81 +138,105 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
     }
 
     writeln!(out, "<h2 id=\"notes\">Notes</h2>")?;
-    if report.notes.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    } else {
-        writeln!(out, "<ul>")?;
-        for n in &report.notes {
-            writeln!(
-                out,
-                "<li>{}, {}: <span class=\"note\">{}</span></li>",
-                time_label(n.at),
-                esc(&n.who),
-                esc(&n.text)
-            )?;
-        }
-        writeln!(out, "</ul>")?;
-    }
+    list(out, &report.note_items())?;
 
     writeln!(out, "<h2 id=\"warnings\">Warnings</h2>")?;
-    if report.warnings.is_empty() {
-        writeln!(out, "<p>None.</p>")?;
-    } else {
-        writeln!(out, "<ul>")?;
-        for w in &report.warnings {
-            let at = w.at.map(|at| format!("{}, ", time_label(at))).unwrap_or_default();
-            writeln!(
-                out,
-                "<li>{at}<code>{}</code>: <span class=\"note\">{}</span></li>",
-                esc(&w.code),
-                esc(&w.message)
-            )?;
-        }
-        writeln!(out, "</ul>")?;
-    }
+    list(out, &report.warning_items())?;
     writeln!(out, "</body>\n</html>")
 }
 
-/// A table of steps; sign-offs and skips in the last column.
+/// A table of steps, with a last column for their sign-offs and skips.
 fn steps(out: &mut String, steps: &[StepReport]) -> std::fmt::Result {
     if steps.is_empty() {
         return writeln!(out, "<p>No steps.</p>");
     }
-    writeln!(
+    let mut table = steps_table(steps);
+    table.columns.push("Sign-offs and skips");
+    let rows = table.rows.iter().zip(steps).map(|(row, s)| {
+        let decided: Vec<String> = s.decisions().iter().map(|d| esc(d)).collect();
+        format!("{}<td class=\"note\">{}</td>", cells(row), decided.join("<br>"))
+    });
+    write_table(out, "steps", &table.columns, rows)
+}
+
+/// A table; `class` names it for the style sheet (empty: no class).
+fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::Result {
+    write_table(
         out,
-        "<table class=\"steps\">\n<thead><tr><th>Step</th><th>Kind</th><th>Status</th><th>Attempts</th>\
-         <th>Exit codes</th><th>Duration</th><th>Sign-offs and skips</th></tr></thead>\n<tbody>"
-    )?;
-    for s in steps {
-        let mut decided: Vec<String> = s
-            .signoffs
-            .iter()
-            .map(|sign| {
-                let what = if s.overridden {
-                    "overridden by"
-                } else {
-                    "signed off by"
-                };
-                format!("{what} {}", esc(&sign.describe()))
-            })
-            .collect();
-        decided.extend(s.skip.as_ref().map(|k| esc(&k.describe())));
-        writeln!(
-            out,
-            "<tr><td><code>{}</code> {}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td class=\"note\">{}</td></tr>",
-            esc(&s.id),
-            esc(&s.title),
-            s.kind,
-            s.tone().class(),
-            s.status_label(),
-            s.attempts.len(),
-            s.exit_codes(),
-            s.duration.map_or_else(String::new, duration_label),
-            decided.join("<br>"),
-        )?;
+        class,
+        &table.columns,
+        table.rows.iter().map(|row| cells(row)),
+    )
+}
+
+fn write_table(
+    out: &mut String,
+    class: &str,
+    columns: &[&str],
+    rows: impl Iterator<Item = String>,
+) -> std::fmt::Result {
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{class}\"")
+    };
+    let heads: String = columns.iter().map(|c| format!("<th>{c}</th>")).collect();
+    writeln!(out, "<table{class}>\n<thead><tr>{heads}</tr></thead>\n<tbody>")?;
+    for row in rows {
+        writeln!(out, "<tr>{row}</tr>")?;
     }
     writeln!(out, "</tbody>\n</table>")
+}
+
+/// A row's `<td>`s; a cell that is only a status is coloured as a whole.
+fn cells(row: &[Vec<Span>]) -> String {
+    row.iter()
+        .map(|cell| match cell.as_slice() {
+            [Span::Status(tone, raw) | Span::Flag(tone, raw)] => {
+                format!("<td class=\"{}\">{}</td>", tone.class(), esc(raw))
+            }
+            parts => format!("<td>{}</td>", spans(parts)),
+        })
+        .collect()
+}
+
+/// A list, or "None." when it is empty.
+fn list(out: &mut String, items: &[Item]) -> std::fmt::Result {
+    if items.is_empty() {
+        return writeln!(out, "<p>None.</p>");
+    }
+    writeln!(out, "<ul>")?;
+    for item in items {
+        if item.details.is_empty() {
+            writeln!(out, "<li>{}</li>", spans(&item.head))?;
+            continue;
+        }
+        writeln!(out, "<li>{}\n<ul>", spans(&item.head))?;
+        for detail in &item.details {
+            writeln!(out, "<li>{}</li>", spans(detail))?;
+        }
+        writeln!(out, "</ul></li>")?;
+    }
+    writeln!(out, "</ul>")
+}
+
+/// Spans as HTML.
+fn spans(parts: &[Span]) -> String {
+    parts
+        .iter()
+        .map(|span| match span {
+            Span::Text(raw) => esc(raw),
+            Span::Code(raw) => format!("<code>{}</code>", esc(raw)),
+            Span::Note(raw) => format!("<span class=\"note\">{}</span>", esc(raw)),
+            Span::Status(tone, raw) | Span::Flag(tone, raw) => {
+                format!("<span class=\"{}\">{}</span>", tone.class(), esc(raw))
+            }
+            Span::Time(at) => time_label(*at),
+            Span::Duration(d) => duration_label(*d),
+            Span::Break => "<br>".to_string(),
+            Span::Observed(o) => observed(o),
+        })
+        .collect()
 }
 
 /// What a verification observed: its text, or a small table of its rows.

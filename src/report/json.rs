@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{AttemptReport, Report, SignOffReport, StepReport, outcome_slug, status_slug, stream_label};
-use crate::journal::event::{Mode, Outcome};
+use super::{Report, SignOffReport, StepReport, json_name, outcome_label, stream_label};
+use crate::journal::event::Mode;
+use crate::session::Attempt;
 
 /// Version of the report's JSON shape; raised only when a field changes
 /// meaning or disappears (new fields may be added within a version).
@@ -70,7 +71,7 @@ pub fn value(report: &Report) -> Value {
             "step": f.step,
             "title": f.title,
             "kind": f.kind,
-            "status": status_slug(f.status),
+            "status": json_name(f.status.label()),
             "failed_attempts": f.failed_attempts.iter().map(attempt).collect::<Vec<_>>(),
             "resolution": f.resolution,
             "output_lines": f.output_lines,
@@ -106,7 +107,7 @@ pub fn value(report: &Report) -> Value {
             "who": r.who,
             "reason": r.reason,
             "finished": r.finished.map(time),
-            "outcome": r.outcome.map(outcome_slug),
+            "outcome": r.outcome.map(|o| json_name(o.label())),
             "steps": r.steps.iter().map(step).collect::<Vec<_>>(),
         })),
         "notes": report.notes.iter().map(|n| json!({
@@ -127,7 +128,7 @@ fn step(s: &StepReport) -> Value {
         "id": s.id,
         "title": s.title,
         "kind": s.kind,
-        "status": status_slug(s.status),
+        "status": json_name(s.status.label()),
         "overridden": s.overridden,
         "attempts": s.attempts.iter().map(attempt).collect::<Vec<_>>(),
         "signoffs": s.signoffs.iter().map(signoff).collect::<Vec<_>>(),
@@ -141,17 +142,12 @@ fn step(s: &StepReport) -> Value {
     })
 }
 
-fn attempt(a: &AttemptReport) -> Value {
+fn attempt(a: &Attempt) -> Value {
     json!({
         "number": a.number,
         "started": time(a.started),
         "finished": a.finished.map(time),
-        "outcome": a.outcome.map(|o| match o {
-            Outcome::Succeeded => "succeeded",
-            Outcome::Failed => "failed",
-            Outcome::TimedOut => "timed_out",
-            Outcome::Cancelled => "cancelled",
-        }),
+        "outcome": a.outcome.map(|o| json_name(outcome_label(o))),
         "exit_code": a.exit_code,
         "duration_ms": a.duration.map(ms),
         "error": a.error,
@@ -176,4 +172,44 @@ fn time(at: DateTime<Utc>) -> String {
 
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::event::{Outcome, SessionOutcome};
+    use crate::session::StepStatus;
+
+    /// Every name derived from a label is one docs/report-json.md lists, so
+    /// rewording a label cannot change the JSON unnoticed.
+    #[test]
+    fn json_names_are_the_documented_values() {
+        let doc = include_str!("../../docs/report-json.md");
+        let documented = |set: &str, label: &str| {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{set}` |")))
+                .unwrap_or_else(|| panic!("value set {set} is documented"));
+            let name = json_name(label);
+            assert!(row.contains(&format!("`{name}`")), "{name} is not in {row}");
+        };
+        {
+            use StepStatus::*;
+            let waiting = [Pending, Running, AwaitingSignOff, Interrupted];
+            let ended = [Succeeded, Failed, TimedOut, Cancelled, SignedOff, Skipped];
+            for status in waiting.into_iter().chain(ended) {
+                documented("step-status", status.label());
+            }
+        }
+        {
+            use Outcome::*;
+            for outcome in [Succeeded, Failed, TimedOut, Cancelled] {
+                documented("attempt-outcome", outcome_label(outcome));
+            }
+        }
+        use SessionOutcome::*;
+        for outcome in [Completed, Failed, Aborted, RolledBack] {
+            documented("session-outcome", outcome.label());
+        }
+    }
 }

@@ -6,10 +6,8 @@
 
 use std::fmt::Write;
 
-use super::{
-    Report, StepReport, duration_label, estimate_label, observed_summary, stream_label, time_label, visible,
-};
-use crate::journal::event::Mode;
+use super::layout::{Item, Span, Table, steps_table};
+use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
 
 /// Verification rows shown per result in the table (JSON has them all).
 const OBSERVED_ROWS: usize = 3;
@@ -23,156 +21,37 @@ pub fn render(report: &Report) -> String {
 }
 
 fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
-    let s = &report.session;
     writeln!(out, "# {}\n", text(&report.title()))?;
-    if report.integrity.broken.is_some() {
-        writeln!(
-            out,
-            "> **⚠ Journal integrity {}**\n",
-            text(&report.integrity.describe())
-        )?;
+    if let Some(banner) = report.integrity_banner() {
+        writeln!(out, "> **{}**\n", text(&banner))?;
     }
 
-    writeln!(out, "## Summary\n")?;
-    writeln!(out, "| | |\n|---|---|")?;
-    let mut row = |name: &str, value: String| writeln!(out, "| {name} | {value} |");
-    row("Session", code(&s.id))?;
-    row("Runbook", cell(&s.runbook_path))?;
-    row("Runbook SHA-256", code(&s.runbook_sha256))?;
-    row("Environment", cell(&s.environment))?;
-    row(
-        "Mode",
-        match s.mode {
-            Mode::Live => "live".to_string(),
-            Mode::DryRun => "**DRY-RUN** (SQL rolled back; never counts as evidence)".to_string(),
-        },
-    )?;
-    if let Some(only) = &s.only {
-        row("Part of the plan", format!("only {}", code(only)))?;
+    writeln!(out, "## Summary\n\n| | |\n|---|---|")?;
+    for row in report.summary() {
+        writeln!(out, "| {} | {} |", row.label, spans(&row.value, true))?;
     }
-    row("Operators", cell(&s.operators.join(", ")))?;
-    row("Host", cell(&s.host))?;
-    row("runsheet version", cell(&s.runsheet_version))?;
-    row("Started", time_label(s.started))?;
-    row(
-        "Ended",
-        s.ended.map_or_else(|| "not ended".to_string(), time_label),
-    )?;
-    row("Elapsed", duration_label(s.elapsed))?;
-    if let Some(estimate) = &s.estimate {
-        row("Estimate", estimate_label(estimate))?;
-    }
-    if let Some(window) = &s.window {
-        row("Window", cell(window))?;
-    }
-    row("Outcome", format!("**{}**", cell(&s.outcome.describe())))?;
-    row("Steps done", format!("{} of {}", s.steps_done, s.steps_total))?;
-    if let Some(who) = &s.confirmed_by {
-        row("Environment name typed by", cell(who))?;
-    }
-    if !s.resumes.is_empty() {
-        let resumes: Vec<String> = s
-            .resumes
-            .iter()
-            .map(|r| format!("{} by {}", time_label(r.at), cell(&r.who)))
-            .collect();
-        row("Resumed", resumes.join("; "))?;
-    }
-    let integrity = cell(&report.integrity.describe());
-    row(
-        "Integrity",
-        if report.integrity.broken.is_some() {
-            format!("**{integrity}**")
-        } else {
-            integrity
-        },
-    )?;
 
     writeln!(out, "\n## Overrides\n")?;
-    if report.overrides.is_empty() {
-        writeln!(out, "None.")?;
-    }
-    for o in &report.overrides {
-        let by: Vec<String> = o.signoffs.iter().map(|s| s.describe()).collect();
-        writeln!(
-            out,
-            "- {} {} ({}): overridden by {}",
-            code(&o.step),
-            text(&o.title),
-            o.kind,
-            lines(&by.join("; "))
-        )?;
-    }
+    list(out, &report.override_items())?;
 
     writeln!(out, "\n## Failures\n")?;
-    if report.failures.is_empty() {
-        writeln!(out, "None.")?;
-    }
-    for f in &report.failures {
-        writeln!(out, "- {} {} ({})", code(&f.step), text(&f.title), f.kind)?;
-        for a in &f.failed_attempts {
-            let took = a
-                .duration
-                .map(|d| format!(", {}", duration_label(d)))
-                .unwrap_or_default();
-            writeln!(
-                out,
-                "  - attempt {}, {}{took}: {}",
-                a.number,
-                time_label(a.started),
-                lines(&a.describe())
-            )?;
-        }
-        writeln!(out, "  - resolution: {}", lines(&f.resolution))?;
-    }
+    list(out, &report.failure_items())?;
 
     writeln!(out, "\n## Phases: planned and actual time\n")?;
-    writeln!(
-        out,
-        "| Phase | Steps done | Planned | Actual |\n|---|---|---|---|"
-    )?;
-    for p in &report.phases {
-        writeln!(
-            out,
-            "| {} | {} of {} | {} | {} |",
-            cell(&p.title),
-            p.done,
-            p.steps.len(),
-            p.planned.map_or_else(|| "-".to_string(), duration_label),
-            p.actual.map_or_else(|| "-".to_string(), duration_label),
-        )?;
-    }
+    table(out, &report.phase_table())?;
 
     writeln!(out, "\n## Steps")?;
-    for p in &report.phases {
-        writeln!(out, "\n### {}\n", text(&p.title))?;
-        steps(out, &p.steps)?;
-    }
-    if !report.unplanned_steps.is_empty() {
-        writeln!(out, "\n### Steps recorded but no longer in the plan\n")?;
-        steps(out, &report.unplanned_steps)?;
+    for (title, steps) in report.step_groups() {
+        writeln!(out, "\n### {}\n", text(title))?;
+        self::steps(out, steps)?;
     }
 
     writeln!(out, "\n## Verification results\n")?;
-    if report.verifications.is_empty() {
+    let verifications = report.verification_table();
+    if verifications.rows.is_empty() {
         writeln!(out, "None recorded.")?;
     } else {
-        writeln!(
-            out,
-            "| Time | Step | Check | Attempt | Result | Observed |\n|---|---|---|---|---|---|"
-        )?;
-        for v in &report.verifications {
-            writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} |",
-                time_label(v.at),
-                code(&v.step),
-                cell(&v.name),
-                v.attempt,
-                if v.passed { "PASS" } else { "**FAIL**" },
-                cell(&observed_summary(&v.observed, OBSERVED_ROWS)),
-            )?;
-        }
+        table(out, &verifications)?;
     }
 
     writeln!(out, "\n## Logs of failed steps")?;
@@ -180,25 +59,15 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
         writeln!(out, "\nNone.")?;
     }
     for f in &report.failures {
-        writeln!(out, "\n### {} {}\n", code(&f.step), text(&f.title))?;
+        writeln!(out, "\n### {}\n", spans(&f.heading(), false))?;
         if f.log_tail.is_empty() {
             writeln!(out, "No output.")?;
             continue;
         }
-        writeln!(
-            out,
-            "The last {} of {} output lines (the journal holds them all):\n",
-            f.log_tail.len(),
-            f.output_lines
-        )?;
-        let body: Vec<String> = f
-            .log_tail
-            .iter()
-            .map(|(stream, line)| format!("{:<6} │ {}", stream_label(*stream), visible(line)))
-            .collect();
+        let body: Vec<String> = f.log_lines().map(|line| visible(&line)).collect();
         let body = body.join("\n");
         let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
-        writeln!(out, "{fence}text\n{body}\n{fence}")?;
+        writeln!(out, "{}\n\n{fence}text\n{body}\n{fence}", f.log_caption())?;
     }
 
     writeln!(out, "\n## Rollback\n")?;
@@ -211,28 +80,10 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
     }
 
     writeln!(out, "\n## Notes\n")?;
-    if report.notes.is_empty() {
-        writeln!(out, "None.")?;
-    }
-    for n in &report.notes {
-        writeln!(
-            out,
-            "- {}, {}: {}",
-            time_label(n.at),
-            text(&n.who),
-            lines(&n.text)
-        )?;
-    }
+    list(out, &report.note_items())?;
 
     writeln!(out, "\n## Warnings\n")?;
-    if report.warnings.is_empty() {
-        writeln!(out, "None.")?;
-    }
-    for w in &report.warnings {
-        let at = w.at.map(|at| format!("{}, ", time_label(at))).unwrap_or_default();
-        writeln!(out, "- {at}{}: {}", code(&w.code), lines(&w.message))?;
-    }
-    Ok(())
+    list(out, &report.warning_items())
 }
 
 /// A table of steps, then their sign-offs and skips as a list.
@@ -240,44 +91,68 @@ fn steps(out: &mut String, steps: &[StepReport]) -> std::fmt::Result {
     if steps.is_empty() {
         return writeln!(out, "No steps.");
     }
-    writeln!(
-        out,
-        "| Step | Kind | Status | Attempts | Exit codes | Duration |\n|---|---|---|---|---|---|"
-    )?;
-    for s in steps {
-        writeln!(
-            out,
-            "| {} {} | {} | {} | {} | {} | {} |",
-            code(&s.id),
-            cell(&s.title),
-            s.kind,
-            s.status_label(),
-            s.attempts.len(),
-            s.exit_codes(),
-            s.duration.map_or_else(String::new, duration_label),
-        )?;
-    }
-    let decided: Vec<&StepReport> = steps
+    table(out, &steps_table(steps))?;
+    let decided: Vec<(&StepReport, String)> = steps
         .iter()
-        .filter(|s| !s.signoffs.is_empty() || s.skip.is_some())
+        .flat_map(|s| s.decisions().into_iter().map(move |d| (s, d)))
         .collect();
     if !decided.is_empty() {
         writeln!(out)?;
     }
-    for s in decided {
-        for sign in &s.signoffs {
-            let what = if s.overridden {
-                "overridden by"
-            } else {
-                "signed off by"
-            };
-            writeln!(out, "- {} {what} {}", code(&s.id), lines(&sign.describe()))?;
-        }
-        if let Some(skip) = &s.skip {
-            writeln!(out, "- {} {}", code(&s.id), lines(&skip.describe()))?;
+    for (s, decision) in decided {
+        writeln!(out, "- {} {}", code(&s.id), lines(&decision))?;
+    }
+    Ok(())
+}
+
+/// A GitHub table.
+fn table(out: &mut String, table: &Table) -> std::fmt::Result {
+    writeln!(
+        out,
+        "| {} |\n|{}",
+        table.columns.join(" | "),
+        "---|".repeat(table.columns.len())
+    )?;
+    for row in &table.rows {
+        let cells: Vec<String> = row.iter().map(|cell| spans(cell, true)).collect();
+        writeln!(out, "| {} |", cells.join(" | "))?;
+    }
+    Ok(())
+}
+
+/// A list, or "None." when it is empty.
+fn list(out: &mut String, items: &[Item]) -> std::fmt::Result {
+    if items.is_empty() {
+        return writeln!(out, "None.");
+    }
+    for item in items {
+        writeln!(out, "- {}", spans(&item.head, false))?;
+        for detail in &item.details {
+            writeln!(out, "  - {}", spans(detail, false))?;
         }
     }
     Ok(())
+}
+
+/// Spans as Markdown: in a table cell everything stays on one line, in a
+/// list item (or a heading) free text keeps its lines as hard breaks.
+fn spans(parts: &[Span], in_table: bool) -> String {
+    let free = |raw: &str| if in_table { cell(raw) } else { lines(raw) };
+    parts
+        .iter()
+        .map(|span| match span {
+            Span::Text(raw) if in_table => cell(raw),
+            Span::Text(raw) => text(raw),
+            Span::Code(raw) => code(raw),
+            Span::Note(raw) | Span::Status(_, raw) => free(raw),
+            Span::Flag(_, raw) => format!("**{}**", free(raw)),
+            Span::Time(at) => time_label(*at),
+            Span::Duration(d) => duration_label(*d),
+            Span::Break if in_table => "; ".to_string(),
+            Span::Break => "\\\n  ".to_string(),
+            Span::Observed(observed) => free(&observed_summary(observed, OBSERVED_ROWS)),
+        })
+        .collect()
 }
 
 /// Inline text: Markdown punctuation escaped, control characters made visible.

@@ -1,7 +1,9 @@
 //! `runsheet report`: the audit report of a session.
 //!
-//! [`Report`] is the one place that decides what a report says; the
-//! [`markdown`], [`html`] and [`json`] writers only lay it out. It is built
+//! [`Report`] is the one place that decides what a report says, and
+//! [`layout`] the one place that decides how the two documents arrange it
+//! (which rows, labels, sections, in which order); the [`markdown`], [`html`]
+//! and [`json`] writers only spell it out. It is built
 //! from nothing but the session's fold ([`SessionState`]) and what the
 //! journal reader found about the hash chain, so a report can never disagree
 //! with what the live run or a replay showed. Every text taken from the
@@ -11,6 +13,7 @@
 
 pub mod html;
 pub mod json;
+pub mod layout;
 pub mod markdown;
 
 use std::collections::HashSet;
@@ -28,7 +31,7 @@ use crate::journal::reader::{Integrity, read_journal};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
-use crate::session::{SessionState, StepState, StepStatus};
+use crate::session::{Attempt, Note, SessionState, StepState, StepStatus, VerificationResult};
 
 /// The output formats of `runsheet report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -174,9 +177,9 @@ pub struct Report {
     /// Steps recorded in the journal that the plan in force no longer has
     /// (a resume allowed against a changed runbook): still shown, never lost.
     pub unplanned_steps: Vec<StepReport>,
-    pub verifications: Vec<VerificationReport>,
+    pub verifications: Vec<VerificationResult>,
     pub rollback: Option<RollbackReport>,
-    pub notes: Vec<NoteReport>,
+    pub notes: Vec<Note>,
     pub warnings: Vec<WarningReport>,
 }
 
@@ -207,7 +210,7 @@ pub struct SessionInfo {
     pub confirmed_by: Option<String>,
     pub steps_done: usize,
     pub steps_total: usize,
-    pub resumes: Vec<NoteReport>,
+    pub resumes: Vec<Note>,
 }
 
 /// How the session ended, or that it did not.
@@ -227,12 +230,12 @@ pub enum SessionEnd {
 
 impl SessionEnd {
     /// The stable name used in JSON.
-    pub fn slug(&self) -> &'static str {
+    pub fn slug(&self) -> String {
         match self {
-            SessionEnd::Ended { outcome, .. } => outcome_slug(*outcome),
-            SessionEnd::Detached => "detached",
-            SessionEnd::Unfinished => "unfinished",
-            SessionEnd::Unknown => "unknown",
+            SessionEnd::Ended { outcome, .. } => json_name(outcome.label()),
+            SessionEnd::Detached => "detached".to_string(),
+            SessionEnd::Unfinished => "unfinished".to_string(),
+            SessionEnd::Unknown => "unknown".to_string(),
         }
     }
 
@@ -266,14 +269,12 @@ impl SessionEnd {
     }
 }
 
-/// The stable JSON name of a session outcome.
-pub fn outcome_slug(outcome: SessionOutcome) -> &'static str {
-    match outcome {
-        SessionOutcome::Completed => "completed",
-        SessionOutcome::Failed => "failed",
-        SessionOutcome::Aborted => "aborted",
-        SessionOutcome::RolledBack => "rolled_back",
-    }
+/// The stable JSON name of a step status, an attempt's or a session's
+/// outcome: its label, with `_` for spaces and hyphens (`timed out` →
+/// `timed_out`), so each name is written once, in its label. The names are
+/// the value sets of docs/report-json.md; a unit test holds them to it.
+pub fn json_name(label: &str) -> String {
+    label.replace([' ', '-'], "_")
 }
 
 /// Whether the journal's hash chain held, and how much of it the report covers.
@@ -345,7 +346,7 @@ pub struct Failure {
     /// The step's status now.
     pub status: StepStatus,
     /// The attempts that did not succeed.
-    pub failed_attempts: Vec<AttemptReport>,
+    pub failed_attempts: Vec<Attempt>,
     /// What became of it, in words.
     pub resolution: String,
     /// The step's last output lines (all attempts).
@@ -376,7 +377,7 @@ pub struct StepReport {
     pub status: StepStatus,
     /// A gate or automated step signed off by a person instead of succeeding.
     pub overridden: bool,
-    pub attempts: Vec<AttemptReport>,
+    pub attempts: Vec<Attempt>,
     pub signoffs: Vec<SignOffReport>,
     pub skip: Option<SkipReport>,
     /// Running time of all attempts; for a step without attempts (manual),
@@ -418,56 +419,8 @@ impl StepReport {
     }
 }
 
-/// The stable JSON name of a step status.
-pub fn status_slug(status: StepStatus) -> &'static str {
-    match status {
-        StepStatus::Pending => "pending",
-        StepStatus::Running => "running",
-        StepStatus::Succeeded => "succeeded",
-        StepStatus::Failed => "failed",
-        StepStatus::TimedOut => "timed_out",
-        StepStatus::Cancelled => "cancelled",
-        StepStatus::Interrupted => "interrupted",
-        StepStatus::AwaitingSignOff => "awaiting_sign_off",
-        StepStatus::SignedOff => "signed_off",
-        StepStatus::Skipped => "skipped",
-    }
-}
-
-/// One run of an automated step.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AttemptReport {
-    pub number: u32,
-    pub started: DateTime<Utc>,
-    pub finished: Option<DateTime<Utc>>,
-    pub outcome: Option<Outcome>,
-    pub exit_code: Option<i32>,
-    pub duration: Option<Duration>,
-    pub error: Option<String>,
-    /// Running when the session stopped.
-    pub interrupted: bool,
-}
-
-impl AttemptReport {
-    /// How the attempt ended, in words ("failed (exit 3): …").
-    pub fn describe(&self) -> String {
-        let mut out = match (self.outcome, self.interrupted) {
-            (Some(outcome), _) => outcome_label(outcome).to_string(),
-            (None, true) => "interrupted".to_string(),
-            (None, false) => "running".to_string(),
-        };
-        if let Some(code) = self.exit_code {
-            out.push_str(&format!(" (exit {code})"));
-        }
-        if let Some(error) = &self.error {
-            out.push_str(": ");
-            out.push_str(error);
-        }
-        out
-    }
-}
-
-fn outcome_label(outcome: Outcome) -> &'static str {
+/// An attempt's outcome in words.
+pub fn outcome_label(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Succeeded => "succeeded",
         Outcome::Failed => "failed",
@@ -524,17 +477,6 @@ impl SkipReport {
     }
 }
 
-/// One verification result, in the order recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VerificationReport {
-    pub at: DateTime<Utc>,
-    pub step: String,
-    pub attempt: u32,
-    pub name: String,
-    pub passed: bool,
-    pub observed: Observed,
-}
-
 /// The rollback, when one was started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollbackReport {
@@ -560,14 +502,6 @@ impl RollbackReport {
             self.reason
         )
     }
-}
-
-/// A timestamped text by someone (notes, resumes).
-#[derive(Debug, Clone, PartialEq)]
-pub struct NoteReport {
-    pub at: DateTime<Utc>,
-    pub who: String,
-    pub text: String,
 }
 
 /// A warning raised during the session, or found reading its journal.
@@ -681,7 +615,7 @@ impl Report {
         let verifications = state
             .verifications
             .iter()
-            .map(|v| VerificationReport {
+            .map(|v| VerificationResult {
                 at: v.at,
                 step: clean(&v.step),
                 attempt: v.attempt,
@@ -746,8 +680,9 @@ impl Report {
     }
 }
 
-fn note(n: &crate::session::Note) -> NoteReport {
-    NoteReport {
+/// A note (or resume) with its texts masked once more.
+fn note(n: &Note) -> Note {
+    Note {
         at: n.at,
         who: clean(&n.who),
         text: clean(&n.text),
@@ -762,19 +697,13 @@ fn step_report(state: &SessionState, step: &Step) -> StepReport {
 /// A step's report; `kind` is unknown for a step no longer in the plan.
 fn recorded_step(id: &str, title: &str, kind: Option<&StepKind>, st: Option<&StepState>) -> StepReport {
     let status = st.map_or(StepStatus::Pending, |s| s.status);
-    let attempts: Vec<AttemptReport> = st
+    let attempts: Vec<Attempt> = st
         .map(|s| {
             s.attempts
                 .iter()
-                .map(|a| AttemptReport {
-                    number: a.number,
-                    started: a.started,
-                    finished: a.finished,
-                    outcome: a.outcome,
-                    exit_code: a.exit_code,
-                    duration: a.duration,
+                .map(|a| Attempt {
                     error: a.error.as_deref().map(clean),
-                    interrupted: a.interrupted,
+                    ..a.clone()
                 })
                 .collect()
         })
@@ -845,7 +774,7 @@ fn unplanned(state: &SessionState) -> Vec<StepReport> {
 
 /// The failure entry of a step that failed at least once or stopped the session.
 fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
-    let failed_attempts: Vec<AttemptReport> = step
+    let failed_attempts: Vec<Attempt> = step
         .attempts
         .iter()
         .filter(|a| a.interrupted || a.outcome.is_some_and(|o| o != Outcome::Succeeded))
