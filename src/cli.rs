@@ -49,6 +49,11 @@ pub enum CommandLine {
     Demo(crate::demo::DemoArgs),
     /// Write the audit report of a session (Markdown, HTML or JSON).
     Report(crate::report::ReportArgs),
+    /// Replay a saved session read-only: the live screen, driven by a timeline.
+    Replay {
+        /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
+        session: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,6 +119,7 @@ pub fn main() -> ExitCode {
         CommandLine::Verify { session } => verify(cli.state_dir.as_deref(), &session),
         CommandLine::Demo(args) => crate::demo::run(cli.state_dir.as_deref(), args),
         CommandLine::Report(args) => crate::report::run(cli.state_dir.as_deref(), args),
+        CommandLine::Replay { session } => crate::replay::main(cli.state_dir.as_deref(), &session),
     };
     ExitCode::from(code)
 }

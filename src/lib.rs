@@ -13,6 +13,7 @@ pub mod gates;
 pub mod headless;
 pub mod journal;
 pub mod launch;
+pub mod replay;
 pub mod report;
 pub mod runbook;
 pub mod secrets;

@@ -452,6 +452,7 @@ pub fn markdown() -> String {
     for (what, does) in MOUSE {
         out.push_str(&format!("| {what} | {does} |\n"));
     }
+    out.push_str(&crate::replay::controls::markdown());
     out
 }
 

@@ -8,13 +8,13 @@
 
 mod app;
 mod driver;
-mod keys;
+pub(crate) mod keys;
 mod layout;
 mod log;
 mod markdown;
 mod msg;
-mod terminal;
-mod text;
+pub(crate) mod terminal;
+pub(crate) mod text;
 mod theme;
 mod views;
 
@@ -35,7 +35,7 @@ pub use log::{LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read
 pub use msg::{Effect, Msg};
 pub use terminal::FrameSync;
 pub use theme::Theme;
-pub use views::view;
+pub use views::{view, view_in};
 
 use crate::exit;
 use crate::journal::event::{Mode, SessionOutcome};
@@ -51,7 +51,7 @@ pub struct UiOptions {
 
 /// Forward termination signals to the loop, which detaches and restores
 /// the terminal instead of dying mid-frame.
-fn listen_for_signals() -> mpsc::Receiver<&'static str> {
+pub(crate) fn listen_for_signals() -> mpsc::Receiver<&'static str> {
     use tokio::signal::unix::{SignalKind, signal};
     let (tx, rx) = mpsc::channel(4);
     let kinds = [

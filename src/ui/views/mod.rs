@@ -21,7 +21,12 @@ use super::theme::Theme;
 
 /// Draw the whole screen.
 pub fn view(app: &App, frame: &mut Frame) {
-    let area = frame.area();
+    view_in(app, frame, frame.area());
+}
+
+/// Draw the screen into `area` (replay puts its timeline below it). The
+/// app's `size` must be `area`'s, since `update` lays out from it.
+pub fn view_in(app: &App, frame: &mut Frame, area: Rect) {
     let Some(areas) = layout::areas(area, app) else {
         too_small(app.theme, frame, area);
         return;
