@@ -45,14 +45,8 @@ fn header() -> Header {
             runbook_title: "bench".into(),
             environment: "development".into(),
             phases: vec![],
-            rollback: vec![],
-            confirm: false,
             signoffs: 1,
-            min_backups: 0,
-            estimate: None,
-            window: None,
-            requires: vec![],
-            requires_rollback_test: None,
+            ..Plan::default()
         },
     }
 }

@@ -63,14 +63,8 @@ fn plan() -> Plan {
         runbook_title: "Replay bench".into(),
         environment: "development".into(),
         phases,
-        rollback: vec![],
-        confirm: false,
         signoffs: 1,
-        min_backups: 0,
-        estimate: None,
-        window: None,
-        requires: vec![],
-        requires_rollback_test: None,
+        ..Plan::default()
     }
 }
 

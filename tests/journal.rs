@@ -36,14 +36,8 @@ fn header(id: &str) -> Header {
             runbook_title: "Remediation".into(),
             environment: "development".into(),
             phases: vec![],
-            rollback: vec![],
-            confirm: false,
             signoffs: 1,
-            min_backups: 0,
-            estimate: None,
-            window: None,
-            requires: vec![],
-            requires_rollback_test: None,
+            ..Plan::default()
         },
     }
 }

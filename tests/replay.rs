@@ -364,14 +364,8 @@ fn plan() -> Plan {
                 vec![step("d", StepKind::Manual, false)],
             ),
         ],
-        rollback: vec![],
-        confirm: false,
         signoffs: 1,
-        min_backups: 0,
-        estimate: None,
-        window: None,
-        requires: vec![],
-        requires_rollback_test: None,
+        ..Plan::default()
     }
 }
 

@@ -60,9 +60,7 @@ fn plan(signoffs: u32, confirm: bool) -> Plan {
             min: std::time::Duration::from_secs(3600),
             max: std::time::Duration::from_secs(7200),
         }),
-        window: None,
-        requires: vec![],
-        requires_rollback_test: None,
+        ..Plan::default()
     }
 }
 

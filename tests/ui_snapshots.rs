@@ -188,9 +188,7 @@ fn plan(environment: &str) -> Plan {
                 max: Duration::from_secs(2 * 3600),
             }
         }),
-        window: None,
-        requires: Vec::new(),
-        requires_rollback_test: None,
+        ..Plan::default()
     }
 }
 

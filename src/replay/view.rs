@@ -7,7 +7,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 
 use super::controls;
 use super::player::Replay;
@@ -17,7 +17,7 @@ use crate::journal::reader::Integrity;
 use crate::runbook::plan::Plan;
 use crate::session::Next;
 use crate::ui::text;
-use crate::ui::{Level, Theme, view_in};
+use crate::ui::{Level, Theme, keys_overlay, view_in};
 
 /// Rows of the timeline bar.
 pub const BAR_HEIGHT: u16 = 3;
@@ -407,20 +407,14 @@ fn help(theme: Theme, frame: &mut Frame, area: Rect, scroll: u16) {
         height,
     );
     frame.render_widget(Clear, rect);
-    let title = Line::from(vec![
-        Span::styled(" Replay keys ", theme.bold()),
-        Span::styled("· ↑↓ scroll · Esc closes ", theme.dim()),
-    ]);
-    let block = Block::bordered()
-        .border_type(BorderType::Double)
-        .border_style(theme.focus_border())
-        .title(title);
-    let inner = block.inner(rect);
-    frame.render_widget(block, rect);
-    let lines = help_lines(theme, usize::from(inner.width));
-    let max = lines.len().saturating_sub(usize::from(inner.height));
-    let scroll = usize::from(scroll).min(max);
-    frame.render_widget(Paragraph::new(lines[scroll..].to_vec()), inner);
+    keys_overlay(
+        theme,
+        frame,
+        rect,
+        "Replay keys",
+        |width| help_lines(theme, width),
+        scroll,
+    );
 }
 
 fn help_lines(theme: Theme, width: usize) -> Vec<Line<'static>> {

@@ -940,11 +940,7 @@ mod tests {
             rollback: Vec::new(),
             confirm: false,
             signoffs: 1,
-            min_backups: 0,
-            estimate: None,
-            window: None,
-            requires: Vec::new(),
-            requires_rollback_test: None,
+            ..Plan::default()
         };
         let header = Header {
             format: 1,

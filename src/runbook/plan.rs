@@ -10,7 +10,7 @@ use super::model::{Environment, Estimate, Gate, PhaseKind, Runbook, SourcePos, S
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Plan {
     pub runbook_title: String,
     pub environment: String,

@@ -35,6 +35,7 @@ pub use log::{LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read
 pub use msg::{Effect, Msg};
 pub use terminal::FrameSync;
 pub use theme::Theme;
+pub(crate) use views::help::keys_overlay;
 pub use views::{view, view_in};
 
 use crate::exit;

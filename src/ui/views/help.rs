@@ -16,8 +16,21 @@ use crate::ui::theme::{Theme, status_glyph, stream_mark};
 pub fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let theme = app.theme;
     let rect = popup(frame, area, 96, area.height);
+    keys_overlay(theme, frame, rect, "Keys", |width| lines(theme, width), scroll);
+}
+
+/// A scrollable list of keys in `rect`, its lines laid out for the inner
+/// width: the live checklist's help and the replay's share it.
+pub(crate) fn keys_overlay(
+    theme: Theme,
+    frame: &mut Frame,
+    rect: Rect,
+    title: &str,
+    lines: impl FnOnce(usize) -> Vec<Line<'static>>,
+    scroll: u16,
+) {
     let title = Line::from(vec![
-        Span::styled(" Keys ", theme.bold()),
+        Span::styled(format!(" {title} "), theme.bold()),
         Span::styled("· ↑↓ scroll · Esc closes ", theme.dim()),
     ]);
     let block = Block::bordered()
@@ -26,7 +39,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
         .title(title);
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let lines = lines(theme, usize::from(inner.width));
+    let lines = lines(usize::from(inner.width));
     let max = lines.len().saturating_sub(usize::from(inner.height));
     let scroll = usize::from(scroll).min(max);
     frame.render_widget(Paragraph::new(lines[scroll..].to_vec()), inner);

@@ -4,7 +4,7 @@
 mod checklist;
 mod detail;
 mod dialogs;
-mod help;
+pub(crate) mod help;
 mod log;
 mod overlay;
 mod status;
