@@ -268,15 +268,26 @@ fn sessions(state_dir_arg: Option<&Path>) -> u8 {
         let _ = writeln!(out, "no sessions in {}", dir.display());
         return exit::OK;
     }
+    // Columns as wide as their widest value, so long names never shift the table.
+    let width =
+        |title: &str, values: &mut dyn Iterator<Item = usize>| values.max().unwrap_or(0).max(title.len());
+    let env_w = width(
+        "ENV",
+        &mut list.sessions.iter().map(|s| s.environment.chars().count()),
+    );
+    let op_w = width(
+        "OPERATOR",
+        &mut list.sessions.iter().map(|s| s.operator.chars().count()),
+    );
     let _ = writeln!(
         out,
-        "{:<22} {:<12} {:<8} {:<16} {:<20} {:<11} RUNBOOK",
-        "ID", "ENV", "MODE", "OPERATOR", "STARTED", "OUTCOME"
+        "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} RUNBOOK",
+        "ID", "ENV", "MODE", "OPERATOR", "STARTED (UTC)", "OUTCOME"
     );
     for s in list.sessions {
         let _ = writeln!(
             out,
-            "{:<22} {:<12} {:<8} {:<16} {:<20} {:<11} {}",
+            "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {}",
             s.id,
             s.environment,
             s.mode.label(),

@@ -487,11 +487,10 @@ fn production_needs_three_backups_and_its_name_typed_before_execution() {
     std::fs::write(fixture.dir.path().join("runbook.md"), runbook(3)).expect("rewrite the runbook");
     let mut tui = fixture.run(&["--new"], 120, 40);
     tui.wait_text("Checklist 0/5");
-    tui.keys("r");
-    tui.wait_text("press r and type the environment's name first");
-    tui.wait_text("Checklist 4/5");
+    // The run stops at the guard and asks at once.
     tui.keys("r");
     tui.wait_text("PRODUCTION GUARD");
+    tui.wait_text("Checklist 4/5");
     assert!(!changed.exists(), "nothing changes before the name is typed");
     tui.keys("prod\r");
     tui.wait_text("not the environment name");

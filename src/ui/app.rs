@@ -264,6 +264,8 @@ pub struct App {
     pub message: Option<Message>,
     pub quitting: bool,
     pub engine: EngineState,
+    /// The operator asked the session to run (and has not paused it since).
+    pub run_requested: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
 }
@@ -323,6 +325,7 @@ impl App {
             message,
             quitting: false,
             engine: EngineState::Running,
+            run_requested: false,
             dirty: true,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
@@ -687,6 +690,15 @@ impl App {
             }
             _ => {}
         }
+        // A run the operator started reached the production guard: ask at once
+        // rather than waiting for another `r`.
+        if self.run_requested
+            && self.modal.is_none()
+            && let Next::Confirm(step) = self.session.next()
+        {
+            let title = step.title.clone();
+            self.open_confirm(title);
+        }
     }
 
     fn refused(&mut self, why: String) {
@@ -778,6 +790,7 @@ impl App {
             }
             Action::Run => self.run(fx),
             Action::Pause => {
+                self.run_requested = false;
                 self.send(fx, Command::Pause);
                 self.info("paused: no new step starts (a running one finishes); r continues");
             }
@@ -895,6 +908,20 @@ impl App {
         }
     }
 
+    /// The production guard: type the environment's name before `step_title` changes it.
+    fn open_confirm(&mut self, step_title: String) {
+        let environment = self.session.plan.environment.clone();
+        let mut input = field("", &format!("type {environment}"));
+        set_focus(&mut input, true);
+        self.modal = Some(Modal::ConfirmEnv(Box::new(ConfirmEnvDialog {
+            environment,
+            step_title,
+            input,
+            sent: false,
+            error: None,
+        })));
+    }
+
     /// "Run / continue": whatever the session waits for next.
     fn run(&mut self, fx: &mut Vec<Effect>) {
         self.follow = true;
@@ -905,23 +932,19 @@ impl App {
                 let id = step.id.clone();
                 self.info(format!("{id} is running"));
             }
-            Next::Start(_) => self.send(fx, Command::Run),
+            Next::Start(_) => {
+                self.send(fx, Command::Run);
+                self.run_requested = true;
+            }
             Next::Confirm(step) => {
                 let step_title = step.title.clone();
                 self.send(fx, Command::Run);
-                let environment = self.session.plan.environment.clone();
-                let mut input = field("", &format!("type {environment}"));
-                set_focus(&mut input, true);
-                self.modal = Some(Modal::ConfirmEnv(Box::new(ConfirmEnvDialog {
-                    environment,
-                    step_title,
-                    input,
-                    sent: false,
-                    error: None,
-                })));
+                self.run_requested = true;
+                self.open_confirm(step_title);
             }
             Next::SignOff(..) => {
                 self.send(fx, Command::Run);
+                self.run_requested = true;
                 self.open_sign_off();
             }
             Next::Decide(step) => {
