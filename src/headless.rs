@@ -184,7 +184,10 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             duration_ms,
             error,
         } => {
-            let mut rest = format!("{step} attempt={attempt} outcome={outcome:?}").to_lowercase();
+            let mut rest = format!(
+                "{step} attempt={attempt} outcome={}",
+                outcome.label().replace(' ', "_")
+            );
             if let Some(code) = exit_code {
                 rest.push_str(&format!(" exit={code}"));
             }

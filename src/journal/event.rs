@@ -71,6 +71,18 @@ pub enum Outcome {
     Cancelled,
 }
 
+impl Outcome {
+    /// The outcome in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed out",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// What a verification observed: rows of a query, or output of a command.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Observed {

@@ -12,7 +12,7 @@ use ratatui::widgets::{Clear, Paragraph};
 use super::controls;
 use super::player::Replay;
 use super::timeline::{IDLE_GAP_MS, Mark, Timeline};
-use crate::journal::event::{Event, Outcome, Record, SessionOutcome, Stream};
+use crate::journal::event::{Event, Outcome, Record, Stream};
 use crate::journal::reader::Integrity;
 use crate::runbook::plan::Plan;
 use crate::session::Next;
@@ -354,28 +354,23 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
         Event::EnvironmentConfirmed { who } => format!("environment confirmed by {who}"),
         Event::Note { who, text } => format!("note by {who}: {text}"),
         Event::RollbackStarted { who, reason } => format!("rollback started by {who}: {reason}"),
-        Event::RollbackFinished { outcome } => format!("rollback finished: {}", session_word(*outcome)),
+        Event::RollbackFinished { outcome } => format!("rollback finished: {}", outcome.label()),
         Event::Warning { message, .. } => format!("warning: {message}"),
         Event::Detached { who } => format!("{who} left the session (resumable)"),
         Event::SessionEnded { outcome, reason } => match reason {
-            Some(r) => format!("session {}: {r}", session_word(*outcome)),
-            None => format!("session {}", session_word(*outcome)),
+            Some(r) => format!("session {}: {r}", outcome.label()),
+            None => format!("session {}", outcome.label()),
         },
     };
     one_line(&text)
 }
 
-fn outcome_word(outcome: Outcome) -> &'static str {
+/// An attempt's outcome for the timeline bar: failures loud.
+fn outcome_word(outcome: Outcome) -> String {
     match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "FAILED",
-        Outcome::TimedOut => "TIMED OUT",
-        Outcome::Cancelled => "cancelled",
+        Outcome::Failed | Outcome::TimedOut => outcome.label().to_uppercase(),
+        Outcome::Succeeded | Outcome::Cancelled => outcome.label().to_string(),
     }
-}
-
-fn session_word(outcome: SessionOutcome) -> &'static str {
-    outcome.label()
 }
 
 fn stream_name(stream: Stream) -> &'static str {

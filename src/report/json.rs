@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use super::{Report, SignOffReport, StepReport, json_name, outcome_label, stream_label};
+use super::{Report, SignOffReport, StepReport, json_name, stream_label};
 use crate::journal::event::Mode;
 use crate::session::Attempt;
 
@@ -147,7 +147,7 @@ fn attempt(a: &Attempt) -> Value {
         "number": a.number,
         "started": time(a.started),
         "finished": a.finished.map(time),
-        "outcome": a.outcome.map(|o| json_name(outcome_label(o))),
+        "outcome": a.outcome.map(|o| json_name(o.label())),
         "exit_code": a.exit_code,
         "duration_ms": a.duration.map(ms),
         "error": a.error,
@@ -204,7 +204,7 @@ mod tests {
         {
             use Outcome::*;
             for outcome in [Succeeded, Failed, TimedOut, Cancelled] {
-                documented("attempt-outcome", outcome_label(outcome));
+                documented("attempt-outcome", outcome.label());
             }
         }
         use SessionOutcome::*;

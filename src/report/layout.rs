@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Failure, Override, PhaseReport, Report, SignOffReport, SkipReport, StepReport, Tone, WarningReport,
-    estimate_label, outcome_label, stream_label,
+    estimate_label, stream_label,
 };
 use crate::journal::event::{Mode, Observed};
 use crate::session::{Attempt, Note, VerificationResult};
@@ -341,7 +341,7 @@ fn failed_attempt(a: &Attempt) -> Cell {
 /// How an attempt ended, in words ("failed (exit 3): …").
 fn describe_attempt(a: &Attempt) -> String {
     let mut out = match (a.outcome, a.interrupted) {
-        (Some(outcome), _) => outcome_label(outcome).to_string(),
+        (Some(outcome), _) => outcome.label().to_string(),
         (None, true) => "interrupted".to_string(),
         (None, false) => "running".to_string(),
     };

@@ -419,16 +419,6 @@ impl StepReport {
     }
 }
 
-/// An attempt's outcome in words.
-pub fn outcome_label(outcome: Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::Failed => "failed",
-        Outcome::TimedOut => "timed out",
-        Outcome::Cancelled => "cancelled",
-    }
-}
-
 /// One signature on a step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SignOffReport {
