@@ -4,12 +4,44 @@
 //! when each of them has a completed, successful, live session of the same
 //! runbook content in the state directory. The evidence (and why each
 //! candidate does or does not count) becomes the gate step's observed rows.
+//!
+//! Whether one saved session counts is decided in one place,
+//! [`counts_as_evidence`]: the gate asks it about every candidate, and the
+//! deployment report (`runsheet report --deployment`) asks it about every
+//! session it lists, so the two can never disagree.
 
 use std::path::Path;
 
 use crate::journal::event::{Mode, Observed, SessionOutcome};
 use crate::journal::reader::read_journal;
-use crate::journal::store::{self, SessionStatus};
+use crate::journal::store::{self, SessionStatus, SessionSummary};
+
+/// What a saved session is asked to prove about its environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proof {
+    /// The environment's plan went well (`requires`).
+    Run,
+    /// The Rollback section ran to completion there (`requires_rollback_test`).
+    RollbackTest,
+}
+
+impl Proof {
+    /// What a session that proves it is called.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Proof::Run => "successful session",
+            Proof::RollbackTest => "rollback rehearsal",
+        }
+    }
+}
+
+/// The columns of a gate's evidence table, in order.
+const EVIDENCE_COLUMNS: [&str; 7] = [
+    "session", "operator", "started", "mode", "outcome", "counts", "why not",
+];
+const SESSION_COLUMN: usize = 0;
+const COUNTS_COLUMN: usize = 5;
+const WHY_NOT_COLUMN: usize = 6;
 
 /// The result of checking one gate.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +53,62 @@ pub struct GateCheck {
     pub evidence: Observed,
 }
 
+/// Whether saved session `s` counts as `proof` for `environment`, for a
+/// runbook whose content hash is `runbook_sha256`; `Err` says why not, in
+/// words a gate and a report can show as they are. This is the one rule.
+pub fn counts_as_evidence(
+    s: &SessionSummary,
+    environment: &str,
+    proof: Proof,
+    runbook_sha256: &str,
+) -> Result<(), String> {
+    if s.environment != environment {
+        return Err(format!("a session of {}, not {environment}", s.environment));
+    }
+    if s.mode == Mode::DryRun {
+        return Err("a dry run never counts as evidence".to_string());
+    }
+    if s.runbook_sha256 != runbook_sha256 {
+        return Err(format!(
+            "a different runbook (SHA-256 {})",
+            s.runbook_sha256.get(..12).unwrap_or("?")
+        ));
+    }
+    match (s.outcome, proof) {
+        (SessionStatus::Ended(SessionOutcome::Completed), Proof::Run)
+        | (SessionStatus::Ended(SessionOutcome::RolledBack), Proof::RollbackTest) => {
+            match read_journal(&s.path) {
+                Ok(read) if read.integrity.is_verified() => Ok(()),
+                Ok(_) => Err("its journal's hash chain is broken".to_string()),
+                Err(e) => Err(format!("its journal cannot be read: {e}")),
+            }
+        }
+        (SessionStatus::Ended(SessionOutcome::Completed), Proof::RollbackTest) => {
+            Err("the Rollback section did not run in it".to_string())
+        }
+        (SessionStatus::Ended(SessionOutcome::RolledBack), Proof::Run) => {
+            Err("it was rolled back".to_string())
+        }
+        (SessionStatus::Ended(other), _) => Err(format!("it {}", other.label())),
+        (SessionStatus::Detached | SessionStatus::Unfinished, _) => Err("it is unfinished".to_string()),
+    }
+}
+
+/// The session a passed gate relied on: the first of its evidence rows that
+/// counted (the one its summary names), read back from the table the gate
+/// recorded.
+pub fn relied_on(evidence: &Observed) -> Option<&str> {
+    if evidence.columns != EVIDENCE_COLUMNS {
+        return None;
+    }
+    evidence
+        .rows
+        .iter()
+        .find(|row| row.get(COUNTS_COLUMN).is_some_and(|c| c == "yes"))
+        .and_then(|row| row.get(SESSION_COLUMN))
+        .map(String::as_str)
+}
+
 /// Check for a session of `environment` that proves this runbook went well
 /// there (or, with `rollback`, that its Rollback section ran to completion).
 pub fn check_session_gate(
@@ -30,17 +118,14 @@ pub fn check_session_gate(
     runbook_sha256: &str,
     current_session: &str,
 ) -> GateCheck {
-    let what = if rollback {
-        "rollback rehearsal"
+    let proof = if rollback {
+        Proof::RollbackTest
     } else {
-        "successful session"
+        Proof::Run
     };
+    let what = proof.noun();
     let mut evidence = Observed {
-        columns: [
-            "session", "operator", "started", "mode", "outcome", "counts", "why not",
-        ]
-        .map(String::from)
-        .to_vec(),
+        columns: EVIDENCE_COLUMNS.map(String::from).to_vec(),
         ..Observed::default()
     };
     let list = match store::list_sessions(state_dir) {
@@ -59,33 +144,7 @@ pub fn check_session_gate(
         .iter()
         .filter(|s| s.environment == environment && s.id != current_session)
     {
-        let why_not = if s.mode == Mode::DryRun {
-            Some("a dry run never counts as evidence".to_string())
-        } else if s.runbook_sha256 != runbook_sha256 {
-            Some(format!(
-                "a different runbook (SHA-256 {})",
-                s.runbook_sha256.get(..12).unwrap_or("?")
-            ))
-        } else {
-            match (s.outcome, rollback) {
-                (SessionStatus::Ended(SessionOutcome::Completed), false)
-                | (SessionStatus::Ended(SessionOutcome::RolledBack), true) => match read_journal(&s.path) {
-                    Ok(read) if read.integrity.is_verified() => None,
-                    Ok(_) => Some("its journal's hash chain is broken".to_string()),
-                    Err(e) => Some(format!("its journal cannot be read: {e}")),
-                },
-                (SessionStatus::Ended(SessionOutcome::Completed), true) => {
-                    Some("the Rollback section did not run in it".to_string())
-                }
-                (SessionStatus::Ended(SessionOutcome::RolledBack), false) => {
-                    Some("it was rolled back".to_string())
-                }
-                (SessionStatus::Ended(other), _) => Some(format!("it {}", other.label())),
-                (SessionStatus::Detached | SessionStatus::Unfinished, _) => {
-                    Some("it is unfinished".to_string())
-                }
-            }
-        };
+        let why_not = counts_as_evidence(s, environment, proof, runbook_sha256).err();
         if why_not.is_none() && found.is_none() {
             found = Some(format!(
                 "{} {} by {} on {}",
@@ -127,7 +186,7 @@ pub fn check_session_gate(
                 evidence
                     .rows
                     .iter()
-                    .map(|r| format!("{} ({})", r[0], r[6]))
+                    .map(|r| format!("{} ({})", r[SESSION_COLUMN], r[WHY_NOT_COLUMN]))
                     .collect::<Vec<_>>()
                     .join("; ")
             ),
