@@ -118,11 +118,7 @@ pub fn check_session_gate(
     runbook_sha256: &str,
     current_session: &str,
 ) -> GateCheck {
-    let proof = if rollback {
-        Proof::RollbackTest
-    } else {
-        Proof::Run
-    };
+    let proof = if rollback { Proof::RollbackTest } else { Proof::Run };
     let what = proof.noun();
     let mut evidence = Observed {
         columns: EVIDENCE_COLUMNS.map(String::from).to_vec(),

@@ -105,6 +105,9 @@ pub struct StepState {
     pub first_seq: Option<u64>,
     /// Times of this step's first and latest events, for phase timings.
     pub first_at: Option<DateTime<Utc>>,
+    /// When the step began to wait for its sign-off (a manual step), so a
+    /// report can show how long the window waited on people.
+    pub awaiting_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
     /// Output lines recorded so far (all attempts).
     pub output_lines: u64,
@@ -121,6 +124,7 @@ impl StepState {
             skip: None,
             first_seq: None,
             first_at: None,
+            awaiting_at: None,
             last_at: None,
             output_lines: 0,
             tail: VecDeque::new(),
@@ -358,7 +362,9 @@ impl SessionState {
                 });
             }
             Event::AwaitingSignOff { step } => {
-                self.step_mut(step, seq).status = StepStatus::AwaitingSignOff;
+                let s = self.step_mut(step, seq);
+                s.status = StepStatus::AwaitingSignOff;
+                s.awaiting_at.get_or_insert(at);
             }
             Event::SignedOff { step, signature } => {
                 let s = self.step_mut(step, seq);
@@ -498,11 +504,17 @@ impl SessionState {
         };
         let total = self.plan.steps().count().max(1) as u32;
         let planned = self.plan.estimate.map(|e| e.max * p.steps.len() as u32 / total);
+        let actual = self.phase_span(phase).and_then(|(a, b)| (b - a).to_std().ok());
+        (planned, actual)
+    }
+
+    /// The times of a phase's first and latest events, when it has any.
+    pub fn phase_span(&self, phase: usize) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let p = self.plan.phases.get(phase)?;
         let states = p.steps.iter().filter_map(|s| self.steps.get(&s.id));
         let first = states.clone().filter_map(|s| s.first_at).min();
         let last = states.filter_map(|s| s.last_at).max();
-        let actual = first.zip(last).and_then(|(a, b)| (b - a).to_std().ok());
-        (planned, actual)
+        first.zip(last)
     }
 
     /// When the session should end if the rest goes as estimated: the

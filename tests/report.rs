@@ -7,13 +7,16 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::ScratchDb;
+use common::browser;
 use common::runsheet::{Fixture, text};
 use runsheet::journal::JournalSink;
+use runsheet::journal::event::Outcome;
 use runsheet::journal::event::{Event, Header};
 use runsheet::journal::file::FileJournal;
+use runsheet::runbook::model::StepKind;
 use serde_json::Value;
 
 const ENV: &[&str] = &["--env", "development"];
@@ -176,51 +179,6 @@ fn markdown_report_of_a_recorded_session() {
     });
 }
 
-/// Chromium's binary, or a clear failure: this test must not pass silently.
-fn chromium() -> PathBuf {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file());
-        if let Some(path) = found {
-            return path;
-        }
-    }
-    panic!(
-        "chromium is not installed, so the HTML report cannot be checked in a real browser; \
-         install it (Debian: apt-get install -y chromium)"
-    );
-}
-
-/// The DOM of a page as headless Chromium built it.
-fn dump_dom(page: &Path) -> String {
-    let profile = tempfile::TempDir::new().expect("profile dir");
-    // `timeout` so a hung browser fails the test instead of hanging it.
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run chromium");
-    assert!(out.status.success(), "chromium failed: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// Every `<table>` whose opening tag contains `marker`: its rows, as the
 /// texts of their `<td>` cells (a nested table's text stays in its cell).
 /// Enough HTML parsing for a page we wrote and Chromium serialised.
@@ -302,12 +260,23 @@ fn html_report_in_a_real_browser_shows_the_signoffs_and_the_verification_table()
     assert!(out.status.success(), "{}", text(&out));
     assert!(out.stdout.is_empty(), "-o writes the file, not stdout");
     let source = std::fs::read_to_string(&page).expect("report written");
-    for external in ["<script", "<link", "src=", "href=\"http", "@import", "url("] {
+    for external in ["<script", "<link", "src=", "href=\"http", "@import"] {
         assert!(!source.contains(external), "self-contained: found {external}");
+    }
+    // `url(…)` only names the page's own patterns.
+    for (at, _) in source.match_indices("url(") {
+        let found: String = source[at..].chars().take(40).collect();
+        assert!(found.starts_with("url(#"), "self-contained: found {found}");
     }
     assert!(source.contains("@media print"), "print CSS");
 
-    let dom = dump_dom(&page);
+    let loaded = browser::load(&page);
+    assert!(
+        loaded.console.is_empty(),
+        "console messages: {:?}",
+        loaded.console
+    );
+    let dom = loaded.dom;
     assert!(
         dom.contains("<h1>Report test: development session report</h1>"),
         "{dom}"
@@ -714,4 +683,370 @@ fn secrets_never_reach_the_report() {
             );
         }
     }
+}
+
+/// The picture's runbook: production of a small index change, gated on staging.
+const PICTURE: &str = r#"+++
+title = "Add the orders index"
+[environments.staging]
+[environments.production]
+requires = ["staging"]
+estimate = "20s-30s"
++++
+# Add the orders index
+
+## Staging
+
+### Execution
+
+1. Nothing to do in staging
+
+## Production
+
+### Preparation
+
+1. Announce the change in the operations channel
+2. Back up the orders table
+   ```sh {backup readonly}
+   sleep 0.6
+   echo "dump written"
+   ```
+
+### Execution
+
+1. Build the index
+   ```sh
+   if [ ! -e lock-released ]; then
+     echo "could not obtain lock on relation orders" >&2
+     touch lock-released
+     exit 1
+   fi
+   sleep 1.2
+   echo "index built"
+   ```
+2. Analyze the table
+   ```sh
+   sleep 0.4
+   ```
+3. The DBA confirms the query plan uses the index
+
+### Validation
+
+1. The index exists
+   ```sh {verify}
+   sleep 0.3
+   echo ok
+   ```
+2. Watch the error rate for ten minutes
+
+## Rollback
+
+1. Drop the index
+   ```sh
+   sleep 0.5
+   ```
+2. Confirm the old query plan is back
+"#;
+
+/// Record the picture's session with the real binary: the gate overridden,
+/// a sign-off waited for, a step that fails and is retried after an idle
+/// pause, a check, and the rollback started while a sign-off waits.
+fn record_picture(fx: &Fixture) -> String {
+    let production = |args: &[&str]| {
+        let mut all = vec!["--env", "production"];
+        all.extend_from_slice(args);
+        let out = fx.run(&all);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        out
+    };
+    let out = production(&[
+        "--override",
+        "gate.requires.staging=staging was rebuilt; the DBA approved",
+    ]);
+    assert!(text(&out).contains("needs a sign-off"), "{}", text(&out));
+    let id = fx.state().header.session_id;
+    // The journal's clock is the wall clock: these pauses are the scenario
+    // (a sign-off waited for, then an idle gap longer than the 5 s the
+    // timeline compresses), not a wait for some condition.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let out = production(&["--resume", &id, "--approve", "production.preparation.1"]);
+    assert!(
+        text(&out).contains("production.execution.1 is failed"),
+        "{}",
+        text(&out)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(6000));
+    let out = production(&[
+        "--resume",
+        &id,
+        "--approve",
+        "production.execution.3",
+        "--retry",
+        "production.execution.1",
+    ]);
+    assert!(
+        text(&out).contains("production.validation.2 needs a sign-off"),
+        "{}",
+        text(&out)
+    );
+    let out = production(&[
+        "--resume",
+        &id,
+        "--approve",
+        "all",
+        "--rollback=the error rate doubled after the change",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    id
+}
+
+/// Every `<svg class="part" …>…</svg>` of a page.
+fn svg_parts(html: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<svg class=\"part\"") {
+        let len = rest[start..].find("</svg>").expect("a closed <svg>") + "</svg>".len();
+        parts.push(&rest[start..start + len]);
+        rest = &rest[start + len..];
+    }
+    parts
+}
+
+/// What the SVG parts draw, counted from the elements' classes.
+#[derive(Debug, Default, PartialEq)]
+struct Drawn {
+    attempts: usize,
+    waits: usize,
+    /// Marks by kind (`failure`, `signoff`, …).
+    marks: BTreeMap<String, usize>,
+    gaps: usize,
+    /// Bars, marks and gaps without a `<title>` tooltip.
+    untitled: Vec<String>,
+}
+
+/// Parse the SVG parts as XML (they must be well-formed) and count.
+fn drawn(parts: &[&str]) -> Drawn {
+    let mut drawn = Drawn::default();
+    for part in parts {
+        let doc =
+            roxmltree::Document::parse(part).unwrap_or_else(|e| panic!("not well-formed SVG: {e}\n{part}"));
+        for node in doc.descendants().filter(|n| n.is_element()) {
+            let classes: Vec<&str> = node.attribute("class").unwrap_or("").split_whitespace().collect();
+            let counted = match classes.as_slice() {
+                ["bar", "attempt", ..] => {
+                    drawn.attempts += 1;
+                    true
+                }
+                ["bar", "wait", ..] => {
+                    drawn.waits += 1;
+                    true
+                }
+                ["mark", kind] => {
+                    *drawn.marks.entry(kind.to_string()).or_default() += 1;
+                    true
+                }
+                ["gap"] => {
+                    drawn.gaps += 1;
+                    true
+                }
+                _ => false,
+            };
+            let titled = node
+                .children()
+                .any(|c| c.has_tag_name("title") && c.text().is_some_and(|t| !t.trim().is_empty()));
+            if counted && !titled {
+                drawn.untitled.push(format!("{classes:?}"));
+            }
+        }
+    }
+    drawn
+}
+
+/// `figure` alone on a page with the report's head (its styles), for a picture.
+fn figure_page(html: &str) -> String {
+    let head = &html[..html.find("<body>").expect("a body")];
+    let start = html
+        .find("<figure class=\"timeline\"")
+        .expect("the timeline's figure");
+    let end = html[start..].find("</figure>").expect("a closed figure") + start + "</figure>".len();
+    format!(
+        "{head}<body style=\"margin: 8px; max-width: none\">{}</body></html>",
+        &html[start..end]
+    )
+}
+
+#[test]
+fn the_timeline_of_a_recorded_session_draws_every_attempt_wait_and_mark_and_shows_in_a_browser() {
+    let fx = Fixture::new(PICTURE);
+    let id = record_picture(&fx);
+
+    // What the journal holds, from its fold.
+    let state = fx.state();
+    let mut expected = Drawn::default();
+    for step in state.plan.steps().chain(state.plan.rollback.iter()) {
+        let st = state.step(&step.id);
+        expected.attempts += st.attempts().len();
+        let failed = st
+            .attempts()
+            .iter()
+            .filter(|a| a.interrupted || a.outcome.is_some_and(|o| o != Outcome::Succeeded))
+            .count();
+        let mut mark = |kind: &str, n: usize| {
+            if n > 0 {
+                *expected.marks.entry(kind.to_string()).or_default() += n;
+            }
+        };
+        mark("failure", failed);
+        // A signature on an automated step (a gate) overrides it.
+        let signed = st.signoffs().len();
+        match step.kind {
+            StepKind::Manual => mark("signoff", signed),
+            _ => mark("override", signed),
+        }
+        expected.waits += usize::from(st.get().is_some_and(|s| s.awaiting_at.is_some()));
+    }
+    expected
+        .marks
+        .insert("rollback".into(), usize::from(state.rollback.is_some()));
+    expected.gaps = 1;
+    assert!(
+        expected.marks["failure"] >= 2 && expected.marks["override"] == 1 && expected.marks["signoff"] >= 3,
+        "the scenario has failures, an override and sign-offs: {expected:?}"
+    );
+
+    let page = fx.dir.path().join("timeline.html");
+    let out = report(&fx, &[&id, "-o", page.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let html = std::fs::read_to_string(&page).expect("report written");
+    let parts = svg_parts(&html);
+    assert!(!parts.is_empty(), "no timeline in:\n{html}");
+    assert_eq!(drawn(&parts), expected, "the SVG as written");
+
+    // The page in a real browser: no console message at all (the page's
+    // Content-Security-Policy turns any script or fetch into one), and the
+    // same drawing in the DOM it built.
+    let loaded = browser::load(&page);
+    assert!(
+        loaded.console.is_empty(),
+        "console messages: {:?}",
+        loaded.console
+    );
+    assert_eq!(
+        drawn(&svg_parts(&loaded.dom)),
+        expected,
+        "the SVG as Chromium built it"
+    );
+    // The console check can fail: the same page fetching an image is reported.
+    let fetching = fx.dir.path().join("fetching.html");
+    std::fs::write(
+        &fetching,
+        html.replacen("<body>", "<body><img src=\"https://example.invalid/x.png\">", 1),
+    )
+    .expect("write");
+    assert!(
+        !browser::load(&fetching).console.is_empty(),
+        "a blocked fetch shows on the console"
+    );
+
+    // Screenshots of the figure, in colour and in the high-contrast form.
+    let mono_page = fx.dir.path().join("mono.html");
+    let out = fx
+        .command(&["report", &id, "-o", mono_page.to_str().expect("path")])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("report");
+    assert!(out.status.success(), "{}", text(&out));
+    let mono = std::fs::read_to_string(&mono_page).expect("report written");
+    assert!(
+        mono.contains("<html lang=\"en\" class=\"mono\">"),
+        "NO_COLOR writes the high-contrast form"
+    );
+    let height: f64 = parts
+        .iter()
+        .map(|p| {
+            let doc = roxmltree::Document::parse(p).expect("parsed above");
+            doc.root_element()
+                .attribute("height")
+                .and_then(|h| h.parse::<f64>().ok())
+                .expect("a part's height")
+        })
+        .sum();
+    let (width, height) = (1136, height.ceil() as u32 + 28);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for (name, source) in [("timeline", &html), ("timeline-mono", &mono)] {
+        let figure = fx.dir.path().join(format!("{name}.figure.html"));
+        std::fs::write(&figure, figure_page(source)).expect("write");
+        let png = shots.join(format!("{name}.png"));
+        browser::screenshot(&figure, &png, width, height);
+        let bytes = std::fs::read(&png).expect("screenshot written");
+        assert_eq!(
+            browser::png_size(&bytes),
+            (width * 3 / 2, height * 3 / 2),
+            "{}",
+            png.display()
+        );
+        eprintln!("screenshot: {} ({} bytes)", png.display(), bytes.len());
+        // `RUNSHEET_UPDATE_SCREENSHOTS=1 cargo test --test report timeline`
+        // refreshes the README's pictures.
+        if std::env::var_os("RUNSHEET_UPDATE_SCREENSHOTS").is_some() {
+            let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("assets/{name}.png"));
+            std::fs::copy(&png, &asset).expect("update the README's picture");
+        }
+    }
+
+    // Printed, the report is A4 landscape.
+    let pdf = fx.dir.path().join("timeline.pdf");
+    browser::print_to_pdf(&page, &pdf);
+    let pdf = std::fs::read(&pdf).expect("PDF written");
+    let pdf = String::from_utf8_lossy(&pdf);
+    let media = pdf
+        .split("/MediaBox [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("a page size");
+    let size: Vec<f64> = media.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    let (w, h) = (size[2] - size[0], size[3] - size[1]);
+    assert!(
+        (w - 841.9).abs() < 2.0 && (h - 595.3).abs() < 2.0,
+        "A4 landscape is 842x595pt, not {w}x{h}"
+    );
+
+    // The JSON says the same, in its documented shape.
+    let json = json_report(&fx, &id);
+    documented().assert_valid(&json);
+    let gaps = json["idle_gaps"].as_array().expect("idle gaps");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert!(gaps[0]["real_ms"].as_u64().expect("ms") > 6000);
+    assert_eq!(gaps[0]["shown_ms"], 5000);
+    let announce = &json["phases"][1]["steps"][0];
+    assert_eq!(announce["id"], "production.preparation.1");
+    assert!(announce["signoff_wait"]["ms"].as_u64().expect("ms") >= 1500);
+    assert_eq!(json["phases"][2]["failed_attempts"], 1);
+
+    // And the Markdown sketches it: a line per phase and the rollback, the gap listed.
+    let out = report(&fx, &[&id]);
+    let md = stdout(&out);
+    let block = md
+        .split("## Timeline\n\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a text timeline");
+    for phase in state
+        .plan
+        .phases
+        .iter()
+        .map(|p| p.title.as_str())
+        .chain(["Rollback"])
+    {
+        assert!(
+            block.lines().any(|l| l.starts_with(phase)),
+            "{phase} in:\n{block}"
+        );
+    }
+    assert!(block.lines().any(|l| l.starts_with("≈ idle ")), "{block}");
+    let execution = block
+        .lines()
+        .find(|l| l.starts_with("Execution"))
+        .expect("execution");
+    assert!(execution.contains('✕') && execution.contains('█'), "{execution}");
 }

@@ -13,6 +13,25 @@ use crate::ui::App;
 /// events: a wait for a sign-off does not stall the replay for an hour.
 pub const IDLE_GAP_MS: i64 = 5_000;
 
+/// A pause as the replay plays it and the report's timeline draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// How long it is shown: its real length, at most [`IDLE_GAP_MS`].
+    pub shown_ms: i64,
+    /// It was longer than that, so it is compressed and marked.
+    pub compressed: bool,
+}
+
+/// The idle-gap rule, shared by the replay and the report: a pause longer
+/// than [`IDLE_GAP_MS`] is shown as [`IDLE_GAP_MS`] and marked as
+/// compressed; a negative one (a clock going back) as none.
+pub fn idle_gap(real_ms: i64) -> Gap {
+    Gap {
+        shown_ms: real_ms.clamp(0, IDLE_GAP_MS),
+        compressed: real_ms > IDLE_GAP_MS,
+    }
+}
+
 /// Events worth a marker and a jump key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mark {
@@ -151,11 +170,11 @@ impl Timeline {
         for (offset, time) in batch.offsets.into_iter().zip(batch.times) {
             let ctime = match (self.times.last(), self.ctimes.last()) {
                 (Some(&prev), Some(&prev_c)) => {
-                    let gap = (time - prev).max(0);
-                    if gap > IDLE_GAP_MS {
+                    let gap = idle_gap(time - prev);
+                    if gap.compressed {
                         self.gaps.push(self.offsets.len());
                     }
-                    prev_c + gap.min(IDLE_GAP_MS)
+                    prev_c + gap.shown_ms
                 }
                 _ => 0,
             };

@@ -1,21 +1,70 @@
-//! The report as one self-contained HTML page: inline CSS, no scripts, no
-//! external assets, readable on screen and printable (print CSS).
+//! The report as one self-contained HTML page: inline CSS and SVG, no
+//! scripts, no external assets (a Content-Security-Policy forbids them, so
+//! a browser would say so), readable on screen and printable on A4
+//! landscape.
 //!
 //! Every text from the journal is HTML-escaped; status is always spelled
-//! out in words, colour only supports it.
+//! out in words, colour only supports it. Every colour comes from one
+//! palette that has a high-contrast form: black on white, used when the
+//! report is written with `NO_COLOR` set, when the reader's system asks for
+//! more contrast or forced colours, and on a monochrome printer.
 
 use std::fmt::Write;
 
 use super::layout::{Item, Span, Table, steps_table};
+use super::svg::{self, Scale};
 use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
 use crate::journal::event::Observed;
 
 /// Rows of a verification's observed table shown on the page (JSON has them all).
 const OBSERVED_ROWS: usize = 20;
 
+/// Every colour of the page by its variable's name: on screen, and in the
+/// high-contrast form.
+const PALETTE: [(&str, &str, &str); 19] = [
+    ("fg", "#1b1f24", "#000"),
+    ("muted", "#57606a", "#000"),
+    ("line", "#d0d7de", "#000"),
+    ("bg-alt", "#f6f8fa", "#fff"),
+    ("paper", "#fff", "#fff"),
+    ("good", "#1a7f37", "#000"),
+    ("bad", "#cf222e", "#000"),
+    ("warn", "#9a6700", "#000"),
+    ("grid", "#d8dee4", "#999"),
+    ("band", "#eaeef2", "#e4e4e4"),
+    ("stripe", "#f6f8fa", "#fff"),
+    ("good-fill", "#2da44e", "#000"),
+    ("bad-fill", "#cf222e", "#000"),
+    ("warn-fill", "#e3b341", "#fff"),
+    ("running-fill", "#eaeef2", "#fff"),
+    ("wait", "#8250df", "#000"),
+    ("wait-fill", "#f3ebff", "#fff"),
+    ("note", "#0969da", "#000"),
+    ("focus", "#0969da", "#000"),
+];
+
+/// The palette as CSS variables, with its high-contrast form for
+/// `<html class="mono">` and for readers and printers that need it.
+fn palette() -> String {
+    let vars = |mono: bool| -> String {
+        PALETTE
+            .iter()
+            .map(|(name, colour, high)| format!("--{name}: {}; ", if mono { high } else { colour }))
+            .collect()
+    };
+    format!(
+        ":root {{ {} }}\n:root.mono {{ {} }}\n\
+         @media (forced-colors: active), (prefers-contrast: more), print and (monochrome) {{ :root {{ {} }} }}\n",
+        vars(false),
+        vars(true),
+        vars(true)
+    )
+}
+
+/// No script, no fetch of anything: only the page's own styles.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
 const STYLE: &str = r#"
-:root { --fg: #1b1f24; --muted: #57606a; --line: #d0d7de; --bg-alt: #f6f8fa;
-  --good: #1a7f37; --bad: #cf222e; --warn: #9a6700; }
 * { box-sizing: border-box; }
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
   max-width: 72rem; margin: 2rem auto; padding: 0 1.25rem; }
@@ -42,7 +91,7 @@ ul { padding-left: 1.4rem; }
 li { margin: .15rem 0; }
 .note { white-space: pre-wrap; }
 @media print {
-  @page { margin: 14mm; }
+  @page { size: A4 landscape; margin: 12mm; }
   body { font-size: 10pt; max-width: none; margin: 0; padding: 0; }
   h2 { break-after: avoid; }
   h3 { break-after: avoid; }
@@ -53,22 +102,31 @@ li { margin: .15rem 0; }
 }
 "#;
 
-/// Render the whole page.
-pub fn render(report: &Report) -> String {
+/// Render the whole page; `mono` writes it in its high-contrast form.
+pub fn render(report: &Report, mono: bool) -> String {
     let mut out = String::new();
     // Writing into a String cannot fail.
-    let _ = write_page(&mut out, report);
+    let _ = write_page(&mut out, report, mono);
     out
 }
 
-fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
-    let title = esc(&report.title());
+/// The page's start: head, style, and the `<h1>`.
+pub(super) fn page_start(out: &mut String, title: &str, mono: bool) -> std::fmt::Result {
+    let title = esc(title);
     writeln!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"en\"{}>\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{title}</h1>"
-    )?;
+         <title>{title}</title>\n<style>\n{}{STYLE}{}</style>\n</head>\n<body>\n<h1>{title}</h1>",
+        if mono { " class=\"mono\"" } else { "" },
+        palette(),
+        svg::STYLE
+    )
+}
+
+fn write_page(out: &mut String, report: &Report, mono: bool) -> std::fmt::Result {
+    page_start(out, &report.title(), mono)?;
     if let Some(banner) = report.integrity_banner() {
         writeln!(
             out,
@@ -93,6 +151,15 @@ fn write_page(out: &mut String, report: &Report) -> std::fmt::Result {
 
     writeln!(out, "<h2 id=\"failures\">Failures</h2>")?;
     list(out, &report.failure_items())?;
+
+    writeln!(out, "<h2 id=\"timeline\">Timeline</h2>")?;
+    let timeline = &report.timeline;
+    out.push_str(&svg::figure(
+        timeline,
+        Scale::fitting(timeline.axis.length_ms()),
+        "timeline",
+        &format!("Timeline of session {}", report.session.id),
+    ));
 
     writeln!(out, "<h2 id=\"phases\">Phases: planned and actual time</h2>")?;
     table(out, "", &report.phase_table())?;
@@ -160,7 +227,7 @@ fn steps(out: &mut String, steps: &[StepReport]) -> std::fmt::Result {
 }
 
 /// A table; `class` names it for the style sheet (empty: no class).
-fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::Result {
+pub(super) fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::Result {
     write_table(
         out,
         class,
@@ -271,7 +338,7 @@ fn observed(o: &Observed) -> String {
 }
 
 /// HTML-escaped text, control characters made visible.
-fn esc(raw: &str) -> String {
+pub(super) fn esc(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in visible(raw).chars() {
         match c {

@@ -87,7 +87,16 @@ pub fn value(report: &Report) -> Value {
             "actual_ms": p.actual.map(ms),
             "steps_done": p.done,
             "steps_total": p.steps.len(),
+            "signoff_waits": p.stats.signoff_waits,
+            "signoff_wait_ms": ms(p.stats.waited),
+            "failed_attempts": p.stats.failed_attempts,
             "steps": p.steps.iter().map(step).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "idle_gaps": report.timeline.axis.gaps.iter().map(|g| json!({
+            "from": time(g.from),
+            "to": time(g.to),
+            "real_ms": g.real_ms().max(0),
+            "shown_ms": g.shown_ms,
         })).collect::<Vec<_>>(),
         "unplanned_steps": report.unplanned_steps.iter().map(step).collect::<Vec<_>>(),
         "verifications": report.verifications.iter().map(|v| json!({
@@ -139,6 +148,12 @@ fn step(s: &StepReport) -> Value {
         })),
         "duration_ms": s.duration.map(ms),
         "output_lines": s.output_lines,
+        "signoff_wait": s.wait.map(|w| json!({
+            "from": time(w.from),
+            "to": time(w.to),
+            "ms": ms(w.duration()),
+            "open": w.open,
+        })),
     })
 }
 

@@ -10,11 +10,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Failure, Override, PhaseReport, Report, SignOffReport, SkipReport, StepReport, Tone, WarningReport,
-    estimate_label, stream_label,
+    Failure, GroupStats, Override, PhaseReport, Report, SignOffReport, SkipReport, StepReport, Tone,
+    WarningReport, duration_label, estimate_label, stream_label,
 };
 use crate::journal::event::{Mode, Observed};
 use crate::session::{Attempt, Note, VerificationResult};
+
+/// The heading of the steps the journal recorded that the plan no longer has.
+pub const UNPLANNED: &str = "Steps recorded but no longer in the plan";
 
 /// A piece of text and what it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +71,22 @@ fn text(text: impl Into<String>) -> Span {
 /// A step as lists and headings name it: its id, then its title.
 fn step(id: &str, title: &str) -> Cell {
     vec![Span::Code(id.to_string()), text(" "), text(title)]
+}
+
+/// Sign-off waits: their total and how many (`32m (2)`), or `-`.
+pub fn waits(stats: &GroupStats) -> String {
+    match stats.signoff_waits {
+        0 => "-".to_string(),
+        n => format!("{} ({n})", duration_label(stats.waited)),
+    }
+}
+
+/// Failed attempts as a count, or `-`.
+pub fn failures(stats: &GroupStats) -> String {
+    match stats.failed_attempts {
+        0 => "-".to_string(),
+        n => n.to_string(),
+    }
 }
 
 /// A duration, or `none` when there is none.
@@ -184,7 +203,7 @@ impl Report {
         self.failures.iter().map(item).collect()
     }
 
-    /// Each phase's progress, planned and actual time.
+    /// Each phase's progress, planned and actual time, waits and failures.
     pub fn phase_table(&self) -> Table {
         let row = |p: &PhaseReport| {
             vec![
@@ -192,10 +211,19 @@ impl Report {
                 vec![text(format!("{} of {}", p.done, p.steps.len()))],
                 vec![duration_or(p.planned, "-")],
                 vec![duration_or(p.actual, "-")],
+                vec![text(waits(&p.stats))],
+                vec![text(failures(&p.stats))],
             ]
         };
         Table {
-            columns: vec!["Phase", "Steps done", "Planned", "Actual"],
+            columns: vec![
+                "Phase",
+                "Steps done",
+                "Planned",
+                "Actual",
+                "Sign-off waits",
+                "Failed attempts",
+            ],
             rows: self.phases.iter().map(row).collect(),
         }
     }
@@ -208,7 +236,7 @@ impl Report {
             .map(|p| (p.title.as_str(), p.steps.as_slice()))
             .collect();
         if !self.unplanned_steps.is_empty() {
-            groups.push(("Steps recorded but no longer in the plan", &self.unplanned_steps));
+            groups.push((UNPLANNED, &self.unplanned_steps));
         }
         groups
     }
@@ -339,7 +367,7 @@ fn failed_attempt(a: &Attempt) -> Cell {
 }
 
 /// How an attempt ended, in words ("failed (exit 3): …").
-fn describe_attempt(a: &Attempt) -> String {
+pub(super) fn describe_attempt(a: &Attempt) -> String {
     let mut out = match (a.outcome, a.interrupted) {
         (Some(outcome), _) => outcome.label().to_string(),
         (None, true) => "interrupted".to_string(),

@@ -6,11 +6,16 @@
 
 use std::fmt::Write;
 
-use super::layout::{Item, Span, Table, steps_table};
+use super::layout::{Item, Span, Table, failures, steps_table, waits};
+use super::timeline::Timeline;
 use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
 
 /// Verification rows shown per result in the table (JSON has them all).
 const OBSERVED_ROWS: usize = 3;
+/// Characters of a timeline strip: with the numbers, a line fits 120 columns.
+const STRIP: usize = 40;
+/// Characters of a phase's name in the timeline (longer ones are cut).
+const NAME: usize = 26;
 
 /// Render the whole report.
 pub fn render(report: &Report) -> String {
@@ -37,8 +42,9 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
     writeln!(out, "\n## Failures\n")?;
     list(out, &report.failure_items())?;
 
-    writeln!(out, "\n## Phases: planned and actual time\n")?;
-    table(out, &report.phase_table())?;
+    writeln!(out, "\n## Timeline\n")?;
+    let timeline = &report.timeline;
+    self::timeline(out, timeline, timeline.axis.length_ms())?;
 
     writeln!(out, "\n## Steps")?;
     for (title, steps) in report.step_groups() {
@@ -84,6 +90,51 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
 
     writeln!(out, "\n## Warnings\n")?;
     list(out, &report.warning_items())
+}
+
+/// The timeline as a text chart in a code block, a line per phase: steps
+/// done, planned and actual time, sign-off waits, failed attempts, and a
+/// strip of where in the first `length_ms` of drawn time the phase ran.
+pub(super) fn timeline(out: &mut String, t: &Timeline, length_ms: i64) -> std::fmt::Result {
+    let name = |title: &str| {
+        let title = visible(title);
+        match title.chars().count() {
+            n if n <= NAME => title,
+            _ => title.chars().take(NAME - 1).chain(['…']).collect(),
+        }
+    };
+    let end = duration_label(std::time::Duration::from_millis(length_ms.max(0) as u64));
+    let mut lines = vec![format!(
+        "{:<NAME$} {:>5} {:>8} {:>8} {:>14} {:>6}  0{end:>w$}",
+        "Phase",
+        "steps",
+        "planned",
+        "actual",
+        "sign-off waits",
+        "failed",
+        w = STRIP - 1
+    )];
+    for group in &t.groups {
+        lines.push(format!(
+            "{:<NAME$} {:>5} {:>8} {:>8} {:>14} {:>6} |{}|",
+            name(&group.title),
+            format!("{}/{}", group.done, group.rows.len()),
+            group.planned.map_or_else(|| "-".to_string(), duration_label),
+            group.actual().map_or_else(|| "-".to_string(), duration_label),
+            waits(&group.stats),
+            failures(&group.stats),
+            t.strip(group, STRIP, length_ms)
+        ));
+    }
+    lines.push(
+        "█ ran  ░ waited for sign-off  ✕ failed  ! overridden  · the phase's span  \
+         ≈ idle gap over 5s, drawn as 5s"
+            .to_string(),
+    );
+    lines.extend(t.axis.gaps.iter().map(|g| format!("≈ {}", g.describe())));
+    let body = lines.join("\n");
+    let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
+    writeln!(out, "{fence}text\n{body}\n{fence}")
 }
 
 /// A table of steps, then their sign-offs and skips as a list.

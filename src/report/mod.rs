@@ -15,6 +15,8 @@ pub mod html;
 pub mod json;
 pub mod layout;
 pub mod markdown;
+pub mod svg;
+pub mod timeline;
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -32,6 +34,7 @@ use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
 use crate::session::{Attempt, Note, SessionState, StepState, StepStatus, VerificationResult};
+use timeline::Timeline;
 
 /// The output formats of `runsheet report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +116,7 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
     let report = Report::new(&state, &read.integrity, &read.warnings);
     let text = match args.format() {
         Format::Md => markdown::render(&report),
-        Format::Html => html::render(&report),
+        Format::Html => html::render(&report, no_color()),
         Format::Json => json::render(&report),
     };
     let written = match &args.output {
@@ -154,6 +157,11 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
     }
 }
 
+/// `NO_COLOR` set and not empty (no-color.org): write the high-contrast form.
+fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
 /// The journal SESSION names: an existing file as it is, else an id or prefix
 /// in the state directory.
 fn find_journal(state_dir_arg: Option<&Path>, session: &str) -> Result<PathBuf, JournalError> {
@@ -181,6 +189,8 @@ pub struct Report {
     pub rollback: Option<RollbackReport>,
     pub notes: Vec<Note>,
     pub warnings: Vec<WarningReport>,
+    /// All of the above in time: what the HTML draws and the Markdown sketches.
+    pub timeline: Timeline,
 }
 
 /// The session header and how the session went overall.
@@ -364,8 +374,43 @@ pub struct PhaseReport {
     pub planned: Option<Duration>,
     /// From the phase's first event to its latest.
     pub actual: Option<Duration>,
+    /// The times of the phase's first and latest events.
+    pub span: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub done: usize,
     pub steps: Vec<StepReport>,
+    pub stats: GroupStats,
+}
+
+/// What a group of steps (a phase, the rollback) spent waiting on people
+/// and how often it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct GroupStats {
+    /// Steps that waited for a sign-off.
+    pub signoff_waits: usize,
+    /// Their waits added up.
+    pub waited: Duration,
+    /// Attempts that did not succeed.
+    pub failed_attempts: usize,
+}
+
+impl GroupStats {
+    pub fn of(steps: &[StepReport]) -> GroupStats {
+        let waits = steps.iter().filter_map(|s| s.wait.as_ref());
+        GroupStats {
+            signoff_waits: waits.clone().count(),
+            waited: waits.map(SignOffWait::duration).sum(),
+            failed_attempts: steps
+                .iter()
+                .flat_map(|s| &s.attempts)
+                .filter(|a| attempt_failed(a))
+                .count(),
+        }
+    }
+}
+
+/// An attempt that did not succeed: it failed, timed out, was cancelled or interrupted.
+pub fn attempt_failed(a: &Attempt) -> bool {
+    a.interrupted || a.outcome.is_some_and(|o| o != Outcome::Succeeded)
 }
 
 /// One step as the journal recorded it.
@@ -384,6 +429,25 @@ pub struct StepReport {
     /// from its first event to its last (e.g. waiting for sign-off).
     pub duration: Option<Duration>,
     pub output_lines: u64,
+    /// How long a manual step waited for its sign-off.
+    pub wait: Option<SignOffWait>,
+}
+
+/// A manual step's wait for its sign-off: from `awaiting_signoff` to the
+/// signature that completed it (or the skip that ended it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignOffWait {
+    pub from: DateTime<Utc>,
+    /// When it ended; for a wait still open, the end of what the report covers.
+    pub to: DateTime<Utc>,
+    /// Still waiting where the report ends.
+    pub open: bool,
+}
+
+impl SignOffWait {
+    pub fn duration(&self) -> Duration {
+        (self.to - self.from).to_std().unwrap_or_default()
+    }
 }
 
 impl StepReport {
@@ -548,6 +612,7 @@ impl Report {
             resumes: state.resumes.iter().map(note).collect(),
         };
 
+        let end = state.ended.unwrap_or(state.last_event);
         let phases: Vec<PhaseReport> = state
             .plan
             .phases
@@ -555,13 +620,16 @@ impl Report {
             .enumerate()
             .map(|(i, phase)| {
                 let (planned, actual) = state.phase_timing(i);
+                let steps: Vec<StepReport> = phase.steps.iter().map(|s| step_report(state, s, end)).collect();
                 PhaseReport {
                     title: clean(&phase.title),
                     kind: phase.kind,
                     planned,
                     actual,
+                    span: state.phase_span(i),
                     done: state.phase_progress(i).0,
-                    steps: phase.steps.iter().map(|s| step_report(state, s)).collect(),
+                    stats: GroupStats::of(&steps),
+                    steps,
                 }
             })
             .collect();
@@ -575,10 +643,10 @@ impl Report {
                 .plan
                 .rollback
                 .iter()
-                .map(|s| step_report(state, s))
+                .map(|s| step_report(state, s, end))
                 .collect(),
         });
-        let unplanned_steps = unplanned(state);
+        let unplanned_steps = unplanned(state, end);
 
         // Overrides and failures, in plan order: forward, rollback, unplanned.
         let mut overrides = Vec::new();
@@ -639,8 +707,11 @@ impl Report {
             }))
             .collect();
 
+        let notes: Vec<Note> = state.notes.iter().map(note).collect();
+        let timeline = Timeline::new(&session, &phases, rollback.as_ref(), &unplanned_steps, &notes);
         Report {
             session,
+            timeline,
             integrity: IntegrityInfo {
                 events: (state.last_seq as usize).saturating_add(1),
                 broken: match integrity {
@@ -654,7 +725,7 @@ impl Report {
             unplanned_steps,
             verifications,
             rollback,
-            notes: state.notes.iter().map(note).collect(),
+            notes,
             warnings,
         }
     }
@@ -680,12 +751,25 @@ fn note(n: &Note) -> Note {
 }
 
 /// A step of the plan with what the journal says about it.
-fn step_report(state: &SessionState, step: &Step) -> StepReport {
-    recorded_step(&step.id, &step.title, Some(&step.kind), state.steps.get(&step.id))
+fn step_report(state: &SessionState, step: &Step, end: DateTime<Utc>) -> StepReport {
+    recorded_step(
+        &step.id,
+        &step.title,
+        Some(&step.kind),
+        state.steps.get(&step.id),
+        end,
+    )
 }
 
-/// A step's report; `kind` is unknown for a step no longer in the plan.
-fn recorded_step(id: &str, title: &str, kind: Option<&StepKind>, st: Option<&StepState>) -> StepReport {
+/// A step's report; `kind` is unknown for a step no longer in the plan, and
+/// `end` is where the report ends (for a wait still open).
+fn recorded_step(
+    id: &str,
+    title: &str,
+    kind: Option<&StepKind>,
+    st: Option<&StepState>,
+    end: DateTime<Utc>,
+) -> StepReport {
     let status = st.map_or(StepStatus::Pending, |s| s.status);
     let attempts: Vec<Attempt> = st
         .map(|s| {
@@ -738,12 +822,29 @@ fn recorded_step(id: &str, title: &str, kind: Option<&StepKind>, st: Option<&Ste
         }),
         duration,
         output_lines: st.map_or(0, |s| s.output_lines),
+        wait: st.and_then(|s| signoff_wait(s, end)),
     }
+}
+
+/// The wait of a step that waited for its sign-off: it ends with the
+/// signature that completed it or with a skip, else it is still open.
+fn signoff_wait(st: &StepState, end: DateTime<Utc>) -> Option<SignOffWait> {
+    let from = st.awaiting_at?;
+    let closed = match st.status {
+        StepStatus::SignedOff => st.signoffs.last().map(|s| s.at),
+        StepStatus::Skipped => st.skip.as_ref().map(|k| k.at),
+        _ => None,
+    };
+    Some(SignOffWait {
+        from,
+        to: closed.unwrap_or(end).max(from),
+        open: closed.is_none(),
+    })
 }
 
 /// Steps with recorded events that are in neither the forward plan nor the
 /// rollback, in the order they first appeared.
-fn unplanned(state: &SessionState) -> Vec<StepReport> {
+fn unplanned(state: &SessionState, end: DateTime<Utc>) -> Vec<StepReport> {
     let planned: HashSet<&str> = state
         .plan
         .steps()
@@ -758,7 +859,7 @@ fn unplanned(state: &SessionState) -> Vec<StepReport> {
     extra.sort_by_key(|(id, s)| (s.first_seq, id.as_str()));
     extra
         .into_iter()
-        .map(|(id, s)| recorded_step(id, "(no longer in the plan)", None, Some(s)))
+        .map(|(id, s)| recorded_step(id, "(no longer in the plan)", None, Some(s), end))
         .collect()
 }
 
@@ -767,7 +868,7 @@ fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
     let failed_attempts: Vec<Attempt> = step
         .attempts
         .iter()
-        .filter(|a| a.interrupted || a.outcome.is_some_and(|o| o != Outcome::Succeeded))
+        .filter(|a| attempt_failed(a))
         .cloned()
         .collect();
     if failed_attempts.is_empty() && !step.status.needs_decision() {
@@ -1052,8 +1153,23 @@ mod tests {
             md.contains("| `b` Step b | shell | marked done | 1 | 7 | 1.5s |"),
             "{md}"
         );
-        let html = html::render(&report);
+        let html = html::render(&report, false);
         assert!(html.contains("<td class=\"warn\">marked done</td>"), "{html}");
+
+        // The timeline marks the note, the override and both failures.
+        let kinds = |kind| report.timeline.marks().filter(|m| m.kind == kind).count();
+        assert_eq!(kinds(timeline::MarkKind::Note), 1);
+        assert_eq!(kinds(timeline::MarkKind::Override), 1);
+        assert_eq!(kinds(timeline::MarkKind::SignOff), 0);
+        assert_eq!(
+            kinds(timeline::MarkKind::Failure),
+            2,
+            "a's interruption, b's failure"
+        );
+        let groups: Vec<&str> = report.timeline.groups.iter().map(|g| g.title.as_str()).collect();
+        assert_eq!(groups, ["Execution", layout::UNPLANNED]);
+        assert!(html.contains("class=\"mark note\""), "{html}");
+        assert!(md.lines().any(|l| l.starts_with("Execution ")), "{md}");
     }
 
     #[test]
@@ -1069,7 +1185,7 @@ mod tests {
         assert!(markdown::render(&report).starts_with(&format!(
             "# Hand: development session report\n\n> **⚠ Journal integrity {sentence}"
         )));
-        let page = html::render(&report);
+        let page = html::render(&report, false);
         assert!(page.contains(&format!(
             "<p class=\"banner\" id=\"integrity-broken\">⚠ Journal integrity {sentence}"
         )));

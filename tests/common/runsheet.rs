@@ -32,7 +32,9 @@ impl Fixture {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runsheet"));
         cmd.arg("--state-dir").arg(self.state_dir()).args(args);
+        // A developer's NO_COLOR would change the HTML reports the tests read.
         cmd.env_remove("RUNSHEET_STATE_DIR")
+            .env_remove("NO_COLOR")
             .env("RUNSHEET_OPERATOR", "tester")
             .stdin(Stdio::null());
         cmd
