@@ -47,7 +47,7 @@ pub enum CommandLine {
     },
     /// Create the demo databases and open the development checklist of the CryoProtect runbook.
     Demo(crate::demo::DemoArgs),
-    /// Write the audit report of a session (Markdown, HTML or JSON).
+    /// Write the audit report of a session, or with --deployment of a whole deployment (Markdown, HTML or JSON).
     Report(crate::report::ReportArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {

@@ -232,8 +232,24 @@ fn development_then_staging_then_production_remediate_their_databases() {
         ("production", &prod),
     ]);
 
+    // Every session in the order it ran, for the deployment report at the end.
+    let mut ran: Vec<(String, &str)> = Vec::new();
+    // A dry run first: it changes nothing and never counts as evidence.
+    let (out, state) = site.run(
+        "development",
+        &[
+            "--dry-run",
+            "--approve",
+            "all",
+            "--skip",
+            "development.verify=dry run",
+        ],
+    );
+    assert_completed(&out, &state, SessionOutcome::Completed);
+    ran.push((state.header.session_id.clone(), "development"));
     let (out, state) = site.run("development", &["--approve", "all"]);
     assert_completed(&out, &state, SessionOutcome::Completed);
+    ran.push((state.header.session_id.clone(), "development"));
     for id in [
         "prerequisites.backup",
         "prerequisites.privileges",
@@ -251,14 +267,17 @@ fn development_then_staging_then_production_remediate_their_databases() {
     assert_completed(&out, &state, SessionOutcome::Completed);
     assert_eq!(status(&state, "staging.remediate"), StepStatus::Succeeded);
     assert_remediated(&staging.url, "staging");
+    ran.push((state.header.session_id.clone(), "staging"));
 
     // The rollback plan asks for a rollback test in staging before production:
     // rehearse it, then remediate staging again.
     let (out, state) = site.run("staging", &["--approve", "all", "--rollback=rollback rehearsal"]);
     assert_completed(&out, &state, SessionOutcome::RolledBack);
+    ran.push((state.header.session_id.clone(), "staging"));
     let (out, state) = site.run("staging", &["--approve", "all"]);
     assert_completed(&out, &state, SessionOutcome::Completed);
     assert_remediated(&staging.url, "staging");
+    ran.push((state.header.session_id.clone(), "staging"));
 
     let (out, state) = site.run(
         "production",
@@ -275,6 +294,7 @@ fn development_then_staging_then_production_remediate_their_databases() {
     );
     assert_completed(&out, &state, SessionOutcome::Completed);
     assert_remediated(&prod.url, "production");
+    ran.push((state.header.session_id.clone(), "production"));
     // Every manual step carries both names; the environment was confirmed
     // before the first change; each phase ran and was verified in order.
     for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
@@ -366,10 +386,127 @@ fn development_then_staging_then_production_remediate_their_databases() {
         prod.fingerprint(),
         "the verification-only run changed nothing"
     );
+    ran.push((state.header.session_id.clone(), "production"));
+
+    assert_deployment_report(&site, &ran);
     eprintln!(
         "development → staging → production: {:.1}s in all",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The deployment report of the site's state dir: every session of `ran`
+/// in promotion order (they ran in it), each named counted or not (by the
+/// gates' own rule, asked here directly), the evidence chain that let
+/// production start, every journal verified; in JSON as documented, in
+/// Markdown, and in HTML that loads in a browser without a console message.
+fn assert_deployment_report(site: &Site, ran: &[(String, &str)]) {
+    let runbook = runbook_path();
+    let runbook = runbook.to_str().expect("utf-8 path");
+    let out = site
+        .command(&["report", "--deployment", runbook, "--format", "json"])
+        .output()
+        .expect("runsheet report --deployment");
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    common::report_json::documented().assert_valid_as(&json, "deployment");
+    let sessions = json["sessions"].as_array().expect("sessions");
+    let listed: Vec<(&str, &str)> = sessions
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().expect("id"),
+                s["environment"].as_str().expect("env"),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = ran.iter().map(|(id, env)| (id.as_str(), *env)).collect();
+    assert_eq!(listed, expected, "every session, in promotion order");
+
+    let saved = runsheet::journal::store::list_sessions(&site.dir.path().join("state"))
+        .expect("sessions")
+        .sessions;
+    let sha = &saved[0].runbook_sha256;
+    for json in sessions {
+        let summary = saved.iter().find(|x| json["id"] == x.id.as_str()).expect("saved");
+        let rule = |proof| runsheet::gates::counts_as_evidence(summary, &summary.environment, proof, sha);
+        let run = rule(runsheet::gates::Proof::Run);
+        assert_eq!(json["evidence"][0]["proof"], "successful_session");
+        assert_eq!(json["evidence"][0]["counts"], run.is_ok(), "{json:#}");
+        assert_eq!(json["evidence"][0]["why_not"].as_str(), run.err().as_deref());
+    }
+    let counts = |i: usize| sessions[i]["counts_as"].as_str();
+    assert_eq!(counts(0), None, "the dry run");
+    assert_eq!(
+        sessions[0]["evidence"][0]["why_not"],
+        "a dry run never counts as evidence"
+    );
+    assert_eq!(counts(1), Some("successful_session"), "development");
+    assert_eq!(counts(2), Some("successful_session"), "staging");
+    assert_eq!(counts(3), Some("rollback_rehearsal"), "the rehearsal");
+    assert_eq!(counts(4), Some("successful_session"), "staging again");
+    assert_eq!(counts(5), Some("successful_session"), "production");
+    assert_eq!(json["environments"][1]["proven_by"], ran[2].0.as_str());
+    assert_eq!(json["environments"][1]["rehearsed_by"], ran[3].0.as_str());
+    assert_eq!(json["intact"], true);
+
+    // What let production start: each of its gates passed on a session that still counts.
+    let production = &ran[5].0;
+    let links: Vec<(&str, &str, &str, bool)> = json["chain"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .filter(|l| l["session"] == production.as_str())
+        .map(|l| {
+            (
+                l["needs"].as_str().expect("needs"),
+                l["proof"].as_str().expect("proof"),
+                l["relied_on"].as_str().expect("relied on"),
+                l["still_counts"].as_bool().expect("still counts"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("development", "successful_session", ran[1].0.as_str(), true),
+            ("staging", "successful_session", ran[2].0.as_str(), true),
+            ("staging", "rollback_rehearsal", ran[3].0.as_str(), true),
+        ]
+    );
+
+    let out = site
+        .command(&["report", "--deployment", runbook])
+        .output()
+        .expect("runsheet report --deployment");
+    assert!(out.status.success(), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    let mut at = 0;
+    for (id, _) in ran {
+        let row = md[at..]
+            .find(&format!("| `{id}` |"))
+            .unwrap_or_else(|| panic!("{id} after the sessions before it:\n{md}"));
+        at += row + 1;
+    }
+    assert!(
+        md.contains("| Promotion | complete: production proven by session "),
+        "{md}"
+    );
+
+    let page = site.dir.path().join("deployment.html");
+    let out = site
+        .command(&[
+            "report",
+            "--deployment",
+            runbook,
+            "-o",
+            page.to_str().expect("path"),
+        ])
+        .output()
+        .expect("runsheet report --deployment");
+    assert!(out.status.success(), "{}", text(&out));
+    let dom = common::browser::load_cleanly(&page);
+    assert_eq!(dom.matches("<figure class=\"timeline\"").count(), ran.len());
 }
 
 #[test]

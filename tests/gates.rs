@@ -3,43 +3,10 @@
 
 mod common;
 
-use common::runsheet::{Fixture, text};
+use common::runsheet::{Fixture, gated_runbook as runbook, text};
 use runsheet::engine::runner::ESTIMATE_EXCEEDED;
 use runsheet::journal::event::SessionOutcome;
 use runsheet::session::StepStatus;
-
-/// Production requires a successful staging session of the same runbook.
-fn runbook(extra_production: &str) -> String {
-    format!(
-        r#"+++
-title = "Gated"
-[environments.staging]
-[environments.production]
-requires = ["staging"]
-{extra_production}
-+++
-# Gated
-
-## Staging
-
-### Execution
-
-1. Change staging
-   ```sh
-   echo "changing $RUNSHEET_ENV"
-   ```
-
-## Production
-
-### Execution
-
-1. Change production
-   ```sh
-   echo "changing $RUNSHEET_ENV"
-   ```
-"#
-    )
-}
 
 const GATE: &str = "gate.requires.staging";
 

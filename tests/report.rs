@@ -11,7 +11,8 @@ use std::process::Output;
 
 use common::ScratchDb;
 use common::browser;
-use common::runsheet::{Fixture, text};
+use common::report_json::documented;
+use common::runsheet::{Fixture, gated_runbook, text};
 use runsheet::journal::JournalSink;
 use runsheet::journal::event::Outcome;
 use runsheet::journal::event::{Event, Header};
@@ -138,6 +139,9 @@ fn filters(fx: &Fixture) -> Vec<(String, String)> {
         (r"over \d+ events".into(), "over [N] events".into()),
         // Measured durations end in seconds; the plan's round minutes stay.
         (r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(ms|s)\b".into(), "[DURATION]".into()),
+        // The text timeline: its columns pad durations, its strips show timing.
+        (r" {2,}\[DURATION\]".into(), " [DURATION]".into()),
+        (r"\|[^|\n]{40}\|".into(), "|[STRIP]|".into()),
         (
             format!(r"\| Host \| {} \|", regex_escape(&host)),
             "| Host | [HOST] |".into(),
@@ -324,138 +328,6 @@ fn html_report_in_a_real_browser_shows_the_signoffs_and_the_verification_table()
         "the observed rows: {sql_check:?}"
     );
     assert_eq!(verifications[2][5], "checks out");
-}
-
-/// One object type of docs/report-json.md: field name -> type.
-type Shape = BTreeMap<String, String>;
-
-/// The object types and value sets that docs/report-json.md documents.
-struct Documented {
-    objects: BTreeMap<String, Shape>,
-    sets: BTreeMap<String, Vec<String>>,
-}
-
-/// Code spans of a Markdown table cell.
-fn code_spans(cell: &str) -> Vec<String> {
-    cell.split('`').skip(1).step_by(2).map(str::to_string).collect()
-}
-
-/// Read the object tables (`### \`name\`` then `| field | type | meaning |`)
-/// and the value sets table of the documentation.
-fn documented() -> Documented {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/report-json.md"))
-        .expect("docs/report-json.md");
-    let mut objects = BTreeMap::new();
-    let mut sets = BTreeMap::new();
-    let mut current: Option<String> = None;
-    let mut in_sets = false;
-    for line in doc.lines() {
-        if let Some(heading) = line.strip_prefix("### ") {
-            current = code_spans(heading).into_iter().next();
-            in_sets = false;
-            continue;
-        }
-        if line.starts_with("## ") {
-            current = None;
-            in_sets = line == "## Value sets";
-            continue;
-        }
-        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').map(str::trim).collect();
-        if !line.starts_with('|') || cells.len() < 2 || cells[0].starts_with("---") {
-            continue;
-        }
-        let (Some(first), Some(second)) = (code_spans(cells[0]).pop(), code_spans(cells[1]).first().cloned())
-        else {
-            continue;
-        };
-        if in_sets {
-            sets.insert(first, code_spans(cells[1]));
-        } else if let Some(object) = &current {
-            objects
-                .entry(object.clone())
-                .or_insert_with(Shape::new)
-                .insert(first, second);
-        }
-    }
-    assert!(
-        objects.len() > 10 && sets.len() > 5,
-        "the documentation's tables were read"
-    );
-    Documented { objects, sets }
-}
-
-impl Documented {
-    /// Check `value` against documented type `ty`; problems go to `errors` with their JSON path.
-    fn check(&self, value: &Value, ty: &str, path: &str, errors: &mut Vec<String>) {
-        if let Some(inner) = ty.strip_suffix(" or null") {
-            if !value.is_null() {
-                self.check(value, inner, path, errors);
-            }
-            return;
-        }
-        let mut fail = |what: &str| errors.push(format!("{path}: expected {what}, found {value}"));
-        if let Some(item) = ty.strip_prefix("array of ") {
-            match value.as_array() {
-                Some(items) => {
-                    for (i, v) in items.iter().enumerate() {
-                        self.check(v, item, &format!("{path}[{i}]"), errors);
-                    }
-                }
-                None => fail(ty),
-            }
-            return;
-        }
-        if let Some(set) = ty.strip_prefix("enum ") {
-            let values = self
-                .sets
-                .get(set)
-                .unwrap_or_else(|| panic!("value set {set} is documented"));
-            if !value.as_str().is_some_and(|s| values.iter().any(|v| v == s)) {
-                fail(&format!("one of {values:?}"));
-            }
-            return;
-        }
-        match ty {
-            "string" if value.is_string() => {}
-            "integer" if value.is_i64() || value.is_u64() => {}
-            "ms" if value.is_u64() => {}
-            "boolean" if value.is_boolean() => {}
-            "time"
-                if value
-                    .as_str()
-                    .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok()) => {
-            }
-            "string" | "integer" | "ms" | "boolean" | "time" => fail(ty),
-            object => {
-                let shape = self
-                    .objects
-                    .get(object)
-                    .unwrap_or_else(|| panic!("{path}: type {object} is not documented"));
-                let Some(map) = value.as_object() else {
-                    return fail(&format!("object {object}"));
-                };
-                for (field, field_ty) in shape {
-                    match map.get(field) {
-                        Some(v) => self.check(v, field_ty, &format!("{path}.{field}"), errors),
-                        None => errors.push(format!("{path}: documented field {field} is missing")),
-                    }
-                }
-                for field in map.keys().filter(|k| !shape.contains_key(*k)) {
-                    errors.push(format!("{path}: field {field} is not documented"));
-                }
-            }
-        }
-    }
-
-    fn assert_valid(&self, report: &Value) {
-        let mut errors = Vec::new();
-        self.check(report, "report", "$", &mut errors);
-        assert!(
-            errors.is_empty(),
-            "the JSON report does not match docs/report-json.md:\n{}",
-            errors.join("\n")
-        );
-    }
 }
 
 fn json_report(fx: &Fixture, session: &str) -> Value {
@@ -1049,4 +921,162 @@ fn the_timeline_of_a_recorded_session_draws_every_attempt_wait_and_mark_and_show
         .find(|l| l.starts_with("Execution"))
         .expect("execution");
     assert!(execution.contains('✕') && execution.contains('█'), "{execution}");
+}
+
+fn deployment(fx: &Fixture, args: &[&str]) -> Output {
+    let runbook = fx.runbook();
+    let mut all = vec!["--deployment", runbook.to_str().expect("path")];
+    all.extend_from_slice(args);
+    report(fx, &all)
+}
+
+#[test]
+fn a_deployment_report_names_what_counted_and_what_a_broken_journal_no_longer_proves() {
+    let doc = documented();
+    let fx = Fixture::new(&gated_runbook(""));
+    let session = |out: Output| {
+        assert!(out.status.success(), "{}", text(&out));
+        fx.state().header.session_id
+    };
+    // Production first: its gate fails, it is overridden nowhere, it stops.
+    assert_eq!(fx.run(&["--env", "production"]).status.code(), Some(1));
+    let refused = fx.state().header.session_id;
+    let dry = session(fx.run(&["--env", "staging", "--dry-run"]));
+    let staging = session(fx.run(&["--env", "staging"]));
+    let production = session(fx.run(&["--env", "production"]));
+
+    let out = deployment(&fx, &["--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    doc.assert_valid_as(&json, "deployment");
+    let listed: Vec<(&str, &str, Option<&str>)> = json["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().expect("id"),
+                s["environment"].as_str().expect("environment"),
+                s["counts_as"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (dry.as_str(), "staging", None),
+            (staging.as_str(), "staging", Some("successful_session")),
+            (refused.as_str(), "production", None),
+            (production.as_str(), "production", Some("successful_session")),
+        ],
+        "promotion order, then by start"
+    );
+    assert_eq!(
+        json["sessions"][0]["evidence"][0]["why_not"],
+        "a dry run never counts as evidence"
+    );
+    assert_eq!(json["sessions"][2]["evidence"][0]["why_not"], "it is unfinished");
+    assert_eq!(json["environments"][0]["proven_by"], staging.as_str());
+    assert_eq!(json["environments"][1]["proven_by"], production.as_str());
+    let chain: Vec<(&str, &str, Option<&str>, Option<bool>)> = json["chain"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .map(|l| {
+            (
+                l["session"].as_str().expect("session"),
+                l["result"].as_str().expect("result"),
+                l["relied_on"].as_str(),
+                l["still_counts"].as_bool(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            (refused.as_str(), "failed", None, None),
+            (production.as_str(), "passed", Some(staging.as_str()), Some(true)),
+        ]
+    );
+    assert_eq!(json["intact"], true);
+
+    // The same in Markdown and HTML: every session, and what counts.
+    let md = stdout(&deployment(&fx, &[]));
+    for id in [&dry, &staging, &refused, &production] {
+        assert!(md.contains(&format!("| `{id}` |")), "{id} in:\n{md}");
+    }
+    assert!(
+        md.contains("does not count: a dry run never counts as evidence"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Promotion | complete: production proven by session "),
+        "{md}"
+    );
+    let page = fx.dir.path().join("deployment.html");
+    let out = deployment(&fx, &["-o", page.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let loaded = browser::load(&page);
+    assert!(
+        loaded.console.is_empty(),
+        "console messages: {:?}",
+        loaded.console
+    );
+    assert_eq!(
+        loaded.dom.matches("<figure class=\"timeline\"").count(),
+        4,
+        "a timeline per session"
+    );
+
+    // Edit the staging journal: it no longer counts, and the chain says that
+    // production relied on a session that no longer proves anything.
+    let journal = fx.state_dir().join("sessions").join(format!("{staging}.jsonl"));
+    let edited = std::fs::read_to_string(&journal)
+        .expect("journal")
+        .replace("changing staging", "changing nothing");
+    std::fs::write(&journal, edited).expect("tamper");
+    let out = deployment(&fx, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("broken or unreadable"), "{}", text(&out));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    doc.assert_valid_as(&json, "deployment");
+    assert_eq!(json["intact"], false);
+    assert_eq!(json["sessions"][1]["report"]["integrity"]["verified"], false);
+    assert_eq!(
+        json["sessions"][1]["evidence"][0]["why_not"],
+        "its journal's hash chain is broken"
+    );
+    let link = &json["chain"][1];
+    assert_eq!(
+        (link["still_counts"].as_bool(), link["why_not"].as_str()),
+        (Some(false), Some("its journal's hash chain is broken"))
+    );
+    assert_eq!(json["environments"][0]["proven_by"], Value::Null);
+}
+
+#[test]
+fn the_readme_and_ci_name_the_tools_the_tests_need_and_show_the_timeline() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read =
+        |path: &str| std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let readme = read("README.md");
+    assert!(
+        readme.contains(browser::TEST_TOOLS_INSTALL),
+        "the README's set-up says: {}",
+        browser::TEST_TOOLS_INSTALL
+    );
+    let ci = read(".ci/run");
+    for package in ["postgresql-client", "chromium"] {
+        assert!(
+            ci.contains(&format!("missing+=({package})")),
+            ".ci/run installs {package}"
+        );
+    }
+    assert!(
+        readme.contains("](assets/timeline.png)"),
+        "the README shows the timeline"
+    );
+    let png = std::fs::read(root.join("assets/timeline.png")).expect("assets/timeline.png");
+    let (width, height) = browser::png_size(&png);
+    assert!(width >= 1600 && height >= 400, "{width}x{height}");
 }

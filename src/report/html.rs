@@ -11,7 +11,8 @@
 
 use std::fmt::Write;
 
-use super::layout::{Item, Span, Table, steps_table};
+use super::deployment::Deployment;
+use super::layout::{Item, Span, SummaryRow, Table, steps_table};
 use super::svg::{self, Scale};
 use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
 use crate::journal::event::Observed;
@@ -111,7 +112,7 @@ pub fn render(report: &Report, mono: bool) -> String {
 }
 
 /// The page's start: head, style, and the `<h1>`.
-pub(super) fn page_start(out: &mut String, title: &str, mono: bool) -> std::fmt::Result {
+fn page_start(out: &mut String, title: &str, mono: bool) -> std::fmt::Result {
     let title = esc(title);
     writeln!(
         out,
@@ -135,16 +136,7 @@ fn write_page(out: &mut String, report: &Report, mono: bool) -> std::fmt::Result
         )?;
     }
 
-    writeln!(out, "<h2 id=\"summary\">Summary</h2>\n<table class=\"summary\">")?;
-    for row in report.summary() {
-        writeln!(
-            out,
-            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-            row.label,
-            spans(&row.value)
-        )?;
-    }
-    writeln!(out, "</table>")?;
+    summary(out, &report.summary())?;
 
     writeln!(out, "<h2 id=\"overrides\">Overrides</h2>")?;
     list(out, &report.override_items())?;
@@ -212,13 +204,89 @@ fn write_page(out: &mut String, report: &Report, mono: bool) -> std::fmt::Result
     writeln!(out, "</body>\n</html>")
 }
 
+/// The deployment report as one page; `mono` writes its high-contrast form.
+pub fn render_deployment(d: &Deployment, mono: bool) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_deployment(&mut out, d, mono);
+    out
+}
+
+fn write_deployment(out: &mut String, d: &Deployment, mono: bool) -> std::fmt::Result {
+    page_start(out, &d.title(), mono)?;
+    summary(out, &d.summary())?;
+    writeln!(out, "<h2 id=\"promotion\">Promotion path</h2>")?;
+    table(out, "promotion", &d.promotion_table())?;
+    writeln!(out, "<h2 id=\"sessions\">Sessions</h2>")?;
+    if d.sessions.is_empty() {
+        writeln!(
+            out,
+            "<p>No session of this runbook's content is saved in the state directory.</p>"
+        )?;
+    } else {
+        table(out, "sessions", &d.sessions_table())?;
+    }
+    writeln!(out, "<h2 id=\"chain\">Evidence chain</h2>")?;
+    if d.chain.is_empty() {
+        writeln!(out, "<p>No session ran a promotion gate.</p>")?;
+    } else {
+        table(out, "chain", &d.chain_table())?;
+    }
+    if !d.sessions.is_empty() {
+        writeln!(out, "<h2 id=\"comparison\">Comparison</h2>")?;
+        table(out, "comparison", &d.comparison_table())?;
+    }
+    writeln!(
+        out,
+        "<h2 id=\"timelines\">Timelines</h2>\n<p class=\"muted\">Every session on one time axis, \
+         from its own start: equal lengths are equal times.</p>"
+    )?;
+    let scale = Scale::fitting(d.axis_ms());
+    let mut n = 0;
+    for (env, sessions) in d.by_environment() {
+        writeln!(out, "<h3>{}</h3>", esc(env))?;
+        for s in sessions {
+            n += 1;
+            writeln!(out, "<p>{}</p>", spans(&s.line()))?;
+            out.push_str(&svg::figure(
+                &s.report.timeline,
+                scale,
+                &format!("timeline-{n}"),
+                &format!("Timeline of session {} ({env})", s.report.session.id),
+            ));
+        }
+    }
+    if !d.unreadable.is_empty() {
+        writeln!(out, "<h2 id=\"unreadable\">Unreadable journals</h2>\n<ul>")?;
+        for (path, why) in &d.unreadable {
+            writeln!(out, "<li><code>{}</code>: {}</li>", esc(path), esc(why))?;
+        }
+        writeln!(out, "</ul>")?;
+    }
+    writeln!(out, "</body>\n</html>")
+}
+
+/// The summary table of label and value rows.
+fn summary(out: &mut String, rows: &[SummaryRow]) -> std::fmt::Result {
+    writeln!(out, "<h2 id=\"summary\">Summary</h2>\n<table class=\"summary\">")?;
+    for row in rows {
+        writeln!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+            row.label,
+            spans(&row.value)
+        )?;
+    }
+    writeln!(out, "</table>")
+}
+
 /// A table of steps, with a last column for their sign-offs and skips.
 fn steps(out: &mut String, steps: &[StepReport]) -> std::fmt::Result {
     if steps.is_empty() {
         return writeln!(out, "<p>No steps.</p>");
     }
     let mut table = steps_table(steps);
-    table.columns.push("Sign-offs and skips");
+    table.columns.push("Sign-offs and skips".to_string());
     let rows = table.rows.iter().zip(steps).map(|(row, s)| {
         let decided: Vec<String> = s.decisions().iter().map(|d| esc(d)).collect();
         format!("{}<td class=\"note\">{}</td>", cells(row), decided.join("<br>"))
@@ -227,7 +295,7 @@ fn steps(out: &mut String, steps: &[StepReport]) -> std::fmt::Result {
 }
 
 /// A table; `class` names it for the style sheet (empty: no class).
-pub(super) fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::Result {
+fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::Result {
     write_table(
         out,
         class,
@@ -239,7 +307,7 @@ pub(super) fn table(out: &mut String, class: &str, table: &Table) -> std::fmt::R
 fn write_table(
     out: &mut String,
     class: &str,
-    columns: &[&str],
+    columns: &[String],
     rows: impl Iterator<Item = String>,
 ) -> std::fmt::Result {
     let class = if class.is_empty() {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use super::deployment::Deployment;
 use super::{Report, SignOffReport, StepReport, json_name, stream_label};
 use crate::journal::event::Mode;
 use crate::session::Attempt;
@@ -18,9 +19,70 @@ pub const FORMAT: u32 = 1;
 
 /// Render the report as pretty-printed JSON, with a final newline.
 pub fn render(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(&value(report)).unwrap_or_else(|_| "{}".to_string());
+    pretty(&value(report))
+}
+
+/// Render the deployment report as pretty-printed JSON, with a final newline.
+pub fn render_deployment(d: &Deployment) -> String {
+    pretty(&deployment_value(d))
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_string());
     text.push('\n');
     text
+}
+
+/// The deployment report as a JSON value (docs/report-json.md, `deployment`).
+pub fn deployment_value(d: &Deployment) -> Value {
+    let id = |i: Option<usize>| i.map(|i| d.sessions[i].report.session.id.clone());
+    json!({
+        "format": FORMAT,
+        "runbook": {
+            "title": d.title,
+            "path": d.runbook_path,
+            "sha256": d.runbook_sha256,
+        },
+        "intact": d.intact(),
+        "environments": d.environments.iter().map(|e| json!({
+            "name": e.name,
+            "requires": e.requires,
+            "rehearsal_needed": e.rehearsal_needed,
+            "proven_by": id(e.proven_by),
+            "rehearsed_by": id(e.rehearsed_by),
+            "sessions": d.sessions.iter()
+                .filter(|s| s.report.session.environment == e.name)
+                .map(|s| s.report.session.id.clone())
+                .collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "sessions": d.sessions.iter().map(|s| json!({
+            "id": s.report.session.id,
+            "environment": s.report.session.environment,
+            "counts_as": s.counts_as().map(|p| json_name(p.noun())),
+            "evidence": s.evidence.iter().map(|(proof, verdict)| json!({
+                "proof": json_name(proof.noun()),
+                "counts": verdict.is_ok(),
+                "why_not": verdict.as_ref().err(),
+            })).collect::<Vec<_>>(),
+            "report": value(&s.report),
+        })).collect::<Vec<_>>(),
+        "chain": d.chain.iter().map(|link| json!({
+            "session": d.sessions[link.session].report.session.id,
+            "gate": link.gate,
+            "title": link.title,
+            "needs": link.needs,
+            "proof": json_name(link.proof.noun()),
+            "result": json_name(link.result.label()),
+            "relied_on": link.relied_on,
+            "overridden_by": link.overridden_by,
+            "still_counts": link.today.as_ref().map(Result::is_ok),
+            "why_not": link.today.as_ref().and_then(|t| t.as_ref().err()),
+        })).collect::<Vec<_>>(),
+        "unreadable": d.unreadable.iter().map(|(path, reason)| json!({
+            "path": path,
+            "reason": reason,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// The report as a JSON value.
@@ -192,7 +254,9 @@ fn ms(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gates::Proof;
     use crate::journal::event::{Outcome, SessionOutcome};
+    use crate::report::deployment::GateResult;
     use crate::session::StepStatus;
 
     /// Every name derived from a label is one docs/report-json.md lists, so
@@ -200,8 +264,12 @@ mod tests {
     #[test]
     fn json_names_are_the_documented_values() {
         let doc = include_str!("../../docs/report-json.md");
+        let sets = doc
+            .split("\n## Value sets\n")
+            .nth(1)
+            .expect("a value sets section");
         let documented = |set: &str, label: &str| {
-            let row = doc
+            let row = sets
                 .lines()
                 .find(|l| l.starts_with(&format!("| `{set}` |")))
                 .unwrap_or_else(|| panic!("value set {set} is documented"));
@@ -222,9 +290,18 @@ mod tests {
                 documented("attempt-outcome", outcome.label());
             }
         }
-        use SessionOutcome::*;
-        for outcome in [Completed, Failed, Aborted, RolledBack] {
-            documented("session-outcome", outcome.label());
+        {
+            use SessionOutcome::*;
+            for outcome in [Completed, Failed, Aborted, RolledBack] {
+                documented("session-outcome", outcome.label());
+            }
+        }
+        for proof in [Proof::Run, Proof::RollbackTest] {
+            documented("proof", proof.noun());
+        }
+        use GateResult::*;
+        for result in [Passed, Overridden, Failed, NotRun] {
+            documented("gate-result", result.label());
         }
     }
 }

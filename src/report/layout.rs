@@ -53,8 +53,13 @@ pub struct SummaryRow {
 /// A table: its column headings and its rows of cells.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
-    pub columns: Vec<&'static str>,
+    pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
+}
+
+/// Column headings as a table holds them.
+pub fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 /// A list item, with the items nested under it.
@@ -64,12 +69,12 @@ pub struct Item {
     pub details: Vec<Cell>,
 }
 
-fn text(text: impl Into<String>) -> Span {
+pub fn text(text: impl Into<String>) -> Span {
     Span::Text(text.into())
 }
 
 /// A step as lists and headings name it: its id, then its title.
-fn step(id: &str, title: &str) -> Cell {
+pub fn step(id: &str, title: &str) -> Cell {
     vec![Span::Code(id.to_string()), text(" "), text(title)]
 }
 
@@ -216,14 +221,14 @@ impl Report {
             ]
         };
         Table {
-            columns: vec![
+            columns: columns(&[
                 "Phase",
                 "Steps done",
                 "Planned",
                 "Actual",
                 "Sign-off waits",
                 "Failed attempts",
-            ],
+            ]),
             rows: self.phases.iter().map(row).collect(),
         }
     }
@@ -258,7 +263,7 @@ impl Report {
             ]
         };
         Table {
-            columns: vec!["Time", "Step", "Check", "Attempt", "Result", "Observed"],
+            columns: columns(&["Time", "Step", "Check", "Attempt", "Result", "Observed"]),
             rows: self.verifications.iter().map(row).collect(),
         }
     }
@@ -312,7 +317,7 @@ pub fn steps_table(steps: &[StepReport]) -> Table {
         ]
     };
     Table {
-        columns: vec!["Step", "Kind", "Status", "Attempts", "Exit codes", "Duration"],
+        columns: columns(&["Step", "Kind", "Status", "Attempts", "Exit codes", "Duration"]),
         rows: steps.iter().map(row).collect(),
     }
 }

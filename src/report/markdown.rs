@@ -6,7 +6,8 @@
 
 use std::fmt::Write;
 
-use super::layout::{Item, Span, Table, failures, steps_table, waits};
+use super::deployment::Deployment;
+use super::layout::{Item, Span, SummaryRow, Table, failures, steps_table, waits};
 use super::timeline::Timeline;
 use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
 
@@ -31,10 +32,7 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
         writeln!(out, "> **{}**\n", text(&banner))?;
     }
 
-    writeln!(out, "## Summary\n\n| | |\n|---|---|")?;
-    for row in report.summary() {
-        writeln!(out, "| {} | {} |", row.label, spans(&row.value, true))?;
-    }
+    summary(out, &report.summary())?;
 
     writeln!(out, "\n## Overrides\n")?;
     list(out, &report.override_items())?;
@@ -90,6 +88,68 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
 
     writeln!(out, "\n## Warnings\n")?;
     list(out, &report.warning_items())
+}
+
+/// The deployment report of a runbook: every session across environments.
+pub fn render_deployment(d: &Deployment) -> String {
+    let mut out = String::new();
+    // Writing into a String cannot fail.
+    let _ = write_deployment(&mut out, d);
+    out
+}
+
+fn write_deployment(out: &mut String, d: &Deployment) -> std::fmt::Result {
+    writeln!(out, "# {}\n", text(&d.title()))?;
+    summary(out, &d.summary())?;
+    writeln!(out, "\n## Promotion path\n")?;
+    table(out, &d.promotion_table())?;
+    writeln!(out, "\n## Sessions\n")?;
+    if d.sessions.is_empty() {
+        writeln!(
+            out,
+            "No session of this runbook's content is saved in the state directory."
+        )?;
+    } else {
+        table(out, &d.sessions_table())?;
+    }
+    writeln!(out, "\n## Evidence chain\n")?;
+    if d.chain.is_empty() {
+        writeln!(out, "No session ran a promotion gate.")?;
+    } else {
+        table(out, &d.chain_table())?;
+    }
+    if !d.sessions.is_empty() {
+        writeln!(out, "\n## Comparison\n")?;
+        table(out, &d.comparison_table())?;
+    }
+    writeln!(
+        out,
+        "\n## Timelines\n\nEvery session on one time axis, from its own start: equal lengths are equal times."
+    )?;
+    let axis = d.axis_ms();
+    for (env, sessions) in d.by_environment() {
+        writeln!(out, "\n### {}\n", text(env))?;
+        for s in sessions {
+            writeln!(out, "- {}\n", spans(&s.line(), false))?;
+            timeline(out, &s.report.timeline, axis)?;
+        }
+    }
+    if !d.unreadable.is_empty() {
+        writeln!(out, "\n## Unreadable journals\n")?;
+        for (path, why) in &d.unreadable {
+            writeln!(out, "- {}: {}", text(path), lines(why))?;
+        }
+    }
+    Ok(())
+}
+
+/// A summary table of label and value rows.
+fn summary(out: &mut String, rows: &[SummaryRow]) -> std::fmt::Result {
+    writeln!(out, "## Summary\n\n| | |\n|---|---|")?;
+    for row in rows {
+        writeln!(out, "| {} | {} |", row.label, spans(&row.value, true))?;
+    }
+    Ok(())
 }
 
 /// The timeline as a text chart in a code block, a line per phase: steps

@@ -11,6 +11,7 @@
 //! are masked before they reach the journal, and the report must not be the
 //! place where one slips out (a hand-edited journal, an older runsheet).
 
+pub mod deployment;
 pub mod html;
 pub mod json;
 pub mod layout;
@@ -47,11 +48,16 @@ pub enum Format {
     Json,
 }
 
-/// `runsheet report` arguments.
+/// `runsheet report` arguments: a session, or a whole deployment.
 #[derive(Debug, Clone, clap::Args)]
+#[command(group(clap::ArgGroup::new("subject").required(true).args(["session", "deployment"])))]
 pub struct ReportArgs {
     /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
-    pub session: String,
+    pub session: Option<String>,
+    /// Report on the whole deployment of RUNBOOK instead: every saved session
+    /// of its current content, across environments, in promotion order.
+    #[arg(long, value_name = "RUNBOOK")]
+    pub deployment: Option<PathBuf>,
     /// The format [default: from the extension of --output (.html, .json), else md].
     #[arg(long, short, value_enum)]
     pub format: Option<Format>,
@@ -80,15 +86,25 @@ impl ReportArgs {
     }
 }
 
+fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
+    eprintln!("runsheet: {message}");
+    code
+}
+
 /// `runsheet report`: 0 when written from an intact journal, 2 for a session
 /// that cannot be found, 3 for a journal that cannot be read or whose chain
 /// is broken (the report of what precedes the break is still written).
+/// With `--deployment`: 0 when every journal of the deployment verified, 2
+/// for a runbook that does not load, 3 when a journal is broken or unreadable
+/// (the report, which says so, is still written).
 pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
-    let fail = |code: u8, message: String| {
-        eprintln!("runsheet: {message}");
-        code
+    let session = match (&args.session, &args.deployment) {
+        (Some(session), _) => session,
+        (None, Some(runbook)) => return deployment(state_dir_arg, runbook, &args),
+        // clap requires one of them.
+        (None, None) => return fail(exit::USAGE, "name a SESSION, or --deployment RUNBOOK"),
     };
-    let path = match find_journal(state_dir_arg, &args.session) {
+    let path = match find_journal(state_dir_arg, session) {
         Ok(path) => path,
         Err(e @ JournalError::Io { .. }) => return fail(exit::JOURNAL, e.to_string()),
         Err(e) => return fail(exit::USAGE, e.to_string()),
@@ -119,7 +135,52 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
         Format::Html => html::render(&report, no_color()),
         Format::Json => json::render(&report),
     };
-    let written = match &args.output {
+    if let Err(message) = write_out(args.output.as_deref(), &text) {
+        return fail(exit::USAGE, message);
+    }
+    match &read.integrity {
+        Integrity::Verified => exit::OK,
+        Integrity::Broken { line, reason } => fail(
+            exit::JOURNAL,
+            format!(
+                "{}:{line}: the journal's hash chain is broken: {reason}; the report covers only the lines before it",
+                path.display()
+            ),
+        ),
+    }
+}
+
+/// `runsheet report --deployment RUNBOOK`.
+fn deployment(state_dir_arg: Option<&Path>, runbook: &Path, args: &ReportArgs) -> u8 {
+    let gathered = store::state_dir(state_dir_arg)
+        .map_err(deployment::DeploymentError::from)
+        .and_then(|dir| deployment::Deployment::gather(&dir, runbook));
+    let d = match gathered {
+        Ok(d) => d,
+        Err(e @ deployment::DeploymentError::Runbook(_)) => return fail(exit::USAGE, e),
+        Err(e) => return fail(exit::JOURNAL, e),
+    };
+    let text = match args.format() {
+        Format::Md => markdown::render_deployment(&d),
+        Format::Html => html::render_deployment(&d, no_color()),
+        Format::Json => json::render_deployment(&d),
+    };
+    if let Err(message) = write_out(args.output.as_deref(), &text) {
+        return fail(exit::USAGE, message);
+    }
+    if d.intact() {
+        exit::OK
+    } else {
+        fail(
+            exit::JOURNAL,
+            "a journal of this deployment is broken or unreadable; the report says which",
+        )
+    }
+}
+
+/// Write a report to `output`, or to standard output.
+fn write_out(output: Option<&Path>, text: &str) -> Result<(), String> {
+    match output {
         Some(file) => {
             // Private like the journal it comes from: it holds log tails.
             std::fs::OpenOptions::new()
@@ -141,19 +202,6 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
                 _ => Ok(()),
             }
         }
-    };
-    if let Err(message) = written {
-        return fail(exit::USAGE, message);
-    }
-    match &read.integrity {
-        Integrity::Verified => exit::OK,
-        Integrity::Broken { line, reason } => fail(
-            exit::JOURNAL,
-            format!(
-                "{}:{line}: the journal's hash chain is broken: {reason}; the report covers only the lines before it",
-                path.display()
-            ),
-        ),
     }
 }
 
@@ -1195,7 +1243,8 @@ mod tests {
     #[test]
     fn format_follows_the_output_extension_unless_given() {
         let args = |format, output: Option<&str>| ReportArgs {
-            session: "s".into(),
+            session: Some("s".into()),
+            deployment: None,
             format,
             output: output.map(PathBuf::from),
         };

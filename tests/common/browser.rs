@@ -89,6 +89,19 @@ pub fn load(page: &Path) -> Loaded {
     }
 }
 
+/// Load `page` and return its DOM; not one console message is allowed (the
+/// reports' Content-Security-Policy makes any script or fetch one).
+pub fn load_cleanly(page: &Path) -> String {
+    let loaded = load(page);
+    assert!(
+        loaded.console.is_empty(),
+        "{}: console messages: {:?}",
+        page.display(),
+        loaded.console
+    );
+    loaded.dom
+}
+
 /// A screenshot of `page` in a window of `width` x `height` CSS pixels, at
 /// 1.5 device pixels each.
 pub fn screenshot(page: &Path, png: &Path, width: u32, height: u32) {

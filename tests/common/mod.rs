@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod report_json;
 pub mod runsheet;
 
 use std::sync::atomic::{AtomicU32, Ordering};

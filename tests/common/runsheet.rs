@@ -67,6 +67,40 @@ impl Fixture {
     }
 }
 
+/// A runbook whose production requires a successful staging session of
+/// the same runbook; `extra_production` adds to production's front matter.
+pub fn gated_runbook(extra_production: &str) -> String {
+    format!(
+        r#"+++
+title = "Gated"
+[environments.staging]
+[environments.production]
+requires = ["staging"]
+{extra_production}
++++
+# Gated
+
+## Staging
+
+### Execution
+
+1. Change staging
+   ```sh
+   echo "changing $RUNSHEET_ENV"
+   ```
+
+## Production
+
+### Execution
+
+1. Change production
+   ```sh
+   echo "changing $RUNSHEET_ENV"
+   ```
+"#
+    )
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
