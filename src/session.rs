@@ -105,10 +105,10 @@ pub struct StepState {
     pub first_seq: Option<u64>,
     /// Times of this step's first and latest events, for phase timings.
     pub first_at: Option<DateTime<Utc>>,
+    pub last_at: Option<DateTime<Utc>>,
     /// When the step began to wait for its sign-off (a manual step), so a
     /// report can show how long the window waited on people.
     pub awaiting_at: Option<DateTime<Utc>>,
-    pub last_at: Option<DateTime<Utc>>,
     /// Output lines recorded so far (all attempts).
     pub output_lines: u64,
     /// The last few output lines, for failure summaries.
@@ -124,8 +124,8 @@ impl StepState {
             skip: None,
             first_seq: None,
             first_at: None,
-            awaiting_at: None,
             last_at: None,
+            awaiting_at: None,
             output_lines: 0,
             tail: VecDeque::new(),
         }
