@@ -27,11 +27,11 @@ use chrono::{DateTime, Utc};
 use crate::exit;
 use crate::journal::JournalError;
 use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
-use crate::journal::reader::{Integrity, read_journal};
+use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
-use crate::session::{Attempt, Note, SessionState, StepState, StepStatus, VerificationResult};
+use crate::session::{Attempt, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult};
 
 /// The output formats of `runsheet report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,14 +90,14 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
         Err(e @ JournalError::Io { .. }) => return fail(exit::JOURNAL, e.to_string()),
         Err(e) => return fail(exit::USAGE, e.to_string()),
     };
-    let read = match read_journal(&path) {
-        Ok(read) => read,
+    let (state, stream) = match fold_journal(&path) {
+        Ok(folded) => folded,
         Err(e) => return fail(exit::JOURNAL, e.to_string()),
     };
-    let state = match SessionState::from_records(&read.records) {
+    let state = match state {
         Ok(state) => state,
         Err(e) => {
-            let why = match &read.integrity {
+            let why = match stream.integrity() {
                 Integrity::Broken { line, reason } => format!("line {line}: {reason}"),
                 Integrity::Verified => e.to_string(),
             };
@@ -110,7 +110,7 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
             );
         }
     };
-    let report = Report::new(&state, &read.integrity, &read.warnings);
+    let report = Report::new(&state, stream.integrity(), stream.warnings());
     let text = match args.format() {
         Format::Md => markdown::render(&report),
         Format::Html => html::render(&report),
@@ -142,7 +142,7 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
     if let Err(message) = written {
         return fail(exit::USAGE, message);
     }
-    match &read.integrity {
+    match stream.integrity() {
         Integrity::Verified => exit::OK,
         Integrity::Broken { line, reason } => fail(
             exit::JOURNAL,
@@ -152,6 +152,24 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
             ),
         ),
     }
+}
+
+/// Fold the journal while reading it, so memory stays bounded whatever its
+/// size: the fold keeps a tail of each step's output, never the records. The
+/// fold (or why there is none) and the ended stream, whose integrity and
+/// warnings describe the whole journal.
+fn fold_journal(path: &Path) -> Result<(Result<SessionState, MissingHeader>, JournalStream), JournalError> {
+    let mut stream = JournalStream::open(path)?;
+    let mut state = None;
+    for record in stream.by_ref() {
+        let record = record?;
+        match &mut state {
+            None => state = Some(SessionState::new(&record)),
+            Some(Ok(state)) => state.apply(&record),
+            Some(Err(MissingHeader)) => {}
+        }
+    }
+    Ok((state.unwrap_or(Err(MissingHeader)), stream))
 }
 
 /// The journal SESSION names: an existing file as it is, else an id or prefix

@@ -1,9 +1,12 @@
 //! Shared test support: scratch PostgreSQL databases on the real server.
 //!
 //! Each test creates its own uniquely named database and drops it on drop.
-//! The server comes from `RUNSHEET_TEST_DATABASE_URL`.
+//! The server comes from `RUNSHEET_TEST_DATABASE_URL`. The benchmarks
+//! include this module too (`#[path]`), so one copy serves both.
 #![allow(dead_code)]
 
+pub mod journals;
+pub mod peak;
 pub mod runsheet;
 
 use std::sync::atomic::{AtomicU32, Ordering};
