@@ -5,8 +5,10 @@
 //! include this module too (`#[path]`), so one copy serves both.
 #![allow(dead_code)]
 
+pub mod fold;
 pub mod journals;
 pub mod peak;
+pub mod pty;
 pub mod runsheet;
 
 use std::sync::atomic::{AtomicU32, Ordering};
