@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::exit;
 use crate::headless::{self, Decisions};
-use crate::journal::reader::{Integrity, read_journal};
+use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::launch::{self, LaunchError, RunOptions};
 use crate::runbook::check;
@@ -313,20 +313,24 @@ fn verify(state_dir_arg: Option<&Path>, session: &str) -> u8 {
             Err(e) => return fail(exit::USAGE, e),
         }
     };
-    let read = match read_journal(&path) {
-        Ok(r) => r,
+    // Streamed: one record at a time, so memory stays flat whatever the journal's size.
+    let mut stream = match JournalStream::open(&path) {
+        Ok(stream) => stream,
         Err(e) => return fail(exit::JOURNAL, e),
     };
-    for w in &read.warnings {
+    let mut events = 0usize;
+    for record in stream.by_ref() {
+        if let Err(e) = record {
+            return fail(exit::JOURNAL, e);
+        }
+        events += 1;
+    }
+    for w in stream.warnings() {
         eprintln!("warning: {}: {w}", path.display());
     }
-    match &read.integrity {
+    match stream.integrity() {
         Integrity::Verified => {
-            println!(
-                "{}: verified: {} events, hash chain intact",
-                path.display(),
-                read.records.len()
-            );
+            println!("{}: verified: {events} events, hash chain intact", path.display());
             exit::OK
         }
         Integrity::Broken { line, reason } => {

@@ -1,173 +1,18 @@
 //! End-to-end tests of the live checklist: the real binary in a
-//! pseudo-terminal, its screen read back through a vt100 parser, keys sent
-//! as bytes. Every wait is on a screen condition with a deadline.
+//! pseudo-terminal ([`common::pty`]), its screen read back through a vt100
+//! parser, keys sent as bytes. Every wait is on a screen condition with a
+//! deadline.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::num::NonZeroU16;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use common::ScratchDb;
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use common::pty::{Tui, nz, vm_hwm_kb};
 use runsheet::journal::event::{Event, Record};
 use runsheet::journal::reader::read_journal;
 use tempfile::TempDir;
-
-/// How long any one screen condition may take to appear.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// The binary running in a pseudo-terminal, and what its screen shows.
-struct Tui {
-    child: Box<dyn Child + Send + Sync>,
-    master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
-    reader: Option<JoinHandle<()>>,
-}
-
-impl Tui {
-    fn spawn(args: &[&str], dir: &Path, cols: u16, rows: u16) -> Tui {
-        let pty = native_pty_system();
-        let pair = pty
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
-        cmd.args(args);
-        cmd.cwd(dir);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("RUNSHEET_OPERATOR", "tester");
-        cmd.env_remove("RUNSHEET_STATE_DIR");
-        cmd.env_remove("NO_COLOR");
-        let child = pair.slave.spawn_command(cmd).expect("spawn runsheet");
-        // The child has its own handle; ours would keep the pty open after it exits.
-        drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)));
-        let mut read = pair.master.try_clone_reader().expect("pty reader");
-        let sink = Arc::clone(&parser);
-        let reader = std::thread::spawn(move || {
-            let mut buf = [0u8; 64 * 1024];
-            loop {
-                match read.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().expect("parser lock").process(&buf[..n]),
-                }
-            }
-        });
-        let writer = pair.master.take_writer().expect("pty writer");
-        Tui {
-            child,
-            master: pair.master,
-            writer,
-            parser,
-            reader: Some(reader),
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().expect("parser lock").screen().contents()
-    }
-
-    /// Wait until `cond` holds for the screen; returns how long it took.
-    fn wait(&self, what: &str, cond: impl Fn(&vt100::Screen) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            if cond(self.parser.lock().expect("parser lock").screen()) {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "timed out waiting for {what}; the screen shows:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn wait_text(&self, text: &str) -> Duration {
-        self.wait(&format!("{text:?}"), |s| s.contents().contains(text))
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
-    }
-
-    fn keys(&mut self, text: &str) {
-        self.send(text.as_bytes());
-    }
-
-    fn resize(&mut self, cols: u16, rows: u16) {
-        self.parser
-            .lock()
-            .expect("parser lock")
-            .set_size(nz(rows), nz(cols));
-        self.master
-            .resize(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("resize the pty");
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.process_id().expect("a child pid") as i32
-    }
-
-    /// Wait for the process to exit; its exit code.
-    fn exit_code(&mut self) -> u32 {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for runsheet") {
-                if let Some(reader) = self.reader.take() {
-                    let _ = reader.join();
-                }
-                return status.exit_code();
-            }
-            assert!(
-                start.elapsed() < DEADLINE,
-                "runsheet did not exit; the screen shows:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// After exit: back on the main screen, the cursor shown, raw mode off
-    /// (a raw-mode terminal would not translate "\n" into a new line).
-    fn assert_terminal_restored(&self) {
-        let parser = self.parser.lock().expect("parser lock");
-        let screen = parser.screen();
-        assert!(!screen.alternate_screen(), "still on the alternate screen");
-        assert!(!screen.hide_cursor(), "the cursor is still hidden");
-        assert_eq!(
-            screen.mouse_protocol_mode(),
-            vt100::MouseProtocolMode::None,
-            "mouse capture still on"
-        );
-        assert!(!screen.bracketed_paste(), "bracketed paste still on");
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn nz(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).expect("a terminal size is not zero")
-}
 
 /// A temp folder with a runbook and a state dir.
 struct Fixture {
@@ -398,16 +243,6 @@ fn termination_signals_detach_and_restore_the_terminal() {
             "{signal}"
         );
     }
-}
-
-/// Peak resident memory of a process, from /proc (kB).
-fn vm_hwm_kb(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc status")
 }
 
 /// A step printing a million lines (in ten bursts, so the flood lasts long

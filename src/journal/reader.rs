@@ -62,7 +62,8 @@ pub fn read_journal(path: &Path) -> Result<ReadJournal, JournalError> {
     })
 }
 
-/// Verified records of a journal, one at a time.
+/// Verified records of a journal, one at a time, from a file (or from any
+/// buffered reader, as the property tests and fuzz targets use).
 ///
 /// Yields `Err` only for I/O errors. Once it yields `None`, [`integrity`],
 /// [`warnings`], [`last_hash`] and [`good_len`] describe the whole journal.
@@ -72,9 +73,9 @@ pub fn read_journal(path: &Path) -> Result<ReadJournal, JournalError> {
 /// [`last_hash`]: JournalStream::last_hash
 /// [`good_len`]: JournalStream::good_len
 #[derive(Debug)]
-pub struct JournalStream {
+pub struct JournalStream<R = BufReader<File>> {
     path: PathBuf,
-    reader: BufReader<File>,
+    reader: R,
     verifier: Verifier,
     line: Vec<u8>,
     line_no: usize,
@@ -87,9 +88,19 @@ pub struct JournalStream {
 impl JournalStream {
     pub fn open(path: &Path) -> Result<JournalStream, JournalError> {
         let file = File::open(path).map_err(JournalError::io("open the journal", path))?;
-        Ok(JournalStream {
+        Ok(JournalStream::from_reader(
+            BufReader::with_capacity(READ_BUFFER, file),
+            path,
+        ))
+    }
+}
+
+impl<R: BufRead> JournalStream<R> {
+    /// Read a journal from `reader`; `path` names it in errors.
+    pub fn from_reader(reader: R, path: &Path) -> JournalStream<R> {
+        JournalStream {
             path: path.to_path_buf(),
-            reader: BufReader::with_capacity(READ_BUFFER, file),
+            reader,
             verifier: Verifier::new(),
             line: Vec::with_capacity(4096),
             line_no: 0,
@@ -97,7 +108,7 @@ impl JournalStream {
             integrity: Integrity::Verified,
             warnings: Vec::new(),
             done: false,
-        })
+        }
     }
 
     /// The verdict so far; final once the stream has ended.
@@ -183,7 +194,7 @@ impl JournalStream {
     }
 }
 
-impl Iterator for JournalStream {
+impl<R: BufRead> Iterator for JournalStream<R> {
     type Item = Result<Record, JournalError>;
 
     fn next(&mut self) -> Option<Self::Item> {

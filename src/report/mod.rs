@@ -30,11 +30,11 @@ use chrono::{DateTime, Utc};
 use crate::exit;
 use crate::journal::JournalError;
 use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
-use crate::journal::reader::{Integrity, read_journal};
+use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
-use crate::session::{Attempt, Note, SessionState, StepState, StepStatus, VerificationResult};
+use crate::session::{Attempt, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult};
 use timeline::Timeline;
 
 /// The output formats of `runsheet report`.
@@ -109,14 +109,14 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
         Err(e @ JournalError::Io { .. }) => return fail(exit::JOURNAL, e.to_string()),
         Err(e) => return fail(exit::USAGE, e.to_string()),
     };
-    let read = match read_journal(&path) {
-        Ok(read) => read,
+    let (state, stream) = match fold_journal(&path) {
+        Ok(folded) => folded,
         Err(e) => return fail(exit::JOURNAL, e.to_string()),
     };
-    let state = match SessionState::from_records(&read.records) {
+    let state = match state {
         Ok(state) => state,
         Err(e) => {
-            let why = match &read.integrity {
+            let why = match stream.integrity() {
                 Integrity::Broken { line, reason } => format!("line {line}: {reason}"),
                 Integrity::Verified => e.to_string(),
             };
@@ -129,7 +129,7 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
             );
         }
     };
-    let report = Report::new(&state, &read.integrity, &read.warnings);
+    let report = Report::new(&state, stream.integrity(), stream.warnings());
     let text = match args.format() {
         Format::Md => markdown::render(&report),
         Format::Html => html::render(&report, no_color()),
@@ -138,7 +138,7 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
     if let Err(message) = write_out(args.output.as_deref(), &text) {
         return fail(exit::USAGE, message);
     }
-    match &read.integrity {
+    match stream.integrity() {
         Integrity::Verified => exit::OK,
         Integrity::Broken { line, reason } => fail(
             exit::JOURNAL,
@@ -208,6 +208,24 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<(), String> {
 /// `NO_COLOR` set and not empty (no-color.org): write the high-contrast form.
 fn no_color() -> bool {
     std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// Fold the journal while reading it, so memory stays bounded whatever its
+/// size: the fold keeps a tail of each step's output, never the records. The
+/// fold (or why there is none) and the ended stream, whose integrity and
+/// warnings describe the whole journal.
+fn fold_journal(path: &Path) -> Result<(Result<SessionState, MissingHeader>, JournalStream), JournalError> {
+    let mut stream = JournalStream::open(path)?;
+    let mut state = None;
+    for record in stream.by_ref() {
+        let record = record?;
+        match &mut state {
+            None => state = Some(SessionState::new(&record)),
+            Some(Ok(state)) => state.apply(&record),
+            Some(Err(MissingHeader)) => {}
+        }
+    }
+    Ok((state.unwrap_or(Err(MissingHeader)), stream))
 }
 
 /// The journal SESSION names: an existing file as it is, else an id or prefix

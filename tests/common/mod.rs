@@ -1,10 +1,15 @@
 //! Shared test support: scratch PostgreSQL databases on the real server.
 //!
 //! Each test creates its own uniquely named database and drops it on drop.
-//! The server comes from `RUNSHEET_TEST_DATABASE_URL`.
+//! The server comes from `RUNSHEET_TEST_DATABASE_URL`. The benchmarks
+//! include this module too (`#[path]`), so one copy serves both.
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod fold;
+pub mod journals;
+pub mod peak;
+pub mod pty;
 pub mod report_json;
 pub mod runsheet;
 
