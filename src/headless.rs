@@ -10,11 +10,11 @@ use std::io::Write;
 
 use tokio::sync::mpsc;
 
-use crate::engine::runner::{Command, Update};
 use crate::exit;
 use crate::journal::event::{Event, Observed, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
 use crate::runbook::model::StepKind;
+use crate::session::{Command, Update};
 use crate::session::{Next, SessionState, StepStatus};
 
 /// Decisions given in advance on the command line.
@@ -57,7 +57,9 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
         .cloned()
         .unwrap_or_else(|| state.header.operator.clone());
     match state.next() {
-        Next::SignOff(step, _, need) if state.step(&step.id).status() == StepStatus::AwaitingSignOff => {
+        Next::SignOff {
+            step, needed: need, ..
+        } if state.step(&step.id).status() == StepStatus::AwaitingSignOff => {
             if !listed(&d.approve, &step.id) {
                 return Act::Stop(format!(
                     "manual step {} needs a sign-off; sign it in the TUI, or pre-approve it: \
@@ -163,6 +165,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             ),
         ),
         Event::Resumed { operator, host, .. } => line("resumed", format!("operator={operator} host={host}")),
+        Event::Run { who } => line("run", format!("by={who:?}")),
+        Event::Pause { who } => line("pause", format!("by={who:?}")),
         Event::StepInterrupted { step, attempt } => {
             line("step-interrupted", format!("{step} attempt={attempt}"))
         }
@@ -399,7 +403,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
 /// What identifies "the same situation" for acting once on it.
 fn situation(state: &SessionState) -> (String, String, usize) {
     let (what, step) = match state.next() {
-        Next::SignOff(s, ..) => ("signoff", s.id.clone()),
+        Next::SignOff { step: s, .. } => ("signoff", s.id.clone()),
         Next::Decide(s) => ("decide", s.id.clone()),
         Next::Confirm(s) => ("confirm", s.id.clone()),
         Next::Start(s) | Next::Running(s) => ("run", s.id.clone()),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use crate::engine::runner::{Engine, EngineSetup, Update};
+use crate::engine::runner::{Engine, EngineSetup};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
 use crate::journal::file::{FileJournal, new_session_id};
 use crate::journal::reader::read_journal;
@@ -17,7 +17,7 @@ use crate::runbook::loader;
 use crate::runbook::model::{Environment, Runbook};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
-use crate::session::{SessionState, StepStatus};
+use crate::session::{SessionState, StepStatus, Update};
 
 /// What the operator asked for on the command line.
 #[derive(Debug, Clone, Default)]

@@ -17,7 +17,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use runsheet::engine::runner::{Command, Update};
 use runsheet::journal::JournalSink;
 use runsheet::journal::chain::{LineHash, encode_line};
 use runsheet::journal::event::{
@@ -29,6 +28,7 @@ use runsheet::launch::{self, RunOptions};
 use runsheet::replay::{Indexer, Input, Mark, Replay, Speed};
 use runsheet::runbook::model::{PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
+use runsheet::session::{Command, Update};
 use runsheet::session::{SessionState, StepStatus};
 use runsheet::ui::{App, AppSetup, Msg, Pane, Reference, Theme, view};
 use tempfile::TempDir;

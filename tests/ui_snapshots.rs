@@ -11,13 +11,13 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use runsheet::engine::runner::{Command, Update};
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
 use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
+use runsheet::session::{Command, Update};
 use runsheet::ui::{
     App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, SignOffKind, Theme,
     drive, view,

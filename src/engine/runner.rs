@@ -18,74 +18,18 @@ use super::connect;
 use super::shell::{ShellRequest, run_shell};
 use super::sql::{SqlRequest, run_sql};
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, SessionOutcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::secrets::Redactor;
-use crate::session::{Next, SessionState, StepStatus};
+use crate::session::{Command, ESTIMATE_EXCEEDED, Next, SessionState, StepStatus, Update};
 
 /// Shell steps and SQL statements run at most this long unless `{timeout=…}` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Output is written to the journal in batches at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// The warning code for a session past twice its estimate.
-pub const ESTIMATE_EXCEEDED: &str = "estimate-exceeded";
 /// A batch is flushed early once it holds this many lines.
 const BATCH_LINES: usize = 2_000;
-
-/// What a front end asks the engine to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Run automated steps one after another until something needs a person.
-    Run,
-    /// Start no new step (the running one continues).
-    Pause,
-    /// Sign a manual step, or mark a failed or interrupted step as done.
-    SignOff {
-        step: String,
-        signature: Signature,
-    },
-    Retry {
-        step: String,
-    },
-    Skip {
-        step: String,
-        who: String,
-        reason: String,
-    },
-    /// Cancel the running step (it becomes cancelled; then retry, skip or abort).
-    Cancel,
-    Abort {
-        who: String,
-        reason: String,
-    },
-    Note {
-        who: String,
-        text: String,
-    },
-    /// The typed environment name, before the first state-changing step.
-    Confirm {
-        who: String,
-        typed: String,
-    },
-    StartRollback {
-        who: String,
-        reason: String,
-    },
-    /// Leave the session resumable. A running step is stopped and recorded as interrupted.
-    Detach {
-        who: String,
-    },
-}
-
-/// What the engine tells front ends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update {
-    /// A journal record, already durable.
-    Record(Record),
-    /// A command that could not be carried out, with the reason.
-    Refused(String),
-}
 
 /// What the engine needs besides the journal and the state.
 #[derive(Debug, Clone)]
@@ -299,7 +243,7 @@ impl Engine {
                 let step = step.clone();
                 self.start(step)?;
             }
-            Next::SignOff(step, _, _)
+            Next::SignOff { step, .. }
                 if self.auto && self.state.step(&step.id).status() == StepStatus::Pending =>
             {
                 let id = step.id.clone();
@@ -335,7 +279,7 @@ impl Engine {
             },
             Command::Skip { step, who, reason } => {
                 let is_next = match self.state.next() {
-                    Next::Decide(s) | Next::SignOff(s, ..) | Next::Start(s) | Next::Confirm(s) => {
+                    Next::Decide(s) | Next::SignOff { step: s, .. } | Next::Start(s) | Next::Confirm(s) => {
                         s.id == step
                     }
                     _ => false,
@@ -406,7 +350,7 @@ impl Engine {
 
     fn sign_off(&mut self, step: String, signature: Signature) -> Result<(), EngineError> {
         let (target, deciding, gate) = match self.state.next() {
-            Next::SignOff(s, ..) => (s.id.clone(), false, false),
+            Next::SignOff { step: s, .. } => (s.id.clone(), false, false),
             Next::Decide(s) => (s.id.clone(), true, matches!(s.kind, StepKind::Gate { .. })),
             _ => (String::new(), false, false),
         };
@@ -647,7 +591,7 @@ impl Engine {
             return Ok(());
         };
         let elapsed = self.state.elapsed(chrono::Utc::now());
-        let raised = self.state.warnings.iter().any(|w| w.who == ESTIMATE_EXCEEDED);
+        let raised = self.state.estimate_exceeded();
         if !raised && self.state.outcome.is_none() && elapsed > estimate.max * 2 {
             let message = format!(
                 "elapsed {} is past twice the estimate ({}): a rollback criterion of the plan",

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::runbook::plan::Plan;
 
-/// Journal format version written in every header.
-pub const FORMAT_VERSION: u32 = 1;
+/// Journal format version written in every header. Format 2 added the
+/// `run` and `pause` events; a format 1 journal is a format 2 journal without
+/// them and folds as it always did.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Live run, or a dry run whose SQL is rolled back and which never counts as evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,6 +144,14 @@ pub enum Event {
         /// The runbook changed and the operator allowed it; the new plan applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         plan: Option<Box<Plan>>,
+    },
+    /// The operator ran the session: automated steps start one after another.
+    Run {
+        who: String,
+    },
+    /// The operator paused the session: no new step starts (a running one finishes).
+    Pause {
+        who: String,
     },
     /// A step that was running when the session stopped; it does not re-run by itself.
     StepInterrupted {

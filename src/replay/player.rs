@@ -21,9 +21,9 @@ use crossterm::event::{
 use super::controls::{self, Control};
 use super::timeline::{IndexBatch, Timeline};
 use super::view;
-use crate::engine::runner::Update;
 use crate::journal::chain::parse_line_unchecked;
 use crate::journal::event::{Event, Record};
+use crate::session::Update;
 use crate::ui::{App, Effect, Level, LogChunk, LogQuery, Modal, Msg, Pane, PhaseKey, RowKey};
 
 /// Forward moves up to this many events are folded one by one, exactly as

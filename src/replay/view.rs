@@ -290,6 +290,8 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
                 ""
             }
         ),
+        Event::Run { who } => format!("{who} ran the session: steps start one after another"),
+        Event::Pause { who } => format!("{who} paused the session: no new step starts"),
         Event::StepInterrupted { step: s, attempt } => format!("{} interrupted (attempt {attempt})", step(s)),
         Event::StepStarted { step: s, attempt } => format!("{} started (attempt {attempt})", step(s)),
         Event::Output {

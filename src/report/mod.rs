@@ -545,7 +545,15 @@ impl Report {
             confirmed_by: state.confirmed_by.as_deref().map(clean),
             steps_done,
             steps_total,
-            resumes: state.resumes.iter().map(note).collect(),
+            resumes: state
+                .resumes
+                .iter()
+                .map(|r| Note {
+                    at: r.at,
+                    who: clean(&r.who),
+                    text: String::new(),
+                })
+                .collect(),
         };
 
         let phases: Vec<PhaseReport> = state
@@ -629,8 +637,8 @@ impl Report {
             .iter()
             .map(|w| WarningReport {
                 at: Some(w.at),
-                code: clean(&w.who),
-                message: clean(&w.text),
+                code: clean(&w.code),
+                message: clean(&w.message),
             })
             .chain(journal_warnings.iter().map(|w| WarningReport {
                 at: None,

@@ -20,10 +20,10 @@ use super::log::{Loaded, LogView};
 use super::msg::{Effect, Msg};
 use super::text;
 use super::theme::Theme;
-use crate::engine::runner::{Command, Update};
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step, StepKind};
+use crate::session::{Command, Update};
 use crate::session::{Next, SessionState};
 
 /// A pane that can have the focus.
@@ -340,12 +340,7 @@ impl App {
 
     /// The step the session is busy with or waits on.
     pub fn active_step(&self) -> Option<&Step> {
-        match self.session.next() {
-            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::SignOff(s, ..) | Next::Decide(s) => {
-                Some(s)
-            }
-            Next::AllDone | Next::Ended => None,
-        }
+        self.session.next().step()
     }
 
     pub fn is_running(&self) -> bool {
@@ -656,10 +651,7 @@ impl App {
                     .step(step)
                     .map(decide_choices)
                     .unwrap_or_default();
-                self.error(format!(
-                    "{step} {}{why} · {choices}",
-                    format!("{outcome:?}").to_lowercase()
-                ));
+                self.error(format!("{step} {}{why} · {choices}", outcome.label()));
             }
             Event::StepInterrupted { step, .. } => {
                 self.message = Some(Message {
@@ -814,7 +806,7 @@ impl App {
                         "{id} is a gate and cannot be skipped: R checks it again, s overrides it (signed, with role and reason)"
                     ));
                 }
-                Next::Start(step) | Next::Confirm(step) | Next::SignOff(step, ..) | Next::Decide(step) => {
+                Next::Start(step) | Next::Confirm(step) | Next::SignOff { step, .. } | Next::Decide(step) => {
                     let purpose = ReasonFor::Skip {
                         step: step.id.clone(),
                         title: step.title.clone(),
@@ -942,7 +934,7 @@ impl App {
                 self.run_requested = true;
                 self.open_confirm(step_title);
             }
-            Next::SignOff(..) => {
+            Next::SignOff { .. } => {
                 self.send(fx, Command::Run);
                 self.run_requested = true;
                 self.open_sign_off();
@@ -958,7 +950,7 @@ impl App {
 
     fn open_sign_off(&mut self) {
         let (step, kind, need) = match self.session.next() {
-            Next::SignOff(step, _, need) => (step, SignOffKind::Manual, need),
+            Next::SignOff { step, needed, .. } => (step, SignOffKind::Manual, needed),
             Next::Decide(step) if is_gate(step) => (step, SignOffKind::GateOverride, 1),
             Next::Decide(step) => (step, SignOffKind::MarkDone, 1),
             _ => {

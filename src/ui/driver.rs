@@ -20,7 +20,7 @@ use super::log::{LogChunk, read_log};
 use super::msg::{Effect, Msg};
 use super::terminal::FrameSync;
 use super::views::view;
-use crate::engine::runner::{Command, Update};
+use crate::session::{Command, Update};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);

@@ -124,9 +124,13 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
 /// What the operator can do about this step now, if it is the one waiting.
 fn waiting_hint(app: &App, step: &Step) -> Option<String> {
     match app.session.next() {
-        Next::SignOff(s, have, need) if s.id == step.id => {
-            Some(format!("Waits for sign-off ({have} of {need}): press s to sign."))
-        }
+        Next::SignOff {
+            step: s,
+            signed,
+            needed,
+        } if s.id == step.id => Some(format!(
+            "Waits for sign-off ({signed} of {needed}): press s to sign."
+        )),
         Next::Decide(s) if s.id == step.id => Some(format!("Waits for a decision: {}.", decide_choices(s))),
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
@@ -142,7 +146,7 @@ fn history(app: &App, step: &Step) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for a in state.attempts() {
         let outcome = match (a.outcome, a.interrupted) {
-            (Some(o), _) => format!("{o:?}").to_lowercase(),
+            (Some(o), _) => o.label().to_string(),
             (None, true) => "interrupted".to_string(),
             (None, false) => "running".to_string(),
         };

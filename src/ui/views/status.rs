@@ -179,7 +179,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             let mut pairs: Vec<(String, &str)> = match app.session.next() {
                 Next::Start(_) => vec![(k(Action::Run), "run")],
                 Next::Confirm(_) => vec![(k(Action::Run), "confirm the environment and run")],
-                Next::SignOff(..) => vec![(k(Action::SignOff), "sign off"), (k(Action::Skip), "skip")],
+                Next::SignOff { .. } => vec![(k(Action::SignOff), "sign off"), (k(Action::Skip), "skip")],
                 Next::Decide(step) => decide_actions(step)
                     .into_iter()
                     .map(|(a, does)| (k(a), does))
