@@ -204,7 +204,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
             let mut journal: Box<dyn JournalSink> = Box::new(journal);
             let mut state = state;
-            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan) {
+            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan, opts.autostart) {
                 let record = journal.append(event)?;
                 state.apply(&record);
             }
@@ -328,12 +328,19 @@ fn check_resumable(
 
 /// The events that reopen a session: `Resumed`, then every step that was
 /// running at the stop marked interrupted (it never re-runs by itself).
-fn resume_events(state: &SessionState, operator: &str, sha: &str, plan: Option<Box<Plan>>) -> Vec<Event> {
+fn resume_events(
+    state: &SessionState,
+    operator: &str,
+    sha: &str,
+    plan: Option<Box<Plan>>,
+    run: bool,
+) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
         operator: operator.to_string(),
         host: host_name(),
         runbook_sha256: sha.to_string(),
         plan,
+        run,
     }];
     let mut running: Vec<(&String, u32)> = state
         .steps

@@ -18,4 +18,5 @@ pub mod report;
 pub mod runbook;
 pub mod secrets;
 pub mod session;
+pub mod text;
 pub mod ui;

@@ -144,6 +144,10 @@ pub enum Event {
         /// The runbook changed and the operator allowed it; the new plan applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         plan: Option<Box<Plan>>,
+        /// The session runs on at once (headless), as after a `run` event;
+        /// otherwise it waits for one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        run: bool,
     },
     /// The operator ran the session: automated steps start one after another.
     Run {

@@ -136,7 +136,7 @@ fn summary(replay: &Replay, path: &Path, result: Result<(), String>) -> u8 {
         eprintln!("warning: {}: {torn}", path.display());
     }
     let id = &replay.app.session.header.session_id;
-    let events = crate::ui::text::count(t.len() as u64);
+    let events = crate::text::count(t.len() as u64);
     match (&t.integrity, &t.failed) {
         (Integrity::Broken { line, reason }, _) => {
             println!(

@@ -237,8 +237,9 @@ pub struct SessionState {
     pub confirmed_by: Option<String>,
     /// Automated steps start one after another: the operator ran the session
     /// and has not paused it since. A started step (a retry too) and a
-    /// started rollback set it; leaving or resuming the session clears it, so
-    /// nothing starts by itself after a stop.
+    /// started rollback set it; leaving the session clears it, and a resume
+    /// sets it only when it says so (headless), so nothing starts by itself
+    /// after a stop in the checklist.
     pub auto: bool,
     pub rollback: Option<Rollback>,
     pub outcome: Option<(SessionOutcome, Option<String>)>,
@@ -320,13 +321,17 @@ impl SessionState {
         match &record.event {
             Event::Header(_) => {}
             Event::Resumed {
-                operator, host, plan, ..
+                operator,
+                host,
+                plan,
+                run,
+                ..
             } => {
                 if let Some(plan) = plan {
                     self.plan = (**plan).clone();
                 }
                 self.detached = false;
-                self.auto = false;
+                self.auto = *run;
                 self.resumes.push(Resume {
                     at,
                     who: operator.clone(),
@@ -592,6 +597,11 @@ impl SessionState {
             .steps()
             .filter(|s| s.backup && self.step(&s.id).status() == StepStatus::Succeeded)
             .count()
+    }
+
+    /// Who is at the session now: whoever opened it or resumed it last.
+    pub fn current_operator(&self) -> &str {
+        self.resumes.last().map_or(&self.header.operator, |r| &r.who)
     }
 
     /// The session's operators: the one who started it and everyone who resumed it.

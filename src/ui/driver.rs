@@ -20,7 +20,7 @@ use super::log::{LogChunk, read_log};
 use super::msg::{Effect, Msg};
 use super::terminal::FrameSync;
 use super::views::view;
-use crate::session::{Command, Update};
+use crate::session::{Command, Refusal, Update};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
@@ -99,8 +99,7 @@ impl Driver {
                     });
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => {
-                    let why = "the engine has stopped; nothing more is recorded in this session".to_string();
-                    self.handle(app, Msg::Engine(Update::Refused(why)));
+                    self.handle(app, Msg::Engine(Update::Refused(Refusal::EngineStopped)));
                 }
             },
             Effect::ReadLog(query) => {

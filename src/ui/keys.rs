@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::session::ChoiceKind;
+
 /// Where a binding applies. The handler asks the most specific context first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
@@ -416,6 +418,18 @@ pub fn action(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
 /// The bindings of one context, in table order.
 pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.context == context)
+}
+
+/// The checklist action that answers an open decision of the rules.
+pub fn choice_action(kind: ChoiceKind) -> Action {
+    match kind {
+        ChoiceKind::Run | ChoiceKind::ConfirmEnv => Action::Run,
+        ChoiceKind::SignOff | ChoiceKind::MarkDone | ChoiceKind::Override => Action::SignOff,
+        ChoiceKind::Retry => Action::Retry,
+        ChoiceKind::Skip => Action::Skip,
+        ChoiceKind::Cancel => Action::CancelStep,
+        ChoiceKind::Abort => Action::Abort,
+    }
 }
 
 /// The first key bound to an action in a context, for hints ("s sign off").

@@ -13,8 +13,8 @@ mod layout;
 mod log;
 mod markdown;
 mod msg;
+pub(crate) mod spans;
 pub(crate) mod terminal;
-pub(crate) mod text;
 mod theme;
 mod views;
 
