@@ -11,7 +11,7 @@ use std::io::Write;
 use tokio::sync::mpsc;
 
 use crate::exit;
-use crate::journal::event::{Event, Observed, Record, SessionOutcome, Signature};
+use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
@@ -158,9 +158,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::Output {
             step, stream, lines, ..
         } => {
-            let kind = format!("{stream:?}").to_lowercase();
             for text in lines {
-                line(&kind, format!("{step} | {text}"))?;
+                line(stream.label(), format!("{step} | {text}"))?;
             }
             Ok(())
         }
@@ -196,7 +195,7 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             format!(
                 "{step} {} {name:?} observed={}",
                 if *passed { "PASS" } else { "FAIL" },
-                summarize(observed)
+                observed.summary(OBSERVED_ROWS)
             ),
         ),
         Event::AwaitingSignOff { step } => line("awaiting-signoff", step.clone()),
@@ -230,19 +229,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
     }
 }
 
-/// A one-line summary of what a check observed.
-fn summarize(observed: &Observed) -> String {
-    if !observed.columns.is_empty() || !observed.rows.is_empty() {
-        let first = observed.rows.first().map(|r| r.join("|")).unwrap_or_default();
-        format!(
-            "{} row(s) [{}] {first:?}",
-            observed.rows.len(),
-            observed.columns.join(",")
-        )
-    } else {
-        format!("{:?}", observed.text.lines().last().unwrap_or(""))
-    }
-}
+/// Rows of a check's result shown on its line.
+const OBSERVED_ROWS: usize = 3;
 
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.

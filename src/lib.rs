@@ -9,6 +9,7 @@ pub mod cli;
 pub mod demo;
 pub mod engine;
 pub mod exit;
+pub mod frontend;
 pub mod gates;
 pub mod headless;
 pub mod journal;

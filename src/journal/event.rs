@@ -63,6 +63,19 @@ pub enum Stream {
     Error,
 }
 
+impl Stream {
+    /// The stream's short name, as log lines and reports are prefixed with it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Info => "info",
+            Stream::Notice => "notice",
+            Stream::Error => "error",
+        }
+    }
+}
+
 /// How an attempt of an automated step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -93,6 +106,38 @@ pub struct Observed {
     /// Free text (a shell check's last output lines), when not a table.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
+}
+
+impl Observed {
+    /// What a check observed, in one line: its text, or its first
+    /// `max_rows` rows as `column=value` pairs.
+    pub fn summary(&self, max_rows: usize) -> String {
+        if !self.text.is_empty() {
+            return self.text.lines().collect::<Vec<_>>().join(" / ");
+        }
+        if self.rows.is_empty() {
+            return "no rows".to_string();
+        }
+        let mut parts: Vec<String> = self
+            .rows
+            .iter()
+            .take(max_rows)
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, cell)| match self.columns.get(i) {
+                        Some(col) if !col.is_empty() => format!("{col}={cell}"),
+                        _ => cell.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .collect();
+        if self.rows.len() > max_rows {
+            parts.push(format!("… {} more rows", self.rows.len() - max_rows));
+        }
+        parts.join("; ")
+    }
 }
 
 /// A sign-off of a manual step, or of an override or interrupted step.

@@ -10,9 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::controls;
+use super::index::Mark;
 use super::player::Replay;
-use super::timeline::{IDLE_GAP_MS, Mark, Timeline};
-use crate::journal::event::{Event, Outcome, Record, Stream};
+use super::timeline::{IDLE_GAP_MS, Timeline};
+use crate::journal::event::{Event, Outcome, Record};
 use crate::journal::reader::Integrity;
 use crate::runbook::plan::Plan;
 use crate::session::Next;
@@ -305,7 +306,7 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
             step(s),
             lines.len(),
             if lines.len() == 1 { "line" } else { "lines" },
-            stream_name(*stream)
+            stream.label()
         ),
         Event::StepFinished {
             step: s,
@@ -376,16 +377,6 @@ fn outcome_word(outcome: Outcome) -> String {
     }
 }
 
-fn stream_name(stream: Stream) -> &'static str {
-    match stream {
-        Stream::Stdout => "stdout",
-        Stream::Stderr => "stderr",
-        Stream::Info => "runsheet's notes",
-        Stream::Notice => "notices",
-        Stream::Error => "errors",
-    }
-}
-
 /// The keys overlay.
 fn help(theme: Theme, frame: &mut Frame, area: Rect, scroll: u16) {
     let width = area.width.saturating_sub(2).min(100);
@@ -450,7 +441,7 @@ fn help_lines(theme: Theme, width: usize) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::timeline::IndexBatch;
+    use crate::replay::index::IndexBatch;
 
     fn timeline(times: &[i64], marks: &[(usize, Mark)]) -> Timeline {
         let mut b = IndexBatch::empty(Integrity::Verified);

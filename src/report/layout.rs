@@ -7,11 +7,13 @@
 
 use std::time::Duration;
 
+use crate::runbook::duration::format_duration;
+
 use chrono::{DateTime, Utc};
 
 use super::{
     Failure, Override, PhaseReport, Report, SignOffReport, SkipReport, StepReport, Tone, WarningReport,
-    estimate_label, stream_label,
+    estimate_label,
 };
 use crate::journal::event::{Mode, Observed};
 use crate::session::{Attempt, Note, VerificationResult};
@@ -190,7 +192,8 @@ impl Report {
             vec![
                 vec![text(&p.title)],
                 vec![text(format!("{} of {}", p.done, p.steps.len()))],
-                vec![duration_or(p.planned, "-")],
+                // A share of the runbook's estimate: written as the runbook writes durations.
+                vec![p.planned.map_or_else(|| text("-"), |d| text(format_duration(d)))],
                 vec![duration_or(p.actual, "-")],
             ]
         };
@@ -324,7 +327,7 @@ impl Failure {
     pub fn log_lines(&self) -> impl Iterator<Item = String> + '_ {
         self.log_tail
             .iter()
-            .map(|(stream, line)| format!("{:<6} │ {line}", stream_label(*stream)))
+            .map(|(stream, line)| format!("{:<6} │ {line}", stream.label()))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::layout::{Item, Span, Table, steps_table};
-use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
+use super::{Report, StepReport, time_label, visible};
 
 /// Verification rows shown per result in the table (JSON has them all).
 const OBSERVED_ROWS: usize = 3;
@@ -147,10 +147,10 @@ fn spans(parts: &[Span], in_table: bool) -> String {
             Span::Note(raw) | Span::Status(_, raw) => free(raw),
             Span::Flag(_, raw) => format!("**{}**", free(raw)),
             Span::Time(at) => time_label(*at),
-            Span::Duration(d) => duration_label(*d),
+            Span::Duration(d) => crate::text::duration(*d),
             Span::Break if in_table => "; ".to_string(),
             Span::Break => "\\\n  ".to_string(),
-            Span::Observed(observed) => free(&observed_summary(observed, OBSERVED_ROWS)),
+            Span::Observed(observed) => free(&observed.summary(OBSERVED_ROWS)),
         })
         .collect()
 }

@@ -24,8 +24,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::exit;
-use crate::journal::JournalError;
+use crate::exit::{self, CliError};
 use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
 use crate::journal::reader::{Integrity, read_journal};
 use crate::journal::store;
@@ -80,20 +79,10 @@ impl ReportArgs {
 /// `runsheet report`: 0 when written from an intact journal, 2 for a session
 /// that cannot be found, 3 for a journal that cannot be read or whose chain
 /// is broken (the report of what precedes the break is still written).
-pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
-    let fail = |code: u8, message: String| {
-        eprintln!("runsheet: {message}");
-        code
-    };
-    let path = match find_journal(state_dir_arg, &args.session) {
-        Ok(path) => path,
-        Err(e @ JournalError::Io { .. }) => return fail(exit::JOURNAL, e.to_string()),
-        Err(e) => return fail(exit::USAGE, e.to_string()),
-    };
-    let read = match read_journal(&path) {
-        Ok(read) => read,
-        Err(e) => return fail(exit::JOURNAL, e.to_string()),
-    };
+pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> Result<u8, CliError> {
+    let fail = |code: u8, message: String| CliError::new(code, message);
+    let path = store::find_journal(state_dir_arg, &args.session)?;
+    let read = read_journal(&path).map_err(|e| fail(exit::JOURNAL, e.to_string()))?;
     let state = match SessionState::from_records(&read.records) {
         Ok(state) => state,
         Err(e) => {
@@ -101,13 +90,13 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
                 Integrity::Broken { line, reason } => format!("line {line}: {reason}"),
                 Integrity::Verified => e.to_string(),
             };
-            return fail(
+            return Err(fail(
                 exit::JOURNAL,
                 format!(
                     "cannot report on {}: {why}; `runsheet verify` shows the details",
                     path.display()
                 ),
-            );
+            ));
         }
     };
     let report = Report::new(&state, &read.integrity, &read.warnings);
@@ -139,29 +128,17 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
             }
         }
     };
-    if let Err(message) = written {
-        return fail(exit::USAGE, message);
-    }
+    written.map_err(CliError::usage)?;
     match &read.integrity {
-        Integrity::Verified => exit::OK,
-        Integrity::Broken { line, reason } => fail(
+        Integrity::Verified => Ok(exit::OK),
+        Integrity::Broken { line, reason } => Err(fail(
             exit::JOURNAL,
             format!(
                 "{}:{line}: the journal's hash chain is broken: {reason}; the report covers only the lines before it",
                 path.display()
             ),
-        ),
+        )),
     }
-}
-
-/// The journal SESSION names: an existing file as it is, else an id or prefix
-/// in the state directory.
-fn find_journal(state_dir_arg: Option<&Path>, session: &str) -> Result<PathBuf, JournalError> {
-    if Path::new(session).is_file() {
-        return Ok(PathBuf::from(session));
-    }
-    let dir = store::state_dir(state_dir_arg)?;
-    store::resolve_session(&dir, session)
 }
 
 /// Everything a report says, decided once for every format.
@@ -822,60 +799,9 @@ pub fn time_label(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// A duration for people: `420ms`, `2.5s`, `1h2m3s`.
-pub fn duration_label(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else if d < Duration::from_secs(60) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        crate::runbook::duration::format_duration(d)
-    }
-}
-
 /// An estimate range for people: `1h-2h`.
 pub fn estimate_label(e: &Estimate) -> String {
     crate::runbook::duration::format_estimate(e)
-}
-
-/// A stream's short name, as log lines are prefixed with it.
-pub fn stream_label(stream: Stream) -> &'static str {
-    match stream {
-        Stream::Stdout => "stdout",
-        Stream::Stderr => "stderr",
-        Stream::Info => "info",
-        Stream::Notice => "notice",
-        Stream::Error => "error",
-    }
-}
-
-/// What a verification observed, in one line: its text, or its first rows.
-pub fn observed_summary(observed: &Observed, max_rows: usize) -> String {
-    if !observed.text.is_empty() {
-        return observed.text.lines().collect::<Vec<_>>().join(" / ");
-    }
-    if observed.rows.is_empty() {
-        return "no rows".to_string();
-    }
-    let mut parts: Vec<String> = observed
-        .rows
-        .iter()
-        .take(max_rows)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(i, cell)| match observed.columns.get(i) {
-                    Some(col) if !col.is_empty() => format!("{col}={cell}"),
-                    _ => cell.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .collect();
-    if observed.rows.len() > max_rows {
-        parts.push(format!("… {} more rows", observed.rows.len() - max_rows));
-    }
-    parts.join("; ")
 }
 
 /// Text safe to show: control characters (an escape sequence in a log line)
@@ -1096,12 +1022,5 @@ mod tests {
         assert_eq!(args(None, Some("r.json")).format(), Format::Json);
         assert_eq!(args(None, Some("r.txt")).format(), Format::Md);
         assert_eq!(args(Some(Format::Json), Some("r.html")).format(), Format::Json);
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration_label(Duration::from_millis(420)), "420ms");
-        assert_eq!(duration_label(Duration::from_millis(2500)), "2.5s");
-        assert_eq!(duration_label(Duration::from_secs(3723)), "1h2m3s");
     }
 }

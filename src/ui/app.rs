@@ -267,6 +267,23 @@ pub struct App {
     pub dirty: bool,
 }
 
+/// What a viewer has made of the panes (focus, scroll positions, the
+/// cursor, an open overlay): kept by a replay across its seeks.
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    focus: Pane,
+    bottom: Pane,
+    wrap: bool,
+    search: Option<String>,
+    modal: Option<Modal>,
+    follow: bool,
+    selected: Option<RowKey>,
+    collapsed: HashSet<PhaseKey>,
+    checklist_top: usize,
+    detail_scroll: u16,
+    checks_scroll: u16,
+}
+
 /// A single-line text field.
 fn field(text: &str, placeholder: &str) -> TextArea<'static> {
     let mut t = TextArea::new(vec![text.to_string()]);
@@ -327,6 +344,72 @@ impl App {
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
         app
+    }
+
+    /// What the viewer has made of the panes, to put on another state later.
+    pub fn view_state(&self) -> ViewState {
+        ViewState {
+            focus: self.focus,
+            bottom: self.bottom,
+            wrap: self.log.wrap,
+            search: self.log.search.clone(),
+            modal: self.modal.clone(),
+            follow: self.follow,
+            selected: self.selected.clone(),
+            collapsed: self.collapsed.clone(),
+            checklist_top: self.checklist_top,
+            detail_scroll: self.detail_scroll,
+            checks_scroll: self.checks_scroll,
+        }
+    }
+
+    /// Put a viewer's panes back on this (freshly restored) state, with an
+    /// empty log pane. While the cursor follows the active step, what it
+    /// shows stays this state's own, as it was for the operator.
+    pub fn restore_view(&mut self, view: ViewState) {
+        self.log = LogView::default();
+        self.focus = view.focus;
+        self.bottom = view.bottom;
+        self.log.wrap = view.wrap;
+        self.log.search = view.search;
+        self.modal = view.modal;
+        if !view.follow {
+            self.follow = false;
+            self.selected = view.selected;
+            self.collapsed = view.collapsed;
+            self.checklist_top = view.checklist_top;
+            self.detail_scroll = view.detail_scroll;
+            self.checks_scroll = view.checks_scroll;
+        }
+        self.dirty = true;
+    }
+
+    /// An empty log pane, to be filled again by read-backs.
+    pub fn reset_log(&mut self) {
+        self.log = LogView::default();
+        self.dirty = true;
+    }
+
+    /// The checklist cursor and the log follow the active step again.
+    pub fn follow_active(&mut self) {
+        self.follow = true;
+        self.log.follow = true;
+        self.dirty = true;
+    }
+
+    /// Set the clock the views read (a replay shows the journal's own time).
+    pub fn set_clock(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
+    /// Who is at the keyboard from now on.
+    pub fn set_operator(&mut self, who: &str) {
+        self.operator = who.to_string();
+    }
+
+    /// The screen shows the state as it is now.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
     }
 
     /// The screen regions for the current size.
@@ -520,6 +603,11 @@ impl App {
                         EngineState::Failed(why)
                     }
                 };
+                if matches!(self.engine, EngineState::Failed(_)) && !self.quitting {
+                    // A crashed engine is fatal: nothing the operator does can be recorded.
+                    self.info("the engine crashed: leaving the session resumable");
+                    self.quit(&mut fx);
+                }
                 self.dirty = true;
             }
             Msg::LogRead(chunk) => {
