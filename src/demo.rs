@@ -92,12 +92,13 @@ impl Source {
     }
 
     /// The server's maintenance connection (the `postgres` database unless one is named).
-    fn config(&self) -> Result<tokio_postgres::Config, String> {
+    fn config(&self) -> Result<tokio_postgres::Config, Failure> {
         let source = match self {
             Source::Url { url, .. } => DatabaseSource::Url(ValueSource::Literal(url.clone())),
             Source::PgVariables => DatabaseSource::PgEnv,
         };
-        let mut config = connect::resolve(&source).map_err(|e| e.to_string())?;
+        let mut config = connect::resolve(&source)
+            .map_err(|e| CliError::usage(format!("{e}; fix it and run runsheet demo again")))?;
         if matches!(self, Source::PgVariables) && std::env::var("PGDATABASE").is_err() {
             config.dbname("postgres");
         }
@@ -169,9 +170,7 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
         )
     })?;
     let source = Source::from_environment();
-    let config = source
-        .config()
-        .map_err(|e| CliError::new(exit::USAGE, format!("{e}; fix it and run runsheet demo again")))?;
+    let config = source.config()?;
     let databases: Vec<DemoDb> = ENVIRONMENTS
         .iter()
         .map(|&(env, var, suffix)| {

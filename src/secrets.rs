@@ -3,8 +3,6 @@
 
 use std::borrow::Cow;
 
-use crate::journal::event::{Event, Signature};
-
 /// The mask written in place of a secret.
 pub const MASK: &str = "***";
 
@@ -36,67 +34,6 @@ impl Redactor {
         match redact_connection_passwords(&out) {
             Cow::Borrowed(_) => out,
             Cow::Owned(s) => Cow::Owned(s),
-        }
-    }
-}
-
-impl Redactor {
-    /// `event` with its free text (output, errors, notes, reasons) redacted:
-    /// the one place the engine passes every event through before the journal.
-    pub fn redact_event(&self, event: Event) -> Event {
-        let text = |s: String| self.redact(&s).into_owned();
-        match event {
-            Event::Output {
-                step,
-                attempt,
-                stream,
-                lines,
-            } => Event::Output {
-                step,
-                attempt,
-                stream,
-                lines: lines.into_iter().map(text).collect(),
-            },
-            Event::StepFinished {
-                step,
-                attempt,
-                outcome,
-                exit_code,
-                duration_ms,
-                error,
-            } => Event::StepFinished {
-                step,
-                attempt,
-                outcome,
-                exit_code,
-                duration_ms,
-                error: error.map(text),
-            },
-            Event::Note { who, text: note } => Event::Note {
-                who,
-                text: text(note),
-            },
-            Event::SignedOff { step, signature } => Event::SignedOff {
-                step,
-                signature: Signature {
-                    note: text(signature.note),
-                    ..signature
-                },
-            },
-            Event::Skipped { step, who, reason } => Event::Skipped {
-                step,
-                who,
-                reason: text(reason),
-            },
-            Event::RollbackStarted { who, reason } => Event::RollbackStarted {
-                who,
-                reason: text(reason),
-            },
-            Event::SessionEnded { outcome, reason } => Event::SessionEnded {
-                outcome,
-                reason: reason.map(text),
-            },
-            other => other,
         }
     }
 }

@@ -1035,54 +1035,95 @@ fn the_estimate_warning_is_raised_once_when_its_timer_goes_off_late_enough() {
 
 #[test]
 fn nothing_starts_while_the_session_is_paused() {
-    assert!(machine::step(&state("fresh, paused"), Input::Idle).is_empty());
+    assert!(machine::step(&state("fresh, paused"), Input::Idle { now: now() }).is_empty());
     let paused = [done("a"), vec![Event::Pause { who: "bob".into() }]].concat();
-    assert!(machine::step(&fold(standard(), &paused), Input::Idle).is_empty());
+    assert!(machine::step(&fold(standard(), &paused), Input::Idle { now: now() }).is_empty());
 }
 
 #[test]
-fn a_running_session_starts_the_next_step_with_its_timeout() {
-    let fx = machine::step(&state("fresh, running"), Input::Idle);
-    assert_eq!(fx.len(), 2, "{fx:?}");
+fn a_running_session_starts_the_next_step_and_its_timeout() {
+    let fx = machine::step(&state("fresh, running"), Input::Idle { now: now() });
+    assert_eq!(fx.len(), 3, "{fx:?}");
     assert_eq!(fx[0], Effect::Journal(started("a", 1)));
-    let Effect::Spawn {
-        step,
-        attempt,
-        timeout,
-    } = &fx[1]
-    else {
-        panic!("{fx:?}")
-    };
-    assert_eq!((step.id.as_str(), *attempt, *timeout), ("a", 1, DEFAULT_TIMEOUT));
+    assert!(matches!(&fx[1], Effect::Spawn { step, attempt: 1 } if step.id == "a"));
+    assert_eq!(
+        fx[2],
+        Effect::Timer {
+            at: now() + chrono::Duration::from_std(DEFAULT_TIMEOUT).expect("a duration"),
+            timer: Timer::StepTimeout {
+                step: "a".into(),
+                attempt: 1,
+                after: DEFAULT_TIMEOUT
+            }
+        }
+    );
     let mut p = plan(vec![shell("a")]);
     p.phases[0].steps[0].timeout = Some(Duration::from_secs(90));
-    let fx = machine::step(&fold(p, &[run()]), Input::Idle);
-    assert!(matches!(&fx[1], Effect::Spawn { timeout, .. } if *timeout == Duration::from_secs(90)));
+    let fx = machine::step(&fold(p, &[run()]), Input::Idle { now: now() });
+    assert!(matches!(
+        &fx[2],
+        Effect::Timer { at, timer: Timer::StepTimeout { after, .. } }
+            if *after == Duration::from_secs(90) && *at == now() + chrono::Duration::seconds(90)
+    ));
+}
+
+#[test]
+fn a_step_still_running_at_its_timeout_is_stopped_as_timed_out() {
+    let s = state("a running");
+    let timeout = |attempt| Input::Timer {
+        timer: Timer::StepTimeout {
+            step: "a".into(),
+            attempt,
+            after: Duration::from_secs(600),
+        },
+        now: now(),
+    };
+    assert_eq!(
+        machine::step(&s, timeout(1)),
+        [Effect::Stop {
+            step: "a".into(),
+            attempt: 1,
+            why: Stop::TimedOut {
+                after: Duration::from_secs(600)
+            }
+        }]
+    );
+    assert!(
+        machine::step(&s, timeout(2)).is_empty(),
+        "another attempt's timer"
+    );
+    assert!(
+        machine::step(&state("a failed"), timeout(1)).is_empty(),
+        "it ended before"
+    );
 }
 
 #[test]
 fn a_manual_step_is_asked_for_once() {
     let mut s = fold(standard(), &[[vec![run()], done("a")].concat()].concat());
-    let fx = feed(&mut s, Input::Idle);
+    let fx = feed(&mut s, Input::Idle { now: now() });
     assert!(fx.is_empty());
     assert_eq!(s.step("b").status(), StepStatus::AwaitingSignOff);
-    assert!(machine::step(&s, Input::Idle).is_empty(), "asked once");
+    assert!(
+        machine::step(&s, Input::Idle { now: now() }).is_empty(),
+        "asked once"
+    );
 }
 
 #[test]
 fn a_session_whose_steps_are_done_completes() {
     let mut s = state("all done");
-    let fx = feed(&mut s, Input::Idle);
+    let fx = feed(&mut s, Input::Idle { now: now() });
     assert!(fx.is_empty());
     assert_eq!(s.outcome, Some((SessionOutcome::Completed, None)));
-    assert_eq!(machine::step(&s, Input::Idle), [Effect::Exit]);
+    assert_eq!(machine::step(&s, Input::Idle { now: now() }), [Effect::Exit]);
 }
 
 #[test]
 fn a_rollback_run_to_its_end_rolls_the_session_back() {
     let mut s = state("rolling back");
     journal(&mut s, done("rb.1"));
-    feed(&mut s, Input::Idle);
+    feed(&mut s, Input::Idle { now: now() });
     assert_eq!(
         s.rollback.as_ref().and_then(|r| r.finished).map(|f| f.1),
         Some(SessionOutcome::Completed)
@@ -1092,8 +1133,14 @@ fn a_rollback_run_to_its_end_rolls_the_session_back() {
 
 #[test]
 fn a_session_that_was_left_stops_the_engine() {
-    assert_eq!(machine::step(&state("detached"), Input::Idle), [Effect::Exit]);
-    assert_eq!(machine::step(&state("ended"), Input::Idle), [Effect::Exit]);
+    assert_eq!(
+        machine::step(&state("detached"), Input::Idle { now: now() }),
+        [Effect::Exit]
+    );
+    assert_eq!(
+        machine::step(&state("ended"), Input::Idle { now: now() }),
+        [Effect::Exit]
+    );
 }
 
 #[test]
@@ -1103,7 +1150,7 @@ fn the_backups_gate_is_decided_from_the_session_without_a_process() {
     let p = plan(vec![backup, backups_gate("gate.backups", 1)]);
     let mut s = fold(p.clone(), &[run()]);
     journal(&mut s, done("backup"));
-    let fx = feed(&mut s, Input::Idle);
+    let fx = feed(&mut s, Input::Idle { now: now() });
     assert!(fx.is_empty(), "no process: {fx:?}");
     assert_eq!(s.step("gate.backups").status(), StepStatus::Succeeded);
     assert!(s.verifications[0].passed);
@@ -1114,7 +1161,7 @@ fn the_backups_gate_is_decided_from_the_session_without_a_process() {
         [started("backup", 1), finished("backup", 1, Outcome::Failed)],
     );
     act(&mut s, &skip("backup", "disk full"));
-    feed(&mut s, Input::Idle);
+    feed(&mut s, Input::Idle { now: now() });
     let gate = s.step("gate.backups");
     assert_eq!(gate.status(), StepStatus::Failed);
     assert!(
@@ -1128,7 +1175,7 @@ fn the_backups_gate_is_decided_from_the_session_without_a_process() {
 #[test]
 fn a_promotion_gate_looks_at_the_saved_sessions_in_a_process() {
     let mut s = fold(plan(vec![gate("g")]), &[run()]);
-    let fx = feed(&mut s, Input::Idle);
+    let fx = feed(&mut s, Input::Idle { now: now() });
     assert!(matches!(fx.as_slice(), [Effect::Spawn { step, attempt: 1, .. }] if step.id == "g"));
 }
 
@@ -1160,7 +1207,10 @@ fn a_step_that_exits_zero_succeeds_and_the_next_one_starts() {
     let a = s.step("a");
     assert_eq!(a.status(), StepStatus::Succeeded);
     assert_eq!(a.attempts()[0].duration, Some(Duration::from_millis(1500)));
-    assert_eq!(machine::step(&s, Input::Idle), [Effect::Journal(awaiting("b"))]);
+    assert_eq!(
+        machine::step(&s, Input::Idle { now: now() }),
+        [Effect::Journal(awaiting("b"))]
+    );
 }
 
 #[test]
@@ -1169,7 +1219,7 @@ fn a_failed_step_waits_for_a_decision() {
     feed(&mut s, exited("a", 1, result(Outcome::Failed), &[]));
     assert!(matches!(s.next(), Next::Decide(a) if a.id == "a"));
     assert!(
-        machine::step(&s, Input::Idle).is_empty(),
+        machine::step(&s, Input::Idle { now: now() }).is_empty(),
         "nothing re-runs by itself"
     );
 }
@@ -1177,6 +1227,9 @@ fn a_failed_step_waits_for_a_decision() {
 #[test]
 fn a_timed_out_step_says_so_and_waits_for_a_decision() {
     let mut s = state("a running");
+    let stops = [Stop::TimedOut {
+        after: Duration::from_secs(1800),
+    }];
     let timed_out = StepResult {
         outcome: Outcome::TimedOut,
         exit_code: None,
@@ -1184,7 +1237,7 @@ fn a_timed_out_step_says_so_and_waits_for_a_decision() {
         observed: None,
         passed: None,
     };
-    feed(&mut s, exited("a", 1, timed_out, &[]));
+    feed(&mut s, exited("a", 1, timed_out, &stops));
     assert_eq!(s.step("a").status(), StepStatus::TimedOut);
     assert_eq!(s.step("a").status().label(), "timed out");
     let kinds: Vec<ChoiceKind> = choices(&s).iter().map(|c| c.kind).collect();
@@ -1223,6 +1276,7 @@ fn cancelling_stops_the_process_and_the_step_waits_for_a_decision() {
         &s,
         Input::Decided {
             command: &Command::Cancel,
+            now: now(),
         },
     );
     assert_eq!(
@@ -1243,7 +1297,13 @@ fn cancelling_stops_the_process_and_the_step_waits_for_a_decision() {
 fn leaving_while_a_step_runs_records_it_as_interrupted() {
     let mut s = state("a running");
     let command = detach();
-    let fx = machine::step(&s, Input::Decided { command: &command });
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
     assert!(matches!(
         fx.as_slice(),
         [Effect::Stop {
@@ -1255,14 +1315,20 @@ fn leaving_while_a_step_runs_records_it_as_interrupted() {
     feed(&mut s, exited("a", 1, result(Outcome::Cancelled), &stops));
     assert_eq!(s.step("a").status(), StepStatus::Interrupted);
     assert!(s.detached);
-    assert_eq!(machine::step(&s, Input::Idle), [Effect::Exit]);
+    assert_eq!(machine::step(&s, Input::Idle { now: now() }), [Effect::Exit]);
 }
 
 #[test]
 fn aborting_while_a_step_runs_ends_the_session_after_the_step() {
     let mut s = state("a running");
     let command = abort("too slow");
-    let fx = machine::step(&s, Input::Decided { command: &command });
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
     assert!(matches!(
         fx.as_slice(),
         [Effect::Stop {
@@ -1291,8 +1357,16 @@ fn an_accepted_retry_spawns_the_new_attempt() {
     let mut s = state("a failed");
     let command = retry("a");
     act(&mut s, &command);
-    let fx = machine::step(&s, Input::Decided { command: &command });
-    assert!(matches!(fx.as_slice(), [Effect::Spawn { step, attempt: 2, .. }] if step.id == "a"));
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
+    assert!(
+        matches!(fx.as_slice(), [Effect::Spawn { step, attempt: 2 }, Effect::Timer { .. }] if step.id == "a")
+    );
     assert!(s.auto, "a retry carries on");
 }
 
@@ -1300,7 +1374,16 @@ fn an_accepted_retry_spawns_the_new_attempt() {
 fn commands_without_a_process_to_act_on_ask_nothing_of_the_engine() {
     let s = state("b awaiting sign-off");
     for command in [note("x"), sign_off("b", "bob"), Command::Run { who: "a".into() }] {
-        assert!(machine::step(&s, Input::Decided { command: &command }).is_empty());
+        assert!(
+            machine::step(
+                &s,
+                Input::Decided {
+                    command: &command,
+                    now: now()
+                }
+            )
+            .is_empty()
+        );
     }
 }
 
@@ -1337,9 +1420,12 @@ fn after_a_pause_the_running_step_finishes_and_nothing_else_starts() {
     let mut s = state("a running");
     journal(&mut s, [Event::Pause { who: "alice".into() }]);
     feed(&mut s, exited("a", 1, result(Outcome::Succeeded), &[]));
-    assert!(machine::step(&s, Input::Idle).is_empty());
+    assert!(machine::step(&s, Input::Idle { now: now() }).is_empty());
     act(&mut s, &Command::Run { who: "bob".into() });
-    assert_eq!(machine::step(&s, Input::Idle), [Effect::Journal(awaiting("b"))]);
+    assert_eq!(
+        machine::step(&s, Input::Idle { now: now() }),
+        [Effect::Journal(awaiting("b"))]
+    );
 }
 
 #[test]
@@ -1356,12 +1442,12 @@ fn a_whole_session_runs_through_the_core_alone() {
     .into_iter();
     for _ in 0..20 {
         let before = s.last_seq;
-        let fx = feed(&mut s, Input::Idle);
+        let fx = feed(&mut s, Input::Idle { now: now() });
         match fx.as_slice() {
             // The core journaled something by itself: ask it again.
             [] if s.last_seq != before => {}
             [Effect::Exit] => break,
-            [Effect::Spawn { step, attempt, .. }] => {
+            [Effect::Spawn { step, attempt }, Effect::Timer { .. }] => {
                 let id = step.id.clone();
                 feed(&mut s, exited(&id, *attempt, result(Outcome::Succeeded), &[]));
             }

@@ -17,14 +17,13 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use super::OutputLine;
 use super::connect;
 use super::shell::{ShellRequest, run_shell};
 use super::sql::{SqlRequest, run_sql};
+use super::{Halt, OutputLine, Stopper};
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::secrets::Redactor;
@@ -65,7 +64,7 @@ struct Process {
     step: String,
     attempt: u32,
     started: Instant,
-    cancel: CancellationToken,
+    stopper: Stopper,
     output: mpsc::Receiver<OutputLine>,
     /// The runner dropped its sender: stop polling the channel.
     output_closed: bool,
@@ -140,7 +139,7 @@ impl Engine {
 
     /// Append an event (its free text redacted), fold it, and tell the front ends.
     fn emit(&mut self, event: Event) -> Result<(), EngineError> {
-        let record = self.journal.append(self.setup.redactor.redact_event(event))?;
+        let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         self.state.apply(&record);
         let _ = self.updates.send(Update::Record(record));
         Ok(())
@@ -151,19 +150,18 @@ impl Engine {
         for effect in effects {
             match effect {
                 Effect::Journal(event) => self.emit(event)?,
-                Effect::Spawn {
-                    step,
-                    attempt,
-                    timeout,
-                } => self.spawn(step, attempt, timeout),
+                Effect::Spawn { step, attempt } => self.spawn(step, attempt),
                 Effect::Stop { step, attempt, why } => {
                     if let Some(p) = self
                         .process
                         .as_mut()
                         .filter(|p| p.step == step && p.attempt == attempt)
                     {
+                        p.stopper.stop(match &why {
+                            Stop::TimedOut { after } => Halt::TimedOut(*after),
+                            Stop::Cancel | Stop::Detach { .. } | Stop::Abort { .. } => Halt::Cancelled,
+                        });
                         p.stops.push(why);
-                        p.cancel.cancel();
                     }
                 }
                 Effect::Timer { at, timer } => {
@@ -182,7 +180,11 @@ impl Engine {
                 for event in events {
                     self.emit(event)?;
                 }
-                let fx = machine::step(&self.state, Input::Decided { command: &command });
+                let input = Input::Decided {
+                    command: &command,
+                    now: Utc::now(),
+                };
+                let fx = machine::step(&self.state, input);
                 self.perform(fx)
             }
             Err(refusal) => {
@@ -206,7 +208,7 @@ impl Engine {
         loop {
             // Whatever may happen by itself happens, until the core has nothing more.
             while self.process.is_none() && !self.exit {
-                let fx = machine::step(&self.state, Input::Idle);
+                let fx = machine::step(&self.state, Input::Idle { now: Utc::now() });
                 if fx.is_empty() {
                     break;
                 }
@@ -302,9 +304,9 @@ impl Engine {
     }
 
     /// Start the process of an attempt whose start is journaled.
-    fn spawn(&mut self, step: Step, attempt: u32, timeout: Duration) {
+    fn spawn(&mut self, step: Step, attempt: u32) {
         let (tx, rx) = mpsc::channel(4096);
-        let cancel = CancellationToken::new();
+        let stopper = Stopper::new();
         let dry_run = self.state.header.mode == Mode::DryRun;
         let task = match &step.kind {
             StepKind::Shell { script } => {
@@ -312,10 +314,9 @@ impl Engine {
                     script: script.clone(),
                     cwd: self.setup.workdir.clone(),
                     env: self.step_env(&step),
-                    timeout,
                 };
                 let verify = step.verify;
-                let token = cancel.clone();
+                let token = stopper.clone();
                 tokio::spawn(async move {
                     let r = run_shell(req, token, tx).await;
                     let passed = verify.then_some(r.outcome == Outcome::Succeeded);
@@ -339,9 +340,8 @@ impl Engine {
                         sql: sql.clone(),
                         dry_run,
                         verify: step.verify,
-                        timeout,
                     };
-                    let token = cancel.clone();
+                    let token = stopper.clone();
                     tokio::spawn(async move {
                         let r = run_sql(req, token, tx).await;
                         StepResult {
@@ -401,7 +401,7 @@ impl Engine {
             step: step.id,
             attempt,
             started: Instant::now(),
-            cancel,
+            stopper,
             output: rx,
             output_closed: false,
             task,
@@ -478,6 +478,9 @@ impl Engine {
         let Some(p) = self.process.take() else {
             return Ok(());
         };
+        // Its timeout can no longer go off.
+        self.timers
+            .retain(|t, _| !matches!(t, Timer::StepTimeout { step, attempt, .. } if *step == p.step && *attempt == p.attempt));
         let input = Input::Exited {
             step: &p.step,
             attempt: p.attempt,
@@ -487,6 +490,65 @@ impl Engine {
         };
         let fx = machine::step(&self.state, input);
         self.perform(fx)
+    }
+}
+
+/// `event` with its free text (output, errors, notes, reasons) redacted:
+/// the one place the engine passes every event through before the journal.
+fn redacted(redactor: &Redactor, event: Event) -> Event {
+    let text = |s: String| redactor.redact(&s).into_owned();
+    match event {
+        Event::Output {
+            step,
+            attempt,
+            stream,
+            lines,
+        } => Event::Output {
+            step,
+            attempt,
+            stream,
+            lines: lines.into_iter().map(text).collect(),
+        },
+        Event::StepFinished {
+            step,
+            attempt,
+            outcome,
+            exit_code,
+            duration_ms,
+            error,
+        } => Event::StepFinished {
+            step,
+            attempt,
+            outcome,
+            exit_code,
+            duration_ms,
+            error: error.map(text),
+        },
+        Event::Note { who, text: note } => Event::Note {
+            who,
+            text: text(note),
+        },
+        Event::SignedOff { step, signature } => Event::SignedOff {
+            step,
+            signature: Signature {
+                note: text(signature.note),
+                ..signature
+            },
+        },
+        Event::Skipped { step, who, reason } => Event::Skipped {
+            step,
+            who,
+            reason: text(reason),
+        },
+        Event::RollbackStarted { who, reason } => Event::RollbackStarted {
+            who,
+            reason: text(reason),
+        },
+        Event::SessionEnded { outcome, reason } => Event::SessionEnded {
+            outcome,
+            reason: reason.map(text),
+        },
+        other => other,
     }
 }
 

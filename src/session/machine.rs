@@ -3,10 +3,9 @@
 //! timer goes off, as [`Effect`]s for the engine to perform.
 //!
 //! Time is an input and timers are effects: the engine sets the timers it
-//! is asked to and feeds them back when they go off, so the estimate warning
-//! is a transition like any other, tested without a clock. A step's timeout
-//! is part of its spawn: the runner that owns the process enforces it (it
-//! also stops the process group), and the timed-out exit comes back here. The engine ([`crate::engine::runner::Engine`]) is the
+//! is asked to and feeds them back when they go off, so a step's timeout and
+//! the estimate warning are transitions like any other, tested without a
+//! clock. The engine ([`crate::engine::runner::Engine`]) is the
 //! thin driver: it journals, spawns, stops and sleeps, and reports back.
 
 use std::time::Duration;
@@ -42,6 +41,8 @@ pub struct StepResult {
 pub enum Stop {
     /// The operator cancelled it.
     Cancel,
+    /// It ran for its whole timeout.
+    TimedOut { after: Duration },
     /// The operator left the session: the step is recorded as interrupted.
     Detach { who: String },
     /// The operator aborted the session: it ends once the step has stopped.
@@ -51,6 +52,12 @@ pub enum Stop {
 /// A timer the engine is asked to set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Timer {
+    /// Attempt `attempt` of `step` has run for its whole timeout, `after`.
+    StepTimeout {
+        step: String,
+        attempt: u32,
+        after: Duration,
+    },
     /// The session passes twice its estimate then.
     Estimate,
 }
@@ -61,9 +68,12 @@ pub enum Input<'a> {
     /// The engine starts driving the session (a new one, or a resumed one).
     Opened { now: DateTime<Utc> },
     /// No step's process is running: whatever may start by itself, starts.
-    Idle,
+    Idle { now: DateTime<Utc> },
     /// `command` was accepted by [`rules::decide`] and its events journaled.
-    Decided { command: &'a Command },
+    Decided {
+        command: &'a Command,
+        now: DateTime<Utc>,
+    },
     /// Lines the running attempt printed, in one batch of one stream.
     Output {
         step: &'a str,
@@ -90,13 +100,9 @@ pub enum Effect {
     /// Append the event to the journal (and fold it) before the next effect.
     Journal(Event),
     /// Start the process of attempt `attempt` of `step` (shell, SQL, or a
-    /// promotion gate's look at the saved sessions), stopped by its runner
-    /// after `timeout`; its end comes back as [`Input::Exited`].
-    Spawn {
-        step: Step,
-        attempt: u32,
-        timeout: Duration,
-    },
+    /// promotion gate's look at the saved sessions); its end comes back as
+    /// [`Input::Exited`].
+    Spawn { step: Step, attempt: u32 },
     /// Stop the process of attempt `attempt` of `step`.
     Stop { step: String, attempt: u32, why: Stop },
     /// Feed [`Input::Timer`] back at `at`; setting a timer again moves it.
@@ -109,8 +115,8 @@ pub enum Effect {
 pub fn step(state: &SessionState, input: Input<'_>) -> Vec<Effect> {
     match input {
         Input::Opened { now } => estimate_timer(state, now).into_iter().collect(),
-        Input::Idle => idle(state),
-        Input::Decided { command } => decided(state, command),
+        Input::Idle { now } => idle(state, now),
+        Input::Decided { command, now } => decided(state, command, now),
         Input::Output {
             step,
             attempt,
@@ -134,10 +140,17 @@ pub fn step(state: &SessionState, input: Input<'_>) -> Vec<Effect> {
             elapsed,
             stops,
         } => exited(state, step, attempt, result, elapsed, stops),
-        Input::Timer {
-            timer: Timer::Estimate,
-            now,
-        } => estimate(state, now),
+        Input::Timer { timer, now } => match timer {
+            Timer::StepTimeout { step, attempt, after } => match running(state) {
+                Some((s, a)) if s.id == step && a == attempt => vec![Effect::Stop {
+                    step,
+                    attempt,
+                    why: Stop::TimedOut { after },
+                }],
+                _ => Vec::new(),
+            },
+            Timer::Estimate => estimate(state, now),
+        },
     }
 }
 
@@ -153,7 +166,7 @@ fn running(state: &SessionState) -> Option<(&Step, u32)> {
 }
 
 /// Nothing runs: end, start the next step, or ask for a sign-off.
-fn idle(state: &SessionState) -> Vec<Effect> {
+fn idle(state: &SessionState, now: DateTime<Utc>) -> Vec<Effect> {
     if state.outcome.is_some() || state.detached {
         return vec![Effect::Exit];
     }
@@ -177,7 +190,7 @@ fn idle(state: &SessionState) -> Vec<Effect> {
                 step: step.id.clone(),
                 attempt,
             })];
-            fx.extend(launch(state, step, attempt));
+            fx.extend(launch(state, step, attempt, now));
             fx
         }
         Next::SignOff { step, .. } if state.auto && state.step(&step.id).status() == StepStatus::Pending => {
@@ -190,9 +203,9 @@ fn idle(state: &SessionState) -> Vec<Effect> {
 }
 
 /// Run attempt `attempt` of `step`, whose start is (or is about to be)
-/// journaled: a process with its timeout, or (the backups gate) the
+/// journaled at `now`: a process and its timeout, or (the backups gate) the
 /// verdict at once, from the state.
-fn launch(state: &SessionState, step: &Step, attempt: u32) -> Vec<Effect> {
+fn launch(state: &SessionState, step: &Step, attempt: u32, now: DateTime<Utc>) -> Vec<Effect> {
     match &step.kind {
         StepKind::Manual => Vec::new(),
         StepKind::Gate {
@@ -222,16 +235,33 @@ fn launch(state: &SessionState, step: &Step, attempt: u32) -> Vec<Effect> {
                 .map(Effect::Journal)
                 .collect()
         }
-        StepKind::Gate { .. } | StepKind::Shell { .. } | StepKind::Sql { .. } => vec![Effect::Spawn {
+        StepKind::Gate { .. } => vec![Effect::Spawn {
             step: step.clone(),
             attempt,
-            timeout: step.timeout.unwrap_or(DEFAULT_TIMEOUT),
         }],
+        StepKind::Shell { .. } | StepKind::Sql { .. } => {
+            let after = step.timeout.unwrap_or(DEFAULT_TIMEOUT);
+            let at = now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+            vec![
+                Effect::Spawn {
+                    step: step.clone(),
+                    attempt,
+                },
+                Effect::Timer {
+                    at,
+                    timer: Timer::StepTimeout {
+                        step: step.id.clone(),
+                        attempt,
+                        after,
+                    },
+                },
+            ]
+        }
     }
 }
 
 /// A command's events are journaled: act on the process where it asks to.
-fn decided(state: &SessionState, command: &Command) -> Vec<Effect> {
+fn decided(state: &SessionState, command: &Command, now: DateTime<Utc>) -> Vec<Effect> {
     let stop = |why: Stop| match running(state) {
         Some((step, attempt)) => vec![Effect::Stop {
             step: step.id.clone(),
@@ -242,7 +272,7 @@ fn decided(state: &SessionState, command: &Command) -> Vec<Effect> {
     };
     match command {
         Command::Retry { step } => match running(state) {
-            Some((s, attempt)) if s.id == *step => launch(state, s, attempt),
+            Some((s, attempt)) if s.id == *step => launch(state, s, attempt, now),
             _ => Vec::new(),
         },
         Command::Cancel => stop(Stop::Cancel),
