@@ -804,8 +804,11 @@ pub fn estimate_label(e: &Estimate) -> String {
     crate::runbook::duration::format_estimate(e)
 }
 
-/// Text safe to show: control characters (an escape sequence in a log line)
-/// become visible symbols instead of acting on a terminal or a page.
+/// Text safe to show in a report: control characters (an escape sequence in
+/// a log line) become visible symbols instead of acting on a page. Unlike
+/// the terminal's sanitiser (`crate::text::sanitize`), which drops what a
+/// terminal would act on, an audit document keeps every character and shows
+/// that it was there.
 pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| match c {

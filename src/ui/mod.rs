@@ -2,7 +2,9 @@
 //!
 //! Elm-style: [`App::update`] folds messages (keys, ticks, engine records,
 //! log read-backs) into the state and returns effects as data; [`view`]
-//! draws the state; the driver is the thin loop between them and the world.
+//! draws the state; the terminal loop (`screen`, shared with the replay) is
+//! the thin shell between them and the world, and `driver` plugs the engine
+//! into it.
 //! The session's truth is the journal fold ([`crate::session::SessionState`])
 //! inside [`App`]; everything else in it is UI-only.
 
