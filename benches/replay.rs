@@ -12,7 +12,7 @@ use std::time::Instant;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use runsheet::journal::reader::JournalStream;
-use runsheet::replay::{Indexer, Input, Replay};
+use runsheet::replay::{Indexer, Input, Reader, Replay};
 use runsheet::ui::Theme;
 
 use common::journals::{plan, write_session};
@@ -51,7 +51,13 @@ fn main() {
     let start = Instant::now();
     let app_size = runsheet::replay::view::app_size(SIZE);
     let (mut indexer, first) = Indexer::open(&path, Theme::colored(), app_size).expect("open");
-    let (mut replay, _) = Replay::new(&path, first, SIZE).expect("replay");
+    let (mut replay, _) = Replay::new(first, SIZE).expect("replay");
+    let reader = Reader::open(&path).expect("reader");
+    // A seek's records are read as the terminal loop reads them.
+    let go_to = |replay: &mut Replay, target: usize| {
+        let fx = replay.go_to(target);
+        reader.settle(replay, fx)
+    };
     draw(&mut terminal, &replay);
     let open = start.elapsed();
 
@@ -80,25 +86,25 @@ fn main() {
         seed ^= seed << 17;
         let target = (seed % count as u64) as usize;
         let start = Instant::now();
-        replay.go_to(target);
+        go_to(&mut replay, target);
         draw(&mut terminal, &replay);
         times.push(start.elapsed());
         assert_eq!(replay.cursor(), target);
     }
     // The worst case: the event just before a checkpoint, from far away.
     let worst_target = runsheet::replay::index::CHECKPOINT_EVENTS * 100 - 1;
-    replay.go_to(0);
+    go_to(&mut replay, 0);
     let start = Instant::now();
-    replay.go_to(worst_target);
+    go_to(&mut replay, worst_target);
     draw(&mut terminal, &replay);
     let worst = start.elapsed();
     // Stepping back one event from there (a restore) and forward again (one fold).
     let start = Instant::now();
-    replay.go_to(worst_target - 1);
+    go_to(&mut replay, worst_target - 1);
     draw(&mut terminal, &replay);
     let back = start.elapsed();
     let start = Instant::now();
-    replay.go_to(worst_target);
+    go_to(&mut replay, worst_target);
     draw(&mut terminal, &replay);
     let forward = start.elapsed();
 

@@ -7,13 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::exit;
-use crate::headless::{self, Decisions};
+use crate::exit::{self, CliError};
+use crate::frontend::{self, Drive};
+use crate::headless::Decisions;
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
-use crate::launch::{self, LaunchError, RunOptions};
+use crate::launch::RunOptions;
 use crate::runbook::check;
-use crate::ui;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
 /// live, journaled checklists.
@@ -108,126 +108,59 @@ pub struct RunArgs {
 /// Parse the command line and run; errors become one clear line and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match cli.command {
-        CommandLine::Check { runbook } => check::run(
+    let state_dir = cli.state_dir.as_deref();
+    let result = match cli.command {
+        CommandLine::Check { runbook } => Ok(check::run(
             &runbook,
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
-        ),
-        CommandLine::Run(args) => run(cli.state_dir.as_deref(), args),
-        CommandLine::Sessions => sessions(cli.state_dir.as_deref()),
-        CommandLine::Verify { session } => verify(cli.state_dir.as_deref(), &session),
-        CommandLine::Demo(args) => crate::demo::run(cli.state_dir.as_deref(), args),
-        CommandLine::Report(args) => crate::report::run(cli.state_dir.as_deref(), args),
-        CommandLine::Replay { session } => crate::replay::main(cli.state_dir.as_deref(), &session),
+        )),
+        CommandLine::Run(args) => run(state_dir, args),
+        CommandLine::Sessions => sessions(state_dir),
+        CommandLine::Verify { session } => verify(state_dir, &session),
+        CommandLine::Demo(args) => crate::demo::run(state_dir, args),
+        CommandLine::Report(args) => crate::report::run(state_dir, args),
+        CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
-    ExitCode::from(code)
+    ExitCode::from(result.unwrap_or_else(|e| e.report()))
 }
 
-fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
-    eprintln!("runsheet: {message}");
-    code
-}
-
-fn state_dir(cli: Option<&Path>) -> Result<PathBuf, u8> {
-    store::state_dir(cli).map_err(|e| fail(exit::USAGE, e))
-}
-
-/// `runsheet run`; also how `runsheet demo` opens its checklist.
-pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
-    let state_dir = match state_dir(state_dir_arg) {
-        Ok(d) => d,
-        Err(code) => return code,
+/// `runsheet run`.
+fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
+    let state_dir = store::state_dir(state_dir_arg)?;
+    let decisions = Decisions {
+        approve: args.approve.into_iter().collect::<BTreeSet<_>>(),
+        retry: args.retry.into_iter().collect(),
+        skip: with_reasons("--skip", &args.skip)?,
+        overrides: with_reasons("--override", &args.overrides)?,
+        confirm_env: args.confirm_env,
+        rollback: args.rollback.map(|reason| match reason.trim() {
+            "" => "requested on the command line (--rollback)".to_string(),
+            why => why.to_string(),
+        }),
+        operators: args.operator.clone(),
     };
-    let (skip, overrides) = match (
-        with_reasons("--skip", &args.skip),
-        with_reasons("--override", &args.overrides),
-    ) {
-        (Ok(skip), Ok(overrides)) => (skip, overrides),
-        (Err(e), _) | (_, Err(e)) => return fail(exit::USAGE, e),
-    };
-    let headless = args.headless || !std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let mut opts = RunOptions {
+    let opts = RunOptions {
         runbook: args.runbook,
         env: args.env,
         dry_run: args.dry_run,
         resume: args.resume,
         allow_changed_runbook: args.allow_changed_runbook,
-        operators: args.operator.clone(),
+        operators: args.operator,
         only: args.only,
         state_dir,
-        // A rollback run starts nothing of the plan: the driver starts the rollback.
-        autostart: headless && args.rollback.is_none(),
+        ..RunOptions::default()
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => return fail(exit::USAGE, format!("cannot start the async runtime: {e}")),
+    let how = Drive {
+        headless: args.headless,
+        new: args.new,
+        decisions,
     };
-    if !headless && opts.resume.is_none() && !args.new {
-        match offer_resume(&opts) {
-            Ok(choice) => opts.resume = choice,
-            Err(e) => return launch_failure(e),
-        }
-    }
-    runtime.block_on(async {
-        let launched = match launch::launch(&opts) {
-            Ok(l) => l,
-            Err(e) => return launch_failure(e),
-        };
-        if !headless {
-            let options = ui::UiOptions {
-                operator: args.operator.first().cloned(),
-            };
-            return ui::run(launched, options).await;
-        }
-        let mut operators = args.operator;
-        if operators.is_empty() {
-            operators.push(launched.state.header.operator.clone());
-        }
-        let decisions = Decisions {
-            approve: args.approve.into_iter().collect::<BTreeSet<_>>(),
-            retry: args.retry.into_iter().collect(),
-            skip,
-            overrides,
-            confirm_env: args.confirm_env,
-            rollback: args.rollback.map(|reason| match reason.trim() {
-                "" => "requested on the command line (--rollback)".to_string(),
-                why => why.to_string(),
-            }),
-            operators,
-        };
-        headless::run(launched, decisions, &mut std::io::stdout().lock()).await
-    })
-}
-
-/// Before opening the checklist, offer to continue the latest unfinished
-/// session of the same runbook and environment (the default answer is yes).
-fn offer_resume(opts: &RunOptions) -> Result<Option<String>, LaunchError> {
-    let Some(latest) = launch::resumable_for(opts)?.pop() else {
-        return Ok(None);
-    };
-    let stdin = std::io::stdin();
-    if !std::io::IsTerminal::is_terminal(&stdin) {
-        return Ok(None);
-    }
-    eprint!(
-        "An unfinished session {} of {} ({}, started {} by {}) can be continued.\nContinue it? [Y/n] ",
-        latest.id,
-        latest.environment,
-        latest.outcome.label(),
-        latest.started.format("%Y-%m-%d %H:%M UTC"),
-        latest.operator
-    );
-    let mut answer = String::new();
-    if stdin.read_line(&mut answer).is_err() {
-        return Ok(None);
-    }
-    let no = matches!(answer.trim().to_ascii_lowercase().as_str(), "n" | "no");
-    Ok((!no).then_some(latest.id))
+    frontend::drive(opts, how)
 }
 
 /// Parse `STEP=REASON` arguments of a flag.
-fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>, String> {
+fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>, CliError> {
     let mut out = BTreeMap::new();
     for a in args {
         match a.split_once('=') {
@@ -235,38 +168,25 @@ fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>,
                 out.insert(step.trim().to_string(), reason.trim().to_string());
             }
             _ => {
-                return Err(format!(
+                return Err(CliError::usage(format!(
                     "{flag} {a:?} needs a step and a reason: {flag} STEP=REASON"
-                ));
+                )));
             }
         }
     }
     Ok(out)
 }
 
-fn launch_failure(e: LaunchError) -> u8 {
-    match e {
-        LaunchError::Journal(e) => fail(exit::JOURNAL, e),
-        other => fail(exit::USAGE, other),
-    }
-}
-
-fn sessions(state_dir_arg: Option<&Path>) -> u8 {
-    let dir = match state_dir(state_dir_arg) {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let list = match store::list_sessions(&dir) {
-        Ok(list) => list,
-        Err(e) => return fail(exit::JOURNAL, e),
-    };
+fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
+    let dir = store::state_dir(state_dir_arg)?;
+    let list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
     let mut out = std::io::stdout().lock();
     for bad in &list.unreadable {
         eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
     }
     if list.sessions.is_empty() {
         let _ = writeln!(out, "no sessions in {}", dir.display());
-        return exit::OK;
+        return Ok(exit::OK);
     }
     // Columns as wide as their widest value, so long names never shift the table.
     let width =
@@ -297,32 +217,16 @@ fn sessions(state_dir_arg: Option<&Path>) -> u8 {
             s.runbook_path
         );
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
-fn verify(state_dir_arg: Option<&Path>, session: &str) -> u8 {
-    let path = if Path::new(session).is_file() {
-        PathBuf::from(session)
-    } else {
-        let dir = match state_dir(state_dir_arg) {
-            Ok(d) => d,
-            Err(code) => return code,
-        };
-        match store::resolve_session(&dir, session) {
-            Ok(p) => p,
-            Err(e) => return fail(exit::USAGE, e),
-        }
-    };
+fn verify(state_dir_arg: Option<&Path>, session: &str) -> Result<u8, CliError> {
+    let path = store::find_journal(state_dir_arg, session).map_err(CliError::usage)?;
     // Streamed: one record at a time, so memory stays flat whatever the journal's size.
-    let mut stream = match JournalStream::open(&path) {
-        Ok(stream) => stream,
-        Err(e) => return fail(exit::JOURNAL, e),
-    };
+    let mut stream = JournalStream::open(&path).map_err(|e| CliError::new(exit::JOURNAL, e))?;
     let mut events = 0usize;
     for record in stream.by_ref() {
-        if let Err(e) = record {
-            return fail(exit::JOURNAL, e);
-        }
+        record.map_err(|e| CliError::new(exit::JOURNAL, e))?;
         events += 1;
     }
     for w in stream.warnings() {
@@ -331,11 +235,11 @@ fn verify(state_dir_arg: Option<&Path>, session: &str) -> u8 {
     match stream.integrity() {
         Integrity::Verified => {
             println!("{}: verified: {events} events, hash chain intact", path.display());
-            exit::OK
+            Ok(exit::OK)
         }
         Integrity::Broken { line, reason } => {
             println!("{}:{line}: integrity broken: {reason}", path.display());
-            exit::JOURNAL
+            Ok(exit::JOURNAL)
         }
     }
 }

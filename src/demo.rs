@@ -11,12 +11,12 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use tokio_postgres::Client;
 
-use crate::cli::{Cli, CommandLine};
 use crate::engine::connect;
-use crate::exit;
+use crate::exit::{self, CliError};
+use crate::frontend::{self, Drive};
+use crate::launch::RunOptions;
 use crate::runbook::model::{DatabaseSource, ValueSource};
 
 /// The demo's databases are PREFIX_dev, PREFIX_staging and PREFIX_prod.
@@ -92,12 +92,13 @@ impl Source {
     }
 
     /// The server's maintenance connection (the `postgres` database unless one is named).
-    fn config(&self) -> Result<tokio_postgres::Config, String> {
+    fn config(&self) -> Result<tokio_postgres::Config, Failure> {
         let source = match self {
             Source::Url { url, .. } => DatabaseSource::Url(ValueSource::Literal(url.clone())),
             Source::PgVariables => DatabaseSource::PgEnv,
         };
-        let mut config = connect::resolve(&source).map_err(|e| e.to_string())?;
+        let mut config = connect::resolve(&source)
+            .map_err(|e| CliError::usage(format!("{e}; fix it and run runsheet demo again")))?;
         if matches!(self, Source::PgVariables) && std::env::var("PGDATABASE").is_err() {
             config.dbname("postgres");
         }
@@ -136,15 +137,10 @@ struct DemoDb {
     url: String,
 }
 
-/// Run the demo; returns the process exit code.
-pub fn run(state_dir: Option<&Path>, args: DemoArgs) -> u8 {
-    match prepare(&args) {
-        Ok(prepared) => open_checklist(state_dir, &prepared, &args),
-        Err((code, message)) => {
-            eprintln!("runsheet demo: {message}");
-            code
-        }
-    }
+/// Run the demo; the exit code of its checklist.
+pub fn run(state_dir: Option<&Path>, args: DemoArgs) -> Result<u8, CliError> {
+    let prepared = prepare(&args).map_err(|e| e.during("demo"))?;
+    open_checklist(state_dir, &prepared, &args)
 }
 
 /// The demo's databases, ready for the checklist.
@@ -155,17 +151,17 @@ struct Prepared {
     fresh: bool,
 }
 
-type Failure = (u8, String);
+/// A demo failure, printed as `runsheet demo: …`.
+type Failure = CliError;
 
-/// Everything up to a loaded set of databases. The async runtime lives only
-/// in here, so the process is single-threaded again when it returns.
+/// Everything up to a loaded set of databases, on a runtime of its own.
 fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
     let prefix = args.prefix.as_str();
     check_prefix(prefix)?;
     let runbook = find_runbook()?;
     let starting = runbook.parent().unwrap_or(Path::new(".")).join(STARTING_DATABASE);
     let starting_sql = std::fs::read_to_string(&starting).map_err(|e| {
-        (
+        CliError::new(
             exit::USAGE,
             format!(
                 "cannot read {} ({e}); run the demo from a complete runsheet checkout",
@@ -174,9 +170,7 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
         )
     })?;
     let source = Source::from_environment();
-    let config = source
-        .config()
-        .map_err(|e| (exit::USAGE, format!("{e}; fix it and run runsheet demo again")))?;
+    let config = source.config()?;
     let databases: Vec<DemoDb> = ENVIRONMENTS
         .iter()
         .map(|&(env, var, suffix)| {
@@ -193,7 +187,7 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| (exit::USAGE, format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| CliError::new(exit::USAGE, format!("cannot start the async runtime: {e}")))?;
     let target = connect::describe_target(&config);
     let client = runtime.block_on(reach(&config, &source))?;
     check_tools()?;
@@ -229,9 +223,6 @@ fn prepare(args: &DemoArgs) -> Result<Prepared, Failure> {
         }
         Ok::<_, Failure>(())
     })?;
-    drop(client);
-    // Dropping the runtime joins its threads: the process is single-threaded again.
-    drop(runtime);
     Ok(Prepared {
         runbook,
         databases,
@@ -249,7 +240,7 @@ fn check_prefix(prefix: &str) -> Result<(), Failure> {
     if valid {
         Ok(())
     } else {
-        Err((
+        Err(CliError::new(
             exit::USAGE,
             format!(
                 "--prefix {prefix:?} must be up to 40 lowercase letters, digits or '_', starting with a letter"
@@ -261,7 +252,7 @@ fn check_prefix(prefix: &str) -> Result<(), Failure> {
 /// Connect to the server, or say exactly what to do about it.
 async fn reach(config: &tokio_postgres::Config, source: &Source) -> Result<Client, Failure> {
     let connected = connect::connect(config).await.map_err(|e| {
-        (
+        CliError::new(
             exit::DATABASE,
             format!(
                 "{e} (server from {}); start PostgreSQL (e.g. `sudo systemctl start postgresql`), or point the demo \
@@ -292,7 +283,7 @@ fn check_tools() -> Result<(), Failure> {
     if missing.is_empty() {
         return Ok(());
     }
-    Err((
+    Err(CliError::new(
         exit::USAGE,
         format!(
             "{} not installed, and the runbook's backup and restore steps need them; install the PostgreSQL \
@@ -311,7 +302,7 @@ fn may_recreate(existing: &[String], target: &str, prefix: &str) -> Result<bool,
         other => format!("runsheet demo --yes --prefix {other}"),
     };
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        return Err((
+        return Err(CliError::new(
             exit::USAGE,
             format!(
                 "the demo databases {list} already exist on {target}; run `{again}` to drop and recreate them"
@@ -336,7 +327,7 @@ async fn create(client: &Client, name: &str) -> Result<(), Failure> {
         format!("create database \"{name}\""),
     ] {
         client.batch_execute(&sql).await.map_err(|e| {
-            (
+            CliError::new(
                 exit::DATABASE,
                 format!(
                     "cannot create database {name}: {}; connect as a role that may create databases \
@@ -355,7 +346,7 @@ async fn load(config: &tokio_postgres::Config, name: &str, sql: &str) -> Result<
     config.dbname(name);
     let connected = connect::connect(&config)
         .await
-        .map_err(|e| (exit::DATABASE, format!("{e}; run runsheet demo again")))?;
+        .map_err(|e| CliError::new(exit::DATABASE, format!("{e}; run runsheet demo again")))?;
     connected
         .client
         .batch_execute(sql)
@@ -364,7 +355,7 @@ async fn load(config: &tokio_postgres::Config, name: &str, sql: &str) -> Result<
 }
 
 fn sql_failure(what: &str, e: &tokio_postgres::Error) -> Failure {
-    (
+    CliError::new(
         exit::DATABASE,
         format!("{what}: {}; run runsheet demo again", connect::error_text(e)),
     )
@@ -377,7 +368,7 @@ fn find_runbook() -> Result<PathBuf, Failure> {
         .into_iter()
         .find(|p| p.is_file())
         .ok_or_else(|| {
-            (
+            CliError::new(
                 exit::USAGE,
                 format!(
                     "cannot find {RUNBOOK} (looked in {} and the current directory); run runsheet demo from a runsheet checkout",
@@ -410,21 +401,16 @@ fn confirm(question: &str) -> bool {
 }
 
 /// Point the runbook at the demo's databases and open its development checklist.
-fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs) -> u8 {
+fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs) -> Result<u8, CliError> {
     let Prepared {
         runbook,
         databases,
         fresh,
     } = prepared;
-    for db in databases {
-        // SAFETY: `prepare` dropped its runtime and nothing else has started a
-        // thread, so no other thread can be reading the environment.
-        unsafe { std::env::set_var(db.var, &db.url) };
-    }
     let shown = |url: &str| crate::secrets::redact_connection_passwords(url).into_owned();
     println!("To run staging and production on the demo's databases later, set:");
     for db in databases {
-        println!("  export {}='{}'", db.var, shown(&db.url));
+        println!("  export {}={}", db.var, shell_words::quote(&shown(&db.url)));
     }
     let development = databases
         .iter()
@@ -434,33 +420,23 @@ fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs
         "Opening the development checklist of {} on {development}; continue with --env staging, then --env production.",
         runbook.display()
     );
-    let mut argv = vec![
-        "runsheet".to_string(),
-        "run".to_string(),
-        runbook.display().to_string(),
-        "--env".to_string(),
-        "development".to_string(),
-    ];
-    if args.headless {
-        argv.push("--headless".to_string());
-    }
-    if *fresh {
-        argv.push("--new".to_string());
-    }
-    // Parsed like a typed command line, so the demo runs exactly what `runsheet run` would.
-    match Cli::try_parse_from(argv) {
-        Ok(Cli {
-            command: CommandLine::Run(run_args),
-            ..
-        }) => crate::cli::run(state_dir, run_args),
-        Ok(_) | Err(_) => {
-            eprintln!(
-                "runsheet demo: cannot build the run command for {}",
-                runbook.display()
-            );
-            exit::USAGE
-        }
-    }
+    // What `runsheet run RUNBOOK --env development` opens, on the demo's databases.
+    let opts = RunOptions {
+        runbook: runbook.clone(),
+        env: Some("development".to_string()),
+        state_dir: crate::journal::store::state_dir(state_dir)?,
+        environment_values: databases
+            .iter()
+            .map(|db| (db.var.to_string(), db.url.clone()))
+            .collect(),
+        ..RunOptions::default()
+    };
+    let how = Drive {
+        headless: args.headless,
+        new: *fresh,
+        ..Drive::default()
+    };
+    frontend::drive(opts, how)
 }
 
 #[cfg(test)]

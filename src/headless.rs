@@ -10,11 +10,10 @@ use std::io::Write;
 
 use tokio::sync::mpsc;
 
-use crate::engine::runner::{Command, Update};
 use crate::exit;
-use crate::journal::event::{Event, Observed, Record, SessionOutcome, Signature};
+use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
-use crate::runbook::model::StepKind;
+use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
 
 /// Decisions given in advance on the command line.
@@ -48,22 +47,24 @@ enum Act {
     Stop(String),
 }
 
-/// Decide from the state alone, as a person reading the screen would.
+/// Answer what the session waits for with the decisions given in advance,
+/// as a person reading the screen would; where none applies, stop with the
+/// flags that would ([`rules::headless_hint`]). Whether a decision is
+/// allowed is the rules' to say: a refused one stops the run with the
+/// refusal.
 fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Act {
-    let session = &state.header.session_id;
     let operator = d
         .operators
         .first()
         .cloned()
         .unwrap_or_else(|| state.header.operator.clone());
+    let stop = || Act::Stop(rules::headless_hint(state).unwrap_or_default());
     match state.next() {
-        Next::SignOff(step, _, need) if state.step(&step.id).status() == StepStatus::AwaitingSignOff => {
+        Next::SignOff { step, needed, .. }
+            if state.step(&step.id).status() == StepStatus::AwaitingSignOff =>
+        {
             if !listed(&d.approve, &step.id) {
-                return Act::Stop(format!(
-                    "manual step {} needs a sign-off; sign it in the TUI, or pre-approve it: \
-                     runsheet run … --resume {session} --approve {}",
-                    step.id, step.id
-                ));
+                return stop();
             }
             let signed = state.step(&step.id).signers();
             let mut names: Vec<&String> = d.operators.iter().collect();
@@ -72,15 +73,15 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                 .into_iter()
                 .filter(|n| !signed.contains(n.as_str()))
                 .collect();
-            if signed.len() + missing.len() < need as usize {
+            if signed.len() + missing.len() < needed as usize {
                 return Act::Stop(format!(
-                    "step {} needs {need} distinct sign-offs; give --operator once per person",
+                    "step {} needs {needed} distinct sign-offs; give --operator once per person",
                     step.id
                 ));
             }
             let cmds = missing
                 .into_iter()
-                .take(need as usize - signed.len())
+                .take(needed as usize - signed.len())
                 .map(|who| Command::SignOff {
                     step: step.id.clone(),
                     signature: Signature {
@@ -94,9 +95,8 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
             Act::Send(cmds)
         }
         Next::Decide(step) => {
-            let status = state.step(&step.id).status();
             if let Some(reason) = d.overrides.get(&step.id) {
-                Act::Send(vec![Command::SignOff {
+                Act::Send(vec![Command::Override {
                     step: step.id.clone(),
                     signature: Signature {
                         who: operator,
@@ -116,29 +116,15 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                     step: step.id.clone(),
                 }])
             } else {
-                let alternative = if matches!(step.kind, StepKind::Gate { .. }) {
-                    "--override"
-                } else {
-                    "--skip"
-                };
-                Act::Stop(format!(
-                    "step {} is {}; decide: runsheet run … --resume {session} --retry {} (or {alternative} {}=REASON)",
-                    step.id,
-                    status.label(),
-                    step.id,
-                    step.id
-                ))
+                stop()
             }
         }
-        Next::Confirm(step) => match &d.confirm_env {
+        Next::Confirm(_) => match &d.confirm_env {
             Some(typed) => Act::Send(vec![Command::Confirm {
                 who: operator,
                 typed: typed.clone(),
             }]),
-            None => Act::Stop(format!(
-                "environment {} needs typed confirmation before step {} changes anything; pass --confirm-env {}",
-                state.plan.environment, step.id, state.plan.environment
-            )),
+            None => stop(),
         },
         _ => Act::Nothing,
     }
@@ -163,6 +149,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             ),
         ),
         Event::Resumed { operator, host, .. } => line("resumed", format!("operator={operator} host={host}")),
+        Event::Run { who } => line("run", format!("by={who:?}")),
+        Event::Pause { who } => line("pause", format!("by={who:?}")),
         Event::StepInterrupted { step, attempt } => {
             line("step-interrupted", format!("{step} attempt={attempt}"))
         }
@@ -170,9 +158,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::Output {
             step, stream, lines, ..
         } => {
-            let kind = format!("{stream:?}").to_lowercase();
             for text in lines {
-                line(&kind, format!("{step} | {text}"))?;
+                line(stream.label(), format!("{step} | {text}"))?;
             }
             Ok(())
         }
@@ -208,7 +195,7 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             format!(
                 "{step} {} {name:?} observed={}",
                 if *passed { "PASS" } else { "FAIL" },
-                summarize(observed)
+                observed.summary(OBSERVED_ROWS)
             ),
         ),
         Event::AwaitingSignOff { step } => line("awaiting-signoff", step.clone()),
@@ -242,19 +229,8 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
     }
 }
 
-/// A one-line summary of what a check observed.
-fn summarize(observed: &Observed) -> String {
-    if !observed.columns.is_empty() || !observed.rows.is_empty() {
-        let first = observed.rows.first().map(|r| r.join("|")).unwrap_or_default();
-        format!(
-            "{} row(s) [{}] {first:?}",
-            observed.rows.len(),
-            observed.columns.join(",")
-        )
-    } else {
-        format!("{:?}", observed.text.lines().last().unwrap_or(""))
-    }
-}
+/// Rows of a check's result shown on its line.
+const OBSERVED_ROWS: usize = 3;
 
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.
@@ -297,7 +273,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 who,
                 reason: reason.clone(),
             },
-            Some(r) if r.finished.is_none() => Command::Run,
+            Some(r) if r.finished.is_none() => Command::Run { who },
             Some(_) => {
                 stopped = Some(format!(
                     "the Rollback section of session {} has already run",
@@ -357,7 +333,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 // to make another, so stop (resumable) and say why.
                 let _ = writeln!(out, "refused: {why}");
                 if stopped.is_none() {
-                    stopped = Some(why);
+                    stopped = Some(why.to_string());
                     let _ = commands
                         .send(Command::Detach {
                             who: state.header.operator.clone(),
@@ -399,7 +375,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
 /// What identifies "the same situation" for acting once on it.
 fn situation(state: &SessionState) -> (String, String, usize) {
     let (what, step) = match state.next() {
-        Next::SignOff(s, ..) => ("signoff", s.id.clone()),
+        Next::SignOff { step: s, .. } => ("signoff", s.id.clone()),
         Next::Decide(s) => ("decide", s.id.clone()),
         Next::Confirm(s) => ("confirm", s.id.clone()),
         Next::Start(s) | Next::Running(s) => ("run", s.id.clone()),

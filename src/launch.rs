@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use crate::engine::runner::{Engine, EngineSetup, Update};
+use crate::engine::runner::{Engine, EngineSetup};
+use crate::exit::{self, CliError};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
 use crate::journal::file::{FileJournal, new_session_id};
 use crate::journal::reader::read_journal;
@@ -14,10 +15,10 @@ use crate::journal::store;
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::diagnostic::{Diagnostic, Severity};
 use crate::runbook::loader;
-use crate::runbook::model::{Environment, Runbook};
+use crate::runbook::model::{DatabaseSource, Environment, Runbook, ValueSource};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
-use crate::session::{SessionState, StepStatus};
+use crate::session::{SessionState, StepStatus, Update};
 
 /// What the operator asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -31,7 +32,13 @@ pub struct RunOptions {
     pub operators: Vec<String>,
     pub only: Option<String>,
     pub state_dir: PathBuf,
+    /// Run the session at once (headless), without waiting for a `run`.
     pub autostart: bool,
+    /// Values of environment variables the runbook reads (its databases,
+    /// its variables), in place of the process environment's, and handed to
+    /// shell steps too: how `runsheet demo` points the runbook at its own
+    /// databases without touching the process environment.
+    pub environment_values: Vec<(String, String)>,
 }
 
 /// A session ready to run.
@@ -58,6 +65,27 @@ pub enum LaunchError {
     Usage(String),
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+impl From<LaunchError> for CliError {
+    fn from(e: LaunchError) -> CliError {
+        let code = match e {
+            LaunchError::Journal(_) => exit::JOURNAL,
+            LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
+        };
+        CliError::new(code, e)
+    }
+}
+
+/// `source` with the value `values` gives its variable, if it names one.
+fn given(source: &ValueSource, values: &[(String, String)]) -> ValueSource {
+    match source {
+        ValueSource::Env { var, .. } => values
+            .iter()
+            .find(|(name, _)| name == var)
+            .map_or_else(|| source.clone(), |(_, v)| ValueSource::Literal(v.clone())),
+        ValueSource::Literal(_) => source.clone(),
+    }
 }
 
 /// The operator's name: `--operator`, `RUNSHEET_OPERATOR`, git's `user.name`, `$USER`.
@@ -147,11 +175,12 @@ pub fn pick_environment<'a>(
 /// Resolve runbook variables; secret ones are remembered by the redactor.
 fn resolve_variables(
     runbook: &Runbook,
+    values: &[(String, String)],
     redactor: &mut Redactor,
 ) -> Result<Vec<(String, String)>, LaunchError> {
     let mut out = Vec::new();
     for (name, var) in &runbook.variables {
-        let value = var.value.resolve().map_err(|missing| {
+        let value = given(&var.value, values).resolve().map_err(|missing| {
             LaunchError::Usage(format!(
                 "variable {name} reads the environment variable {missing}, which is not set; set it and run again"
             ))
@@ -174,7 +203,8 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     }
     let operator = opts.operators.first().cloned().unwrap_or_else(default_operator);
     let mut redactor = Redactor::default();
-    let variables = resolve_variables(&runbook, &mut redactor)?;
+    let mut variables = resolve_variables(&runbook, &opts.environment_values, &mut redactor)?;
+    variables.extend(opts.environment_values.iter().cloned());
     let runbook_path = opts
         .runbook
         .canonicalize()
@@ -184,7 +214,10 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let setup = EngineSetup {
         workdir,
-        database: env.database.clone(),
+        database: match &env.database {
+            DatabaseSource::Url(source) => DatabaseSource::Url(given(source, &opts.environment_values)),
+            other => other.clone(),
+        },
         variables,
         redactor,
         autostart: opts.autostart,
@@ -204,7 +237,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
             let mut journal: Box<dyn JournalSink> = Box::new(journal);
             let mut state = state;
-            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan) {
+            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan, opts.autostart) {
                 let record = journal.append(event)?;
                 state.apply(&record);
             }
@@ -328,12 +361,19 @@ fn check_resumable(
 
 /// The events that reopen a session: `Resumed`, then every step that was
 /// running at the stop marked interrupted (it never re-runs by itself).
-fn resume_events(state: &SessionState, operator: &str, sha: &str, plan: Option<Box<Plan>>) -> Vec<Event> {
+fn resume_events(
+    state: &SessionState,
+    operator: &str,
+    sha: &str,
+    plan: Option<Box<Plan>>,
+    run: bool,
+) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
         operator: operator.to_string(),
         host: host_name(),
         runbook_sha256: sha.to_string(),
         plan,
+        run,
     }];
     let mut running: Vec<(&String, u32)> = state
         .steps

@@ -1110,7 +1110,7 @@ fn the_demo_development_run_completes_in_the_tui_with_only_the_sign_offs_typed()
             break session;
         }
         match session.next() {
-            Next::SignOff(step, ..) if session.step(&step.id).status() == StepStatus::AwaitingSignOff => {
+            Next::SignOff { step, .. } if session.step(&step.id).status() == StepStatus::AwaitingSignOff => {
                 let id = step.id.clone();
                 term.keys("s");
                 let dialog = wait_until(Duration::from_secs(10), || term.screen().contains(" Sign off "));

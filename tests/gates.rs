@@ -4,8 +4,8 @@
 mod common;
 
 use common::runsheet::{Fixture, gated_runbook as runbook, text};
-use runsheet::engine::runner::ESTIMATE_EXCEEDED;
 use runsheet::journal::event::SessionOutcome;
+use runsheet::session::ESTIMATE_EXCEEDED;
 use runsheet::session::StepStatus;
 
 const GATE: &str = "gate.requires.staging";
@@ -197,8 +197,8 @@ fn running_past_twice_the_estimate_raises_the_rollback_warning() {
     let warnings: Vec<_> = state
         .warnings
         .iter()
-        .filter(|w| w.who == ESTIMATE_EXCEEDED)
+        .filter(|w| w.code == ESTIMATE_EXCEEDED)
         .collect();
     assert_eq!(warnings.len(), 1, "raised once");
-    assert!(warnings[0].text.contains("twice the estimate"));
+    assert!(warnings[0].message.contains("twice the estimate"));
 }

@@ -518,6 +518,7 @@ fn list_sessions_reads_headers_and_tails() {
             host: "h".into(),
             runbook_sha256: "ab".repeat(32),
             plan: None,
+            run: false,
         })
         .unwrap();
     // More output than the tail window, after the last state change.

@@ -156,14 +156,17 @@ fn signature() -> impl Strategy<Value = Signature> {
 fn event() -> impl Strategy<Value = Event> {
     let attempt = 0..4u32;
     prop_oneof![
-        (text(), text(), proptest::option::of(a_plan())).prop_map(|(operator, host, plan)| {
-            Event::Resumed {
+        (text(), text(), proptest::option::of(a_plan()), any::<bool>()).prop_map(
+            |(operator, host, plan, run)| Event::Resumed {
                 operator,
                 host,
                 runbook_sha256: "0".repeat(64),
                 plan: plan.map(Box::new),
+                run,
             }
-        }),
+        ),
+        text().prop_map(|who| Event::Run { who }),
+        text().prop_map(|who| Event::Pause { who }),
         (step_id(), attempt.clone()).prop_map(|(step, attempt)| Event::StepInterrupted { step, attempt }),
         (step_id(), attempt.clone()).prop_map(|(step, attempt)| Event::StepStarted { step, attempt }),
         (

@@ -17,7 +17,6 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
-use runsheet::engine::runner::{Command, Update};
 use runsheet::journal::JournalSink;
 use runsheet::journal::chain::{LineHash, encode_line};
 use runsheet::journal::event::{
@@ -26,11 +25,12 @@ use runsheet::journal::event::{
 use runsheet::journal::file::FileJournal;
 use runsheet::journal::reader::{Integrity, read_journal};
 use runsheet::launch::{self, RunOptions};
-use runsheet::replay::{Indexer, Input, Mark, Replay, Speed};
+use runsheet::replay::{Indexer, Input, Mark, Reader, Replay, Speed};
 use runsheet::runbook::model::{PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
+use runsheet::session::{Command, Update};
 use runsheet::session::{SessionState, StepStatus};
-use runsheet::ui::{App, AppSetup, Msg, Pane, Reference, Theme, view};
+use runsheet::ui::{App, AppSetup, LogQuery, Msg, Pane, Reference, Theme, view};
 use tempfile::TempDir;
 
 /// The app's screen; the replay's terminal adds the timeline bar under it.
@@ -97,23 +97,60 @@ fn assert_same_state(a: &SessionState, b: &SessionState) {
     assert_eq!(a.resumes, b.resumes);
 }
 
+/// A replay and the journal its seeks read, as the terminal loop holds
+/// them: every input's reads are done before the next input.
+struct Replayed {
+    replay: Replay,
+    reader: Reader,
+}
+
+impl Replayed {
+    fn new(path: &Path, first: runsheet::replay::IndexBatch) -> Replayed {
+        let (replay, _) = Replay::new(first, TERM).expect("replay");
+        let reader = Reader::open(path).expect("reader");
+        Replayed { replay, reader }
+    }
+
+    fn update(&mut self, input: Input) -> Vec<LogQuery> {
+        let fx = self.replay.update(input);
+        self.reader.settle(&mut self.replay, fx)
+    }
+
+    fn go_to(&mut self, index: usize) -> Vec<LogQuery> {
+        let fx = self.replay.go_to(index);
+        self.reader.settle(&mut self.replay, fx)
+    }
+
+    fn go_to_time(&mut self, at: DateTime<Utc>) -> Vec<LogQuery> {
+        let fx = self.replay.go_to_time(at);
+        self.reader.settle(&mut self.replay, fx)
+    }
+}
+
+impl std::ops::Deref for Replayed {
+    type Target = Replay;
+    fn deref(&self) -> &Replay {
+        &self.replay
+    }
+}
+
 /// A replay of a journal read to its current end; the indexer, for more.
-fn open_indexed(path: &Path) -> (Replay, Indexer) {
+fn open_indexed(path: &Path) -> (Replayed, Indexer) {
     let (mut indexer, first) = Indexer::open(path, Theme::colored(), APP).expect("open the journal");
-    let (mut replay, _) = Replay::new(path, first, TERM).expect("replay");
+    let mut replay = Replayed::new(path, first);
     replay.update(Input::Indexed(indexer.catch_up()));
     (replay, indexer)
 }
 
-fn open(path: &Path) -> Replay {
+fn open(path: &Path) -> Replayed {
     open_indexed(path).0
 }
 
-fn press(replay: &mut Replay, code: KeyCode) {
+fn press(replay: &mut Replayed, code: KeyCode) {
     replay.update(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
-fn typed(replay: &mut Replay, keys: &str) {
+fn typed(replay: &mut Replayed, keys: &str) {
     for c in keys.chars() {
         let mods = if c.is_ascii_uppercase() || "+_{}?".contains(c) {
             KeyModifiers::SHIFT
@@ -767,10 +804,10 @@ fn a_journal_being_written_is_followed_at_the_end() {
     journal.append(started("a", 1)).expect("append");
     let path = journal.path().to_path_buf();
     let (indexer, first) = Indexer::open(&path, Theme::colored(), APP).expect("open");
-    let (mut r, _) = Replay::new(&path, first, TERM).expect("replay");
+    let mut r = Replayed::new(&path, first);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let thread = indexer.spawn(tx).expect("index thread");
-    let mut pump = |r: &mut Replay, until: &dyn Fn(&Replay) -> bool| {
+    let mut pump = |r: &mut Replayed, until: &dyn Fn(&Replayed) -> bool| {
         let start = Instant::now();
         while !until(r) {
             assert!(

@@ -151,7 +151,7 @@ fn a_manual_step_needs_as_many_distinct_names_as_the_plan_asks() {
     ];
     let state = fold(plan(2, false), base.clone());
     assert_eq!(state.step("b").status(), StepStatus::AwaitingSignOff);
-    assert!(matches!(state.next(), Next::SignOff(s, 1, 2) if s.id == "b"));
+    assert!(matches!(state.next(), Next::SignOff { step: s, signed: 1, needed: 2 } if s.id == "b"));
     let mut both = base;
     both.push(sign("b", "ben"));
     let state = fold(plan(2, false), both);
@@ -203,6 +203,7 @@ fn an_interrupted_step_is_marked_done_by_one_signature_or_skipped_with_a_reason(
             host: "h".into(),
             runbook_sha256: "00".into(),
             plan: None,
+            run: false,
         },
         Event::StepInterrupted {
             step: "a".into(),

@@ -3,23 +3,27 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use runsheet::engine::OutputLine;
+mod common;
+
 use runsheet::engine::shell::{ShellRequest, ShellResult, run_shell};
+use runsheet::engine::{Halt, OutputLine, Stopper};
 use runsheet::journal::event::{Outcome, Stream};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 fn request(script: &str, cwd: &Path) -> ShellRequest {
     ShellRequest {
         script: script.to_string(),
         cwd: cwd.to_path_buf(),
         env: Vec::new(),
-        timeout: Duration::from_secs(60),
     }
 }
 
 /// Run to the end, collecting every output line.
 async fn run(req: ShellRequest) -> (ShellResult, Vec<OutputLine>) {
+    run_with(req, Stopper::new()).await
+}
+
+async fn run_with(req: ShellRequest, stop: Stopper) -> (ShellResult, Vec<OutputLine>) {
     let (tx, mut rx) = mpsc::channel(64);
     let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
@@ -28,7 +32,7 @@ async fn run(req: ShellRequest) -> (ShellResult, Vec<OutputLine>) {
         }
         lines
     });
-    let result = run_shell(req, CancellationToken::new(), tx).await;
+    let result = run_shell(req, stop, tx).await;
     (result, collector.await.expect("collector"))
 }
 
@@ -132,10 +136,9 @@ async fn death_by_signal_is_reported() {
 async fn a_timeout_kills_grandchildren_too() {
     let dir = tempdir();
     let pidfile = dir.path().join("pid");
-    let mut req = request("sleep 1000 & echo $! > pid; wait", dir.path());
-    req.timeout = Duration::from_secs(2);
+    let req = request("sleep 1000 & echo $! > pid; wait", dir.path());
     let started = Instant::now();
-    let (result, lines) = run(req).await;
+    let (result, lines) = run_with(req, common::times_out_after(Duration::from_secs(2))).await;
     assert_eq!(result.outcome, Outcome::TimedOut, "{result:?}");
     assert!(
         result
@@ -161,10 +164,9 @@ async fn a_timeout_kills_grandchildren_too() {
 async fn processes_ignoring_sigterm_get_sigkill() {
     let dir = tempdir();
     // An ignored signal stays ignored in children: both bash and sleep ignore SIGTERM.
-    let mut req = request("trap '' TERM; sleep 1000 & echo $! > pid; wait", dir.path());
-    req.timeout = Duration::from_secs(2);
+    let req = request("trap '' TERM; sleep 1000 & echo $! > pid; wait", dir.path());
     let started = Instant::now();
-    let (result, _) = run(req).await;
+    let (result, _) = run_with(req, common::times_out_after(Duration::from_secs(2))).await;
     assert_eq!(result.outcome, Outcome::TimedOut);
     assert!(
         result.error.as_deref().is_some_and(|e| e.contains("SIGKILL")),
@@ -187,7 +189,7 @@ async fn cancel_stops_the_whole_group() {
     let dir = tempdir();
     let req = request("sleep 1000 & echo $! > pid; echo started; wait", dir.path());
     let (tx, mut rx) = mpsc::channel(64);
-    let cancel = CancellationToken::new();
+    let cancel = Stopper::new();
     let task = tokio::spawn(run_shell(req, cancel.clone(), tx));
     let first = tokio::time::timeout(Duration::from_secs(30), rx.recv())
         .await
@@ -195,7 +197,7 @@ async fn cancel_stops_the_whole_group() {
     assert_eq!(first.map(|l| l.text).as_deref(), Some("started"));
     let pid = read_pid(&dir.path().join("pid")).await;
     assert!(alive(pid));
-    cancel.cancel();
+    cancel.stop(Halt::Cancelled);
     let result = tokio::time::timeout(Duration::from_secs(30), task)
         .await
         .expect("ends in time")
@@ -212,7 +214,7 @@ async fn dropping_the_future_kills_the_group() {
     let dir = tempdir();
     let req = request("sleep 1000 & echo $! > pid; wait", dir.path());
     let (tx, _rx) = mpsc::channel(64);
-    let task = tokio::spawn(run_shell(req, CancellationToken::new(), tx));
+    let task = tokio::spawn(run_shell(req, Stopper::new(), tx));
     let pid = read_pid(&dir.path().join("pid")).await;
     task.abort();
     let _ = task.await;
@@ -329,12 +331,7 @@ async fn a_gone_receiver_does_not_stop_the_step() {
     let dir = tempdir();
     let (tx, rx) = mpsc::channel(1);
     drop(rx);
-    let result = run_shell(
-        request("seq 1 5000; exit 4", dir.path()),
-        CancellationToken::new(),
-        tx,
-    )
-    .await;
+    let result = run_shell(request("seq 1 5000; exit 4", dir.path()), Stopper::new(), tx).await;
     assert_eq!(result.outcome, Outcome::Failed);
     assert_eq!(result.exit_code, Some(4));
     assert_eq!(result.tail.last().map(String::as_str), Some("5000"));
@@ -357,7 +354,7 @@ async fn a_slow_reader_still_gets_every_line_after_the_script_exits() {
         lines
     });
     let started = Instant::now();
-    let result = run_shell(request("seq 1 12000", dir.path()), CancellationToken::new(), tx).await;
+    let result = run_shell(request("seq 1 12000", dir.path()), Stopper::new(), tx).await;
     let lines = reader.await.expect("reader");
     assert_eq!(result.outcome, Outcome::Succeeded);
     assert!(

@@ -7,14 +7,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::ScratchDb;
-use runsheet::engine::OutputLine;
 use runsheet::engine::connect;
 use runsheet::engine::sql::{SqlRequest, SqlResult, run_sql};
+use runsheet::engine::{Halt, OutputLine, Stopper};
 use runsheet::journal::event::{Outcome, Stream};
 use runsheet::runbook::model::{DatabaseSource, ValueSource};
 use tokio::sync::mpsc;
 use tokio_postgres::config::SslMode;
-use tokio_util::sync::CancellationToken;
 
 fn block_on<F: Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_multi_thread()
@@ -35,12 +34,11 @@ fn request(db: &ScratchDb, sql: &str) -> SqlRequest {
         sql: sql.to_string(),
         dry_run: false,
         verify: false,
-        timeout: Duration::from_secs(60),
     }
 }
 
 /// Run a step to its end, collecting its output.
-async fn run_async(req: SqlRequest, cancel: CancellationToken) -> (SqlResult, Vec<OutputLine>) {
+async fn run_async(req: SqlRequest, cancel: Stopper) -> (SqlResult, Vec<OutputLine>) {
     let (tx, mut rx) = mpsc::channel(64);
     let collector = tokio::spawn(async move {
         let mut lines = Vec::new();
@@ -54,7 +52,7 @@ async fn run_async(req: SqlRequest, cancel: CancellationToken) -> (SqlResult, Ve
 }
 
 fn run(req: SqlRequest) -> (SqlResult, Vec<OutputLine>) {
-    block_on(run_async(req, CancellationToken::new()))
+    block_on(run_async(req, Stopper::new()))
 }
 
 fn texts(lines: &[OutputLine], stream: Stream) -> Vec<String> {
@@ -365,7 +363,7 @@ fn a_terminated_backend_fails_the_step_promptly() {
     let mut req = request(&db, "select 1;\nselect pg_sleep(600);");
     req.config.application_name(&app);
     let (result, lines) = block_on(async {
-        let step = tokio::spawn(run_async(req, CancellationToken::new()));
+        let step = tokio::spawn(run_async(req, Stopper::new()));
         let pid = sleeping_backend(&app).await.expect("the step's backend shows up");
         assert_eq!(
             admin_query(&format!("select pg_terminate_backend({pid})")).await,
@@ -392,10 +390,10 @@ fn a_timeout_cancels_a_long_query() {
     let app = app_name("timeout");
     let mut req = request(&db, "create table t (a int);\nselect pg_sleep(600);");
     req.config.application_name(&app);
-    // Long enough to reach the sleep even on a busy machine.
-    req.timeout = Duration::from_secs(3);
     let started = Instant::now();
-    let (result, lines) = run(req);
+    // Long enough to reach the sleep even on a busy machine.
+    let (result, lines) =
+        block_on(async { run_async(req, common::times_out_after(Duration::from_secs(3))).await });
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "took {:?}",
@@ -423,10 +421,10 @@ fn cancel_stops_a_running_query() {
     req.config.application_name(&app);
     req.verify = true;
     let (result, _) = block_on(async {
-        let cancel = CancellationToken::new();
+        let cancel = Stopper::new();
         let step = tokio::spawn(run_async(req, cancel.clone()));
         sleeping_backend(&app).await.expect("the step's backend shows up");
-        cancel.cancel();
+        cancel.stop(Halt::Cancelled);
         tokio::time::timeout(Duration::from_secs(20), step)
             .await
             .expect("ends promptly")
@@ -460,7 +458,6 @@ fn a_connection_failure_is_clear_and_hides_the_password() {
         sql: "select 1".into(),
         dry_run: false,
         verify: true,
-        timeout: Duration::from_secs(20),
     };
     req.config.ssl_mode(SslMode::Disable);
     let (result, lines) = run(req);
@@ -522,7 +519,7 @@ fn a_gone_receiver_does_not_stop_the_step() {
     let result = block_on(async {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
-        run_sql(req, CancellationToken::new(), tx).await
+        run_sql(req, Stopper::new(), tx).await
     });
     assert_eq!(result.outcome, Outcome::Succeeded);
     assert_eq!(result.observed.map(|o| o.rows.len()), Some(100));

@@ -11,13 +11,13 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use runsheet::engine::runner::{Command, Update};
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
 use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
+use runsheet::session::{Command, Refusal, Update};
 use runsheet::ui::{
     App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, SignOffKind, Theme,
     drive, view,
@@ -525,7 +525,7 @@ fn production_confirm(size: (u16, u16)) -> App {
         .sign(150, "prep.notify", "bob");
     let mut a = app(j.state(), 300, size);
     let effects = a.update(ch('r'));
-    assert!(effects.contains(&Effect::Send(Command::Run)));
+    assert!(effects.contains(&Effect::Send(Command::Run { who: "alice".into() })));
     typed(&mut a, "prod");
     a
 }
@@ -655,9 +655,11 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
         matches!(a.modal, Some(Modal::SignOff(_))),
         "stays open until the engine answers"
     );
-    a.update(Msg::Engine(Update::Refused(
-        "alice has already signed prerequisites.1".into(),
-    )));
+    a.update(Msg::Engine(Update::Refused(Refusal::AlreadySigned {
+        who: "alice".into(),
+        step: "prerequisites.1".into(),
+        needed: 1,
+    })));
     let Some(Modal::SignOff(d)) = &a.modal else {
         panic!("the dialog closed on a refusal")
     };
@@ -770,7 +772,7 @@ fn a_failed_gate_is_overridden_only_with_role_and_reason() {
     };
     assert_eq!(
         effects,
-        vec![Effect::Send(Command::SignOff {
+        vec![Effect::Send(Command::Override {
             step: "gate.requires.staging".into(),
             signature
         })]

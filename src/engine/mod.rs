@@ -1,11 +1,19 @@
-//! The engine: runs steps and emits events.
+//! The engine: the thin driver around the session core, and the runners
+//! that run steps (shell, SQL).
 
 pub mod connect;
+pub mod runner;
 pub mod shell;
 pub mod sql;
 pub mod sql_split;
 
-use crate::journal::event::Stream;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::journal::event::{Outcome, Stream};
+use crate::runbook::duration::format_duration;
 
 /// One line of a step's output, as the step runners stream it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,4 +21,63 @@ pub struct OutputLine {
     pub stream: Stream,
     pub text: String,
 }
-pub mod runner;
+
+/// Why a runner is asked to stop its step: the runner stops the step's
+/// processes (or its statement) and reports this as the attempt's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    Cancelled,
+    /// The step ran for its whole timeout.
+    TimedOut(Duration),
+}
+
+impl Halt {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Halt::Cancelled => Outcome::Cancelled,
+            Halt::TimedOut(_) => Outcome::TimedOut,
+        }
+    }
+
+    /// Why, in a few words: `cancelled`, `timed out after 30m`.
+    pub fn why(self) -> String {
+        match self {
+            Halt::Cancelled => "cancelled".to_string(),
+            Halt::TimedOut(after) => format!("timed out after {}", format_duration(after)),
+        }
+    }
+}
+
+/// How the engine stops a running step: the first halt given counts.
+#[derive(Debug, Clone, Default)]
+pub struct Stopper {
+    token: CancellationToken,
+    halt: Arc<OnceLock<Halt>>,
+}
+
+impl Stopper {
+    pub fn new() -> Stopper {
+        Stopper::default()
+    }
+
+    /// Ask the runner to stop, for this reason (a later reason changes nothing).
+    pub fn stop(&self, halt: Halt) {
+        let _ = self.halt.set(halt);
+        self.token.cancel();
+    }
+
+    /// The halt given, if one was.
+    pub fn halted(&self) -> Option<Halt> {
+        self.token.is_cancelled().then(|| self.reason())
+    }
+
+    /// Wait until a halt is given.
+    pub async fn stopped(&self) -> Halt {
+        self.token.cancelled().await;
+        self.reason()
+    }
+
+    fn reason(&self) -> Halt {
+        self.halt.get().copied().unwrap_or(Halt::Cancelled)
+    }
+}

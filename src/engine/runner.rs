@@ -1,91 +1,39 @@
-//! The session engine: decides from the fold what happens next, runs steps,
-//! and turns everything into journal events.
+//! The session engine: the thin driver around the pure core.
+//!
+//! Every command goes through [`rules::decide`]; everything the engine does
+//! by itself comes from [`machine::step`] as effects, which this driver
+//! performs: journal an event (appended, fsynced when it changes state,
+//! folded, then sent to the front ends, in that order, so nothing a front end
+//! shows can be lost by a crash), spawn a step's process, stop it, set a
+//! timer. Results (output, exit, timers) go back into the core as inputs.
 //!
 //! Front ends talk to it through two streams only: [`Command`]s in and
-//! [`Update`]s (journal records, refusals) out. Every event is appended to the
-//! journal (fsynced when it changes state) *before* it is folded and sent
-//! out, so nothing a front end shows can be lost by a crash.
+//! [`Update`]s (journal records, refusals) out.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use super::OutputLine;
 use super::connect;
 use super::shell::{ShellRequest, run_shell};
 use super::sql::{SqlRequest, run_sql};
+use super::{Halt, OutputLine, Stopper};
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::secrets::Redactor;
-use crate::session::{Next, SessionState, StepStatus};
+use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
+use crate::session::{Command, SessionState, Update, rules};
 
-/// Shell steps and SQL statements run at most this long unless `{timeout=…}` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Output is written to the journal in batches at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// The warning code for a session past twice its estimate.
-pub const ESTIMATE_EXCEEDED: &str = "estimate-exceeded";
 /// A batch is flushed early once it holds this many lines.
 const BATCH_LINES: usize = 2_000;
-
-/// What a front end asks the engine to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Run automated steps one after another until something needs a person.
-    Run,
-    /// Start no new step (the running one continues).
-    Pause,
-    /// Sign a manual step, or mark a failed or interrupted step as done.
-    SignOff {
-        step: String,
-        signature: Signature,
-    },
-    Retry {
-        step: String,
-    },
-    Skip {
-        step: String,
-        who: String,
-        reason: String,
-    },
-    /// Cancel the running step (it becomes cancelled; then retry, skip or abort).
-    Cancel,
-    Abort {
-        who: String,
-        reason: String,
-    },
-    Note {
-        who: String,
-        text: String,
-    },
-    /// The typed environment name, before the first state-changing step.
-    Confirm {
-        who: String,
-        typed: String,
-    },
-    StartRollback {
-        who: String,
-        reason: String,
-    },
-    /// Leave the session resumable. A running step is stopped and recorded as interrupted.
-    Detach {
-        who: String,
-    },
-}
-
-/// What the engine tells front ends.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Update {
-    /// A journal record, already durable.
-    Record(Record),
-    /// A command that could not be carried out, with the reason.
-    Refused(String),
-}
 
 /// What the engine needs besides the journal and the state.
 #[derive(Debug, Clone)]
@@ -96,7 +44,7 @@ pub struct EngineSetup {
     /// Runbook variables, resolved; handed to shell steps.
     pub variables: Vec<(String, String)>,
     pub redactor: Redactor,
-    /// Start running automated steps without waiting for [`Command::Run`].
+    /// Run the session at once (a `run` by its operator), without waiting for [`Command::Run`].
     pub autostart: bool,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
@@ -111,29 +59,18 @@ pub enum EngineError {
     Runner(String),
 }
 
-/// How one attempt of an automated step ended, whatever ran it.
-#[derive(Debug)]
-struct StepResult {
-    outcome: Outcome,
-    exit_code: Option<i32>,
-    error: Option<String>,
-    observed: Option<Observed>,
-    passed: Option<bool>,
-}
-
-/// The step being run now.
-struct Running {
-    step: Step,
+/// The process of the attempt being run now.
+struct Process {
+    step: String,
     attempt: u32,
     started: Instant,
-    cancel: CancellationToken,
+    stopper: Stopper,
     output: mpsc::Receiver<OutputLine>,
     /// The runner dropped its sender: stop polling the channel.
     output_closed: bool,
     task: JoinHandle<StepResult>,
-    /// Set when the operator detaches: the step ends as interrupted, not cancelled.
-    detaching: Option<String>,
-    aborting: Option<(String, String)>,
+    /// What the core asked of it, reported back with its exit.
+    stops: Vec<Stop>,
 }
 
 /// Output lines waiting to be written, grouped by stream in arrival order.
@@ -153,30 +90,25 @@ impl Batch {
     }
 }
 
-fn gate_outcome(passed: bool) -> Outcome {
-    if passed {
-        Outcome::Succeeded
-    } else {
-        Outcome::Failed
-    }
-}
-
 /// Runs one session.
 pub struct Engine {
     journal: Box<dyn JournalSink>,
     state: SessionState,
     setup: EngineSetup,
     updates: mpsc::UnboundedSender<Update>,
-    running: Option<Running>,
+    process: Option<Process>,
     batch: Batch,
-    auto: bool,
+    timers: HashMap<Timer, DateTime<Utc>>,
     db_config: Option<Result<tokio_postgres::Config, String>>,
+    /// The core said nothing more happens.
+    exit: bool,
 }
 
 enum Wake {
     Command(Option<Command>),
     Output(Option<OutputLine>),
     Done(Result<StepResult, tokio::task::JoinError>),
+    Timer,
     Tick,
 }
 
@@ -188,16 +120,16 @@ impl Engine {
         setup: EngineSetup,
         updates: mpsc::UnboundedSender<Update>,
     ) -> Engine {
-        let auto = setup.autostart;
         Engine {
             journal,
             state,
             setup,
             updates,
-            running: None,
+            process: None,
             batch: Batch::default(),
-            auto,
+            timers: HashMap::new(),
             db_config: None,
+            exit: false,
         }
     }
 
@@ -205,69 +137,126 @@ impl Engine {
         &self.state
     }
 
-    /// Append an event, fold it, and tell the front ends.
+    /// Append an event (its free text redacted), fold it, and tell the front ends.
     fn emit(&mut self, event: Event) -> Result<(), EngineError> {
-        let record = self.journal.append(event)?;
+        let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         self.state.apply(&record);
         let _ = self.updates.send(Update::Record(record));
         Ok(())
     }
 
-    fn refuse(&self, why: impl Into<String>) {
-        let _ = self.updates.send(Update::Refused(why.into()));
+    /// Do what the core asks, in order.
+    fn perform(&mut self, effects: Vec<Effect>) -> Result<(), EngineError> {
+        for effect in effects {
+            match effect {
+                Effect::Journal(event) => self.emit(event)?,
+                Effect::Spawn { step, attempt } => self.spawn(step, attempt),
+                Effect::Stop { step, attempt, why } => {
+                    if let Some(p) = self
+                        .process
+                        .as_mut()
+                        .filter(|p| p.step == step && p.attempt == attempt)
+                    {
+                        p.stopper.stop(match &why {
+                            Stop::TimedOut { after } => Halt::TimedOut(*after),
+                            Stop::Cancel | Stop::Detach { .. } | Stop::Abort { .. } => Halt::Cancelled,
+                        });
+                        p.stops.push(why);
+                    }
+                }
+                Effect::Timer { at, timer } => {
+                    self.timers.insert(timer, at);
+                }
+                Effect::Exit => self.exit = true,
+            }
+        }
+        Ok(())
+    }
+
+    /// A command from a front end: decided by the rules, journaled, acted on.
+    fn command(&mut self, command: Command) -> Result<(), EngineError> {
+        match rules::decide(&self.state, &command, Utc::now()) {
+            Ok(events) => {
+                for event in events {
+                    self.emit(event)?;
+                }
+                let input = Input::Decided {
+                    command: &command,
+                    now: Utc::now(),
+                };
+                let fx = machine::step(&self.state, input);
+                self.perform(fx)
+            }
+            Err(refusal) => {
+                let _ = self.updates.send(Update::Refused(refusal));
+                Ok(())
+            }
+        }
     }
 
     /// Drive the session until it ends or the operator detaches. Returns the final state.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<SessionState, EngineError> {
+        let fx = machine::step(&self.state, Input::Opened { now: Utc::now() });
+        self.perform(fx)?;
+        if self.setup.autostart {
+            let who = self.state.current_operator().to_string();
+            self.command(Command::Run { who })?;
+        }
         let mut commands_open = true;
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if self.running.is_none() {
-                self.advance()?;
+            // Whatever may happen by itself happens, until the core has nothing more.
+            while self.process.is_none() && !self.exit {
+                let fx = machine::step(&self.state, Input::Idle { now: Utc::now() });
+                if fx.is_empty() {
+                    break;
+                }
+                self.perform(fx)?;
             }
-            if self.running.is_none() && (self.state.outcome.is_some() || self.state.detached) {
+            if self.exit && self.process.is_none() {
                 break;
             }
-            let wake = match self.running.as_mut() {
-                Some(run) => tokio::select! {
+            let timer = self.next_timer();
+            let wake = match self.process.as_mut() {
+                Some(p) => tokio::select! {
                     biased;
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
-                    line = run.output.recv(), if !run.output_closed => Wake::Output(line),
-                    done = &mut run.task => Wake::Done(done),
+                    line = p.output.recv(), if !p.output_closed => Wake::Output(line),
+                    done = &mut p.task => Wake::Done(done),
                     _ = tick.tick() => Wake::Tick,
+                    () = sleep_until(timer), if timer.is_some() => Wake::Timer,
                 },
                 None => tokio::select! {
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
                     _ = tick.tick() => Wake::Tick,
+                    () = sleep_until(timer), if timer.is_some() => Wake::Timer,
                 },
             };
             match wake {
-                Wake::Command(Some(cmd)) => self.handle(cmd)?,
+                Wake::Command(Some(cmd)) => self.command(cmd)?,
                 // Every front end is gone: keep the session resumable.
                 Wake::Command(None) => {
                     commands_open = false;
-                    self.handle(Command::Detach {
-                        who: self.state.header.operator.clone(),
-                    })?;
+                    let who = self.state.header.operator.clone();
+                    self.command(Command::Detach { who })?;
                 }
                 Wake::Output(Some(line)) => {
-                    let text = self.setup.redactor.redact(&line.text).into_owned();
-                    self.batch.push(line.stream, text);
+                    self.batch.push(line.stream, line.text);
                     if self.batch.lines >= BATCH_LINES {
                         self.flush_output()?;
                     }
                 }
                 Wake::Output(None) => {
-                    if let Some(run) = self.running.as_mut() {
-                        run.output_closed = true;
+                    if let Some(p) = self.process.as_mut() {
+                        p.output_closed = true;
                     }
                 }
                 Wake::Tick => {
                     self.flush_output()?;
                     self.journal.flush()?;
-                    self.check_estimate()?;
                 }
+                Wake::Timer => self.timers_due()?,
                 Wake::Done(result) => self.finish(result)?,
             }
         }
@@ -276,178 +265,26 @@ impl Engine {
         Ok(self.state)
     }
 
-    /// Do what the state says comes next, if the engine may do it by itself.
-    fn advance(&mut self) -> Result<(), EngineError> {
-        if self.state.detached {
-            return Ok(());
-        }
-        match self.state.next() {
-            Next::AllDone if self.state.rolling_back() => {
-                self.emit(Event::RollbackFinished {
-                    outcome: SessionOutcome::Completed,
-                })?;
-                self.emit(Event::SessionEnded {
-                    outcome: SessionOutcome::RolledBack,
-                    reason: None,
-                })?;
-            }
-            Next::AllDone => self.emit(Event::SessionEnded {
-                outcome: SessionOutcome::Completed,
-                reason: None,
-            })?,
-            Next::Start(step) if self.auto => {
-                let step = step.clone();
-                self.start(step)?;
-            }
-            Next::SignOff(step, _, _)
-                if self.auto && self.state.step(&step.id).status() == StepStatus::Pending =>
-            {
-                let id = step.id.clone();
-                self.emit(Event::AwaitingSignOff { step: id })?;
-            }
-            _ => {}
-        }
-        Ok(())
+    /// When the earliest timer goes off.
+    fn next_timer(&self) -> Option<DateTime<Utc>> {
+        self.timers.values().min().copied()
     }
 
-    fn handle(&mut self, cmd: Command) -> Result<(), EngineError> {
-        match cmd {
-            Command::Run => self.auto = true,
-            Command::Pause => self.auto = false,
-            Command::Note { who, text } => {
-                if text.trim().is_empty() {
-                    self.refuse("an empty note was not recorded");
-                } else {
-                    let text = self.setup.redactor.redact(&text).into_owned();
-                    self.emit(Event::Note { who, text })?;
-                }
-            }
-            Command::SignOff { step, signature } => self.sign_off(step, signature)?,
-            Command::Retry { step } => match self.state.next() {
-                Next::Decide(s) if s.id == step && !matches!(s.kind, StepKind::Manual) => {
-                    let s = s.clone();
-                    self.auto = true;
-                    self.start(s)?;
-                }
-                _ => self.refuse(format!(
-                    "step {step} is not waiting for a decision, so it cannot be retried"
-                )),
-            },
-            Command::Skip { step, who, reason } => {
-                let is_next = match self.state.next() {
-                    Next::Decide(s) | Next::SignOff(s, ..) | Next::Start(s) | Next::Confirm(s) => {
-                        s.id == step
-                    }
-                    _ => false,
-                };
-                let is_gate = self
-                    .state
-                    .plan
-                    .step(&step)
-                    .is_some_and(|s| matches!(s.kind, StepKind::Gate { .. }));
-                if is_gate {
-                    self.refuse(
-                        "a gate cannot be skipped; override it with a signed reason (who, role, reason)",
-                    );
-                } else if reason.trim().is_empty() {
-                    self.refuse("a skip needs a reason");
-                } else if !is_next {
-                    self.refuse(format!("only the next step can be skipped, not {step}"));
-                } else {
-                    self.emit(Event::Skipped { step, who, reason })?;
-                }
-            }
-            Command::Cancel => match self.running.as_ref() {
-                Some(run) => run.cancel.cancel(),
-                None => self.refuse("no step is running"),
-            },
-            Command::Abort { who, reason } => match self.running.as_mut() {
-                Some(run) => {
-                    run.aborting = Some((who, reason));
-                    run.cancel.cancel();
-                }
-                None => self.abort(&who, reason)?,
-            },
-            Command::Confirm { who, typed } => {
-                let env = self.state.plan.environment.clone();
-                if self.state.confirmed_by.is_some() {
-                    self.refuse("the environment is already confirmed");
-                } else if typed.trim() != env {
-                    self.refuse(format!(
-                        "typed {:?}, which is not the environment name {env:?}",
-                        typed.trim()
-                    ));
-                } else {
-                    self.emit(Event::EnvironmentConfirmed { who })?;
-                }
-            }
-            Command::StartRollback { who, reason } => {
-                if self.state.rollback.is_some() {
-                    self.refuse("the rollback has already been started");
-                } else if self.state.plan.rollback.is_empty() {
-                    self.refuse("this runbook's Rollback section has no steps to run");
-                } else if self.running.is_some() {
-                    self.refuse("a step is running: wait for it or cancel it before starting the rollback");
-                } else {
-                    self.emit(Event::RollbackStarted { who, reason })?;
-                    self.auto = true;
-                }
-            }
-            Command::Detach { who } => match self.running.as_mut() {
-                Some(run) => {
-                    run.detaching = Some(who);
-                    run.cancel.cancel();
-                }
-                None => self.emit(Event::Detached { who })?,
-            },
+    /// Feed every timer that is due back into the core.
+    fn timers_due(&mut self) -> Result<(), EngineError> {
+        let now = Utc::now();
+        let due: Vec<Timer> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(t, _)| t.clone())
+            .collect();
+        for timer in due {
+            self.timers.remove(&timer);
+            let fx = machine::step(&self.state, Input::Timer { timer, now });
+            self.perform(fx)?;
         }
         Ok(())
-    }
-
-    fn sign_off(&mut self, step: String, signature: Signature) -> Result<(), EngineError> {
-        let (target, deciding, gate) = match self.state.next() {
-            Next::SignOff(s, ..) => (s.id.clone(), false, false),
-            Next::Decide(s) => (s.id.clone(), true, matches!(s.kind, StepKind::Gate { .. })),
-            _ => (String::new(), false, false),
-        };
-        if target != step {
-            self.refuse(format!("step {step} is not waiting for a sign-off"));
-        } else if gate && (signature.role.trim().is_empty() || signature.note.trim().is_empty()) {
-            self.refuse("overriding a gate needs a name, a role and the reason");
-        } else if signature.who.trim().is_empty() {
-            self.refuse("a sign-off needs a name");
-        } else if !deciding && self.state.step(&step).signers().contains(signature.who.trim()) {
-            self.refuse(format!(
-                "{} has already signed {step}; it needs {} distinct names",
-                signature.who.trim(),
-                self.state.plan.signoffs
-            ));
-        } else {
-            let signature = Signature {
-                who: signature.who.trim().to_string(),
-                note: self.setup.redactor.redact(&signature.note).into_owned(),
-                ..signature
-            };
-            self.emit(Event::SignedOff { step, signature })?;
-        }
-        Ok(())
-    }
-
-    fn abort(&mut self, who: &str, reason: String) -> Result<(), EngineError> {
-        let reason = if reason.trim().is_empty() {
-            format!("aborted by {who}")
-        } else {
-            reason
-        };
-        if self.state.rolling_back() {
-            self.emit(Event::RollbackFinished {
-                outcome: SessionOutcome::Aborted,
-            })?;
-        }
-        self.emit(Event::SessionEnded {
-            outcome: SessionOutcome::Aborted,
-            reason: Some(reason),
-        })
     }
 
     /// The database configuration, resolved once (with its password remembered as a secret).
@@ -466,19 +303,10 @@ impl Engine {
             .unwrap_or_else(|| Err("no database".into()))
     }
 
-    fn start(&mut self, step: Step) -> Result<(), EngineError> {
-        if matches!(step.kind, StepKind::Manual) {
-            self.refuse(format!("step {} is manual: it is signed off, not run", step.id));
-            return Ok(());
-        }
-        let attempt = self.state.step(&step.id).attempts().len() as u32 + 1;
-        self.emit(Event::StepStarted {
-            step: step.id.clone(),
-            attempt,
-        })?;
+    /// Start the process of an attempt whose start is journaled.
+    fn spawn(&mut self, step: Step, attempt: u32) {
         let (tx, rx) = mpsc::channel(4096);
-        let cancel = CancellationToken::new();
-        let timeout = step.timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let stopper = Stopper::new();
         let dry_run = self.state.header.mode == Mode::DryRun;
         let task = match &step.kind {
             StepKind::Shell { script } => {
@@ -486,10 +314,9 @@ impl Engine {
                     script: script.clone(),
                     cwd: self.setup.workdir.clone(),
                     env: self.step_env(&step),
-                    timeout,
                 };
                 let verify = step.verify;
-                let token = cancel.clone();
+                let token = stopper.clone();
                 tokio::spawn(async move {
                     let r = run_shell(req, token, tx).await;
                     let passed = verify.then_some(r.outcome == Outcome::Succeeded);
@@ -513,9 +340,8 @@ impl Engine {
                         sql: sql.clone(),
                         dry_run,
                         verify: step.verify,
-                        timeout,
                     };
-                    let token = cancel.clone();
+                    let token = stopper.clone();
                     tokio::spawn(async move {
                         let r = run_sql(req, token, tx).await;
                         StepResult {
@@ -538,30 +364,6 @@ impl Engine {
                 }),
             },
             StepKind::Gate {
-                gate: Gate::Backups { min },
-            } => {
-                let (have, min) = (self.state.verified_backups(), *min);
-                let passed = have >= min as usize;
-                let observed = Observed {
-                    columns: vec!["verified backups in this session".into(), "required".into()],
-                    rows: vec![vec![have.to_string(), min.to_string()]],
-                    text: String::new(),
-                };
-                let error = (!passed).then(|| {
-                    format!("{have} of {min} required backups were made in this session; make the rest first")
-                });
-                tokio::spawn(async move {
-                    drop(tx);
-                    StepResult {
-                        outcome: gate_outcome(passed),
-                        exit_code: None,
-                        error,
-                        observed: Some(observed),
-                        passed: Some(passed),
-                    }
-                })
-            }
-            StepKind::Gate {
                 gate:
                     Gate::Session {
                         environment,
@@ -580,7 +382,11 @@ impl Engine {
                         text: check.summary.clone(),
                     });
                     StepResult {
-                        outcome: gate_outcome(check.passed),
+                        outcome: if check.passed {
+                            Outcome::Succeeded
+                        } else {
+                            Outcome::Failed
+                        },
                         exit_code: None,
                         error: (!check.passed).then_some(check.summary),
                         observed: Some(check.evidence),
@@ -588,20 +394,19 @@ impl Engine {
                     }
                 })
             }
-            StepKind::Manual => return Ok(()),
+            // The core decides these itself and never spawns them.
+            StepKind::Manual | StepKind::Gate { .. } => return,
         };
-        self.running = Some(Running {
-            step,
+        self.process = Some(Process {
+            step: step.id,
             attempt,
             started: Instant::now(),
-            cancel,
+            stopper,
             output: rx,
             output_closed: false,
             task,
-            detaching: None,
-            aborting: None,
+            stops: Vec::new(),
         });
-        Ok(())
     }
 
     /// The environment a shell step sees besides the engine's own.
@@ -640,92 +445,120 @@ impl Engine {
         }
     }
 
-    /// Raise the plan's rollback criterion once: the session has run longer
-    /// than twice its environment's estimate.
-    fn check_estimate(&mut self) -> Result<(), EngineError> {
-        let Some(estimate) = self.state.plan.estimate else {
-            return Ok(());
-        };
-        let elapsed = self.state.elapsed(chrono::Utc::now());
-        let raised = self.state.warnings.iter().any(|w| w.who == ESTIMATE_EXCEEDED);
-        if !raised && self.state.outcome.is_none() && elapsed > estimate.max * 2 {
-            let message = format!(
-                "elapsed {} is past twice the estimate ({}): a rollback criterion of the plan",
-                crate::runbook::duration::format_duration(elapsed),
-                crate::runbook::duration::format_duration(estimate.max)
-            );
-            self.emit(Event::Warning {
-                code: ESTIMATE_EXCEEDED.to_string(),
-                message,
-            })?;
-        }
-        Ok(())
-    }
-
+    /// Journal the output batched so far, one event per stream group.
     fn flush_output(&mut self) -> Result<(), EngineError> {
-        let Some(run) = self.running.as_ref() else {
-            self.batch = Batch::default();
+        let batch = std::mem::take(&mut self.batch);
+        let Some(p) = self.process.as_ref() else {
             return Ok(());
         };
-        let (step, attempt) = (run.step.id.clone(), run.attempt);
-        for (stream, lines) in std::mem::take(&mut self.batch).groups {
-            self.emit(Event::Output {
-                step: step.clone(),
+        let (step, attempt) = (p.step.clone(), p.attempt);
+        for (stream, lines) in batch.groups {
+            let input = Input::Output {
+                step: &step,
                 attempt,
                 stream,
                 lines,
-            })?;
+            };
+            let fx = machine::step(&self.state, input);
+            self.perform(fx)?;
         }
         Ok(())
     }
 
+    /// The running attempt's process ended: its last output, then its exit, into the core.
     fn finish(&mut self, result: Result<StepResult, tokio::task::JoinError>) -> Result<(), EngineError> {
         let result = result.map_err(|e| EngineError::Runner(e.to_string()))?;
         // Lines still queued belong to this attempt and go before its end.
-        if let Some(run) = self.running.as_mut() {
-            while let Ok(line) = run.output.try_recv() {
-                let text = self.setup.redactor.redact(&line.text).into_owned();
-                self.batch.push(line.stream, text);
+        if let Some(p) = self.process.as_mut() {
+            while let Ok(line) = p.output.try_recv() {
+                self.batch.push(line.stream, line.text);
             }
         }
         self.flush_output()?;
-        let Some(run) = self.running.take() else {
+        let Some(p) = self.process.take() else {
             return Ok(());
         };
-        let id = run.step.id.clone();
-        if let Some(who) = run.detaching {
-            self.emit(Event::StepInterrupted {
-                step: id,
-                attempt: run.attempt,
-            })?;
-            return self.emit(Event::Detached { who });
-        }
-        let mut outcome = result.outcome;
-        let mut error = result.error.map(|e| self.setup.redactor.redact(&e).into_owned());
-        if let Some(passed) = result.passed {
-            self.emit(Event::Verification {
-                step: id.clone(),
-                attempt: run.attempt,
-                name: run.step.title.clone(),
-                passed,
-                observed: result.observed.unwrap_or_default(),
-            })?;
-            if !passed && outcome == Outcome::Succeeded {
-                outcome = Outcome::Failed;
-                error = Some("the verification did not pass".to_string());
-            }
-        }
-        self.emit(Event::StepFinished {
-            step: id,
-            attempt: run.attempt,
+        // Its timeout can no longer go off.
+        self.timers
+            .retain(|t, _| !matches!(t, Timer::StepTimeout { step, attempt, .. } if *step == p.step && *attempt == p.attempt));
+        let input = Input::Exited {
+            step: &p.step,
+            attempt: p.attempt,
+            result,
+            elapsed: p.started.elapsed(),
+            stops: &p.stops,
+        };
+        let fx = machine::step(&self.state, input);
+        self.perform(fx)
+    }
+}
+
+/// `event` with its free text (output, errors, notes, reasons) redacted:
+/// the one place the engine passes every event through before the journal.
+fn redacted(redactor: &Redactor, event: Event) -> Event {
+    let text = |s: String| redactor.redact(&s).into_owned();
+    match event {
+        Event::Output {
+            step,
+            attempt,
+            stream,
+            lines,
+        } => Event::Output {
+            step,
+            attempt,
+            stream,
+            lines: lines.into_iter().map(text).collect(),
+        },
+        Event::StepFinished {
+            step,
+            attempt,
             outcome,
-            exit_code: result.exit_code,
-            duration_ms: run.started.elapsed().as_millis() as u64,
+            exit_code,
+            duration_ms,
             error,
-        })?;
-        if let Some((who, reason)) = run.aborting {
-            self.abort(&who, reason)?;
+        } => Event::StepFinished {
+            step,
+            attempt,
+            outcome,
+            exit_code,
+            duration_ms,
+            error: error.map(text),
+        },
+        Event::Note { who, text: note } => Event::Note {
+            who,
+            text: text(note),
+        },
+        Event::SignedOff { step, signature } => Event::SignedOff {
+            step,
+            signature: Signature {
+                note: text(signature.note),
+                ..signature
+            },
+        },
+        Event::Skipped { step, who, reason } => Event::Skipped {
+            step,
+            who,
+            reason: text(reason),
+        },
+        Event::RollbackStarted { who, reason } => Event::RollbackStarted {
+            who,
+            reason: text(reason),
+        },
+        Event::SessionEnded { outcome, reason } => Event::SessionEnded {
+            outcome,
+            reason: reason.map(text),
+        },
+        other => other,
+    }
+}
+
+/// Sleep until a wall-clock time (at once if it has passed); never without one.
+async fn sleep_until(at: Option<DateTime<Utc>>) {
+    match at {
+        Some(at) => {
+            let wait = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::time::sleep(wait).await;
         }
-        Ok(())
+        None => std::future::pending().await,
     }
 }

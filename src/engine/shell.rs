@@ -12,8 +12,9 @@
 //! controlling terminal at all: a `sudo` or `ssh` password prompt fails at
 //! once instead of stopping the step in the background or writing over the
 //! TUI. The whole group is stopped (SIGTERM, then SIGKILL after a grace
-//! period) on timeout, on cancel, when the script exits leaving background
-//! processes behind, and (SIGKILL) when the future is dropped.
+//! period) when the engine stops the step (a cancel, its timeout), when the
+//! script exits leaving background processes behind, and (SIGKILL) when the
+//! future is dropped.
 
 use std::collections::VecDeque;
 use std::future::{Future, pending};
@@ -31,9 +32,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
-use tokio_util::sync::CancellationToken;
 
-use super::OutputLine;
+use super::{Halt, OutputLine, Stopper};
 use crate::journal::event::{Outcome, Stream};
 
 /// Longest output line kept; the rest of a longer line is counted, not kept.
@@ -58,7 +58,6 @@ pub struct ShellRequest {
     pub script: String,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
-    pub timeout: Duration,
 }
 
 /// How a shell step ended.
@@ -78,11 +77,7 @@ pub struct ShellResult {
 /// `out` is bounded on purpose: a child flooding its output waits for the
 /// reader. If the receiver is gone the step keeps running and its lines are
 /// dropped. Never panics on any script.
-pub async fn run_shell(
-    req: ShellRequest,
-    cancel: CancellationToken,
-    out: mpsc::Sender<OutputLine>,
-) -> ShellResult {
+pub async fn run_shell(req: ShellRequest, stop: Stopper, out: mpsc::Sender<OutputLine>) -> ShellResult {
     let sink = Sink {
         out,
         tail: Mutex::new(VecDeque::new()),
@@ -91,12 +86,11 @@ pub async fn run_shell(
     if let Err(error) = check(&req).await {
         return sink.failed(error).await;
     }
-    if cancel.is_cancelled() {
-        let error = Some("cancelled before it started".to_string());
+    if let Some(halt) = stop.halted() {
         return ShellResult {
-            outcome: Outcome::Cancelled,
+            outcome: halt.outcome(),
             exit_code: None,
-            error,
+            error: Some(format!("{} before it started", halt.why())),
             tail: Vec::new(),
         };
     }
@@ -143,11 +137,10 @@ pub async fn run_shell(
         pumps_done: false,
     };
 
-    let deadline = Instant::now().checked_add(req.timeout);
-    let stopped = match run.advance(Until::Exited, deadline, Some(&cancel)).await {
-        Wake::Done => None,
-        Wake::Deadline => Some((Outcome::TimedOut, format!("timed out after {:?}", req.timeout))),
-        Wake::Cancelled => Some((Outcome::Cancelled, "cancelled".to_string())),
+    let stopped = match run.advance(Until::Exited, None, Some(&stop)).await {
+        // Without a deadline only the script's end or a stop wakes it.
+        Wake::Done | Wake::Deadline => None,
+        Wake::Stopped(halt) => Some((halt.outcome(), halt.why())),
     };
     let mut killed = false;
     if let Some((_, why)) = &stopped {
@@ -160,7 +153,7 @@ pub async fn run_shell(
     } else {
         // Background processes get a moment to finish by themselves, then they are stopped.
         let until = Instant::now().checked_add(DRAIN_AFTER_EXIT);
-        run.advance(Until::Settled, until, Some(&cancel)).await;
+        run.advance(Until::Settled, until, Some(&stop)).await;
         if group.has_live_members() {
             let note = "the script exited leaving processes behind: stopping them (SIGTERM)";
             sink.send(Stream::Info, note.into()).await;
@@ -168,7 +161,7 @@ pub async fn run_shell(
         }
     }
     // Only a process that left the group can still hold the pipes open now.
-    if drain(&mut run, &sink, stopped.is_none().then_some(&cancel)).await != Wake::Done {
+    if drain(&mut run, &sink, stopped.is_none().then_some(&stop)).await != Wake::Done {
         let note = "output still open after the step's processes ended; stopped reading it";
         sink.send(Stream::Info, note.into()).await;
     }
@@ -362,7 +355,7 @@ enum Until {
 enum Wake {
     Done,
     Deadline,
-    Cancelled,
+    Stopped(Halt),
 }
 
 impl Supervisor<'_> {
@@ -371,13 +364,8 @@ impl Supervisor<'_> {
     }
 
     /// Make progress (reap the child, read output) until `until`, the
-    /// deadline (none: no limit), or the cancel token fires.
-    async fn advance(
-        &mut self,
-        until: Until,
-        deadline: Option<Instant>,
-        cancel: Option<&CancellationToken>,
-    ) -> Wake {
+    /// deadline (none: no limit), or the engine stops the step.
+    async fn advance(&mut self, until: Until, deadline: Option<Instant>, stop: Option<&Stopper>) -> Wake {
         loop {
             if self.reached(until) {
                 return Wake::Done;
@@ -386,7 +374,7 @@ impl Supervisor<'_> {
                 status = self.child.wait(), if self.status.is_none() => self.status = Some(status),
                 _ = &mut self.pumps, if !self.pumps_done => self.pumps_done = true,
                 () = sleep_or_never(deadline) => return Wake::Deadline,
-                () = cancelled_or_never(cancel) => return Wake::Cancelled,
+                halt = stopped_or_never(stop) => return Wake::Stopped(halt),
             }
         }
     }
@@ -399,9 +387,9 @@ async fn sleep_or_never(deadline: Option<Instant>) {
     }
 }
 
-async fn cancelled_or_never(cancel: Option<&CancellationToken>) {
-    match cancel {
-        Some(token) => token.cancelled().await,
+async fn stopped_or_never(stop: Option<&Stopper>) -> Halt {
+    match stop {
+        Some(stop) => stop.stopped().await,
         None => pending().await,
     }
 }
@@ -409,12 +397,12 @@ async fn cancelled_or_never(cancel: Option<&CancellationToken>) {
 /// Read the output that is left for as long as it keeps coming (a slow
 /// reader may still be catching up), but not forever: a process outside the
 /// group may hold the pipes open and keep writing.
-async fn drain(run: &mut Supervisor<'_>, sink: &Sink, cancel: Option<&CancellationToken>) -> Wake {
+async fn drain(run: &mut Supervisor<'_>, sink: &Sink, stop: Option<&Stopper>) -> Wake {
     let limit = Instant::now() + DRAIN_LIMIT;
     loop {
         let seen = sink.lines_read();
         let until = (Instant::now() + DRAIN_AFTER_EXIT).min(limit);
-        match run.advance(Until::Settled, Some(until), cancel).await {
+        match run.advance(Until::Settled, Some(until), stop).await {
             Wake::Deadline if sink.lines_read() > seen && Instant::now() < limit => {}
             wake => return wake,
         }

@@ -20,9 +20,9 @@ use tokio_postgres::error::{DbError, ErrorPosition, Severity};
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::OutputLine;
 use super::connect::{self, Connected};
 use super::sql_split::{self, Statement, TxControl};
+use super::{OutputLine, Stopper};
 use crate::journal::event::{Observed, Outcome, Stream};
 
 /// Rows kept (and logged) per result; the rest are counted.
@@ -49,7 +49,6 @@ pub struct SqlRequest {
     pub dry_run: bool,
     /// A check: decide `passed` from the rows returned.
     pub verify: bool,
-    pub timeout: Duration,
 }
 
 /// How a SQL step ended.
@@ -68,14 +67,12 @@ pub struct SqlResult {
 /// Run a SQL step, streaming statements, rows, notices and errors to `out`.
 ///
 /// `out` is bounded on purpose (back-pressure); if its receiver is gone the
-/// step still runs to its end and the lines are dropped. On cancel or timeout
+/// step still runs to its end and the lines are dropped. When the engine stops it (a cancel, its timeout)
 /// the running statement is cancelled on the server and the transaction rolled
 /// back; a lost connection fails the step with the server's reason.
-pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Sender<OutputLine>) -> SqlResult {
+pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLine>) -> SqlResult {
     let log = Log { out };
     let statements = sql_split::split(&req.sql);
-    let deadline = Instant::now().checked_add(req.timeout);
-    let timed_out = || format!("timed out after {:?}", req.timeout);
     let verdict = |outcome, error: Option<String>| SqlResult {
         outcome,
         error,
@@ -92,10 +89,7 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
 
     let connected = tokio::select! {
         r = connect::connect(&req.config) => r,
-        () = cancel.cancelled() => return verdict(Outcome::Cancelled, Some("cancelled while connecting".into())),
-        () = sleep_or_never(deadline) => {
-            return verdict(Outcome::TimedOut, Some(format!("{} while connecting", timed_out())));
-        }
+        h = halt.stopped() => return verdict(h.outcome(), Some(format!("{} while connecting", h.why()))),
     };
     let Connected {
         client,
@@ -118,11 +112,8 @@ pub async fn run_sql(req: SqlRequest, cancel: CancellationToken, out: mpsc::Send
     let finished = loop {
         tokio::select! {
             r = &mut exec => break Ok(r),
-            () = cancel.cancelled(), if stopped.is_none() => {
-                stopped = Some(Stop::new(Outcome::Cancelled, "cancelled".into()));
-            }
-            () = sleep_or_never(deadline), if stopped.is_none() => {
-                stopped = Some(Stop::new(Outcome::TimedOut, timed_out()));
+            h = halt.stopped(), if stopped.is_none() => {
+                stopped = Some(Stop::new(h.outcome(), h.why()));
             }
             () = sleep_or_never(stopped.as_ref().map(|s| s.retry_at)) => {}
             Some(stop) = give_up(stopped.as_ref()) => break Err(stop),

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::runbook::plan::Plan;
 
-/// Journal format version written in every header.
-pub const FORMAT_VERSION: u32 = 1;
+/// Journal format version written in every header. Format 2 added the
+/// `run` and `pause` events; a format 1 journal is a format 2 journal without
+/// them and folds as it always did.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Live run, or a dry run whose SQL is rolled back and which never counts as evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,19 @@ pub enum Stream {
     Error,
 }
 
+impl Stream {
+    /// The stream's short name, as log lines and reports are prefixed with it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Info => "info",
+            Stream::Notice => "notice",
+            Stream::Error => "error",
+        }
+    }
+}
+
 /// How an attempt of an automated step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,6 +106,38 @@ pub struct Observed {
     /// Free text (a shell check's last output lines), when not a table.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub text: String,
+}
+
+impl Observed {
+    /// What a check observed, in one line: its text, or its first
+    /// `max_rows` rows as `column=value` pairs.
+    pub fn summary(&self, max_rows: usize) -> String {
+        if !self.text.is_empty() {
+            return self.text.lines().collect::<Vec<_>>().join(" / ");
+        }
+        if self.rows.is_empty() {
+            return "no rows".to_string();
+        }
+        let mut parts: Vec<String> = self
+            .rows
+            .iter()
+            .take(max_rows)
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .map(|(i, cell)| match self.columns.get(i) {
+                        Some(col) if !col.is_empty() => format!("{col}={cell}"),
+                        _ => cell.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .collect();
+        if self.rows.len() > max_rows {
+            parts.push(format!("… {} more rows", self.rows.len() - max_rows));
+        }
+        parts.join("; ")
+    }
 }
 
 /// A sign-off of a manual step, or of an override or interrupted step.
@@ -142,6 +189,18 @@ pub enum Event {
         /// The runbook changed and the operator allowed it; the new plan applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         plan: Option<Box<Plan>>,
+        /// The session runs on at once (headless), as after a `run` event;
+        /// otherwise it waits for one.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        run: bool,
+    },
+    /// The operator ran the session: automated steps start one after another.
+    Run {
+        who: String,
+    },
+    /// The operator paused the session: no new step starts (a running one finishes).
+    Pause {
+        who: String,
     },
     /// A step that was running when the session stopped; it does not re-run by itself.
     StepInterrupted {

@@ -5,7 +5,7 @@
 //! a session that is still live. Readers (replay, report, verify) take no lock.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,14 +25,12 @@ const BATCH_BYTES: usize = 256 * 1024;
 const BATCH_AGE: Duration = Duration::from_millis(100);
 
 /// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
-/// (UTC start time and 6 random hex digits).
+/// (UTC start time and 6 random hex digits from the operating system).
 pub fn new_session_id() -> String {
     let now = Utc::now();
     let mut random = [0u8; 3];
-    if File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut random))
-        .is_err()
-    {
+    if getrandom::fill(&mut random).is_err() {
+        // No system randomness: the clock and the process still tell sessions apart.
         let mix = now.timestamp_subsec_nanos() ^ std::process::id().rotate_left(13);
         random.copy_from_slice(&mix.to_le_bytes()[..3]);
     }

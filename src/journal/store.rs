@@ -104,18 +104,30 @@ pub fn list_sessions(dir: &Path) -> Result<SessionList, JournalError> {
     Ok(list)
 }
 
-/// The journal of SESSION: a session id, a unique prefix of one, or a path
-/// to a journal file.
+/// The journal a command's SESSION argument names: an existing file as it
+/// is, else a session id or unique prefix in the state directory
+/// (`--state-dir`, `RUNSHEET_STATE_DIR`, the platform's). The one way every
+/// command goes from SESSION to a journal.
+pub fn find_journal(state_dir_arg: Option<&Path>, arg: &str) -> Result<PathBuf, JournalError> {
+    match state_dir(state_dir_arg) {
+        Ok(dir) => resolve_session(&dir, arg),
+        // Without a state directory, only a file can be meant.
+        Err(_) if Path::new(arg).is_file() => Ok(PathBuf::from(arg)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The journal of SESSION in the state directory `dir`: an existing file,
+/// a session id, a unique prefix of one, or a path to a journal file.
 pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
     let as_path = Path::new(arg);
+    if as_path.is_file() {
+        return Ok(as_path.to_path_buf());
+    }
     if arg.contains('/') || arg.ends_with(".jsonl") {
-        return if as_path.is_file() {
-            Ok(as_path.to_path_buf())
-        } else {
-            Err(JournalError::NoJournal {
-                path: as_path.to_path_buf(),
-            })
-        };
+        return Err(JournalError::NoJournal {
+            path: as_path.to_path_buf(),
+        });
     }
     if !arg.is_empty() {
         let exact = journal_path(dir, arg);
@@ -141,10 +153,6 @@ pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
         if let Some((_, path)) = matches.pop() {
             return Ok(path);
         }
-    }
-    // A journal file named without a directory (`runsheet replay copy.json`).
-    if as_path.is_file() {
-        return Ok(as_path.to_path_buf());
     }
     Err(JournalError::NoSession {
         arg: arg.to_string(),

@@ -5,7 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::timeline::Mark;
+use super::index::Mark;
 use crate::ui::keys::{self, Action, Context, Key};
 
 /// What a replay key does.
@@ -369,6 +369,22 @@ mod tests {
         assert_eq!(help_key(5, &key(KeyCode::Esc)), None);
         assert_eq!(help_key(5, &char('?')), None);
         assert_eq!(help_key(5, &char('x')), Some(5));
+    }
+
+    /// `docs/keys.md` is both key tables, the live checklist's and the
+    /// replay's; `RUNSHEET_UPDATE_DOCS=1 cargo test --lib keys` rewrites it.
+    #[test]
+    fn docs_keys_md_is_the_key_tables() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/keys.md");
+        let tables = keys::markdown() + &markdown();
+        if std::env::var_os("RUNSHEET_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &tables).expect("write docs/keys.md");
+        }
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            written == tables,
+            "docs/keys.md is out of date; rerun with RUNSHEET_UPDATE_DOCS=1"
+        );
     }
 
     #[test]

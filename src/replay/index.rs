@@ -1,10 +1,12 @@
-//! The indexer: reads a journal front to back once, verifying the hash chain
-//! line by line, folding every record into an [`App`] exactly as the live
-//! TUI would (effects off), and noting for each event its byte offset, time
-//! and markers, plus a checkpoint of the app every few thousand events or
-//! few MiB. It runs on its own thread, hands its findings over in batches,
-//! and once at the end keeps polling the file, so a journal that is still
-//! being written keeps growing on screen.
+//! Indexing a journal: the indexer reads it front to back once, verifying
+//! the hash chain line by line, folding every record into an [`App`]
+//! exactly as the live TUI would (effects off), and noting for each event
+//! its byte offset, time and markers, plus a checkpoint of the app every few
+//! thousand events or few MiB, so a seek folds at most one checkpoint's worth
+//! of events instead of the whole journal. It runs on its own thread, hands
+//! its findings over in [`IndexBatch`]es (the [`Timeline`](super::Timeline)
+//! is made of them), and once at the end keeps polling the file, so a
+//! journal that is still being written keeps growing on screen.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
@@ -16,8 +18,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::player::{Feed, feed};
-use super::timeline::{Checkpoint, IndexBatch, Mark};
+use super::{Feed, feed};
 use crate::journal::chain::{LineError, Verifier};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Outcome, Record};
 use crate::journal::reader::Integrity;
@@ -39,6 +40,96 @@ const POLL: Duration = Duration::from_millis(250);
 const READ_BUFFER: usize = 1 << 20;
 /// The longest header line looked at (a header holds the plan, never this much).
 const MAX_HEADER: u64 = 64 << 20;
+
+/// Events worth a marker and a jump key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mark {
+    /// A step started, or a manual step began to wait for its sign-off.
+    StepStart,
+    /// A step failed, timed out, was cancelled or interrupted; a check failed.
+    Failure,
+    SignOff,
+    Verification,
+    /// The first event of a phase, the rollback's start, the session's end.
+    Phase,
+}
+
+impl Mark {
+    pub const ALL: [Mark; 5] = [
+        Mark::StepStart,
+        Mark::Failure,
+        Mark::SignOff,
+        Mark::Verification,
+        Mark::Phase,
+    ];
+
+    pub(crate) fn slot(self) -> usize {
+        self as usize
+    }
+
+    /// How the mark is named in messages ("no next failure").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Mark::StepStart => "step start",
+            Mark::Failure => "failure",
+            Mark::SignOff => "sign-off",
+            Mark::Verification => "verification",
+            Mark::Phase => "phase",
+        }
+    }
+}
+
+/// The app as it was right after event `index`, and that event, to fold on from.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    pub index: usize,
+    pub app: Box<App>,
+    pub record: Box<Record>,
+}
+
+/// What the indexer learned since its last batch, and where it stands.
+#[derive(Debug, Clone)]
+pub struct IndexBatch {
+    /// Byte offset of each new event's line.
+    pub offsets: Vec<u64>,
+    /// Each new event's journal timestamp, in milliseconds since the epoch.
+    pub times: Vec<i64>,
+    /// Markers of the new events: (event index, mark).
+    pub marks: Vec<(usize, Mark)>,
+    /// The new events that change state (all but output batches).
+    pub changes: Vec<usize>,
+    pub checkpoints: Vec<Checkpoint>,
+    /// Bytes of the journal verified and indexed.
+    pub end: u64,
+    /// The journal's size when last looked at.
+    pub file_len: u64,
+    pub integrity: Integrity,
+    /// An incomplete last line (torn by a crash, or still being written).
+    pub torn: Option<String>,
+    /// The indexer has read to the end of the file at least once.
+    pub caught_up: bool,
+    /// Why indexing stopped early (an I/O error), if it did.
+    pub failed: Option<String>,
+}
+
+impl IndexBatch {
+    /// A batch with no events yet, in state `integrity`.
+    pub fn empty(integrity: Integrity) -> IndexBatch {
+        IndexBatch {
+            offsets: Vec::new(),
+            times: Vec::new(),
+            marks: Vec::new(),
+            changes: Vec::new(),
+            checkpoints: Vec::new(),
+            end: 0,
+            file_len: 0,
+            integrity,
+            torn: None,
+            caught_up: false,
+            failed: None,
+        }
+    }
+}
 
 /// Why a journal cannot be replayed at all.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +239,7 @@ impl Indexer {
         indexer.batch.checkpoints.push(Checkpoint {
             index: 0,
             app: Box::new(indexer.app.clone()),
+            record: Box::new(record.clone()),
         });
         let first = indexer.take_batch();
         Ok((indexer, first))
@@ -276,13 +368,16 @@ impl Indexer {
             self.batch.changes.push(i);
         }
         self.mark(i, &record);
+        let (at, offset) = self.last_checkpoint;
+        let checkpoint = i - at >= CHECKPOINT_EVENTS || self.end - offset >= CHECKPOINT_BYTES;
+        let kept = checkpoint.then(|| Box::new(record.clone()));
         feed(&mut self.app, record, Feed::Fast);
         self.count += 1;
-        let (at, offset) = self.last_checkpoint;
-        if i - at >= CHECKPOINT_EVENTS || self.end - offset >= CHECKPOINT_BYTES {
+        if let Some(record) = kept {
             self.batch.checkpoints.push(Checkpoint {
                 index: i,
                 app: Box::new(self.app.clone()),
+                record,
             });
             self.last_checkpoint = (i, self.end);
         }

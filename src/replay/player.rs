@@ -1,16 +1,14 @@
 //! The replay's state and its transitions: the live checklist's [`App`] as
 //! it was at the cursor, the timeline, and the playback clock.
 //!
-//! Like the live TUI's `update`, nothing here draws or waits: inputs come in
-//! as [`Input`]s, and the only thing asked of the driver is reading log lines
-//! back from the journal ([`LogQuery`]). Seeks restore the nearest
-//! [`Checkpoint`](super::timeline::Checkpoint) and fold at most one
-//! checkpoint interval of records read at their indexed offsets.
+//! Pure like the live TUI's `update`: nothing here draws, waits or reads a
+//! file. Inputs come in as [`Input`]s; what the replay needs from the
+//! journal it asks for as [`Effect`]s (log lines, the records a seek folds),
+//! and the answers come back as inputs. A seek restores the nearest
+//! [`Checkpoint`](super::index::Checkpoint) and folds at most one checkpoint
+//! interval of records, which [`Reader`](super::Reader) reads at their
+//! indexed offsets.
 
-use std::collections::HashSet;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -19,12 +17,12 @@ use crossterm::event::{
 };
 
 use super::controls::{self, Control};
-use super::timeline::{IndexBatch, Timeline};
+use super::index::IndexBatch;
+use super::timeline::Timeline;
 use super::view;
-use crate::engine::runner::Update;
-use crate::journal::chain::parse_line_unchecked;
-use crate::journal::event::{Event, Record};
-use crate::ui::{App, Effect, Level, LogChunk, LogQuery, Modal, Msg, Pane, PhaseKey, RowKey};
+use super::{Feed, feed};
+use crate::journal::event::Record;
+use crate::ui::{self, App, Level, LogChunk, LogQuery, Message, Msg, ViewState};
 
 /// Forward moves up to this many events are folded one by one, exactly as
 /// the live TUI takes them; longer ones restore a checkpoint.
@@ -78,30 +76,6 @@ impl Speed {
     }
 }
 
-/// How a record reaches the app.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feed {
-    /// Through `update`, as the live TUI takes an engine record.
-    Live,
-    /// Output batches (the bulk of any journal) straight into the fold,
-    /// skipping the per-record view sync; whoever feeds this way resyncs the
-    /// view once at the end ([`Replay`] does, the indexer's app never draws).
-    Fast,
-}
-
-/// Fold one record into the app; the effects it asks for (log read-backs).
-pub fn feed(app: &mut App, record: Record, how: Feed) -> Vec<Effect> {
-    if let Event::Resumed { operator, .. } = &record.event {
-        // The live TUI of a resumed session is opened by the one who resumed it.
-        app.operator = operator.clone();
-    }
-    if how == Feed::Fast && matches!(record.event, Event::Output { .. }) {
-        app.session.apply(&record);
-        return Vec::new();
-    }
-    app.update(Msg::Engine(Update::Record(record)))
-}
-
 /// Everything that can happen to the replay.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -116,6 +90,58 @@ pub enum Input {
     Indexed(IndexBatch),
     /// Log lines read back from the journal.
     LogRead(LogChunk),
+    /// Records a seek asked for.
+    Events(EventsRead),
+    /// The indexer stopped sending (it only stops by itself at a break or an error).
+    IndexClosed,
+    /// A termination signal or a lost terminal: leave.
+    Terminate,
+}
+
+/// What the replay asks of the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Log lines of a step, for the log pane.
+    ReadLog(LogQuery),
+    /// The records a seek folds.
+    ReadEvents(EventsQuery),
+}
+
+/// The records of events `from..=to`, at bytes `bytes` of the journal, for a seek.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsQuery {
+    pub from: usize,
+    pub to: usize,
+    pub bytes: (u64, u64),
+    seek: Seek,
+}
+
+/// The answer to an [`EventsQuery`].
+#[derive(Debug, Clone)]
+pub struct EventsRead {
+    pub query: EventsQuery,
+    /// The records, in order, or why they could not be read.
+    pub records: Result<Vec<Record>, String>,
+}
+
+/// A seek under way: where to, and how the records read are folded.
+#[derive(Debug, Clone, PartialEq)]
+struct Seek {
+    /// Later seeks make the answers to earlier ones stale.
+    generation: u64,
+    target: usize,
+    clock: Option<i64>,
+    how: How,
+    /// Playback moved the clock: the app's clock ticks after the fold.
+    tick: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum How {
+    /// Each record through the app's `update`, as the live TUI took it.
+    Live,
+    /// Fast, onto the checkpoint of event `base` (or onto the app as it is).
+    Restore { base: Option<usize> },
 }
 
 /// The `g` prompt: a time to go to.
@@ -125,72 +151,14 @@ pub struct Prompt {
     pub error: Option<String>,
 }
 
-/// A line of feedback in the timeline bar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub level: Level,
-    pub text: String,
-}
-
-/// What the reviewer has made of the panes, kept across seeks.
-struct ViewState {
-    focus: Pane,
-    bottom: Pane,
-    wrap: bool,
-    search: Option<String>,
-    modal: Option<Modal>,
-    follow: bool,
-    selected: Option<RowKey>,
-    collapsed: HashSet<PhaseKey>,
-    checklist_top: usize,
-    detail_scroll: u16,
-    checks_scroll: u16,
-}
-
-impl ViewState {
-    fn of(app: &App) -> ViewState {
-        ViewState {
-            focus: app.focus,
-            bottom: app.bottom,
-            wrap: app.log.wrap,
-            search: app.log.search.clone(),
-            modal: app.modal.clone(),
-            follow: app.follow,
-            selected: app.selected.clone(),
-            collapsed: app.collapsed.clone(),
-            checklist_top: app.checklist_top,
-            detail_scroll: app.detail_scroll,
-            checks_scroll: app.checks_scroll,
-        }
-    }
-
-    /// Put it on a freshly restored app whose log pane was reset. What the
-    /// checklist cursor shows stays the recorded one while it follows the
-    /// active step, as it did for the operator.
-    fn restore(self, app: &mut App) {
-        app.focus = self.focus;
-        app.bottom = self.bottom;
-        app.log.wrap = self.wrap;
-        app.log.search = self.search;
-        app.modal = self.modal;
-        if !self.follow {
-            app.follow = false;
-            app.selected = self.selected;
-            app.collapsed = self.collapsed;
-            app.checklist_top = self.checklist_top;
-            app.detail_scroll = self.detail_scroll;
-            app.checks_scroll = self.checks_scroll;
-        }
-    }
-}
-
 /// The replay of one journal.
 pub struct Replay {
     /// The live checklist's state at the cursor; drawn as the operator saw it.
     pub app: App,
     pub timeline: Timeline,
-    file: File,
     cursor: usize,
+    /// The latest seek asked for.
+    seeking: u64,
     /// Playback time (see [`Timeline::ctime`]), in milliseconds.
     clock: i64,
     pub speed: Speed,
@@ -200,12 +168,15 @@ pub struct Replay {
     pub prompt: Option<Prompt>,
     /// The keys overlay, with its scroll.
     pub help: Option<u16>,
-    pub notice: Option<Notice>,
+    /// A line of feedback in the timeline bar.
+    pub notice: Option<Message>,
     /// The event at the cursor.
     pub current: Record,
     /// The terminal's size.
     pub size: (u16, u16),
     pub quitting: bool,
+    /// Why the replay cannot go on (the journal stopped being readable).
+    pub failure: Option<String>,
     /// Something visible changed since the last frame (see also `app.dirty`).
     pub dirty: bool,
 }
@@ -213,23 +184,17 @@ pub struct Replay {
 impl Replay {
     /// Open the replay at the journal's first event. `first` is the indexer's
     /// first batch (it holds the header and its checkpoint).
-    pub fn new(path: &Path, first: IndexBatch, size: (u16, u16)) -> Result<(Replay, Vec<LogQuery>), String> {
+    pub fn new(first: IndexBatch, size: (u16, u16)) -> Result<(Replay, Vec<Effect>), String> {
         let timeline = Timeline::new(first);
-        let app = timeline
+        let (app, current) = timeline
             .checkpoint(0)
-            .map(|c| (*c.app).clone())
-            .ok_or_else(|| format!("{}: the journal has no session header", path.display()))?;
-        let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        let header = read_records(&file, &timeline, 0, 0)?;
-        let current = header
-            .into_iter()
-            .next()
-            .ok_or_else(|| format!("{}: the journal has no session header", path.display()))?;
+            .map(|c| ((*c.app).clone(), (*c.record).clone()))
+            .ok_or_else(|| "the journal has no session header".to_string())?;
         let mut replay = Replay {
             app,
             timeline,
-            file,
             cursor: 0,
+            seeking: 0,
             clock: 0,
             speed: Speed::X1,
             playing: false,
@@ -240,10 +205,11 @@ impl Replay {
             current,
             size,
             quitting: false,
+            failure: None,
             dirty: true,
         };
         let fx = replay.settle(None);
-        Ok((replay, queries(fx)))
+        Ok((replay, fx))
     }
 
     /// Index of the event shown.
@@ -274,8 +240,8 @@ impl Replay {
             .flatten()
     }
 
-    /// Apply one input; the log read-backs to perform.
-    pub fn update(&mut self, input: Input) -> Vec<LogQuery> {
+    /// Apply one input; what to read from the journal.
+    pub fn update(&mut self, input: Input) -> Vec<Effect> {
         let fx = match input {
             Input::Key(ev) => {
                 if ev.kind == KeyEventKind::Release {
@@ -290,26 +256,39 @@ impl Replay {
                 self.size = (w, h);
                 self.dirty = true;
                 let (w, h) = view::app_size(self.size);
-                self.app.update(Msg::Resize(w, h))
+                from_app(self.app.update(Msg::Resize(w, h)))
             }
             Input::Tick(elapsed) => self.tick(elapsed),
             Input::Indexed(batch) => self.indexed(batch),
-            Input::LogRead(chunk) => self.app.update(Msg::LogRead(chunk)),
+            Input::LogRead(chunk) => from_app(self.app.update(Msg::LogRead(chunk))),
+            Input::Events(read) => self.events(read),
+            Input::IndexClosed => {
+                let t = &self.timeline;
+                if t.integrity.is_verified() && t.failed.is_none() {
+                    self.failure = Some("reading the journal stopped unexpectedly".into());
+                    self.quitting = true;
+                }
+                Vec::new()
+            }
+            Input::Terminate => {
+                self.quitting = true;
+                Vec::new()
+            }
         };
         // The app says when it changed (a wheel scroll does, a mouse move does not).
         self.dirty |= self.app.dirty;
-        queries(fx)
+        fx
     }
 
     fn info(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice {
+        self.notice = Some(Message {
             level: Level::Info,
             text: text.into(),
         });
     }
 
     fn warn(&mut self, text: impl Into<String>) {
-        self.notice = Some(Notice {
+        self.notice = Some(Message {
             level: Level::Warning,
             text: text.into(),
         });
@@ -330,14 +309,14 @@ impl Replay {
         }
         if self.app.modal.is_some() {
             // The app's own search prompt or reference overlay takes every key.
-            return self.app.update(Msg::Key(ev));
+            return from_app(self.app.update(Msg::Key(ev)));
         }
         if let Some(control) = controls::control(&ev) {
             self.notice = None;
             return self.control(control);
         }
         if controls::passes_through(&ev) {
-            return self.app.update(Msg::Key(ev));
+            return from_app(self.app.update(Msg::Key(ev)));
         }
         if controls::is_live_action(&ev) {
             self.warn("a replay is read-only: nothing can be run, signed or changed · ? lists the keys");
@@ -418,10 +397,9 @@ impl Replay {
                 fx
             }
             Control::Follow => {
-                self.app.follow = true;
-                self.app.log.follow = true;
+                self.app.follow_active();
                 let (w, h) = view::app_size(self.size);
-                self.app.update(Msg::Resize(w, h))
+                from_app(self.app.update(Msg::Resize(w, h)))
             }
             Control::Help => {
                 self.help = Some(0);
@@ -492,9 +470,8 @@ impl Replay {
     }
 
     /// Show the screen right after event `index` (clamped to the last one).
-    pub fn go_to(&mut self, index: usize) -> Vec<LogQuery> {
-        let fx = self.jump(index, None);
-        queries(fx)
+    pub fn go_to(&mut self, index: usize) -> Vec<Effect> {
+        self.jump(index, None)
     }
 
     /// Move to event `target` (a jump: leaves following the end).
@@ -504,91 +481,136 @@ impl Replay {
     }
 
     /// Put the cursor on event `target`, the playback clock at `clock` (by
-    /// default the event's own time).
+    /// default the event's own time): at once when nothing needs reading,
+    /// otherwise once the records asked for come back.
     fn seek(&mut self, target: usize, clock: Option<i64>) -> Vec<Effect> {
+        self.seek_then(target, clock, false)
+    }
+
+    fn seek_then(&mut self, target: usize, clock: Option<i64>, tick: bool) -> Vec<Effect> {
         let target = target.min(self.timeline.last());
         self.dirty = true;
-        let result = if target == self.cursor {
-            Ok(Vec::new())
-        } else if target > self.cursor && target - self.cursor <= LIVE_STEPS {
-            self.step_forward(target)
-        } else {
-            self.restore(target)
+        self.seeking += 1;
+        let mut seek = Seek {
+            generation: self.seeking,
+            target,
+            clock,
+            how: How::Live,
+            tick,
         };
-        let fx = match result {
-            Ok(fx) => fx,
-            Err(e) => {
-                self.playing = false;
-                self.notice = Some(Notice {
-                    level: Level::Error,
-                    text: e,
-                });
-                return Vec::new();
+        let from = if target == self.cursor {
+            return self.arrived(seek, Vec::new());
+        } else if target > self.cursor && target - self.cursor <= LIVE_STEPS {
+            self.cursor + 1
+        } else {
+            let Some(checkpoint) = self.timeline.checkpoint(target) else {
+                return self.failed("the journal's index has no starting point".into());
+            };
+            let from_cursor = target > self.cursor && checkpoint.index <= self.cursor;
+            if !from_cursor && checkpoint.index == target {
+                // The checkpoint is the moment itself: nothing to read.
+                let (app, record) = ((*checkpoint.app).clone(), (*checkpoint.record).clone());
+                let view = self.app.view_state();
+                self.app = app;
+                self.cursor = target;
+                self.current = record;
+                let mut fx = self.settle(Some(view));
+                fx.extend(self.arrived(seek, Vec::new()));
+                return fx;
+            }
+            seek.how = How::Restore {
+                base: (!from_cursor).then_some(checkpoint.index),
+            };
+            if from_cursor {
+                self.cursor + 1
+            } else {
+                checkpoint.index + 1
             }
         };
-        self.clock = clock.unwrap_or_else(|| self.timeline.ctime(target));
-        self.app.now = self.journal_now();
+        vec![Effect::ReadEvents(EventsQuery {
+            from,
+            to: target,
+            bytes: self.timeline.bytes(from, target),
+            seek,
+        })]
+    }
+
+    /// The records of a seek came back: fold them as the seek said.
+    fn events(&mut self, read: EventsRead) -> Vec<Effect> {
+        let EventsRead { query, records } = read;
+        let seek = query.seek;
+        if seek.generation != self.seeking {
+            return Vec::new();
+        }
+        let records = match records {
+            Ok(records) if records.len() == query.to + 1 - query.from => records,
+            Ok(_) => {
+                return self
+                    .failed("the journal changed on disk while it was replayed; open it again".into());
+            }
+            Err(e) => return self.failed(e),
+        };
+        let mut fx = Vec::new();
+        match seek.how {
+            How::Live => {
+                for record in records {
+                    self.current = record.clone();
+                    fx.extend(from_app(feed(&mut self.app, record, Feed::Live)));
+                }
+                self.cursor = seek.target;
+            }
+            How::Restore { base } => {
+                let view = self.app.view_state();
+                if let Some(base) = base {
+                    let Some(checkpoint) = self.timeline.checkpoint(base).filter(|c| c.index == base) else {
+                        return self.failed("the journal's index has no starting point".into());
+                    };
+                    self.app = (*checkpoint.app).clone();
+                }
+                if let Some(last) = records.last() {
+                    self.current = last.clone();
+                }
+                for record in records {
+                    feed(&mut self.app, record, Feed::Fast);
+                }
+                self.cursor = seek.target;
+                fx.extend(self.settle(Some(view)));
+            }
+        }
+        fx.extend(self.arrived(seek, Vec::new()));
         fx
     }
 
-    /// Fold the records after the cursor up to `target` one by one.
-    fn step_forward(&mut self, target: usize) -> Result<Vec<Effect>, String> {
-        let records = read_records(&self.file, &self.timeline, self.cursor + 1, target)?;
-        let mut fx = Vec::new();
-        for record in records {
-            self.current = record.clone();
-            fx.extend(feed(&mut self.app, record, Feed::Live));
+    /// The cursor is where a seek wanted it: set the clock, and finish a tick.
+    fn arrived(&mut self, seek: Seek, mut fx: Vec<Effect>) -> Vec<Effect> {
+        self.clock = seek.clock.unwrap_or_else(|| self.timeline.ctime(seek.target));
+        self.app.set_clock(self.journal_now());
+        if seek.tick {
+            fx.extend(self.ticked());
         }
-        self.cursor = target;
-        Ok(fx)
+        fx
     }
 
-    /// Rebuild the app at `target` from the nearest checkpoint (or from the
-    /// cursor, when that is nearer), then resync the view once.
-    fn restore(&mut self, target: usize) -> Result<Vec<Effect>, String> {
-        let checkpoint = self
-            .timeline
-            .checkpoint(target)
-            .ok_or_else(|| "the journal's index has no starting point".to_string())?;
-        let from_cursor = target > self.cursor && checkpoint.index <= self.cursor;
-        let start = if from_cursor {
-            self.cursor
-        } else {
-            checkpoint.index
-        };
-        let records = if start < target {
-            read_records(&self.file, &self.timeline, start + 1, target)?
-        } else {
-            Vec::new()
-        };
-        let current = match records.last() {
-            Some(r) => r.clone(),
-            None => read_records(&self.file, &self.timeline, target, target)?
-                .pop()
-                .ok_or_else(|| "the journal changed while it was replayed".to_string())?,
-        };
-        let view = ViewState::of(&self.app);
-        if !from_cursor {
-            self.app = (*checkpoint.app).clone();
-        }
-        for record in records {
-            feed(&mut self.app, record, Feed::Fast);
-        }
-        self.cursor = target;
-        self.current = current;
-        Ok(self.settle(Some(view)))
+    /// A seek could not be done: playback stops and says why.
+    fn failed(&mut self, why: String) -> Vec<Effect> {
+        self.playing = false;
+        self.notice = Some(Message {
+            level: Level::Error,
+            text: why,
+        });
+        Vec::new()
     }
 
     /// Resync a restored app's view: fresh log pane, the reviewer's own view
     /// state, this screen's size.
     fn settle(&mut self, view: Option<ViewState>) -> Vec<Effect> {
-        self.app.log = Default::default();
-        if let Some(view) = view {
-            view.restore(&mut self.app);
+        match view {
+            Some(view) => self.app.restore_view(view),
+            None => self.app.reset_log(),
         }
-        self.app.now = self.journal_now();
+        self.app.set_clock(self.journal_now());
         let (w, h) = view::app_size(self.size);
-        self.app.update(Msg::Resize(w, h))
+        from_app(self.app.update(Msg::Resize(w, h)))
     }
 
     /// Playback: move the clock on by `elapsed` at the chosen speed.
@@ -596,11 +618,13 @@ impl Replay {
         if !self.playing {
             return Vec::new();
         }
-        let last = self.timeline.last();
-        let mut fx = match self.speed.factor() {
+        match self.speed.factor() {
             None => {
-                let target = self.timeline.next_change(self.cursor).unwrap_or(last);
-                self.seek(target, None)
+                let target = self
+                    .timeline
+                    .next_change(self.cursor)
+                    .unwrap_or(self.timeline.last());
+                self.seek_then(target, None, true)
             }
             Some(factor) => {
                 let step = i64::try_from(elapsed.as_millis())
@@ -609,21 +633,25 @@ impl Replay {
                 let clock = self.clock.saturating_add(step).min(self.timeline.total());
                 let target = self.timeline.at_ctime(clock);
                 if target > self.cursor {
-                    self.seek(target, Some(clock))
+                    self.seek_then(target, Some(clock), true)
                 } else {
                     self.clock = clock;
-                    Vec::new()
+                    self.ticked()
                 }
             }
-        };
-        if self.cursor >= last && self.clock >= self.timeline.total() && self.timeline.caught_up {
+        }
+    }
+
+    /// After a tick has moved playback on: stop at the end, and let the app's clock tick.
+    fn ticked(&mut self) -> Vec<Effect> {
+        let t = &self.timeline;
+        if self.cursor >= t.last() && self.clock >= t.total() && t.caught_up {
             self.playing = false;
             self.following = true;
             self.info("end of the journal: new events appear as they are written");
         }
         self.dirty = true;
-        fx.extend(self.app.update(Msg::Tick(self.journal_now())));
-        fx
+        from_app(self.app.update(Msg::Tick(self.journal_now())))
     }
 
     fn indexed(&mut self, batch: IndexBatch) -> Vec<Effect> {
@@ -643,7 +671,7 @@ impl Replay {
         }
         let (app_w, app_h) = view::app_size(self.size);
         if ev.row < app_h && ev.column < app_w {
-            return self.app.update(Msg::Mouse(ev));
+            return from_app(self.app.update(Msg::Mouse(ev)));
         }
         let on_scrub = view::scrub_row(self.size) == Some(ev.row);
         if on_scrub && matches!(ev.kind, MouseEventKind::Down(MouseButton::Left)) {
@@ -667,46 +695,22 @@ impl Replay {
             Vec::new()
         } else if self.app.modal.is_some() {
             self.dirty = true;
-            self.app.update(Msg::Paste(text.to_string()))
+            from_app(self.app.update(Msg::Paste(text.to_string())))
         } else {
             Vec::new()
         }
     }
 }
 
-/// The log read-backs among an app's effects. The app never asks for
-/// anything else here: no key that could send a command reaches it.
-fn queries(fx: Vec<Effect>) -> Vec<LogQuery> {
+/// The app's effects as the replay's: only log read-backs. The app never
+/// asks for anything else here: no key that could send a command reaches it.
+fn from_app(fx: Vec<ui::Effect>) -> Vec<Effect> {
     fx.into_iter()
         .filter_map(|e| match e {
-            Effect::ReadLog(q) => Some(q),
-            Effect::Send(_) | Effect::Quit => None,
+            ui::Effect::ReadLog(q) => Some(Effect::ReadLog(q)),
+            ui::Effect::Send(_) | ui::Effect::Quit => None,
         })
         .collect()
-}
-
-/// The records of events `from..=to`, read at their indexed offsets. They
-/// were verified when indexed; a line that no longer parses means the file
-/// changed underneath.
-fn read_records(file: &File, timeline: &Timeline, from: usize, to: usize) -> Result<Vec<Record>, String> {
-    if from > to {
-        return Ok(Vec::new());
-    }
-    let (start, end) = timeline.bytes(from, to);
-    let len = usize::try_from(end - start).map_err(|_| "the journal is too large to read".to_string())?;
-    let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, start)
-        .map_err(|e| format!("cannot read the journal: {e}"))?;
-    let mut records = Vec::with_capacity(to - from + 1);
-    for line in buf.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let record = parse_line_unchecked(line)
-            .ok_or_else(|| "the journal changed on disk while it was replayed; open it again".to_string())?;
-        records.push(record);
-    }
-    if records.len() != to - from + 1 {
-        return Err("the journal changed on disk while it was replayed; open it again".into());
-    }
-    Ok(records)
 }
 
 /// A time typed at the `g` prompt: `HH:MM`, `HH:MM:SS`, or with a date

@@ -1,13 +1,12 @@
-//! The replay's index of a journal: where each event's line starts, when
-//! it happened, which events deserve a marker, and the app's state every few
-//! thousand events (checkpoints), so a seek folds at most one checkpoint's
-//! worth of events instead of the whole journal.
+//! The replay's timeline: every event indexed so far on the playback time
+//! axis (journal time with idle gaps capped), its markers, where its line
+//! starts, and the checkpoints to seek from.
 //!
-//! The indexer ([`super::index`]) builds it in the background and hands it
-//! over in [`IndexBatch`]es; everything here is pure and cheap to query.
+//! It is made of what the indexer ([`super::index`]) hands over in
+//! [`IndexBatch`]es; everything here is pure and cheap to query.
 
+use super::index::{Checkpoint, IndexBatch, Mark};
 use crate::journal::reader::Integrity;
-use crate::ui::App;
 
 /// Playback spends at most this long (journal time) on a pause between two
 /// events: a wait for a sign-off does not stall the replay for an hour.
@@ -32,96 +31,7 @@ pub fn idle_gap(real_ms: i64) -> Gap {
     }
 }
 
-/// Events worth a marker and a jump key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mark {
-    /// A step started, or a manual step began to wait for its sign-off.
-    StepStart,
-    /// A step failed, timed out, was cancelled or interrupted; a check failed.
-    Failure,
-    SignOff,
-    Verification,
-    /// The first event of a phase, the rollback's start, the session's end.
-    Phase,
-}
-
-impl Mark {
-    pub const ALL: [Mark; 5] = [
-        Mark::StepStart,
-        Mark::Failure,
-        Mark::SignOff,
-        Mark::Verification,
-        Mark::Phase,
-    ];
-
-    fn slot(self) -> usize {
-        self as usize
-    }
-
-    /// How the mark is named in messages ("no next failure").
-    pub fn noun(self) -> &'static str {
-        match self {
-            Mark::StepStart => "step start",
-            Mark::Failure => "failure",
-            Mark::SignOff => "sign-off",
-            Mark::Verification => "verification",
-            Mark::Phase => "phase",
-        }
-    }
-}
-
-/// The app as it was right after event `index`, to fold on from.
-#[derive(Debug, Clone)]
-pub struct Checkpoint {
-    pub index: usize,
-    pub app: Box<App>,
-}
-
-/// What the indexer learned since its last batch, and where it stands.
-#[derive(Debug, Clone)]
-pub struct IndexBatch {
-    /// Byte offset of each new event's line.
-    pub offsets: Vec<u64>,
-    /// Each new event's journal timestamp, in milliseconds since the epoch.
-    pub times: Vec<i64>,
-    /// Markers of the new events: (event index, mark).
-    pub marks: Vec<(usize, Mark)>,
-    /// The new events that change state (all but output batches).
-    pub changes: Vec<usize>,
-    pub checkpoints: Vec<Checkpoint>,
-    /// Bytes of the journal verified and indexed.
-    pub end: u64,
-    /// The journal's size when last looked at.
-    pub file_len: u64,
-    pub integrity: Integrity,
-    /// An incomplete last line (torn by a crash, or still being written).
-    pub torn: Option<String>,
-    /// The indexer has read to the end of the file at least once.
-    pub caught_up: bool,
-    /// Why indexing stopped early (an I/O error), if it did.
-    pub failed: Option<String>,
-}
-
-impl IndexBatch {
-    /// A batch with no events yet, in state `integrity`.
-    pub fn empty(integrity: Integrity) -> IndexBatch {
-        IndexBatch {
-            offsets: Vec::new(),
-            times: Vec::new(),
-            marks: Vec::new(),
-            changes: Vec::new(),
-            checkpoints: Vec::new(),
-            end: 0,
-            file_len: 0,
-            integrity,
-            torn: None,
-            caught_up: false,
-            failed: None,
-        }
-    }
-}
-
-/// The index of the events read so far.
+/// The events indexed so far, on the playback time axis.
 #[derive(Debug, Clone)]
 pub struct Timeline {
     offsets: Vec<u64>,

@@ -10,13 +10,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::controls;
+use super::index::Mark;
 use super::player::Replay;
-use super::timeline::{IDLE_GAP_MS, Mark, Timeline};
-use crate::journal::event::{Event, Outcome, Record, Stream};
+use super::timeline::{IDLE_GAP_MS, Timeline};
+use crate::journal::event::{Event, Outcome, Record};
 use crate::journal::reader::Integrity;
 use crate::runbook::plan::Plan;
 use crate::session::Next;
-use crate::ui::text;
+use crate::text;
+use crate::ui::spans;
 use crate::ui::{Level, Theme, keys_overlay, view_in};
 
 /// Rows of the timeline bar.
@@ -70,7 +72,7 @@ fn info_line(replay: &Replay, width: u16) -> Line<'static> {
         theme.dim(),
     ));
     left.push(Span::raw(describe(&replay.current, &replay.app.session.plan)));
-    text::spread(left, Vec::new(), usize::from(width))
+    spans::spread(left, Vec::new(), usize::from(width))
 }
 
 /// The integrity badge: verified, still verifying, or broken at a line.
@@ -222,7 +224,7 @@ fn control_line(replay: &Replay, theme: Theme, width: u16) -> Line<'static> {
         } else {
             left.push(Span::styled("  Enter go · Esc cancel", theme.dim()));
         }
-        return text::spread(left, Vec::new(), room);
+        return spans::spread(left, Vec::new(), room);
     }
     if let Some(n) = &replay.notice {
         let (mark, style) = match n.level {
@@ -231,7 +233,7 @@ fn control_line(replay: &Replay, theme: Theme, width: u16) -> Line<'static> {
             Level::Error => ("✗", theme.error()),
         };
         left.push(Span::styled(format!("{mark} {}", n.text), style));
-        return text::spread(left, Vec::new(), room);
+        return spans::spread(left, Vec::new(), room);
     }
     let mut pairs = vec![
         ("Space", "play"),
@@ -262,7 +264,7 @@ fn control_line(replay: &Replay, theme: Theme, width: u16) -> Line<'static> {
         pairs.remove(pairs.len() - 3);
     }
     left.extend(hint(&pairs));
-    text::spread(left, Vec::new(), room)
+    spans::spread(left, Vec::new(), room)
 }
 
 /// One line on what an event is, for the bar.
@@ -271,7 +273,7 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
         Some(s) => format!("{id} {}", s.title),
         None => id.to_string(),
     };
-    let text = match &record.event {
+    let what = match &record.event {
         Event::Header(h) => format!(
             "session {} opened by {} on {} ({}, {})",
             h.session_id,
@@ -290,6 +292,8 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
                 ""
             }
         ),
+        Event::Run { who } => format!("{who} ran the session: steps start one after another"),
+        Event::Pause { who } => format!("{who} paused the session: no new step starts"),
         Event::StepInterrupted { step: s, attempt } => format!("{} interrupted (attempt {attempt})", step(s)),
         Event::StepStarted { step: s, attempt } => format!("{} started (attempt {attempt})", step(s)),
         Event::Output {
@@ -302,7 +306,7 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
             step(s),
             lines.len(),
             if lines.len() == 1 { "line" } else { "lines" },
-            stream_name(*stream)
+            stream.label()
         ),
         Event::StepFinished {
             step: s,
@@ -362,7 +366,7 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
             None => format!("session {}", outcome.label()),
         },
     };
-    one_line(&text)
+    text::sanitize(&what)
 }
 
 /// An attempt's outcome for the timeline bar: failures loud.
@@ -371,24 +375,6 @@ fn outcome_word(outcome: Outcome) -> String {
         Outcome::Failed | Outcome::TimedOut => outcome.label().to_uppercase(),
         Outcome::Succeeded | Outcome::Cancelled => outcome.label().to_string(),
     }
-}
-
-fn stream_name(stream: Stream) -> &'static str {
-    match stream {
-        Stream::Stdout => "stdout",
-        Stream::Stderr => "stderr",
-        Stream::Info => "runsheet's notes",
-        Stream::Notice => "notices",
-        Stream::Error => "errors",
-    }
-}
-
-/// Journal text on one screen line: control characters (escape sequences
-/// included) never reach the terminal.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 /// The keys overlay.
@@ -455,7 +441,7 @@ fn help_lines(theme: Theme, width: usize) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::timeline::IndexBatch;
+    use crate::replay::index::IndexBatch;
 
     fn timeline(times: &[i64], marks: &[(usize, Mark)]) -> Timeline {
         let mut b = IndexBatch::empty(Integrity::Verified);
@@ -509,10 +495,5 @@ mod tests {
         t.file_len = 400;
         t.end = 100;
         assert_eq!(words(&t), "⋯ verifying 25%");
-    }
-
-    #[test]
-    fn journal_text_cannot_reach_the_terminal_raw() {
-        assert_eq!(one_line("a\x1b[31mb\nc"), "a [31mb c");
     }
 }

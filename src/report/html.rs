@@ -14,7 +14,7 @@ use std::fmt::Write;
 use super::deployment::Deployment;
 use super::layout::{Item, Span, SummaryRow, Table, steps_table};
 use super::svg::{self, Scale};
-use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
+use super::{Report, StepReport, time_label, visible};
 use crate::journal::event::Observed;
 
 /// Rows of a verification's observed table shown on the page (JSON has them all).
@@ -367,7 +367,7 @@ fn spans(parts: &[Span]) -> String {
                 format!("<span class=\"{}\">{}</span>", tone.class(), esc(raw))
             }
             Span::Time(at) => time_label(*at),
-            Span::Duration(d) => duration_label(*d),
+            Span::Duration(d) => crate::text::duration(*d),
             Span::Break => "<br>".to_string(),
             Span::Observed(o) => observed(o),
         })
@@ -377,7 +377,7 @@ fn spans(parts: &[Span]) -> String {
 /// What a verification observed: its text, or a small table of its rows.
 fn observed(o: &Observed) -> String {
     if !o.text.is_empty() || o.rows.is_empty() {
-        return format!("<span class=\"note\">{}</span>", esc(&observed_summary(o, 0)));
+        return format!("<span class=\"note\">{}</span>", esc(&o.summary(0)));
     }
     let mut out = String::from("<table class=\"observed\">");
     if !o.columns.is_empty() {

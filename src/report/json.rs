@@ -9,7 +9,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::deployment::Deployment;
-use super::{Report, SignOffReport, StepReport, json_name, stream_label};
+use super::{Report, SignOffReport, StepReport, json_name};
 use crate::journal::event::Mode;
 use crate::session::Attempt;
 
@@ -138,7 +138,7 @@ pub fn value(report: &Report) -> Value {
             "resolution": f.resolution,
             "output_lines": f.output_lines,
             "log_tail": f.log_tail.iter().map(|(stream, text)| json!({
-                "stream": stream_label(*stream),
+                "stream": stream.label(),
                 "text": text,
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),

@@ -7,11 +7,13 @@
 
 use std::time::Duration;
 
+use crate::runbook::duration::format_duration;
+
 use chrono::{DateTime, Utc};
 
 use super::{
     Failure, GroupStats, Override, PhaseReport, Report, SignOffReport, SkipReport, StepReport, Tone,
-    WarningReport, duration_label, estimate_label, stream_label,
+    WarningReport, estimate_label,
 };
 use crate::journal::event::{Mode, Observed};
 use crate::session::{Attempt, Note, VerificationResult};
@@ -82,7 +84,7 @@ pub fn step(id: &str, title: &str) -> Cell {
 pub fn waits(stats: &GroupStats) -> String {
     match stats.signoff_waits {
         0 => "-".to_string(),
-        n => format!("{} ({n})", duration_label(stats.waited)),
+        n => format!("{} ({n})", crate::text::duration(stats.waited)),
     }
 }
 
@@ -214,7 +216,8 @@ impl Report {
             vec![
                 vec![text(&p.title)],
                 vec![text(format!("{} of {}", p.done, p.steps.len()))],
-                vec![duration_or(p.planned, "-")],
+                // A share of the runbook's estimate: written as the runbook writes durations.
+                vec![p.planned.map_or_else(|| text("-"), |d| text(format_duration(d)))],
                 vec![duration_or(p.actual, "-")],
                 vec![text(waits(&p.stats))],
                 vec![text(failures(&p.stats))],
@@ -357,7 +360,7 @@ impl Failure {
     pub fn log_lines(&self) -> impl Iterator<Item = String> + '_ {
         self.log_tail
             .iter()
-            .map(|(stream, line)| format!("{:<6} │ {line}", stream_label(*stream)))
+            .map(|(stream, line)| format!("{:<6} │ {line}", stream.label()))
     }
 }
 

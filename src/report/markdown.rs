@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::deployment::Deployment;
 use super::layout::{Item, Span, SummaryRow, Table, failures, steps_table, waits};
 use super::timeline::Timeline;
-use super::{Report, StepReport, duration_label, observed_summary, time_label, visible};
+use super::{Report, StepReport, time_label, visible};
 
 /// Verification rows shown per result in the table (JSON has them all).
 const OBSERVED_ROWS: usize = 3;
@@ -163,7 +163,7 @@ pub(super) fn timeline(out: &mut String, t: &Timeline, length_ms: i64) -> std::f
             _ => title.chars().take(NAME - 1).chain(['…']).collect(),
         }
     };
-    let end = duration_label(std::time::Duration::from_millis(length_ms.max(0) as u64));
+    let end = crate::text::duration(std::time::Duration::from_millis(length_ms.max(0) as u64));
     let mut lines = vec![format!(
         "{:<NAME$} {:>5} {:>8} {:>8} {:>14} {:>6}  0{end:>w$}",
         "Phase",
@@ -179,8 +179,13 @@ pub(super) fn timeline(out: &mut String, t: &Timeline, length_ms: i64) -> std::f
             "{:<NAME$} {:>5} {:>8} {:>8} {:>14} {:>6} |{}|",
             name(&group.title),
             format!("{}/{}", group.done, group.rows.len()),
-            group.planned.map_or_else(|| "-".to_string(), duration_label),
-            group.actual().map_or_else(|| "-".to_string(), duration_label),
+            // Planned times are the runbook's, in its own notation.
+            group
+                .planned
+                .map_or_else(|| "-".to_string(), crate::runbook::duration::format_duration),
+            group
+                .actual()
+                .map_or_else(|| "-".to_string(), crate::text::duration),
             waits(&group.stats),
             failures(&group.stats),
             t.strip(group, STRIP, length_ms)
@@ -258,10 +263,10 @@ fn spans(parts: &[Span], in_table: bool) -> String {
             Span::Note(raw) | Span::Status(_, raw) => free(raw),
             Span::Flag(_, raw) => format!("**{}**", free(raw)),
             Span::Time(at) => time_label(*at),
-            Span::Duration(d) => duration_label(*d),
+            Span::Duration(d) => crate::text::duration(*d),
             Span::Break if in_table => "; ".to_string(),
             Span::Break => "\\\n  ".to_string(),
-            Span::Observed(observed) => free(&observed_summary(observed, OBSERVED_ROWS)),
+            Span::Observed(observed) => free(&observed.summary(OBSERVED_ROWS)),
         })
         .collect()
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::exit;
+use crate::exit::{self, CliError};
 use crate::journal::JournalError;
 use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
 use crate::journal::reader::{Integrity, JournalStream};
@@ -86,33 +86,22 @@ impl ReportArgs {
     }
 }
 
-fn fail(code: u8, message: impl std::fmt::Display) -> u8 {
-    eprintln!("runsheet: {message}");
-    code
-}
-
 /// `runsheet report`: 0 when written from an intact journal, 2 for a session
 /// that cannot be found, 3 for a journal that cannot be read or whose chain
 /// is broken (the report of what precedes the break is still written).
 /// With `--deployment`: 0 when every journal of the deployment verified, 2
 /// for a runbook that does not load, 3 when a journal is broken or unreadable
 /// (the report, which says so, is still written).
-pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
+pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> Result<u8, CliError> {
+    let fail = |code: u8, message: String| CliError::new(code, message);
     let session = match (&args.session, &args.deployment) {
         (Some(session), _) => session,
         (None, Some(runbook)) => return deployment(state_dir_arg, runbook, &args),
         // clap requires one of them.
-        (None, None) => return fail(exit::USAGE, "name a SESSION, or --deployment RUNBOOK"),
+        (None, None) => return Err(CliError::usage("name a SESSION, or --deployment RUNBOOK")),
     };
-    let path = match find_journal(state_dir_arg, session) {
-        Ok(path) => path,
-        Err(e @ JournalError::Io { .. }) => return fail(exit::JOURNAL, e.to_string()),
-        Err(e) => return fail(exit::USAGE, e.to_string()),
-    };
-    let (state, stream) = match fold_journal(&path) {
-        Ok(folded) => folded,
-        Err(e) => return fail(exit::JOURNAL, e.to_string()),
-    };
+    let path = store::find_journal(state_dir_arg, session)?;
+    let (state, stream) = fold_journal(&path).map_err(|e| fail(exit::JOURNAL, e.to_string()))?;
     let state = match state {
         Ok(state) => state,
         Err(e) => {
@@ -120,13 +109,13 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
                 Integrity::Broken { line, reason } => format!("line {line}: {reason}"),
                 Integrity::Verified => e.to_string(),
             };
-            return fail(
+            return Err(fail(
                 exit::JOURNAL,
                 format!(
                     "cannot report on {}: {why}; `runsheet verify` shows the details",
                     path.display()
                 ),
-            );
+            ));
         }
     };
     let report = Report::new(&state, stream.integrity(), stream.warnings());
@@ -135,46 +124,42 @@ pub fn run(state_dir_arg: Option<&Path>, args: ReportArgs) -> u8 {
         Format::Html => html::render(&report, no_color()),
         Format::Json => json::render(&report),
     };
-    if let Err(message) = write_out(args.output.as_deref(), &text) {
-        return fail(exit::USAGE, message);
-    }
+    write_out(args.output.as_deref(), &text).map_err(CliError::usage)?;
     match stream.integrity() {
-        Integrity::Verified => exit::OK,
-        Integrity::Broken { line, reason } => fail(
+        Integrity::Verified => Ok(exit::OK),
+        Integrity::Broken { line, reason } => Err(fail(
             exit::JOURNAL,
             format!(
                 "{}:{line}: the journal's hash chain is broken: {reason}; the report covers only the lines before it",
                 path.display()
             ),
-        ),
+        )),
     }
 }
 
 /// `runsheet report --deployment RUNBOOK`.
-fn deployment(state_dir_arg: Option<&Path>, runbook: &Path, args: &ReportArgs) -> u8 {
+fn deployment(state_dir_arg: Option<&Path>, runbook: &Path, args: &ReportArgs) -> Result<u8, CliError> {
     let gathered = store::state_dir(state_dir_arg)
         .map_err(deployment::DeploymentError::from)
         .and_then(|dir| deployment::Deployment::gather(&dir, runbook));
     let d = match gathered {
         Ok(d) => d,
-        Err(e @ deployment::DeploymentError::Runbook(_)) => return fail(exit::USAGE, e),
-        Err(e) => return fail(exit::JOURNAL, e),
+        Err(e @ deployment::DeploymentError::Runbook(_)) => return Err(CliError::usage(e)),
+        Err(e) => return Err(CliError::new(exit::JOURNAL, e)),
     };
     let text = match args.format() {
         Format::Md => markdown::render_deployment(&d),
         Format::Html => html::render_deployment(&d, no_color()),
         Format::Json => json::render_deployment(&d),
     };
-    if let Err(message) = write_out(args.output.as_deref(), &text) {
-        return fail(exit::USAGE, message);
-    }
+    write_out(args.output.as_deref(), &text).map_err(CliError::usage)?;
     if d.intact() {
-        exit::OK
+        Ok(exit::OK)
     } else {
-        fail(
+        Err(CliError::new(
             exit::JOURNAL,
             "a journal of this deployment is broken or unreadable; the report says which",
-        )
+        ))
     }
 }
 
@@ -226,16 +211,6 @@ fn fold_journal(path: &Path) -> Result<(Result<SessionState, MissingHeader>, Jou
         }
     }
     Ok((state.unwrap_or(Err(MissingHeader)), stream))
-}
-
-/// The journal SESSION names: an existing file as it is, else an id or prefix
-/// in the state directory.
-fn find_journal(state_dir_arg: Option<&Path>, session: &str) -> Result<PathBuf, JournalError> {
-    if Path::new(session).is_file() {
-        return Ok(PathBuf::from(session));
-    }
-    let dir = store::state_dir(state_dir_arg)?;
-    store::resolve_session(&dir, session)
 }
 
 /// Everything a report says, decided once for every format.
@@ -675,7 +650,15 @@ impl Report {
             confirmed_by: state.confirmed_by.as_deref().map(clean),
             steps_done,
             steps_total,
-            resumes: state.resumes.iter().map(note).collect(),
+            resumes: state
+                .resumes
+                .iter()
+                .map(|r| Note {
+                    at: r.at,
+                    who: clean(&r.who),
+                    text: String::new(),
+                })
+                .collect(),
         };
 
         let end = state.ended.unwrap_or(state.last_event);
@@ -763,8 +746,8 @@ impl Report {
             .iter()
             .map(|w| WarningReport {
                 at: Some(w.at),
-                code: clean(&w.who),
-                message: clean(&w.text),
+                code: clean(&w.code),
+                message: clean(&w.message),
             })
             .chain(journal_warnings.iter().map(|w| WarningReport {
                 at: None,
@@ -981,64 +964,16 @@ pub fn time_label(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// A duration for people: `420ms`, `2.5s`, `1h2m3s`.
-pub fn duration_label(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else if d < Duration::from_secs(60) {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        crate::runbook::duration::format_duration(d)
-    }
-}
-
 /// An estimate range for people: `1h-2h`.
 pub fn estimate_label(e: &Estimate) -> String {
     crate::runbook::duration::format_estimate(e)
 }
 
-/// A stream's short name, as log lines are prefixed with it.
-pub fn stream_label(stream: Stream) -> &'static str {
-    match stream {
-        Stream::Stdout => "stdout",
-        Stream::Stderr => "stderr",
-        Stream::Info => "info",
-        Stream::Notice => "notice",
-        Stream::Error => "error",
-    }
-}
-
-/// What a verification observed, in one line: its text, or its first rows.
-pub fn observed_summary(observed: &Observed, max_rows: usize) -> String {
-    if !observed.text.is_empty() {
-        return observed.text.lines().collect::<Vec<_>>().join(" / ");
-    }
-    if observed.rows.is_empty() {
-        return "no rows".to_string();
-    }
-    let mut parts: Vec<String> = observed
-        .rows
-        .iter()
-        .take(max_rows)
-        .map(|row| {
-            row.iter()
-                .enumerate()
-                .map(|(i, cell)| match observed.columns.get(i) {
-                    Some(col) if !col.is_empty() => format!("{col}={cell}"),
-                    _ => cell.clone(),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .collect();
-    if observed.rows.len() > max_rows {
-        parts.push(format!("… {} more rows", observed.rows.len() - max_rows));
-    }
-    parts.join("; ")
-}
-
-/// Text safe to show: control characters (an escape sequence in a log line)
-/// become visible symbols instead of acting on a terminal or a page.
+/// Text safe to show in a report: control characters (an escape sequence in
+/// a log line) become visible symbols instead of acting on a page. Unlike
+/// the terminal's sanitiser (`crate::text::sanitize`), which drops what a
+/// terminal would act on, an audit document keeps every character and shows
+/// that it was there.
 pub fn visible(text: &str) -> String {
     text.chars()
         .map(|c| match c {
@@ -1271,12 +1206,5 @@ mod tests {
         assert_eq!(args(None, Some("r.json")).format(), Format::Json);
         assert_eq!(args(None, Some("r.txt")).format(), Format::Md);
         assert_eq!(args(Some(Format::Json), Some("r.html")).format(), Format::Json);
-    }
-
-    #[test]
-    fn durations_read_well() {
-        assert_eq!(duration_label(Duration::from_millis(420)), "420ms");
-        assert_eq!(duration_label(Duration::from_millis(2500)), "2.5s");
-        assert_eq!(duration_label(Duration::from_secs(3723)), "1h2m3s");
     }
 }

@@ -19,8 +19,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 
 use super::html::esc;
+use super::time_label;
 use super::timeline::{AttemptEnd, BarKind, Group, GroupRole, Mark, MarkKind, Timeline};
-use super::{duration_label, time_label};
 use crate::runbook::duration::format_duration;
 
 /// The drawing's width in SVG units; a page scales it to fit.
@@ -319,7 +319,7 @@ impl Part<'_> {
                 mid - 2.0,
                 mid + 2.0,
                 AXIS_H - 24.0,
-                esc(&duration_label(std::time::Duration::from_millis(
+                esc(&crate::text::duration(std::time::Duration::from_millis(
                     gap.real_ms().max(0) as u64
                 )))
             )?;
@@ -353,12 +353,15 @@ impl Part<'_> {
         let mid = y + GROUP_H / 2.0;
         let mut numbers = vec![format!("{}/{}", group.done, group.rows.len())];
         if let Some(planned) = group.planned {
-            numbers.push(format!("plan {}", duration_label(planned)));
+            numbers.push(format!(
+                "plan {}",
+                crate::runbook::duration::format_duration(planned)
+            ));
         }
         numbers.push(
             group
                 .actual()
-                .map_or_else(|| "not started".to_string(), duration_label),
+                .map_or_else(|| "not started".to_string(), crate::text::duration),
         );
         let numbers = numbers.join(" · ");
         let title = if continued {
@@ -509,12 +512,15 @@ fn group_text(group: &Group) -> String {
         group.rows.len()
     );
     if let Some(planned) = group.planned {
-        out.push_str(&format!("; planned {}", duration_label(planned)));
+        out.push_str(&format!(
+            "; planned {}",
+            crate::runbook::duration::format_duration(planned)
+        ));
     }
     match (group.actual(), group.span) {
         (Some(actual), Some((from, to))) => out.push_str(&format!(
             "; actual {} ({} to {})",
-            duration_label(actual),
+            crate::text::duration(actual),
             time_label(from),
             time_label(to)
         )),
@@ -525,7 +531,7 @@ fn group_text(group: &Group) -> String {
         out.push_str(&format!(
             "; {} sign-off wait(s), {} in all",
             s.signoff_waits,
-            duration_label(s.waited)
+            crate::text::duration(s.waited)
         ));
     }
     if s.failed_attempts > 0 {

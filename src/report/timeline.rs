@@ -20,10 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::layout::{UNPLANNED, describe_attempt};
-use super::{
-    GroupStats, PhaseReport, RollbackReport, SessionInfo, StepReport, attempt_failed, duration_label,
-    time_label,
-};
+use super::{GroupStats, PhaseReport, RollbackReport, SessionInfo, StepReport, attempt_failed, time_label};
 use crate::journal::event::Outcome;
 use crate::replay::timeline::idle_gap;
 use crate::session::{Attempt, Note};
@@ -226,10 +223,10 @@ impl IdleGap {
     pub fn describe(&self) -> String {
         format!(
             "idle {} ({} to {}), drawn as {}",
-            duration_label(ms(self.real_ms())),
+            crate::text::duration(ms(self.real_ms())),
             time_label(self.from),
             time_label(self.to),
-            duration_label(ms(self.shown_ms))
+            crate::text::duration(ms(self.shown_ms))
         )
     }
 }
@@ -472,7 +469,7 @@ fn row(step: &StepReport, end: DateTime<Utc>, resumes: &[DateTime<Utc>]) -> Row 
                 a.number,
                 time_label(a.started),
                 time_label(to),
-                duration_label((to - a.started).to_std().unwrap_or_default())
+                crate::text::duration((to - a.started).to_std().unwrap_or_default())
             ),
         });
         if attempt_failed(a) {
@@ -491,7 +488,7 @@ fn row(step: &StepReport, end: DateTime<Utc>, resumes: &[DateTime<Utc>]) -> Row 
             open: w.open,
             text: format!(
                 "{name}: waited for sign-off {} from {} to {}{}",
-                duration_label(w.duration()),
+                crate::text::duration(w.duration()),
                 time_label(w.from),
                 time_label(w.to),
                 if w.open { ", and still waits" } else { "" }

@@ -18,13 +18,12 @@ use super::keys::{self, Action, Context};
 use super::layout::{self, Areas};
 use super::log::{Loaded, LogView};
 use super::msg::{Effect, Msg};
-use super::text;
 use super::theme::Theme;
-use crate::engine::runner::{Command, Update};
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
-use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step, StepKind};
-use crate::session::{Next, SessionState};
+use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
+use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide};
+use crate::text;
 
 /// A pane that can have the focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,10 +263,25 @@ pub struct App {
     pub message: Option<Message>,
     pub quitting: bool,
     pub engine: EngineState,
-    /// The operator asked the session to run (and has not paused it since).
-    pub run_requested: bool,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+}
+
+/// What a viewer has made of the panes (focus, scroll positions, the
+/// cursor, an open overlay): kept by a replay across its seeks.
+#[derive(Debug, Clone)]
+pub struct ViewState {
+    focus: Pane,
+    bottom: Pane,
+    wrap: bool,
+    search: Option<String>,
+    modal: Option<Modal>,
+    follow: bool,
+    selected: Option<RowKey>,
+    collapsed: HashSet<PhaseKey>,
+    checklist_top: usize,
+    detail_scroll: u16,
+    checks_scroll: u16,
 }
 
 /// A single-line text field.
@@ -325,12 +339,77 @@ impl App {
             message,
             quitting: false,
             engine: EngineState::Running,
-            run_requested: false,
             dirty: true,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
         app
+    }
+
+    /// What the viewer has made of the panes, to put on another state later.
+    pub fn view_state(&self) -> ViewState {
+        ViewState {
+            focus: self.focus,
+            bottom: self.bottom,
+            wrap: self.log.wrap,
+            search: self.log.search.clone(),
+            modal: self.modal.clone(),
+            follow: self.follow,
+            selected: self.selected.clone(),
+            collapsed: self.collapsed.clone(),
+            checklist_top: self.checklist_top,
+            detail_scroll: self.detail_scroll,
+            checks_scroll: self.checks_scroll,
+        }
+    }
+
+    /// Put a viewer's panes back on this (freshly restored) state, with an
+    /// empty log pane. While the cursor follows the active step, what it
+    /// shows stays this state's own, as it was for the operator.
+    pub fn restore_view(&mut self, view: ViewState) {
+        self.log = LogView::default();
+        self.focus = view.focus;
+        self.bottom = view.bottom;
+        self.log.wrap = view.wrap;
+        self.log.search = view.search;
+        self.modal = view.modal;
+        if !view.follow {
+            self.follow = false;
+            self.selected = view.selected;
+            self.collapsed = view.collapsed;
+            self.checklist_top = view.checklist_top;
+            self.detail_scroll = view.detail_scroll;
+            self.checks_scroll = view.checks_scroll;
+        }
+        self.dirty = true;
+    }
+
+    /// An empty log pane, to be filled again by read-backs.
+    pub fn reset_log(&mut self) {
+        self.log = LogView::default();
+        self.dirty = true;
+    }
+
+    /// The checklist cursor and the log follow the active step again.
+    pub fn follow_active(&mut self) {
+        self.follow = true;
+        self.log.follow = true;
+        self.dirty = true;
+    }
+
+    /// Set the clock the views read (a replay shows the journal's own time).
+    pub fn set_clock(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+    }
+
+    /// Who is at the keyboard from now on.
+    pub fn set_operator(&mut self, who: &str) {
+        self.operator = who.to_string();
+    }
+
+    /// The screen shows the state as it is now.
+    pub fn mark_drawn(&mut self) {
+        self.dirty = false;
     }
 
     /// The screen regions for the current size.
@@ -340,12 +419,7 @@ impl App {
 
     /// The step the session is busy with or waits on.
     pub fn active_step(&self) -> Option<&Step> {
-        match self.session.next() {
-            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::SignOff(s, ..) | Next::Decide(s) => {
-                Some(s)
-            }
-            Next::AllDone | Next::Ended => None,
-        }
+        self.session.next().step()
     }
 
     pub fn is_running(&self) -> bool {
@@ -529,6 +603,11 @@ impl App {
                         EngineState::Failed(why)
                     }
                 };
+                if matches!(self.engine, EngineState::Failed(_)) && !self.quitting {
+                    // A crashed engine is fatal: nothing the operator does can be recorded.
+                    self.info("the engine crashed: leaving the session resumable");
+                    self.quit(&mut fx);
+                }
                 self.dirty = true;
             }
             Msg::LogRead(chunk) => {
@@ -650,28 +729,13 @@ impl App {
                 step, outcome, error, ..
             } if self.session.step(step).status().needs_decision() => {
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                let choices = self
-                    .session
-                    .plan
-                    .step(step)
-                    .map(decide_choices)
-                    .unwrap_or_default();
-                self.error(format!(
-                    "{step} {}{why} · {choices}",
-                    format!("{outcome:?}").to_lowercase()
-                ));
+                let hint = choices_hint(&self.session);
+                self.error(format!("{step} {}{why} · {hint}", outcome.label()));
             }
             Event::StepInterrupted { step, .. } => {
                 self.message = Some(Message {
                     level: Level::Warning,
-                    text: format!(
-                        "{step} was interrupted: {}",
-                        self.session
-                            .plan
-                            .step(step)
-                            .map(decide_choices)
-                            .unwrap_or_default()
-                    ),
+                    text: format!("{step} was interrupted: {}", choices_hint(&self.session)),
                 });
             }
             Event::RollbackStarted { who, .. } => {
@@ -692,7 +756,7 @@ impl App {
         }
         // A run the operator started reached the production guard: ask at once
         // rather than waiting for another `r`.
-        if self.run_requested
+        if self.session.auto
             && self.modal.is_none()
             && let Next::Confirm(step) = self.session.next()
         {
@@ -701,19 +765,29 @@ impl App {
         }
     }
 
-    fn refused(&mut self, why: String) {
+    fn refused(&mut self, why: Refusal) {
         match &mut self.modal {
             Some(Modal::SignOff(d)) if d.sent => {
                 d.sent = false;
-                d.error = Some(why.clone());
+                d.error = Some(why.to_string());
             }
             Some(Modal::ConfirmEnv(d)) if d.sent => {
                 d.sent = false;
-                d.error = Some(why.clone());
+                d.error = Some(why.to_string());
             }
             _ => {}
         }
         self.error(format!("refused: {why}"));
+    }
+
+    /// Whether the rules would take `command` now; if not, why not.
+    fn allowed(&self, command: &Command) -> Result<(), Refusal> {
+        decide(&self.session, command, self.now).map(drop)
+    }
+
+    /// The step a key acts on: the one the session is busy with or waits on.
+    fn active_id(&self) -> String {
+        self.active_step().map(|s| s.id.clone()).unwrap_or_default()
     }
 
     fn log_loaded(&mut self, chunk: super::log::LogChunk) {
@@ -790,55 +864,53 @@ impl App {
             }
             Action::Run => self.run(fx),
             Action::Pause => {
-                self.run_requested = false;
-                self.send(fx, Command::Pause);
+                let who = self.operator.clone();
+                self.send(fx, Command::Pause { who });
                 self.info("paused: no new step starts (a running one finishes); r continues");
             }
             Action::SignOff => self.open_sign_off(),
-            Action::Retry => match self.session.next() {
-                Next::Decide(step) if !matches!(step.kind, StepKind::Manual) => {
-                    let step = step.id.clone();
-                    self.follow = true;
-                    self.send(fx, Command::Retry { step });
-                }
-                Next::Decide(step) => {
-                    let id = step.id.clone();
-                    self.info(format!("{id} is a manual step: sign it (s) or skip it (S)"));
-                }
-                _ => self.info("no failed or interrupted step to retry"),
-            },
-            Action::Skip => match self.session.next() {
-                Next::Start(step) | Next::Decide(step) if is_gate(step) => {
-                    let id = step.id.clone();
-                    self.info(format!(
-                        "{id} is a gate and cannot be skipped: R checks it again, s overrides it (signed, with role and reason)"
-                    ));
-                }
-                Next::Start(step) | Next::Confirm(step) | Next::SignOff(step, ..) | Next::Decide(step) => {
-                    let purpose = ReasonFor::Skip {
-                        step: step.id.clone(),
-                        title: step.title.clone(),
-                    };
-                    self.open_reason(purpose);
-                }
-                Next::Running(step) => {
-                    let id = step.id.clone();
-                    self.info(format!("{id} is running: cancel it first (c)"));
-                }
-                Next::AllDone | Next::Ended => self.info("no step left to skip"),
-            },
-            Action::CancelStep => {
-                if self.is_running() {
-                    self.modal = Some(Modal::Question(Question::CancelStep));
-                } else {
-                    self.info("no step is running");
+            Action::Retry => {
+                let command = Command::Retry {
+                    step: self.active_id(),
+                };
+                match self.allowed(&command) {
+                    Ok(()) => {
+                        self.follow = true;
+                        self.send(fx, command);
+                    }
+                    Err(why) => self.info(why.to_string()),
                 }
             }
+            Action::Skip => {
+                let skip = Command::Skip {
+                    step: self.active_id(),
+                    who: self.operator.clone(),
+                    reason: String::new(),
+                };
+                match (self.allowed(&skip), self.active_step()) {
+                    (Err(why), _) if !why.needs_input() => self.info(why.to_string()),
+                    (_, Some(step)) => {
+                        let purpose = ReasonFor::Skip {
+                            step: step.id.clone(),
+                            title: step.title.clone(),
+                        };
+                        self.open_reason(purpose);
+                    }
+                    (_, None) => self.info(Refusal::NothingLeft.to_string()),
+                }
+            }
+            Action::CancelStep => match self.allowed(&Command::Cancel) {
+                Ok(()) => self.modal = Some(Modal::Question(Question::CancelStep)),
+                Err(why) => self.info(why.to_string()),
+            },
             Action::Abort => {
-                if self.session.outcome.is_some() {
-                    self.info("the session has already ended");
-                } else {
-                    self.open_reason(ReasonFor::Abort);
+                let abort = Command::Abort {
+                    who: self.operator.clone(),
+                    reason: String::new(),
+                };
+                match self.allowed(&abort) {
+                    Err(why) if !why.needs_input() => self.info(why.to_string()),
+                    _ => self.open_reason(ReasonFor::Abort),
                 }
             }
             Action::Note => {
@@ -848,14 +920,13 @@ impl App {
                 self.modal = Some(Modal::Note(Box::new(t)));
             }
             Action::Rollback => {
-                if self.session.plan.rollback.is_empty() {
-                    self.info("this runbook's Rollback section has no steps to run");
-                } else if self.session.rollback.is_some() {
-                    self.info("the rollback has already been started");
-                } else if self.session.outcome.is_some() {
-                    self.info("the session has ended");
-                } else {
-                    self.open_reason(ReasonFor::Rollback);
+                let rollback = Command::StartRollback {
+                    who: self.operator.clone(),
+                    reason: String::new(),
+                };
+                match self.allowed(&rollback) {
+                    Err(why) if !why.needs_input() => self.info(why.to_string()),
+                    _ => self.open_reason(ReasonFor::Rollback),
                 }
             }
             Action::References => {
@@ -932,39 +1003,59 @@ impl App {
                 let id = step.id.clone();
                 self.info(format!("{id} is running"));
             }
-            Next::Start(_) => {
-                self.send(fx, Command::Run);
-                self.run_requested = true;
-            }
+            Next::Start(_) => self.send(
+                fx,
+                Command::Run {
+                    who: self.operator.clone(),
+                },
+            ),
             Next::Confirm(step) => {
                 let step_title = step.title.clone();
-                self.send(fx, Command::Run);
-                self.run_requested = true;
+                self.send(
+                    fx,
+                    Command::Run {
+                        who: self.operator.clone(),
+                    },
+                );
                 self.open_confirm(step_title);
             }
-            Next::SignOff(..) => {
-                self.send(fx, Command::Run);
-                self.run_requested = true;
+            Next::SignOff { .. } => {
+                self.send(
+                    fx,
+                    Command::Run {
+                        who: self.operator.clone(),
+                    },
+                );
                 self.open_sign_off();
             }
             Next::Decide(step) => {
                 let id = step.id.clone();
                 let status = self.session.step(&id).status().label();
-                let choices = decide_choices(step);
-                self.info(format!("{id} {status}: {choices}"));
+                self.info(format!("{id} {status}: {}", choices_hint(&self.session)));
             }
         }
     }
 
     fn open_sign_off(&mut self) {
-        let (step, kind, need) = match self.session.next() {
-            Next::SignOff(step, _, need) => (step, SignOffKind::Manual, need),
-            Next::Decide(step) if is_gate(step) => (step, SignOffKind::GateOverride, 1),
-            Next::Decide(step) => (step, SignOffKind::MarkDone, 1),
-            _ => {
-                self.info("no step is waiting for a sign-off");
-                return;
-            }
+        let offered = choices(&self.session).into_iter().find_map(|c| {
+            let kind = match c.kind {
+                ChoiceKind::SignOff => SignOffKind::Manual,
+                ChoiceKind::MarkDone => SignOffKind::MarkDone,
+                ChoiceKind::Override => SignOffKind::GateOverride,
+                _ => return None,
+            };
+            Some((c.step, kind))
+        });
+        let Some((id, kind)) = offered else {
+            self.info(Refusal::NoSignOffDue.to_string());
+            return;
+        };
+        let Some(step) = self.session.plan.step(&id) else {
+            return;
+        };
+        let need = match kind {
+            SignOffKind::Manual => self.session.needed_signoffs(),
+            SignOffKind::MarkDone | SignOffKind::GateOverride => 1,
         };
         let signed: Vec<String> = self
             .session
@@ -1188,19 +1279,17 @@ impl App {
             Modal::ConfirmEnv(mut d) => match keys::action(&[Context::Prompt], &ev) {
                 Some(Action::Cancel) => None,
                 Some(Action::Submit) => {
-                    let typed = field_text(&d.input).trim().to_string();
-                    if typed.is_empty() {
-                        d.error = Some(format!("type {} to confirm", d.environment));
-                    } else {
-                        d.sent = true;
-                        d.error = None;
-                        self.send(
-                            fx,
-                            Command::Confirm {
-                                who: self.operator.clone(),
-                                typed,
-                            },
-                        );
+                    let command = Command::Confirm {
+                        who: self.operator.clone(),
+                        typed: field_text(&d.input).trim().to_string(),
+                    };
+                    match self.allowed(&command) {
+                        Ok(()) => {
+                            d.sent = true;
+                            d.error = None;
+                            self.send(fx, command);
+                        }
+                        Err(why) => d.error = Some(why.to_string()),
                     }
                     Some(Modal::ConfirmEnv(d))
                 }
@@ -1214,33 +1303,25 @@ impl App {
                 Some(Action::Submit) => {
                     let reason = field_text(&d.input).trim().to_string();
                     let who = self.operator.clone();
-                    match (&d.purpose, reason.is_empty()) {
-                        (ReasonFor::Skip { .. }, true) => {
-                            d.error = Some("a skip needs a reason".into());
+                    let command = match &d.purpose {
+                        ReasonFor::Skip { step, .. } => Command::Skip {
+                            step: step.clone(),
+                            who,
+                            reason,
+                        },
+                        ReasonFor::Abort => Command::Abort { who, reason },
+                        ReasonFor::Rollback => Command::StartRollback { who, reason },
+                    };
+                    match self.allowed(&command) {
+                        Err(why) => {
+                            d.error = Some(why.to_string());
                             Some(Modal::Reason(d))
                         }
-                        (ReasonFor::Rollback, true) => {
-                            d.error = Some("say which rollback criterion is met".into());
-                            Some(Modal::Reason(d))
-                        }
-                        (ReasonFor::Skip { step, .. }, false) => {
-                            self.send(
-                                fx,
-                                Command::Skip {
-                                    step: step.clone(),
-                                    who,
-                                    reason,
-                                },
-                            );
-                            None
-                        }
-                        (ReasonFor::Abort, _) => {
-                            self.send(fx, Command::Abort { who, reason });
-                            None
-                        }
-                        (ReasonFor::Rollback, false) => {
-                            self.follow = true;
-                            self.send(fx, Command::StartRollback { who, reason });
+                        Ok(()) => {
+                            if d.purpose == ReasonFor::Rollback {
+                                self.follow = true;
+                            }
+                            self.send(fx, command);
                             None
                         }
                     }
@@ -1253,18 +1334,15 @@ impl App {
             Modal::Note(mut t) => match keys::action(&[Context::Note], &ev) {
                 Some(Action::Cancel) => None,
                 Some(Action::Submit) => {
-                    let text = field_text(&t).trim().to_string();
-                    if text.is_empty() {
-                        Some(Modal::Note(t))
-                    } else {
-                        self.send(
-                            fx,
-                            Command::Note {
-                                who: self.operator.clone(),
-                                text,
-                            },
-                        );
+                    let command = Command::Note {
+                        who: self.operator.clone(),
+                        text: field_text(&t).trim().to_string(),
+                    };
+                    if self.allowed(&command).is_ok() {
+                        self.send(fx, command);
                         None
+                    } else {
+                        Some(Modal::Note(t))
                     }
                 }
                 _ => {
@@ -1305,41 +1383,36 @@ impl App {
             Some(Action::NextField) => d.field = (d.field + 1) % 3,
             Some(Action::PrevField) => d.field = (d.field + 2) % 3,
             Some(Action::Submit) => {
-                let who = field_text(&d.fields[0]).trim().to_string();
-                if who.is_empty() {
-                    d.error = Some("a sign-off needs a name".into());
-                    d.field = 0;
-                } else if d.kind == SignOffKind::GateOverride
-                    && (field_text(&d.fields[1]).trim().is_empty()
-                        || field_text(&d.fields[2]).trim().is_empty())
-                {
-                    d.error = Some("overriding a gate needs your role and the reason".into());
-                    d.field = if field_text(&d.fields[1]).trim().is_empty() {
-                        1
-                    } else {
-                        2
-                    };
-                } else if d.kind == SignOffKind::Manual && d.signed.contains(&who) {
-                    d.error = Some(format!(
-                        "{who} has already signed; the next sign-off needs a different name"
-                    ));
-                    d.field = 0;
-                } else {
-                    d.sent = true;
-                    d.error = None;
-                    let signature = Signature {
-                        who,
-                        role: field_text(&d.fields[1]).trim().to_string(),
-                        note: field_text(&d.fields[2]).trim_end().to_string(),
-                        preapproved: false,
-                    };
-                    self.send(
-                        fx,
-                        Command::SignOff {
-                            step: d.step.clone(),
-                            signature,
-                        },
-                    );
+                let signature = Signature {
+                    who: field_text(&d.fields[0]).trim().to_string(),
+                    role: field_text(&d.fields[1]).trim().to_string(),
+                    note: field_text(&d.fields[2]).trim_end().to_string(),
+                    preapproved: false,
+                };
+                let step = d.step.clone();
+                let command = match d.kind {
+                    SignOffKind::Manual => Command::SignOff { step, signature },
+                    SignOffKind::MarkDone => Command::MarkDone { step, signature },
+                    SignOffKind::GateOverride => Command::Override { step, signature },
+                };
+                match self.allowed(&command) {
+                    Ok(()) => {
+                        d.sent = true;
+                        d.error = None;
+                        self.send(fx, command);
+                    }
+                    Err(why) => {
+                        d.field = match why {
+                            Refusal::OverrideNeedsRoleAndReason
+                                if field_text(&d.fields[1]).trim().is_empty() =>
+                            {
+                                1
+                            }
+                            Refusal::OverrideNeedsRoleAndReason => 2,
+                            _ => 0,
+                        };
+                        d.error = Some(why.to_string());
+                    }
                 }
             }
             _ => {
@@ -1434,43 +1507,19 @@ impl App {
     }
 }
 
-/// Whether a step is a promotion gate: checked by the engine, never skipped,
-/// overridden only with a signed reason.
-pub fn is_gate(step: &Step) -> bool {
-    matches!(step.kind, StepKind::Gate { .. })
-}
-
-/// What the operator can do about a failed or interrupted step.
-pub fn decide_actions(step: &Step) -> Vec<(Action, &'static str)> {
-    if is_gate(step) {
-        vec![
-            (Action::Retry, "check again"),
-            (Action::SignOff, "override (signed)"),
-            (Action::Abort, "abort"),
-        ]
-    } else if matches!(step.kind, StepKind::Manual) {
-        vec![
-            (Action::SignOff, "mark done"),
-            (Action::Skip, "skip"),
-            (Action::Abort, "abort"),
-        ]
-    } else {
-        vec![
-            (Action::Retry, "retry"),
-            (Action::SignOff, "mark done"),
-            (Action::Skip, "skip"),
-            (Action::Abort, "abort"),
-        ]
-    }
-}
-
-/// [`decide_actions`] as a hint: `R retry · s mark done · …`.
-pub fn decide_choices(step: &Step) -> String {
-    let choices: Vec<String> = decide_actions(step)
-        .into_iter()
-        .map(|(action, does)| format!("{} {does}", keys::key_for(Context::Global, action)))
+/// The decisions open now as a hint: `R retry · s mark done · …`.
+pub fn choices_hint(state: &SessionState) -> String {
+    let hints: Vec<String> = choices(state)
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                keys::key_for(Context::Global, keys::choice_action(c.kind)),
+                c.label
+            )
+        })
         .collect();
-    choices.join(" · ")
+    hints.join(" · ")
 }
 
 /// Scroll an overlay.

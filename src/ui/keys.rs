@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::session::ChoiceKind;
+
 /// Where a binding applies. The handler asks the most specific context first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
@@ -418,6 +420,18 @@ pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().filter(move |b| b.context == context)
 }
 
+/// The checklist action that answers an open decision of the rules.
+pub fn choice_action(kind: ChoiceKind) -> Action {
+    match kind {
+        ChoiceKind::Run | ChoiceKind::ConfirmEnv => Action::Run,
+        ChoiceKind::SignOff | ChoiceKind::MarkDone | ChoiceKind::Override => Action::SignOff,
+        ChoiceKind::Retry => Action::Retry,
+        ChoiceKind::Skip => Action::Skip,
+        ChoiceKind::Cancel => Action::CancelStep,
+        ChoiceKind::Abort => Action::Abort,
+    }
+}
+
 /// The first key bound to an action in a context, for hints ("s sign off").
 pub fn key_for(context: Context, action: Action) -> String {
     BINDINGS
@@ -427,7 +441,8 @@ pub fn key_for(context: Context, action: Action) -> String {
         .map_or_else(String::new, |k| k.label())
 }
 
-/// The key table as Markdown (`docs/keys.md`).
+/// The live checklist's key table as Markdown: the first part of
+/// `docs/keys.md` (the replay adds its own, see `replay::controls`).
 pub fn markdown() -> String {
     let mut out = String::from(
         "# Keys\n\nThe live checklist (`runsheet run RUNBOOK`) answers to these keys. \
@@ -452,7 +467,6 @@ pub fn markdown() -> String {
     for (what, does) in MOUSE {
         out.push_str(&format!("| {what} | {does} |\n"));
     }
-    out.push_str(&crate::replay::controls::markdown());
     out
 }
 
@@ -504,19 +518,5 @@ mod tests {
                 assert!(!keys[i + 1..].contains(a), "{a:?} is bound twice in {context:?}");
             }
         }
-    }
-
-    /// `RUNSHEET_UPDATE_DOCS=1 cargo test --lib keys` rewrites the file.
-    #[test]
-    fn docs_keys_md_is_the_key_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/keys.md");
-        if std::env::var_os("RUNSHEET_UPDATE_DOCS").is_some() {
-            std::fs::write(path, markdown()).expect("write docs/keys.md");
-        }
-        let written = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            written == markdown(),
-            "docs/keys.md is out of date; rerun with RUNSHEET_UPDATE_DOCS=1"
-        );
     }
 }

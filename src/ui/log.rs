@@ -16,11 +16,10 @@ use serde::Deserialize;
 
 use crate::journal::event::Stream;
 use crate::session::StepState;
+use crate::text::sanitize;
 
 /// Lines kept in memory for the log pane.
 pub const WINDOW: usize = 5_000;
-/// Characters kept of one line (the journal has the rest).
-pub const MAX_LINE_CHARS: usize = 2_000;
 
 /// One line of output, cleaned for the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,58 +338,6 @@ pub fn matches(text: &str, pattern: &str) -> bool {
     }
 }
 
-/// Make a line safe for the screen: no escape sequences or control
-/// characters reach the terminal, tabs become spaces, a carriage return
-/// keeps what was drawn last (progress bars), and very long lines are cut.
-pub fn sanitize(raw: &str) -> String {
-    let raw = raw.strip_suffix('\r').unwrap_or(raw);
-    let raw = raw.rsplit('\r').next().unwrap_or(raw);
-    let mut out = String::with_capacity(raw.len().min(MAX_LINE_CHARS));
-    let mut width = 0usize;
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        if width >= MAX_LINE_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\x1b' => match chars.next() {
-                // CSI: parameters up to a final byte in @..~
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                // OSC: up to BEL or ESC \
-                Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\x07' || (c == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
-                        }
-                    }
-                }
-                _ => {}
-            },
-            '\t' => {
-                let spaces = 8 - width % 8;
-                out.extend(std::iter::repeat_n(' ', spaces));
-                width += spaces;
-            }
-            c if c.is_control() => {
-                out.push('\u{fffd}');
-                width += 1;
-            }
-            c => {
-                out.push(c);
-                width += 1;
-            }
-        }
-    }
-    out
-}
-
 /// The part of an output record the reader needs.
 #[derive(Deserialize)]
 struct OutputRecord {
@@ -654,14 +601,5 @@ mod tests {
         view.push("b", Stream::Stdout, &batch, 0);
         view.push("a", Stream::Stdout, &batch, 5);
         assert_eq!(view.end(), total);
-    }
-
-    #[test]
-    fn sanitize_keeps_the_screen_safe() {
-        assert_eq!(sanitize("a\tb"), "a       b");
-        assert_eq!(sanitize("\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok"), "red ok");
-        assert_eq!(sanitize("50%\r100%\r"), "100%");
-        assert_eq!(sanitize("bell\x07"), "bell\u{fffd}");
-        assert_eq!(sanitize(&"x".repeat(5_000)).chars().count(), MAX_LINE_CHARS + 1);
     }
 }

@@ -8,8 +8,8 @@ use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
-use super::log::sanitize;
 use super::theme::Theme;
+use crate::text::sanitize;
 
 /// Render `markdown` into lines styled with `theme`.
 pub fn render(markdown: &str, theme: Theme) -> Vec<Line<'static>> {

@@ -2,7 +2,9 @@
 //!
 //! Elm-style: [`App::update`] folds messages (keys, ticks, engine records,
 //! log read-backs) into the state and returns effects as data; [`view`]
-//! draws the state; the driver is the thin loop between them and the world.
+//! draws the state; the terminal loop (`screen`, shared with the replay) is
+//! the thin shell between them and the world, and `driver` plugs the engine
+//! into it.
 //! The session's truth is the journal fold ([`crate::session::SessionState`])
 //! inside [`App`]; everything else in it is UI-only.
 
@@ -13,20 +15,17 @@ mod layout;
 mod log;
 mod markdown;
 mod msg;
+pub(crate) mod screen;
+pub(crate) mod spans;
 pub(crate) mod terminal;
-pub(crate) mod text;
 mod theme;
 mod views;
 
-use std::io;
-
-use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 pub use app::{
     App, AppSetup, Banner, ConfirmEnvDialog, EngineState, Level, Message, Modal, Pane, PhaseKey, Question,
-    ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog, SignOffKind,
+    ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog, SignOffKind, ViewState,
 };
 pub use driver::{Channels, drive};
 pub use keys::markdown as keys_markdown;
@@ -50,31 +49,6 @@ pub struct UiOptions {
     pub operator: Option<String>,
 }
 
-/// Forward termination signals to the loop, which detaches and restores
-/// the terminal instead of dying mid-frame.
-pub(crate) fn listen_for_signals() -> mpsc::Receiver<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (tx, rx) = mpsc::channel(4);
-    let kinds = [
-        (SignalKind::terminate(), "SIGTERM received"),
-        (SignalKind::hangup(), "SIGHUP received"),
-        (SignalKind::interrupt(), "SIGINT received"),
-    ];
-    for (kind, name) in kinds {
-        if let Ok(mut stream) = signal(kind) {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while stream.recv().await.is_some() {
-                    if tx.send(name).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    }
-    rx
-}
-
 /// Run the live checklist over a launched session; returns the exit code.
 ///
 /// The engine runs in its own task; the TUI talks to it only through its
@@ -91,12 +65,9 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         runbook,
         ..
     } = launched;
-    let operator = options.operator.unwrap_or_else(|| {
-        state
-            .resumes
-            .last()
-            .map_or_else(|| state.header.operator.clone(), |r| r.who.clone())
-    });
+    let operator = options
+        .operator
+        .unwrap_or_else(|| state.current_operator().to_string());
     let mut notices = warnings;
     if !unfinished.is_empty() {
         notices.push(format!(
@@ -112,22 +83,11 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
-    let signals = listen_for_signals();
-
-    let guard = match terminal::TerminalGuard::enter() {
-        Ok(guard) => guard,
+    let signals = screen::listen_for_signals();
+    let (guard, mut terminal) = match screen::open_terminal() {
+        Ok(opened) => opened,
         Err(e) => {
             // Closing the command channel detaches the session.
-            drop(commands);
-            let _ = engine.await;
-            eprintln!("runsheet: cannot use the terminal ({e}); run with --headless instead");
-            return exit::USAGE;
-        }
-    };
-    let mut terminal = match Terminal::new(CrosstermBackend::new(io::stdout())) {
-        Ok(t) => t,
-        Err(e) => {
-            drop(guard);
             drop(commands);
             let _ = engine.await;
             eprintln!("runsheet: cannot use the terminal ({e}); run with --headless instead");

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use super::log::{LogChunk, LogQuery};
-use crate::engine::runner::{Command, Update};
+use crate::session::{Command, Update};
 
 /// One input to [`super::App::update`].
 #[derive(Debug, Clone)]

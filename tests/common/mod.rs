@@ -16,6 +16,17 @@ pub mod runsheet;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A stopper that times a step out after `after`, as the engine's timer does.
+pub fn times_out_after(after: std::time::Duration) -> ::runsheet::engine::Stopper {
+    let stop = ::runsheet::engine::Stopper::new();
+    let timer = stop.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        timer.stop(::runsheet::engine::Halt::TimedOut(after));
+    });
+    stop
+}
+
 pub const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The maintenance connection URL of the test server.

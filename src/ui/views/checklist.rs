@@ -9,8 +9,9 @@ use ratatui::widgets::Paragraph;
 use super::{pane_block, pane_title};
 use crate::runbook::model::{Step, StepKind};
 use crate::session::StepStatus;
+use crate::text;
 use crate::ui::app::{App, Pane, PhaseKey, Row};
-use crate::ui::text;
+use crate::ui::spans;
 use crate::ui::theme::status_glyph;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -76,7 +77,7 @@ fn phase_line<'a>(
         Span::styled(arrow, theme.dim()),
         Span::styled(title, theme.heading()),
     ];
-    text::spread(left, right, width)
+    spans::spread(left, right, width)
 }
 
 /// The kind shown in the checklist: a check is "verify" whatever runs it.
@@ -149,5 +150,5 @@ fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
     if width >= 28 {
         push(Span::styled(format!("{:<6}", kind_label(step)), theme.dim()));
     }
-    text::spread(left, right, width)
+    spans::spread(left, right, width)
 }

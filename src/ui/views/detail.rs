@@ -10,10 +10,12 @@ use super::{pane_block, pane_title};
 use crate::journal::event::Outcome;
 use crate::runbook::model::{Step, StepKind};
 use crate::session::{Next, StepStatus};
-use crate::ui::app::{App, Pane, PhaseKey, RowKey, decide_choices};
-use crate::ui::log::sanitize;
+use crate::text;
+use crate::text::sanitize;
+use crate::ui::app::{App, Pane, PhaseKey, RowKey, choices_hint};
+use crate::ui::markdown;
+use crate::ui::spans;
 use crate::ui::theme::status_glyph;
-use crate::ui::{markdown, text};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let (title, lines) = match (&app.selected, app.selected_step()) {
@@ -29,7 +31,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     // Keep at least one line in view however far the operator scrolled.
-    let rows = text::rows(&lines, inner.width).saturating_sub(1);
+    let rows = spans::rows(&lines, inner.width).saturating_sub(1);
     let scroll = app.detail_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
     frame.render_widget(
         Paragraph::new(lines)
@@ -124,10 +126,16 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
 /// What the operator can do about this step now, if it is the one waiting.
 fn waiting_hint(app: &App, step: &Step) -> Option<String> {
     match app.session.next() {
-        Next::SignOff(s, have, need) if s.id == step.id => {
-            Some(format!("Waits for sign-off ({have} of {need}): press s to sign."))
+        Next::SignOff {
+            step: s,
+            signed,
+            needed,
+        } if s.id == step.id => Some(format!(
+            "Waits for sign-off ({signed} of {needed}): press s to sign."
+        )),
+        Next::Decide(s) if s.id == step.id => {
+            Some(format!("Waits for a decision: {}.", choices_hint(&app.session)))
         }
-        Next::Decide(s) if s.id == step.id => Some(format!("Waits for a decision: {}.", decide_choices(s))),
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
             app.session.plan.environment
@@ -142,7 +150,7 @@ fn history(app: &App, step: &Step) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for a in state.attempts() {
         let outcome = match (a.outcome, a.interrupted) {
-            (Some(o), _) => format!("{o:?}").to_lowercase(),
+            (Some(o), _) => o.label().to_string(),
             (None, true) => "interrupted".to_string(),
             (None, false) => "running".to_string(),
         };

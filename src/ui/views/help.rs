@@ -8,9 +8,9 @@ use ratatui::widgets::{Block, BorderType, Paragraph};
 use super::popup;
 use crate::journal::event::Stream;
 use crate::session::StepStatus;
+use crate::text;
 use crate::ui::app::App;
 use crate::ui::keys::{self, Context};
-use crate::ui::text;
 use crate::ui::theme::{Theme, status_glyph, stream_mark};
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {

@@ -10,9 +10,9 @@ use ratatui::widgets::Paragraph;
 use super::{pane_block, pane_title};
 use crate::runbook::model::StepKind;
 use crate::session::StepStatus;
+use crate::text;
 use crate::ui::app::{App, Pane};
 use crate::ui::log::LogLine;
-use crate::ui::text;
 use crate::ui::theme::{Theme, stream_mark};
 
 /// The tab strip of the shared bottom pane, or a plain title.

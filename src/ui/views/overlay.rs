@@ -8,7 +8,8 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::popup;
 use crate::ui::app::App;
-use crate::ui::{markdown, text};
+use crate::ui::markdown;
+use crate::ui::spans;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect, index: usize, scroll: u16) {
     let theme = app.theme;
@@ -33,7 +34,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, index: usize, scroll: u1
         Line::raw(""),
     ];
     lines.extend(markdown::render(&section.markdown, theme));
-    let max = text::rows(&lines, inner.width).saturating_sub(usize::from(inner.height));
+    let max = spans::rows(&lines, inner.width).saturating_sub(usize::from(inner.height));
     let scroll = scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
     frame.render_widget(
         Paragraph::new(lines)

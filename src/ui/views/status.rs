@@ -10,10 +10,11 @@ use ratatui::widgets::Paragraph;
 use super::hints;
 use crate::journal::event::Mode;
 use crate::runbook::duration::format_estimate;
-use crate::session::Next;
-use crate::ui::app::{App, Banner, Level, decide_actions};
+use crate::session::{Next, choices};
+use crate::text;
+use crate::ui::app::{App, Banner, Level};
 use crate::ui::keys::{self, Action, Context};
-use crate::ui::text;
+use crate::ui::spans;
 
 /// Whether an environment deserves the loud colour.
 fn is_production(app: &App) -> bool {
@@ -81,7 +82,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     let (mut left, right) = chosen.unwrap_or_else(|| parts(app, FITS[FITS.len() - 1]));
     left.push(Span::styled(title.clone(), app.theme.bold()));
-    frame.render_widget(Paragraph::new(text::spread(left, right, width)), area);
+    frame.render_widget(Paragraph::new(spans::spread(left, right, width)), area);
 }
 
 /// The status bar's badges (left, without the title) and progress (right).
@@ -176,20 +177,13 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         None if app.quitting => Line::styled("leaving: waiting for the engine to stop…", theme.info()),
         None => {
             let k = |a| keys::key_for(Context::Global, a);
-            let mut pairs: Vec<(String, &str)> = match app.session.next() {
-                Next::Start(_) => vec![(k(Action::Run), "run")],
-                Next::Confirm(_) => vec![(k(Action::Run), "confirm the environment and run")],
-                Next::SignOff(..) => vec![(k(Action::SignOff), "sign off"), (k(Action::Skip), "skip")],
-                Next::Decide(step) => decide_actions(step)
-                    .into_iter()
-                    .map(|(a, does)| (k(a), does))
-                    .collect(),
-                Next::Running(_) => vec![
-                    (k(Action::CancelStep), "cancel"),
-                    (k(Action::Search), "search log"),
-                ],
-                Next::AllDone | Next::Ended => vec![],
-            };
+            let mut pairs: Vec<(String, &str)> = choices(&app.session)
+                .into_iter()
+                .map(|c| (k(keys::choice_action(c.kind)), c.label))
+                .collect();
+            if matches!(app.session.next(), Next::Running(_)) {
+                pairs.push((k(Action::Search), "search log"));
+            }
             pairs.extend([
                 (k(Action::Help), "help"),
                 (k(Action::Note), "note"),
@@ -203,7 +197,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             }
             let hint = hints(theme, &pairs);
             if hint.width() + session.width() + 2 <= room {
-                text::spread(hint.spans, vec![session], room)
+                spans::spread(hint.spans, vec![session], room)
             } else {
                 hint
             }

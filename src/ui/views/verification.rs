@@ -12,9 +12,10 @@ use super::log::tab_title;
 use super::pane_block;
 use crate::journal::event::Observed;
 use crate::session::VerificationResult;
+use crate::text;
+use crate::text::sanitize;
 use crate::ui::app::{App, Pane};
-use crate::ui::log::sanitize;
-use crate::ui::text;
+use crate::ui::spans;
 use crate::ui::theme::Theme;
 
 /// Rows of an observed table shown before "… N more".
@@ -69,7 +70,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     for i in order {
         result_lines(theme, &results[i], !current(i, &results[i]), &mut lines);
     }
-    let rows = text::rows(&lines, inner.width).saturating_sub(1);
+    let rows = spans::rows(&lines, inner.width).saturating_sub(1);
     let scroll = app.checks_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
     frame.render_widget(
         Paragraph::new(lines)

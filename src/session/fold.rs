@@ -1,9 +1,11 @@
 //! Session state as a pure fold over journal events.
 //!
-//! This is the single source of truth: the engine decides what to do next
-//! from it, the TUI and headless output draw from it, resume rebuilds it from
-//! the journal, replay folds a prefix of the journal, and the report reads the
-//! final state. Nothing here does I/O.
+//! This is the single source of truth: the rules ([`super::rules`]) and the
+//! engine core ([`super::machine`]) decide from it, the TUI and headless
+//! output draw from it, resume rebuilds it from the journal, replay folds a
+//! prefix of the journal, and the report reads the final state. Everything a
+//! session is lives here, run/pause included, so a replay shows the session
+//! as the operator had it. Nothing here does I/O.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
@@ -152,12 +154,35 @@ pub struct VerificationResult {
     pub observed: Observed,
 }
 
-/// A free note, warning or similar timestamped text.
+/// A free note of an operator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
     pub at: DateTime<Utc>,
     pub who: String,
     pub text: String,
+}
+
+/// A warning raised during the session, e.g. [`ESTIMATE_EXCEEDED`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub at: DateTime<Utc>,
+    /// What kind of warning it is, stable for tools (`estimate-exceeded`).
+    pub code: String,
+    pub message: String,
+}
+
+/// The warning code of a session past twice its estimate (a rollback criterion).
+pub const ESTIMATE_EXCEEDED: &str = "estimate-exceeded";
+
+/// The session was opened again after a stop or crash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub at: DateTime<Utc>,
+    /// The operator who resumed it.
+    pub who: String,
+    pub host: String,
+    /// The runbook had changed and the operator allowed it: a new plan applies from here.
+    pub changed_plan: bool,
 }
 
 /// The rollback, once started.
@@ -182,10 +207,25 @@ pub enum Next<'a> {
     Start(&'a Step),
     /// Type the environment's name before this state-changing step.
     Confirm(&'a Step),
-    /// A manual step waits for sign-offs (have, need).
-    SignOff(&'a Step, usize, u32),
+    /// A manual step waits for sign-offs by `needed` distinct people, `signed` so far.
+    SignOff {
+        step: &'a Step,
+        signed: usize,
+        needed: u32,
+    },
     /// A step failed or was interrupted: retry, skip or abort.
     Decide(&'a Step),
+}
+
+impl<'a> Next<'a> {
+    /// The step the session is busy with or waits on, unless it is over.
+    pub fn step(self) -> Option<&'a Step> {
+        match self {
+            Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::Decide(s) => Some(s),
+            Next::SignOff { step, .. } => Some(step),
+            Next::AllDone | Next::Ended => None,
+        }
+    }
 }
 
 /// The state of a session: a pure fold over its journal.
@@ -197,8 +237,14 @@ pub struct SessionState {
     pub steps: HashMap<String, StepState>,
     pub verifications: Vec<VerificationResult>,
     pub notes: Vec<Note>,
-    pub warnings: Vec<Note>,
+    pub warnings: Vec<Warning>,
     pub confirmed_by: Option<String>,
+    /// Automated steps start one after another: the operator ran the session
+    /// and has not paused it since. A started step (a retry too) and a
+    /// started rollback set it; leaving the session clears it, and a resume
+    /// sets it only when it says so (headless), so nothing starts by itself
+    /// after a stop in the checklist.
+    pub auto: bool,
     pub rollback: Option<Rollback>,
     pub outcome: Option<(SessionOutcome, Option<String>)>,
     /// Set while the operator has left the session (until it is resumed).
@@ -208,7 +254,7 @@ pub struct SessionState {
     /// Time of the latest event folded in.
     pub last_event: DateTime<Utc>,
     pub last_seq: u64,
-    pub resumes: Vec<Note>,
+    pub resumes: Vec<Resume>,
 }
 
 /// A journal that does not start with a header cannot be folded.
@@ -230,6 +276,7 @@ impl SessionState {
             notes: Vec::new(),
             warnings: Vec::new(),
             confirmed_by: None,
+            auto: false,
             rollback: None,
             outcome: None,
             detached: false,
@@ -274,20 +321,30 @@ impl SessionState {
         let seq = record.seq;
         self.last_event = at;
         self.last_seq = seq;
-        let need = self.plan.signoffs.max(1) as usize;
+        let need = self.needed_signoffs() as usize;
         match &record.event {
             Event::Header(_) => {}
-            Event::Resumed { operator, plan, .. } => {
+            Event::Resumed {
+                operator,
+                host,
+                plan,
+                run,
+                ..
+            } => {
                 if let Some(plan) = plan {
                     self.plan = (**plan).clone();
                 }
                 self.detached = false;
-                self.resumes.push(Note {
+                self.auto = *run;
+                self.resumes.push(Resume {
                     at,
                     who: operator.clone(),
-                    text: String::new(),
+                    host: host.clone(),
+                    changed_plan: plan.is_some(),
                 });
             }
+            Event::Run { .. } => self.auto = true,
+            Event::Pause { .. } => self.auto = false,
             Event::StepInterrupted { step, .. } => {
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Interrupted;
@@ -296,6 +353,7 @@ impl SessionState {
                 }
             }
             Event::StepStarted { step, attempt } => {
+                self.auto = true;
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
                 s.attempts.push(Attempt {
@@ -397,6 +455,7 @@ impl SessionState {
                 text: text.clone(),
             }),
             Event::RollbackStarted { who, reason } => {
+                self.auto = true;
                 self.rollback = Some(Rollback {
                     started: at,
                     who: who.clone(),
@@ -409,13 +468,17 @@ impl SessionState {
                     r.finished = Some((at, *outcome));
                 }
             }
-            Event::Warning { code, message } => self.warnings.push(Note {
+            Event::Warning { code, message } => self.warnings.push(Warning {
                 at,
-                who: code.clone(),
-                text: message.clone(),
+                code: code.clone(),
+                message: message.clone(),
             }),
-            Event::Detached { .. } => self.detached = true,
+            Event::Detached { .. } => {
+                self.detached = true;
+                self.auto = false;
+            }
             Event::SessionEnded { outcome, reason } => {
+                self.auto = false;
                 self.outcome = Some((*outcome, reason.clone()));
                 self.ended = Some(at);
             }
@@ -450,19 +513,33 @@ impl SessionState {
             return match status {
                 StepStatus::Running => Next::Running(step),
                 s if s.needs_decision() => Next::Decide(step),
-                StepStatus::AwaitingSignOff => {
-                    Next::SignOff(step, st.signers().len(), self.plan.signoffs.max(1))
-                }
+                StepStatus::AwaitingSignOff => self.sign_off(step),
                 _ if self.plan.confirm && step.changes_state() && self.confirmed_by.is_none() => {
                     Next::Confirm(step)
                 }
-                _ if matches!(step.kind, StepKind::Manual) => {
-                    Next::SignOff(step, st.signers().len(), self.plan.signoffs.max(1))
-                }
+                _ if matches!(step.kind, StepKind::Manual) => self.sign_off(step),
                 _ => Next::Start(step),
             };
         }
         Next::AllDone
+    }
+
+    fn sign_off<'a>(&'a self, step: &'a Step) -> Next<'a> {
+        Next::SignOff {
+            step,
+            signed: self.step(&step.id).signers().len(),
+            needed: self.needed_signoffs(),
+        }
+    }
+
+    /// Distinct people who sign each manual step.
+    pub fn needed_signoffs(&self) -> u32 {
+        self.plan.signoffs.max(1)
+    }
+
+    /// Whether the estimate warning has been raised.
+    pub fn estimate_exceeded(&self) -> bool {
+        self.warnings.iter().any(|w| w.code == ESTIMATE_EXCEEDED)
     }
 
     /// Done and total steps of one phase of the plan.
@@ -532,6 +609,11 @@ impl SessionState {
             .steps()
             .filter(|s| s.backup && self.step(&s.id).status() == StepStatus::Succeeded)
             .count()
+    }
+
+    /// Who is at the session now: whoever opened it or resumed it last.
+    pub fn current_operator(&self) -> &str {
+        self.resumes.last().map_or(&self.header.operator, |r| &r.who)
     }
 
     /// The session's operators: the one who started it and everyone who resumed it.

@@ -1,0 +1,79 @@
+//! The two streams between a session's engine and its front ends:
+//! [`Command`]s in, [`Update`]s out. In one process they travel over
+//! channels; the same messages can later cross a socket or a shared journal.
+//!
+//! A command names who gives it wherever the journal records a person; the
+//! rules ([`super::rules::decide`]) accept it (as the events to journal) or
+//! refuse it with a [`Refusal`].
+
+use super::rules::Refusal;
+use crate::journal::event::{Record, Signature};
+
+/// What an operator asks of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Run automated steps one after another until something needs a person.
+    Run {
+        who: String,
+    },
+    /// Start no new step (the running one continues).
+    Pause {
+        who: String,
+    },
+    /// Sign the manual step that waits for sign-offs.
+    SignOff {
+        step: String,
+        signature: Signature,
+    },
+    /// A person marks a failed or interrupted step as done.
+    MarkDone {
+        step: String,
+        signature: Signature,
+    },
+    /// Let a failed gate (or any failed step) through, with a role and the reason.
+    Override {
+        step: String,
+        signature: Signature,
+    },
+    /// Run a failed or interrupted step again (a gate: check it again).
+    Retry {
+        step: String,
+    },
+    Skip {
+        step: String,
+        who: String,
+        reason: String,
+    },
+    /// Cancel the running step (it becomes cancelled; then retry, skip or abort).
+    Cancel,
+    Abort {
+        who: String,
+        reason: String,
+    },
+    Note {
+        who: String,
+        text: String,
+    },
+    /// The typed environment name, before the first state-changing step.
+    Confirm {
+        who: String,
+        typed: String,
+    },
+    StartRollback {
+        who: String,
+        reason: String,
+    },
+    /// Leave the session resumable. A running step is stopped and recorded as interrupted.
+    Detach {
+        who: String,
+    },
+}
+
+/// What the engine tells front ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// A journal record, already durable.
+    Record(Record),
+    /// A command that could not be carried out, with the reason.
+    Refused(Refusal),
+}

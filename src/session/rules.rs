@@ -1,0 +1,470 @@
+//! What an operator may do now: every rule in one place.
+//!
+//! [`decide`] checks a [`Command`] against the state and answers with the
+//! events to journal, or a [`Refusal`] in words an operator understands.
+//! [`choices`] lists the decisions open right now, each with its headless
+//! flag; the checklist's footer, hints and dialogs and headless's "resume
+//! with …" lines are drawn from it, and everything it offers `decide`
+//! accepts. The engine asks `decide` for every command it gets, and the
+//! checklist asks it before sending one, so a front end never offers what
+//! the engine would refuse.
+//!
+//! Commands that act on the running step's process (cancel; abort and
+//! detach while a step runs) are accepted with no events of their own: the
+//! engine core ([`super::machine`]) stops the process, and the events follow
+//! from its exit. Pure: no I/O, no clock of its own.
+
+use chrono::{DateTime, Utc};
+
+use super::fold::{Next, SessionState};
+use super::protocol::Command;
+use crate::journal::event::{Event, SessionOutcome, Signature};
+use crate::runbook::model::{Step, StepKind};
+
+/// Why a command was not carried out. Each says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the session has already ended")]
+    Ended,
+    #[error("the session was left; resume it to go on")]
+    Detached,
+    #[error("no step is running")]
+    NothingRunning,
+    #[error("{step} is running: cancel it first")]
+    StepRunning { step: String },
+    #[error("step {step} is not waiting for a sign-off")]
+    NotWaitingForSignOff { step: String },
+    #[error("step {step} is not waiting for a decision (retry, mark done, override)")]
+    NotWaitingForDecision { step: String },
+    #[error("no step is waiting for a sign-off")]
+    NoSignOffDue,
+    #[error("no failed or interrupted step waits for a decision")]
+    NothingToDecide,
+    #[error("step {step} is manual: it is signed off, not run; sign it or skip it")]
+    ManualStepRuns { step: String },
+    #[error("a gate cannot be skipped; override it with a signed reason (who, role, reason)")]
+    GateCannotBeSkipped { step: String },
+    #[error("a failed gate is not marked done: override it with a signed reason (who, role, reason)")]
+    GateMarkedDone { step: String },
+    #[error("only the next step can be skipped, not {step}")]
+    NotNext { step: String },
+    #[error("no step left to skip")]
+    NothingLeft,
+    #[error("a sign-off needs a name")]
+    MissingName,
+    #[error("{}", what.missing())]
+    MissingReason { what: Reasoned },
+    #[error("overriding a gate needs a name, a role and the reason")]
+    OverrideNeedsRoleAndReason,
+    #[error("{who} has already signed {step}; it needs {needed} distinct names")]
+    AlreadySigned { who: String, step: String, needed: u32 },
+    #[error("an empty note was not recorded")]
+    EmptyNote,
+    #[error("the environment is already confirmed")]
+    AlreadyConfirmed,
+    #[error("type {environment} to confirm")]
+    MissingConfirmation { environment: String },
+    #[error("typed {typed:?}, which is not the environment name {environment:?}")]
+    WrongEnvironmentName { typed: String, environment: String },
+    #[error("the rollback has already been started")]
+    RollbackStarted,
+    #[error("this runbook's Rollback section has no steps to run")]
+    NoRollbackSteps,
+    #[error("a step is running: wait for it or cancel it before starting the rollback")]
+    RollbackWhileRunning,
+    #[error("the engine has stopped; nothing more is recorded in this session")]
+    EngineStopped,
+}
+
+/// What a reason is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reasoned {
+    Skip,
+    Rollback,
+}
+
+impl Reasoned {
+    fn missing(self) -> &'static str {
+        match self {
+            Reasoned::Skip => "a skip needs a reason",
+            Reasoned::Rollback => "say which rollback criterion is met",
+        }
+    }
+}
+
+impl Refusal {
+    /// Refused only for what the operator has not typed yet (a name, a
+    /// reason, the environment's name): a dialog asking for it may open.
+    pub fn needs_input(&self) -> bool {
+        matches!(
+            self,
+            Refusal::MissingName
+                | Refusal::MissingReason { .. }
+                | Refusal::OverrideNeedsRoleAndReason
+                | Refusal::EmptyNote
+                | Refusal::MissingConfirmation { .. }
+        )
+    }
+}
+
+/// Check `command` against `state`: the events that carry it out (in
+/// journal order), or why not. `_now` is when it is decided; no rule reads
+/// the clock yet (holds and lock waits will).
+pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> Result<Vec<Event>, Refusal> {
+    if state.outcome.is_some() {
+        return Err(Refusal::Ended);
+    }
+    if state.detached {
+        return Err(Refusal::Detached);
+    }
+    let next = state.next();
+    let running = matches!(next, Next::Running(_));
+    match command {
+        Command::Run { who } => Ok(if state.auto {
+            Vec::new()
+        } else {
+            vec![Event::Run { who: who.clone() }]
+        }),
+        Command::Pause { who } => Ok(if state.auto {
+            vec![Event::Pause { who: who.clone() }]
+        } else {
+            Vec::new()
+        }),
+        Command::Note { who, text } => {
+            if text.trim().is_empty() {
+                return Err(Refusal::EmptyNote);
+            }
+            Ok(vec![Event::Note {
+                who: who.clone(),
+                text: text.clone(),
+            }])
+        }
+        Command::SignOff { step, signature } => {
+            waiting(next, step, Due::SignOff)?;
+            let signature = signed(signature)?;
+            if state.step(step).signers().contains(signature.who.as_str()) {
+                return Err(Refusal::AlreadySigned {
+                    who: signature.who,
+                    step: step.clone(),
+                    needed: state.needed_signoffs(),
+                });
+            }
+            Ok(vec![Event::SignedOff {
+                step: step.clone(),
+                signature,
+            }])
+        }
+        Command::MarkDone { step, signature } => {
+            if is_gate(waiting(next, step, Due::Decision)?) {
+                return Err(Refusal::GateMarkedDone { step: step.clone() });
+            }
+            Ok(vec![Event::SignedOff {
+                step: step.clone(),
+                signature: signed(signature)?,
+            }])
+        }
+        Command::Override { step, signature } => {
+            waiting(next, step, Due::Decision)?;
+            let signature = signed(signature)?;
+            if signature.role.trim().is_empty() || signature.note.trim().is_empty() {
+                return Err(Refusal::OverrideNeedsRoleAndReason);
+            }
+            Ok(vec![Event::SignedOff {
+                step: step.clone(),
+                signature,
+            }])
+        }
+        Command::Retry { step } => {
+            if matches!(waiting(next, step, Due::Decision)?.kind, StepKind::Manual) {
+                return Err(Refusal::ManualStepRuns { step: step.clone() });
+            }
+            Ok(vec![Event::StepStarted {
+                step: step.clone(),
+                attempt: next_attempt(state, step),
+            }])
+        }
+        Command::Skip { step, who, reason } => {
+            if state.plan.step(step).is_some_and(is_gate) {
+                return Err(Refusal::GateCannotBeSkipped { step: step.clone() });
+            }
+            match next {
+                Next::Decide(s) | Next::SignOff { step: s, .. } | Next::Start(s) | Next::Confirm(s)
+                    if s.id == *step => {}
+                Next::Running(s) if s.id == *step => return Err(Refusal::StepRunning { step: step.clone() }),
+                Next::AllDone | Next::Ended => return Err(Refusal::NothingLeft),
+                _ => return Err(Refusal::NotNext { step: step.clone() }),
+            }
+            if reason.trim().is_empty() {
+                return Err(Refusal::MissingReason { what: Reasoned::Skip });
+            }
+            Ok(vec![Event::Skipped {
+                step: step.clone(),
+                who: who.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::Cancel => {
+            if running {
+                Ok(Vec::new())
+            } else {
+                Err(Refusal::NothingRunning)
+            }
+        }
+        Command::Abort { who, reason } => Ok(if running {
+            Vec::new()
+        } else {
+            abort(state, who, reason)
+        }),
+        Command::Confirm { who, typed } => {
+            let environment = &state.plan.environment;
+            if state.confirmed_by.is_some() {
+                return Err(Refusal::AlreadyConfirmed);
+            }
+            match typed.trim() {
+                "" => Err(Refusal::MissingConfirmation {
+                    environment: environment.clone(),
+                }),
+                typed if typed != environment => Err(Refusal::WrongEnvironmentName {
+                    typed: typed.to_string(),
+                    environment: environment.clone(),
+                }),
+                _ => Ok(vec![Event::EnvironmentConfirmed { who: who.clone() }]),
+            }
+        }
+        Command::StartRollback { who, reason } => {
+            if state.rollback.is_some() {
+                return Err(Refusal::RollbackStarted);
+            }
+            if state.plan.rollback.is_empty() {
+                return Err(Refusal::NoRollbackSteps);
+            }
+            if running {
+                return Err(Refusal::RollbackWhileRunning);
+            }
+            if reason.trim().is_empty() {
+                return Err(Refusal::MissingReason {
+                    what: Reasoned::Rollback,
+                });
+            }
+            Ok(vec![Event::RollbackStarted {
+                who: who.clone(),
+                reason: reason.clone(),
+            }])
+        }
+        Command::Detach { who } => Ok(if running {
+            Vec::new()
+        } else {
+            vec![Event::Detached { who: who.clone() }]
+        }),
+    }
+}
+
+/// The events that end a session by abort (the rollback, if one was under
+/// way, ends aborted first). An empty reason says who aborted.
+pub fn abort(state: &SessionState, who: &str, reason: &str) -> Vec<Event> {
+    let reason = if reason.trim().is_empty() {
+        format!("aborted by {who}")
+    } else {
+        reason.to_string()
+    };
+    let mut events = Vec::new();
+    if state.rolling_back() {
+        events.push(Event::RollbackFinished {
+            outcome: SessionOutcome::Aborted,
+        });
+    }
+    events.push(Event::SessionEnded {
+        outcome: SessionOutcome::Aborted,
+        reason: Some(reason),
+    });
+    events
+}
+
+/// The number of the next attempt of `step`.
+pub fn next_attempt(state: &SessionState, step: &str) -> u32 {
+    state.step(step).attempts().len() as u32 + 1
+}
+
+/// Whether a step is a promotion gate: checked by the engine, never skipped,
+/// overridden only with a signed reason.
+pub fn is_gate(step: &Step) -> bool {
+    matches!(step.kind, StepKind::Gate { .. })
+}
+
+/// A signature with its name trimmed, or the refusal of a nameless one.
+fn signed(signature: &Signature) -> Result<Signature, Refusal> {
+    let who = signature.who.trim();
+    if who.is_empty() {
+        return Err(Refusal::MissingName);
+    }
+    Ok(Signature {
+        who: who.to_string(),
+        ..signature.clone()
+    })
+}
+
+/// What a step-bound command needs the session to wait for.
+#[derive(Clone, Copy)]
+enum Due {
+    SignOff,
+    Decision,
+}
+
+/// The step that waits for `due`, if it is `step`; otherwise why not.
+fn waiting<'a>(next: Next<'a>, step: &str, due: Due) -> Result<&'a Step, Refusal> {
+    let step = step.to_string();
+    match (due, next) {
+        (Due::SignOff, Next::SignOff { step: s, .. }) | (Due::Decision, Next::Decide(s)) if s.id == step => {
+            Ok(s)
+        }
+        (_, Next::Running(s)) if s.id == step => Err(Refusal::StepRunning { step }),
+        (Due::SignOff, Next::SignOff { .. }) => Err(Refusal::NotWaitingForSignOff { step }),
+        (Due::Decision, Next::Decide(_)) => Err(Refusal::NotWaitingForDecision { step }),
+        (Due::SignOff, _) => Err(Refusal::NoSignOffDue),
+        (Due::Decision, _) => Err(Refusal::NothingToDecide),
+    }
+}
+
+/// A decision open now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChoiceKind {
+    /// Run the next step (and those after it).
+    Run,
+    /// Type the environment's name, then run.
+    ConfirmEnv,
+    SignOff,
+    MarkDone,
+    Override,
+    Retry,
+    Skip,
+    Cancel,
+    Abort,
+}
+
+/// How a decision is given in advance on the command line, for headless runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Approve,
+    Retry,
+    Skip,
+    Override,
+    ConfirmEnv,
+}
+
+impl Flag {
+    /// The flag as it is typed for `step` of a session in `environment`.
+    pub fn usage(self, step: &str, environment: &str) -> String {
+        match self {
+            Flag::Approve => format!("--approve {step}"),
+            Flag::Retry => format!("--retry {step}"),
+            Flag::Skip => format!("--skip {step}=REASON"),
+            Flag::Override => format!("--override {step}=REASON"),
+            Flag::ConfirmEnv => format!("--confirm-env {environment}"),
+        }
+    }
+}
+
+/// One decision open now: what it is, the step it is about, what it does
+/// in a few words (the checklist's hint), and its headless flag, if a
+/// headless run can be given it in advance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    pub kind: ChoiceKind,
+    pub step: String,
+    pub label: &'static str,
+    pub headless: Option<Flag>,
+}
+
+impl Choice {
+    fn new(kind: ChoiceKind, step: &Step, label: &'static str, headless: Option<Flag>) -> Choice {
+        Choice {
+            kind,
+            step: step.id.clone(),
+            label,
+            headless,
+        }
+    }
+}
+
+/// The decisions open now, most likely first. Everything offered here
+/// [`decide`] accepts (given a name, a reason, the environment's name).
+pub fn choices(state: &SessionState) -> Vec<Choice> {
+    if state.detached {
+        return Vec::new();
+    }
+    use ChoiceKind as K;
+    match state.next() {
+        Next::Ended | Next::AllDone => Vec::new(),
+        Next::Running(step) => vec![Choice::new(K::Cancel, step, "cancel", None)],
+        Next::Start(step) => vec![Choice::new(K::Run, step, "run", None)],
+        Next::Confirm(step) => vec![Choice::new(
+            K::ConfirmEnv,
+            step,
+            "confirm the environment and run",
+            Some(Flag::ConfirmEnv),
+        )],
+        Next::SignOff { step, .. } => vec![
+            Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)),
+            Choice::new(K::Skip, step, "skip", None),
+        ],
+        Next::Decide(step) if is_gate(step) => vec![
+            Choice::new(K::Retry, step, "check again", Some(Flag::Retry)),
+            Choice::new(K::Override, step, "override (signed)", Some(Flag::Override)),
+            Choice::new(K::Abort, step, "abort", None),
+        ],
+        Next::Decide(step) => {
+            let mut out = Vec::new();
+            if !matches!(step.kind, StepKind::Manual) {
+                out.push(Choice::new(K::Retry, step, "retry", Some(Flag::Retry)));
+            }
+            out.extend([
+                Choice::new(K::MarkDone, step, "mark done", None),
+                Choice::new(K::Skip, step, "skip", Some(Flag::Skip)),
+                Choice::new(K::Abort, step, "abort", None),
+            ]);
+            out
+        }
+    }
+}
+
+/// What a headless run stopped at needs, and the flags that would let it
+/// go on: one sentence built from [`choices`]. `None` when nothing waits
+/// for a person.
+pub fn headless_hint(state: &SessionState) -> Option<String> {
+    let session = &state.header.session_id;
+    let environment = &state.plan.environment;
+    let choices = choices(state);
+    let flags: Vec<String> = choices
+        .iter()
+        .filter_map(|c| c.headless.map(|f| f.usage(&c.step, environment)))
+        .collect();
+    let resume = |flags: &[String]| -> String {
+        match flags.split_first() {
+            Some((first, [])) => format!("runsheet run … --resume {session} {first}"),
+            Some((first, rest)) => format!(
+                "runsheet run … --resume {session} {first} (or {})",
+                rest.join(" or ")
+            ),
+            None => format!("runsheet run … --resume {session}"),
+        }
+    };
+    match state.next() {
+        Next::SignOff { step, .. } => Some(format!(
+            "manual step {} needs a sign-off; sign it in the TUI, or pre-approve it: {}",
+            step.id,
+            resume(&flags)
+        )),
+        Next::Decide(step) => Some(format!(
+            "step {} is {}; decide: {}",
+            step.id,
+            state.step(&step.id).status().label(),
+            resume(&flags)
+        )),
+        Next::Confirm(step) => Some(format!(
+            "environment {environment} needs typed confirmation before step {} changes anything; pass {}",
+            step.id,
+            flags.join(" ")
+        )),
+        _ => None,
+    }
+}

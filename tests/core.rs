@@ -1,0 +1,1464 @@
+//! The pure core: `rules::decide` for every command in the states where it
+//! is allowed and refused, `rules::choices` and the headless hints drawn
+//! from it, and the engine core's transitions (`machine::step`). No tokio,
+//! no file system, no clock: states are folds of hand-written events.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use runsheet::journal::event::{
+    Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream,
+};
+use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::plan::{Plan, PlanPhase};
+use runsheet::session::machine::{self, DEFAULT_TIMEOUT, Effect, Input, StepResult, Stop, Timer};
+use runsheet::session::rules::{self, headless_hint};
+use runsheet::session::{
+    ChoiceKind, Command, ESTIMATE_EXCEEDED, Flag, Next, Refusal, SessionState, StepStatus, choices, decide,
+};
+
+// ---------------------------------------------------------------------------
+// Plans, events, states.
+
+fn step(id: &str, kind: StepKind) -> Step {
+    Step {
+        id: id.into(),
+        title: format!("Step {id}"),
+        body: String::new(),
+        kind,
+        verify: false,
+        readonly: false,
+        backup: false,
+        timeout: None,
+        checked: false,
+        pos: SourcePos::default(),
+    }
+}
+
+fn shell(id: &str) -> Step {
+    step(
+        id,
+        StepKind::Shell {
+            script: "true".into(),
+        },
+    )
+}
+
+fn sql(id: &str) -> Step {
+    step(
+        id,
+        StepKind::Sql {
+            sql: "select 1".into(),
+        },
+    )
+}
+
+fn manual(id: &str) -> Step {
+    step(id, StepKind::Manual)
+}
+
+fn gate(id: &str) -> Step {
+    step(
+        id,
+        StepKind::Gate {
+            gate: Gate::Session {
+                environment: "staging".into(),
+                rollback: false,
+            },
+        },
+    )
+}
+
+fn backups_gate(id: &str, min: u32) -> Step {
+    step(
+        id,
+        StepKind::Gate {
+            gate: Gate::Backups { min },
+        },
+    )
+}
+
+fn plan(steps: Vec<Step>) -> Plan {
+    Plan {
+        runbook_title: "Core".into(),
+        environment: "production".into(),
+        phases: vec![PlanPhase {
+            kind: PhaseKind::Execution,
+            title: "Execution".into(),
+            steps,
+        }],
+        rollback: vec![shell("rb.1")],
+        signoffs: 1,
+        ..Plan::default()
+    }
+}
+
+/// The plan most tests use: a shell step, a manual step, a SQL change, a gate.
+fn standard() -> Plan {
+    plan(vec![shell("a"), manual("b"), sql("c"), gate("g")])
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0)
+        .single()
+        .expect("a time")
+}
+
+fn now() -> DateTime<Utc> {
+    t0() + chrono::Duration::minutes(5)
+}
+
+/// Fold `events` after a header, one second apart.
+fn fold(plan: Plan, events: &[Event]) -> SessionState {
+    let header = Header {
+        format: FORMAT_VERSION,
+        session_id: "s1".into(),
+        runbook_path: "r.md".into(),
+        runbook_sha256: "00".into(),
+        environment: plan.environment.clone(),
+        mode: Mode::Live,
+        operator: "alice".into(),
+        host: "h".into(),
+        runsheet_version: "0".into(),
+        only: None,
+        plan,
+    };
+    let record = |seq: usize, event: Event| Record {
+        seq: seq as u64,
+        ts: t0() + chrono::Duration::seconds(seq as i64),
+        event,
+    };
+    let mut state = SessionState::new(&record(0, Event::Header(Box::new(header)))).expect("header");
+    for (i, e) in events.iter().enumerate() {
+        state.apply(&record(i + 1, e.clone()));
+    }
+    state
+}
+
+/// Fold events produced by the core into `state`, as the engine does, one
+/// second after its last event.
+fn journal(state: &mut SessionState, events: impl IntoIterator<Item = Event>) {
+    for event in events {
+        let record = Record {
+            seq: state.last_seq + 1,
+            ts: state.last_event + chrono::Duration::seconds(1),
+            event,
+        };
+        state.apply(&record);
+    }
+}
+
+/// Perform the core's effects on `state` as the engine would: journal
+/// events, and return every other effect.
+fn perform(state: &mut SessionState, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut rest = Vec::new();
+    for effect in effects {
+        match effect {
+            Effect::Journal(event) => journal(state, [event]),
+            other => rest.push(other),
+        }
+    }
+    rest
+}
+
+fn run() -> Event {
+    Event::Run { who: "alice".into() }
+}
+
+fn started(id: &str, attempt: u32) -> Event {
+    Event::StepStarted {
+        step: id.into(),
+        attempt,
+    }
+}
+
+fn finished(id: &str, attempt: u32, outcome: Outcome) -> Event {
+    Event::StepFinished {
+        step: id.into(),
+        attempt,
+        outcome,
+        exit_code: None,
+        duration_ms: 10,
+        error: None,
+    }
+}
+
+fn done(id: &str) -> Vec<Event> {
+    vec![started(id, 1), finished(id, 1, Outcome::Succeeded)]
+}
+
+fn awaiting(id: &str) -> Event {
+    Event::AwaitingSignOff { step: id.into() }
+}
+
+fn signed(id: &str, who: &str) -> Event {
+    Event::SignedOff {
+        step: id.into(),
+        signature: signature(who, "", ""),
+    }
+}
+
+fn signature(who: &str, role: &str, note: &str) -> Signature {
+    Signature {
+        who: who.into(),
+        role: role.into(),
+        note: note.into(),
+        preapproved: false,
+    }
+}
+
+fn sign_off(id: &str, who: &str) -> Command {
+    Command::SignOff {
+        step: id.into(),
+        signature: signature(who, "", ""),
+    }
+}
+
+fn mark_done(id: &str, who: &str) -> Command {
+    Command::MarkDone {
+        step: id.into(),
+        signature: signature(who, "", ""),
+    }
+}
+
+fn override_(id: &str, role: &str, note: &str) -> Command {
+    Command::Override {
+        step: id.into(),
+        signature: signature("alice", role, note),
+    }
+}
+
+fn retry(id: &str) -> Command {
+    Command::Retry { step: id.into() }
+}
+
+fn skip(id: &str, reason: &str) -> Command {
+    Command::Skip {
+        step: id.into(),
+        who: "alice".into(),
+        reason: reason.into(),
+    }
+}
+
+fn abort(reason: &str) -> Command {
+    Command::Abort {
+        who: "alice".into(),
+        reason: reason.into(),
+    }
+}
+
+fn confirm(typed: &str) -> Command {
+    Command::Confirm {
+        who: "alice".into(),
+        typed: typed.into(),
+    }
+}
+
+fn rollback(reason: &str) -> Command {
+    Command::StartRollback {
+        who: "alice".into(),
+        reason: reason.into(),
+    }
+}
+
+fn detach() -> Command {
+    Command::Detach { who: "alice".into() }
+}
+
+fn note(text: &str) -> Command {
+    Command::Note {
+        who: "alice".into(),
+        text: text.into(),
+    }
+}
+
+fn refused(state: &SessionState, command: &Command) -> Refusal {
+    decide(state, command, now()).expect_err("refused")
+}
+
+fn accepted(state: &SessionState, command: &Command) -> Vec<Event> {
+    decide(state, command, now()).unwrap_or_else(|r| panic!("{command:?} refused: {r}"))
+}
+
+/// Carry out an accepted command on `state`.
+fn act(state: &mut SessionState, command: &Command) {
+    let events = accepted(state, command);
+    journal(state, events);
+}
+
+/// Feed `input` to the engine core and perform its effects on `state`.
+fn feed(state: &mut SessionState, input: Input<'_>) -> Vec<Effect> {
+    let effects = machine::step(state, input);
+    perform(state, effects)
+}
+
+/// States a session goes through, with a name for failure messages.
+fn states() -> Vec<(&'static str, SessionState)> {
+    let p = standard();
+    let a_done = done("a");
+    let b_signed = [a_done.clone(), vec![awaiting("b"), signed("b", "alice")]].concat();
+    let c_done = [b_signed.clone(), done("c")].concat();
+    let gate_failed = [
+        c_done.clone(),
+        vec![started("g", 1), finished("g", 1, Outcome::Failed)],
+    ]
+    .concat();
+    let all_done = [c_done.clone(), done("g")].concat();
+    let mut confirm_plan = standard();
+    confirm_plan.confirm = true;
+    let mut four_eyes = standard();
+    four_eyes.signoffs = 2;
+    vec![
+        ("fresh, paused", fold(p.clone(), &[])),
+        ("fresh, running", fold(p.clone(), &[run()])),
+        ("a running", fold(p.clone(), &[run(), started("a", 1)])),
+        (
+            "a failed",
+            fold(p.clone(), &[started("a", 1), finished("a", 1, Outcome::Failed)]),
+        ),
+        (
+            "a timed out",
+            fold(p.clone(), &[started("a", 1), finished("a", 1, Outcome::TimedOut)]),
+        ),
+        (
+            "a cancelled",
+            fold(
+                p.clone(),
+                &[started("a", 1), finished("a", 1, Outcome::Cancelled)],
+            ),
+        ),
+        (
+            "a interrupted",
+            fold(
+                p.clone(),
+                &[
+                    started("a", 1),
+                    Event::StepInterrupted {
+                        step: "a".into(),
+                        attempt: 1,
+                    },
+                ],
+            ),
+        ),
+        ("b pending sign-off", fold(p.clone(), &a_done)),
+        (
+            "b awaiting sign-off",
+            fold(p.clone(), &[a_done.clone(), vec![awaiting("b")]].concat()),
+        ),
+        (
+            "b, one of two signed",
+            fold(
+                four_eyes,
+                &[a_done.clone(), vec![awaiting("b"), signed("b", "alice")]].concat(),
+            ),
+        ),
+        ("c to confirm", fold(confirm_plan, &b_signed)),
+        ("c next", fold(p.clone(), &b_signed)),
+        ("gate failed", fold(p.clone(), &gate_failed)),
+        ("all done", fold(p.clone(), &all_done)),
+        (
+            "rolling back",
+            fold(
+                p.clone(),
+                &[Event::RollbackStarted {
+                    who: "alice".into(),
+                    reason: "slow".into(),
+                }],
+            ),
+        ),
+        (
+            "ended",
+            fold(
+                p.clone(),
+                &[Event::SessionEnded {
+                    outcome: SessionOutcome::Aborted,
+                    reason: None,
+                }],
+            ),
+        ),
+        (
+            "detached",
+            fold(p.clone(), &[Event::Detached { who: "alice".into() }]),
+        ),
+    ]
+}
+
+fn state(name: &str) -> SessionState {
+    states()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, s)| s)
+        .unwrap_or_else(|| panic!("no state {name}"))
+}
+
+/// One command of every kind, with valid arguments, aimed at `step`.
+fn every_command(step: &str, environment: &str) -> Vec<Command> {
+    vec![
+        Command::Run { who: "alice".into() },
+        Command::Pause { who: "alice".into() },
+        sign_off(step, "bob"),
+        mark_done(step, "bob"),
+        override_(step, "DBA", "checked by hand"),
+        retry(step),
+        skip(step, "not needed"),
+        Command::Cancel,
+        abort("stop"),
+        note("hello"),
+        confirm(environment),
+        rollback("responses 60% slower"),
+        detach(),
+    ]
+}
+
+/// The command a choice stands for, with valid arguments.
+fn command_for(kind: ChoiceKind, step: &str, environment: &str) -> Command {
+    match kind {
+        ChoiceKind::Run => Command::Run { who: "alice".into() },
+        ChoiceKind::ConfirmEnv => confirm(environment),
+        ChoiceKind::SignOff => sign_off(step, "bob"),
+        ChoiceKind::MarkDone => mark_done(step, "bob"),
+        ChoiceKind::Override => override_(step, "DBA", "checked by hand"),
+        ChoiceKind::Retry => retry(step),
+        ChoiceKind::Skip => skip(step, "not needed"),
+        ChoiceKind::Cancel => Command::Cancel,
+        ChoiceKind::Abort => abort(""),
+    }
+}
+
+/// The kind of choice a command answers, if it answers one.
+fn kind_of(command: &Command) -> Option<ChoiceKind> {
+    Some(match command {
+        Command::SignOff { .. } => ChoiceKind::SignOff,
+        Command::MarkDone { .. } => ChoiceKind::MarkDone,
+        Command::Override { .. } => ChoiceKind::Override,
+        Command::Retry { .. } => ChoiceKind::Retry,
+        Command::Skip { .. } => ChoiceKind::Skip,
+        Command::Cancel => ChoiceKind::Cancel,
+        Command::Confirm { .. } => ChoiceKind::ConfirmEnv,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// decide: run, pause, notes.
+
+#[test]
+fn run_journals_a_run_event_only_when_paused() {
+    assert_eq!(
+        accepted(&state("fresh, paused"), &Command::Run { who: "alice".into() }),
+        [run()]
+    );
+    assert!(accepted(&state("fresh, running"), &Command::Run { who: "alice".into() }).is_empty());
+    let mut s = state("fresh, paused");
+    journal(&mut s, [run()]);
+    assert!(s.auto, "the fold holds the run");
+}
+
+#[test]
+fn pause_journals_a_pause_event_only_while_running() {
+    let pause = Command::Pause { who: "bob".into() };
+    assert_eq!(
+        accepted(&state("a running"), &pause),
+        [Event::Pause { who: "bob".into() }]
+    );
+    assert!(accepted(&state("fresh, paused"), &pause).is_empty());
+    let mut s = state("a running");
+    act(&mut s, &pause);
+    assert!(!s.auto);
+    assert_eq!(
+        s.step("a").status(),
+        StepStatus::Running,
+        "the running step goes on"
+    );
+}
+
+#[test]
+fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
+    assert!(fold(standard(), &[started("a", 1)]).auto);
+    let s = fold(
+        standard(),
+        &[Event::RollbackStarted {
+            who: "a".into(),
+            reason: "r".into(),
+        }],
+    );
+    assert!(s.auto);
+    assert!(!fold(standard(), &[run(), Event::Detached { who: "a".into() }]).auto);
+    let resumed = |run: bool| Event::Resumed {
+        operator: "bob".into(),
+        host: "h".into(),
+        runbook_sha256: "00".into(),
+        plan: None,
+        run,
+    };
+    assert!(!fold(standard(), &[run(), resumed(false)]).auto);
+    assert!(fold(standard(), &[resumed(true)]).auto);
+}
+
+#[test]
+fn every_command_is_refused_once_the_session_ended() {
+    let s = state("ended");
+    for command in every_command("a", "production") {
+        assert_eq!(refused(&s, &command), Refusal::Ended, "{command:?}");
+    }
+}
+
+#[test]
+fn every_command_is_refused_once_the_session_was_left() {
+    let s = state("detached");
+    for command in every_command("a", "production") {
+        assert_eq!(refused(&s, &command), Refusal::Detached, "{command:?}");
+    }
+}
+
+#[test]
+fn a_note_needs_text() {
+    let s = state("a running");
+    assert_eq!(refused(&s, &note("  \n ")), Refusal::EmptyNote);
+    assert!(refused(&s, &note("")).needs_input());
+    assert_eq!(
+        accepted(&s, &note("DBA paged")),
+        [Event::Note {
+            who: "alice".into(),
+            text: "DBA paged".into()
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// decide: sign-offs, four eyes, mark done, override.
+
+#[test]
+fn the_waiting_manual_step_is_signed_with_a_trimmed_name() {
+    for name in ["b pending sign-off", "b awaiting sign-off"] {
+        let s = state(name);
+        assert_eq!(
+            accepted(&s, &sign_off("b", "  bob ")),
+            [Event::SignedOff {
+                step: "b".into(),
+                signature: signature("bob", "", "")
+            }],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_sign_off_needs_a_name() {
+    let s = state("b awaiting sign-off");
+    let r = refused(&s, &sign_off("b", "   "));
+    assert_eq!(r, Refusal::MissingName);
+    assert!(r.needs_input());
+}
+
+#[test]
+fn four_eyes_need_two_different_names() {
+    let s = state("b, one of two signed");
+    assert!(matches!(
+        s.next(),
+        Next::SignOff {
+            signed: 1,
+            needed: 2,
+            ..
+        }
+    ));
+    assert_eq!(
+        refused(&s, &sign_off("b", "alice")),
+        Refusal::AlreadySigned {
+            who: "alice".into(),
+            step: "b".into(),
+            needed: 2
+        }
+    );
+    assert!(
+        refused(&s, &sign_off("b", " alice "))
+            .to_string()
+            .contains("already signed")
+    );
+    let mut s = s;
+    act(&mut s, &sign_off("b", "bob"));
+    assert_eq!(s.step("b").status(), StepStatus::SignedOff);
+}
+
+#[test]
+fn a_sign_off_of_a_step_that_does_not_wait_for_one_is_refused() {
+    assert_eq!(
+        refused(&state("b awaiting sign-off"), &sign_off("c", "bob")),
+        Refusal::NotWaitingForSignOff { step: "c".into() }
+    );
+    assert_eq!(
+        refused(&state("c next"), &sign_off("c", "bob")),
+        Refusal::NoSignOffDue
+    );
+    assert_eq!(
+        refused(&state("a running"), &sign_off("a", "bob")),
+        Refusal::StepRunning { step: "a".into() }
+    );
+}
+
+#[test]
+fn a_failed_or_interrupted_step_is_marked_done_by_one_name() {
+    for name in ["a failed", "a timed out", "a cancelled", "a interrupted"] {
+        let mut s = state(name);
+        s.plan.signoffs = 2;
+        act(&mut s, &mark_done("a", "bob"));
+        assert_eq!(
+            s.step("a").status(),
+            StepStatus::SignedOff,
+            "{name}: counts at once"
+        );
+    }
+}
+
+#[test]
+fn a_failed_gate_is_overridden_not_marked_done() {
+    let s = state("gate failed");
+    assert_eq!(
+        refused(&s, &mark_done("g", "bob")),
+        Refusal::GateMarkedDone { step: "g".into() }
+    );
+    assert_eq!(
+        refused(&s, &override_("g", "", "checked")),
+        Refusal::OverrideNeedsRoleAndReason
+    );
+    assert_eq!(
+        refused(&s, &override_("g", "CTO", " ")),
+        Refusal::OverrideNeedsRoleAndReason
+    );
+    let events = accepted(&s, &override_("g", "CTO", "staging verified by hand"));
+    assert_eq!(
+        events,
+        [Event::SignedOff {
+            step: "g".into(),
+            signature: signature("alice", "CTO", "staging verified by hand")
+        }]
+    );
+}
+
+#[test]
+fn a_failed_automated_step_may_be_overridden_too() {
+    let s = state("a failed");
+    assert_eq!(
+        accepted(&s, &override_("a", "override", "fixed by hand")).len(),
+        1
+    );
+}
+
+#[test]
+fn mark_done_and_override_need_a_step_that_waits_for_a_decision() {
+    assert_eq!(
+        refused(&state("c next"), &mark_done("c", "bob")),
+        Refusal::NothingToDecide
+    );
+    assert_eq!(
+        refused(&state("gate failed"), &override_("a", "DBA", "x")),
+        Refusal::NotWaitingForDecision { step: "a".into() }
+    );
+    assert_eq!(
+        refused(&state("a running"), &mark_done("a", "bob")),
+        Refusal::StepRunning { step: "a".into() }
+    );
+}
+
+// ---------------------------------------------------------------------------
+// decide: retry, skip, cancel, abort.
+
+#[test]
+fn a_retry_starts_the_next_attempt() {
+    for name in ["a failed", "a timed out", "a cancelled", "a interrupted"] {
+        assert_eq!(accepted(&state(name), &retry("a")), [started("a", 2)], "{name}");
+    }
+}
+
+#[test]
+fn a_failed_gate_is_checked_again() {
+    assert_eq!(accepted(&state("gate failed"), &retry("g")), [started("g", 2)]);
+}
+
+#[test]
+fn a_retry_is_refused_when_nothing_failed_or_the_step_is_manual() {
+    assert_eq!(refused(&state("c next"), &retry("c")), Refusal::NothingToDecide);
+    assert_eq!(
+        refused(&state("a running"), &retry("a")),
+        Refusal::StepRunning { step: "a".into() }
+    );
+    assert_eq!(
+        refused(&state("a failed"), &retry("c")),
+        Refusal::NotWaitingForDecision { step: "c".into() }
+    );
+    let s = fold(
+        standard(),
+        &[
+            Event::StepInterrupted {
+                step: "a".into(),
+                attempt: 1,
+            },
+            Event::StepInterrupted {
+                step: "b".into(),
+                attempt: 1,
+            },
+        ],
+    );
+    let mut s = s;
+    act(&mut s, &mark_done("a", "x"));
+    assert_eq!(
+        refused(&s, &retry("b")),
+        Refusal::ManualStepRuns { step: "b".into() }
+    );
+}
+
+#[test]
+fn the_next_step_may_be_skipped_in_every_state_that_waits() {
+    for (name, id) in [
+        ("fresh, paused", "a"),
+        ("a failed", "a"),
+        ("b pending sign-off", "b"),
+        ("b awaiting sign-off", "b"),
+        ("c to confirm", "c"),
+        ("c next", "c"),
+    ] {
+        let s = state(name);
+        assert_eq!(
+            accepted(&s, &skip(id, "not needed")),
+            [Event::Skipped {
+                step: id.into(),
+                who: "alice".into(),
+                reason: "not needed".into()
+            }],
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_skip_needs_a_reason_and_the_next_step() {
+    let s = state("c next");
+    let r = refused(&s, &skip("c", " "));
+    assert_eq!(
+        r,
+        Refusal::MissingReason {
+            what: rules::Reasoned::Skip
+        }
+    );
+    assert!(r.needs_input() && r.to_string() == "a skip needs a reason");
+    assert_eq!(
+        refused(&s, &skip("a", "x")),
+        Refusal::NotNext { step: "a".into() }
+    );
+    assert_eq!(
+        refused(&state("a running"), &skip("a", "x")),
+        Refusal::StepRunning { step: "a".into() }
+    );
+    assert_eq!(refused(&state("all done"), &skip("", "x")), Refusal::NothingLeft);
+}
+
+#[test]
+fn a_gate_cannot_be_skipped_failed_or_not() {
+    let mut s = state("c next");
+    journal(&mut s, done("c"));
+    assert!(matches!(s.next(), Next::Start(g) if g.id == "g"));
+    for s in [s, state("gate failed")] {
+        let r = refused(&s, &skip("g", "in a hurry"));
+        assert_eq!(r, Refusal::GateCannotBeSkipped { step: "g".into() });
+        assert!(r.to_string().contains("a gate cannot be skipped"));
+    }
+}
+
+#[test]
+fn only_a_running_step_can_be_cancelled() {
+    assert!(accepted(&state("a running"), &Command::Cancel).is_empty());
+    for name in ["fresh, running", "a failed", "b awaiting sign-off"] {
+        assert_eq!(
+            refused(&state(name), &Command::Cancel),
+            Refusal::NothingRunning,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn an_abort_ends_the_session_with_its_reason() {
+    let s = state("a failed");
+    assert_eq!(
+        accepted(&s, &abort("responses too slow")),
+        [Event::SessionEnded {
+            outcome: SessionOutcome::Aborted,
+            reason: Some("responses too slow".into())
+        }]
+    );
+    assert_eq!(
+        accepted(&s, &abort("")),
+        [Event::SessionEnded {
+            outcome: SessionOutcome::Aborted,
+            reason: Some("aborted by alice".into())
+        }]
+    );
+}
+
+#[test]
+fn an_abort_during_the_rollback_ends_the_rollback_first() {
+    let events = accepted(&state("rolling back"), &abort("x"));
+    assert_eq!(
+        events[0],
+        Event::RollbackFinished {
+            outcome: SessionOutcome::Aborted
+        }
+    );
+    assert!(matches!(events[1], Event::SessionEnded { .. }));
+}
+
+#[test]
+fn an_abort_or_a_detach_while_a_step_runs_waits_for_the_step() {
+    let s = state("a running");
+    assert!(accepted(&s, &abort("x")).is_empty());
+    assert!(accepted(&s, &detach()).is_empty());
+    assert_eq!(
+        accepted(&state("a failed"), &detach()),
+        [Event::Detached { who: "alice".into() }]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// decide: the production guard and the rollback.
+
+#[test]
+fn the_environment_is_confirmed_by_its_exact_name_once() {
+    let s = state("c to confirm");
+    assert!(matches!(s.next(), Next::Confirm(c) if c.id == "c"));
+    let r = refused(&s, &confirm(" "));
+    assert!(r.needs_input() && r.to_string() == "type production to confirm");
+    assert_eq!(
+        refused(&s, &confirm("prod")),
+        Refusal::WrongEnvironmentName {
+            typed: "prod".into(),
+            environment: "production".into()
+        }
+    );
+    let mut s = s;
+    act(&mut s, &confirm(" production "));
+    assert_eq!(s.confirmed_by.as_deref(), Some("alice"));
+    assert!(matches!(s.next(), Next::Start(c) if c.id == "c"));
+    assert_eq!(refused(&s, &confirm("production")), Refusal::AlreadyConfirmed);
+}
+
+#[test]
+fn the_rollback_starts_once_with_a_reason_and_nothing_running() {
+    assert_eq!(
+        refused(&state("a failed"), &rollback(" ")).to_string(),
+        "say which rollback criterion is met"
+    );
+    assert_eq!(
+        refused(&state("a running"), &rollback("x")),
+        Refusal::RollbackWhileRunning
+    );
+    assert_eq!(
+        refused(&state("rolling back"), &rollback("x")),
+        Refusal::RollbackStarted
+    );
+    let mut no_steps = standard();
+    no_steps.rollback.clear();
+    assert_eq!(
+        refused(&fold(no_steps, &[]), &rollback("x")),
+        Refusal::NoRollbackSteps
+    );
+    let mut s = state("a failed");
+    act(&mut s, &rollback("responses 60% slower"));
+    assert!(s.rolling_back() && s.auto);
+    assert!(matches!(s.next(), Next::Start(r) if r.id == "rb.1"));
+}
+
+// ---------------------------------------------------------------------------
+// choices, and the hints drawn from them.
+
+#[test]
+fn the_choices_of_each_state() {
+    use ChoiceKind as K;
+    let kinds = |name: &str| -> Vec<ChoiceKind> { choices(&state(name)).iter().map(|c| c.kind).collect() };
+    assert_eq!(kinds("fresh, paused"), [K::Run]);
+    assert_eq!(kinds("a running"), [K::Cancel]);
+    assert_eq!(kinds("a failed"), [K::Retry, K::MarkDone, K::Skip, K::Abort]);
+    assert_eq!(kinds("b awaiting sign-off"), [K::SignOff, K::Skip]);
+    assert_eq!(kinds("c to confirm"), [K::ConfirmEnv]);
+    assert_eq!(kinds("gate failed"), [K::Retry, K::Override, K::Abort]);
+    for name in ["all done", "ended", "detached"] {
+        assert!(kinds(name).is_empty(), "{name}");
+    }
+    let labels: Vec<&str> = choices(&state("gate failed")).iter().map(|c| c.label).collect();
+    assert_eq!(labels, ["check again", "override (signed)", "abort"]);
+}
+
+/// The consistency the checklist, headless and the engine rely on: every
+/// decision offered (and every headless flag hinted) is accepted by
+/// `decide`, and every command `decide` refuses is not offered.
+#[test]
+fn every_choice_offered_is_accepted_and_every_refusal_is_not_offered() {
+    let mut checked = 0;
+    for (name, s) in states() {
+        let env = s.plan.environment.clone();
+        let offered = choices(&s);
+        for choice in &offered {
+            let command = command_for(choice.kind, &choice.step, &env);
+            assert!(
+                decide(&s, &command, now()).is_ok(),
+                "{name}: {:?} is offered, but {command:?} is refused: {:?}",
+                choice.kind,
+                decide(&s, &command, now())
+            );
+            checked += 1;
+        }
+        let step = s.next().step().map(|st| st.id.clone()).unwrap_or_default();
+        for command in every_command(&step, &env) {
+            if let (Err(why), Some(kind)) = (decide(&s, &command, now()), kind_of(&command)) {
+                assert!(
+                    !offered.iter().any(|c| c.kind == kind && c.step == step),
+                    "{name}: {command:?} is refused ({why}) but offered"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 60, "only {checked} checks");
+}
+
+#[test]
+fn every_headless_flag_hinted_is_accepted() {
+    for (name, s) in states() {
+        let env = s.plan.environment.clone();
+        for choice in choices(&s).iter().filter(|c| c.headless.is_some()) {
+            // What headless sends for each flag.
+            let command = match choice.headless {
+                Some(Flag::Approve) => Command::SignOff {
+                    step: choice.step.clone(),
+                    signature: Signature {
+                        preapproved: true,
+                        ..signature("bob", "", "pre-approved")
+                    },
+                },
+                Some(Flag::Retry) => retry(&choice.step),
+                Some(Flag::Skip) => skip(&choice.step, "REASON"),
+                Some(Flag::Override) => override_(&choice.step, "override", "REASON"),
+                Some(Flag::ConfirmEnv) => confirm(&env),
+                None => unreachable!(),
+            };
+            assert!(
+                decide(&s, &command, now()).is_ok(),
+                "{name}: {:?} hinted, {command:?} refused",
+                choice.headless
+            );
+        }
+    }
+}
+
+#[test]
+fn the_headless_hints_name_the_flags_that_go_on() {
+    let hint = |name: &str| headless_hint(&state(name)).unwrap_or_default();
+    assert_eq!(
+        hint("a failed"),
+        "step a is failed; decide: runsheet run … --resume s1 --retry a (or --skip a=REASON)"
+    );
+    assert_eq!(
+        hint("gate failed"),
+        "step g is failed; decide: runsheet run … --resume s1 --retry g (or --override g=REASON)"
+    );
+    assert_eq!(
+        hint("b awaiting sign-off"),
+        "manual step b needs a sign-off; sign it in the TUI, or pre-approve it: runsheet run … --resume s1 --approve b"
+    );
+    assert_eq!(
+        hint("c to confirm"),
+        "environment production needs typed confirmation before step c changes anything; pass --confirm-env production"
+    );
+    assert_eq!(headless_hint(&state("a running")), None);
+}
+
+// ---------------------------------------------------------------------------
+// The engine core: machine::step.
+
+#[test]
+fn opening_sets_the_estimate_timer_at_twice_the_estimate() {
+    let mut p = standard();
+    p.estimate = Some(Estimate {
+        min: Duration::from_secs(3600),
+        max: Duration::from_secs(7200),
+    });
+    let s = fold(p, &[]);
+    let fx = machine::step(&s, Input::Opened { now: t0() });
+    let [
+        Effect::Timer {
+            at,
+            timer: Timer::Estimate,
+        },
+    ] = fx.as_slice()
+    else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(
+        *at,
+        t0() + chrono::Duration::hours(4) + chrono::Duration::milliseconds(1)
+    );
+    assert!(machine::step(&fold(standard(), &[]), Input::Opened { now: t0() }).is_empty());
+}
+
+#[test]
+fn the_estimate_warning_is_raised_once_when_its_timer_goes_off_late_enough() {
+    let mut p = standard();
+    p.estimate = Some(Estimate {
+        min: Duration::from_secs(60),
+        max: Duration::from_secs(60),
+    });
+    let mut s = fold(p, &[]);
+    // Early (a clock that jumped): the timer is set again.
+    let early = machine::step(
+        &s,
+        Input::Timer {
+            timer: Timer::Estimate,
+            now: t0() + chrono::Duration::seconds(90),
+        },
+    );
+    assert!(matches!(early.as_slice(), [Effect::Timer { .. }]), "{early:?}");
+    let late = Input::Timer {
+        timer: Timer::Estimate,
+        now: t0() + chrono::Duration::seconds(121),
+    };
+    let fx = feed(&mut s, late.clone());
+    assert!(fx.is_empty());
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].code, ESTIMATE_EXCEEDED);
+    assert!(
+        s.warnings[0].message.contains("twice the estimate (1m)"),
+        "{}",
+        s.warnings[0].message
+    );
+    assert!(machine::step(&s, late).is_empty(), "once");
+    assert!(machine::step(&s, Input::Opened { now: now() }).is_empty());
+}
+
+#[test]
+fn nothing_starts_while_the_session_is_paused() {
+    assert!(machine::step(&state("fresh, paused"), Input::Idle { now: now() }).is_empty());
+    let paused = [done("a"), vec![Event::Pause { who: "bob".into() }]].concat();
+    assert!(machine::step(&fold(standard(), &paused), Input::Idle { now: now() }).is_empty());
+}
+
+#[test]
+fn a_running_session_starts_the_next_step_and_its_timeout() {
+    let fx = machine::step(&state("fresh, running"), Input::Idle { now: now() });
+    assert_eq!(fx.len(), 3, "{fx:?}");
+    assert_eq!(fx[0], Effect::Journal(started("a", 1)));
+    assert!(matches!(&fx[1], Effect::Spawn { step, attempt: 1 } if step.id == "a"));
+    assert_eq!(
+        fx[2],
+        Effect::Timer {
+            at: now() + chrono::Duration::from_std(DEFAULT_TIMEOUT).expect("a duration"),
+            timer: Timer::StepTimeout {
+                step: "a".into(),
+                attempt: 1,
+                after: DEFAULT_TIMEOUT
+            }
+        }
+    );
+    let mut p = plan(vec![shell("a")]);
+    p.phases[0].steps[0].timeout = Some(Duration::from_secs(90));
+    let fx = machine::step(&fold(p, &[run()]), Input::Idle { now: now() });
+    assert!(matches!(
+        &fx[2],
+        Effect::Timer { at, timer: Timer::StepTimeout { after, .. } }
+            if *after == Duration::from_secs(90) && *at == now() + chrono::Duration::seconds(90)
+    ));
+}
+
+#[test]
+fn a_step_still_running_at_its_timeout_is_stopped_as_timed_out() {
+    let s = state("a running");
+    let timeout = |attempt| Input::Timer {
+        timer: Timer::StepTimeout {
+            step: "a".into(),
+            attempt,
+            after: Duration::from_secs(600),
+        },
+        now: now(),
+    };
+    assert_eq!(
+        machine::step(&s, timeout(1)),
+        [Effect::Stop {
+            step: "a".into(),
+            attempt: 1,
+            why: Stop::TimedOut {
+                after: Duration::from_secs(600)
+            }
+        }]
+    );
+    assert!(
+        machine::step(&s, timeout(2)).is_empty(),
+        "another attempt's timer"
+    );
+    assert!(
+        machine::step(&state("a failed"), timeout(1)).is_empty(),
+        "it ended before"
+    );
+}
+
+#[test]
+fn a_manual_step_is_asked_for_once() {
+    let mut s = fold(standard(), &[[vec![run()], done("a")].concat()].concat());
+    let fx = feed(&mut s, Input::Idle { now: now() });
+    assert!(fx.is_empty());
+    assert_eq!(s.step("b").status(), StepStatus::AwaitingSignOff);
+    assert!(
+        machine::step(&s, Input::Idle { now: now() }).is_empty(),
+        "asked once"
+    );
+}
+
+#[test]
+fn a_session_whose_steps_are_done_completes() {
+    let mut s = state("all done");
+    let fx = feed(&mut s, Input::Idle { now: now() });
+    assert!(fx.is_empty());
+    assert_eq!(s.outcome, Some((SessionOutcome::Completed, None)));
+    assert_eq!(machine::step(&s, Input::Idle { now: now() }), [Effect::Exit]);
+}
+
+#[test]
+fn a_rollback_run_to_its_end_rolls_the_session_back() {
+    let mut s = state("rolling back");
+    journal(&mut s, done("rb.1"));
+    feed(&mut s, Input::Idle { now: now() });
+    assert_eq!(
+        s.rollback.as_ref().and_then(|r| r.finished).map(|f| f.1),
+        Some(SessionOutcome::Completed)
+    );
+    assert_eq!(s.outcome.as_ref().map(|o| o.0), Some(SessionOutcome::RolledBack));
+}
+
+#[test]
+fn a_session_that_was_left_stops_the_engine() {
+    assert_eq!(
+        machine::step(&state("detached"), Input::Idle { now: now() }),
+        [Effect::Exit]
+    );
+    assert_eq!(
+        machine::step(&state("ended"), Input::Idle { now: now() }),
+        [Effect::Exit]
+    );
+}
+
+#[test]
+fn the_backups_gate_is_decided_from_the_session_without_a_process() {
+    let mut backup = shell("backup");
+    backup.backup = true;
+    let p = plan(vec![backup, backups_gate("gate.backups", 1)]);
+    let mut s = fold(p.clone(), &[run()]);
+    journal(&mut s, done("backup"));
+    let fx = feed(&mut s, Input::Idle { now: now() });
+    assert!(fx.is_empty(), "no process: {fx:?}");
+    assert_eq!(s.step("gate.backups").status(), StepStatus::Succeeded);
+    assert!(s.verifications[0].passed);
+
+    let mut s = fold(p, &[run()]);
+    journal(
+        &mut s,
+        [started("backup", 1), finished("backup", 1, Outcome::Failed)],
+    );
+    act(&mut s, &skip("backup", "disk full"));
+    feed(&mut s, Input::Idle { now: now() });
+    let gate = s.step("gate.backups");
+    assert_eq!(gate.status(), StepStatus::Failed);
+    assert!(
+        gate.attempts()[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("0 of 1 required backups"))
+    );
+}
+
+#[test]
+fn a_promotion_gate_looks_at_the_saved_sessions_in_a_process() {
+    let mut s = fold(plan(vec![gate("g")]), &[run()]);
+    let fx = feed(&mut s, Input::Idle { now: now() });
+    assert!(matches!(fx.as_slice(), [Effect::Spawn { step, attempt: 1, .. }] if step.id == "g"));
+}
+
+fn result(outcome: Outcome) -> StepResult {
+    StepResult {
+        outcome,
+        exit_code: Some(if outcome == Outcome::Succeeded { 0 } else { 3 }),
+        error: (outcome != Outcome::Succeeded).then(|| "exited with status 3".into()),
+        observed: None,
+        passed: None,
+    }
+}
+
+fn exited<'a>(step: &'a str, attempt: u32, result: StepResult, stops: &'a [Stop]) -> Input<'a> {
+    Input::Exited {
+        step,
+        attempt,
+        result,
+        elapsed: Duration::from_millis(1500),
+        stops,
+    }
+}
+
+#[test]
+fn a_step_that_exits_zero_succeeds_and_the_next_one_starts() {
+    let mut s = state("a running");
+    let fx = feed(&mut s, exited("a", 1, result(Outcome::Succeeded), &[]));
+    assert!(fx.is_empty());
+    let a = s.step("a");
+    assert_eq!(a.status(), StepStatus::Succeeded);
+    assert_eq!(a.attempts()[0].duration, Some(Duration::from_millis(1500)));
+    assert_eq!(
+        machine::step(&s, Input::Idle { now: now() }),
+        [Effect::Journal(awaiting("b"))]
+    );
+}
+
+#[test]
+fn a_failed_step_waits_for_a_decision() {
+    let mut s = state("a running");
+    feed(&mut s, exited("a", 1, result(Outcome::Failed), &[]));
+    assert!(matches!(s.next(), Next::Decide(a) if a.id == "a"));
+    assert!(
+        machine::step(&s, Input::Idle { now: now() }).is_empty(),
+        "nothing re-runs by itself"
+    );
+}
+
+#[test]
+fn a_timed_out_step_says_so_and_waits_for_a_decision() {
+    let mut s = state("a running");
+    let stops = [Stop::TimedOut {
+        after: Duration::from_secs(1800),
+    }];
+    let timed_out = StepResult {
+        outcome: Outcome::TimedOut,
+        exit_code: None,
+        error: Some("timed out after 30m; its processes were stopped (SIGTERM)".into()),
+        observed: None,
+        passed: None,
+    };
+    feed(&mut s, exited("a", 1, timed_out, &stops));
+    assert_eq!(s.step("a").status(), StepStatus::TimedOut);
+    assert_eq!(s.step("a").status().label(), "timed out");
+    let kinds: Vec<ChoiceKind> = choices(&s).iter().map(|c| c.kind).collect();
+    assert_eq!(kinds[0], ChoiceKind::Retry);
+    assert_eq!(accepted(&s, &retry("a")), [started("a", 2)]);
+}
+
+#[test]
+fn a_check_that_did_not_pass_fails_its_step() {
+    let mut p = plan(vec![shell("check")]);
+    p.phases[0].steps[0].verify = true;
+    let mut s = fold(p, &[run(), started("check", 1)]);
+    let check = StepResult {
+        outcome: Outcome::Succeeded,
+        exit_code: None,
+        error: None,
+        observed: Some(Observed {
+            columns: vec!["problem".into()],
+            rows: vec![vec!["orphan".into()]],
+            text: String::new(),
+        }),
+        passed: Some(false),
+    };
+    feed(&mut s, exited("check", 1, check, &[]));
+    assert_eq!(s.verifications.len(), 1);
+    assert!(!s.verifications[0].passed);
+    let attempt = &s.step("check").attempts()[0];
+    assert_eq!(attempt.outcome, Some(Outcome::Failed));
+    assert_eq!(attempt.error.as_deref(), Some("the verification did not pass"));
+}
+
+#[test]
+fn cancelling_stops_the_process_and_the_step_waits_for_a_decision() {
+    let mut s = state("a running");
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &Command::Cancel,
+            now: now(),
+        },
+    );
+    assert_eq!(
+        fx,
+        [Effect::Stop {
+            step: "a".into(),
+            attempt: 1,
+            why: Stop::Cancel
+        }]
+    );
+    let stops = [Stop::Cancel];
+    feed(&mut s, exited("a", 1, result(Outcome::Cancelled), &stops));
+    assert_eq!(s.step("a").status(), StepStatus::Cancelled);
+    assert!(s.outcome.is_none());
+}
+
+#[test]
+fn leaving_while_a_step_runs_records_it_as_interrupted() {
+    let mut s = state("a running");
+    let command = detach();
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Stop {
+            why: Stop::Detach { .. },
+            ..
+        }]
+    ));
+    let stops = [Stop::Detach { who: "alice".into() }];
+    feed(&mut s, exited("a", 1, result(Outcome::Cancelled), &stops));
+    assert_eq!(s.step("a").status(), StepStatus::Interrupted);
+    assert!(s.detached);
+    assert_eq!(machine::step(&s, Input::Idle { now: now() }), [Effect::Exit]);
+}
+
+#[test]
+fn aborting_while_a_step_runs_ends_the_session_after_the_step() {
+    let mut s = state("a running");
+    let command = abort("too slow");
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
+    assert!(matches!(
+        fx.as_slice(),
+        [Effect::Stop {
+            why: Stop::Abort { .. },
+            ..
+        }]
+    ));
+    let stops = [Stop::Abort {
+        who: "alice".into(),
+        reason: "too slow".into(),
+    }];
+    feed(&mut s, exited("a", 1, result(Outcome::Cancelled), &stops));
+    assert_eq!(
+        s.step("a").status(),
+        StepStatus::Cancelled,
+        "the step's end first"
+    );
+    assert_eq!(
+        s.outcome,
+        Some((SessionOutcome::Aborted, Some("too slow".into())))
+    );
+}
+
+#[test]
+fn an_accepted_retry_spawns_the_new_attempt() {
+    let mut s = state("a failed");
+    let command = retry("a");
+    act(&mut s, &command);
+    let fx = machine::step(
+        &s,
+        Input::Decided {
+            command: &command,
+            now: now(),
+        },
+    );
+    assert!(
+        matches!(fx.as_slice(), [Effect::Spawn { step, attempt: 2 }, Effect::Timer { .. }] if step.id == "a")
+    );
+    assert!(s.auto, "a retry carries on");
+}
+
+#[test]
+fn commands_without_a_process_to_act_on_ask_nothing_of_the_engine() {
+    let s = state("b awaiting sign-off");
+    for command in [note("x"), sign_off("b", "bob"), Command::Run { who: "a".into() }] {
+        assert!(
+            machine::step(
+                &s,
+                Input::Decided {
+                    command: &command,
+                    now: now()
+                }
+            )
+            .is_empty()
+        );
+    }
+}
+
+#[test]
+fn output_of_the_running_attempt_is_journaled_and_nothing_else() {
+    let s = state("a running");
+    let output = |step: &'static str, attempt| Input::Output {
+        step,
+        attempt,
+        stream: Stream::Stdout,
+        lines: vec!["hello".into()],
+    };
+    assert_eq!(
+        machine::step(&s, output("a", 1)),
+        [Effect::Journal(Event::Output {
+            step: "a".into(),
+            attempt: 1,
+            stream: Stream::Stdout,
+            lines: vec!["hello".into()]
+        })]
+    );
+    assert!(machine::step(&s, output("a", 2)).is_empty());
+    assert!(machine::step(&s, output("c", 1)).is_empty());
+}
+
+#[test]
+fn the_exit_of_an_attempt_that_no_longer_runs_is_ignored() {
+    let s = state("a failed");
+    assert!(machine::step(&s, exited("a", 1, result(Outcome::Succeeded), &[])).is_empty());
+}
+
+#[test]
+fn after_a_pause_the_running_step_finishes_and_nothing_else_starts() {
+    let mut s = state("a running");
+    journal(&mut s, [Event::Pause { who: "alice".into() }]);
+    feed(&mut s, exited("a", 1, result(Outcome::Succeeded), &[]));
+    assert!(machine::step(&s, Input::Idle { now: now() }).is_empty());
+    act(&mut s, &Command::Run { who: "bob".into() });
+    assert_eq!(
+        machine::step(&s, Input::Idle { now: now() }),
+        [Effect::Journal(awaiting("b"))]
+    );
+}
+
+#[test]
+fn a_whole_session_runs_through_the_core_alone() {
+    let mut p = standard();
+    p.confirm = true;
+    p.phases[0].steps.pop();
+    let mut s = fold(p, &[]);
+    let mut commands = vec![
+        Command::Run { who: "alice".into() },
+        confirm("production"),
+        sign_off("b", "bob"),
+    ]
+    .into_iter();
+    for _ in 0..20 {
+        let before = s.last_seq;
+        let fx = feed(&mut s, Input::Idle { now: now() });
+        match fx.as_slice() {
+            // The core journaled something by itself: ask it again.
+            [] if s.last_seq != before => {}
+            [Effect::Exit] => break,
+            [Effect::Spawn { step, attempt }, Effect::Timer { .. }] => {
+                let id = step.id.clone();
+                feed(&mut s, exited(&id, *attempt, result(Outcome::Succeeded), &[]));
+            }
+            [] => {
+                let command = commands.next().expect("a command for what waits");
+                act(&mut s, &command);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(s.outcome, Some((SessionOutcome::Completed, None)));
+    assert_eq!(s.confirmed_by.as_deref(), Some("alice"));
+    assert!(commands.next().is_none());
+}
