@@ -1,0 +1,81 @@
+//! `runsheet check` outlines as insta snapshots: the seed plan and the
+//! CryoProtect runbook (which must keep exactly the outline they have), and
+//! one fixture for each shape of runbook people write (`tests/fixtures/shapes/`).
+
+use std::path::{Path, PathBuf};
+
+use runsheet::runbook::check;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// `check`'s stdout and stderr, with the machine-dependent path and the
+/// content hash filtered out.
+fn outline(path: &Path) -> String {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = check::run(path, &mut out, &mut err);
+    let text = format!(
+        "exit {code}\n--- stderr\n{}--- stdout\n{}",
+        String::from_utf8_lossy(&err),
+        String::from_utf8_lossy(&out)
+    );
+    let shown = path.display().to_string();
+    text.lines()
+        .map(|l| {
+            if l.starts_with("sha256    ") {
+                "sha256    [hash]".to_string()
+            } else {
+                l.replace(&shown, "[file]")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_seed_plan_keeps_its_outline() {
+    insta::assert_snapshot!(
+        "seed_plan",
+        outline(&repo("../shared/seed/DATABASE_REMEDIATION_DEPLOYMENT_PLAN.md"))
+    );
+}
+
+#[test]
+fn the_cryoprotect_runbook_keeps_its_outline() {
+    insta::assert_snapshot!(
+        "cryoprotect_runbook",
+        outline(&repo("runbooks/cryoprotect-remediation.md"))
+    );
+}
+
+/// The plan each environment's sessions store in their journal header:
+/// what resume, replay and reports read back, so it must not change either.
+fn plans(path: &Path) -> String {
+    let loaded = runsheet::runbook::loader::load(path).expect("readable");
+    let rb = loaded.runbook.expect("a runbook");
+    rb.environments
+        .iter()
+        .map(|env| {
+            let plan = runsheet::runbook::plan::Plan::for_environment(&rb, env);
+            serde_json::to_string_pretty(&plan).expect("serialisable")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_seed_plan_keeps_its_session_plans() {
+    insta::assert_snapshot!(
+        "seed_plan_sessions",
+        plans(&repo("../shared/seed/DATABASE_REMEDIATION_DEPLOYMENT_PLAN.md"))
+    );
+}
+
+#[test]
+fn the_cryoprotect_runbook_keeps_its_session_plans() {
+    insta::assert_snapshot!(
+        "cryoprotect_runbook_sessions",
+        plans(&repo("runbooks/cryoprotect-remediation.md"))
+    );
+}
