@@ -29,12 +29,18 @@ pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
             return UNREADABLE;
         }
     };
+    print(path, &loaded, out, err)
+}
+
+/// Print what loading `path` gave: diagnostics to `err`, the outline to
+/// `out`; returns [`OK`] or [`INVALID`].
+pub fn print(path: &Path, loaded: &Loaded, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     for d in &loaded.diagnostics {
         let _ = writeln!(err, "{}", d.display(path));
     }
     match &loaded.runbook {
         Some(runbook) => {
-            let _ = outline(runbook, &loaded, out);
+            let _ = outline(runbook, loaded, out);
         }
         None => {
             let _ = writeln!(
