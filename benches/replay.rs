@@ -54,9 +54,14 @@ fn plan() -> Plan {
                         timeout: None,
                         checked: false,
                         pos: SourcePos::default(),
+                        parent: None,
+                        expected: None,
+                        notes: Vec::new(),
                     }
                 })
                 .collect(),
+            depth: 0,
+            notes: Vec::new(),
         })
         .collect();
     Plan {

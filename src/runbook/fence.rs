@@ -10,6 +10,9 @@ use super::duration::parse_duration;
 pub(crate) enum Runner {
     Shell,
     Sql,
+    /// A terminal session as documentation shows one: its `$ ` lines run,
+    /// the rest is their output; without prompts, nothing runs.
+    Console,
     /// Shown as reference only (plain fences, `bat`, `powershell`, `text`, …).
     None,
 }
@@ -19,9 +22,18 @@ impl Runner {
         match lang.to_ascii_lowercase().as_str() {
             "sh" | "bash" | "shell" => Runner::Shell,
             "sql" | "postgresql" | "psql" => Runner::Sql,
+            "console" | "shell-session" | "shellsession" => Runner::Console,
             _ => Runner::None,
         }
     }
+}
+
+/// Languages of blocks that show what a command prints.
+pub(crate) fn is_output(lang: &str) -> bool {
+    matches!(
+        lang.to_ascii_lowercase().as_str(),
+        "text" | "txt" | "output" | "plaintext" | "log"
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,7 +109,7 @@ pub(crate) fn parse(info: &str) -> (FenceInfo, Vec<InfoError>) {
                 }
             }
         }
-    } else if !rest.is_empty() && runner != Runner::None {
+    } else if !rest.is_empty() && matches!(runner, Runner::Shell | Runner::Sql) {
         // Other languages may carry any info text (titles, highlighting
         // hints); for a block runsheet runs, stray words are likely a typo.
         errors.push(InfoError {
