@@ -9,8 +9,8 @@ use std::path::Path;
 use super::duration::{format_duration, format_estimate};
 use super::loader::{self, LoadOptions, Loaded};
 use super::model::{
-    DatabaseSource, Environment, IMPLICIT_ENVIRONMENT, Layout, Phase, PhaseKind, ReferenceKind, Runbook,
-    Step, ValueSource,
+    DatabaseSource, Environment, IMPLICIT_ENVIRONMENT, Layout, Note, Phase, PhaseKind, ReferenceKind,
+    Runbook, Step, ValueSource,
 };
 use crate::secrets::redact_connection_passwords;
 
@@ -211,7 +211,7 @@ fn phase(p: &Phase, indent: &str, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{indent}{what}  \"{}\"  (line {})", p.title, p.pos.line)?;
     let inner = format!("{indent}  ");
     for n in &p.notes {
-        writeln!(out, "{inner}note {}  \"{}\"", n.kind, n.title)?;
+        writeln!(out, "{inner}{}", note(n))?;
     }
     steps(&p.steps, &inner, out)
 }
@@ -248,10 +248,19 @@ fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
             )?;
         }
         for n in &s.notes {
-            writeln!(out, "{indent}    note {}  \"{}\"", n.kind, n.title)?;
+            writeln!(out, "{indent}    {}", note(n))?;
         }
     }
     Ok(())
+}
+
+/// `! warning: Capacity`, or `! note` when the title is just the kind.
+fn note(n: &Note) -> String {
+    if n.title.eq_ignore_ascii_case(&n.kind) {
+        format!("! {}", n.kind)
+    } else {
+        format!("! {}: {}", n.kind, n.title)
+    }
 }
 
 fn reference_kind(kind: ReferenceKind) -> &'static str {

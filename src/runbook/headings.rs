@@ -47,7 +47,14 @@ const PHASES: &[(PhaseKind, &[&str])] = &[
     ),
     (
         PhaseKind::Rollback,
-        &["rollback", "roll back", "back out", "backout", "revert"],
+        &[
+            "rollback",
+            "roll back",
+            "rolling back",
+            "back out",
+            "backout",
+            "revert",
+        ],
     ),
     (
         PhaseKind::Validation,

@@ -180,6 +180,7 @@ fn build(
         references: Vec::new(),
         rollback: None,
         ids: Vec::new(),
+        preamble_notes: Vec::new(),
     };
     asm.unclosed_fences(&blocks);
     let layout = asm.assemble(&root);
@@ -204,6 +205,8 @@ struct Assembler<'a> {
     rollback: Option<usize>,
     /// Every step id with where it was decided and whether `{id=…}` gave it.
     ids: Vec<(String, SourcePos, bool)>,
+    /// Admonitions before the first section: notes of the plan's first phase.
+    preamble_notes: Vec<super::model::Note>,
 }
 
 /// Where step ids of one plan come from: `ENV.PHASE.N`, or `PHASE.N` for
@@ -277,8 +280,31 @@ enum Prev<'b> {
     /// A list (or a block attached to its last item).
     List,
     Paragraph(&'b str, usize),
-    /// A block that runs, or a paragraph ending in `:` right after one.
+    /// A block that runs.
     Command,
+    /// A paragraph that introduces a command's output ("You should see:")
+    /// right after a block that runs.
+    OutputIntro(&'b str, usize),
+}
+
+/// Whether a paragraph introduces what a command prints.
+fn introduces_output(text: &str) -> bool {
+    let text = text.trim_end();
+    let lower = text.to_lowercase();
+    text.ends_with(':')
+        && [
+            "output",
+            "see",
+            "print",
+            "return",
+            "result",
+            "show",
+            "look like",
+            "respond",
+            "answer",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
 }
 
 fn analyze<'b>(blocks: &[&'b Block]) -> Analysis<'b> {
@@ -309,7 +335,7 @@ fn analyze<'b>(blocks: &[&'b Block]) -> Analysis<'b> {
                 }
                 prose_start.get_or_insert(range.start);
                 prev = match prev {
-                    Prev::Command if text.trim_end().ends_with(':') => Prev::Command,
+                    Prev::Command if introduces_output(text) => Prev::OutputIntro(text, range.start),
                     _ => Prev::Paragraph(text, range.start),
                 };
             }
@@ -324,10 +350,15 @@ fn analyze<'b>(blocks: &[&'b Block]) -> Analysis<'b> {
                 prev = Prev::Nothing;
             }
             Block::Fence(f) => {
+                let after_command = matches!(prev, Prev::Command | Prev::OutputIntro(..));
                 let attach = match (prev, a.specs.last_mut()) {
                     (Prev::List, Some(Spec::Item { extra, .. })) => Some(extra),
-                    (Prev::Command, Some(Spec::Item { extra, .. })) if steps::shows_output(f) => Some(extra),
-                    (Prev::Command, Some(Spec::Prose { fences, range, .. })) if steps::shows_output(f) => {
+                    (_, Some(Spec::Item { extra, .. })) if after_command && steps::shows_output(f) => {
+                        Some(extra)
+                    }
+                    (_, Some(Spec::Prose { fences, range, .. }))
+                        if after_command && steps::shows_output(f) =>
+                    {
                         range.end = f.range.end;
                         Some(fences)
                     }
@@ -343,7 +374,9 @@ fn analyze<'b>(blocks: &[&'b Block]) -> Analysis<'b> {
                 }
                 if steps::runs(f) || !lists_of_steps {
                     let (title, start) = match prev {
-                        Prev::Paragraph(text, start) => (text.to_string(), start),
+                        Prev::Paragraph(text, start) | Prev::OutputIntro(text, start) => {
+                            (text.to_string(), start)
+                        }
                         _ => (String::new(), f.start),
                     };
                     a.specs.push(Spec::Prose {
@@ -440,6 +473,7 @@ impl Assembler<'_> {
     /// The seed's shape: environment sections, shared prerequisites, references.
     fn environment_sections(&mut self, root: &Section, subjects: &[Subject]) {
         self.outside(&root.blocks, "the text before the first section");
+        self.preamble_notes = notes(&analyze(&root.blocks).notes);
         for (s, subject) in root.children.iter().zip(subjects) {
             match subject {
                 Subject::Named(env) => self.environment_section(s, *env),
@@ -558,6 +592,7 @@ impl Assembler<'_> {
         let own = analyze(&root.blocks);
         if own.specs.is_empty() {
             self.report(&own);
+            self.preamble_notes = notes(&own.notes);
         } else {
             let prefix = scope.prefix(PhaseKind::Unphased, "");
             let start = self.map.pos(spec_start(&own.specs[0]));
@@ -682,6 +717,12 @@ impl Assembler<'_> {
                     range,
                     fences,
                 } => {
+                    // A block right under its heading is what the heading says.
+                    let title = if title.is_empty() && n == 1 && p.kind != PhaseKind::Unphased {
+                        &p.title
+                    } else {
+                        title
+                    };
                     let inside: Vec<&Note> = own
                         .notes
                         .iter()
@@ -703,16 +744,13 @@ impl Assembler<'_> {
                 }
             }
         }
-        p.notes = own
+        let own_notes: Vec<&Note> = own
             .notes
             .iter()
+            .copied()
             .filter(|note| !step_notes.contains(&note.range))
-            .map(|note| super::model::Note {
-                kind: note.kind.clone(),
-                title: note.title.clone(),
-                text: note.text.clone(),
-            })
             .collect();
+        p.notes = notes(&own_notes);
         self.report(own);
     }
 
@@ -836,13 +874,27 @@ impl Assembler<'_> {
             fm,
             steps,
             diags,
-            envs,
-            prerequisites,
-            phases,
+            mut envs,
+            mut prerequisites,
+            mut phases,
             references,
             ids,
+            preamble_notes,
             ..
         } = self;
+        if !preamble_notes.is_empty() {
+            let firsts: Vec<&mut Phase> = match (&mut prerequisites, layout) {
+                (Some(p), _) => vec![p],
+                (None, Layout::Sections) => envs
+                    .iter_mut()
+                    .filter_map(|(_, e)| e.phases.first_mut())
+                    .collect(),
+                (None, _) => phases.first_mut().into_iter().collect(),
+            };
+            for p in firsts {
+                p.notes.splice(0..0, preamble_notes.iter().cloned());
+            }
+        }
         let nothing =
             envs.is_empty() && prerequisites.is_none() && references.is_empty() && phases.is_empty();
         if title.is_none() && nothing {
@@ -921,6 +973,10 @@ fn fences_of<'b>(blocks: impl Iterator<Item = &'b Block>) -> Vec<&'b Fence> {
         }
     }
     fences
+}
+
+fn notes(notes: &[&Note]) -> Vec<super::model::Note> {
+    notes.iter().map(|n| n.to_model()).collect()
 }
 
 fn spec_start(spec: &Spec) -> usize {

@@ -99,6 +99,16 @@ pub(crate) struct Note {
     pub range: Range<usize>,
 }
 
+impl Note {
+    pub(crate) fn to_model(&self) -> super::model::Note {
+        super::model::Note {
+            kind: self.kind.clone(),
+            title: self.title.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
 /// The blocks of `text[body..]`, with offsets into `text`.
 pub(crate) fn outline(text: &str, body: usize) -> Vec<Block> {
     let mut walker = Walker {

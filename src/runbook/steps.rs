@@ -12,7 +12,7 @@ use super::fence::{self, Attr, Runner};
 use super::include;
 use super::inline;
 use super::markdown::{Fence, Item, Note, dedent_to};
-use super::model::{self, SourcePos, Step, StepKind};
+use super::model::{SourcePos, Step, StepKind};
 use super::prompts;
 use super::source::SourceMap;
 use crate::engine::sql_split;
@@ -124,8 +124,9 @@ pub(crate) struct Built {
 struct Gathered {
     runner: Option<Runner>,
     script: String,
-    /// Where each block's part of the script starts, and the block's position.
-    parts: Vec<(usize, SourcePos)>,
+    /// Where each block's part of the script starts, the block's position,
+    /// and whether the part is written in the block (not read from a file).
+    parts: Vec<(usize, SourcePos, bool)>,
     expected: String,
     id: Option<(String, SourcePos)>,
     timeout: Option<Duration>,
@@ -216,15 +217,7 @@ impl<'a> StepBuilder<'a> {
             kind,
             parent,
             expected: (!g.expected.trim().is_empty()).then(|| g.expected.trim_end().to_string()),
-            notes: src
-                .notes
-                .iter()
-                .map(|n| model::Note {
-                    kind: n.kind.clone(),
-                    title: n.title.clone(),
-                    text: n.text.clone(),
-                })
-                .collect(),
+            notes: src.notes.iter().map(|n| n.to_model()).collect(),
             verify: g.verify,
             readonly: g.readonly,
             backup: g.backup,
@@ -337,7 +330,7 @@ impl<'a> StepBuilder<'a> {
                 if !g.script.is_empty() && !g.script.ends_with('\n') {
                     g.script.push('\n');
                 }
-                g.parts.push((g.script.len(), fence_pos));
+                g.parts.push((g.script.len(), fence_pos, !from_file));
                 g.script.push_str(&code);
                 if !g.script.ends_with('\n') {
                     g.script.push('\n');
@@ -464,13 +457,21 @@ fn check_transaction(g: &Gathered, diags: &mut Vec<Diagnostic>) {
         .iter()
         .filter(|s| sql_split::needs_no_transaction(&s.text))
     {
-        let pos = g
-            .parts
-            .iter()
-            .rev()
-            .find(|(start, _)| *start <= stmt.offset)
-            .map_or_else(SourcePos::default, |(_, p)| *p);
-        let words: Vec<&str> = stmt.text.split_whitespace().take(4).collect();
+        let pos = match g.parts.iter().rev().find(|(start, ..)| *start <= stmt.offset) {
+            // Written in the block: the statement's own line, one line per script line.
+            Some((start, fence, true)) => {
+                let lines = g.script[*start..stmt.offset].matches('\n').count();
+                SourcePos {
+                    line: fence
+                        .line
+                        .saturating_add(u32::try_from(lines + 1).unwrap_or(u32::MAX)),
+                    col: fence.col,
+                }
+            }
+            Some((_, fence, false)) => *fence,
+            None => SourcePos::default(),
+        };
+        let words: Vec<&str> = stmt.text.split_whitespace().take(3).collect();
         diags.push(Diagnostic::warning(
             pos,
             format!(
