@@ -13,6 +13,7 @@ use crate::journal::reader::{Integrity, read_journal};
 use crate::journal::store;
 use crate::launch::{self, LaunchError, RunOptions};
 use crate::runbook::check;
+use crate::runbook::loader::LoadOptions;
 use crate::ui;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
@@ -37,6 +38,9 @@ pub enum CommandLine {
     Check {
         /// The runbook (Markdown).
         runbook: PathBuf,
+        /// Let `{file=…}` read files outside the runbook's folder.
+        #[arg(long)]
+        allow_outside_files: bool,
     },
     /// List saved sessions.
     Sessions,
@@ -78,6 +82,9 @@ pub struct RunArgs {
     /// Resume even though the runbook changed since the session started.
     #[arg(long)]
     pub allow_changed_runbook: bool,
+    /// Let `{file=…}` read files outside the runbook's folder (only for runbooks you trust).
+    #[arg(long)]
+    pub allow_outside_files: bool,
     /// Who runs the session (repeat to name co-signers for pre-approvals).
     #[arg(long, value_name = "NAME")]
     pub operator: Vec<String>,
@@ -109,8 +116,12 @@ pub struct RunArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        CommandLine::Check { runbook } => check::run(
+        CommandLine::Check {
+            runbook,
+            allow_outside_files,
+        } => check::run_with(
             &runbook,
+            LoadOptions { allow_outside_files },
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         ),
@@ -158,6 +169,7 @@ pub(crate) fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> u8 {
         state_dir,
         // A rollback run starts nothing of the plan: the driver starts the rollback.
         autostart: headless && args.rollback.is_none(),
+        allow_outside_files: args.allow_outside_files,
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

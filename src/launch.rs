@@ -13,7 +13,7 @@ use crate::journal::reader::read_journal;
 use crate::journal::store;
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::diagnostic::{Diagnostic, Severity};
-use crate::runbook::loader;
+use crate::runbook::loader::{self, LoadOptions};
 use crate::runbook::model::{Environment, Runbook};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub only: Option<String>,
     pub state_dir: PathBuf,
     pub autostart: bool,
+    /// `--allow-outside-files`: `{file=…}` may read outside the runbook's folder.
+    pub allow_outside_files: bool,
 }
 
 /// A session ready to run.
@@ -89,7 +91,12 @@ pub fn host_name() -> String {
 
 /// Load a runbook, failing with every error diagnostic as `path:line:col: error: …`.
 pub fn load_runbook(path: &Path) -> Result<(Runbook, Vec<String>), LaunchError> {
-    let loaded = loader::load(path).map_err(|e| LaunchError::Runbook(e.to_string()))?;
+    load_runbook_with(path, LoadOptions::default())
+}
+
+/// [`load_runbook`] with load options.
+pub fn load_runbook_with(path: &Path, options: LoadOptions) -> Result<(Runbook, Vec<String>), LaunchError> {
+    let loaded = loader::load_with(path, options).map_err(|e| LaunchError::Runbook(e.to_string()))?;
     let show = |d: &Diagnostic| d.display(path).to_string();
     let errors: Vec<String> = loaded
         .diagnostics
@@ -113,7 +120,15 @@ pub fn load_runbook(path: &Path) -> Result<(Runbook, Vec<String>), LaunchError> 
     }
 }
 
-/// The environment named by `--env`, or the only one there is.
+fn load_options(opts: &RunOptions) -> LoadOptions {
+    LoadOptions {
+        allow_outside_files: opts.allow_outside_files,
+    }
+}
+
+/// The environment named by `--env`, or the only one there is (a runbook
+/// without environment sections or front-matter environments has exactly
+/// one, the implicit one).
 pub fn pick_environment<'a>(
     runbook: &'a Runbook,
     name: Option<&str>,
@@ -166,7 +181,7 @@ fn resolve_variables(
 
 /// Open (create or resume) a session and build its engine.
 pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
-    let (runbook, mut warnings) = load_runbook(&opts.runbook)?;
+    let (runbook, mut warnings) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let mut plan = Plan::for_environment(&runbook, env);
     if let Some(only) = &opts.only {
@@ -275,7 +290,7 @@ pub fn unfinished_sessions(
 
 /// The unfinished sessions `launch(opts)` would offer to continue.
 pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, LaunchError> {
-    let (runbook, _) = load_runbook(&opts.runbook)?;
+    let (runbook, _) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let path = opts
         .runbook

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use runsheet::runbook::check;
 use runsheet::runbook::diagnostic::Severity::{self, Error as E, Warning as W};
-use runsheet::runbook::loader::{Loaded, load, load_bytes, load_str};
+use runsheet::runbook::loader::{LoadOptions, Loaded, load, load_bytes, load_str, load_with};
 use runsheet::runbook::model::{
     DatabaseSource, Environment, PhaseKind, ReferenceKind, Runbook, Step, StepKind, ValueSource,
 };
@@ -1030,5 +1030,153 @@ fn check_exit_codes_for_unreadable_and_unloadable_files() {
             path.display()
         )),
         "{err}"
+    );
+}
+
+// ---- {file=…} is confined (issue 12) ----
+
+/// Load with a deadline: a FIFO must not make the loader wait for a writer.
+fn load_within(path: &Path, options: LoadOptions) -> Loaded {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_with(&path, options).map_err(|e| e.to_string()));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => panic!("cannot load: {e}"),
+        Err(_) => panic!("loading did not finish within 20 s: it hangs"),
+    }
+}
+
+fn include_errors(loaded: &Loaded) -> Vec<(u32, u32, String)> {
+    loaded
+        .errors()
+        .map(|d| (d.pos.line, d.pos.col, d.message.clone()))
+        .collect()
+}
+
+#[test]
+fn included_files_stay_in_the_runbook_folder_unless_allowed() {
+    let top = tempfile::tempdir().unwrap();
+    let book_dir = top.path().join("book");
+    std::fs::create_dir_all(book_dir.join("sql")).unwrap();
+    std::fs::write(top.path().join("secret.txt"), "hunter2\n").unwrap();
+    std::fs::write(book_dir.join("sql/ok.sql"), "select 1;\n").unwrap();
+    std::os::unix::fs::symlink(top.path().join("secret.txt"), book_dir.join("sql/escape.sql")).unwrap();
+    std::os::unix::fs::symlink(book_dir.join("sql/ok.sql"), book_dir.join("inside.sql")).unwrap();
+    let path = book_dir.join("book.md");
+    std::fs::write(
+        &path,
+        with_env(
+            "1. Up\n   ```sql {file=../secret.txt}\n   ```\n\
+             2. Abs\n   ```sql {file=/etc/passwd}\n   ```\n\
+             3. Link\n   ```sql {file=sql/escape.sql}\n   ```\n\
+             4. Fine\n   ```sql {file=sql/ok.sql}\n   ```\n\
+             5. Fine link\n   ```sql {file=inside.sql}\n   ```\n",
+        ),
+    )
+    .unwrap();
+    let confined = load_within(&path, LoadOptions::default());
+    let errors = include_errors(&confined);
+    let at: Vec<(u32, u32)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(at, [(8, 12), (11, 12), (14, 12)], "{errors:#?}");
+    for (_, _, message) in &errors {
+        assert!(message.contains("is outside the runbook's folder"), "{message}");
+        assert!(message.contains("--allow-outside-files"), "{message}");
+    }
+    let rb = confined.runbook.unwrap();
+    assert_eq!(
+        step(&rb, "development.execution.4").kind,
+        StepKind::Sql {
+            sql: "select 1;\n".into()
+        }
+    );
+    assert_eq!(
+        step(&rb, "development.execution.5").kind,
+        step(&rb, "development.execution.4").kind
+    );
+    assert!(
+        rb.all_steps()
+            .all(|s| !format!("{:?}", s.kind).contains("hunter2"))
+    );
+
+    let allowed = load_within(
+        &path,
+        LoadOptions {
+            allow_outside_files: true,
+        },
+    );
+    assert!(include_errors(&allowed).is_empty(), "{:#?}", allowed.diagnostics);
+    let rb = allowed.runbook.unwrap();
+    assert_eq!(
+        step(&rb, "development.execution.1").kind,
+        StepKind::Sql {
+            sql: "hunter2\n".into()
+        }
+    );
+}
+
+#[test]
+fn only_regular_files_of_at_most_16_mib_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    nix::unistd::mkfifo(&dir.path().join("pipe.sql"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.sql")).unwrap();
+    std::fs::create_dir(dir.path().join("folder.sql")).unwrap();
+    let big = std::fs::File::create(dir.path().join("big.sql")).unwrap();
+    big.set_len(16 * 1024 * 1024 + 1).unwrap();
+    let path = dir.path().join("book.md");
+    std::fs::write(
+        &path,
+        with_env(
+            "1. Fifo\n   ```sql {file=pipe.sql}\n   ```\n\
+             2. Zero\n   ```sql {file=zero.sql}\n   ```\n\
+             3. Folder\n   ```sql {file=folder.sql}\n   ```\n\
+             4. Big\n   ```sql {file=big.sql}\n   ```\n",
+        ),
+    )
+    .unwrap();
+    // Allowed outside, /dev/zero is still refused: it is not a regular file.
+    let loaded = load_within(
+        &path,
+        LoadOptions {
+            allow_outside_files: true,
+        },
+    );
+    let errors = include_errors(&loaded);
+    let got: Vec<(u32, u32, bool)> = errors
+        .iter()
+        .zip(["a FIFO", "a device", "a directory", "larger than 16 MiB"])
+        .map(|(e, what)| (e.0, e.1, e.2.contains(what)))
+        .collect();
+    assert_eq!(
+        got,
+        [(8, 12, true), (11, 12, true), (14, 12, true), (17, 12, true)],
+        "{errors:#?}"
+    );
+
+    // The runbook itself: a FIFO or a device is refused at once.
+    for (name, what) in [("pipe.sql", "a FIFO"), ("zero.sql", "a device")] {
+        let (code, out, err) = run_check(&dir.path().join(name));
+        assert_eq!(code, check::UNREADABLE, "{err}");
+        assert_eq!(out, "");
+        assert!(err.contains(what), "{err}");
+    }
+}
+
+#[test]
+fn ids_runsheet_generates_are_reserved() {
+    let loaded = load_text(
+        "+++\n[environments.staging]\nrequires = [\"development\"]\n+++\n# T\n\n## Development\n\n### Execution\n\n1. A\n\n\
+         ## Staging\n\n### Execution\n\n1. Mine\n   ```sh {id=gate.requires.development}\n   true\n   ```\n\
+         2. Also mine\n   ```text {id=gate.backups}\n   x\n   ```\n",
+    );
+    let errors = include_errors(&loaded);
+    let at: Vec<(u32, u32)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(at, [(18, 11), (22, 13)], "{errors:#?}");
+    assert!(
+        errors[0].2.contains("'gate.requires.development' is reserved"),
+        "{}",
+        errors[0].2
     );
 }

@@ -7,7 +7,7 @@ mod fence;
 mod frontmatter;
 mod headings;
 mod include;
-mod inline;
+pub(crate) mod inline;
 pub mod loader;
 mod markdown;
 pub mod model;

@@ -106,6 +106,35 @@ impl Plan {
         self.steps().chain(self.rollback.iter()).find(|s| s.id == id)
     }
 
+    /// The indices of a phase and the phases nested in it.
+    pub fn subtree(&self, phase: usize) -> std::ops::Range<usize> {
+        let Some(depth) = self.phases.get(phase).map(|p| p.depth) else {
+            return phase..phase;
+        };
+        let len = self.phases[phase + 1..]
+            .iter()
+            .take_while(|p| p.depth > depth)
+            .count();
+        phase..phase + 1 + len
+    }
+
+    /// The phases a phase is nested in, outermost first, then the phase.
+    pub fn lineage(&self, phase: usize) -> Vec<usize> {
+        let mut chain = vec![phase];
+        let mut depth = self.phases.get(phase).map_or(0, |p| p.depth);
+        for i in (0..phase).rev() {
+            if depth == 0 {
+                break;
+            }
+            if self.phases[i].depth < depth {
+                depth = self.phases[i].depth;
+                chain.push(i);
+            }
+        }
+        chain.reverse();
+        chain
+    }
+
     /// The phase index a forward step belongs to.
     pub fn phase_of(&self, id: &str) -> Option<usize> {
         self.phases

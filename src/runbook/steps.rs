@@ -524,13 +524,24 @@ pub(crate) fn item_body(
     let mut lines = vec![content.trim_end_matches('\r').to_string()];
     let mut at = range.start + first.len() + 1;
     for line in rest.split('\n') {
-        let in_hole = holes.iter().any(|h| h.start <= at && at < h.end);
-        if !in_hole {
+        if !in_holes(text, at, holes) {
             lines.push(dedent_to(line, indent).trim_end_matches('\r').to_string());
         }
         at += line.len() + 1;
     }
     finish_body(&lines)
+}
+
+/// Whether the line starting at `at` is part of a hole: the hole starts
+/// on it after its indentation, or started on an earlier line.
+fn in_holes(text: &str, at: usize, holes: &[Range<usize>]) -> bool {
+    holes.iter().any(|h| {
+        at < h.end
+            && (h.start <= at
+                || text
+                    .get(at..h.start)
+                    .is_some_and(|lead| !lead.contains('\n') && lead.trim().is_empty()))
+    })
 }
 
 /// Markdown of a prose step or section (`range` of the source), the lines
@@ -539,7 +550,7 @@ pub(crate) fn prose_body(text: &str, range: Range<usize>, holes: &[Range<usize>]
     let mut lines = Vec::new();
     let mut at = range.start;
     for line in text[range].split('\n') {
-        if !holes.iter().any(|h| h.start <= at && at < h.end) {
+        if !in_holes(text, at, holes) {
             lines.push(line.trim_end_matches('\r').to_string());
         }
         at += line.len() + 1;
@@ -602,7 +613,7 @@ mod tests {
         let text = "10.\n    code\n";
         assert_eq!(item_body(text, 0, 0..text.len(), &[]), "code");
         let text = "1. Parent\n   - [ ] child\n     ```sh\n     ls\n     ```\n   after\n";
-        let hole = text.find("   - [ ]").unwrap()..text.find("   after").unwrap();
+        let hole = text.find("- [ ]").unwrap()..text.find("   after").unwrap();
         assert_eq!(item_body(text, 0, 0..text.len(), &[hole]), "Parent\nafter");
         let text = "{{< note >}}\nKeep {{% x %}}this\n{{< /note >}}\n```\n{{< y >}}\n```\n";
         assert_eq!(

@@ -10,6 +10,7 @@ use ratatui::text::{Line, Span};
 
 use super::log::sanitize;
 use super::theme::Theme;
+use crate::runbook::inline::{self, InlineHtml};
 
 /// Render `markdown` into lines styled with `theme`.
 pub fn render(markdown: &str, theme: Theme) -> Vec<Line<'static>> {
@@ -147,6 +148,8 @@ impl Renderer {
                     self.spans.push(Span::styled(sanitize(&t), style));
                 }
             }
+            // `<NODE POOL NAME>` is the author's placeholder, to be read as text.
+            Event::InlineHtml(t) if inline::inline_html(&t) == InlineHtml::Text => self.text(&t),
             Event::Html(t) | Event::InlineHtml(t) => {
                 let dim = self.theme.dim();
                 self.spans.push(Span::styled(sanitize(t.trim_end()), dim));
