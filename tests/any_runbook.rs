@@ -109,7 +109,14 @@ fn front_matter_environments_without_sections_run_the_same_plan_each() {
     );
 
     // Production first: its gate wants a staging session of this runbook.
-    let out = fx.run(&["--env", "production", "--approve", "all", "--confirm-env", "production"]);
+    let out = fx.run(&[
+        "--env",
+        "production",
+        "--approve",
+        "all",
+        "--confirm-env",
+        "production",
+    ]);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.step("gate.requires.staging").status(), StepStatus::Failed);
@@ -118,10 +125,20 @@ fn front_matter_environments_without_sections_run_the_same_plan_each() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("published for staging"), "{}", text(&out));
 
-    let out = fx.run(&["--env", "production", "--approve", "all", "--confirm-env", "production"]);
+    let out = fx.run(&[
+        "--env",
+        "production",
+        "--approve",
+        "all",
+        "--confirm-env",
+        "production",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.header.environment, "production");
-    assert_eq!(state.step("gate.requires.staging").status(), StepStatus::Succeeded);
+    assert_eq!(
+        state.step("gate.requires.staging").status(),
+        StepStatus::Succeeded
+    );
     assert_eq!(state.step("rotate.2").status(), StepStatus::Succeeded);
 }

@@ -1,7 +1,10 @@
-//! Property tests of the loader: no input makes it panic, and loading is a
-//! function of what the document says: the same text gives the same
+//! Property tests of the loader: no input makes it panic; loading is a
+//! function of what the document says (the same text gives the same
 //! outline, whatever its line endings, and the plan a journal header
-//! stores reads back as it was written.
+//! stores reads back as it was written); and no list item or runnable
+//! block vanishes without a word.
+
+mod common;
 
 use std::path::Path;
 
@@ -128,7 +131,11 @@ fn plans(loaded: &Loaded) -> Vec<Plan> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // 400 cases each by default; PROPTEST_CASES=N for a longer hunt.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2000)) {
@@ -151,6 +158,16 @@ proptest! {
         let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
         let lf = text.replace("\r\n", "\n");
         prop_assert_eq!(outline(&lf), outline(&crlf));
+    }
+
+    #[test]
+    fn no_item_or_runnable_block_vanishes(text in document()) {
+        let loaded = load_str(path(), &text);
+        // An error stops the runbook anyway, and says where.
+        if !loaded.has_errors() {
+            let lost = common::outline::vanished(&text, &loaded);
+            prop_assert!(lost.is_empty(), "lines {:?} vanished from:\n{}", lost, text);
+        }
     }
 
     #[test]

@@ -572,7 +572,11 @@ status: 200
         .collect();
     assert_eq!(
         started,
-        ["step-1-check-the-service.1", "step-2-rotate.1", "step-2-rotate.1.1"]
+        [
+            "step-1-check-the-service.1",
+            "step-2-rotate.1",
+            "step-2-rotate.1.1"
+        ]
     );
     let printed = records.iter().any(|r| {
         matches!(&r.event, Event::Output { lines, .. } if lines.iter().any(|l| l.contains("status: 200")))

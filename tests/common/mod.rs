@@ -4,6 +4,7 @@
 //! The server comes from `RUNSHEET_TEST_DATABASE_URL`.
 #![allow(dead_code)]
 
+pub mod outline;
 pub mod runsheet;
 
 use std::sync::atomic::{AtomicU32, Ordering};
