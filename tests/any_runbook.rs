@@ -86,6 +86,16 @@ confirm = true
    ```
 "#;
 
+/// A headless production session, every decision given in advance.
+const PRODUCTION: &[&str] = &[
+    "--env",
+    "production",
+    "--approve",
+    "all",
+    "--confirm-env",
+    "production",
+];
+
 #[test]
 fn front_matter_environments_without_sections_run_the_same_plan_each() {
     let fx = Fixture::new(SHARED);
@@ -109,14 +119,7 @@ fn front_matter_environments_without_sections_run_the_same_plan_each() {
     );
 
     // Production first: its gate wants a staging session of this runbook.
-    let out = fx.run(&[
-        "--env",
-        "production",
-        "--approve",
-        "all",
-        "--confirm-env",
-        "production",
-    ]);
+    let out = fx.run(PRODUCTION);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.step("gate.requires.staging").status(), StepStatus::Failed);
@@ -125,14 +128,7 @@ fn front_matter_environments_without_sections_run_the_same_plan_each() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("published for staging"), "{}", text(&out));
 
-    let out = fx.run(&[
-        "--env",
-        "production",
-        "--approve",
-        "all",
-        "--confirm-env",
-        "production",
-    ]);
+    let out = fx.run(PRODUCTION);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.header.environment, "production");
