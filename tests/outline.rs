@@ -115,3 +115,28 @@ fn each_shape_of_runbook_gives_the_outline_a_reader_expects() {
         insta::assert_snapshot!(format!("shape_{name}"), outline(&path));
     }
 }
+
+/// Journals already written store plans without the fields nesting,
+/// sub-steps and notes added: the seed plan's session plans as written
+/// before them (the snapshot above) read back as today's plans.
+#[test]
+fn plans_in_journals_written_before_nesting_read_back() {
+    let snapshot =
+        std::fs::read_to_string(repo("tests/snapshots/outline__seed_plan_sessions.snap")).expect("snapshot");
+    let json = snapshot.splitn(3, "---\n").nth(2).expect("the snapshot's body");
+    let old: Vec<runsheet::runbook::plan::Plan> = serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("old plans parse");
+    let rb = runsheet::runbook::loader::load(&repo("../shared/seed/DATABASE_REMEDIATION_DEPLOYMENT_PLAN.md"))
+        .expect("readable")
+        .runbook
+        .expect("a runbook");
+    let now: Vec<_> = rb
+        .environments
+        .iter()
+        .map(|e| runsheet::runbook::plan::Plan::for_environment(&rb, e))
+        .collect();
+    assert_eq!(old.len(), 3);
+    assert_eq!(old, now);
+}
