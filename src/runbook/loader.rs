@@ -645,7 +645,8 @@ impl Assembler<'_> {
             self.never_runs(&s.all_blocks(), &format!("the '{title}' section"));
             return;
         }
-        if !procedure && !(compat && kind.is_some()) {
+        let phase_anyway = compat && kind.is_some();
+        if !(procedure || phase_anyway) {
             self.reference(s, ReferenceKind::Other);
             return;
         }
