@@ -718,8 +718,10 @@ impl Assembler<'_> {
                     range,
                     fences,
                 } => {
-                    // A block right under its heading is what the heading says.
-                    let title = if title.is_empty() && n == 1 && p.kind != PhaseKind::Unphased {
+                    // A block right under a heading in the author's words is
+                    // what the heading says; under a generic phase name
+                    // ("Execution") its command says more.
+                    let title = if title.is_empty() && n == 1 && p.kind == PhaseKind::Other {
                         &p.title
                     } else {
                         title
