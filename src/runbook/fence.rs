@@ -28,6 +28,19 @@ impl Runner {
     }
 }
 
+/// The language of an info string: its first word, before any braces.
+pub(crate) fn lang(info: &str) -> &str {
+    let end = info
+        .find(|c: char| c.is_whitespace() || c == '{')
+        .unwrap_or(info.len());
+    &info[..end]
+}
+
+/// What runs a block with this info string, without parsing its attributes.
+pub(crate) fn runner(info: &str) -> Runner {
+    Runner::of(lang(info))
+}
+
 /// Languages of blocks that show what a command prints.
 pub(crate) fn is_output(lang: &str) -> bool {
     matches!(
@@ -80,9 +93,7 @@ const KNOWN: &str = "verify, readonly, backup, id=NAME, timeout=DURATION, file=P
 /// and the problems found, so one bad attribute does not hide the others.
 pub(crate) fn parse(info: &str) -> (FenceInfo, Vec<InfoError>) {
     let mut errors = Vec::new();
-    let lang_end = info
-        .find(|c: char| c.is_whitespace() || c == '{')
-        .unwrap_or(info.len());
+    let lang_end = lang(info).len();
     let lang = info[..lang_end].to_string();
     let runner = Runner::of(&lang);
     let mut attrs = Vec::new();

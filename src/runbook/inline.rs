@@ -2,6 +2,8 @@
 //! markup and which are the author's placeholders, Hugo shortcodes that are
 //! not text at all, the first sentence of a paragraph, slugs for ids.
 
+use std::borrow::Cow;
+
 /// HTML elements that show up in Markdown runbooks. Inline HTML naming one
 /// of these is markup; anything else in angle brackets (`<NODE POOL NAME>`,
 /// `<PLACEHOLDER>`) is text the author wants read.
@@ -103,7 +105,10 @@ pub(crate) fn inline_html(tag: &str) -> InlineHtml {
 
 /// `text` without Hugo shortcodes (`{{< note >}}`, `{{% alert title="x" %}}`):
 /// they are instructions to the site generator, not words. An unclosed one stays.
-pub(crate) fn strip_shortcodes(text: &str) -> String {
+pub(crate) fn strip_shortcodes(text: &str) -> Cow<'_, str> {
+    if !text.contains("{{") {
+        return Cow::Borrowed(text);
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     loop {
@@ -122,12 +127,19 @@ pub(crate) fn strip_shortcodes(text: &str) -> String {
         }
     }
     out.push_str(rest);
-    out
+    Cow::Owned(out)
 }
 
 /// Runs of whitespace as one space, trimmed.
 pub(crate) fn collapse_spaces(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Words after which a full stop does not end a sentence.

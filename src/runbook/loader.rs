@@ -667,7 +667,7 @@ impl Assembler<'_> {
                     notes: Vec::new(),
                     checked: false,
                 };
-                let step = self.build(&src, format!("{prefix}.1"), None);
+                let step = self.build(src, format!("{prefix}.1"), None);
                 p.steps.push(step);
             }
         }
@@ -704,10 +704,10 @@ impl Assembler<'_> {
             match spec {
                 Spec::Item { item, extra } => {
                     let (parent, subs) = steps::item_sources(self.text, self.map, item, extra);
-                    let step = self.build(&parent, id, None);
+                    let step = self.build(parent, id, None);
                     let parent_id = step.id.clone();
                     p.steps.push(step);
-                    for (m, sub) in subs.iter().enumerate() {
+                    for (m, sub) in subs.into_iter().enumerate() {
                         let step = self.build(sub, format!("{parent_id}.{}", m + 1), Some(parent_id.clone()));
                         p.steps.push(step);
                     }
@@ -742,7 +742,7 @@ impl Assembler<'_> {
                         notes: inside,
                         checked: false,
                     };
-                    let step = self.build(&src, id, None);
+                    let step = self.build(src, id, None);
                     p.steps.push(step);
                 }
             }
@@ -757,7 +757,7 @@ impl Assembler<'_> {
         self.report(own);
     }
 
-    fn build(&mut self, src: &Source, default_id: String, parent: Option<String>) -> Step {
+    fn build(&mut self, src: Source, default_id: String, parent: Option<String>) -> Step {
         let built = self.steps.step(src, default_id, parent, self.diags);
         self.ids
             .push((built.step.id.clone(), built.id_pos, built.explicit));
@@ -815,12 +815,11 @@ impl Assembler<'_> {
             .into_iter()
             .filter(|f| steps::runs(f))
         {
-            let (info, _) = fence::parse(&f.info);
             self.diags.push(Diagnostic::warning(
                 self.map.pos(f.start),
                 format!(
                     "this {} block is in {place}, which is not a phase of any plan or the Rollback section, so it never runs; move it",
-                    info.lang
+                    fence::lang(&f.info)
                 ),
             ));
         }
@@ -997,20 +996,33 @@ fn is_forward(kind: PhaseKind) -> bool {
 /// phase name (`### Validation` over "Check the dashboards") or a
 /// step-like heading (`### Step 3: Celebrate`).
 fn step_like_prose(s: &Section, own: &Analysis) -> bool {
-    own.specs.is_empty()
-        && own.first_paragraph.is_some()
-        && headings::named_reference(s.title()).is_none()
-        && (headings::phase_kind(s.title()).is_some() || headings::is_step_like(s.title()))
+    own.specs.is_empty() && own.first_paragraph.is_some() && step_like_heading(s.title())
 }
 
-/// Whether a section of a plan is a phase (or a group of phases).
+fn step_like_heading(title: &str) -> bool {
+    headings::named_reference(title).is_none()
+        && (headings::phase_kind(title).is_some() || headings::is_step_like(title))
+}
+
+/// Whether a section of a plan is a phase (or a group of phases). Cheaper
+/// than [`analyze`] and the same answer: a list that is not only links
+/// makes steps, and so does any block outside a quote in a section without one.
 fn holds_procedure(s: &Section) -> bool {
     let title = s.title();
     if headings::named_reference(title).is_some() && headings::phase_kind(title).is_none() {
         return false;
     }
-    let own = analyze(&s.blocks);
-    !own.specs.is_empty() || step_like_prose(s, &own) || s.children.iter().any(holds_procedure)
+    let makes_steps = s.blocks.iter().any(|b| match b {
+        Block::List(l) => !l.links_only(),
+        Block::Fence(f) => !f.quoted,
+        _ => false,
+    });
+    let prose = || {
+        s.blocks
+            .iter()
+            .any(|b| matches!(b, Block::Paragraph { text, .. } if !text.trim().is_empty()))
+    };
+    makes_steps || (step_like_heading(title) && prose()) || s.children.iter().any(holds_procedure)
 }
 
 fn capitalised(name: &str) -> String {

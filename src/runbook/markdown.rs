@@ -62,6 +62,11 @@ pub(crate) struct Item {
 }
 
 impl Item {
+    /// Whether a fenced block of the item or its descendants satisfies `f`.
+    pub(crate) fn any_fence(&self, f: &impl Fn(&Fence) -> bool) -> bool {
+        self.fences.iter().any(f) || self.children.iter().any(|c| c.any_fence(f))
+    }
+
     /// Every fenced block of the item and its descendants, in document order.
     pub(crate) fn all_fences(&self) -> Vec<&Fence> {
         let mut all: Vec<&Fence> = self.fences.iter().collect();

@@ -20,8 +20,7 @@ use crate::engine::sql_split;
 /// Whether a block runs: shell and SQL always, a `console` block when its
 /// lines carry prompts.
 pub(crate) fn runs(f: &Fence) -> bool {
-    let (info, _) = fence::parse(&f.info);
-    match info.runner {
+    match fence::runner(&f.info) {
         Runner::Shell | Runner::Sql => true,
         Runner::Console => prompts::session(&f.content).is_some(),
         Runner::None => false,
@@ -31,8 +30,7 @@ pub(crate) fn runs(f: &Fence) -> bool {
 /// Whether a block shows output rather than commands: `text`, `output`, …,
 /// or a `console` block without prompts.
 pub(crate) fn shows_output(f: &Fence) -> bool {
-    let (info, _) = fence::parse(&f.info);
-    fence::is_output(&info.lang) || (info.runner == Runner::Console && !runs(f))
+    fence::is_output(fence::lang(&f.info)) || (fence::runner(&f.info) == Runner::Console && !runs(f))
 }
 
 /// What one step is made of, before its blocks are read.
@@ -58,10 +56,8 @@ pub(crate) fn item_sources<'b>(
     item: &'b Item,
     extra: &[&'b Fence],
 ) -> (Source<'b>, Vec<Source<'b>>) {
-    let (subs, text_children): (Vec<&Item>, Vec<&Item>) = item
-        .children
-        .iter()
-        .partition(|c| c.all_fences().iter().any(|f| runs(f)));
+    let (subs, text_children): (Vec<&Item>, Vec<&Item>) =
+        item.children.iter().partition(|c| c.any_fence(&runs));
     let mut fences: Vec<&Fence> = item.fences.iter().collect();
     fences.extend(text_children.iter().flat_map(|c| c.all_fences()));
     fences.sort_by_key(|f| f.start);
@@ -160,7 +156,7 @@ impl<'a> StepBuilder<'a> {
     /// The step made of `src`; `default_id` names it unless it has `{id=…}`.
     pub(crate) fn step(
         &mut self,
-        src: &Source,
+        src: Source,
         default_id: String,
         parent: Option<String>,
         diags: &mut Vec<Diagnostic>,
@@ -196,24 +192,20 @@ impl<'a> StepBuilder<'a> {
                 }
             }
         };
-        let kind = match g.runner {
-            Some(Runner::Shell) => StepKind::Shell {
-                script: g.script.clone(),
-            },
-            Some(Runner::Sql) => StepKind::Sql {
-                sql: g.script.clone(),
-            },
-            _ => StepKind::Manual,
-        };
-        if matches!(kind, StepKind::Sql { .. }) {
+        if g.runner == Some(Runner::Sql) {
             check_transaction(&g, diags);
         }
+        let kind = match g.runner {
+            Some(Runner::Shell) => StepKind::Shell { script: g.script },
+            Some(Runner::Sql) => StepKind::Sql { sql: g.script },
+            _ => StepKind::Manual,
+        };
         let explicit = g.id.is_some();
         let (id, id_pos) = g.id.unwrap_or((default_id, pos));
         let step = Step {
             id,
             title,
-            body: src.body.clone(),
+            body: src.body,
             kind,
             parent,
             expected: (!g.expected.trim().is_empty()).then(|| g.expected.trim_end().to_string()),
@@ -521,11 +513,11 @@ pub(crate) fn item_body(
         .or_else(|| content.strip_prefix("[x] "))
         .or_else(|| content.strip_prefix("[X] "))
         .unwrap_or(content);
-    let mut lines = vec![content.trim_end_matches('\r').to_string()];
+    let mut lines = vec![content.trim_end_matches('\r')];
     let mut at = range.start + first.len() + 1;
     for line in rest.split('\n') {
         if !in_holes(text, at, holes) {
-            lines.push(dedent_to(line, indent).trim_end_matches('\r').to_string());
+            lines.push(dedent_to(line, indent).trim_end_matches('\r'));
         }
         at += line.len() + 1;
     }
@@ -551,7 +543,7 @@ pub(crate) fn prose_body(text: &str, range: Range<usize>, holes: &[Range<usize>]
     let mut at = range.start;
     for line in text[range].split('\n') {
         if !in_holes(text, at, holes) {
-            lines.push(line.trim_end_matches('\r').to_string());
+            lines.push(line.trim_end_matches('\r'));
         }
         at += line.len() + 1;
     }
@@ -560,41 +552,47 @@ pub(crate) fn prose_body(text: &str, range: Range<usize>, holes: &[Range<usize>]
 
 /// Shortcodes out of the text lines (code blocks keep everything), blank
 /// runs at either end dropped.
-fn finish_body(lines: &[String]) -> String {
-    let mut out = String::new();
+fn finish_body(lines: &[&str]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     let mut fence: Option<&str> = None;
     let mut dropped_blank = false;
-    for line in lines {
+    for &line in lines {
         let t = line.trim_start();
         let marker = ["```", "~~~"].into_iter().find(|m| t.starts_with(m));
+        let stripped;
         let shown = match (fence, marker) {
             (Some(open), Some(m)) if m == open => {
                 fence = None;
-                line.clone()
+                line
             }
-            (Some(_), _) => line.clone(),
+            (Some(_), _) => line,
             (None, Some(m)) => {
                 fence = Some(m);
-                line.clone()
+                line
             }
             (None, None) if line.contains("{{") => {
-                let stripped = inline::strip_shortcodes(line);
+                stripped = inline::strip_shortcodes(line);
                 if stripped.trim().is_empty() && !line.trim().is_empty() {
                     dropped_blank = true;
                     continue;
                 }
-                stripped
+                &*stripped
             }
-            (None, None) => line.clone(),
+            (None, None) => line,
         };
         if dropped_blank && shown.trim().is_empty() && out.ends_with("\n\n") {
             continue;
         }
         dropped_blank = false;
-        out.push_str(&shown);
+        out.push_str(shown);
         out.push('\n');
     }
-    out.trim_end().trim_start_matches(['\n', '\r']).to_string()
+    let trimmed = out.trim_end().trim_start_matches(['\n', '\r']);
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_string()
+    }
 }
 
 #[cfg(test)]
