@@ -229,7 +229,19 @@ pub(crate) enum Subject {
 /// Which environment, if any, `heading` is about; `names[i]` are the
 /// name and aliases of environment `i`.
 pub(crate) fn subject(heading: &str, names: &[Vec<&str>]) -> Subject {
-    let words = name_words(heading);
+    // A qualifier in parentheses does not change what the heading is about:
+    // "Production (EU)" is about production.
+    let mut plain = String::with_capacity(heading.len());
+    let mut depth = 0usize;
+    for c in heading.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(c),
+            _ => {}
+        }
+    }
+    let words = name_words(if plain.trim().is_empty() { heading } else { &plain });
     let mut covered = vec![false; words.len()];
     let mut found: Vec<(usize, String)> = Vec::new();
     for (env, env_names) in names.iter().enumerate() {
@@ -339,6 +351,8 @@ mod tests {
             Subject::Mentioned(0, "dev".into())
         );
         assert_eq!(s("Development and Staging"), Subject::Several(vec![0, 1]));
+        assert_eq!(s("Production (EU region, weekend window)"), Subject::Named(2));
+        assert_eq!(s("Staging validation"), Subject::Mentioned(1, "staging".into()));
     }
 
     #[test]
