@@ -1180,3 +1180,14 @@ fn ids_runsheet_generates_are_reserved() {
         errors[0].2
     );
 }
+
+#[test]
+fn an_environment_section_without_phases_is_its_plan() {
+    let rb = runbook(
+        "# T\n\n## Production\n\n1. Drain the pool\n2. Restart\n   ```sh\n   systemctl restart app\n   ```\n",
+    );
+    let prod = env(&rb, "production");
+    assert_eq!(prod.phases.len(), 1);
+    assert_eq!(prod.phases[0].kind, PhaseKind::Unphased);
+    assert_eq!(step(&rb, "production.steps.2").title, "Restart");
+}

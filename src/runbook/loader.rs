@@ -502,13 +502,16 @@ impl Assembler<'_> {
         let mut scope = Scope::new(Some(env.name.clone()), &[]);
         if !own.specs.is_empty() {
             let first = self.map.pos(spec_start(&own.specs[0]));
-            self.diags.push(Diagnostic::warning(
-                first,
-                format!(
-                    "steps outside any phase in '{}'; put them under a phase heading such as `### Execution`",
-                    env.heading
-                ),
-            ));
+            // Alone they are the plan; before phases they are easily missed.
+            if !s.children.is_empty() {
+                self.diags.push(Diagnostic::warning(
+                    first,
+                    format!(
+                        "steps outside any phase in '{}'; put them under a phase heading such as `### Execution`",
+                        env.heading
+                    ),
+                ));
+            }
             let prefix = scope.prefix(PhaseKind::Unphased, "");
             let mut phase = phase(PhaseKind::Unphased, PhaseKind::Unphased.label(), first, 0);
             self.fill(&mut phase, &own, &prefix);
