@@ -651,6 +651,8 @@ impl Assembler<'_> {
         let phase_anyway = compat && kind.is_some();
         if !(procedure || phase_anyway) {
             self.reference(s, ReferenceKind::Other);
+            // Only quoted blocks can run here; they are text, and said so.
+            self.never_runs(&s.all_blocks(), &format!("a quote in the '{title}' section"));
             return;
         }
         let kind = kind.unwrap_or(PhaseKind::Other);
