@@ -14,6 +14,7 @@ use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::launch::RunOptions;
 use crate::runbook::check;
+use crate::runbook::loader::LoadOptions;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
 /// live, journaled checklists.
@@ -37,6 +38,9 @@ pub enum CommandLine {
     Check {
         /// The runbook (Markdown).
         runbook: PathBuf,
+        /// Let `{file=…}` read files outside the runbook's folder.
+        #[arg(long)]
+        allow_outside_files: bool,
     },
     /// List saved sessions.
     Sessions,
@@ -78,6 +82,9 @@ pub struct RunArgs {
     /// Resume even though the runbook changed since the session started.
     #[arg(long)]
     pub allow_changed_runbook: bool,
+    /// Let `{file=…}` read files outside the runbook's folder (only for runbooks you trust).
+    #[arg(long)]
+    pub allow_outside_files: bool,
     /// Who runs the session (repeat to name co-signers for pre-approvals).
     #[arg(long, value_name = "NAME")]
     pub operator: Vec<String>,
@@ -110,8 +117,12 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let state_dir = cli.state_dir.as_deref();
     let result = match cli.command {
-        CommandLine::Check { runbook } => Ok(check::run(
+        CommandLine::Check {
+            runbook,
+            allow_outside_files,
+        } => Ok(check::run_with(
             &runbook,
+            LoadOptions { allow_outside_files },
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         )),
@@ -149,6 +160,7 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
         operators: args.operator,
         only: args.only,
         state_dir,
+        allow_outside_files: args.allow_outside_files,
         ..RunOptions::default()
     };
     let how = Drive {

@@ -24,7 +24,7 @@ const DEFAULT_PREFIX: &str = "cryoprotect";
 /// The runbook the demo opens, relative to a runsheet checkout.
 const RUNBOOK: &str = "runbooks/cryoprotect-remediation.md";
 /// The defective starting database, relative to the runbook's folder.
-const STARTING_DATABASE: &str = "../assets/cryoprotect/starting-database.sql";
+const STARTING_DATABASE: &str = "cryoprotect/starting-database.sql";
 /// The server when neither `DATABASE_URL` nor a `PG*` variable names one.
 const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// The variables that make libpq (and runsheet) pick a server.

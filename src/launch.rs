@@ -14,7 +14,7 @@ use crate::journal::reader::read_journal;
 use crate::journal::store;
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::diagnostic::{Diagnostic, Severity};
-use crate::runbook::loader;
+use crate::runbook::loader::{self, LoadOptions};
 use crate::runbook::model::{DatabaseSource, Environment, Runbook, ValueSource};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     /// shell steps too: how `runsheet demo` points the runbook at its own
     /// databases without touching the process environment.
     pub environment_values: Vec<(String, String)>,
+    /// `--allow-outside-files`: `{file=…}` may read outside the runbook's folder.
+    pub allow_outside_files: bool,
 }
 
 /// A session ready to run.
@@ -117,7 +119,12 @@ pub fn host_name() -> String {
 
 /// Load a runbook, failing with every error diagnostic as `path:line:col: error: …`.
 pub fn load_runbook(path: &Path) -> Result<(Runbook, Vec<String>), LaunchError> {
-    let loaded = loader::load(path).map_err(|e| LaunchError::Runbook(e.to_string()))?;
+    load_runbook_with(path, LoadOptions::default())
+}
+
+/// [`load_runbook`] with load options.
+pub fn load_runbook_with(path: &Path, options: LoadOptions) -> Result<(Runbook, Vec<String>), LaunchError> {
+    let loaded = loader::load_with(path, options).map_err(|e| LaunchError::Runbook(e.to_string()))?;
     let show = |d: &Diagnostic| d.display(path).to_string();
     let errors: Vec<String> = loaded
         .diagnostics
@@ -141,7 +148,15 @@ pub fn load_runbook(path: &Path) -> Result<(Runbook, Vec<String>), LaunchError> 
     }
 }
 
-/// The environment named by `--env`, or the only one there is.
+fn load_options(opts: &RunOptions) -> LoadOptions {
+    LoadOptions {
+        allow_outside_files: opts.allow_outside_files,
+    }
+}
+
+/// The environment named by `--env`, or the only one there is (a runbook
+/// without environment sections or front-matter environments has exactly
+/// one, the implicit one).
 pub fn pick_environment<'a>(
     runbook: &'a Runbook,
     name: Option<&str>,
@@ -195,7 +210,7 @@ fn resolve_variables(
 
 /// Open (create or resume) a session and build its engine.
 pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
-    let (runbook, mut warnings) = load_runbook(&opts.runbook)?;
+    let (runbook, mut warnings) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let mut plan = Plan::for_environment(&runbook, env);
     if let Some(only) = &opts.only {
@@ -308,7 +323,7 @@ pub fn unfinished_sessions(
 
 /// The unfinished sessions `launch(opts)` would offer to continue.
 pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, LaunchError> {
-    let (runbook, _) = load_runbook(&opts.runbook)?;
+    let (runbook, _) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let path = opts
         .runbook

@@ -19,5 +19,6 @@ pub mod report;
 pub mod runbook;
 pub mod secrets;
 pub mod session;
+pub mod sql_split;
 pub mod text;
 pub mod ui;

@@ -32,6 +32,9 @@ fn step(id: &str, kind: StepKind) -> Step {
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
+        parent: None,
+        expected: None,
+        notes: Vec::new(),
     }
 }
 
@@ -86,6 +89,8 @@ fn plan(steps: Vec<Step>) -> Plan {
             kind: PhaseKind::Execution,
             title: "Execution".into(),
             steps,
+            depth: 0,
+            notes: Vec::new(),
         }],
         rollback: vec![shell("rb.1")],
         signoffs: 1,

@@ -1,4 +1,4 @@
-//! The CryoProtect remediation scripts in `assets/cryoprotect/`, run against
+//! The CryoProtect remediation scripts in `runbooks/cryoprotect/`, run against
 //! a real PostgreSQL server: the starting database has the defects, each
 //! phase fixes what its verification checks, phases refuse to run twice or
 //! out of order without changing anything, a dry run of all five leaves no
@@ -14,7 +14,7 @@ use common::ScratchDb;
 
 fn asset(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/cryoprotect")
+        .join("runbooks/cryoprotect")
         .join(name)
 }
 
@@ -238,7 +238,7 @@ fn scripts_are_plain_sql_that_runsheet_can_run_in_a_transaction() {
     }
     assert!(
         asset("README.md").exists(),
-        "assets/cryoprotect/README.md is missing"
+        "runbooks/cryoprotect/README.md is missing"
     );
 }
 

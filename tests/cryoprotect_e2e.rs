@@ -30,7 +30,7 @@ fn runbook_path() -> PathBuf {
 }
 
 fn asset(name: &str) -> PathBuf {
-    repo("assets/cryoprotect").join(name)
+    repo("runbooks/cryoprotect").join(name)
 }
 
 /// The seed plan as its author wrote it (where the loader tests read it too).

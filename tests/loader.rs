@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use runsheet::runbook::check;
 use runsheet::runbook::diagnostic::Severity::{self, Error as E, Warning as W};
-use runsheet::runbook::loader::{Loaded, load, load_bytes, load_str};
+use runsheet::runbook::loader::{LoadOptions, Loaded, load, load_bytes, load_str, load_with};
 use runsheet::runbook::model::{
     DatabaseSource, Environment, PhaseKind, ReferenceKind, Runbook, Step, StepKind, ValueSource,
 };
@@ -142,7 +142,12 @@ fn malformed_cases() -> Vec<Case> {
         case_then(
             "unterminated fence inside an item ends with the item",
             with_env("1. Run\n   ```sh\n   echo hi\n2. Next\n"),
-            &[],
+            &[(
+                8,
+                4,
+                W,
+                "block is never closed, so it swallows the rest of its list item or quote (lines 8-9, 2 lines)",
+            )],
             |l| {
                 let rb = l.runbook.as_ref().unwrap();
                 assert_eq!(
@@ -157,7 +162,12 @@ fn malformed_cases() -> Vec<Case> {
         case(
             "unterminated fence at top level runs to the end",
             with_env("1. Run\n\n```sql\nselect 1;\n\n## Production\n"),
-            &[(9, 1, W, "not inside a list item")],
+            &[(
+                9,
+                1,
+                W,
+                "block is never closed, so it swallows the rest of the file (lines 9-12, 4 lines)",
+            )],
         ),
         case_then(
             "unterminated front matter",
@@ -173,7 +183,12 @@ fn malformed_cases() -> Vec<Case> {
         case(
             "unknown front-matter key",
             format!("+++\ntitel = \"x\"\n+++\n{}", with_env("1. Go\n")),
-            &[(2, 1, E, "unknown field `titel`")],
+            &[(
+                2,
+                1,
+                W,
+                "front matter key `titel` is not one runsheet reads (did you mean `title`?), so it is ignored",
+            )],
         ),
         case(
             "unknown key in an environment",
@@ -206,20 +221,26 @@ fn malformed_cases() -> Vec<Case> {
             with_env("1. X\n   ```sql verify\n   select 1;\n   ```\n"),
             &[(8, 11, E, "unexpected 'verify' after the language")],
         ),
-        case(
-            "unknown phase",
-            "# T\n\n## Development\n\n### Notes\n\n1. x\n",
-            &[(
-                5,
-                1,
-                E,
-                "unknown phase 'Notes'; expected one of Prerequisites, Preparation",
-            )],
+        case_then(
+            "an unknown phase name is a plain phase",
+            "# T\n\n## Development\n\n### Documentation\n\n1. x\n",
+            &[],
+            |l| {
+                let rb = l.runbook.as_ref().unwrap();
+                let p = &env(rb, "development").phases[0];
+                assert_eq!((p.kind, p.title.as_str()), (PhaseKind::Other, "Documentation"));
+                step(rb, "development.documentation.1");
+            },
         ),
-        case(
-            "duplicate phase",
+        case_then(
+            "a second phase of one kind is a phase of its own",
             "# T\n\n## Development\n\n### Execution\n\n1. a\n\n### Deploy\n\n1. b\n",
-            &[(9, 1, E, "already has its Execution phase at 5:1")],
+            &[],
+            |l| {
+                let rb = l.runbook.as_ref().unwrap();
+                step(rb, "development.execution.1");
+                step(rb, "development.deploy.1");
+            },
         ),
         case(
             "duplicate id",
@@ -338,7 +359,7 @@ fn malformed_cases() -> Vec<Case> {
                 "+++\n[environments.qa]\nconfirm = true\n+++\n{}",
                 with_env("1. Go\n")
             ),
-            &[(2, 15, W, "environment 'qa' has no `##` section")],
+            &[(2, 15, W, "environment 'qa' has no section naming it")],
         ),
         case_then(
             "steps outside any phase",
@@ -356,13 +377,20 @@ fn malformed_cases() -> Vec<Case> {
             "# T\n\n## Development\n\n### Validation\n\n1. v\n\n### Preparation\n\n1. p\n",
             &[(9, 1, W, "the Preparation phase comes after Validation")],
         ),
-        case(
-            "runnable block outside a list item",
+        case_then(
+            "a runnable block outside a list item is a step of its own",
             with_env("```sh\nls\n```\n"),
-            &[
-                (3, 1, W, "has no steps"),
-                (7, 1, W, "not inside a list item, so it never runs"),
-            ],
+            &[],
+            |l| {
+                let s = step(l.runbook.as_ref().unwrap(), "development.execution.1");
+                assert_eq!((s.title.as_str(), s.pos.line), ("ls", 7));
+                assert_eq!(
+                    s.kind,
+                    StepKind::Shell {
+                        script: "ls\n".into()
+                    }
+                );
+            },
         ),
         case(
             "runnable block in a reference section",
@@ -398,10 +426,7 @@ fn malformed_cases() -> Vec<Case> {
         case(
             "heading naming two environments",
             "# T\n\n## Development and Staging\n\n1. a\n",
-            &[
-                (1, 1, W, "no `##` section names an environment"),
-                (3, 1, W, "names several environments"),
-            ],
+            &[(3, 1, W, "names several environments")],
         ),
         case(
             "no title",
@@ -427,6 +452,8 @@ fn malformed_cases() -> Vec<Case> {
 fn malformed_runbooks_give_exact_diagnostics_and_never_panic() {
     let cases = malformed_cases();
     assert!(cases.len() >= 18);
+    // Every case is checked, and every mismatch reported at once.
+    let mut failures = Vec::new();
     for c in cases {
         let loaded = std::panic::catch_unwind(|| load_bytes(fake_path(), &c.input))
             .unwrap_or_else(|_| panic!("{}: the loader panicked", c.name));
@@ -435,16 +462,17 @@ fn malformed_runbooks_give_exact_diagnostics_and_never_panic() {
             .iter()
             .map(|d| (d.pos.line, d.pos.col, d.severity, d.message.as_str()))
             .collect();
-        assert_eq!(got.len(), c.expect.len(), "{}: got {got:#?}", c.name);
-        for (g, e) in got.iter().zip(c.expect) {
-            assert!(
-                (g.0, g.1, g.2) == (e.0, e.1, e.2) && g.3.contains(e.3),
-                "{}: expected {e:?}, got {g:?}",
-                c.name
-            );
+        let matches = got.len() == c.expect.len()
+            && got
+                .iter()
+                .zip(c.expect)
+                .all(|(g, e)| (g.0, g.1, g.2) == (e.0, e.1, e.2) && g.3.contains(e.3));
+        if !matches {
+            failures.push(format!("{}: expected {:#?}\ngot {got:#?}", c.name, c.expect));
         }
         (c.then)(&loaded);
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
 #[test]
@@ -496,12 +524,17 @@ fn step_kinds_from_fenced_blocks() {
             sql: "select 1;\nselect 2;\n".into()
         }
     );
+    // A nested item with a command of its own is a sub-step; its parent stays manual.
+    assert_eq!(kind(6), StepKind::Manual);
+    let sub = step(&rb, "development.execution.6.1");
     assert_eq!(
-        kind(6),
+        sub.kind,
         StepKind::Sql {
             sql: "select 3;\n".into()
         }
     );
+    assert_eq!(sub.parent.as_deref(), Some("development.execution.6"));
+    assert_eq!(sub.title, "deeper");
     assert_eq!(kind(7), StepKind::Manual);
 }
 
@@ -601,7 +634,8 @@ fn task_list_items_and_titles() {
     assert!(!open.checked);
     assert_eq!(open.body, "Open the **maintenance** page");
     let stop = step(&rb, "development.execution.2");
-    assert_eq!(stop.title, "Stop api and web servers");
+    // As a reader sees it: the source line break is not the end of the title.
+    assert_eq!(stop.title, "Stop api and web servers with care");
     assert!(stop.checked);
     assert_eq!(stop.body, "Stop `api` and [web](http://x) servers\nwith care");
     assert!(!step(&rb, "development.execution.3").checked);
@@ -945,7 +979,7 @@ fn check_reports_errors_sorted_and_redacts_passwords() {
     let path = dir.path().join("bad.md");
     std::fs::write(
         &path,
-        "+++\n[environments.development]\ndatabase = \"postgres://admin:hunter2@db/app\"\n+++\n# T\n\n## Development\n\n### Notes\n\n### Execution\n\n1. x\n   ```sh {colour}\n   true\n   ```\n",
+        "+++\n[environments.development]\ndatabase = \"postgres://admin:hunter2@db/app\"\n+++\n# T\n\n## Development\n\n### Execution\n\n1. x\n   ```sh {id=gate.requires.staging}\n   true\n   ```\n2. y\n   ```sh {colour}\n   true\n   ```\n",
     )
     .unwrap();
     let (code, out, err) = run_check(&path);
@@ -960,11 +994,13 @@ fn check_reports_errors_sorted_and_redacts_passwords() {
         "{err}"
     );
     assert!(
-        lines[1].starts_with(&format!("{p}:9:1: error: unknown phase 'Notes'")),
+        lines[1].starts_with(&format!(
+            "{p}:12:11: error: step id 'gate.requires.staging' is reserved"
+        )),
         "{err}"
     );
     assert!(
-        lines[2].starts_with(&format!("{p}:14:11: error: unknown attribute 'colour'")),
+        lines[2].starts_with(&format!("{p}:16:11: error: unknown attribute 'colour'")),
         "{err}"
     );
     assert!(!out.contains("hunter2") && !err.contains("hunter2"));
@@ -995,4 +1031,163 @@ fn check_exit_codes_for_unreadable_and_unloadable_files() {
         )),
         "{err}"
     );
+}
+
+// ---- {file=…} is confined (issue 12) ----
+
+/// Load with a deadline: a FIFO must not make the loader wait for a writer.
+fn load_within(path: &Path, options: LoadOptions) -> Loaded {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_with(&path, options).map_err(|e| e.to_string()));
+    });
+    match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(Ok(loaded)) => loaded,
+        Ok(Err(e)) => panic!("cannot load: {e}"),
+        Err(_) => panic!("loading did not finish within 20 s: it hangs"),
+    }
+}
+
+fn include_errors(loaded: &Loaded) -> Vec<(u32, u32, String)> {
+    loaded
+        .errors()
+        .map(|d| (d.pos.line, d.pos.col, d.message.clone()))
+        .collect()
+}
+
+#[test]
+fn included_files_stay_in_the_runbook_folder_unless_allowed() {
+    let top = tempfile::tempdir().unwrap();
+    let book_dir = top.path().join("book");
+    std::fs::create_dir_all(book_dir.join("sql")).unwrap();
+    std::fs::write(top.path().join("secret.txt"), "hunter2\n").unwrap();
+    std::fs::write(book_dir.join("sql/ok.sql"), "select 1;\n").unwrap();
+    std::os::unix::fs::symlink(top.path().join("secret.txt"), book_dir.join("sql/escape.sql")).unwrap();
+    std::os::unix::fs::symlink(book_dir.join("sql/ok.sql"), book_dir.join("inside.sql")).unwrap();
+    let path = book_dir.join("book.md");
+    std::fs::write(
+        &path,
+        with_env(
+            "1. Up\n   ```sql {file=../secret.txt}\n   ```\n\
+             2. Abs\n   ```sql {file=/etc/passwd}\n   ```\n\
+             3. Link\n   ```sql {file=sql/escape.sql}\n   ```\n\
+             4. Fine\n   ```sql {file=sql/ok.sql}\n   ```\n\
+             5. Fine link\n   ```sql {file=inside.sql}\n   ```\n",
+        ),
+    )
+    .unwrap();
+    let confined = load_within(&path, LoadOptions::default());
+    let errors = include_errors(&confined);
+    let at: Vec<(u32, u32)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(at, [(8, 12), (11, 12), (14, 12)], "{errors:#?}");
+    for (_, _, message) in &errors {
+        assert!(message.contains("is outside the runbook's folder"), "{message}");
+        assert!(message.contains("--allow-outside-files"), "{message}");
+    }
+    let rb = confined.runbook.unwrap();
+    assert_eq!(
+        step(&rb, "development.execution.4").kind,
+        StepKind::Sql {
+            sql: "select 1;\n".into()
+        }
+    );
+    assert_eq!(
+        step(&rb, "development.execution.5").kind,
+        step(&rb, "development.execution.4").kind
+    );
+    assert!(
+        rb.all_steps()
+            .all(|s| !format!("{:?}", s.kind).contains("hunter2"))
+    );
+
+    let allowed = load_within(
+        &path,
+        LoadOptions {
+            allow_outside_files: true,
+        },
+    );
+    assert!(include_errors(&allowed).is_empty(), "{:#?}", allowed.diagnostics);
+    let rb = allowed.runbook.unwrap();
+    assert_eq!(
+        step(&rb, "development.execution.1").kind,
+        StepKind::Sql {
+            sql: "hunter2\n".into()
+        }
+    );
+}
+
+#[test]
+fn only_regular_files_of_at_most_16_mib_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    nix::unistd::mkfifo(&dir.path().join("pipe.sql"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.sql")).unwrap();
+    std::fs::create_dir(dir.path().join("folder.sql")).unwrap();
+    let big = std::fs::File::create(dir.path().join("big.sql")).unwrap();
+    big.set_len(16 * 1024 * 1024 + 1).unwrap();
+    let path = dir.path().join("book.md");
+    std::fs::write(
+        &path,
+        with_env(
+            "1. Fifo\n   ```sql {file=pipe.sql}\n   ```\n\
+             2. Zero\n   ```sql {file=zero.sql}\n   ```\n\
+             3. Folder\n   ```sql {file=folder.sql}\n   ```\n\
+             4. Big\n   ```sql {file=big.sql}\n   ```\n",
+        ),
+    )
+    .unwrap();
+    // Allowed outside, /dev/zero is still refused: it is not a regular file.
+    let loaded = load_within(
+        &path,
+        LoadOptions {
+            allow_outside_files: true,
+        },
+    );
+    let errors = include_errors(&loaded);
+    let got: Vec<(u32, u32, bool)> = errors
+        .iter()
+        .zip(["a FIFO", "a device", "a directory", "larger than 16 MiB"])
+        .map(|(e, what)| (e.0, e.1, e.2.contains(what)))
+        .collect();
+    assert_eq!(
+        got,
+        [(8, 12, true), (11, 12, true), (14, 12, true), (17, 12, true)],
+        "{errors:#?}"
+    );
+
+    // The runbook itself: a FIFO or a device is refused at once.
+    for (name, what) in [("pipe.sql", "a FIFO"), ("zero.sql", "a device")] {
+        let (code, out, err) = run_check(&dir.path().join(name));
+        assert_eq!(code, check::UNREADABLE, "{err}");
+        assert_eq!(out, "");
+        assert!(err.contains(what), "{err}");
+    }
+}
+
+#[test]
+fn ids_runsheet_generates_are_reserved() {
+    let loaded = load_text(
+        "+++\n[environments.staging]\nrequires = [\"development\"]\n+++\n# T\n\n## Development\n\n### Execution\n\n1. A\n\n\
+         ## Staging\n\n### Execution\n\n1. Mine\n   ```sh {id=gate.requires.development}\n   true\n   ```\n\
+         2. Also mine\n   ```text {id=gate.backups}\n   x\n   ```\n",
+    );
+    let errors = include_errors(&loaded);
+    let at: Vec<(u32, u32)> = errors.iter().map(|e| (e.0, e.1)).collect();
+    assert_eq!(at, [(18, 11), (22, 13)], "{errors:#?}");
+    assert!(
+        errors[0].2.contains("'gate.requires.development' is reserved"),
+        "{}",
+        errors[0].2
+    );
+}
+
+#[test]
+fn an_environment_section_without_phases_is_its_plan() {
+    let rb = runbook(
+        "# T\n\n## Production\n\n1. Drain the pool\n2. Restart\n   ```sh\n   systemctl restart app\n   ```\n",
+    );
+    let prod = env(&rb, "production");
+    assert_eq!(prod.phases.len(), 1);
+    assert_eq!(prod.phases[0].kind, PhaseKind::Unphased);
+    assert_eq!(step(&rb, "production.steps.2").title, "Restart");
 }

@@ -366,6 +366,9 @@ fn step(id: &str, kind: StepKind, verify: bool) -> Step {
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
+        parent: None,
+        expected: None,
+        notes: Vec::new(),
     }
 }
 
@@ -380,6 +383,8 @@ fn plan() -> Plan {
         kind,
         title: title.into(),
         steps,
+        depth: 0,
+        notes: Vec::new(),
     };
     Plan {
         runbook_title: "Replay keys".into(),

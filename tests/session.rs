@@ -21,6 +21,9 @@ fn step(id: &str, kind: StepKind) -> Step {
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
+        parent: None,
+        expected: None,
+        notes: Vec::new(),
     }
 }
 
@@ -46,6 +49,8 @@ fn plan(signoffs: u32, confirm: bool) -> Plan {
                     },
                 ),
             ],
+            depth: 0,
+            notes: Vec::new(),
         }],
         rollback: vec![step(
             "r",

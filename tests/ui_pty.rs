@@ -342,3 +342,79 @@ fn production_needs_three_backups_and_its_name_typed_before_execution() {
     assert_eq!(tui.exit_code(), 0);
     tui.assert_terminal_restored();
 }
+
+/// A runbook with no environment section runs as it is: `runsheet run
+/// FILE` opens the checklist of its one implicit environment, a prompted
+/// console block runs its command, a sub-step runs after its parent, and
+/// the manual step is signed to the end.
+#[test]
+fn a_runbook_without_environments_opens_its_checklist() {
+    let fixture = Fixture::new(
+        r#"---
+title: "Rotate the API token"
+weight: 20
+---
+
+### Step 1: Check the service
+
+```console
+$ echo "status: $((200 + 0))"
+status: 200
+```
+
+### Step 2: Rotate
+
+- [ ] Write the new token
+  ```bash
+  echo new-token > token.txt
+  ```
+  - [ ] Check it is there
+    ```bash
+    test -s token.txt && echo "token written"
+    ```
+- [ ] Tell the API team
+"#,
+    );
+    let mut tui = fixture.run(&[], 120, 40);
+    tui.wait_text("Checklist 0/4");
+    tui.wait_text("DEFAULT");
+    tui.wait_text("Rotate the API token");
+    tui.wait_text("Step 1: Check the service");
+    tui.wait_text("    ○ Check it is there");
+    tui.keys("r");
+    tui.wait_text("Waits for sign-off");
+    tui.wait_text("Checklist 3/4");
+    tui.keys("s");
+    tui.wait_text("Ctrl+S sign");
+    tui.keys("\tAPI owner\ttold them");
+    tui.send(b"\x13");
+    tui.wait_text("SESSION COMPLETED");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    tui.assert_terminal_restored();
+
+    let records = fixture.records();
+    match &records[0].event {
+        Event::Header(h) => assert_eq!(h.environment, "default"),
+        other => panic!("the journal starts with {other:?}"),
+    }
+    let started: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::StepStarted { step, .. } => Some(step.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started,
+        [
+            "step-1-check-the-service.1",
+            "step-2-rotate.1",
+            "step-2-rotate.1.1"
+        ]
+    );
+    let printed = records.iter().any(|r| {
+        matches!(&r.event, Event::Output { lines, .. } if lines.iter().any(|l| l.contains("status: 200")))
+    });
+    assert!(printed, "the prompted command ran");
+}

@@ -45,6 +45,9 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
+        parent: None,
+        expected: None,
+        notes: Vec::new(),
     }
 }
 
@@ -65,6 +68,8 @@ fn phase(kind: PhaseKind, title: &str, steps: Vec<Step>) -> PlanPhase {
         kind,
         title: title.to_string(),
         steps,
+        depth: 0,
+        notes: Vec::new(),
     }
 }
 

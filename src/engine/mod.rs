@@ -5,7 +5,6 @@ pub mod connect;
 pub mod runner;
 pub mod shell;
 pub mod sql;
-pub mod sql_split;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -21,9 +21,9 @@ use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
 use super::connect::{self, Connected};
-use super::sql_split::{self, Statement, TxControl};
 use super::{OutputLine, Stopper};
 use crate::journal::event::{Observed, Outcome, Stream};
+use crate::sql_split::{self, Statement, TxControl};
 
 /// Rows kept (and logged) per result; the rest are counted.
 pub const MAX_ROWS: usize = 1_000;

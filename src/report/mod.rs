@@ -1007,6 +1007,9 @@ mod tests {
             timeout: None,
             checked: false,
             pos: SourcePos::default(),
+            parent: None,
+            expected: None,
+            notes: Vec::new(),
         }
     }
 
@@ -1028,6 +1031,8 @@ mod tests {
                 kind: PhaseKind::Execution,
                 title: "Execution".into(),
                 steps: vec![shell("a"), shell("b"), step("c", StepKind::Manual)],
+                depth: 0,
+                notes: Vec::new(),
             }],
             rollback: Vec::new(),
             confirm: false,

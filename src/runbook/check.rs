@@ -7,8 +7,11 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use super::duration::{format_duration, format_estimate};
-use super::loader::{self, Loaded};
-use super::model::{DatabaseSource, Environment, Phase, ReferenceKind, Runbook, Step, ValueSource};
+use super::loader::{self, LoadOptions, Loaded};
+use super::model::{
+    DatabaseSource, Environment, IMPLICIT_ENVIRONMENT, Layout, Note, Phase, PhaseKind, ReferenceKind,
+    Runbook, Step, ValueSource,
+};
 use crate::secrets::redact_connection_passwords;
 
 /// Exit status: the runbook is valid (warnings allowed).
@@ -22,19 +25,30 @@ pub const UNREADABLE: u8 = 2;
 /// [`INVALID`] or [`UNREADABLE`]). Failures to write output are ignored:
 /// the status still tells the truth.
 pub fn run(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let loaded = match loader::load(path) {
+    run_with(path, LoadOptions::default(), out, err)
+}
+
+/// [`run`] with load options (`--allow-outside-files`).
+pub fn run_with(path: &Path, options: LoadOptions, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let loaded = match loader::load_with(path, options) {
         Ok(loaded) => loaded,
         Err(e) => {
             let _ = writeln!(err, "runsheet: {e}; check the path and permissions");
             return UNREADABLE;
         }
     };
+    print(path, &loaded, out, err)
+}
+
+/// Print what loading `path` gave: diagnostics to `err`, the outline to
+/// `out`; returns [`OK`] or [`INVALID`].
+pub fn print(path: &Path, loaded: &Loaded, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     for d in &loaded.diagnostics {
         let _ = writeln!(err, "{}", d.display(path));
     }
     match &loaded.runbook {
         Some(runbook) => {
-            let _ = outline(runbook, &loaded, out);
+            let _ = outline(runbook, loaded, out);
         }
         None => {
             let _ = writeln!(
@@ -76,8 +90,29 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
         )?;
         steps(&p.steps, "  ", out)?;
     }
+    match rb.layout {
+        Layout::Sections => {}
+        Layout::Shared => {
+            let names: Vec<&str> = rb.environments.iter().map(|e| e.name.as_str()).collect();
+            writeln!(
+                out,
+                "\nplan      one plan for every environment ({}): no section names an environment",
+                names.join(", ")
+            )?;
+        }
+        Layout::Implicit => writeln!(
+            out,
+            "\nplan      one plan, for the single implicit environment '{IMPLICIT_ENVIRONMENT}': no section names an environment and the front matter defines none"
+        )?,
+    }
     for env in &rb.environments {
         environment(env, out)?;
+    }
+    if rb.layout != Layout::Sections {
+        writeln!(out)?;
+        for p in &rb.phases {
+            phase(p, "", out)?;
+        }
     }
     if !rb.references.is_empty() {
         writeln!(out)?;
@@ -92,10 +127,22 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
         )?;
         steps(&r.steps, "  ", out)?;
     }
+    if !loaded.not_steps.is_empty() {
+        writeln!(out, "\nnot steps")?;
+        for n in &loaded.not_steps {
+            let lines = if n.last_line > n.pos.line {
+                format!("lines {}-{}", n.pos.line, n.last_line)
+            } else {
+                format!("line {}", n.pos.line)
+            };
+            writeln!(out, "  {lines}: {}", n.reason)?;
+        }
+    }
     let all: Vec<&Step> = rb.all_steps().collect();
     let count = |label: &str| all.iter().filter(|s| s.kind.label() == label).count();
-    let phases =
-        rb.environments.iter().map(|e| e.phases.len()).sum::<usize>() + rb.prerequisites.iter().count();
+    let phases = rb.environments.iter().map(|e| e.phases.len()).sum::<usize>()
+        + rb.phases.len()
+        + rb.prerequisites.iter().count();
     writeln!(
         out,
         "\nsummary: {} environments, {} phases, {} steps ({} manual, {} shell, {} sql; {} verify), {} warnings, {} errors",
@@ -114,11 +161,20 @@ fn outline(rb: &Runbook, loaded: &Loaded, out: &mut dyn Write) -> io::Result<()>
 fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
     let or_dash = |s: String| if s.is_empty() { "-".to_string() } else { s };
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    writeln!(
-        out,
-        "\nenvironment {}  \"{}\"  (line {})",
-        env.name, env.heading, env.pos.line
-    )?;
+    if env.heading.is_empty() {
+        let whence = if env.name == IMPLICIT_ENVIRONMENT && env.aliases.is_empty() {
+            "implicit".to_string()
+        } else {
+            format!("front matter, line {}", env.pos.line)
+        };
+        writeln!(out, "\nenvironment {}  ({whence})", env.name)?;
+    } else {
+        writeln!(
+            out,
+            "\nenvironment {}  \"{}\"  (line {})",
+            env.name, env.heading, env.pos.line
+        )?;
+    }
     writeln!(out, "  aliases       {}", or_dash(env.aliases.join(", ")))?;
     writeln!(out, "  database      {}", database(&env.database))?;
     writeln!(out, "  requires      {}", or_dash(env.requires.join(", ")))?;
@@ -139,24 +195,34 @@ fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
         or_dash(env.window.clone().unwrap_or_default())
     )?;
     for p in &env.phases {
-        phase(p, out)?;
+        phase(p, "  ", out)?;
     }
     Ok(())
 }
 
-fn phase(p: &Phase, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(
-        out,
-        "  phase {}  \"{}\"  (line {})",
-        p.kind.slug(),
-        p.title,
-        p.pos.line
-    )?;
-    steps(&p.steps, "    ", out)
+/// A phase at its depth: `phase KIND`, `phase plain` for a name runsheet
+/// gives no meaning, `group` for one that only holds sub-phases.
+fn phase(p: &Phase, indent: &str, out: &mut dyn Write) -> io::Result<()> {
+    let indent = format!("{indent}{}", "  ".repeat(usize::try_from(p.depth).unwrap_or(0)));
+    let what = match p.kind {
+        PhaseKind::Other if p.steps.is_empty() => "group".to_string(),
+        kind => format!("phase {}", kind.slug()),
+    };
+    writeln!(out, "{indent}{what}  \"{}\"  (line {})", p.title, p.pos.line)?;
+    let inner = format!("{indent}  ");
+    for n in &p.notes {
+        writeln!(out, "{inner}{}", note(n))?;
+    }
+    steps(&p.steps, &inner, out)
 }
 
 fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
     for s in steps {
+        let indent = if s.parent.is_some() {
+            format!("{indent}  ")
+        } else {
+            indent.to_string()
+        };
         let mut kind = s.kind.label().to_string();
         for (on, flag) in [
             (s.verify, "verify"),
@@ -173,8 +239,28 @@ fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
             .map(|t| format!("  (timeout {})", format_duration(t)))
             .unwrap_or_default();
         writeln!(out, "{indent}[{kind}] {}  {}{timeout}", s.id, s.title)?;
+        if let Some(expected) = &s.expected {
+            let n = expected.lines().count();
+            writeln!(
+                out,
+                "{indent}    expects {n} line{} of output",
+                if n == 1 { "" } else { "s" }
+            )?;
+        }
+        for n in &s.notes {
+            writeln!(out, "{indent}    {}", note(n))?;
+        }
     }
     Ok(())
+}
+
+/// `! warning: Capacity`, or `! note` when the title is just the kind.
+fn note(n: &Note) -> String {
+    if n.title.eq_ignore_ascii_case(&n.kind) {
+        format!("! {}", n.kind)
+    } else {
+        format!("! {}: {}", n.kind, n.title)
+    }
 }
 
 fn reference_kind(kind: ReferenceKind) -> &'static str {
@@ -245,6 +331,9 @@ mod tests {
             timeout: Some(std::time::Duration::from_secs(600)),
             checked: false,
             pos: Default::default(),
+            parent: None,
+            expected: None,
+            notes: Vec::new(),
         };
         let mut out = Vec::new();
         steps(&[step], "  ", &mut out).unwrap();

@@ -10,6 +10,9 @@ use super::duration::parse_duration;
 pub(crate) enum Runner {
     Shell,
     Sql,
+    /// A terminal session as documentation shows one: its `$ ` lines run,
+    /// the rest is their output; without prompts, nothing runs.
+    Console,
     /// Shown as reference only (plain fences, `bat`, `powershell`, `text`, …).
     None,
 }
@@ -19,9 +22,31 @@ impl Runner {
         match lang.to_ascii_lowercase().as_str() {
             "sh" | "bash" | "shell" => Runner::Shell,
             "sql" | "postgresql" | "psql" => Runner::Sql,
+            "console" | "shell-session" | "shellsession" => Runner::Console,
             _ => Runner::None,
         }
     }
+}
+
+/// The language of an info string: its first word, before any braces.
+pub(crate) fn lang(info: &str) -> &str {
+    let end = info
+        .find(|c: char| c.is_whitespace() || c == '{')
+        .unwrap_or(info.len());
+    &info[..end]
+}
+
+/// What runs a block with this info string, without parsing its attributes.
+pub(crate) fn runner(info: &str) -> Runner {
+    Runner::of(lang(info))
+}
+
+/// Languages of blocks that show what a command prints.
+pub(crate) fn is_output(lang: &str) -> bool {
+    matches!(
+        lang.to_ascii_lowercase().as_str(),
+        "text" | "txt" | "output" | "plaintext" | "log"
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,9 +93,7 @@ const KNOWN: &str = "verify, readonly, backup, id=NAME, timeout=DURATION, file=P
 /// and the problems found, so one bad attribute does not hide the others.
 pub(crate) fn parse(info: &str) -> (FenceInfo, Vec<InfoError>) {
     let mut errors = Vec::new();
-    let lang_end = info
-        .find(|c: char| c.is_whitespace() || c == '{')
-        .unwrap_or(info.len());
+    let lang_end = lang(info).len();
     let lang = info[..lang_end].to_string();
     let runner = Runner::of(&lang);
     let mut attrs = Vec::new();
@@ -97,7 +120,7 @@ pub(crate) fn parse(info: &str) -> (FenceInfo, Vec<InfoError>) {
                 }
             }
         }
-    } else if !rest.is_empty() && runner != Runner::None {
+    } else if !rest.is_empty() && matches!(runner, Runner::Shell | Runner::Sql) {
         // Other languages may carry any info text (titles, highlighting
         // hints); for a block runsheet runs, stray words are likely a typo.
         errors.push(InfoError {

@@ -1,5 +1,8 @@
-//! TOML front matter between `+++` lines: title, variables, contacts and
-//! the environments the runbook knows (defaults merged in).
+//! Front matter. TOML between `+++` lines is runsheet's own: title,
+//! variables, contacts and the environments the runbook knows (defaults
+//! merged in); keys it does not know (Hugo's `weight`, `date`, …) are
+//! warned about and ignored. YAML between `---` lines (Hugo, Jekyll,
+//! MkDocs, GitHub issue templates) gives its `title` and nothing else.
 //!
 //! Values are read through `toml::Spanned` so every problem is reported at
 //! its line:col in the runbook file, not in the front matter alone.
@@ -16,7 +19,7 @@ use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
 use super::duration::parse_estimate;
-use super::model::{DatabaseSource, Estimate, SourcePos, ValueSource, Variable};
+use super::model::{DatabaseSource, Estimate, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
 use super::source::SourceMap;
 
 /// Where the front matter sits in the file.
@@ -30,11 +33,18 @@ pub(crate) enum Split {
         toml: Range<usize>,
         body: usize,
     },
+    /// YAML between `---` lines.
+    Yaml {
+        yaml: Range<usize>,
+        body: usize,
+    },
     /// `+++` opened and never closed.
     Unterminated,
 }
 
-/// Find the front matter: a `+++` first line, up to the next `+++` line.
+/// Find the front matter: a `+++` first line, up to the next `+++` line;
+/// or a `---` first line up to the next `---` (or `...`) line, when what
+/// lies between reads as YAML (otherwise the `---` is a thematic break).
 pub(crate) fn split(text: &str) -> Split {
     let start = if text.starts_with('\u{FEFF}') {
         '\u{FEFF}'.len_utf8()
@@ -42,21 +52,87 @@ pub(crate) fn split(text: &str) -> Split {
         0
     };
     let mut lines = LineIter { text, at: start };
-    match lines.next() {
-        Some((_, line)) if line.trim_end() == "+++" => {}
+    let yaml = match lines.next() {
+        Some((_, line)) if line.trim_end() == "+++" => false,
+        Some((_, line)) if line.trim_end() == "---" => true,
         _ => return Split::Absent { body: start },
-    }
-    let toml_start = lines.at;
+    };
+    let inner_start = lines.at;
     for (line_start, line) in lines.by_ref() {
-        if line.trim_end() == "+++" {
+        let line = line.trim_end();
+        if !yaml && line == "+++" {
             return Split::Present {
-                toml: toml_start..line_start,
+                toml: inner_start..line_start,
                 body: lines.at,
             };
         }
+        if yaml && (line == "---" || line == "...") {
+            return Split::Yaml {
+                yaml: inner_start..line_start,
+                body: lines.at,
+            };
+        }
+        if yaml && !is_yaml_line(line) {
+            break;
+        }
     }
-    Split::Unterminated
+    if yaml {
+        Split::Absent { body: start }
+    } else {
+        Split::Unterminated
+    }
 }
+
+/// A line YAML front matter is made of: `key: value` at the margin, an
+/// indented continuation, a list entry, a comment, or nothing.
+fn is_yaml_line(line: &str) -> bool {
+    if line.trim().is_empty() || line.starts_with([' ', '\t', '#', '-']) {
+        return true;
+    }
+    let key = line.split(':').next().unwrap_or("");
+    line.len() > key.len()
+        && !key.is_empty()
+        && key
+            .trim_matches(['"', '\''])
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' ' | '.'))
+}
+
+/// The `title` of YAML front matter, if it has a non-empty one: a plain or
+/// quoted scalar, or a folded (`>`) / literal (`|`) block joined into a line.
+pub(crate) fn yaml_title(yaml: &str) -> Option<String> {
+    let mut lines = yaml.lines();
+    while let Some(line) = lines.next() {
+        let Some(value) = line.strip_prefix("title:") else {
+            continue;
+        };
+        let value = value.trim();
+        let title = if value.starts_with(['>', '|']) {
+            lines
+                .by_ref()
+                .take_while(|l| l.starts_with([' ', '\t']) || l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            let unquoted = if value.len() >= 2
+                && ((value.starts_with('"') && value.ends_with('"'))
+                    || (value.starts_with('\'') && value.ends_with('\'')))
+            {
+                &value[1..value.len() - 1]
+            } else {
+                value.split(" #").next().unwrap_or(value)
+            };
+            unquoted.to_string()
+        };
+        let title = title.trim().to_string();
+        return (!title.is_empty()).then_some(title);
+    }
+    None
+}
+
+/// The top-level keys runsheet reads from TOML front matter.
+const KNOWN_KEYS: [&str; 4] = ["title", "variables", "contacts", "environments"];
 
 /// Lines with their start offsets; `at` is where the next line starts.
 struct LineIter<'a> {
@@ -120,6 +196,19 @@ impl EnvSettings {
         }
     }
 
+    /// An environment with the default settings and no aliases.
+    fn without_aliases(name: &str) -> Self {
+        EnvSettings {
+            aliases: Vec::new(),
+            ..EnvSettings::default_named(name, "")
+        }
+    }
+
+    /// The one environment of a runbook that defines none.
+    pub(crate) fn implicit() -> Self {
+        EnvSettings::without_aliases(IMPLICIT_ENVIRONMENT)
+    }
+
     pub(crate) fn is_named(&self, word: &str) -> bool {
         self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
     }
@@ -140,8 +229,9 @@ impl Default for FrontMatter {
     }
 }
 
+/// The front matter's own tables; unknown top-level keys are warned about
+/// separately, so they are not denied here.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawFrontMatter {
     title: Option<String>,
     #[serde(default)]
@@ -240,7 +330,7 @@ pub(crate) fn parse(
 ) -> FrontMatter {
     let mut fm = FrontMatter::default();
     let base = toml.start;
-    let raw: RawFrontMatter = match toml::from_str(&text[toml]) {
+    let raw: RawFrontMatter = match toml::from_str(&text[toml.clone()]) {
         Ok(raw) => raw,
         Err(e) => {
             let offset = e.span().map_or(0, |s| s.start);
@@ -255,6 +345,26 @@ pub(crate) fn parse(
         }
     };
     let at = |span: Range<usize>| map.pos(base + span.start);
+    if let Ok(keys) = toml::from_str::<BTreeMap<Spanned<String>, de::IgnoredAny>>(&text[toml.clone()]) {
+        for key in keys
+            .keys()
+            .filter(|k| !KNOWN_KEYS.contains(&k.get_ref().as_str()))
+        {
+            let hint = KNOWN_KEYS
+                .iter()
+                .find(|known| edit_distance(known, key.get_ref()) <= 2)
+                .map(|known| format!(" (did you mean `{known}`?)"))
+                .unwrap_or_default();
+            diags.push(Diagnostic::warning(
+                at(key.span()),
+                format!(
+                    "front matter key `{}` is not one runsheet reads{hint}, so it is ignored; runsheet reads {}",
+                    key.get_ref(),
+                    KNOWN_KEYS.join(", ")
+                ),
+            ));
+        }
+    }
     fm.title = raw.title;
     fm.contacts = raw.contacts;
     for (name, value) in raw.variables {
@@ -300,10 +410,7 @@ pub(crate) fn parse(
                     ));
                     continue;
                 }
-                fm.environments.push(EnvSettings {
-                    aliases: Vec::new(),
-                    ..EnvSettings::default_named(&name, "")
-                });
+                fm.environments.push(EnvSettings::without_aliases(&name));
                 fm.environments.len() - 1
             }
         };
@@ -467,6 +574,23 @@ fn env_source(
     }
 }
 
+/// Levenshtein distance, for "did you mean" on short keys.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 fn is_var_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -493,5 +617,33 @@ mod tests {
         );
         assert_eq!(split("+++\na = 1\n"), Split::Unterminated);
         assert_eq!(split("+++"), Split::Unterminated);
+        assert_eq!(
+            split("---\ntitle: x\n---\n# T"),
+            Split::Yaml {
+                yaml: 4..13,
+                body: 17
+            }
+        );
+        // A thematic break, not front matter.
+        assert_eq!(split("---\nSome text.\n---\n"), Split::Absent { body: 0 });
+        assert_eq!(split("---\n"), Split::Absent { body: 0 });
+    }
+
+    #[test]
+    fn yaml_titles() {
+        assert_eq!(
+            yaml_title("weight: 3\ntitle: \"Upgrade: etcd\"\n"),
+            Some("Upgrade: etcd".into())
+        );
+        assert_eq!(
+            yaml_title("title: Plain words # comment\n"),
+            Some("Plain words".into())
+        );
+        assert_eq!(
+            yaml_title("title: >\n  Folded\n  title\nnext: 1\n"),
+            Some("Folded title".into())
+        );
+        assert_eq!(yaml_title("name: Bug\ntitle: ''\n"), None);
+        assert_eq!(yaml_title("params:\n  title: nested\n"), None);
     }
 }

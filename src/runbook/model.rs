@@ -39,9 +39,32 @@ pub struct Runbook {
     /// The shared Prerequisites every environment runs first.
     pub prerequisites: Option<Phase>,
     pub environments: Vec<Environment>,
-    /// `##` sections that are neither an environment nor the shared prerequisites.
+    /// Where each environment's plan comes from.
+    pub layout: Layout,
+    /// The plan of every environment when no section names one
+    /// ([`Layout::Shared`], [`Layout::Implicit`]); empty otherwise.
+    pub phases: Vec<Phase>,
+    /// Sections for reading, not running: at the top level, or inside a plan.
     pub references: Vec<ReferenceSection>,
 }
+
+/// How a runbook's body maps onto environments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Each environment has its own section (`## Deployment to Staging`).
+    Sections,
+    /// No section names an environment: the body is one plan, run alike by
+    /// each environment the front matter defines.
+    Shared,
+    /// No section names an environment and the front matter defines none:
+    /// the body is the plan of one implicit environment,
+    /// [`IMPLICIT_ENVIRONMENT`].
+    Implicit,
+}
+
+/// The name of the one environment of a runbook that defines none. Sessions,
+/// reports and `--env` use it like any other name.
+pub const IMPLICIT_ENVIRONMENT: &str = "default";
 
 /// A variable handed to steps. `secret` ones are redacted everywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,14 +95,15 @@ impl ValueSource {
     }
 }
 
-/// One environment's plan: the `##` section whose heading names it, plus its
-/// front-matter settings.
+/// One environment: its front-matter settings, and the section whose
+/// heading names it (the shared plan when the runbook has no such sections).
 #[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
     pub aliases: Vec<String>,
-    /// The `##` heading text, as written.
+    /// The section's heading text, as written; empty without a section.
     pub heading: String,
+    /// The section's heading, or where the front matter declares it.
     pub pos: SourcePos,
     pub database: DatabaseSource,
     /// Environments that need a successful session before this one executes.
@@ -101,11 +125,6 @@ impl Environment {
     /// True when `word` (any case) is this environment's name or an alias.
     pub fn is_named(&self, word: &str) -> bool {
         self.name.eq_ignore_ascii_case(word) || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
-    }
-
-    /// The environment's own Rollback phase, if its section has one.
-    pub fn rollback_phase(&self) -> Option<&Phase> {
-        self.phases.iter().find(|p| p.kind == PhaseKind::Rollback)
     }
 }
 
@@ -137,8 +156,11 @@ pub enum PhaseKind {
     Validation,
     PostDeployment,
     Rollback,
-    /// Steps written directly under an environment heading, outside any phase.
+    /// Steps written directly under an environment heading, outside any
+    /// phase (or, in a runbook without sections, before the first heading).
     Unphased,
+    /// A section whose name is none of the above: a plain phase, named as written.
+    Other,
 }
 
 impl PhaseKind {
@@ -151,6 +173,7 @@ impl PhaseKind {
             PhaseKind::PostDeployment => "Post-Deployment",
             PhaseKind::Rollback => "Rollback",
             PhaseKind::Unphased => "Outside any phase",
+            PhaseKind::Other => "Phase",
         }
     }
 
@@ -164,31 +187,57 @@ impl PhaseKind {
             PhaseKind::PostDeployment => "post-deployment",
             PhaseKind::Rollback => "rollback",
             PhaseKind::Unphased => "steps",
+            PhaseKind::Other => "plain",
         }
     }
 }
 
-/// A phase: a `###` section of an environment (or the shared prerequisites,
-/// or the Rollback section).
+/// A phase: a section of a plan that holds a procedure (or a group of
+/// such sections), or the shared prerequisites.
 #[derive(Debug, Clone)]
 pub struct Phase {
     pub kind: PhaseKind,
     /// The heading as written.
     pub title: String,
     pub pos: SourcePos,
+    /// How deep in its plan's heading tree: 0 for a top phase, 1 for a
+    /// phase under it, …; a phase is followed by its sub-phases.
+    pub depth: u32,
+    /// Admonitions of the section itself.
+    pub notes: Vec<Note>,
     pub steps: Vec<Step>,
 }
 
-/// One step: a top-level list item of a phase.
+/// An admonition (`!!! warning "Title"`): shown with its step or section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// As written: `warning`, `note`, `danger`, `tip`, …
+    pub kind: String,
+    pub title: String,
+    pub text: String,
+}
+
+/// One step: a top-level list item of a phase, a nested item with its own
+/// commands (a sub-step), or a runnable block of a section written as prose.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// Stable id: `{id=…}` or derived from its place (`production.execution.3`).
     pub id: String,
-    /// The item's first line of text, plain.
+    /// The first sentence or line of its text, as a reader sees it.
     pub title: String,
     /// The whole item as Markdown (nested lists, paragraphs, blocks).
     pub body: String,
     pub kind: StepKind,
+    /// For a sub-step, its parent step's id: it runs right after the parent
+    /// and is drawn under it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// What the commands are expected to print, as the runbook shows it
+    /// (the lines of a `$ ` block without a prompt, a `text` block after it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
     /// A check: its result goes to the verification pane.
     pub verify: bool,
     /// Not state-changing (`{readonly}`), so it needs no typed confirmation first.
@@ -259,7 +308,7 @@ pub enum ReferenceKind {
     Other,
 }
 
-/// A `##` section shown for reference (and, for Rollback, runnable on demand).
+/// A section shown for reference (and, for a top-level Rollback, runnable on demand).
 #[derive(Debug, Clone)]
 pub struct ReferenceSection {
     pub kind: ReferenceKind,
@@ -280,12 +329,30 @@ impl Runbook {
         self.references.iter().find(|r| r.kind == kind)
     }
 
-    /// The rollback steps for an environment: its own Rollback phase, else
-    /// the runbook's Rollback section.
-    pub fn rollback_steps<'a>(&'a self, env: &'a Environment) -> &'a [Step] {
-        match env.rollback_phase() {
-            Some(phase) => &phase.steps,
-            None => self.reference(ReferenceKind::Rollback).map_or(&[], |r| &r.steps),
+    /// The phases `env` runs: its own section's, or the shared plan.
+    pub fn phases_of<'a>(&'a self, env: &'a Environment) -> &'a [Phase] {
+        match self.layout {
+            Layout::Sections => &env.phases,
+            Layout::Shared | Layout::Implicit => &self.phases,
+        }
+    }
+
+    /// The rollback steps for an environment: its own Rollback phase (and
+    /// the phases nested in it), else the runbook's Rollback section.
+    pub fn rollback_steps<'a>(&'a self, env: &'a Environment) -> Vec<&'a Step> {
+        let phases = self.phases_of(env);
+        match phases.iter().position(|p| p.kind == PhaseKind::Rollback) {
+            Some(i) => {
+                let depth = phases[i].depth;
+                let nested = phases[i + 1..].iter().take_while(|p| p.depth > depth);
+                std::iter::once(&phases[i])
+                    .chain(nested)
+                    .flat_map(|p| p.steps.iter())
+                    .collect()
+            }
+            None => self
+                .reference(ReferenceKind::Rollback)
+                .map_or_else(Vec::new, |r| r.steps.iter().collect()),
         }
     }
 
@@ -299,6 +366,7 @@ impl Runbook {
                     .iter()
                     .flat_map(|e| e.phases.iter().flat_map(|p| p.steps.iter())),
             )
+            .chain(self.phases.iter().flat_map(|p| p.steps.iter()))
             .chain(self.references.iter().flat_map(|r| r.steps.iter()))
     }
 }

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Environment, Estimate, Gate, PhaseKind, Runbook, SourcePos, Step, StepKind};
+use super::model::{Environment, Estimate, Gate, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -30,33 +30,62 @@ pub struct PlanPhase {
     pub kind: PhaseKind,
     pub title: String,
     pub steps: Vec<Step>,
+    /// Nesting under the phases before it (0: top); a phase with a greater
+    /// depth right after another belongs to it. Journals written before
+    /// nested phases existed have none, so every phase is a top one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub depth: u32,
+    /// The section's own admonitions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl PlanPhase {
+    fn of(p: &Phase) -> PlanPhase {
+        PlanPhase {
+            kind: p.kind,
+            title: p.title.clone(),
+            steps: p.steps.clone(),
+            depth: p.depth,
+            notes: p.notes.clone(),
+        }
+    }
+}
+
+/// The id prefix of the steps runsheet adds to a plan itself (promotion
+/// gates); a runbook's own `{id=…}` may not use it.
+pub const GENERATED_ID_PREFIX: &str = "gate.";
+
+/// Whether `id` is (or could be) one runsheet generates.
+pub fn is_generated_id(id: &str) -> bool {
+    id.starts_with(GENERATED_ID_PREFIX) || id == GENERATED_ID_PREFIX.trim_end_matches('.')
 }
 
 impl Plan {
     /// The plan of `env`: shared prerequisites first, then its phases in order.
-    /// Rollback phases are not part of the forward run; they form `rollback`.
+    /// Rollback phases (with the phases nested in them) are not part of the
+    /// forward run; they form `rollback`.
     pub fn for_environment(runbook: &Runbook, env: &Environment) -> Plan {
-        let shared = runbook.prerequisites.iter().map(|p| PlanPhase {
-            kind: PhaseKind::Prerequisites,
-            title: p.title.clone(),
-            steps: p.steps.clone(),
+        let shared = runbook.prerequisites.iter().map(PlanPhase::of);
+        let mut rollback_depth: Option<u32> = None;
+        let own = runbook.phases_of(env).iter().filter(|p| {
+            if rollback_depth.is_some_and(|d| p.depth > d) {
+                return false;
+            }
+            rollback_depth = (p.kind == PhaseKind::Rollback).then_some(p.depth);
+            rollback_depth.is_none()
         });
-        let own = env
-            .phases
-            .iter()
-            .filter(|p| p.kind != PhaseKind::Rollback)
-            .map(|p| PlanPhase {
-                kind: p.kind,
-                title: p.title.clone(),
-                steps: p.steps.clone(),
-            });
-        let mut phases: Vec<PlanPhase> = shared.chain(own).collect();
+        let mut phases: Vec<PlanPhase> = shared.chain(own.map(PlanPhase::of)).collect();
         add_gates(&mut phases, env);
         Plan {
             runbook_title: runbook.title.clone(),
             environment: env.name.clone(),
             phases,
-            rollback: runbook.rollback_steps(env).to_vec(),
+            rollback: runbook.rollback_steps(env).into_iter().cloned().collect(),
             confirm: env.confirm,
             signoffs: env.signoffs.max(1),
             min_backups: env.min_backups,
@@ -75,6 +104,35 @@ impl Plan {
     /// A forward or rollback step by id.
     pub fn step(&self, id: &str) -> Option<&Step> {
         self.steps().chain(self.rollback.iter()).find(|s| s.id == id)
+    }
+
+    /// The indices of a phase and the phases nested in it.
+    pub fn subtree(&self, phase: usize) -> std::ops::Range<usize> {
+        let Some(depth) = self.phases.get(phase).map(|p| p.depth) else {
+            return phase..phase;
+        };
+        let len = self.phases[phase + 1..]
+            .iter()
+            .take_while(|p| p.depth > depth)
+            .count();
+        phase..phase + 1 + len
+    }
+
+    /// The phases a phase is nested in, outermost first, then the phase.
+    pub fn lineage(&self, phase: usize) -> Vec<usize> {
+        let mut chain = vec![phase];
+        let mut depth = self.phases.get(phase).map_or(0, |p| p.depth);
+        for i in (0..phase).rev() {
+            if depth == 0 {
+                break;
+            }
+            if self.phases[i].depth < depth {
+                depth = self.phases[i].depth;
+                chain.push(i);
+            }
+        }
+        chain.reverse();
+        chain
     }
 
     /// The phase index a forward step belongs to.
@@ -115,7 +173,19 @@ impl Plan {
         for phase in &mut self.phases {
             phase.steps.retain(|s| keep(s));
         }
-        self.phases.retain(|p| !p.steps.is_empty());
+        // Keep a group while a phase nested in it keeps steps.
+        let keep_phase: Vec<bool> = (0..self.phases.len())
+            .map(|i| {
+                let depth = self.phases[i].depth;
+                !self.phases[i].steps.is_empty()
+                    || self.phases[i + 1..]
+                        .iter()
+                        .take_while(|p| p.depth > depth)
+                        .any(|p| !p.steps.is_empty())
+            })
+            .collect();
+        let mut keep_phase = keep_phase.into_iter();
+        self.phases.retain(|_| keep_phase.next().unwrap_or(false));
         if self.phases.is_empty() {
             return Err(format!(
                 "--only {filter} selects no step of environment {}",
@@ -133,6 +203,9 @@ fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
         title,
         body,
         kind: StepKind::Gate { gate },
+        parent: None,
+        expected: None,
+        notes: Vec::new(),
         verify: false,
         readonly: true,
         backup: false,
@@ -151,7 +224,7 @@ fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
         .iter()
         .map(|required| {
             gate_step(
-                format!("gate.requires.{required}"),
+                format!("{GENERATED_ID_PREFIX}requires.{required}"),
                 format!("Gate: {required} went well with this runbook"),
                 format!(
                     "{} may only go ahead after a completed, successful, live (not dry-run) session \
@@ -168,7 +241,7 @@ fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
         .collect();
     if let Some(rehearsal) = &env.requires_rollback_test {
         session_gates.push(gate_step(
-            format!("gate.rollback-test.{rehearsal}"),
+            format!("{GENERATED_ID_PREFIX}rollback-test.{rehearsal}"),
             format!("Gate: the rollback was rehearsed in {rehearsal}"),
             format!(
                 "The rollback plan asks for a rollback test in {rehearsal} before {}: a live session \
@@ -190,6 +263,8 @@ fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
                     kind: PhaseKind::Prerequisites,
                     title: "Promotion gates".into(),
                     steps: session_gates,
+                    depth: 0,
+                    notes: Vec::new(),
                 },
             ),
         }
@@ -197,7 +272,7 @@ fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
     if env.min_backups > 0 {
         let min = env.min_backups;
         let step = gate_step(
-            "gate.backups".to_string(),
+            format!("{GENERATED_ID_PREFIX}backups"),
             format!("Gate: {min} verified backup(s) made in this session"),
             format!(
                 "Execution may only start after at least {min} backup step(s) (`{{backup}}`) succeeded \
@@ -221,6 +296,8 @@ fn add_gates(phases: &mut Vec<PlanPhase>, env: &Environment) {
                 kind: PhaseKind::Execution,
                 title: "Backups".into(),
                 steps: vec![step],
+                depth: 0,
+                notes: Vec::new(),
             }),
         }
     }

@@ -59,12 +59,17 @@ pub enum Row<'a> {
         key: PhaseKey,
         title: &'a str,
         kind: PhaseKind,
+        /// Steps done and planned in the phase and the phases nested in it.
         done: usize,
         total: usize,
         collapsed: bool,
+        /// How deeply the phase is nested in the runbook's headings.
+        depth: u32,
     },
     Step {
         step: &'a Step,
+        /// Its phase's depth, one more for a sub-step.
+        depth: u32,
     },
 }
 
@@ -72,7 +77,7 @@ impl Row<'_> {
     pub fn key(&self) -> RowKey {
         match self {
             Row::Phase { key, .. } => RowKey::Phase(*key),
-            Row::Step { step } => RowKey::Step(step.id.clone()),
+            Row::Step { step, .. } => RowKey::Step(step.id.clone()),
         }
     }
 }
@@ -426,13 +431,22 @@ impl App {
         matches!(self.session.next(), Next::Running(_))
     }
 
-    /// The checklist rows: forward phases, then the rollback steps.
+    /// The checklist rows: forward phases (a collapsed one hides the
+    /// phases nested in it), then the rollback steps.
     pub fn rows(&self) -> Vec<Row<'_>> {
         let mut rows = Vec::new();
         let plan = &self.session.plan;
+        let mut hidden_below: Option<u32> = None;
         for (i, phase) in plan.phases.iter().enumerate() {
+            match hidden_below {
+                Some(d) if phase.depth > d => continue,
+                _ => hidden_below = None,
+            }
             let key = PhaseKey::Forward(i);
-            let (done, total) = self.session.phase_progress(i);
+            let (done, total) = plan
+                .subtree(i)
+                .map(|j| self.session.phase_progress(j))
+                .fold((0, 0), |(d, t), (dj, tj)| (d + dj, t + tj));
             let collapsed = self.collapsed.contains(&key);
             rows.push(Row::Phase {
                 key,
@@ -441,9 +455,15 @@ impl App {
                 done,
                 total,
                 collapsed,
+                depth: phase.depth,
             });
-            if !collapsed {
-                rows.extend(phase.steps.iter().map(|step| Row::Step { step }));
+            if collapsed {
+                hidden_below = Some(phase.depth);
+            } else {
+                rows.extend(phase.steps.iter().map(|step| Row::Step {
+                    step,
+                    depth: phase.depth + u32::from(step.parent.is_some()),
+                }));
             }
         }
         if !plan.rollback.is_empty() {
@@ -461,12 +481,31 @@ impl App {
                 done,
                 total: plan.rollback.len(),
                 collapsed,
+                depth: 0,
             });
             if !collapsed {
-                rows.extend(plan.rollback.iter().map(|step| Row::Step { step }));
+                rows.extend(plan.rollback.iter().map(|step| Row::Step {
+                    step,
+                    depth: u32::from(step.parent.is_some()),
+                }));
             }
         }
         rows
+    }
+
+    /// The phases a step is in, outermost first: its phase and the groups
+    /// around it.
+    fn phases_around(&self, id: &str) -> Vec<PhaseKey> {
+        match self.session.plan.phase_of(id) {
+            Some(i) => self
+                .session
+                .plan
+                .lineage(i)
+                .into_iter()
+                .map(PhaseKey::Forward)
+                .collect(),
+            None => self.phase_of(id).into_iter().collect(),
+        }
     }
 
     /// The phase a step belongs to.
@@ -638,7 +677,7 @@ impl App {
         if self.follow
             && let Some(id) = self.active_step().map(|s| s.id.clone())
         {
-            if let Some(phase) = self.phase_of(&id) {
+            for phase in self.phases_around(&id) {
                 self.collapsed.remove(&phase);
             }
             self.selected = Some(RowKey::Step(id));
@@ -651,9 +690,14 @@ impl App {
         {
             Some(i) => Some(i),
             None => {
-                // A step hidden in a collapsed phase: its phase row stands in for it.
+                // A step hidden in a collapsed phase: the outermost collapsed
+                // phase around it stands in for it.
                 let phase = match &self.selected {
-                    Some(RowKey::Step(id)) => self.phase_of(id).map(RowKey::Phase),
+                    Some(RowKey::Step(id)) => self
+                        .phases_around(id)
+                        .into_iter()
+                        .find(|p| self.collapsed.contains(p))
+                        .map(RowKey::Phase),
                     _ => None,
                 };
                 let i = phase

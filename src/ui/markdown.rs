@@ -9,6 +9,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
+use crate::runbook::inline::{self, InlineHtml};
 use crate::text::sanitize;
 
 /// Render `markdown` into lines styled with `theme`.
@@ -147,6 +148,8 @@ impl Renderer {
                     self.spans.push(Span::styled(sanitize(&t), style));
                 }
             }
+            // `<NODE POOL NAME>` is the author's placeholder, to be read as text.
+            Event::InlineHtml(t) if inline::inline_html(&t) == InlineHtml::Text => self.text(&t),
             Event::Html(t) | Event::InlineHtml(t) => {
                 let dim = self.theme.dim();
                 self.spans.push(Span::styled(sanitize(t.trim_end()), dim));

@@ -54,9 +54,14 @@ pub fn plan(phases: usize, steps: usize) -> Plan {
                         timeout: None,
                         checked: false,
                         pos: SourcePos::default(),
+                        parent: None,
+                        expected: None,
+                        notes: Vec::new(),
                     }
                 })
                 .collect(),
+            depth: 0,
+            notes: Vec::new(),
         })
         .collect();
     Plan {

@@ -8,6 +8,7 @@
 pub mod browser;
 pub mod fold;
 pub mod journals;
+pub mod outline;
 pub mod peak;
 pub mod pty;
 pub mod report_json;

@@ -38,9 +38,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                     done,
                     total,
                     collapsed,
+                    depth,
                     ..
-                } => phase_line(app, *key, title, *done, *total, *collapsed, width),
-                Row::Step { step } => step_line(app, step, width),
+                } => phase_line(app, *key, title, (*done, *total), *collapsed, *depth, width),
+                Row::Step { step, depth } => step_line(app, step, *depth, width),
             };
             if app.selected.as_ref() == Some(&row.key()) {
                 line.style(app.theme.selected())
@@ -52,13 +53,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// Two columns per level of nesting, for phases under phases and sub-steps.
+fn indent(depth: u32) -> String {
+    "  ".repeat(usize::try_from(depth).unwrap_or(0).min(8))
+}
+
 fn phase_line<'a>(
     app: &App,
     key: PhaseKey,
     title: &str,
-    done: usize,
-    total: usize,
+    (done, total): (usize, usize),
     collapsed: bool,
+    depth: u32,
     width: usize,
 ) -> Line<'a> {
     let theme = app.theme;
@@ -74,6 +80,7 @@ fn phase_line<'a>(
         vec![Span::styled(format!("{done}/{total}"), theme.dim())]
     };
     let left = vec![
+        Span::raw(indent(depth)),
         Span::styled(arrow, theme.dim()),
         Span::styled(title, theme.heading()),
     ];
@@ -91,13 +98,13 @@ pub fn kind_label(step: &Step) -> &'static str {
     }
 }
 
-fn step_line<'a>(app: &App, step: &Step, width: usize) -> Line<'a> {
+fn step_line<'a>(app: &App, step: &Step, depth: u32, width: usize) -> Line<'a> {
     let theme = app.theme;
     let state = app.session.step(&step.id);
     let status = state.status();
     let style = theme.status(status);
     let left = vec![
-        Span::raw("  "),
+        Span::raw(format!("  {}", indent(depth))),
         Span::styled(status_glyph(status, app.spinner), style),
         Span::raw(" "),
         Span::styled(

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::checklist::kind_label;
 use super::{pane_block, pane_title};
 use crate::journal::event::Outcome;
-use crate::runbook::model::{Step, StepKind};
+use crate::runbook::model::{Note, Step, StepKind};
 use crate::session::{Next, StepStatus};
 use crate::text;
 use crate::text::sanitize;
@@ -44,12 +44,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
     let theme = app.theme;
     let plan = &app.session.plan;
-    let (title, steps): (String, &[Step]) = match key {
+    let (title, steps, phase_notes): (String, &[Step], &[Note]) = match key {
         PhaseKey::Forward(i) => match plan.phases.get(i) {
-            Some(p) => (p.title.clone(), &p.steps),
+            Some(p) => (p.title.clone(), &p.steps, &p.notes),
             None => return Vec::new(),
         },
-        PhaseKey::Rollback => ("Rollback".to_string(), &plan.rollback),
+        PhaseKey::Rollback => ("Rollback".to_string(), &plan.rollback, &[]),
     };
     let done = steps
         .iter()
@@ -59,6 +59,7 @@ fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
         Line::styled(title, theme.heading()),
         Line::raw(format!("{done} of {} steps done", steps.len())),
     ];
+    lines.extend(notes(app, phase_notes));
     if key == PhaseKey::Rollback && app.session.rollback.is_none() {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -90,10 +91,14 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
     if !step.changes_state() && !matches!(step.kind, StepKind::Manual) {
         facts.push(Span::styled(" · read-only", theme.dim()));
     }
+    if let Some(parent) = &step.parent {
+        facts.push(Span::styled(format!(" · sub-step of {parent}"), theme.dim()));
+    }
     lines.push(Line::from(facts));
     if let Some(hint) = waiting_hint(app, step) {
         lines.push(Line::styled(hint, theme.warning()));
     }
+    lines.extend(notes(app, &step.notes));
     lines.push(Line::raw(""));
     lines.extend(markdown::render(&step.body, theme));
 
@@ -102,8 +107,10 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
         StepKind::Sql { sql } => Some(("SQL", sql)),
         StepKind::Manual | StepKind::Gate { .. } => None,
     };
+    // Shown unless the body already shows it as it runs; prompted lines
+    // among their output are shown again on their own.
     if let Some((label, script)) = script
-        && !step.body.contains(script.trim())
+        && (!step.body.contains(script.trim()) || step.expected.is_some())
     {
         lines.push(Line::raw(""));
         lines.push(Line::styled(label, theme.bold()));
@@ -113,12 +120,45 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
                 .map(|l| Line::styled(format!("  {}", sanitize(l)), theme.code())),
         );
     }
+    if let Some(expected) = &step.expected {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "Expected output (as the runbook shows it)",
+            theme.bold(),
+        ));
+        lines.extend(
+            expected
+                .lines()
+                .map(|l| Line::styled(format!("  {}", sanitize(l)), theme.dim())),
+        );
+    }
 
     let history = history(app, step);
     if !history.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("History", theme.bold()));
         lines.extend(history);
+    }
+    lines
+}
+
+/// Admonitions: a highlighted title, then the text.
+fn notes(app: &App, notes: &[Note]) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for n in notes {
+        lines.push(Line::raw(""));
+        let style = match n.kind.as_str() {
+            "warning" | "danger" | "caution" | "attention" | "error" | "bug" | "failure" => {
+                app.theme.warning()
+            }
+            _ => app.theme.bold(),
+        };
+        lines.push(Line::styled(format!("▌ {}", sanitize(&n.title)), style));
+        lines.extend(markdown::render(&n.text, app.theme).into_iter().map(|l| {
+            let mut spans = vec![ratatui::text::Span::styled("▌ ", style)];
+            spans.extend(l.spans);
+            Line::from(spans)
+        }));
     }
     lines
 }
