@@ -149,11 +149,13 @@ impl TeeJournal {
         self.link.lock().status()
     }
 
-    /// Wait until the journal database has every event appended so far,
-    /// through reconnections, for up to `timeout`; true if it has.
-    pub fn wait_synced(&self, timeout: Duration) -> bool {
+    /// Flush, then wait until the journal database has every event
+    /// appended so far, through reconnections, for up to `timeout`; true if
+    /// it has (a driver's clean end, and tests).
+    pub fn sync_replica(&mut self, timeout: Duration) -> Result<bool, JournalError> {
+        self.flush()?;
         let appended = self.link.lock().appended();
-        self.link.wait_committed(appended, timeout, true)
+        Ok(self.link.wait_committed(appended, timeout, true))
     }
 
     fn stored_line(&self, offset: u64) -> Result<StoredLine, JournalError> {

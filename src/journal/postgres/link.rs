@@ -148,6 +148,58 @@ pub(crate) struct LinkState {
 }
 
 impl LinkState {
+    fn new(has_file: bool) -> LinkState {
+        LinkState {
+            has_file,
+            feed: Feed::Live,
+            queue: VecDeque::new(),
+            queue_bytes: 0,
+            released: 0,
+            appended: 0,
+            on_file: 0,
+            committed: 0,
+            committed_hash: LineHash::GENESIS,
+            committed_offset: 0,
+            in_doubt: Vec::new(),
+            connected: false,
+            outage: None,
+            fatal: None,
+            closing: false,
+            stopped: false,
+        }
+    }
+
+    /// Square the chain's `head`, read after reconnecting, with what the
+    /// link knows. The in-doubt batch counts as committed only if the head
+    /// is exactly its last line; if the head is where it was, the batch is
+    /// sent again (from the queue, or the file re-reads it). Anything else
+    /// means someone else wrote: `Err` with that head.
+    fn reconcile(&mut self, head: Option<Head>) -> Result<(), Head> {
+        let in_doubt = std::mem::take(&mut self.in_doubt);
+        let known = Head {
+            next_seq: self.committed,
+            last_hash: self.committed_hash,
+        };
+        match (head.unwrap_or(Head::EMPTY), in_doubt.last()) {
+            (h, _) if h == known => {
+                if !self.has_file {
+                    for line in in_doubt.into_iter().rev() {
+                        self.queue_bytes += line.text.len();
+                        self.queue.push_front(line);
+                    }
+                }
+                Ok(())
+            }
+            (h, Some(last)) if h.next_seq == last.seq + 1 && h.last_hash == last.hash => {
+                self.committed = h.next_seq;
+                self.committed_hash = h.last_hash;
+                self.committed_offset = last.end_offset();
+                Ok(())
+            }
+            (h, _) => Err(h),
+        }
+    }
+
     /// Add a line (the next seq) to the live queue; with a local file, a
     /// queue that grew too large is dropped for re-reading from the file.
     pub fn push(&mut self, line: StoredLine) {
@@ -248,24 +300,7 @@ impl Link {
     /// against a journal database it cannot reach.
     pub fn start(cfg: LinkConfig) -> Result<(Link, Opened), PgError> {
         let shared = Arc::new(Shared {
-            state: Mutex::new(LinkState {
-                has_file: cfg.file.is_some(),
-                feed: Feed::Live,
-                queue: VecDeque::new(),
-                queue_bytes: 0,
-                released: 0,
-                appended: 0,
-                on_file: 0,
-                committed: 0,
-                committed_hash: LineHash::GENESIS,
-                committed_offset: 0,
-                in_doubt: Vec::new(),
-                connected: false,
-                outage: None,
-                fatal: None,
-                closing: false,
-                stopped: false,
-            }),
+            state: Mutex::new(LinkState::new(cfg.file.is_some())),
             changed: Condvar::new(),
             wake: Notify::new(),
             closing: Notify::new(),
@@ -443,15 +478,12 @@ async fn run(shared: &Shared, cfg: LinkConfig, opened: std::sync::mpsc::Sender<R
             Ended::Lost(reason) => reason,
         };
         lost(shared, &cfg, reason);
+        // The first attempt is immediate: a killed connection usually means
+        // the server is still there.
         conn = loop {
             if shared.lock().closing {
                 return;
             }
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = shared.closing.notified() => return,
-            }
-            backoff = (backoff * 2).min(BACKOFF_MAX);
             match reopen(shared, &cfg, lock.as_ref()).await {
                 Ok(conn) => break conn,
                 Err(Ended::Fatal(e)) => {
@@ -465,6 +497,11 @@ async fn run(shared: &Shared, cfg: LinkConfig, opened: std::sync::mpsc::Sender<R
                 }
                 Err(Ended::Closing) => return,
             }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = shared.closing.notified() => return,
+            }
+            backoff = (backoff * 2).min(BACKOFF_MAX);
         };
         backoff = BACKOFF_FIRST;
     }
@@ -532,39 +569,12 @@ async fn reopen(
         .await
         .map_err(|e| Ended::Lost(conn.error("read the session's chain", &e).to_string()))?;
     let mut st = shared.lock();
-    let in_doubt = std::mem::take(&mut st.in_doubt);
-    let known = Head {
-        next_seq: st.committed,
-        last_hash: st.committed_hash,
-    };
-    let landed = in_doubt.last().map(|l| Head {
-        next_seq: l.seq + 1,
-        last_hash: l.hash,
-    });
-    match head.unwrap_or(Head::EMPTY) {
-        h if h == known => {
-            if cfg.file.is_none() {
-                // Not committed: send the batch again, first.
-                for line in in_doubt.into_iter().rev() {
-                    st.queue_bytes += line.text.len();
-                    st.queue.push_front(line);
-                }
-            }
-        }
-        h if Some(h) == landed => {
-            if let Some(last) = in_doubt.last() {
-                st.committed = h.next_seq;
-                st.committed_hash = h.last_hash;
-                st.committed_offset = last.end_offset();
-            }
-        }
-        h => {
-            return Err(Ended::Fatal(PgError::ChainConflict {
-                session: cfg.session.clone(),
-                expected: known.next_seq,
-                head: h.next_seq.to_string(),
-            }));
-        }
+    if let Err(h) = st.reconcile(head) {
+        return Err(Ended::Fatal(PgError::ChainConflict {
+            session: cfg.session.clone(),
+            expected: st.committed,
+            head: h.next_seq.to_string(),
+        }));
     }
     st.connected = true;
     if st.feed == Feed::Live {
@@ -750,5 +760,113 @@ async fn pump(shared: &Shared, cfg: &LinkConfig, conn: &mut JournalConnection) -
                 return Ended::Lost(format!("no answer within {} s", TRANSACTION_TIMEOUT.as_secs()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(seq: u64, prev: &LineHash) -> StoredLine {
+        let record = crate::journal::event::Record {
+            seq,
+            ts: Utc::now(),
+            event: crate::journal::event::Event::Note {
+                who: "ana".into(),
+                text: format!("note {seq}"),
+            },
+        };
+        let mut out = Vec::new();
+        crate::journal::chain::encode_line(&record, prev, &mut out).unwrap();
+        StoredLine::parse(out.strip_suffix(b"\n").unwrap(), 1_000 * seq).unwrap()
+    }
+
+    /// A state that has committed seq 0..3 and lost the answer for 3..5.
+    fn in_doubt(has_file: bool) -> (LinkState, Vec<StoredLine>) {
+        let mut st = LinkState::new(has_file);
+        let mut prev = LineHash::GENESIS;
+        let mut lines = Vec::new();
+        for seq in 0..5 {
+            let l = line(seq, &prev);
+            prev = l.hash;
+            lines.push(l);
+        }
+        st.committed = 3;
+        st.committed_hash = lines[2].hash;
+        st.appended = 5;
+        st.in_doubt = lines[3..].to_vec();
+        (st, lines)
+    }
+
+    #[test]
+    fn a_batch_that_did_not_land_is_sent_again_first() {
+        let (mut st, lines) = in_doubt(false);
+        st.push(line(5, &lines[4].hash));
+        let head = Head {
+            next_seq: 3,
+            last_hash: lines[2].hash,
+        };
+        assert_eq!(st.reconcile(Some(head)), Ok(()));
+        assert_eq!(st.committed, 3);
+        let seqs: Vec<u64> = st.queue.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+
+        // With a file, the file feed re-reads it instead.
+        let (mut st, lines) = in_doubt(true);
+        let head = Head {
+            next_seq: 3,
+            last_hash: lines[2].hash,
+        };
+        assert_eq!(st.reconcile(Some(head)), Ok(()));
+        assert!(st.queue.is_empty());
+        assert_eq!(st.committed, 3);
+    }
+
+    #[test]
+    fn a_batch_that_landed_counts_as_committed() {
+        let (mut st, lines) = in_doubt(true);
+        let head = Head {
+            next_seq: 5,
+            last_hash: lines[4].hash,
+        };
+        assert_eq!(st.reconcile(Some(head)), Ok(()));
+        assert_eq!((st.committed, st.committed_hash), (5, lines[4].hash));
+        assert_eq!(st.committed_offset, lines[4].end_offset());
+        assert!(st.in_doubt.is_empty());
+    }
+
+    #[test]
+    fn a_head_anywhere_else_is_another_writer() {
+        let (mut st, lines) = in_doubt(false);
+        let elsewhere = [
+            Some(Head {
+                next_seq: 4,
+                last_hash: lines[3].hash,
+            }),
+            Some(Head {
+                next_seq: 5,
+                last_hash: lines[0].hash,
+            }),
+            Some(Head {
+                next_seq: 9,
+                last_hash: lines[4].hash,
+            }),
+            None,
+        ];
+        for head in elsewhere {
+            let mut st = LinkState::new(false);
+            (st.committed, st.committed_hash, st.in_doubt) = (3, lines[2].hash, lines[3..].to_vec());
+            assert!(st.reconcile(head).is_err(), "{head:?}");
+        }
+        st.in_doubt.clear();
+        let head = Head {
+            next_seq: 3,
+            last_hash: lines[2].hash,
+        };
+        assert_eq!(
+            st.reconcile(Some(head)),
+            Ok(()),
+            "nothing in doubt, nothing moved"
+        );
     }
 }

@@ -17,9 +17,11 @@ use crate::journal::{JournalError, JournalSink, OUTPUT_BATCH_AGE, OUTPUT_BATCH_B
 /// A session journal in the journal database only, behind [`JournalSink`]
 /// with the file backend's rules: a durable event is committed before
 /// `append` returns; output is batched (256 KiB / 100 ms, or the next
-/// durable event, or `flush`) and sent in multi-row inserts. If the
-/// database cannot confirm a durable event, `append` fails and the sink
-/// refuses further events, like a file that cannot be written. A driver
+/// durable event, or `flush`) and sent in multi-row inserts. A lost
+/// connection is re-established and the unconfirmed lines are sent again;
+/// if the database cannot confirm a durable event within 11 s (`COMMIT_WAIT`),
+/// `append` fails and the sink refuses further events, like a file that
+/// cannot be written. A driver
 /// uses [`TeeJournal`](crate::journal::tee::TeeJournal) instead, which also
 /// keeps the local file and rides out an outage.
 pub struct PgJournal {
@@ -170,9 +172,10 @@ impl PgJournal {
         Ok(record)
     }
 
-    /// Wait for the database to have every line below `seq`; fail the sink if it cannot.
+    /// Wait for the database to have every line below `seq`, through a
+    /// reconnection if need be; fail the sink if it cannot within `COMMIT_WAIT`.
     fn confirm(&mut self, seq: u64) -> Result<(), JournalError> {
-        if self.link.wait_committed(seq, COMMIT_WAIT, false) {
+        if self.link.wait_committed(seq, COMMIT_WAIT, true) {
             return Ok(());
         }
         let st = self.link.lock();
