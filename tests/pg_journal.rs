@@ -364,7 +364,10 @@ fn killed_journal_connections_lose_nothing_the_file_buffers_and_the_chain_holds(
     assert!(events >= 1_003, "{events} events buffered");
     assert!(!reason.is_empty());
     let shown = tee.status().to_string();
-    assert!(shown.contains("kept in the local journal"), "{shown}");
+    assert!(
+        shown.contains("only in the local journal, sent in order"),
+        "{shown}"
+    );
 
     scratch.allow_connections(true);
     assert!(
@@ -976,4 +979,38 @@ fn connections_killed_again_and_again_mid_write_never_lose_or_repeat_a_record() 
     assert_eq!(stored_lines(&scratch, &tee_id), file_lines(&path));
     assert_eq!(verified_events(&db, &tee_id), 901);
     assert_eq!(verified_events(&db, &pg_id), 901);
+}
+
+#[test]
+fn a_local_journal_edited_while_the_database_was_away_is_not_sent() {
+    let (scratch, db, _state, id, mut tee) = tee_session("pg_edited_buffer");
+    scratch.allow_connections(false);
+    scratch.terminate_connections();
+    tee.append(note("the original text")).unwrap();
+    tee.append(note("and another")).unwrap();
+    wait_for_status(&tee, Duration::from_secs(10), ReplicaStatus::is_degraded);
+    let path = tee.path().to_path_buf();
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("the original text", "the improved text")).unwrap();
+
+    scratch.allow_connections(true);
+    let status = wait_for_status(&tee, Duration::from_secs(20), |s| {
+        matches!(s, ReplicaStatus::Stopped { .. })
+    });
+    let ReplicaStatus::Stopped { reason } = status else {
+        unreachable!()
+    };
+    assert!(reason.contains("disagree at seq 1"), "{reason}");
+    assert!(reason.contains("edited"), "{reason}");
+    let err = tee.append(note("more")).unwrap_err();
+    assert!(
+        matches!(err, JournalError::Postgres(PgError::Diverged { .. })),
+        "{err}"
+    );
+    drop(tee);
+    assert_eq!(
+        verified_events(&db, &id),
+        1,
+        "the database kept only what verified"
+    );
 }

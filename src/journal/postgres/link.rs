@@ -40,14 +40,14 @@ use tokio::sync::Notify;
 use super::append::{self, Appended, Head, StoredLine};
 use super::lock::{self, Claim, DriverLock, Origin};
 use super::{JournalConnection, JournalDb, PgError};
-use crate::journal::chain::{LineHash, Verifier};
+use crate::journal::chain::{LineError, LineHash, Verifier};
 
 /// At most this many records per transaction…
 const BATCH_ROWS: usize = 5_000;
 /// …and about this many bytes of lines.
 const BATCH_BYTES: usize = 4 << 20;
 /// A live queue larger than this is dropped and re-read from the file.
-pub(crate) const SPILL_BYTES: usize = 64 << 20;
+const SPILL_BYTES: usize = 64 << 20;
 /// A transaction that takes longer than this counts as a lost connection.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a sink waits for a durable event's commit: past the
@@ -94,7 +94,7 @@ impl fmt::Display for ReplicaStatus {
                 reason,
             } => write!(
                 f,
-                "journal database not reached since {} ({reason}): {events} event{} kept in the local journal until it is back",
+                "journal database behind since {} ({reason}): {events} event{} only in the local journal, sent in order as soon as it takes them",
                 since.format("%H:%M:%S UTC"),
                 if *events == 1 { "" } else { "s" }
             ),
@@ -310,6 +310,7 @@ impl Link {
         let thread = std::thread::Builder::new()
             .name("runsheet-journal-db".into())
             .spawn(move || {
+                let _stopped = StopOnExit(&worker);
                 let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt,
                     Err(e) => {
@@ -320,8 +321,6 @@ impl Link {
                     }
                 };
                 runtime.block_on(run(&worker, cfg, opened_tx));
-                worker.lock().stopped = true;
-                worker.changed.notify_all();
             })
             .map_err(|e| PgError::Connect(format!("cannot start the journal's thread: {e}")))?;
         let opened = opened_rx.recv().unwrap_or_else(|_| {
@@ -426,6 +425,26 @@ impl Shared {
     }
 }
 
+/// Marks the link stopped when its thread ends, however it ends: a panic
+/// (its message already printed) stops the copy for good, so the sinks
+/// fail instead of waiting on a thread that is gone.
+struct StopOnExit<'a>(&'a Shared);
+
+impl Drop for StopOnExit<'_> {
+    fn drop(&mut self) {
+        let mut st = self.0.lock();
+        st.stopped = true;
+        st.connected = false;
+        if std::thread::panicking() && st.fatal.is_none() {
+            st.fatal = Some(PgError::Connect(
+                "the journal database writer failed (see the message above)".into(),
+            ));
+        }
+        drop(st);
+        self.0.changed.notify_all();
+    }
+}
+
 /// Why a connection's work ended.
 enum Ended {
     Closing,
@@ -519,10 +538,15 @@ fn stop(shared: &Shared, e: PgError) {
 fn lost(shared: &Shared, cfg: &LinkConfig, reason: String) {
     let mut st = shared.lock();
     st.connected = false;
-    st.outage.get_or_insert_with(|| Outage {
-        since: Utc::now(),
-        reason: reason.clone(),
-    });
+    match st.outage.as_mut() {
+        Some(outage) => outage.reason = reason,
+        None => {
+            st.outage = Some(Outage {
+                since: Utc::now(),
+                reason,
+            })
+        }
+    }
     if cfg.file.is_some() {
         st.feed = Feed::FromFile;
         st.queue.clear();
@@ -679,9 +703,10 @@ fn read_file_lines(
         let Some(line) = buf.strip_suffix(b"\n") else {
             return Err(diverged(seq, "the local journal ends early".into()));
         };
-        verifier
-            .check(line)
-            .map_err(|e| diverged(seq, format!("the local journal does not verify here: {e:?}")))?;
+        verifier.check(line).map_err(|e| {
+            let (LineError::Malformed(reason) | LineError::Broken(reason)) = e;
+            diverged(seq, format!("the local journal does not verify here: {reason}"))
+        })?;
         let stored = StoredLine::parse(line, at).ok_or_else(|| diverged(seq, "unreadable line".into()))?;
         at += n as u64;
         bytes += stored.text.len();
