@@ -2,7 +2,9 @@
 //!
 //! [`chain`] fixes the line format and the hash chain, [`file`] is the local
 //! file backend, [`reader`] reads and verifies a journal, [`store`] finds
-//! sessions in the state directory. Backends implement [`JournalSink`].
+//! sessions in the state directory. [`postgres`] keeps the same lines in a
+//! team's PostgreSQL database, and [`tee`] is a team session's driver
+//! journal: the file plus that database. Backends implement [`JournalSink`].
 
 pub mod chain;
 pub mod event;
