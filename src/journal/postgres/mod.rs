@@ -37,9 +37,6 @@ pub use error::PgError;
 pub use link::ReplicaStatus;
 pub use sink::PgJournal;
 
-/// The environment variable that will select a journal database (`--journal`).
-pub const JOURNAL_URL_ENV: &str = "RUNSHEET_JOURNAL_URL";
-
 /// The channel on which every committed batch of records is announced, with
 /// the payload `SESSION NEXT_SEQ`.
 pub const JOURNAL_CHANNEL: &str = "runsheet_journal";
@@ -83,7 +80,7 @@ impl std::fmt::Debug for JournalDb {
 
 impl JournalDb {
     /// The journal database a `postgres://…` URL (or libpq `key=value`
-    /// string) names. What it leaves out comes from the `PG*` variables and
+    /// string) names: what `--journal` and `RUNSHEET_JOURNAL_URL` will give. What it leaves out comes from the `PG*` variables and
     /// libpq's defaults, and `sslmode` works as for an environment's
     /// database (the same connection helper). Errors never show a password.
     pub fn from_url(url: &str) -> Result<JournalDb, PgError> {
@@ -154,11 +151,6 @@ impl JournalConnection {
             .await
             .map(|row| row.get(0))
             .map_err(|e| self.error("ask for the connection's process id", &e))
-    }
-
-    /// True once the connection has closed (killed, server gone).
-    pub fn is_closed(&self) -> bool {
-        self.client.is_closed() || self.driver.is_finished()
     }
 
     pub(crate) fn client(&self) -> &Client {

@@ -12,9 +12,6 @@
 
 use super::{JournalConnection, PgError};
 
-/// The schema all runsheet's objects live in.
-pub const SCHEMA: &str = "runsheet";
-
 /// The migrations, in order; the version of the schema is the number of the
 /// last one applied. Never edit a published migration: add the next one.
 const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/001_journal.sql"))];

@@ -127,10 +127,6 @@ impl PgJournal {
         self.lock.as_ref()
     }
 
-    pub fn session(&self) -> &str {
-        &self.session
-    }
-
     pub fn status(&self) -> ReplicaStatus {
         self.link.lock().status()
     }
