@@ -3,13 +3,14 @@
 //!
 //! `cargo bench --bench journal`
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use runsheet::journal::JournalSink;
-use runsheet::journal::event::{Event, FORMAT_VERSION, Header, Mode, Stream};
+use runsheet::journal::event::{Event, Stream};
 use runsheet::journal::file::FileJournal;
 use runsheet::journal::reader::{JournalStream, read_journal};
-use runsheet::runbook::plan::Plan;
 
 const EVENTS: usize = 1_000_000;
 
@@ -29,31 +30,9 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration, Option<Duration>) {
     (out, wall.elapsed(), cpu)
 }
 
-fn header() -> Header {
-    Header {
-        format: FORMAT_VERSION,
-        session_id: "bench".into(),
-        runbook_path: "runbooks/bench.md".into(),
-        runbook_sha256: "0".repeat(64),
-        environment: "development".into(),
-        mode: Mode::DryRun,
-        operator: "bench".into(),
-        host: "bench".into(),
-        runsheet_version: env!("CARGO_PKG_VERSION").into(),
-        only: None,
-        plan: Plan {
-            runbook_title: "bench".into(),
-            environment: "development".into(),
-            phases: vec![],
-            signoffs: 1,
-            ..Plan::default()
-        },
-    }
-}
-
 fn main() {
     let dir = tempfile::TempDir::new().expect("temp dir");
-    let mut journal = FileJournal::create(dir.path(), header()).expect("create journal");
+    let mut journal = FileJournal::create(dir.path(), common::header("bench")).expect("create journal");
     let path = journal.path().to_path_buf();
 
     let ((), write, write_cpu) = timed(|| {

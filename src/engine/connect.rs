@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::DbError;
-use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, NoTls};
+use tokio_postgres::{AsyncMessage, CancelToken, Client, Config, NoTls, Notification};
 
 use crate::runbook::model::{DatabaseSource, ValueSource};
 
@@ -186,7 +186,7 @@ fn local_socket_dir(port: u16) -> Option<&'static str> {
         .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists())
 }
 
-fn os_user() -> Option<String> {
+pub(crate) fn os_user() -> Option<String> {
     nix::unistd::User::from_uid(nix::unistd::getuid())
         .ok()
         .flatten()
@@ -212,6 +212,24 @@ pub struct Connected {
 /// verification, libpq's `verify-ca`/`verify-full`, is not offered). Unix
 /// sockets never use TLS, as in libpq.
 pub async fn connect(cfg: &Config) -> Result<Connected, ConnectError> {
+    connect_with(cfg, None).await
+}
+
+/// [`connect`], also forwarding the connection's LISTEN notifications to
+/// `notifications` (the journal's followers). They are hints: when the
+/// receiver falls behind, the newest are dropped rather than stalling the
+/// connection, so a listener must re-read what it follows anyway.
+pub async fn connect_listening(
+    cfg: &Config,
+    notifications: mpsc::Sender<Notification>,
+) -> Result<Connected, ConnectError> {
+    connect_with(cfg, Some(notifications)).await
+}
+
+async fn connect_with(
+    cfg: &Config,
+    notifications: Option<mpsc::Sender<Notification>>,
+) -> Result<Connected, ConnectError> {
     let mut cfg = cfg.clone();
     if !cfg.get_hosts().is_empty() && cfg.get_hosts().iter().all(|h| matches!(h, Host::Unix(_))) {
         cfg.ssl_mode(SslMode::Disable);
@@ -222,7 +240,7 @@ pub async fn connect(cfg: &Config) -> Result<Connected, ConnectError> {
     };
     if cfg.get_ssl_mode() == SslMode::Disable {
         let (client, connection) = cfg.connect(NoTls).await.map_err(failed)?;
-        let (driver, notices) = drive(connection);
+        let (driver, notices) = drive(connection, notifications);
         Ok(Connected {
             client,
             driver,
@@ -230,7 +248,7 @@ pub async fn connect(cfg: &Config) -> Result<Connected, ConnectError> {
         })
     } else {
         let (client, connection) = cfg.connect(tls_connector()?).await.map_err(failed)?;
-        let (driver, notices) = drive(connection);
+        let (driver, notices) = drive(connection, notifications);
         Ok(Connected {
             client,
             driver,
@@ -267,6 +285,7 @@ fn tls_connector() -> Result<MakeTlsConnector, ConnectError> {
 /// Drive the connection ourselves so that notices are forwarded, not just logged.
 fn drive<S, T>(
     mut connection: tokio_postgres::Connection<S, T>,
+    notifications: Option<mpsc::Sender<Notification>>,
 ) -> (
     JoinHandle<Result<(), tokio_postgres::Error>>,
     mpsc::Receiver<DbError>,
@@ -282,6 +301,11 @@ where
                 Some(Ok(AsyncMessage::Notice(notice))) => {
                     // Nobody listening any more: the notice is dropped, the connection goes on.
                     let _ = tx.send(notice).await;
+                }
+                Some(Ok(AsyncMessage::Notification(note))) => {
+                    if let Some(tx) = &notifications {
+                        let _ = tx.try_send(note);
+                    }
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e),
@@ -325,7 +349,7 @@ pub fn error_text(e: &tokio_postgres::Error) -> String {
 
 /// `text` with the password (if any) masked, and any password-bearing
 /// connection string in it redacted.
-fn scrub(text: &str, password: Option<&[u8]>) -> String {
+pub(crate) fn scrub(text: &str, password: Option<&[u8]>) -> String {
     let mut text = crate::secrets::redact_connection_passwords(text).into_owned();
     if let Some(pw) = password.map(String::from_utf8_lossy)
         && !pw.is_empty()

@@ -151,6 +151,11 @@ fn parse_record(json: &[u8]) -> serde_json::Result<Record> {
     }
 }
 
+/// The hash a line (without its newline) carries in its last member, unchecked.
+pub fn line_hash(line: &[u8]) -> Option<LineHash> {
+    split_line(line).map(|(_, hash)| hash)
+}
+
 /// Parse a line without checking its hash (for a quick look at a journal's
 /// tail). The hash member is ignored by the record's deserialiser.
 pub fn parse_line_unchecked(line: &[u8]) -> Option<Record> {
@@ -185,9 +190,15 @@ impl Default for Verifier {
 impl Verifier {
     /// A verifier for a journal's first line.
     pub fn new() -> Verifier {
+        Verifier::resume(LineHash::GENESIS, 0)
+    }
+
+    /// A verifier for the line `next_seq` of a journal whose line before it
+    /// hashed to `prev`: checks a chain from the middle, trusting that start.
+    pub fn resume(prev: LineHash, next_seq: u64) -> Verifier {
         Verifier {
-            prev: LineHash::GENESIS,
-            next_seq: 0,
+            prev,
+            next_seq,
             body: Vec::new(),
         }
     }

@@ -8,7 +8,7 @@ use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::Utc;
 use nix::errno::Errno;
@@ -17,12 +17,7 @@ use nix::fcntl::{Flock, FlockArg};
 use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
 use super::reader::{Integrity, JournalStream, ReadJournal};
-use super::{JournalError, JournalSink};
-
-/// Buffered output is written once it is this large…
-const BATCH_BYTES: usize = 256 * 1024;
-/// …or this old, whichever comes first (checked when output is appended).
-const BATCH_AGE: Duration = Duration::from_millis(100);
+use super::{JournalError, JournalSink, OUTPUT_BATCH_AGE, OUTPUT_BATCH_BYTES};
 
 /// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
 /// (UTC start time and 6 random hex digits from the operating system).
@@ -49,7 +44,7 @@ pub fn journal_path(dir: &Path, id: &str) -> PathBuf {
 }
 
 /// A session id becomes a file name: keep it to a safe alphabet.
-fn check_session_id(id: &str) -> Result<(), JournalError> {
+pub(crate) fn check_session_id(id: &str) -> Result<(), JournalError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
@@ -86,6 +81,10 @@ pub struct FileJournal {
     file: Flock<File>,
     prev: LineHash,
     next_seq: u64,
+    /// Bytes in the file: where the first pending line will start.
+    len: u64,
+    /// Seq of the first line not yet written (in `pending`, or to come).
+    written_seq: u64,
     /// Encoded lines of output events not yet written.
     pending: Vec<u8>,
     pending_since: Option<Instant>,
@@ -101,6 +100,24 @@ impl FileJournal {
     /// creates `dir/sessions/<header.session_id>.jsonl` and writes the header
     /// (seq 0), synced together with the directory entry.
     pub fn create(dir: &Path, header: Header) -> Result<FileJournal, JournalError> {
+        FileJournal::create_copying(dir, header, None)
+    }
+
+    /// [`FileJournal::create`], also copying the header's line (without its
+    /// newline) into `line`, as [`FileJournal::append_line`] does.
+    pub fn create_with_line(
+        dir: &Path,
+        header: Header,
+        line: &mut Vec<u8>,
+    ) -> Result<FileJournal, JournalError> {
+        FileJournal::create_copying(dir, header, Some(line))
+    }
+
+    fn create_copying(
+        dir: &Path,
+        header: Header,
+        line: Option<&mut Vec<u8>>,
+    ) -> Result<FileJournal, JournalError> {
         check_session_id(&header.session_id)?;
         let sessions = dir.join("sessions");
         DirBuilder::new()
@@ -122,8 +139,8 @@ impl FileJournal {
                 }
             })?;
         let written = lock(file, &path).and_then(|file| {
-            let mut journal = FileJournal::new(path.clone(), file, LineHash::GENESIS, 0);
-            journal.append_record(Event::Header(Box::new(header)))?;
+            let mut journal = FileJournal::new(path.clone(), file, LineHash::GENESIS, 0, 0);
+            journal.append_record(Event::Header(Box::new(header)), line)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
                 .map_err(JournalError::io("sync the session directory", &sessions))?;
@@ -193,16 +210,19 @@ impl FileJournal {
             file,
             *stream.last_hash(),
             read.records.len() as u64,
+            good_len,
         );
         Ok((journal, read))
     }
 
-    fn new(path: PathBuf, file: Flock<File>, prev: LineHash, next_seq: u64) -> FileJournal {
+    fn new(path: PathBuf, file: Flock<File>, prev: LineHash, next_seq: u64, len: u64) -> FileJournal {
         FileJournal {
             path,
             file,
             prev,
             next_seq,
+            len,
+            written_seq: next_seq,
             pending: Vec::new(),
             pending_since: None,
             unsynced: false,
@@ -214,7 +234,32 @@ impl FileJournal {
         &self.path
     }
 
-    fn append_record(&mut self, event: Event) -> Result<Record, JournalError> {
+    /// Lines with a seq below this are in the file (written, perhaps not yet
+    /// synced); the rest wait in the output batch.
+    pub fn written_seq(&self) -> u64 {
+        self.written_seq
+    }
+
+    /// [`JournalSink::append`], also copying the line as written (without its
+    /// newline) into `line` and returning the byte offset it starts at in
+    /// the file: what a copy of the journal elsewhere needs to store the very
+    /// same bytes, and to find them again in the file.
+    pub fn append_line(&mut self, event: Event, line: &mut Vec<u8>) -> Result<(Record, u64), JournalError> {
+        if matches!(event, Event::Header(_)) {
+            return Err(JournalError::MisplacedHeader {
+                path: self.path.clone(),
+            });
+        }
+        self.append_record(event, Some(line))
+    }
+
+    /// Append `event`; with `copy`, the line is also copied there. Returns
+    /// the record and the offset of its line in the file.
+    fn append_record(
+        &mut self,
+        event: Event,
+        copy: Option<&mut Vec<u8>>,
+    ) -> Result<(Record, u64), JournalError> {
         if self.failed {
             return Err(JournalError::Failed {
                 path: self.path.clone(),
@@ -225,18 +270,24 @@ impl FileJournal {
             ts: Utc::now(),
             event,
         };
+        let start = self.pending.len();
         self.prev = encode_line(&record, &self.prev, &mut self.pending)?;
         self.next_seq += 1;
+        if let Some(copy) = copy {
+            copy.clear();
+            copy.extend_from_slice(&self.pending[start..self.pending.len() - 1]);
+        }
+        let offset = self.len + start as u64;
         if record.event.is_durable() {
             self.write_pending()?;
             self.sync()?;
         } else {
             let since = *self.pending_since.get_or_insert_with(Instant::now);
-            if self.pending.len() >= BATCH_BYTES || since.elapsed() >= BATCH_AGE {
+            if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
                 self.write_pending()?;
             }
         }
-        Ok(record)
+        Ok((record, offset))
     }
 
     fn write_pending(&mut self) -> Result<(), JournalError> {
@@ -244,6 +295,8 @@ impl FileJournal {
             return Ok(());
         }
         let written = (&*self.file).write_all(&self.pending);
+        self.len += self.pending.len() as u64;
+        self.written_seq = self.next_seq;
         self.pending.clear();
         self.pending_since = None;
         self.unsynced = true;
@@ -272,7 +325,7 @@ impl JournalSink for FileJournal {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event)
+        self.append_record(event, None).map(|(record, _)| record)
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {

@@ -2,18 +2,29 @@
 //!
 //! [`chain`] fixes the line format and the hash chain, [`file`] is the local
 //! file backend, [`reader`] reads and verifies a journal, [`store`] finds
-//! sessions in the state directory. Backends implement [`JournalSink`].
+//! sessions in the state directory. [`postgres`] keeps the same lines in a
+//! team's PostgreSQL database, and [`tee`] is a team session's driver
+//! journal: the file plus that database. Backends implement [`JournalSink`].
 
 pub mod chain;
 pub mod event;
 pub mod file;
+pub mod postgres;
 pub mod reader;
 pub mod store;
+pub mod tee;
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use event::{Event, Record};
+use postgres::{PgError, ReplicaStatus};
+
+/// Buffered output is written once it is this large…
+pub(crate) const OUTPUT_BATCH_BYTES: usize = 256 * 1024;
+/// …or this old, whichever comes first (checked when output is appended).
+pub(crate) const OUTPUT_BATCH_AGE: Duration = Duration::from_millis(100);
 
 /// Where the events of a session are written.
 ///
@@ -22,16 +33,32 @@ use event::{Event, Record};
 /// any output buffered before it, by the time `append` returns, so the UI may
 /// show it. Output events are batched: they reach storage at the next durable
 /// event, at `flush`, or when the batch grows past its size or age limit
-/// (256 KiB / 100 ms for the file backend), checked as output is appended. A
-/// backend runs no thread of its own, so the engine calls `flush` on its
-/// ~100 ms tick to bound how long output waits. After a failed write a sink
-/// refuses further events; resuming the session continues the journal.
+/// ([`OUTPUT_BATCH_BYTES`] / [`OUTPUT_BATCH_AGE`]: 256 KiB / 100 ms),
+/// checked as output is appended. Nothing wakes a batch by itself, so the
+/// engine calls `flush` on its ~100 ms tick to bound how long output waits.
+/// After a failed write a sink refuses further events; resuming the session
+/// continues the journal.
+///
+/// A sink that copies the journal to a journal database (the tee) keeps
+/// appending to its local file while that database is away: `append` does
+/// not fail then, but [`JournalSink::replica`] says so, and the driver shows
+/// it and starts no new state-changing step while [`JournalSink::is_degraded`].
 pub trait JournalSink: Send {
     /// Record an event; see the trait documentation for when it is durable.
     fn append(&mut self, event: Event) -> Result<Record, JournalError>;
 
     /// Write and sync any buffered output.
     fn flush(&mut self) -> Result<(), JournalError>;
+
+    /// Where the copy in the journal database stands; `None` without one.
+    fn replica(&self) -> Option<ReplicaStatus> {
+        None
+    }
+
+    /// True while events are not reaching the journal database.
+    fn is_degraded(&self) -> bool {
+        self.replica().is_some_and(|r| r.is_degraded())
+    }
 }
 
 /// Everything that can go wrong storing, reading or finding a journal.
@@ -74,6 +101,8 @@ pub enum JournalError {
     NoJournal { path: PathBuf },
     #[error("no session '{arg}' in {}; `runsheet sessions` lists them", dir.display())]
     NoSession { arg: String, dir: PathBuf },
+    #[error(transparent)]
+    Postgres(#[from] PgError),
     #[error("session '{arg}' is ambiguous: it starts {}; give more of the id", candidates.join(", "))]
     AmbiguousSession { arg: String, candidates: Vec<String> },
 }

@@ -141,6 +141,42 @@ impl ScratchDb {
     }
 }
 
+impl ScratchDb {
+    /// End every connection to the scratch database, as a dropped network
+    /// or a restarted server would (`pg_terminate_backend`); returns how many.
+    pub fn terminate_connections(&self) -> usize {
+        let url = server_url();
+        let sql = format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.name
+        );
+        runtime().block_on(async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot reach the test server {url}: {e}"));
+            let task = tokio::spawn(conn);
+            let n: i64 = client
+                .query_one(&sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .get(0);
+            drop(client);
+            let _ = task.await;
+            usize::try_from(n).unwrap_or_default()
+        })
+    }
+
+    /// Let connections to the scratch database in, or keep them out (as an
+    /// unreachable server would), without touching the connections it has.
+    pub fn allow_connections(&self, allow: bool) {
+        admin_execute(&format!(
+            "ALTER DATABASE \"{}\" WITH ALLOW_CONNECTIONS {allow}",
+            self.name
+        ));
+    }
+}
+
 impl Drop for ScratchDb {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
