@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use crate::engine::connect;
+use crate::connect;
 use crate::exit::{self, CliError};
 use crate::frontend::{self, Drive};
 use crate::launch::RunOptions;

@@ -109,14 +109,6 @@ pub fn default_operator() -> String {
         .unwrap_or_else(|| "operator".to_string())
 }
 
-/// This machine's name, for the journal header.
-pub fn host_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Load a runbook, failing with every error diagnostic as `path:line:col: error: …`.
 pub fn load_runbook(path: &Path) -> Result<(Runbook, Vec<String>), LaunchError> {
     load_runbook_with(path, LoadOptions::default())
@@ -271,7 +263,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 environment: env.name.clone(),
                 mode: if opts.dry_run { Mode::DryRun } else { Mode::Live },
                 operator: operator.clone(),
-                host: host_name(),
+                host: crate::seat::host_name(),
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
                 plan,
@@ -385,7 +377,7 @@ fn resume_events(
 ) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
         operator: operator.to_string(),
-        host: host_name(),
+        host: crate::seat::host_name(),
         runbook_sha256: sha.to_string(),
         plan,
         run,

@@ -6,6 +6,7 @@
 //! events; front ends (headless, the TUI, replay, report) only read the fold.
 
 pub mod cli;
+pub mod connect;
 pub mod demo;
 pub mod engine;
 pub mod exit;
@@ -17,6 +18,7 @@ pub mod launch;
 pub mod replay;
 pub mod report;
 pub mod runbook;
+pub mod seat;
 pub mod secrets;
 pub mod session;
 pub mod sql_split;

@@ -129,7 +129,7 @@ fn stdout(out: &Output) -> String {
 
 /// Replace what differs between runs: times, durations, ids, hashes, paths, host.
 fn filters(fx: &Fixture) -> Vec<(String, String)> {
-    let host = runsheet::launch::host_name();
+    let host = runsheet::seat::host_name();
     vec![
         (regex_escape(&fx.dir.path().display().to_string()), "[DIR]".into()),
         (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC".into(), "[TIME]".into()),

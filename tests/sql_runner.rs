@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use common::ScratchDb;
-use runsheet::engine::connect;
+use runsheet::connect;
 use runsheet::engine::sql::{SqlRequest, SqlResult, run_sql};
 use runsheet::engine::{Halt, OutputLine, Stopper};
 use runsheet::journal::event::{Outcome, Stream};

@@ -1,7 +1,6 @@
 //! The engine: the thin driver around the session core, and the runners
 //! that run steps (shell, SQL).
 
-pub mod connect;
 pub mod runner;
 pub mod shell;
 pub mod sql;

@@ -18,10 +18,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::connect;
 use super::shell::{ShellRequest, run_shell};
 use super::sql::{SqlRequest, run_sql};
 use super::{Halt, OutputLine, Stopper};
+use crate::connect;
 use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};

@@ -20,8 +20,8 @@ use tokio_postgres::error::{DbError, ErrorPosition, Severity};
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::connect::{self, Connected};
 use super::{OutputLine, Stopper};
+use crate::connect::{self, Connected};
 use crate::journal::event::{Observed, Outcome, Stream};
 use crate::sql_split::{self, Statement, TxControl};
 

@@ -2,7 +2,7 @@
 //! database as `host:port/db as user` and never holds a password.
 
 use super::lock::Holder;
-use crate::engine::connect::{self, ConnectError};
+use crate::connect::{self, ConnectError};
 
 /// An error of the PostgreSQL journal. `Clone`, so the writer's fatal error
 /// can be told to every caller that asks after it.

@@ -48,12 +48,9 @@ impl Origin {
     pub fn current(operator: &str) -> Origin {
         Origin {
             operator: operator.to_string(),
-            os_user: crate::engine::connect::os_user().unwrap_or_else(|| "unknown".into()),
-            host: crate::launch::host_name(),
-            terminal: std::fs::read_link("/proc/self/fd/0")
-                .ok()
-                .map(|p| p.display().to_string())
-                .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty")),
+            os_user: crate::seat::os_user().unwrap_or_else(|| "unknown".into()),
+            host: crate::seat::host_name(),
+            terminal: crate::seat::terminal(),
         }
     }
 }

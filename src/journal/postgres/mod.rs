@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, Notification};
 
-use crate::engine::connect::{self, Connected};
+use crate::connect::{self, Connected};
 use crate::runbook::model::{DatabaseSource, ValueSource};
 
 pub use error::PgError;

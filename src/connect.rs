@@ -139,7 +139,7 @@ fn fill_defaults(cfg: &mut Config, env: &dyn Fn(&str) -> Option<String>) -> Resu
         let user = env("PGUSER")
             .or_else(|| env("USER"))
             .or_else(|| env("LOGNAME"))
-            .or_else(os_user);
+            .or_else(crate::seat::os_user);
         if let Some(user) = user {
             cfg.user(user);
         }
@@ -184,13 +184,6 @@ fn local_socket_dir(port: u16) -> Option<&'static str> {
     ["/var/run/postgresql", "/tmp"]
         .into_iter()
         .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists())
-}
-
-pub(crate) fn os_user() -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
 }
 
 /// A live connection: the client, the task driving it, and the server's

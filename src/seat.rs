@@ -1,0 +1,27 @@
+//! Where this process sits: its OS user, host and terminal. Journal headers,
+//! driver locks and (later) sign-offs record them, so the record says which
+//! seat did what, not only which name was typed.
+
+/// The OS user this process runs as, when the system knows its name.
+pub fn os_user() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+/// This machine's name.
+pub fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The controlling terminal on standard input (`/dev/pts/3`), when there is one.
+pub fn terminal() -> Option<String> {
+    std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
+}
