@@ -29,6 +29,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         verify: false,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
@@ -1191,6 +1192,7 @@ fn result(outcome: Outcome) -> StepResult {
         error: (outcome != Outcome::Succeeded).then(|| "exited with status 3".into()),
         observed: None,
         passed: None,
+        shell: None,
     }
 }
 
@@ -1241,6 +1243,7 @@ fn a_timed_out_step_says_so_and_waits_for_a_decision() {
         error: Some("timed out after 30m; its processes were stopped (SIGTERM)".into()),
         observed: None,
         passed: None,
+        shell: None,
     };
     feed(&mut s, exited("a", 1, timed_out, &stops));
     assert_eq!(s.step("a").status(), StepStatus::TimedOut);
@@ -1265,6 +1268,7 @@ fn a_check_that_did_not_pass_fails_its_step() {
             text: String::new(),
         }),
         passed: Some(false),
+        shell: None,
     };
     feed(&mut s, exited("check", 1, check, &[]));
     assert_eq!(s.verifications.len(), 1);

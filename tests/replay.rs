@@ -363,6 +363,7 @@ fn step(id: &str, kind: StepKind, verify: bool) -> Step {
         verify,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
