@@ -1,5 +1,7 @@
 //! The selected step in full: its text, its command, its history.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -133,11 +135,88 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
         );
     }
 
+    lines.extend(inheritance(app, step));
+
     let history = history(app, step);
     if !history.is_empty() {
         lines.push(Line::raw(""));
         lines.push(Line::styled("History", theme.bold()));
         lines.extend(history);
+    }
+    lines
+}
+
+/// What a shell step inherits from the shell steps before it: the state
+/// its last attempt started with, or (not started yet) what is carried now.
+/// Names only: values stay in the journal (secret ones not even there).
+fn inheritance(app: &App, step: &Step) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    if !matches!(step.kind, StepKind::Shell { .. }) {
+        return Vec::new();
+    }
+    let mut lines = vec![Line::raw("")];
+    if step.isolated {
+        lines.push(Line::styled("Shell state: isolated", theme.bold()));
+        lines.push(Line::styled(
+            "  runs in the runbook's folder without what earlier steps exported, and leaves nothing for later ones",
+            theme.dim(),
+        ));
+        return lines;
+    }
+    let started = app.session.step(&step.id).attempts().last().and_then(|a| {
+        a.inherited
+            .as_ref()
+            .map(|c| (format!("Inherited (attempt {})", a.number), Arc::clone(c)))
+    });
+    let (heading, carried) = started.unwrap_or_else(|| {
+        (
+            "Inherits from earlier steps".to_string(),
+            Arc::clone(&app.session.shell),
+        )
+    });
+    let state = &carried.state;
+    if state.is_empty() {
+        return Vec::new();
+    }
+    lines.push(Line::styled(heading, theme.bold()));
+    let row = |label: &str, text: String| {
+        Line::from(vec![
+            Span::styled(format!("  {label:<10} "), theme.dim()),
+            Span::raw(sanitize(&text)),
+        ])
+    };
+    let names =
+        |set: &mut dyn Iterator<Item = &String>| set.map(String::as_str).collect::<Vec<_>>().join(", ");
+    lines.push(row(
+        "directory",
+        state
+            .cwd
+            .clone()
+            .unwrap_or_else(|| "the runbook's folder".to_string()),
+    ));
+    if !state.vars.is_empty() {
+        lines.push(row("variables", names(&mut state.vars.keys())));
+    }
+    if !state.withheld.is_empty() {
+        lines.push(row(
+            "withheld",
+            format!(
+                "{} (secret: not journaled, lost on resume)",
+                names(&mut state.withheld.iter())
+            ),
+        ));
+    }
+    if !state.unset.is_empty() {
+        lines.push(row("unset", names(&mut state.unset.iter())));
+    }
+    if let Some(from) = &carried.from {
+        let title = app
+            .session
+            .plan
+            .step(from)
+            .map(|s| s.title.as_str())
+            .unwrap_or_default();
+        lines.push(row("left by", format!("{from} {title}").trim_end().to_string()));
     }
     lines
 }
