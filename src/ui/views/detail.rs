@@ -100,6 +100,7 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
     if let Some(hint) = waiting_hint(app, step) {
         lines.push(Line::styled(hint, theme.warning()));
     }
+    lines.extend(inheritance(app, step));
     lines.extend(notes(app, &step.notes));
     lines.push(Line::raw(""));
     lines.extend(markdown::render(&step.body, theme));
@@ -135,8 +136,6 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
         );
     }
 
-    lines.extend(inheritance(app, step));
-
     let history = history(app, step);
     if !history.is_empty() {
         lines.push(Line::raw(""));
@@ -147,38 +146,40 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
 }
 
 /// What a shell step inherits from the shell steps before it: the state
-/// its last attempt started with, or (not started yet) what is carried now.
+/// its last attempt started with, or (not started yet) what is carried now;
+/// shown near the top, as it decides where and with what the step runs.
 /// Names only: values stay in the journal (secret ones not even there).
 fn inheritance(app: &App, step: &Step) -> Vec<Line<'static>> {
     let theme = app.theme;
     if !matches!(step.kind, StepKind::Shell { .. }) {
         return Vec::new();
     }
-    let mut lines = vec![Line::raw("")];
     if step.isolated {
-        lines.push(Line::styled("Shell state: isolated", theme.bold()));
-        lines.push(Line::styled(
-            "  runs in the runbook's folder without what earlier steps exported, and leaves nothing for later ones",
+        return vec![Line::styled(
+            "Isolated: runs in the runbook's folder without what earlier steps exported, and leaves nothing behind.",
             theme.dim(),
-        ));
-        return lines;
+        )];
     }
     let started = app.session.step(&step.id).attempts().last().and_then(|a| {
         a.inherited
             .as_ref()
-            .map(|c| (format!("Inherited (attempt {})", a.number), Arc::clone(c)))
+            .map(|c| (format!("Inherited by attempt {}", a.number), Arc::clone(c)))
     });
-    let (heading, carried) = started.unwrap_or_else(|| {
-        (
-            "Inherits from earlier steps".to_string(),
-            Arc::clone(&app.session.shell),
-        )
-    });
+    let (heading, carried) =
+        started.unwrap_or_else(|| ("Inherits".to_string(), Arc::clone(&app.session.shell)));
     let state = &carried.state;
     if state.is_empty() {
         return Vec::new();
     }
-    lines.push(Line::styled(heading, theme.bold()));
+    let from = carried
+        .from
+        .as_ref()
+        .map(|id| match app.session.plan.step(id) {
+            Some(s) => format!(" from {id} {}", s.title),
+            None => format!(" from {id}"),
+        })
+        .unwrap_or_default();
+    let mut lines = vec![Line::styled(sanitize(&format!("{heading}{from}")), theme.bold())];
     let row = |label: &str, text: String| {
         Line::from(vec![
             Span::styled(format!("  {label:<10} "), theme.dim()),
@@ -208,15 +209,6 @@ fn inheritance(app: &App, step: &Step) -> Vec<Line<'static>> {
     }
     if !state.unset.is_empty() {
         lines.push(row("unset", names(&mut state.unset.iter())));
-    }
-    if let Some(from) = &carried.from {
-        let title = app
-            .session
-            .plan
-            .step(from)
-            .map(|s| s.title.as_str())
-            .unwrap_or_default();
-        lines.push(row("left by", format!("{from} {title}").trim_end().to_string()));
     }
     lines
 }
