@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::shell::{ShellRequest, run_shell};
-use super::shell_state::{self, Capture};
+use super::shell_state::{self, Capture, Withheld};
 use super::sql::{SqlRequest, run_sql};
 use super::{Halt, OutputLine, Stopper};
 use crate::connect;
@@ -101,9 +101,8 @@ pub struct Engine {
     batch: Batch,
     timers: HashMap<Timer, DateTime<Utc>>,
     db_config: Option<Result<tokio_postgres::Config, String>>,
-    /// Values of carried variables withheld from the journal (secrets):
-    /// known to this process only, so a resume does not have them.
-    withheld: HashMap<String, String>,
+    /// Carried secrets kept out of the journal: known to this process only.
+    withheld: Withheld,
     /// The core said nothing more happens.
     exit: bool,
 }
@@ -133,7 +132,7 @@ impl Engine {
             batch: Batch::default(),
             timers: HashMap::new(),
             db_config: None,
-            withheld: HashMap::new(),
+            withheld: Withheld::default(),
             exit: false,
         }
     }
@@ -145,8 +144,7 @@ impl Engine {
     /// Append an event (its free text redacted), fold it, and tell the front ends.
     fn emit(&mut self, mut event: Event) -> Result<(), EngineError> {
         if let Event::ShellState { state, .. } = &mut event {
-            let taken = shell_state::withhold(state, &mut self.setup.redactor);
-            self.withheld.extend(taken);
+            self.withheld.take(state, &mut self.setup.redactor);
         }
         let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         self.state.apply(&record);
@@ -450,15 +448,15 @@ impl Engine {
                 text,
             });
         };
-        if let Some(cwd) = &carried.cwd {
+        let inherited = self.withheld.inherited(carried);
+        if let Some(cwd) = inherited.cwd {
             req.cwd = PathBuf::from(cwd);
         }
-        let (env, missing) = shell_state::inherited_env(carried, &self.withheld);
-        req.env.extend(env);
-        if !missing.is_empty() {
+        req.env.extend(inherited.env);
+        if !inherited.missing.is_empty() {
             note(format!(
-                "{} carried from an earlier step but withheld from the journal as secret, so not restored after the resume: export it again",
-                missing.join(", ")
+                "{} carried from an earlier step but withheld from the journal as secret, so not restored after the resume: export it (or cd) again",
+                inherited.missing.join(", ")
             ));
         }
         match Capture::new() {

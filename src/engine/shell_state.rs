@@ -22,7 +22,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
 use crate::journal::event::ShellState;
-use crate::secrets::{Redactor, looks_secret};
+use crate::secrets::{MASK, Redactor, looks_secret};
 
 /// The child's file descriptor the dumps are written to.
 pub const STATE_FD: i32 = 198;
@@ -188,44 +188,78 @@ pub fn changes(before: &Snapshot, after: &Snapshot) -> ShellState {
     }
 }
 
-/// Take secret values out of a state before it is journaled: a variable
-/// whose name looks secret, or whose value holds a known secret (a
-/// password in a connection string, a secret runbook variable), is named in
-/// `withheld` instead. Values of secret-looking names become known secrets,
-/// so the log masks them too. Returns the values taken out.
-pub fn withhold(state: &mut ShellState, redactor: &mut Redactor) -> Vec<(String, String)> {
-    let mut taken = Vec::new();
-    for (name, value) in std::mem::take(&mut state.vars) {
-        let secret_name = looks_secret(&name);
-        if secret_name {
-            redactor.add(&value);
-        }
-        if secret_name || redactor.redact(&value) != value {
-            state.withheld.insert(name.clone());
-            taken.push((name, value));
-        } else {
-            state.vars.insert(name, value);
-        }
-    }
-    taken
+/// What the running engine knows of the carried state that the journal
+/// does not: the values of withheld variables, and the real directory
+/// behind one whose path held a secret. Lost with the process, so a resume
+/// goes on without them (and says so).
+#[derive(Debug, Default)]
+pub struct Withheld {
+    values: HashMap<String, String>,
+    /// The directory as journaled (masked) and as it is.
+    cwd: Option<(String, String)>,
 }
 
-/// The variables a step inherits from `state`, with withheld values from
-/// `secrets` (the running engine's memory); the names of withheld ones it
-/// does not have (after a resume) come second.
-pub fn inherited_env(
-    state: &ShellState,
-    secrets: &HashMap<String, String>,
-) -> (Vec<(String, String)>, Vec<String>) {
-    let mut env: Vec<(String, String)> = state.vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
-    let mut missing = Vec::new();
-    for name in &state.withheld {
-        match secrets.get(name) {
-            Some(value) => env.push((name.clone(), value.clone())),
-            None => missing.push(name.clone()),
+/// What a step inherits: where it runs, what it adds to its environment,
+/// and what a resume could not give it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Inherited {
+    pub cwd: Option<String>,
+    pub env: Vec<(String, String)>,
+    pub missing: Vec<String>,
+}
+
+impl Withheld {
+    /// Take secret values out of a state before it is journaled, and keep
+    /// them: a variable whose name looks secret, or whose value holds a known
+    /// secret (a password in a connection string, a secret runbook
+    /// variable), is named in `withheld` instead; a directory holding a
+    /// secret is journaled masked. Values of secret-looking names become
+    /// known secrets, so the log masks them too.
+    pub fn take(&mut self, state: &mut ShellState, redactor: &mut Redactor) {
+        for (name, value) in std::mem::take(&mut state.vars) {
+            let secret_name = looks_secret(&name);
+            if secret_name {
+                redactor.add(&value);
+            }
+            if secret_name || redactor.redact(&value) != value {
+                state.withheld.insert(name.clone());
+                self.values.insert(name, value);
+            } else {
+                state.vars.insert(name, value);
+            }
+        }
+        if let Some(cwd) = &mut state.cwd {
+            let masked = redactor.redact(cwd).into_owned();
+            if masked != *cwd {
+                self.cwd = Some((masked.clone(), std::mem::replace(cwd, masked)));
+            }
         }
     }
-    (env, missing)
+
+    /// What a step inherits from `state` (the fold's), with what this
+    /// process withheld from the journal put back.
+    pub fn inherited(&self, state: &ShellState) -> Inherited {
+        let mut out = Inherited {
+            env: state.vars.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+            ..Inherited::default()
+        };
+        for name in &state.withheld {
+            match self.values.get(name) {
+                Some(value) => out.env.push((name.clone(), value.clone())),
+                None => out.missing.push(name.clone()),
+            }
+        }
+        out.cwd = match (&state.cwd, &self.cwd) {
+            (Some(cwd), Some((masked, real))) if cwd == masked => Some(real.clone()),
+            (Some(cwd), _) if cwd.contains(MASK) => {
+                out.missing
+                    .push("the working directory (its path held a secret)".into());
+                None
+            }
+            (cwd, _) => cwd.clone(),
+        };
+        out
+    }
 }
 
 /// A shell variable name: a letter or `_`, then letters, digits or `_`.
@@ -324,7 +358,10 @@ mod tests {
     fn secrets_are_withheld_and_become_known() {
         let mut redactor = Redactor::default();
         redactor.add("hunter2");
-        let mut state = ShellState::default();
+        let mut state = ShellState {
+            cwd: Some("/srv/hunter2/app".into()),
+            ..ShellState::default()
+        };
         for (n, v) in [
             ("API_TOKEN", "tok-123456"),
             ("DSN", "postgres://u:pw@h/db"),
@@ -333,20 +370,28 @@ mod tests {
         ] {
             state.vars.insert(n.into(), v.into());
         }
-        let taken = withhold(&mut state, &mut redactor);
+        let mut withheld = Withheld::default();
+        withheld.take(&mut state, &mut redactor);
         assert_eq!(state.vars.keys().collect::<Vec<_>>(), ["PLAIN"]);
         assert_eq!(
             state.withheld.iter().collect::<Vec<_>>(),
             ["API_TOKEN", "COPY", "DSN"]
         );
-        assert_eq!(taken.len(), 3);
+        assert_eq!(state.cwd.as_deref(), Some("/srv/***/app"));
         assert_eq!(redactor.redact("echo tok-123456"), "echo ***");
 
-        let secrets: HashMap<String, String> = [("API_TOKEN".to_string(), "tok-123456".to_string())].into();
-        let (env, missing) = inherited_env(&state, &secrets);
-        assert!(env.contains(&("API_TOKEN".into(), "tok-123456".into())));
-        assert!(env.contains(&("PLAIN".into(), "visible".into())));
-        assert_eq!(missing, ["COPY", "DSN"]);
+        // This process puts everything back.
+        let back = withheld.inherited(&state);
+        assert_eq!(back.cwd.as_deref(), Some("/srv/hunter2/app"));
+        assert!(back.env.contains(&("API_TOKEN".into(), "tok-123456".into())));
+        assert!(back.env.contains(&("PLAIN".into(), "visible".into())));
+        assert!(back.missing.is_empty());
+
+        // A resumed one has only what the journal says, and names the rest.
+        let resumed = Withheld::default().inherited(&state);
+        assert_eq!(resumed.cwd, None);
+        assert_eq!(resumed.env, [("PLAIN".to_string(), "visible".to_string())]);
+        assert_eq!(resumed.missing.len(), 4, "{:?}", resumed.missing);
     }
 
     #[test]
