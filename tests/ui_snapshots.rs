@@ -1223,4 +1223,11 @@ fn the_detail_pane_shows_what_a_shell_step_inherits() {
     a.selected = Some(RowKey::Step("prep.backup".into()));
     let text = format!("{:?}", draw(&a).backend());
     assert!(!text.contains("Inherit"), "{text}");
+
+    // An isolated step says it inherits nothing.
+    a.session.plan.phases[3].steps[1].isolated = true;
+    a.selected = Some(RowKey::Step("check.smoke".into()));
+    let text = format!("{:?}", draw(&a).backend());
+    assert!(text.contains("Isolated: runs in the runbook's folder"), "{text}");
+    assert!(!text.contains("Inherits"), "{text}");
 }
