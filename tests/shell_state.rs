@@ -308,3 +308,42 @@ fn carried_state_survives_sigkill_and_resume() {
     let journal = std::fs::read_to_string(fx.journal()).expect("journal");
     assert!(!journal.contains("t-5e7d1c"));
 }
+
+/// A script's own EXIT trap and `set -euo pipefail` do not stop its state
+/// from carrying; one that `exec`s another program carries nothing and its
+/// log says why.
+#[test]
+fn own_traps_still_carry_and_exec_carries_nothing() {
+    let fx = Fixture::new(
+        r#"# Traps
+
+1. Strict, with a cleanup trap
+   ```sh
+   set -euo pipefail
+   trap 'echo cleanup' EXIT
+   ( exit 0 )
+   export A=1
+   ```
+2. Hands over to another program
+   ```sh
+   export B=2
+   exec true
+   ```
+3. Check
+   ```sh
+   echo "A=${A-unset} B=${B-unset}"
+   ```
+"#,
+    );
+    let out = fx.run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(stdout_of(&fx, "steps.1"), ["cleanup"]);
+    let notes = lines_of(&fx, "steps.2", Stream::Info);
+    assert!(
+        notes
+            .iter()
+            .any(|l| l.contains("exec'd another program") && l.contains("nothing carries")),
+        "{notes:?}"
+    );
+    assert_eq!(stdout_of(&fx, "steps.3"), ["A=1 B=unset"]);
+}
