@@ -163,6 +163,10 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             }
             Ok(())
         }
+        Event::ShellState { step, attempt, state } => line(
+            "shell-state",
+            format!("{step} attempt={attempt} {}", state.summary()),
+        ),
         Event::StepFinished {
             step,
             attempt,

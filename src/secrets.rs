@@ -38,6 +38,27 @@ impl Redactor {
     }
 }
 
+/// Whether a variable's name says its value is secret (`DB_PASSWORD`,
+/// `GITHUB_TOKEN`, `API_KEY`, `AWS_SECRET_ACCESS_KEY`, `PGPASS`): such a
+/// value is never written down. Errs on the side of secret.
+pub fn looks_secret(name: &str) -> bool {
+    const INSIDE: [&str; 7] = [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "CREDENTIAL",
+        "APIKEY",
+        "PRIVATE",
+    ];
+    const WORDS: [&str; 6] = ["PASS", "PWD", "KEY", "AUTH", "COOKIE", "SESSION"];
+    let upper = name.to_ascii_uppercase();
+    INSIDE.iter().any(|w| upper.contains(w))
+        || upper
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|word| WORDS.contains(&word) || (word.starts_with("PG") && word.ends_with("PASS")))
+}
+
 /// Mask the password of `scheme://user:password@host` URLs and the value of
 /// every `password=` parameter (URL query or libpq `key=value` string,
 /// quoted or not), wherever they appear in `text`. When unsure where a
@@ -138,6 +159,35 @@ mod tests {
         r.add("hunter2");
         r.add("x");
         assert_eq!(r.redact("pw is hunter2, x stays"), "pw is ***, x stays");
+    }
+
+    #[test]
+    fn secret_looking_names() {
+        for name in [
+            "DB_PASSWORD",
+            "github_token",
+            "API_KEY",
+            "AWS_SECRET_ACCESS_KEY",
+            "PGPASS",
+            "MYSQL_PWD",
+            "Vault_Auth",
+            "private_key_file",
+            "ApiKey",
+            "SESSION",
+        ] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in [
+            "FOO",
+            "PATH",
+            "RELEASE_DIR",
+            "KEYBOARD",
+            "PASSAGE",
+            "COMPASS",
+            "DEPLOY_HOST",
+        ] {
+            assert!(!looks_secret(name), "{name}");
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use runsheet::journal::event::{
-    Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream,
+    Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, ShellState, Signature,
+    Stream,
 };
 use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
@@ -29,6 +30,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         verify: false,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
@@ -1191,6 +1193,7 @@ fn result(outcome: Outcome) -> StepResult {
         error: (outcome != Outcome::Succeeded).then(|| "exited with status 3".into()),
         observed: None,
         passed: None,
+        shell: None,
     }
 }
 
@@ -1241,6 +1244,7 @@ fn a_timed_out_step_says_so_and_waits_for_a_decision() {
         error: Some("timed out after 30m; its processes were stopped (SIGTERM)".into()),
         observed: None,
         passed: None,
+        shell: None,
     };
     feed(&mut s, exited("a", 1, timed_out, &stops));
     assert_eq!(s.step("a").status(), StepStatus::TimedOut);
@@ -1265,6 +1269,7 @@ fn a_check_that_did_not_pass_fails_its_step() {
             text: String::new(),
         }),
         passed: Some(false),
+        shell: None,
     };
     feed(&mut s, exited("check", 1, check, &[]));
     assert_eq!(s.verifications.len(), 1);
@@ -1466,4 +1471,99 @@ fn a_whole_session_runs_through_the_core_alone() {
     assert_eq!(s.outcome, Some((SessionOutcome::Completed, None)));
     assert_eq!(s.confirmed_by.as_deref(), Some("alice"));
     assert!(commands.next().is_none());
+}
+
+// ---------------------------------------------------------------------------
+// Shell state carried between shell steps.
+
+fn changes(cwd: &str, var: (&str, &str)) -> ShellState {
+    ShellState {
+        cwd: Some(cwd.into()),
+        vars: [(var.0.to_string(), var.1.to_string())].into(),
+        ..ShellState::default()
+    }
+}
+
+/// A successful shell step's changes are journaled just before its end and
+/// carried from then on; the next shell step starts with them.
+#[test]
+fn a_shell_steps_changes_carry_once_it_succeeded() {
+    let mut s = fold(plan(vec![shell("a"), shell("b")]), &[run(), started("a", 1)]);
+    let carried = StepResult {
+        shell: Some(changes("/srv", ("FOO", "1"))),
+        ..result(Outcome::Succeeded)
+    };
+    let fx = machine::step(&s, exited("a", 1, carried, &[]));
+    let kinds: Vec<&str> = fx
+        .iter()
+        .map(|e| match e {
+            Effect::Journal(Event::ShellState { .. }) => "shell_state",
+            Effect::Journal(Event::StepFinished { .. }) => "step_finished",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["shell_state", "step_finished"]);
+    perform(&mut s, fx);
+    assert_eq!(s.shell.from.as_deref(), Some("a"));
+    assert_eq!(s.shell.state.cwd.as_deref(), Some("/srv"));
+    feed(&mut s, Input::Idle { now: now() });
+    let inherited = s.step("b").attempts()[0]
+        .inherited
+        .clone()
+        .expect("a shell step inherits");
+    assert_eq!(inherited.state.vars["FOO"], "1");
+
+    // b's own change is on top of a's.
+    let carried = StepResult {
+        shell: Some(changes("/srv/b", ("BAR", "2"))),
+        ..result(Outcome::Succeeded)
+    };
+    feed(&mut s, exited("b", 1, carried, &[]));
+    let vars: Vec<&String> = s.shell.state.vars.keys().collect();
+    assert_eq!(vars, ["BAR", "FOO"]);
+    assert_eq!(s.shell.state.cwd.as_deref(), Some("/srv/b"));
+}
+
+/// Nothing carries from a failed attempt, from an isolated step, or from a
+/// `shell_state` whose attempt never journaled its end (a crash between the two).
+#[test]
+fn failed_isolated_and_unfinished_steps_carry_nothing() {
+    let mut s = fold(plan(vec![shell("a")]), &[run(), started("a", 1)]);
+    let failed = StepResult {
+        shell: Some(changes("/tmp", ("BAD", "1"))),
+        ..result(Outcome::Failed)
+    };
+    let fx = feed(&mut s, exited("a", 1, failed, &[]));
+    assert!(fx.is_empty());
+    assert!(s.shell.state.is_empty());
+
+    let mut p = plan(vec![shell("iso")]);
+    p.phases[0].steps[0].isolated = true;
+    let mut s = fold(p, &[run(), started("iso", 1)]);
+    assert!(s.step("iso").attempts()[0].inherited.is_none());
+    let ok = StepResult {
+        shell: Some(changes("/tmp", ("LEAK", "1"))),
+        ..result(Outcome::Succeeded)
+    };
+    feed(&mut s, exited("iso", 1, ok, &[]));
+    assert!(s.shell.state.is_empty());
+
+    let pending = Event::ShellState {
+        step: "a".into(),
+        attempt: 1,
+        state: changes("/srv", ("FOO", "1")),
+    };
+    let s = fold(
+        plan(vec![shell("a")]),
+        &[
+            run(),
+            started("a", 1),
+            pending,
+            Event::StepInterrupted {
+                step: "a".into(),
+                attempt: 1,
+            },
+        ],
+    );
+    assert!(s.shell.state.is_empty());
 }

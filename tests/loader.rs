@@ -560,6 +560,32 @@ fn attributes_set_step_fields() {
 }
 
 #[test]
+fn isolated_is_a_shell_steps_attribute_and_check_shows_it() {
+    let loaded = load_text(&with_env(
+        "1. Side job\n   ```sh {isolated}\n   cd /tmp\n   ```\n\
+         2. Query\n   ```sql {isolated}\n   select 1;\n   ```\n",
+    ));
+    let rb = loaded.runbook.as_ref().expect("loads");
+    assert!(step(rb, "development.execution.1").isolated);
+    assert!(!step(rb, "development.execution.2").isolated);
+    assert_eq!(loaded.diagnostics.len(), 1, "{:?}", loaded.diagnostics);
+    let d = &loaded.diagnostics[0];
+    assert_eq!((d.pos.line, d.severity), (12, W));
+    assert!(
+        d.message.contains("only shell steps carry state"),
+        "{}",
+        d.message
+    );
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    runsheet::runbook::check::print(fake_path(), &loaded, &mut out, &mut err);
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.contains("[shell isolated] development.execution.1  Side job"),
+        "{out}"
+    );
+}
+
+#[test]
 fn attributes_on_blocks_that_do_not_run_are_warned() {
     let loaded = load_text(&with_env("1. Note\n   ```text {verify}\n   x\n   ```\n"));
     assert_eq!(loaded.diagnostics.len(), 1);

@@ -363,6 +363,7 @@ fn step(id: &str, kind: StepKind, verify: bool) -> Step {
         verify,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
@@ -1088,4 +1089,54 @@ fn replay_in_a_real_terminal() {
         "{}",
         screen.contents()
     );
+}
+
+/// A replay shows what a shell step inherits, as the live detail pane did:
+/// before step b starts, the state step a left; and the bar names the event.
+#[test]
+fn a_replay_shows_the_shell_state_a_step_inherits() {
+    let state = runsheet::journal::event::ShellState {
+        cwd: Some("/srv/app/releases/42".into()),
+        vars: [("RELEASE".to_string(), "42".to_string())].into(),
+        withheld: ["API_TOKEN".to_string()].into(),
+        ..Default::default()
+    };
+    let events = vec![
+        (0, Event::Header(Box::new(header()))),
+        (1, started("a", 1)),
+        (
+            2,
+            Event::ShellState {
+                step: "a".into(),
+                attempt: 1,
+                state,
+            },
+        ),
+        (2, finished("a", 1, Outcome::Succeeded)),
+        (3, started("b", 1)),
+        (4, finished("b", 1, Outcome::Succeeded)),
+    ];
+    let dir = TempDir::new().expect("temp dir");
+    let path = write_journal(dir.path(), &lines(&events));
+    let mut r = open(&path);
+    for _ in 0..2 {
+        press(&mut r, KeyCode::Right);
+    }
+    assert!(bar(&r).contains("a Step a leaves its shell stat"), "{}", bar(&r));
+    let record = &read_journal(&path).expect("read").records[2];
+    assert_eq!(
+        runsheet::replay::view::describe(record, &plan()),
+        "a Step a leaves its shell state: cwd /srv/app/releases/42 · vars RELEASE · withheld API_TOKEN"
+    );
+    press(&mut r, KeyCode::Right);
+    let screen = text(&replay_screen(&r));
+    assert!(screen.contains("┌ b "), "step b is the one shown: {screen}");
+    assert!(screen.contains("Inherits from a Step a"), "{screen}");
+    assert!(screen.contains("/srv/app/releases/42"), "{screen}");
+    assert!(screen.contains("RELEASE"), "{screen}");
+    // Before a's state was journaled, b inherited nothing.
+    press(&mut r, KeyCode::Left);
+    press(&mut r, KeyCode::Left);
+    let screen = text(&replay_screen(&r));
+    assert!(!screen.contains("Inherits"), "{screen}");
 }

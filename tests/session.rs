@@ -18,6 +18,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         verify: false,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),

@@ -15,6 +15,7 @@ fn request(script: &str, cwd: &Path) -> ShellRequest {
         script: script.to_string(),
         cwd: cwd.to_path_buf(),
         env: Vec::new(),
+        state: None,
     }
 }
 

@@ -11,6 +11,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
+use runsheet::journal::event::ShellState;
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
@@ -19,8 +20,8 @@ use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
 use runsheet::session::{Command, Refusal, Update};
 use runsheet::ui::{
-    App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, SignOffKind, Theme,
-    drive, view,
+    App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, RowKey, SignOffKind,
+    Theme, drive, view,
 };
 use tokio::sync::mpsc;
 
@@ -42,6 +43,7 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         verify,
         readonly: false,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),
@@ -1166,4 +1168,66 @@ fn no_input_or_size_panics() {
             draw(&a);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Shell state carried between shell steps.
+
+/// The backup step left a directory, a variable, a secret and an unset; the
+/// selected check (next to run) shows them by name, values never drawn.
+#[test]
+fn the_detail_pane_shows_what_a_shell_step_inherits() {
+    let mut j = Journal::new("development", Mode::Live);
+    j.sign(10, "prerequisites.1", "alice")
+        .sign(20, "prep.notify", "alice");
+    j.push(
+        30,
+        Event::StepStarted {
+            step: "prep.backup".into(),
+            attempt: 1,
+        },
+    );
+    let state = ShellState {
+        cwd: Some("/srv/backups/2025-03-01".into()),
+        vars: [("BACKUP_FILE".to_string(), "molecule.sql".to_string())].into(),
+        unset: ["http_proxy".to_string()].into(),
+        withheld: ["PGPASSWORD".to_string()].into(),
+    };
+    j.push(
+        40,
+        Event::ShellState {
+            step: "prep.backup".into(),
+            attempt: 1,
+            state,
+        },
+    );
+    j.push(
+        40,
+        Event::StepFinished {
+            step: "prep.backup".into(),
+            attempt: 1,
+            outcome: Outcome::Succeeded,
+            exit_code: Some(0),
+            duration_ms: 10_000,
+            error: None,
+        },
+    );
+    let mut a = app(j.state(), 45, (120, 44));
+    a.follow = false;
+    a.selected = Some(RowKey::Step("check.smoke".into()));
+    insta::assert_snapshot!("inherits_shell_state_120x44", draw(&a).backend());
+    let text = format!("{:?}", draw(&a).backend());
+    assert!(!text.contains("molecule.sql"), "values are not drawn");
+
+    // The step that ran shows what it started with: nothing carried then.
+    a.selected = Some(RowKey::Step("prep.backup".into()));
+    let text = format!("{:?}", draw(&a).backend());
+    assert!(!text.contains("Inherit"), "{text}");
+
+    // An isolated step says it inherits nothing.
+    a.session.plan.phases[3].steps[1].isolated = true;
+    a.selected = Some(RowKey::Step("check.smoke".into()));
+    let text = format!("{:?}", draw(&a).backend());
+    assert!(text.contains("Isolated: runs in the runbook's folder"), "{text}");
+    assert!(!text.contains("Inherits"), "{text}");
 }

@@ -3,6 +3,7 @@
 
 pub mod runner;
 pub mod shell;
+pub mod shell_state;
 pub mod sql;
 
 use std::sync::{Arc, OnceLock};

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::shell::{ShellRequest, run_shell};
+use super::shell_state::{self, Capture, Withheld};
 use super::sql::{SqlRequest, run_sql};
 use super::{Halt, OutputLine, Stopper};
 use crate::connect;
@@ -100,6 +101,8 @@ pub struct Engine {
     batch: Batch,
     timers: HashMap<Timer, DateTime<Utc>>,
     db_config: Option<Result<tokio_postgres::Config, String>>,
+    /// Carried secrets kept out of the journal: known to this process only.
+    withheld: Withheld,
     /// The core said nothing more happens.
     exit: bool,
 }
@@ -129,6 +132,7 @@ impl Engine {
             batch: Batch::default(),
             timers: HashMap::new(),
             db_config: None,
+            withheld: Withheld::default(),
             exit: false,
         }
     }
@@ -138,7 +142,10 @@ impl Engine {
     }
 
     /// Append an event (its free text redacted), fold it, and tell the front ends.
-    fn emit(&mut self, event: Event) -> Result<(), EngineError> {
+    fn emit(&mut self, mut event: Event) -> Result<(), EngineError> {
+        if let Event::ShellState { state, .. } = &mut event {
+            self.withheld.take(state, &mut self.setup.redactor);
+        }
         let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         self.state.apply(&record);
         let _ = self.updates.send(Update::Record(record));
@@ -310,15 +317,32 @@ impl Engine {
         let dry_run = self.state.header.mode == Mode::DryRun;
         let task = match &step.kind {
             StepKind::Shell { script } => {
-                let req = ShellRequest {
+                let mut req = ShellRequest {
                     script: script.clone(),
                     cwd: self.setup.workdir.clone(),
                     env: self.step_env(&step),
+                    state: None,
                 };
+                let capture = (!step.isolated).then(|| self.inherit(&mut req, &tx));
                 let verify = step.verify;
                 let token = stopper.clone();
                 tokio::spawn(async move {
+                    let notes = tx.clone();
                     let r = run_shell(req, token, tx).await;
+                    let shell = match capture.flatten().map(|c| c.changes()) {
+                        Some(Ok(changes)) => Some(changes),
+                        Some(Err(why)) if r.outcome == Outcome::Succeeded => {
+                            let text = format!("{why}: nothing carries from this step to the next ones");
+                            let _ = notes
+                                .send(OutputLine {
+                                    stream: Stream::Info,
+                                    text,
+                                })
+                                .await;
+                            None
+                        }
+                        _ => None,
+                    };
                     let passed = verify.then_some(r.outcome == Outcome::Succeeded);
                     let observed = verify.then(|| Observed {
                         text: r.tail.join("\n"),
@@ -330,6 +354,7 @@ impl Engine {
                         error: r.error,
                         observed,
                         passed,
+                        shell,
                     }
                 })
             }
@@ -350,6 +375,7 @@ impl Engine {
                             error: r.error,
                             observed: r.observed,
                             passed: r.passed,
+                            shell: None,
                         }
                     })
                 }
@@ -360,6 +386,7 @@ impl Engine {
                         error: Some(format!("cannot connect: {why}")),
                         observed: None,
                         passed: None,
+                        shell: None,
                     }
                 }),
             },
@@ -391,6 +418,7 @@ impl Engine {
                         error: (!check.passed).then_some(check.summary),
                         observed: Some(check.evidence),
                         passed: Some(check.passed),
+                        shell: None,
                     }
                 })
             }
@@ -407,6 +435,43 @@ impl Engine {
             task,
             stops: Vec::new(),
         });
+    }
+
+    /// Give a shell step the state earlier ones carried (working directory,
+    /// variables, unsets) and the wrapper that reports what it leaves.
+    /// None when no capture can be made: the step then runs unwrapped.
+    fn inherit(&self, req: &mut ShellRequest, out: &mpsc::Sender<OutputLine>) -> Option<Capture> {
+        let carried = &self.state.shell.state;
+        let note = |text: String| {
+            let _ = out.try_send(OutputLine {
+                stream: Stream::Info,
+                text,
+            });
+        };
+        let inherited = self.withheld.inherited(carried);
+        if let Some(cwd) = inherited.cwd {
+            req.cwd = PathBuf::from(cwd);
+        }
+        req.env.extend(inherited.env);
+        if !inherited.missing.is_empty() {
+            note(format!(
+                "{} carried from an earlier step but withheld from the journal as secret, so not restored after the resume: export it (or cd) again",
+                inherited.missing.join(", ")
+            ));
+        }
+        match Capture::new() {
+            Ok(capture) => {
+                req.script = shell_state::wrap(&req.script, &carried.unset);
+                req.state = Some(capture.file());
+                Some(capture)
+            }
+            Err(e) => {
+                note(format!(
+                    "cannot record the shell's state ({e}): nothing carries from this step to the next ones"
+                ));
+                None
+            }
+        }
     }
 
     /// The environment a shell step sees besides the engine's own.

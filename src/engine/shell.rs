@@ -58,6 +58,9 @@ pub struct ShellRequest {
     pub script: String,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
+    /// Given to the child as fd [`super::shell_state::STATE_FD`]: where the
+    /// wrapped script reports its shell state ([`super::shell_state`]).
+    pub state: Option<std::sync::Arc<std::fs::File>>,
 }
 
 /// How a shell step ended.
@@ -103,10 +106,18 @@ pub async fn run_shell(req: ShellRequest, stop: Stopper, out: mpsc::Sender<Outpu
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let state_fd = req.state.as_deref().map(std::os::fd::AsRawFd::as_raw_fd);
     // SAFETY: the closure runs in the forked child before exec and only calls
-    // setsid(2), which is async-signal-safe; it touches no memory of the parent.
+    // setsid(2) and dup2(2), which are async-signal-safe; it touches no memory
+    // of the parent. `state_fd` stays open: `req` outlives the spawn.
     unsafe {
-        command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(std::io::Error::from));
+        command.pre_exec(move || {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            if let Some(fd) = state_fd {
+                super::shell_state::give_fd(fd)?;
+            }
+            Ok(())
+        });
     }
     let mut child = match command.spawn() {
         Ok(child) => child,

@@ -3,15 +3,17 @@
 //! The JSON shape of these types is the journal format (documented in
 //! `docs/journal.md`); change it only by adding optional fields.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::runbook::plan::Plan;
 
 /// Journal format version written in every header. Format 2 added the
-/// `run` and `pause` events; a format 1 journal is a format 2 journal without
-/// them and folds as it always did.
-pub const FORMAT_VERSION: u32 = 2;
+/// `run` and `pause` events, format 3 the `shell_state` event; an older
+/// journal is a newer one without them and folds as it always did.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Live run, or a dry run whose SQL is rolled back and which never counts as evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +142,77 @@ impl Observed {
     }
 }
 
+/// What shell steps carry to the next ones, as in the operator's terminal:
+/// the working directory and the exported variables. Journaled whole after
+/// each step that changed it; a step's own changes have the same shape.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShellState {
+    /// The working directory; none: the runbook's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Variables exported or changed by steps, with their values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vars: BTreeMap<String, String>,
+    /// Variables of runsheet's own environment that a step unset.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unset: BTreeSet<String>,
+    /// Variables carried whose values are secret: named here, their values
+    /// kept in the running engine's memory only, never journaled.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub withheld: BTreeSet<String>,
+}
+
+impl ShellState {
+    pub fn is_empty(&self) -> bool {
+        self.cwd.is_none() && self.vars.is_empty() && self.unset.is_empty() && self.withheld.is_empty()
+    }
+
+    /// This state with one step's `changes` on top (a variable set again
+    /// is no longer unset or withheld; one unset is no longer carried).
+    pub fn then(&self, changes: &ShellState) -> ShellState {
+        let mut out = self.clone();
+        if let Some(cwd) = &changes.cwd {
+            out.cwd = Some(cwd.clone());
+        }
+        for (name, value) in &changes.vars {
+            out.unset.remove(name);
+            out.withheld.remove(name);
+            out.vars.insert(name.clone(), value.clone());
+        }
+        for name in &changes.unset {
+            out.vars.remove(name);
+            out.withheld.remove(name);
+            out.unset.insert(name.clone());
+        }
+        out
+    }
+
+    /// In one line, names only: `cwd /srv/app · vars FOO, BAR · withheld
+    /// API_TOKEN · unset http_proxy`; `nothing` when empty.
+    pub fn summary(&self) -> String {
+        let join = |names: &mut dyn Iterator<Item = &String>| {
+            names.map(String::as_str).collect::<Vec<_>>().join(", ")
+        };
+        let mut parts = Vec::new();
+        if let Some(cwd) = &self.cwd {
+            parts.push(format!("cwd {cwd}"));
+        }
+        for (label, names) in [
+            ("vars", join(&mut self.vars.keys())),
+            ("withheld", join(&mut self.withheld.iter())),
+            ("unset", join(&mut self.unset.iter())),
+        ] {
+            if !names.is_empty() {
+                parts.push(format!("{label} {names}"));
+            }
+        }
+        if parts.is_empty() {
+            return "nothing".to_string();
+        }
+        parts.join(" · ")
+    }
+}
+
 /// A sign-off of a manual step, or of an override or interrupted step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signature {
@@ -218,6 +291,14 @@ pub enum Event {
         stream: Stream,
         lines: Vec<String>,
     },
+    /// The shell state a shell step leaves for the next ones; written just
+    /// before the attempt's `step_finished`, and carried only once that
+    /// says it succeeded.
+    ShellState {
+        step: String,
+        attempt: u32,
+        state: ShellState,
+    },
     StepFinished {
         step: String,
         attempt: u32,
@@ -293,6 +374,7 @@ impl Event {
             Event::StepInterrupted { step, .. }
             | Event::StepStarted { step, .. }
             | Event::Output { step, .. }
+            | Event::ShellState { step, .. }
             | Event::StepFinished { step, .. }
             | Event::Verification { step, .. }
             | Event::AwaitingSignOff { step }

@@ -308,6 +308,9 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
             if lines.len() == 1 { "line" } else { "lines" },
             stream.label()
         ),
+        Event::ShellState { step: s, state, .. } => {
+            format!("{} leaves its shell state: {}", step(s), state.summary())
+        }
         Event::StepFinished {
             step: s,
             outcome,

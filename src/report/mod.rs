@@ -1004,6 +1004,7 @@ mod tests {
             verify: false,
             readonly: false,
             backup: false,
+            isolated: false,
             timeout: None,
             checked: false,
             pos: SourcePos::default(),

@@ -228,6 +228,7 @@ fn steps(steps: &[Step], indent: &str, out: &mut dyn Write) -> io::Result<()> {
             (s.verify, "verify"),
             (s.readonly, "readonly"),
             (s.backup, "backup"),
+            (s.isolated, "isolated"),
         ] {
             if on {
                 kind.push(' ');
@@ -328,6 +329,7 @@ mod tests {
             verify: true,
             readonly: false,
             backup: false,
+            isolated: false,
             timeout: Some(std::time::Duration::from_secs(600)),
             checked: false,
             pos: Default::default(),

@@ -54,6 +54,7 @@ pub(crate) enum Attr {
     Verify,
     Readonly,
     Backup,
+    Isolated,
     Id(String),
     Timeout(Duration),
     File(String),
@@ -65,6 +66,7 @@ impl Attr {
             Attr::Verify => "verify",
             Attr::Readonly => "readonly",
             Attr::Backup => "backup",
+            Attr::Isolated => "isolated",
             Attr::Id(_) => "id",
             Attr::Timeout(_) => "timeout",
             Attr::File(_) => "file",
@@ -87,7 +89,7 @@ pub(crate) struct InfoError {
     pub message: String,
 }
 
-const KNOWN: &str = "verify, readonly, backup, id=NAME, timeout=DURATION, file=PATH";
+const KNOWN: &str = "verify, readonly, backup, isolated, id=NAME, timeout=DURATION, file=PATH";
 
 /// Parse an info string. Returns the info (with every attribute that parsed)
 /// and the problems found, so one bad attribute does not hide the others.
@@ -197,6 +199,7 @@ fn attr(key: &str, value: Option<String>) -> Result<Attr, String> {
         "verify" => flag(Attr::Verify),
         "readonly" => flag(Attr::Readonly),
         "backup" => flag(Attr::Backup),
+        "isolated" => flag(Attr::Isolated),
         "id" => {
             let id = needs("check-rls")?;
             if id

@@ -244,6 +244,10 @@ pub struct Step {
     pub readonly: bool,
     /// A backup step (`{backup}`): counts towards `min_backups` when it succeeds.
     pub backup: bool,
+    /// A shell step that neither inherits nor leaves the shell state
+    /// (exports, working directory) other shell steps carry (`{isolated}`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
     pub timeout: Option<Duration>,
     /// A task-list item written as done (`- [x]`); informative only.
     pub checked: bool,

@@ -209,6 +209,7 @@ fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
         verify: false,
         readonly: true,
         backup: false,
+        isolated: false,
         timeout: None,
         checked: false,
         pos: SourcePos::default(),

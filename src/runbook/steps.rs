@@ -129,6 +129,7 @@ struct Gathered {
     verify: bool,
     readonly: bool,
     backup: bool,
+    isolated: bool,
     /// The previous block ran, so an output block after it is its output.
     after_command: bool,
 }
@@ -213,6 +214,7 @@ impl<'a> StepBuilder<'a> {
             verify: g.verify,
             readonly: g.readonly,
             backup: g.backup,
+            isolated: g.isolated,
             timeout: g.timeout,
             checked: src.checked,
             pos,
@@ -285,6 +287,11 @@ impl<'a> StepBuilder<'a> {
                 Attr::Verify => g.verify = true,
                 Attr::Readonly => g.readonly = true,
                 Attr::Backup => g.backup = true,
+                Attr::Isolated if runner == Runner::Sql => diags.push(Diagnostic::warning(
+                    pos,
+                    "attribute 'isolated' has no effect on a sql block: only shell steps carry state to the next ones",
+                )),
+                Attr::Isolated => g.isolated = true,
                 Attr::Id(id) => match &g.id {
                     Some((first, _)) if *first != id => diags.push(Diagnostic::error(
                         pos,

@@ -8,11 +8,14 @@
 //! as the operator had it. Nothing here does I/O.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::journal::event::{Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
+use crate::journal::event::{
+    Event, Header, Observed, Outcome, Record, SessionOutcome, ShellState, Signature, Stream,
+};
 use crate::runbook::model::{Step, StepKind};
 use crate::runbook::plan::Plan;
 
@@ -79,6 +82,17 @@ pub struct Attempt {
     pub error: Option<String>,
     pub duration: Option<Duration>,
     pub interrupted: bool,
+    /// The shell state a shell step started with (none for an isolated
+    /// step and for other kinds).
+    pub inherited: Option<Arc<CarriedShell>>,
+}
+
+/// The shell state shell steps inherit, and the step that left it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CarriedShell {
+    pub state: ShellState,
+    /// The step whose success carried it last; none before any did.
+    pub from: Option<String>,
 }
 
 /// A sign-off with the time it was recorded.
@@ -255,6 +269,11 @@ pub struct SessionState {
     pub last_event: DateTime<Utc>,
     pub last_seq: u64,
     pub resumes: Vec<Resume>,
+    /// What the next shell step inherits: the state the last successful
+    /// shell step left (a resume continues from it).
+    pub shell: Arc<CarriedShell>,
+    /// A `shell_state` waiting for its attempt's end: carried if it succeeded.
+    shell_pending: Option<(String, u32, ShellState)>,
 }
 
 /// A journal that does not start with a header cannot be folded.
@@ -285,6 +304,8 @@ impl SessionState {
             last_event: header_record.ts,
             last_seq: header_record.seq,
             resumes: Vec::new(),
+            shell: Arc::default(),
+            shell_pending: None,
         })
     }
 
@@ -354,6 +375,11 @@ impl SessionState {
             }
             Event::StepStarted { step, attempt } => {
                 self.auto = true;
+                let inherited = self
+                    .plan
+                    .step(step)
+                    .filter(|s| matches!(s.kind, StepKind::Shell { .. }) && !s.isolated)
+                    .map(|_| Arc::clone(&self.shell));
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
                 s.attempts.push(Attempt {
@@ -365,6 +391,7 @@ impl SessionState {
                     error: None,
                     duration: None,
                     interrupted: false,
+                    inherited,
                 });
             }
             Event::Output {
@@ -388,6 +415,13 @@ impl SessionState {
                 duration_ms,
                 error,
             } => {
+                if let Some((s, a, state)) = self.shell_pending.take()
+                    && s == *step
+                    && a == *attempt
+                    && *outcome == Outcome::Succeeded
+                {
+                    self.shell = Arc::new(CarriedShell { state, from: Some(s) });
+                }
                 let s = self.step_mut(step, seq);
                 s.status = match outcome {
                     Outcome::Succeeded => StepStatus::Succeeded,
@@ -402,6 +436,9 @@ impl SessionState {
                     a.error = error.clone();
                     a.duration = Some(Duration::from_millis(*duration_ms));
                 }
+            }
+            Event::ShellState { step, attempt, state } => {
+                self.shell_pending = Some((step.clone(), *attempt, state.clone()))
             }
             Event::Verification {
                 step,

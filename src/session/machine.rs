@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use super::fold::{ESTIMATE_EXCEEDED, Next, SessionState, StepStatus};
 use super::protocol::Command;
 use super::rules::{self, next_attempt};
-use crate::journal::event::{Event, Observed, Outcome, SessionOutcome, Stream};
+use crate::journal::event::{Event, Observed, Outcome, SessionOutcome, ShellState, Stream};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{Gate, Step, StepKind};
 use crate::text::duration;
@@ -34,6 +34,9 @@ pub struct StepResult {
     pub observed: Option<Observed>,
     /// Whether a check passed; `None` for a step that is not a check.
     pub passed: Option<bool>,
+    /// What a shell step changed of the shell state (exports, working
+    /// directory), when its shell reported it.
+    pub shell: Option<ShellState>,
 }
 
 /// Why the engine stops the running step's process.
@@ -229,6 +232,7 @@ fn launch(state: &SessionState, step: &Step, attempt: u32, now: DateTime<Utc>) -
                     text: String::new(),
                 }),
                 passed: Some(passed),
+                shell: None,
             };
             finished(step, attempt, result, Duration::ZERO)
                 .into_iter()
@@ -313,7 +317,11 @@ fn exited(
     let Some(plan_step) = state.plan.step(step) else {
         return Vec::new();
     };
+    let changes = result.shell.clone();
     let mut events = finished(plan_step, attempt, result, elapsed);
+    if let Some(event) = carried(state, plan_step, attempt, changes, &events) {
+        events.insert(events.len() - 1, event);
+    }
     let aborted = stops.iter().find_map(|s| match s {
         Stop::Abort { who, reason } => Some((who, reason)),
         _ => None,
@@ -322,6 +330,34 @@ fn exited(
         events.extend(rules::abort(state, who, reason));
     }
     events.into_iter().map(Effect::Journal).collect()
+}
+
+/// The shell state a shell step leaves, to journal just before its end: only
+/// when it succeeded (a failed step's changes do not carry, as a retry
+/// starts from where the step did), is not `{isolated}`, and changed it.
+fn carried(
+    state: &SessionState,
+    step: &Step,
+    attempt: u32,
+    changes: Option<ShellState>,
+    events: &[Event],
+) -> Option<Event> {
+    let succeeded = matches!(
+        events.last(),
+        Some(Event::StepFinished {
+            outcome: Outcome::Succeeded,
+            ..
+        })
+    );
+    if !succeeded || step.isolated || !matches!(step.kind, StepKind::Shell { .. }) {
+        return None;
+    }
+    let next = state.shell.state.then(&changes?);
+    (next != state.shell.state).then(|| Event::ShellState {
+        step: step.id.clone(),
+        attempt,
+        state: next,
+    })
 }
 
 /// The events that record how an attempt ended: the check's result (a

@@ -16,8 +16,8 @@ pub mod protocol;
 pub mod rules;
 
 pub use fold::{
-    Attempt, ESTIMATE_EXCEEDED, MissingHeader, Next, Note, Resume, Rollback, SessionState, SignOff, Skip,
-    StepState, StepStateRef, StepStatus, TAIL_LINES, VerificationResult, Warning,
+    Attempt, CarriedShell, ESTIMATE_EXCEEDED, MissingHeader, Next, Note, Resume, Rollback, SessionState,
+    SignOff, Skip, StepState, StepStateRef, StepStatus, TAIL_LINES, VerificationResult, Warning,
 };
 pub use protocol::{Command, Update};
 pub use rules::{Choice, ChoiceKind, Flag, Refusal, choices, decide};

@@ -51,6 +51,7 @@ pub fn plan(phases: usize, steps: usize) -> Plan {
                         verify: s == steps,
                         readonly: false,
                         backup: false,
+                        isolated: false,
                         timeout: None,
                         checked: false,
                         pos: SourcePos::default(),

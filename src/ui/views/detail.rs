@@ -1,5 +1,7 @@
 //! The selected step in full: its text, its command, its history.
 
+use std::sync::Arc;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -98,6 +100,7 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
     if let Some(hint) = waiting_hint(app, step) {
         lines.push(Line::styled(hint, theme.warning()));
     }
+    lines.extend(inheritance(app, step));
     lines.extend(notes(app, &step.notes));
     lines.push(Line::raw(""));
     lines.extend(markdown::render(&step.body, theme));
@@ -138,6 +141,74 @@ fn step_lines(app: &App, step: &Step) -> Vec<Line<'static>> {
         lines.push(Line::raw(""));
         lines.push(Line::styled("History", theme.bold()));
         lines.extend(history);
+    }
+    lines
+}
+
+/// What a shell step inherits from the shell steps before it: the state
+/// its last attempt started with, or (not started yet) what is carried now;
+/// shown near the top, as it decides where and with what the step runs.
+/// Names only: values stay in the journal (secret ones not even there).
+fn inheritance(app: &App, step: &Step) -> Vec<Line<'static>> {
+    let theme = app.theme;
+    if !matches!(step.kind, StepKind::Shell { .. }) {
+        return Vec::new();
+    }
+    if step.isolated {
+        return vec![Line::styled(
+            "Isolated: runs in the runbook's folder without what earlier steps exported, and leaves nothing behind.",
+            theme.dim(),
+        )];
+    }
+    let started = app.session.step(&step.id).attempts().last().and_then(|a| {
+        a.inherited
+            .as_ref()
+            .map(|c| (format!("Inherited by attempt {}", a.number), Arc::clone(c)))
+    });
+    let (heading, carried) =
+        started.unwrap_or_else(|| ("Inherits".to_string(), Arc::clone(&app.session.shell)));
+    let state = &carried.state;
+    if state.is_empty() {
+        return Vec::new();
+    }
+    let from = carried
+        .from
+        .as_ref()
+        .map(|id| match app.session.plan.step(id) {
+            Some(s) => format!(" from {id} {}", s.title),
+            None => format!(" from {id}"),
+        })
+        .unwrap_or_default();
+    let mut lines = vec![Line::styled(sanitize(&format!("{heading}{from}")), theme.bold())];
+    let row = |label: &str, text: String| {
+        Line::from(vec![
+            Span::styled(format!("  {label:<10} "), theme.dim()),
+            Span::raw(sanitize(&text)),
+        ])
+    };
+    let names =
+        |set: &mut dyn Iterator<Item = &String>| set.map(String::as_str).collect::<Vec<_>>().join(", ");
+    lines.push(row(
+        "directory",
+        state
+            .cwd
+            .clone()
+            .unwrap_or_else(|| "the runbook's folder".to_string()),
+    ));
+    if !state.vars.is_empty() {
+        lines.push(row("variables", names(&mut state.vars.keys())));
+    }
+    if !state.withheld.is_empty() {
+        lines.push(row(
+            "withheld",
+            format!(
+                "{} (secret: not journaled, lost on resume)",
+                names(&mut state.withheld.iter())
+            ),
+        ));
+    }
+    if !state.unset.is_empty() {
+        lines.push(row("unset", names(&mut state.unset.iter())));
     }
     lines
 }
