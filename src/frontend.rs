@@ -27,6 +27,7 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
     let headless = how.headless || !std::io::stdout().is_terminal();
     // A rollback run starts nothing of the plan: the headless driver starts the rollback.
     opts.autostart = headless && how.decisions.rollback.is_none();
+    opts.rollback_only = headless && how.decisions.rollback.is_some() && opts.resume.is_none();
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
     if !headless && opts.resume.is_none() && !how.new {

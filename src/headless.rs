@@ -242,10 +242,14 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         journal_path,
         warnings,
         unfinished,
+        path,
         ..
     } = launched;
     for w in &warnings {
         let _ = writeln!(out, "warning: {w}");
+    }
+    if let Some(path) = path {
+        let _ = writeln!(out, "{path}");
     }
     if !unfinished.is_empty() {
         let _ = writeln!(

@@ -31,6 +31,9 @@ pub struct RunOptions {
     /// The session's operator (first) and co-signers for pre-approvals.
     pub operators: Vec<String>,
     pub only: Option<String>,
+    /// A new session started to run only the Rollback section (`--rollback`):
+    /// recorded in its header, so it is told apart from a run of the plan.
+    pub rollback_only: bool,
     pub state_dir: PathBuf,
     /// Run the session at once (headless), without waiting for a `run`.
     pub autostart: bool,
@@ -55,6 +58,9 @@ pub struct Launched {
     pub warnings: Vec<String>,
     /// Unfinished sessions of the same runbook and environment, when starting anew.
     pub unfinished: Vec<String>,
+    /// The path to production, for a session of an environment on a gated
+    /// path (staging, production): shown before anything runs.
+    pub path: Option<String>,
     pub runbook: Runbook,
 }
 
@@ -266,6 +272,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 host: crate::seat::host_name(),
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
+                rollback_only: opts.rollback_only,
                 plan,
             };
             let journal = FileJournal::create(&opts.state_dir, header)?;
@@ -282,6 +289,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             )
         }
     };
+    let path = path_to_production(&runbook, opts, &env.name);
     let engine = Engine::new(journal, state.clone(), setup, tx);
     Ok(Launched {
         engine,
@@ -291,8 +299,29 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         resumed,
         warnings,
         unfinished,
+        path,
         runbook,
     })
+}
+
+/// The promotion board's path line for a session of `environment`, and
+/// what is missing before it, when the environment is on a gated path.
+fn path_to_production(runbook: &Runbook, opts: &RunOptions, environment: &str) -> Option<String> {
+    let list = store::list_sessions(&opts.state_dir).ok()?;
+    let board = crate::gates::Board::new(runbook, &opts.runbook.display().to_string(), &list);
+    if !board.is_gated(environment) {
+        return None;
+    }
+    let mut line = board.path_line(environment);
+    let before = board
+        .environments
+        .iter()
+        .take_while(|e| e.environment != environment)
+        .find_map(|e| e.missing.first());
+    if let Some((what, command)) = before {
+        line.push_str(&format!("; missing first: {what} ({command})"));
+    }
+    Some(line)
 }
 
 /// Sessions of this runbook and environment that can still be continued.

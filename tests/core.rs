@@ -126,6 +126,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         host: "h".into(),
         runsheet_version: "0".into(),
         only: None,
+        rollback_only: false,
         plan,
     };
     let record = |seq: usize, event: Event| Record {

@@ -32,6 +32,7 @@ fn header(id: &str) -> Header {
         host: "laptop".into(),
         runsheet_version: "0.1.0".into(),
         only: None,
+        rollback_only: false,
         plan: Plan {
             runbook_title: "Remediation".into(),
             environment: "development".into(),

@@ -423,6 +423,7 @@ fn header() -> Header {
         host: "ops".into(),
         runsheet_version: "0.1.0".into(),
         only: None,
+        rollback_only: false,
         plan: plan(),
     }
 }

@@ -975,7 +975,10 @@ fn a_deployment_report_names_what_counted_and_what_a_broken_journal_no_longer_pr
         json["sessions"][0]["evidence"][0]["why_not"],
         "a dry run never counts as evidence"
     );
-    assert_eq!(json["sessions"][2]["evidence"][0]["why_not"], "it is unfinished");
+    assert_eq!(
+        json["sessions"][2]["evidence"][0]["why_not"],
+        "it was left unfinished"
+    );
     assert_eq!(json["environments"][0]["proven_by"], staging.as_str());
     assert_eq!(json["environments"][1]["proven_by"], production.as_str());
     let chain: Vec<(&str, &str, Option<&str>, Option<bool>)> = json["chain"]

@@ -88,6 +88,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         host: "h".into(),
         runsheet_version: "0".into(),
         only: None,
+        rollback_only: false,
         plan,
     };
     let records = std::iter::once(Event::Header(Box::new(header)))

@@ -221,6 +221,7 @@ impl Journal {
             host: "ops-laptop".to_string(),
             runsheet_version: "0.1.0".to_string(),
             only: None,
+            rollback_only: false,
             plan: plan(environment),
         };
         let mut j = Journal { records: Vec::new() };

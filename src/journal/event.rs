@@ -45,8 +45,41 @@ pub struct Header {
     /// A step filter (`--only`), when the session runs part of the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<String>,
+    /// Started to run the Rollback section only (`--rollback` on a new
+    /// session): a rollback rehearsal, never a run of the plan. Absent in
+    /// journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_only: bool,
     /// The plan as it was when the session started.
     pub plan: Plan,
+}
+
+impl Header {
+    /// What kind of session this is, in words ([`session_kind`]).
+    pub fn kind(&self) -> String {
+        session_kind(self.mode, self.only.as_deref(), self.rollback_only)
+    }
+}
+
+/// What kind of session a header describes, as `runsheet sessions`, the
+/// gates and the reports name it: `live` for a whole live run of the plan,
+/// else `dry run`, `rollback` or `partial (verify only)`. Only a `live` one
+/// can be evidence that the plan went well.
+pub fn session_kind(mode: Mode, only: Option<&str>, rollback_only: bool) -> String {
+    if mode == Mode::DryRun {
+        return "dry run".to_string();
+    }
+    if rollback_only {
+        return "rollback".to_string();
+    }
+    match only.map(str::trim) {
+        None => "live".to_string(),
+        Some("verify") => "partial (verify only)".to_string(),
+        Some(filter) => match filter.split_once(':') {
+            Some((kind, what)) => format!("partial ({kind} {what} only)"),
+            None => format!("partial ({filter} only)"),
+        },
+    }
 }
 
 /// Which stream an output line came from.

@@ -1050,6 +1050,7 @@ mod tests {
             host: "h".into(),
             runsheet_version: "0".into(),
             only: None,
+            rollback_only: false,
             plan,
         };
         let start = Utc

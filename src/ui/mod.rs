@@ -62,6 +62,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         journal_path,
         warnings,
         unfinished,
+        path,
         runbook,
         ..
     } = launched;
@@ -69,6 +70,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         .operator
         .unwrap_or_else(|| state.current_operator().to_string());
     let mut notices = warnings;
+    notices.extend(path);
     if !unfinished.is_empty() {
         notices.push(format!(
             "unfinished session(s) of this runbook and environment: {}; quit and run with --resume ID to continue one",

@@ -86,6 +86,7 @@ pub fn header(plan: &Plan) -> Header {
         host: "bench".into(),
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
         only: None,
+        rollback_only: false,
         plan: plan.clone(),
     }
 }
