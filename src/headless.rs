@@ -67,12 +67,13 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                 return stop();
             }
             let signed = state.step(&step.id).signers();
-            let mut names: Vec<&String> = d.operators.iter().collect();
-            names.dedup();
-            let missing: Vec<&String> = names
-                .into_iter()
-                .filter(|n| !signed.contains(n.as_str()))
-                .collect();
+            let mut missing: Vec<&String> = Vec::new();
+            for name in &d.operators {
+                let known = |n: &&str| rules::same_person(n, name);
+                if !signed.iter().any(known) && !missing.iter().any(|m| rules::same_person(m, name)) {
+                    missing.push(name);
+                }
+            }
             if signed.len() + missing.len() < needed as usize {
                 return Act::Stop(format!(
                     "step {} needs {needed} distinct sign-offs; give --operator once per person",
@@ -89,6 +90,7 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                         role: String::new(),
                         note: format!("pre-approved on the command line (--approve {})", step.id),
                         preapproved: true,
+                        seat: None,
                     },
                 })
                 .collect();
@@ -103,6 +105,7 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                         role: "override".to_string(),
                         note: reason.clone(),
                         preapproved: true,
+                        seat: None,
                     },
                 }])
             } else if let Some(reason) = d.skip.get(&step.id) {

@@ -96,21 +96,13 @@ fn given(source: &ValueSource, values: &[(String, String)]) -> ValueSource {
     }
 }
 
-/// The operator's name: `--operator`, `RUNSHEET_OPERATOR`, git's `user.name`, `$USER`.
+/// The operator's name when none is given: `RUNSHEET_OPERATOR`, else the OS
+/// user this process runs as (never a git setting, which names whoever set
+/// up the machine's repository, not who sits at it), else `$USER`.
 pub fn default_operator() -> String {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     from_env("RUNSHEET_OPERATOR")
-        .or_else(|| {
-            std::process::Command::new("git")
-                .args(["config", "user.name"])
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|s| !s.is_empty())
-        })
+        .or_else(crate::seat::os_user)
         .or_else(|| from_env("USER"))
         .unwrap_or_else(|| "operator".to_string())
 }

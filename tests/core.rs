@@ -210,6 +210,7 @@ fn signature(who: &str, role: &str, note: &str) -> Signature {
         role: role.into(),
         note: note.into(),
         preapproved: false,
+        seat: None,
     }
 }
 
@@ -937,6 +938,7 @@ fn every_headless_flag_hinted_is_accepted() {
                     step: choice.step.clone(),
                     signature: Signature {
                         preapproved: true,
+                        seat: None,
                         ..signature("bob", "", "pre-approved")
                     },
                 },
@@ -1467,4 +1469,26 @@ fn a_whole_session_runs_through_the_core_alone() {
     assert_eq!(s.outcome, Some((SessionOutcome::Completed, None)));
     assert_eq!(s.confirmed_by.as_deref(), Some("alice"));
     assert!(commands.next().is_none());
+}
+
+#[test]
+fn signers_are_people_not_strings() {
+    let s = state("b, one of two signed");
+    // Case, spaces around and full-width forms (NFKC) do not make another person.
+    for same in ["ALICE", "  alice", "Alice ", "ａｌｉｃｅ"] {
+        let refusal = refused(&s, &sign_off("b", same));
+        assert!(
+            matches!(refusal, Refusal::AlreadySigned { .. }),
+            "{same:?} is alice: {refusal:?}"
+        );
+    }
+    assert!(runsheet::session::rules::same_person(
+        "José Núñez",
+        "jose\u{301} nu\u{301}n\u{303}ez"
+    ));
+    assert!(runsheet::session::rules::same_person(
+        "Seed 0d294188 maintainers",
+        " seed  0d294188 maintainers "
+    ));
+    assert!(!runsheet::session::rules::same_person("alice", "alicia"));
 }

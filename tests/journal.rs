@@ -89,6 +89,7 @@ fn sample(state: &Path, id: &str) -> PathBuf {
                 role: "dba".into(),
                 note: "ok".into(),
                 preapproved: false,
+                seat: None,
             },
         })
         .unwrap();

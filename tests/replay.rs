@@ -254,6 +254,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
                         role: "DBA".into(),
                         note: "told them".into(),
                         preapproved: false,
+                        seat: None,
                     },
                 }),
                 Event::AwaitingSignOff { step } => Some(Command::Skip {
@@ -495,6 +496,7 @@ fn scenario() -> Vec<(i64, Event)> {
                     role: "DBA".into(),
                     note: "told everyone".into(),
                     preapproved: false,
+                    seat: None,
                 },
             },
         ),

@@ -146,6 +146,11 @@ fn filters(fx: &Fixture) -> Vec<(String, String)> {
             format!(r"\| Host \| {} \|", regex_escape(&host)),
             "| Host | [HOST] |".into(),
         ),
+        // Where a sign-off was given from: this machine's OS user and host.
+        (
+            format!(r"from OS user \S+ on host {},", regex_escape(&host)),
+            "from OS user [USER] on host [HOST],".into(),
+        ),
         (
             format!(
                 r"\| runsheet version \| {} \|",
@@ -1082,4 +1087,59 @@ fn the_readme_and_ci_name_the_tools_the_tests_need_and_show_the_timeline() {
     let png = std::fs::read(root.join("assets/timeline.png")).expect("assets/timeline.png");
     let (width, height) = browser::png_size(&png);
     assert!(width >= 1600 && height >= 400, "{width}x{height}");
+}
+
+#[test]
+fn two_signers_from_one_seat_are_marked_in_every_report_format() {
+    let fx = Fixture::new(
+        "+++\n[environments.production]\nsignoffs = 2\n+++\n# Four eyes\n\n## Production\n\n### Execution\n\n1. Check the change ticket by hand\n",
+    );
+    // Two names that are one person: refused as a second signer.
+    let out = fx.run(&[
+        "--approve",
+        "all",
+        "--operator",
+        "Seed 0d294188 maintainers",
+        "--operator",
+        "seed 0d294188  maintainers ",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs 2 distinct sign-offs"),
+        "{}",
+        text(&out)
+    );
+    let id = fx.state().header.session_id;
+
+    // Two people, but both signed from this one process: marked.
+    let out = fx.run(&[
+        "--resume",
+        &id,
+        "--approve",
+        "all",
+        "--operator",
+        "alice",
+        "--operator",
+        "bob",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    let signoffs = state.step("production.execution.1").signoffs();
+    let seat = signoffs[0].signature.seat.clone().expect("the seat is recorded");
+    assert_eq!(seat.host, runsheet::seat::host_name());
+    assert_eq!(seat.os_user, runsheet::seat::os_user());
+    assert_eq!(signoffs[1].signature.seat.as_ref(), Some(&seat));
+
+    let md = stdout(&report(&fx, &[&id]));
+    assert!(
+        md.contains("⚠ same seat as alice (same terminal, same OS user)"),
+        "{md}"
+    );
+    let html = stdout(&report(&fx, &[&id, "--format", "html"]));
+    assert!(html.contains("same seat as alice"), "{html}");
+    let json = json_report(&fx, &id);
+    let signed = &json["phases"][0]["steps"][0]["signoffs"];
+    assert_eq!(signed[0]["same_seat_as"], Value::Null, "{json:#}");
+    assert_eq!(signed[1]["same_seat_as"], "alice", "{json:#}");
+    assert_eq!(signed[1]["seat"].as_str(), Some(seat.describe().as_str()));
 }

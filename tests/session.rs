@@ -122,6 +122,7 @@ fn sign(step: &str, who: &str) -> Event {
             role: "dba".into(),
             note: String::new(),
             preapproved: false,
+            seat: None,
         },
     }
 }

@@ -245,6 +245,7 @@ impl Journal {
             role: "DBA".to_string(),
             note: format!("{who} checked it"),
             preapproved: false,
+            seat: None,
         };
         self.push(
             secs,
@@ -654,6 +655,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
             role: "DBA on call".into(),
             note: "Read the rollback plan\nwith Bob.".into(),
             preapproved: false,
+            seat: None,
         },
     };
     assert_eq!(effects, vec![Effect::Send(expected)]);
@@ -682,6 +684,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
         role: String::new(),
         note: String::new(),
         preapproved: false,
+        seat: None,
     };
     let record = Record {
         seq: 2,
@@ -775,6 +778,7 @@ fn a_failed_gate_is_overridden_only_with_role_and_reason() {
         role: "CTO".into(),
         note: "staging was verified by hand".into(),
         preapproved: false,
+        seat: None,
     };
     assert_eq!(
         effects,
@@ -1167,4 +1171,24 @@ fn no_input_or_size_panics() {
             draw(&a);
         }
     }
+}
+
+#[test]
+fn the_sign_off_dialog_offers_the_name_and_role_last_signed_with_here() {
+    let mut a = sign_off_dialog((120, 40));
+    a.update(ctrl('s'));
+    assert_eq!(
+        a.last_signer,
+        Some(("alice".to_string(), "DBA on call".to_string()))
+    );
+    a.update(key(KeyCode::Esc));
+    assert!(a.modal.is_none());
+    // Someone else is the session's operator now; this terminal still remembers alice.
+    a.operator = "carol".into();
+    a.update(ch('s'));
+    let Some(Modal::SignOff(d)) = &a.modal else {
+        panic!("no sign-off dialog")
+    };
+    assert_eq!(d.fields[0].lines(), ["alice"]);
+    assert_eq!(d.fields[1].lines(), ["DBA on call"]);
 }

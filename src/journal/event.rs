@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::runbook::plan::Plan;
+use crate::seat::Seat;
 
 /// Journal format version written in every header. Format 2 added the
 /// `run` and `pause` events; a format 1 journal is a format 2 journal without
@@ -184,6 +185,10 @@ pub struct Signature {
     /// Given on the command line in advance (`--approve`), not signed in person.
     #[serde(default)]
     pub preapproved: bool,
+    /// Where it was given from (OS user, host, terminal), stamped by the
+    /// engine; absent in journals written before seats were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
 }
 
 /// How a session ended.

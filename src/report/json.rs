@@ -239,6 +239,8 @@ fn signoff(s: &SignOffReport) -> Value {
         "at": time(s.at),
         "note": s.note,
         "preapproved": s.preapproved,
+        "seat": s.seat,
+        "same_seat_as": s.same_seat_as,
     })
 }
 

@@ -533,6 +533,12 @@ pub struct SignOffReport {
     pub note: String,
     /// Given in advance on the command line, not signed in person.
     pub preapproved: bool,
+    /// Where it was given from ("OS user alice on host db1, terminal /dev/pts/3"),
+    /// when the journal records it.
+    pub seat: Option<String>,
+    /// An earlier signer of the same step who signed from the same seat:
+    /// four-eyes that was one pair of eyes.
+    pub same_seat_as: Option<String>,
 }
 
 impl SignOffReport {
@@ -546,11 +552,40 @@ impl SignOffReport {
         if self.preapproved {
             out.push_str(", pre-approved");
         }
+        if let Some(seat) = &self.seat {
+            out.push_str(&format!(", from {seat}"));
+        }
+        if let Some(other) = &self.same_seat_as {
+            out.push_str(&format!(", ⚠ same seat as {other} (same terminal, same OS user)"));
+        }
         if !self.note.is_empty() {
             out.push_str(&format!(": {}", self.note));
         }
         out
     }
+}
+
+/// The report's rows of a step's sign-offs, each marked when an earlier
+/// sign-off of the step came from the same seat.
+fn signoff_reports(signoffs: &[crate::session::SignOff]) -> Vec<SignOffReport> {
+    signoffs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SignOffReport {
+            who: clean(&s.signature.who),
+            role: clean(&s.signature.role),
+            at: s.at,
+            note: clean(&s.signature.note),
+            preapproved: s.signature.preapproved,
+            seat: s.signature.seat.as_ref().map(|seat| clean(&seat.describe())),
+            same_seat_as: s.signature.seat.as_ref().and_then(|seat| {
+                signoffs[..i]
+                    .iter()
+                    .find(|earlier| earlier.signature.seat.as_ref() == Some(seat))
+                    .map(|earlier| clean(&earlier.signature.who))
+            }),
+        })
+        .collect()
 }
 
 /// A skip with who decided it and why.
@@ -850,20 +885,7 @@ fn recorded_step(
         status,
         overridden: status == StepStatus::SignedOff && automated,
         attempts,
-        signoffs: st
-            .map(|s| {
-                s.signoffs
-                    .iter()
-                    .map(|s| SignOffReport {
-                        who: clean(&s.signature.who),
-                        role: clean(&s.signature.role),
-                        at: s.at,
-                        note: clean(&s.signature.note),
-                        preapproved: s.signature.preapproved,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        signoffs: st.map(|s| signoff_reports(&s.signoffs)).unwrap_or_default(),
         skip: st.and_then(|s| s.skip.as_ref()).map(|k| SkipReport {
             who: clean(&k.who),
             at: k.at,
@@ -1103,6 +1125,7 @@ mod tests {
                     role: "dba".into(),
                     note: "done by hand".into(),
                     preapproved: false,
+                    seat: None,
                 },
             },
             started("gone", 1),

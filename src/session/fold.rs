@@ -7,11 +7,12 @@
 //! session is lives here, run/pause included, so a replay shows the session
 //! as the operator had it. Nothing here does I/O.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::rules;
 use crate::journal::event::{Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
 use crate::runbook::model::{Step, StepKind};
 use crate::runbook::plan::Plan;
@@ -134,8 +135,17 @@ impl StepState {
     }
 
     /// Distinct people who signed this step.
-    pub fn signers(&self) -> BTreeSet<&str> {
-        self.signoffs.iter().map(|s| s.signature.who.as_str()).collect()
+    /// Who signed, one name per person ([`rules::same_person`]) as they
+    /// first signed, in signing order.
+    pub fn signers(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for s in &self.signoffs {
+            let who = s.signature.who.as_str();
+            if !names.iter().any(|n| rules::same_person(n, who)) {
+                names.push(who);
+            }
+        }
+        names
     }
 
     pub fn last_attempt(&self) -> Option<&Attempt> {
@@ -637,7 +647,7 @@ impl<'a> StepStateRef<'a> {
         self.0.map_or(StepStatus::Pending, |s| s.status)
     }
 
-    pub fn signers(self) -> BTreeSet<&'a str> {
+    pub fn signers(self) -> Vec<&'a str> {
         self.0.map(StepState::signers).unwrap_or_default()
     }
 

@@ -22,7 +22,7 @@ use super::theme::Theme;
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
-use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide};
+use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
 /// A pane that can have the focus.
@@ -270,6 +270,9 @@ pub struct App {
     pub engine: EngineState,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The name and role last signed with at this terminal: the sign-off
+    /// dialog offers them again, while they have not signed the step.
+    pub last_signer: Option<(String, String)>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -345,6 +348,7 @@ impl App {
             quitting: false,
             engine: EngineState::Running,
             dirty: true,
+            last_signer: None,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -1101,21 +1105,17 @@ impl App {
             SignOffKind::Manual => self.session.needed_signoffs(),
             SignOffKind::MarkDone | SignOffKind::GateOverride => 1,
         };
-        let signed: Vec<String> = self
-            .session
-            .step(&step.id)
-            .signers()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let who = if signed.contains(&self.operator) {
-            String::new()
-        } else {
-            self.operator.clone()
+        let signed = self.session.step(&step.id).signers();
+        let unsigned =
+            |name: &str| !name.trim().is_empty() && !signed.iter().any(|s| rules::same_person(s, name));
+        let (who, role) = match &self.last_signer {
+            Some((name, role)) if unsigned(name) => (name.clone(), role.clone()),
+            _ if unsigned(&self.operator) => (self.operator.clone(), String::new()),
+            _ => (String::new(), String::new()),
         };
         let mut fields = [
             field(&who, "your name (each sign-off needs a different one)"),
-            field("", "your role, e.g. DBA, on-call lead"),
+            field(&role, "your role, e.g. DBA, on-call lead"),
             TextArea::default(),
         ];
         fields[2].set_cursor_line_style(Style::new());
@@ -1130,7 +1130,7 @@ impl App {
             step: step.id.clone(),
             title: step.title.clone(),
             kind,
-            signed,
+            signed: signed.iter().map(|s| s.to_string()).collect(),
             need,
             fields,
             field: 0,
@@ -1432,6 +1432,7 @@ impl App {
                     role: field_text(&d.fields[1]).trim().to_string(),
                     note: field_text(&d.fields[2]).trim_end().to_string(),
                     preapproved: false,
+                    seat: None,
                 };
                 let step = d.step.clone();
                 let command = match d.kind {
@@ -1443,6 +1444,10 @@ impl App {
                     Ok(()) => {
                         d.sent = true;
                         d.error = None;
+                        self.last_signer = Some((
+                            field_text(&d.fields[0]).trim().to_string(),
+                            field_text(&d.fields[1]).trim().to_string(),
+                        ));
                         self.send(fx, command);
                     }
                     Err(why) => {

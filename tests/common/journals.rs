@@ -113,6 +113,7 @@ pub fn session_events(plan: &Plan, output: usize, mut emit: impl FnMut(Event)) {
                     role: "DBA".into(),
                     note: "checked".into(),
                     preapproved: false,
+                    seat: None,
                 },
             });
             continue;
