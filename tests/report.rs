@@ -363,7 +363,10 @@ fn json_report_matches_its_documented_shape() {
     assert_eq!(failed["step"], "development.execution.1");
     assert_eq!(failed["status"], "skipped");
     assert_eq!(failed["failed_attempts"][0]["exit_code"], 3);
-    assert_eq!(failed["log_tail"][1]["text"], "error: disk full | <50% free>");
+    assert_eq!(
+        failed["failed_attempts"][0]["log_tail"][1]["text"],
+        "error: disk full | <50% free>"
+    );
     assert_eq!(json["phases"][1]["planned_ms"], 30 * 60 * 1000);
     assert_eq!(json["verifications"][1]["observed"]["columns"][0], "two_rows");
 
@@ -1142,4 +1145,37 @@ fn two_signers_from_one_seat_are_marked_in_every_report_format() {
     assert_eq!(signed[0]["same_seat_as"], Value::Null, "{json:#}");
     assert_eq!(signed[1]["same_seat_as"], "alice", "{json:#}");
     assert_eq!(signed[1]["seat"].as_str(), Some(seat.describe().as_str()));
+}
+
+#[test]
+fn the_report_shows_the_output_of_the_attempt_that_failed_not_of_its_retry() {
+    let fx = Fixture::new(
+        "# Retry\n\n## Development\n\n### Execution\n\n1. Flaky\n   ```sh\n   if [ -f tried ]; then echo \"second attempt: fine\"; else touch tried; echo \"first attempt: disk full\"; exit 2; fi\n   ```\n",
+    );
+    let out = fx.run(&["--retry", "all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = fx.state().header.session_id;
+
+    let md = stdout(&report(&fx, &[&id]));
+    let logs = &md[md.find("## Logs of failed steps").expect("logs section")..];
+    let logs = &logs[..logs.find("## Rollback").expect("rollback section")];
+    assert!(logs.contains("Attempt 1 (failed): the last "), "{logs}");
+    assert!(logs.contains("first attempt: disk full"), "{logs}");
+    assert!(
+        !logs.contains("second attempt: fine"),
+        "the retry's output is not the failure's:\n{logs}"
+    );
+    assert!(!logs.contains(" 1 output lines"), "{logs}");
+
+    let json = json_report(&fx, &id);
+    let failed = &json["failures"][0]["failed_attempts"];
+    assert_eq!(failed.as_array().map(Vec::len), Some(1), "{json:#}");
+    let said: Vec<&str> = failed[0]["log_tail"]
+        .as_array()
+        .expect("log tail")
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert!(said.contains(&"first attempt: disk full"), "{said:?}");
+    assert!(!said.contains(&"second attempt: fine"), "{said:?}");
 }

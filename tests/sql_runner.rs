@@ -281,7 +281,7 @@ fn large_results_are_capped() {
     assert_eq!(result.outcome, Outcome::Succeeded);
     assert_eq!(result.observed.expect("observed").rows.len(), 1000);
     assert!(
-        has(&lines, Stream::Info, "1500 rows (the first 1000 shown and kept)"),
+        has(&lines, Stream::Info, "1,500 rows (the first 1000 shown and kept)"),
         "{:?}",
         texts(&lines, Stream::Info)
     );

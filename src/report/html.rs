@@ -176,15 +176,20 @@ fn write_page(out: &mut String, report: &Report, mono: bool) -> std::fmt::Result
     }
     for f in &report.failures {
         writeln!(out, "<h3>{}</h3>", spans(&f.heading()))?;
-        if f.log_tail.is_empty() {
-            writeln!(out, "<p>No output.</p>")?;
-            continue;
+        if f.failed_attempts.is_empty() {
+            writeln!(out, "<p>No failed attempt.</p>")?;
         }
-        writeln!(out, "<p class=\"muted\">{}</p>\n<pre>", f.log_caption())?;
-        for line in f.log_lines() {
-            writeln!(out, "{}", esc(&line))?;
+        for (caption, lines) in f.attempt_logs() {
+            writeln!(out, "<p class=\"muted\">{}</p>", esc(&caption))?;
+            if lines.is_empty() {
+                continue;
+            }
+            writeln!(out, "<pre>")?;
+            for line in lines {
+                writeln!(out, "{}", esc(&line))?;
+            }
+            writeln!(out, "</pre>")?;
         }
-        writeln!(out, "</pre>")?;
     }
 
     writeln!(out, "<h2 id=\"rollback\">Rollback</h2>")?;

@@ -134,13 +134,9 @@ pub fn value(report: &Report) -> Value {
             "title": f.title,
             "kind": f.kind,
             "status": json_name(f.status.label()),
-            "failed_attempts": f.failed_attempts.iter().map(attempt).collect::<Vec<_>>(),
+            "failed_attempts": f.failed_attempts.iter().map(failed_attempt).collect::<Vec<_>>(),
             "resolution": f.resolution,
             "output_lines": f.output_lines,
-            "log_tail": f.log_tail.iter().map(|(stream, text)| json!({
-                "stream": stream.label(),
-                "text": text,
-            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "phases": report.phases.iter().map(|p| json!({
             "title": p.title,
@@ -230,6 +226,23 @@ fn attempt(a: &Attempt) -> Value {
         "error": a.error,
         "interrupted": a.interrupted,
     })
+}
+
+/// A failed or interrupted attempt: the attempt and its own output's tail.
+fn failed_attempt(a: &Attempt) -> Value {
+    let mut value = attempt(a);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("output_lines".into(), json!(a.output_lines));
+        fields.insert(
+            "log_tail".into(),
+            a.tail
+                .iter()
+                .map(|(stream, text)| json!({ "stream": stream.label(), "text": text }))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+    }
+    value
 }
 
 fn signoff(s: &SignOffReport) -> Value {

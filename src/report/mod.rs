@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
-use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
+use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome};
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
@@ -396,12 +396,10 @@ pub struct Failure {
     pub kind: &'static str,
     /// The step's status now.
     pub status: StepStatus,
-    /// The attempts that did not succeed.
+    /// The attempts that did not succeed, each with its own output's tail.
     pub failed_attempts: Vec<Attempt>,
     /// What became of it, in words.
     pub resolution: String,
-    /// The step's last output lines (all attempts).
-    pub log_tail: Vec<(Stream, String)>,
     /// All output lines the step wrote (the journal has them all).
     pub output_lines: u64,
 }
@@ -749,7 +747,7 @@ impl Report {
                     signoffs: step.signoffs.clone(),
                 });
             }
-            if let Some(failure) = failure(state, step) {
+            if let Some(failure) = failure(step) {
                 failures.push(failure);
             }
         }
@@ -861,6 +859,11 @@ fn recorded_step(
                 .iter()
                 .map(|a| Attempt {
                     error: a.error.as_deref().map(clean),
+                    tail: a
+                        .tail
+                        .iter()
+                        .map(|(stream, line)| (*stream, clean(line)))
+                        .collect(),
                     ..a.clone()
                 })
                 .collect()
@@ -935,7 +938,7 @@ fn unplanned(state: &SessionState, end: DateTime<Utc>) -> Vec<StepReport> {
 }
 
 /// The failure entry of a step that failed at least once or stopped the session.
-fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
+fn failure(step: &StepReport) -> Option<Failure> {
     let failed_attempts: Vec<Attempt> = step
         .attempts
         .iter()
@@ -961,7 +964,6 @@ fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
         s if s.needs_decision() => format!("unresolved: the step is {} and nobody decided yet", s.label()),
         s => format!("now {}", s.label()),
     };
-    let st = state.steps.get(&step.id);
     Some(Failure {
         step: step.id.clone(),
         title: step.title.clone(),
@@ -969,14 +971,6 @@ fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
         status: step.status,
         failed_attempts,
         resolution,
-        log_tail: st
-            .map(|s| {
-                s.tail
-                    .iter()
-                    .map(|(stream, line)| (*stream, clean(line)))
-                    .collect()
-            })
-            .unwrap_or_default(),
         output_lines: step.output_lines,
     })
 }

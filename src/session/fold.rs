@@ -80,6 +80,22 @@ pub struct Attempt {
     pub error: Option<String>,
     pub duration: Option<Duration>,
     pub interrupted: bool,
+    /// Output lines this attempt wrote.
+    pub output_lines: u64,
+    /// This attempt's last few output lines, so a report shows what the
+    /// attempt that failed said, not what a later retry said.
+    pub tail: VecDeque<(Stream, String)>,
+}
+
+/// Keep the last [`TAIL_LINES`] of `tail` followed by `lines`.
+fn keep_tail(tail: &mut VecDeque<(Stream, String)>, stream: Stream, lines: &[String]) {
+    let keep = lines.len().min(TAIL_LINES);
+    for line in &lines[lines.len() - keep..] {
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back((stream, line.clone()));
+    }
 }
 
 /// A sign-off with the time it was recorded.
@@ -375,19 +391,22 @@ impl SessionState {
                     error: None,
                     duration: None,
                     interrupted: false,
+                    output_lines: 0,
+                    tail: VecDeque::new(),
                 });
             }
             Event::Output {
-                step, stream, lines, ..
+                step,
+                attempt,
+                stream,
+                lines,
             } => {
                 let s = self.step_mut(step, seq);
                 s.output_lines += lines.len() as u64;
-                let keep = lines.len().min(TAIL_LINES);
-                for line in &lines[lines.len() - keep..] {
-                    if s.tail.len() == TAIL_LINES {
-                        s.tail.pop_front();
-                    }
-                    s.tail.push_back((*stream, line.clone()));
+                keep_tail(&mut s.tail, *stream, lines);
+                if let Some(a) = s.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
+                    a.output_lines += lines.len() as u64;
+                    keep_tail(&mut a.tail, *stream, lines);
                 }
             }
             Event::StepFinished {
