@@ -37,6 +37,11 @@ pub struct RunOptions {
     pub state_dir: PathBuf,
     /// Run the session at once (headless), without waiting for a `run`.
     pub autostart: bool,
+    /// Nobody watches a screen (headless): a new session of an environment
+    /// with `confirm = true` starts only when `confirm_env` names it.
+    pub headless: bool,
+    /// `--confirm-env`: the environment name typed in advance.
+    pub confirm_env: Option<String>,
     /// Values of environment variables the runbook reads (its databases,
     /// its variables), in place of the process environment's, and handed to
     /// shell steps too: how `runsheet demo` points the runbook at its own
@@ -249,6 +254,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, true, Vec::new())
         }
         None => {
+            check_confirmed_in_advance(env, opts)?;
             let unfinished = unfinished_sessions(&opts.state_dir, &runbook_path, &env.name)
                 .into_iter()
                 .map(|s| s.id)
@@ -343,6 +349,26 @@ pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, La
         .canonicalize()
         .unwrap_or_else(|_| opts.runbook.clone());
     Ok(unfinished_sessions(&opts.state_dir, &path, &env.name))
+}
+
+/// A new headless session of an environment with `confirm = true` starts
+/// only when `--confirm-env` names it: nobody is there to type it, and a
+/// run that silently became headless must not begin on production.
+fn check_confirmed_in_advance(env: &Environment, opts: &RunOptions) -> Result<(), LaunchError> {
+    if !opts.headless || !env.confirm {
+        return Ok(());
+    }
+    match opts.confirm_env.as_deref() {
+        Some(typed) if crate::session::rules::names_environment(typed, &env.name) => Ok(()),
+        Some(typed) => Err(LaunchError::Usage(format!(
+            "--confirm-env {typed:?} is not the environment name {:?}; no session was started",
+            env.name
+        ))),
+        None => Err(LaunchError::Usage(format!(
+            "{0} needs typed confirmation: a new headless session of {0} starts only with --confirm-env {0}; no session was started",
+            env.name
+        ))),
+    }
 }
 
 /// Refuse to resume a session that ended, belongs elsewhere, or whose runbook changed.

@@ -156,13 +156,40 @@ min_backups = 3
     assert_eq!(state.step("gate.backups").status(), StepStatus::Failed);
     assert_eq!(state.step("production.execution.1").status(), StepStatus::Pending);
 
-    // Three backups, but no typed confirmation: nothing that changes anything runs.
+    let first = fx.state().header.session_id;
+
+    // Without the name typed in advance, no new headless session starts at all.
     let three = guarded.replace(
         "### Execution",
         "3. Backup three\n   ```sh {backup readonly}\n   echo backup 3\n   ```\n\n### Execution",
     );
     std::fs::write(fx.runbook(), three).expect("rewrite");
-    let out = fx.run(&[]);
+    let journals = || {
+        std::fs::read_dir(fx.state_dir().join("sessions"))
+            .expect("sessions")
+            .count()
+    };
+    for args in [&[][..], &["--confirm-env", "prod"][..]] {
+        let out = fx.run(args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("no session was started"), "{}", text(&out));
+        assert_eq!(journals(), 1, "nothing was journaled");
+    }
+    assert!(
+        text(&fx.run(&[])).contains("starts only with --confirm-env production"),
+        "says which flag"
+    );
+
+    // The first session, resumed with the third backup: nothing that changes
+    // anything runs before the name is typed.
+    let resume = [
+        "--resume",
+        &first,
+        "--allow-changed-runbook",
+        "--retry",
+        "gate.backups",
+    ];
+    let out = fx.run(&resume);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("needs typed confirmation"), "{}", text(&out));
     let state = fx.state();
@@ -170,11 +197,12 @@ min_backups = 3
     assert_eq!(state.step("production.execution.1").status(), StepStatus::Pending);
     let id = state.header.session_id;
 
-    // A wrong name is refused; the right one lets execution start.
-    let out = fx.run(&["--resume", &id, "--confirm-env", "prod"]);
+    // A wrong name is refused; the right one, in any case, lets execution start.
+    let again = |typed: &str| fx.run(&["--resume", &id, "--allow-changed-runbook", "--confirm-env", typed]);
+    let out = again("prod");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("not the environment name"), "{}", text(&out));
-    let out = fx.run(&["--resume", &id, "--confirm-env", "production"]);
+    let out = again("Production");
     assert!(out.status.success(), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.confirmed_by.as_deref(), Some("tester"));

@@ -230,7 +230,7 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
                 "" => Err(Refusal::MissingConfirmation {
                     environment: environment.clone(),
                 }),
-                typed if typed != environment => Err(Refusal::WrongEnvironmentName {
+                typed if !names_environment(typed, environment) => Err(Refusal::WrongEnvironmentName {
                     typed: typed.to_string(),
                     environment: environment.clone(),
                 }),
@@ -295,6 +295,12 @@ pub fn next_attempt(state: &SessionState, step: &str) -> u32 {
 /// overridden only with a signed reason.
 pub fn is_gate(step: &Step) -> bool {
     matches!(step.kind, StepKind::Gate { .. })
+}
+
+/// Whether `typed` names `environment` for its typed confirmation: the name
+/// itself, in any case (`Production` confirms `production`), nothing else.
+pub fn names_environment(typed: &str, environment: &str) -> bool {
+    typed.trim().to_lowercase() == environment.to_lowercase()
 }
 
 /// The person a typed name stands for: Unicode-normalised (NFKC), case-folded,
