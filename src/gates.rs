@@ -275,6 +275,8 @@ pub struct Standing {
 /// what is missing and the command to run next.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Board {
+    /// The runbook as the suggested commands name it.
+    pub runbook: String,
     pub environments: Vec<Standing>,
 }
 
@@ -370,13 +372,38 @@ impl Board {
                 }
             })
             .collect();
-        Board { environments }
+        Board {
+            runbook: runbook_arg.to_string(),
+            environments,
+        }
     }
 
     /// The first thing missing on the path, and the command that provides it;
     /// `None` once every environment is proven.
     pub fn next(&self) -> Option<&(String, String)> {
         self.environments.iter().find_map(|e| e.missing.first())
+    }
+
+    /// What comes next once a session of `current` ends as it should: for
+    /// a rollback rehearsal, re-applying `current`; else a rehearsal still
+    /// missing in `current`, else the first thing missing further along.
+    /// `None` when nothing is left, or `current` is on no path.
+    pub fn after(&self, current: &str, rollback_only: bool) -> Option<(String, String)> {
+        let at = self.environments.iter().position(|e| e.environment == current)?;
+        let here = &self.environments[at];
+        if rollback_only {
+            return Some((
+                format!("{current} must be re-applied after its rollback rehearsal"),
+                shell_command(&self.runbook, current, ""),
+            ));
+        }
+        let rehearsal = here
+            .missing
+            .iter()
+            .find(|(what, _)| what.starts_with("a rollback rehearsal"));
+        rehearsal
+            .or_else(|| self.environments[at + 1..].iter().find_map(|e| e.missing.first()))
+            .cloned()
     }
 
     /// The last environment of the path (production, usually).

@@ -221,7 +221,7 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         }
         Event::RollbackFinished { outcome } => line("rollback-ended", outcome.label().to_string()),
         Event::Warning { code, message } => line("warning", format!("{code} {message}")),
-        Event::Detached { who } => line("detached", format!("by={who:?}")),
+        Event::Detached { who } => line("left-unfinished", format!("by={who:?}")),
         Event::SessionEnded { outcome, reason } => line(
             "session-ended",
             match reason {
@@ -246,6 +246,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         warnings,
         unfinished,
         path,
+        next_after,
         ..
     } = launched;
     for w in &warnings {
@@ -371,12 +372,21 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         let _ = writeln!(out, "stopped: {why}");
         return exit::INCOMPLETE;
     }
-    match state.outcome {
-        Some((SessionOutcome::Completed, _)) => exit::OK,
+    let ended_well = match state.outcome {
+        Some((SessionOutcome::Completed, _)) => true,
         // Ends so only when the requested Rollback section ran to completion.
-        Some((SessionOutcome::RolledBack, _)) if decisions.rollback.is_some() => exit::OK,
-        _ => exit::INCOMPLETE,
+        Some((SessionOutcome::RolledBack, _)) => decisions.rollback.is_some(),
+        _ => false,
+    };
+    if !ended_well {
+        return exit::INCOMPLETE;
     }
+    let whole =
+        state.outcome.is_some_and(|(o, _)| o == SessionOutcome::Completed) || state.header.rollback_only;
+    if let Some(next) = next_after.filter(|_| whole) {
+        let _ = writeln!(out, "{next}");
+    }
+    exit::OK
 }
 
 /// What identifies "the same situation" for acting once on it.

@@ -66,6 +66,9 @@ pub struct Launched {
     /// The path to production, for a session of an environment on a gated
     /// path (staging, production): shown before anything runs.
     pub path: Option<String>,
+    /// What comes next once this session ends well ("next: …: COMMAND"),
+    /// for the checklist to say when it completes.
+    pub next_after: Option<String>,
     pub runbook: Runbook,
 }
 
@@ -287,7 +290,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             )
         }
     };
-    let path = path_to_production(&runbook, opts, &env.name);
+    let (path, next_after) = path_to_production(&runbook, opts, &state);
     let engine = Engine::new(journal, state.clone(), setup, tx);
     Ok(Launched {
         engine,
@@ -298,17 +301,31 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         warnings,
         unfinished,
         path,
+        next_after,
         runbook,
     })
 }
 
-/// The promotion board's path line for a session of `environment`, and
-/// what is missing before it, when the environment is on a gated path.
-fn path_to_production(runbook: &Runbook, opts: &RunOptions, environment: &str) -> Option<String> {
-    let list = store::list_sessions(&opts.state_dir).ok()?;
+/// The promotion board's path line for the session `state` opened, with
+/// what is missing before it, when its environment is on a gated path; and
+/// what comes next once it ends well.
+fn path_to_production(
+    runbook: &Runbook,
+    opts: &RunOptions,
+    state: &SessionState,
+) -> (Option<String>, Option<String>) {
+    let Ok(list) = store::list_sessions(&opts.state_dir) else {
+        return (None, None);
+    };
+    let environment = state.header.environment.as_str();
     let board = crate::gates::Board::new(runbook, &opts.runbook.display().to_string(), &list);
+    let whole = state.header.mode == Mode::Live && state.header.only.is_none();
+    let next = whole
+        .then(|| board.after(environment, state.header.rollback_only))
+        .flatten()
+        .map(|(what, command)| format!("next: {what}: {command}"));
     if !board.is_gated(environment) {
-        return None;
+        return (None, next);
     }
     let mut line = board.path_line(environment);
     let before = board
@@ -319,7 +336,7 @@ fn path_to_production(runbook: &Runbook, opts: &RunOptions, environment: &str) -
     if let Some((what, command)) = before {
         line.push_str(&format!("; missing first: {what} ({command})"));
     }
-    Some(line)
+    (Some(line), next)
 }
 
 /// Sessions of this runbook and environment that can still be continued.

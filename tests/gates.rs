@@ -330,7 +330,14 @@ fn every_kind_of_non_evidence_is_refused_with_its_reason_and_status_says_what_ne
     shows(&board, "next: a successful session of staging");
     shows(&board, "runsheet run ");
 
-    assert!(fx.run(&["--env", "staging"]).status.success());
+    let out = fx.run(&["--env", "staging"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A completed session says what comes next.
+    assert!(
+        text(&out).contains("next: a rollback rehearsal of staging: runsheet run "),
+        "{}",
+        text(&out)
+    );
     let applied = fx.state().header.session_id;
     let board = status(&fx);
     shows(&board, format!("✓ successful session: {applied}"));
@@ -339,6 +346,11 @@ fn every_kind_of_non_evidence_is_refused_with_its_reason_and_status_says_what_ne
 
     let out = fx.run(&["--env", "staging", "--rollback=rollback rehearsal"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("next: staging must be re-applied after its rollback rehearsal: runsheet run "),
+        "{}",
+        text(&out)
+    );
     let state = fx.state();
     assert!(state.header.rollback_only, "recorded in the header");
     assert_eq!(state.outcome.map(|o| o.0), Some(SessionOutcome::RolledBack));

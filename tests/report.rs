@@ -1179,3 +1179,19 @@ fn the_report_shows_the_output_of_the_attempt_that_failed_not_of_its_retry() {
     assert!(said.contains(&"first attempt: disk full"), "{said:?}");
     assert!(!said.contains(&"second attempt: fine"), "{said:?}");
 }
+
+#[test]
+fn the_html_report_never_scrolls_sideways_at_1200_px() {
+    let long = "x".repeat(400);
+    let fx = Fixture::new(&format!(
+        "# Wide\n\n## Development\n\n### Execution\n\n1. Print a very long word {long}\n   ```sh\n   echo {long}; echo /{long}/path/{long}; exit 1\n   ```\n"
+    ));
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = fx.state().header.session_id;
+    let page = fx.dir.path().join("wide.html");
+    let out = report(&fx, &[&id, "-o", page.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let width = browser::scroll_width(&page, 1200);
+    assert!(width <= 1200, "the page is {width} px wide in a 1200 px window");
+}

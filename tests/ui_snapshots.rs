@@ -1192,3 +1192,103 @@ fn the_sign_off_dialog_offers_the_name_and_role_last_signed_with_here() {
     assert_eq!(d.fields[0].lines(), ["alice"]);
     assert_eq!(d.fields[1].lines(), ["DBA on call"]);
 }
+
+/// The screen's rows as text.
+fn screen_rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = terminal.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+#[test]
+fn gate_evidence_in_a_narrow_pane_is_key_value_lines_and_no_rows_is_no_problems_found() {
+    let mut j = Journal::new("production", Mode::Live);
+    let evidence = Observed {
+        columns: ["session", "operator", "started", "mode", "outcome", "counts", "why not"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            ["20250228-101500-c3d4e5", "bob", "2025-02-28 10:15:00", "partial (verify only)", "completed", "no"]
+                .map(String::from)
+                .into_iter()
+                .chain(["a partial (verify only) session ran part of the plan (--only verify) and never counts as evidence".to_string()])
+                .collect(),
+        ],
+        text: String::new(),
+    };
+    j.push(
+        10,
+        Event::Verification {
+            step: "gate.requires.staging".into(),
+            attempt: 1,
+            name: "staging went well with this runbook".into(),
+            passed: false,
+            observed: evidence,
+        },
+    );
+    j.push(
+        11,
+        Event::Verification {
+            step: "check.rls".into(),
+            attempt: 1,
+            name: "Every table has row-level security".into(),
+            passed: true,
+            observed: Observed {
+                columns: vec!["problem".into()],
+                ..Observed::default()
+            },
+        },
+    );
+    let mut narrow = app(j.state(), 20, (80, 24));
+    narrow.update(ch('v'));
+    let rows = screen_rows(&draw(&narrow)).join("\n");
+    assert!(rows.contains("session: 20250228-101500-c3d4e5"), "{rows}");
+    assert!(rows.contains("counts: no"), "{rows}");
+    assert!(!rows.contains("session │ operator"), "no wrapped table:\n{rows}");
+
+    let mut wide = app(j.state(), 20, (200, 60));
+    wide.update(ch('v'));
+    let rows = screen_rows(&draw(&wide)).join("\n");
+    assert!(rows.contains("no problems found"), "{rows}");
+    assert!(!rows.contains("no rows (problem)"), "{rows}");
+    // (Tables that fit stay tables: see the verification_failed snapshots.)
+}
+
+#[test]
+fn slash_starts_a_new_search_on_the_row_above_the_hints() {
+    let mut a = running((120, 40));
+    a.update(ch('/'));
+    typed(&mut a, "disk");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.log.search.as_deref(), Some("disk"));
+    a.update(ch('/'));
+    let Some(Modal::Search(field)) = &a.modal else {
+        panic!("no search prompt")
+    };
+    assert_eq!(field.lines(), [""], "a new search, not the last one to edit");
+    let rows = screen_rows(&draw(&a));
+    let footer = &rows[rows.len() - 1];
+    assert!(footer.contains("quit"), "the hints stay: {footer}");
+    assert!(rows[rows.len() - 2].contains("Search log: /"), "{rows:#?}");
+}
+
+#[test]
+fn a_completed_session_says_what_comes_next() {
+    let mut j = Journal::new("staging", Mode::Live);
+    j.push(
+        30,
+        Event::SessionEnded {
+            outcome: runsheet::journal::event::SessionOutcome::Completed,
+            reason: None,
+        },
+    );
+    let mut a = app(j.state(), 40, (200, 60));
+    a.next_after =
+        Some("next: a successful session of production: runsheet run rb.md --env production".into());
+    let rows = screen_rows(&draw(&a)).join("\n");
+    assert!(
+        rows.contains("SESSION COMPLETED · next: a successful session of production: runsheet run rb.md --env production"),
+        "{rows}"
+    );
+}

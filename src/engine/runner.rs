@@ -344,6 +344,7 @@ impl Engine {
                         sql: sql.clone(),
                         dry_run,
                         verify: step.verify,
+                        read_only: !step.changes_state(),
                     };
                     let token = stopper.clone();
                     tokio::spawn(async move {

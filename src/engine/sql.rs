@@ -49,6 +49,9 @@ pub struct SqlRequest {
     pub dry_run: bool,
     /// A check: decide `passed` from the rows returned.
     pub verify: bool,
+    /// Changes nothing (a check, or `{readonly}`): its transaction ends with
+    /// `ROLLBACK`, so the log never claims a commit of a read-only step.
+    pub read_only: bool,
 }
 
 /// How a SQL step ended.
@@ -426,6 +429,8 @@ async fn execute(
     if s.in_tx {
         let end = if req.dry_run {
             s.control("ROLLBACK", " (dry run: no change is kept)").await
+        } else if req.read_only {
+            s.control("ROLLBACK", " (read-only: nothing to keep)").await
         } else {
             s.control("COMMIT", "").await
         };

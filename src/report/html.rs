@@ -73,12 +73,15 @@ h1 { font-size: 1.6rem; margin: 0 0 1rem; }
 h2 { font-size: 1.25rem; margin: 2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.05rem; margin: 1.25rem 0 .4rem; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 .8rem; font-size: .92rem; }
-th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
 th { background: var(--bg-alt); font-weight: 600; }
 table.summary th { width: 14rem; }
 table.observed { font-size: .85rem; margin: .2rem 0; }
 code, pre { font: .88em/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-code { overflow-wrap: break-word; }
+code { overflow-wrap: anywhere; }
+/* Never wider than the window: long words (paths, hashes, log lines) break. */
+h1, h2, h3, p, li, .banner { overflow-wrap: anywhere; }
 pre { background: var(--bg-alt); border: 1px solid var(--line); padding: .6rem .8rem;
   white-space: pre-wrap; overflow-wrap: anywhere; }
 .banner { border: 3px solid var(--bad); color: var(--bad); padding: .75rem 1rem; font-weight: 700;

@@ -301,7 +301,7 @@ impl SessionEnd {
                 outcome,
                 reason: None,
             } => outcome.label().to_string(),
-            SessionEnd::Detached => "detached (the operator left; it can be resumed)".to_string(),
+            SessionEnd::Detached => "left unfinished (the operator left; it can be resumed)".to_string(),
             SessionEnd::Unfinished => "unfinished (no end recorded: still running, or stopped)".to_string(),
             SessionEnd::Unknown => "unknown (the journal breaks before the session's end)".to_string(),
         }

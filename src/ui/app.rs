@@ -273,6 +273,11 @@ pub struct App {
     /// The name and role last signed with at this terminal: the sign-off
     /// dialog offers them again, while they have not signed the step.
     pub last_signer: Option<(String, String)>,
+    /// A replay draws this app: marked REPLAY, and no hint offers to act.
+    pub replay: bool,
+    /// What comes next once the session ends well (the next environment's
+    /// command), said when it does.
+    pub next_after: Option<String>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -349,6 +354,8 @@ impl App {
             engine: EngineState::Running,
             dirty: true,
             last_signer: None,
+            replay: false,
+            next_after: None,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -557,6 +564,11 @@ impl App {
             let mut text = format!("SESSION {}", outcome.label().to_uppercase());
             if let Some(r) = reason {
                 text.push_str(&format!(": {r}"));
+            }
+            let ended_well = *outcome == SessionOutcome::Completed
+                || (*outcome == SessionOutcome::RolledBack && self.session.header.rollback_only);
+            if let Some(next) = self.next_after.as_ref().filter(|_| ended_well) {
+                text.push_str(&format!(" · {next}"));
             }
             text.push_str(" · q leaves");
             let kind = if *outcome == SessionOutcome::Completed {
@@ -777,13 +789,16 @@ impl App {
                 step, outcome, error, ..
             } if self.session.step(step).status().needs_decision() => {
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                let hint = choices_hint(&self.session);
-                self.error(format!("{step} {}{why} · {hint}", outcome.label()));
+                let hint = choices_hint(self).map(|h| format!(" · {h}")).unwrap_or_default();
+                self.error(format!("{step} {}{why}{hint}", outcome.label()));
             }
             Event::StepInterrupted { step, .. } => {
                 self.message = Some(Message {
                     level: Level::Warning,
-                    text: format!("{step} was interrupted: {}", choices_hint(&self.session)),
+                    text: format!(
+                        "{step} was interrupted{}",
+                        choices_hint(self).map(|h| format!(": {h}")).unwrap_or_default()
+                    ),
                 });
             }
             Event::RollbackStarted { who, .. } => {
@@ -991,10 +1006,8 @@ impl App {
             Action::ShowLog => self.focus_pane(Pane::Log),
             Action::ShowChecks => self.focus_pane(Pane::Checks),
             Action::Search => {
-                let t = field(
-                    self.log.search.as_deref().unwrap_or(""),
-                    "text to find in the log",
-                );
+                // A new search each time; n and N repeat the last one.
+                let t = field("", "text to find in the log");
                 self.modal = Some(Modal::Search(Box::new(t)));
             }
             Action::SearchNext => self.search(true, fx),
@@ -1079,7 +1092,8 @@ impl App {
             Next::Decide(step) => {
                 let id = step.id.clone();
                 let status = self.session.step(&id).status().label();
-                self.info(format!("{id} {status}: {}", choices_hint(&self.session)));
+                let hint = choices_hint(self).map(|h| format!(": {h}")).unwrap_or_default();
+                self.info(format!("{id} {status}{hint}"));
             }
         }
     }
@@ -1556,9 +1570,13 @@ impl App {
     }
 }
 
-/// The decisions open now as a hint: `R retry · s mark done · …`.
-pub fn choices_hint(state: &SessionState) -> String {
-    let hints: Vec<String> = choices(state)
+/// The decisions open now as a hint: `R retry · s mark done · …`; none in
+/// a replay, which acts on nothing.
+pub fn choices_hint(app: &App) -> Option<String> {
+    if app.replay {
+        return None;
+    }
+    let hints: Vec<String> = choices(&app.session)
         .iter()
         .map(|c| {
             format!(
@@ -1568,7 +1586,7 @@ pub fn choices_hint(state: &SessionState) -> String {
             )
         })
         .collect();
-    hints.join(" · ")
+    (!hints.is_empty()).then(|| hints.join(" · "))
 }
 
 /// Scroll an overlay.

@@ -63,6 +63,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         warnings,
         unfinished,
         path,
+        next_after,
         runbook,
         ..
     } = launched;
@@ -107,6 +108,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         notices,
     };
     let mut app = App::new(state, setup);
+    app.next_after = next_after;
     let channels = Channels {
         commands,
         updates,
