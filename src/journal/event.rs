@@ -168,7 +168,10 @@ impl Observed {
             })
             .collect();
         if self.rows.len() > max_rows {
-            parts.push(format!("… {} more rows", self.rows.len() - max_rows));
+            parts.push(format!(
+                "… {} more",
+                crate::text::plural((self.rows.len() - max_rows) as u64, "row")
+            ));
         }
         parts.join("; ")
     }

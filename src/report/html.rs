@@ -406,8 +406,8 @@ fn observed(o: &Observed) -> String {
     out.push_str("</tbody></table>");
     if o.rows.len() > OBSERVED_ROWS {
         out.push_str(&format!(
-            "<span class=\"muted\">… {} more rows (in the JSON report and the journal)</span>",
-            o.rows.len() - OBSERVED_ROWS
+            "<span class=\"muted\">… {} more (in the JSON report and the journal)</span>",
+            crate::text::plural((o.rows.len() - OBSERVED_ROWS) as u64, "row")
         ));
     }
     out

@@ -57,7 +57,10 @@ fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
         .count();
     let mut lines = vec![
         Line::styled(title, theme.heading()),
-        Line::raw(format!("{done} of {} steps done", steps.len())),
+        Line::raw(format!(
+            "{done} of {} done",
+            crate::text::plural(steps.len() as u64, "step")
+        )),
     ];
     lines.extend(notes(app, phase_notes));
     if key == PhaseKey::Rollback && app.session.rollback.is_none() {

@@ -194,8 +194,8 @@ fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
             " Start the rollback ".to_string(),
             vec![
                 Line::raw(format!(
-                    "Runs the runbook's Rollback section ({} steps) from now on.",
-                    app.session.plan.rollback.len()
+                    "Runs the runbook's Rollback section ({}) from now on.",
+                    crate::text::plural(app.session.plan.rollback.len() as u64, "step")
                 )),
                 Line::raw("It is recorded in the journal with your reason."),
             ],
