@@ -257,7 +257,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, true, Vec::new())
         }
         None => {
-            check_confirmed_in_advance(env, opts)?;
+            check_confirmed_in_advance(env, &plan, opts)?;
             let unfinished = unfinished_sessions(&opts.state_dir, &runbook_path, &env.name)
                 .into_iter()
                 .map(|s| s.id)
@@ -368,11 +368,12 @@ pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, La
     Ok(unfinished_sessions(&opts.state_dir, &path, &env.name))
 }
 
-/// A new headless session of an environment with `confirm = true` starts
-/// only when `--confirm-env` names it: nobody is there to type it, and a
-/// run that silently became headless must not begin on production.
-fn check_confirmed_in_advance(env: &Environment, opts: &RunOptions) -> Result<(), LaunchError> {
-    if !opts.headless || !env.confirm {
+/// A new headless session of an environment with `confirm = true` whose
+/// plan changes anything starts only when `--confirm-env` names it: nobody
+/// is there to type it, and a run that silently became headless must not
+/// begin on production. (A plan of checks only, `--only verify`, needs none.)
+fn check_confirmed_in_advance(env: &Environment, plan: &Plan, opts: &RunOptions) -> Result<(), LaunchError> {
+    if !opts.headless || !env.confirm || !plan.steps().any(|s| s.changes_state()) {
         return Ok(());
     }
     match opts.confirm_env.as_deref() {
