@@ -254,6 +254,9 @@ fn order(envs: &[(&str, &[String])]) -> Vec<usize> {
     placed
 }
 
+/// The evidence rule's answer about one session and one proof.
+type Verdict = Result<(), String>;
+
 /// One environment on the path to production, as the saved sessions prove it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Standing {
@@ -300,24 +303,33 @@ impl Board {
                     .iter()
                     .filter(|s| s.environment == name && s.runbook_sha256 == sha)
                     .collect();
-                let first = |proof| {
-                    mine.iter()
-                        .find(|s| counts_as_evidence(s, &list.sessions, name, proof, sha).is_ok())
-                        .map(|s| (*s).clone())
-                };
-                let proven_by = first(Proof::Run);
                 let rehearsal_needed = rehearsed.contains(&name);
-                let rehearsed_by = rehearsal_needed.then(|| first(Proof::RollbackTest)).flatten();
-                let not_counting: Vec<(SessionSummary, String)> = mine
+                // Each session judged once per proof (a verdict that counts reads the whole journal).
+                let verdicts: Vec<(&SessionSummary, Verdict, Verdict)> = mine
                     .iter()
-                    .filter(|s| Some(s.id.as_str()) != proven_by.as_ref().map(|p| p.id.as_str()))
-                    .filter(|s| Some(s.id.as_str()) != rehearsed_by.as_ref().map(|p| p.id.as_str()))
-                    .filter_map(|s| {
-                        let why = counts_as_evidence(s, &list.sessions, name, Proof::Run, sha).err()?;
-                        let as_rehearsal = rehearsal_needed
-                            .then(|| counts_as_evidence(s, &list.sessions, name, Proof::RollbackTest, sha))
-                            .and_then(Result::err)
-                            .filter(|e| *e != why)
+                    .map(|s| {
+                        let run = counts_as_evidence(s, &list.sessions, name, Proof::Run, sha);
+                        let rehearsal = if rehearsal_needed {
+                            counts_as_evidence(s, &list.sessions, name, Proof::RollbackTest, sha)
+                        } else {
+                            Err(String::new())
+                        };
+                        (*s, run, rehearsal)
+                    })
+                    .collect();
+                let proven_by = verdicts.iter().find(|v| v.1.is_ok()).map(|v| v.0.clone());
+                let rehearsed_by = verdicts.iter().find(|v| v.2.is_ok()).map(|v| v.0.clone());
+                let not_counting: Vec<(SessionSummary, String)> = verdicts
+                    .iter()
+                    .filter_map(|(s, run, rehearsal)| {
+                        let why = run.as_ref().err()?;
+                        if rehearsal.is_ok() {
+                            return None;
+                        }
+                        let as_rehearsal = rehearsal
+                            .as_ref()
+                            .err()
+                            .filter(|e| rehearsal_needed && *e != why)
                             .map(|e| format!("; as a rollback rehearsal: {e}"))
                             .unwrap_or_default();
                         Some(((*s).clone(), format!("{why}{as_rehearsal}")))

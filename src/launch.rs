@@ -314,6 +314,14 @@ fn path_to_production(
     opts: &RunOptions,
     state: &SessionState,
 ) -> (Option<String>, Option<String>) {
+    // Without a promotion path there is nothing to show, and no journal to read.
+    let promoted = runbook
+        .environments
+        .iter()
+        .any(|e| !e.requires.is_empty() || e.requires_rollback_test.is_some());
+    if !promoted {
+        return (None, None);
+    }
     let Ok(list) = store::list_sessions(&opts.state_dir) else {
         return (None, None);
     };
