@@ -355,6 +355,14 @@ fn every_kind_of_non_evidence_is_refused_with_its_reason_and_status_says_what_ne
     assert!(state.header.rollback_only, "recorded in the header");
     assert_eq!(state.outcome.map(|o| o.0), Some(SessionOutcome::RolledBack));
     let rehearsal = state.header.session_id;
+    let report = fx.command(&["report", &rehearsal]).output().expect("report");
+    let md = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        md.contains(
+            "| Kind | **rollback** (not a whole run of the plan; never evidence that it went well) |"
+        ),
+        "{md}"
+    );
 
     let list = sessions(&fx);
     assert!(row(&list, &dry).contains("dry run"), "{list}");

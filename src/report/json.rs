@@ -98,6 +98,7 @@ pub fn value(report: &Report) -> Value {
             "environment": s.environment,
             "mode": match s.mode { Mode::Live => "live", Mode::DryRun => "dry-run" },
             "only": s.only,
+            "kind": s.kind,
             "operators": s.operators,
             "host": s.host,
             "runsheet_version": s.runsheet_version,

@@ -132,6 +132,15 @@ impl Report {
         if let Some(only) = &s.only {
             row("Part of the plan", vec![text("only "), Span::Code(only.clone())]);
         }
+        if s.kind != "live" && s.mode == Mode::Live {
+            row(
+                "Kind",
+                vec![
+                    Span::Flag(Tone::Warn, s.kind.clone()),
+                    text(" (not a whole run of the plan; never evidence that it went well)"),
+                ],
+            );
+        }
         row("Operators", vec![text(s.operators.join(", "))]);
         row("Host", vec![text(&s.host)]);
         row("runsheet version", vec![text(&s.runsheet_version)]);

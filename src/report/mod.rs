@@ -245,6 +245,9 @@ pub struct SessionInfo {
     pub mode: Mode,
     /// The `--only` filter, when the session ran part of the plan.
     pub only: Option<String>,
+    /// What kind of session it is, as `runsheet sessions` names it: `live`,
+    /// `dry run`, `rollback`, `partial (verify only)`, …
+    pub kind: String,
     /// The operator who started it, then everyone who resumed it.
     pub operators: Vec<String>,
     pub host: String,
@@ -670,6 +673,7 @@ impl Report {
             environment: clean(&header.environment),
             mode: header.mode,
             only: header.only.as_deref().map(clean),
+            kind: clean(&header.kind()),
             operators: state.operators().into_iter().map(clean).collect(),
             host: clean(&header.host),
             runsheet_version: clean(&header.runsheet_version),
