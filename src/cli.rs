@@ -44,6 +44,12 @@ pub enum CommandLine {
     },
     /// List saved sessions.
     Sessions,
+    /// The promotion board of a runbook: each environment, the sessions that
+    /// count, what is missing and the command to run next.
+    Status {
+        /// The runbook (Markdown).
+        runbook: PathBuf,
+    },
     /// Check a session journal's integrity (its hash chain).
     Verify {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -128,6 +134,7 @@ pub fn main() -> ExitCode {
         )),
         CommandLine::Run(args) => run(state_dir, args),
         CommandLine::Sessions => sessions(state_dir),
+        CommandLine::Status { runbook } => status(state_dir, &runbook),
         CommandLine::Verify { session } => verify(state_dir, &session),
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
@@ -207,28 +214,45 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
         "ENV",
         &mut list.sessions.iter().map(|s| s.environment.chars().count()),
     );
+    let kind_w = width(
+        "KIND",
+        &mut list.sessions.iter().map(|s| s.kind().chars().count()),
+    );
     let op_w = width(
         "OPERATOR",
         &mut list.sessions.iter().map(|s| s.operator.chars().count()),
     );
     let _ = writeln!(
         out,
-        "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} RUNBOOK",
-        "ID", "ENV", "MODE", "OPERATOR", "STARTED (UTC)", "OUTCOME"
+        "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} RUNBOOK",
+        "ID", "ENV", "KIND", "OPERATOR", "STARTED (UTC)", "OUTCOME"
     );
     for s in list.sessions {
         let _ = writeln!(
             out,
-            "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {}",
+            "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {}",
             s.id,
             s.environment,
-            s.mode.label(),
+            s.kind(),
             s.operator,
             s.started.format("%Y-%m-%d %H:%M:%S"),
             s.outcome.label(),
             s.runbook_path
         );
     }
+    Ok(exit::OK)
+}
+
+/// `runsheet status RUNBOOK`: the promotion board.
+fn status(state_dir_arg: Option<&Path>, runbook: &Path) -> Result<u8, CliError> {
+    let dir = store::state_dir(state_dir_arg)?;
+    let (loaded, _warnings) = crate::launch::load_runbook(runbook)?;
+    let list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
+    for bad in &list.unreadable {
+        eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
+    }
+    let board = crate::gates::Board::new(&loaded, &runbook.display().to_string(), &list);
+    let _ = write!(std::io::stdout().lock(), "{}", board.render());
     Ok(exit::OK)
 }
 

@@ -25,8 +25,17 @@ pub struct Drive {
 /// stop; the exit code.
 pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
     let headless = how.headless || !std::io::stdout().is_terminal();
+    if headless && !how.headless {
+        eprintln!(
+            "runsheet: standard output is not a terminal, so this session runs headless \
+             (plain lines; decisions only from flags such as --approve); pass --headless to say so"
+        );
+    }
+    opts.headless = headless;
+    opts.confirm_env = how.decisions.confirm_env.clone();
     // A rollback run starts nothing of the plan: the headless driver starts the rollback.
     opts.autostart = headless && how.decisions.rollback.is_none();
+    opts.rollback_only = headless && how.decisions.rollback.is_some() && opts.resume.is_none();
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
     if !headless && opts.resume.is_none() && !how.new {

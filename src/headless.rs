@@ -67,12 +67,13 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                 return stop();
             }
             let signed = state.step(&step.id).signers();
-            let mut names: Vec<&String> = d.operators.iter().collect();
-            names.dedup();
-            let missing: Vec<&String> = names
-                .into_iter()
-                .filter(|n| !signed.contains(n.as_str()))
-                .collect();
+            let mut missing: Vec<&String> = Vec::new();
+            for name in &d.operators {
+                let known = |n: &&str| rules::same_person(n, name);
+                if !signed.iter().any(known) && !missing.iter().any(|m| rules::same_person(m, name)) {
+                    missing.push(name);
+                }
+            }
             if signed.len() + missing.len() < needed as usize {
                 return Act::Stop(format!(
                     "step {} needs {needed} distinct sign-offs; give --operator once per person",
@@ -89,6 +90,7 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                         role: String::new(),
                         note: format!("pre-approved on the command line (--approve {})", step.id),
                         preapproved: true,
+                        seat: None,
                     },
                 })
                 .collect();
@@ -103,6 +105,7 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                         role: "override".to_string(),
                         note: reason.clone(),
                         preapproved: true,
+                        seat: None,
                     },
                 }])
             } else if let Some(reason) = d.skip.get(&step.id) {
@@ -222,7 +225,7 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         }
         Event::RollbackFinished { outcome } => line("rollback-ended", outcome.label().to_string()),
         Event::Warning { code, message } => line("warning", format!("{code} {message}")),
-        Event::Detached { who } => line("detached", format!("by={who:?}")),
+        Event::Detached { who } => line("left-unfinished", format!("by={who:?}")),
         Event::SessionEnded { outcome, reason } => line(
             "session-ended",
             match reason {
@@ -246,10 +249,15 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         journal_path,
         warnings,
         unfinished,
+        path,
+        next_after,
         ..
     } = launched;
     for w in &warnings {
         let _ = writeln!(out, "warning: {w}");
+    }
+    if let Some(path) = path {
+        let _ = writeln!(out, "{path}");
     }
     if !unfinished.is_empty() {
         let _ = writeln!(
@@ -368,12 +376,21 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         let _ = writeln!(out, "stopped: {why}");
         return exit::INCOMPLETE;
     }
-    match state.outcome {
-        Some((SessionOutcome::Completed, _)) => exit::OK,
+    let ended_well = match state.outcome {
+        Some((SessionOutcome::Completed, _)) => true,
         // Ends so only when the requested Rollback section ran to completion.
-        Some((SessionOutcome::RolledBack, _)) if decisions.rollback.is_some() => exit::OK,
-        _ => exit::INCOMPLETE,
+        Some((SessionOutcome::RolledBack, _)) => decisions.rollback.is_some(),
+        _ => false,
+    };
+    if !ended_well {
+        return exit::INCOMPLETE;
     }
+    let whole =
+        state.outcome.is_some_and(|(o, _)| o == SessionOutcome::Completed) || state.header.rollback_only;
+    if let Some(next) = next_after.filter(|_| whole) {
+        let _ = writeln!(out, "{next}");
+    }
+    exit::OK
 }
 
 /// What identifies "the same situation" for acting once on it.

@@ -31,9 +31,17 @@ pub struct RunOptions {
     /// The session's operator (first) and co-signers for pre-approvals.
     pub operators: Vec<String>,
     pub only: Option<String>,
+    /// A new session started to run only the Rollback section (`--rollback`):
+    /// recorded in its header, so it is told apart from a run of the plan.
+    pub rollback_only: bool,
     pub state_dir: PathBuf,
     /// Run the session at once (headless), without waiting for a `run`.
     pub autostart: bool,
+    /// Nobody watches a screen (headless): a new session of an environment
+    /// with `confirm = true` starts only when `confirm_env` names it.
+    pub headless: bool,
+    /// `--confirm-env`: the environment name typed in advance.
+    pub confirm_env: Option<String>,
     /// Values of environment variables the runbook reads (its databases,
     /// its variables), in place of the process environment's, and handed to
     /// shell steps too: how `runsheet demo` points the runbook at its own
@@ -55,6 +63,12 @@ pub struct Launched {
     pub warnings: Vec<String>,
     /// Unfinished sessions of the same runbook and environment, when starting anew.
     pub unfinished: Vec<String>,
+    /// The path to production, for a session of an environment on a gated
+    /// path (staging, production): shown before anything runs.
+    pub path: Option<String>,
+    /// What comes next once this session ends well ("next: …: COMMAND"),
+    /// for the checklist to say when it completes.
+    pub next_after: Option<String>,
     pub runbook: Runbook,
 }
 
@@ -90,21 +104,13 @@ fn given(source: &ValueSource, values: &[(String, String)]) -> ValueSource {
     }
 }
 
-/// The operator's name: `--operator`, `RUNSHEET_OPERATOR`, git's `user.name`, `$USER`.
+/// The operator's name when none is given: `RUNSHEET_OPERATOR`, else the OS
+/// user this process runs as (never a git setting, which names whoever set
+/// up the machine's repository, not who sits at it), else `$USER`.
 pub fn default_operator() -> String {
     let from_env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     from_env("RUNSHEET_OPERATOR")
-        .or_else(|| {
-            std::process::Command::new("git")
-                .args(["config", "user.name"])
-                .stdin(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|s| !s.is_empty())
-        })
+        .or_else(crate::seat::os_user)
         .or_else(|| from_env("USER"))
         .unwrap_or_else(|| "operator".to_string())
 }
@@ -251,6 +257,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, true, Vec::new())
         }
         None => {
+            check_confirmed_in_advance(env, &plan, opts)?;
             let unfinished = unfinished_sessions(&opts.state_dir, &runbook_path, &env.name)
                 .into_iter()
                 .map(|s| s.id)
@@ -266,6 +273,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 host: crate::seat::host_name(),
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
+                rollback_only: opts.rollback_only,
                 plan,
             };
             let journal = FileJournal::create(&opts.state_dir, header)?;
@@ -282,6 +290,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             )
         }
     };
+    let (path, next_after) = path_to_production(&runbook, opts, &state);
     let engine = Engine::new(journal, state.clone(), setup, tx);
     Ok(Launched {
         engine,
@@ -291,8 +300,51 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         resumed,
         warnings,
         unfinished,
+        path,
+        next_after,
         runbook,
     })
+}
+
+/// The promotion board's path line for the session `state` opened, with
+/// what is missing before it, when its environment is on a gated path; and
+/// what comes next once it ends well.
+fn path_to_production(
+    runbook: &Runbook,
+    opts: &RunOptions,
+    state: &SessionState,
+) -> (Option<String>, Option<String>) {
+    // Without a promotion path there is nothing to show, and no journal to read.
+    let promoted = runbook
+        .environments
+        .iter()
+        .any(|e| !e.requires.is_empty() || e.requires_rollback_test.is_some());
+    if !promoted {
+        return (None, None);
+    }
+    let Ok(list) = store::list_sessions(&opts.state_dir) else {
+        return (None, None);
+    };
+    let environment = state.header.environment.as_str();
+    let board = crate::gates::Board::new(runbook, &opts.runbook.display().to_string(), &list);
+    let whole = state.header.mode == Mode::Live && state.header.only.is_none();
+    let next = whole
+        .then(|| board.after(environment, state.header.rollback_only))
+        .flatten()
+        .map(|(what, command)| format!("next: {what}: {command}"));
+    if !board.is_gated(environment) {
+        return (None, next);
+    }
+    let mut line = board.path_line(environment);
+    let before = board
+        .environments
+        .iter()
+        .take_while(|e| e.environment != environment)
+        .find_map(|e| e.missing.first());
+    if let Some((what, command)) = before {
+        line.push_str(&format!("; missing first: {what} ({command})"));
+    }
+    (Some(line), next)
 }
 
 /// Sessions of this runbook and environment that can still be continued.
@@ -322,6 +374,27 @@ pub fn resumable_for(opts: &RunOptions) -> Result<Vec<store::SessionSummary>, La
         .canonicalize()
         .unwrap_or_else(|_| opts.runbook.clone());
     Ok(unfinished_sessions(&opts.state_dir, &path, &env.name))
+}
+
+/// A new headless session of an environment with `confirm = true` whose
+/// plan changes anything starts only when `--confirm-env` names it: nobody
+/// is there to type it, and a run that silently became headless must not
+/// begin on production. (A plan of checks only, `--only verify`, needs none.)
+fn check_confirmed_in_advance(env: &Environment, plan: &Plan, opts: &RunOptions) -> Result<(), LaunchError> {
+    if !opts.headless || !env.confirm || !plan.steps().any(|s| s.changes_state()) {
+        return Ok(());
+    }
+    match opts.confirm_env.as_deref() {
+        Some(typed) if crate::session::rules::names_environment(typed, &env.name) => Ok(()),
+        Some(typed) => Err(LaunchError::Usage(format!(
+            "--confirm-env {typed:?} is not the environment name {:?}; no session was started",
+            env.name
+        ))),
+        None => Err(LaunchError::Usage(format!(
+            "{0} needs typed confirmation: a new headless session of {0} starts only with --confirm-env {0}; no session was started",
+            env.name
+        ))),
+    }
 }
 
 /// Refuse to resume a session that ended, belongs elsewhere, or whose runbook changed.

@@ -25,3 +25,37 @@ pub fn terminal() -> Option<String> {
         .map(|p| p.display().to_string())
         .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
 }
+
+/// The seat a signature was given from, as recorded with it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Seat {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_user: Option<String>,
+    #[serde(default)]
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
+}
+
+impl Seat {
+    /// The seat of this process.
+    pub fn here() -> Seat {
+        Seat {
+            os_user: os_user(),
+            host: host_name(),
+            terminal: terminal(),
+        }
+    }
+
+    /// "OS user alice on host db1, terminal /dev/pts/3".
+    pub fn describe(&self) -> String {
+        format!(
+            "OS user {} on host {}, {}",
+            self.os_user.as_deref().unwrap_or("unknown"),
+            self.host,
+            self.terminal
+                .as_deref()
+                .map_or_else(|| "no terminal".to_string(), |t| format!("terminal {t}"))
+        )
+    }
+}

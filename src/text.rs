@@ -49,6 +49,15 @@ pub fn count(n: u64) -> String {
     out
 }
 
+/// `n` of `what`, pluralised the English way: `1 line`, `2 lines`, `1,200 rows`.
+pub fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{} {what}s", count(n))
+    }
+}
+
 /// Display width of a string in terminal columns.
 pub fn width(s: &str) -> usize {
     s.chars().map(char_width).sum()

@@ -128,6 +128,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         host: "h".into(),
         runsheet_version: "0".into(),
         only: None,
+        rollback_only: false,
         plan,
     };
     let record = |seq: usize, event: Event| Record {
@@ -211,6 +212,7 @@ fn signature(who: &str, role: &str, note: &str) -> Signature {
         role: role.into(),
         note: note.into(),
         preapproved: false,
+        seat: None,
     }
 }
 
@@ -938,6 +940,7 @@ fn every_headless_flag_hinted_is_accepted() {
                     step: choice.step.clone(),
                     signature: Signature {
                         preapproved: true,
+                        seat: None,
                         ..signature("bob", "", "pre-approved")
                     },
                 },
@@ -1566,4 +1569,26 @@ fn failed_isolated_and_unfinished_steps_carry_nothing() {
         ],
     );
     assert!(s.shell.state.is_empty());
+}
+
+#[test]
+fn signers_are_people_not_strings() {
+    let s = state("b, one of two signed");
+    // Case, spaces around and full-width forms (NFKC) do not make another person.
+    for same in ["ALICE", "  alice", "Alice ", "ａｌｉｃｅ"] {
+        let refusal = refused(&s, &sign_off("b", same));
+        assert!(
+            matches!(refusal, Refusal::AlreadySigned { .. }),
+            "{same:?} is alice: {refusal:?}"
+        );
+    }
+    assert!(runsheet::session::rules::same_person(
+        "José Núñez",
+        "jose\u{301} nu\u{301}n\u{303}ez"
+    ));
+    assert!(runsheet::session::rules::same_person(
+        "Seed 0d294188 maintainers",
+        " seed  0d294188 maintainers "
+    ));
+    assert!(!runsheet::session::rules::same_person("alice", "alicia"));
 }

@@ -429,7 +429,8 @@ fn assert_deployment_report(site: &Site, ran: &[(String, &str)]) {
     let sha = &saved[0].runbook_sha256;
     for json in sessions {
         let summary = saved.iter().find(|x| json["id"] == x.id.as_str()).expect("saved");
-        let rule = |proof| runsheet::gates::counts_as_evidence(summary, &summary.environment, proof, sha);
+        let rule =
+            |proof| runsheet::gates::counts_as_evidence(summary, &saved, &summary.environment, proof, sha);
         let run = rule(runsheet::gates::Proof::Run);
         assert_eq!(json["evidence"][0]["proof"], "successful_session");
         assert_eq!(json["evidence"][0]["counts"], run.is_ok(), "{json:#}");
@@ -442,11 +443,21 @@ fn assert_deployment_report(site: &Site, ran: &[(String, &str)]) {
         "a dry run never counts as evidence"
     );
     assert_eq!(counts(1), Some("successful_session"), "development");
-    assert_eq!(counts(2), Some("successful_session"), "staging");
+    assert_eq!(counts(2), None, "staging, rolled back by the rehearsal after it");
+    assert_eq!(
+        sessions[2]["evidence"][0]["why_not"].as_str(),
+        Some(
+            format!(
+                "staging was rolled back after it (session {}): staging must be re-applied",
+                ran[3].0
+            )
+            .as_str()
+        )
+    );
     assert_eq!(counts(3), Some("rollback_rehearsal"), "the rehearsal");
     assert_eq!(counts(4), Some("successful_session"), "staging again");
     assert_eq!(counts(5), Some("successful_session"), "production");
-    assert_eq!(json["environments"][1]["proven_by"], ran[2].0.as_str());
+    assert_eq!(json["environments"][1]["proven_by"], ran[4].0.as_str());
     assert_eq!(json["environments"][1]["rehearsed_by"], ran[3].0.as_str());
     assert_eq!(json["intact"], true);
 
@@ -470,7 +481,7 @@ fn assert_deployment_report(site: &Site, ran: &[(String, &str)]) {
         links,
         [
             ("development", "successful_session", ran[1].0.as_str(), true),
-            ("staging", "successful_session", ran[2].0.as_str(), true),
+            ("staging", "successful_session", ran[4].0.as_str(), true),
             ("staging", "rollback_rehearsal", ran[3].0.as_str(), true),
         ]
     );

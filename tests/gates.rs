@@ -50,7 +50,7 @@ fn a_failed_session_does_not_count() {
         "exit 1\n   ```\n\n## Production",
     ));
     assert_eq!(fx.run(&["--env", "staging"]).status.code(), Some(1));
-    assert_gate_fails(&fx, "it is unfinished");
+    assert_gate_fails(&fx, "it was left unfinished");
 }
 
 #[test]
@@ -156,13 +156,40 @@ min_backups = 3
     assert_eq!(state.step("gate.backups").status(), StepStatus::Failed);
     assert_eq!(state.step("production.execution.1").status(), StepStatus::Pending);
 
-    // Three backups, but no typed confirmation: nothing that changes anything runs.
+    let first = fx.state().header.session_id;
+
+    // Without the name typed in advance, no new headless session starts at all.
     let three = guarded.replace(
         "### Execution",
         "3. Backup three\n   ```sh {backup readonly}\n   echo backup 3\n   ```\n\n### Execution",
     );
     std::fs::write(fx.runbook(), three).expect("rewrite");
-    let out = fx.run(&[]);
+    let journals = || {
+        std::fs::read_dir(fx.state_dir().join("sessions"))
+            .expect("sessions")
+            .count()
+    };
+    for args in [&[][..], &["--confirm-env", "prod"][..]] {
+        let out = fx.run(args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("no session was started"), "{}", text(&out));
+        assert_eq!(journals(), 1, "nothing was journaled");
+    }
+    assert!(
+        text(&fx.run(&[])).contains("starts only with --confirm-env production"),
+        "says which flag"
+    );
+
+    // The first session, resumed with the third backup: nothing that changes
+    // anything runs before the name is typed.
+    let resume = [
+        "--resume",
+        &first,
+        "--allow-changed-runbook",
+        "--retry",
+        "gate.backups",
+    ];
+    let out = fx.run(&resume);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("needs typed confirmation"), "{}", text(&out));
     let state = fx.state();
@@ -170,11 +197,12 @@ min_backups = 3
     assert_eq!(state.step("production.execution.1").status(), StepStatus::Pending);
     let id = state.header.session_id;
 
-    // A wrong name is refused; the right one lets execution start.
-    let out = fx.run(&["--resume", &id, "--confirm-env", "prod"]);
+    // A wrong name is refused; the right one, in any case, lets execution start.
+    let again = |typed: &str| fx.run(&["--resume", &id, "--allow-changed-runbook", "--confirm-env", typed]);
+    let out = again("prod");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("not the environment name"), "{}", text(&out));
-    let out = fx.run(&["--resume", &id, "--confirm-env", "production"]);
+    let out = again("Production");
     assert!(out.status.success(), "{}", text(&out));
     let state = fx.state();
     assert_eq!(state.confirmed_by.as_deref(), Some("tester"));
@@ -201,4 +229,203 @@ fn running_past_twice_the_estimate_raises_the_rollback_warning() {
         .collect();
     assert_eq!(warnings.len(), 1, "raised once");
     assert!(warnings[0].message.contains("twice the estimate"));
+}
+
+/// A runbook whose production needs a successful staging session and a
+/// rollback rehearsal in staging; staging has a check, so `--only verify`
+/// selects something.
+const REHEARSED: &str = r#"+++
+title = "Rehearsed"
+[environments.staging]
+[environments.production]
+requires = ["staging"]
+requires_rollback_test = "staging"
++++
+# Rehearsed
+
+## Staging
+
+### Execution
+
+1. Change staging
+   ```sh
+   echo "changing staging"
+   ```
+
+### Verification
+
+1. Staging looks right
+   ```sh {verify}
+   echo fine
+   ```
+
+## Production
+
+### Execution
+
+1. Change production
+   ```sh
+   echo "changing production"
+   ```
+
+## Rollback
+
+1. Undo
+   ```sh
+   echo undo
+   ```
+"#;
+
+fn status(fx: &Fixture) -> String {
+    let runbook = fx.runbook();
+    let out = fx
+        .command(&["status", runbook.to_str().expect("utf-8")])
+        .output()
+        .expect("runsheet status");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `board` (what `runsheet status` printed) says `what`.
+fn shows(board: &str, what: impl AsRef<str>) {
+    assert!(board.contains(what.as_ref()), "{:?} in:\n{board}", what.as_ref());
+}
+
+fn sessions(fx: &Fixture) -> String {
+    let out = fx.command(&["sessions"]).output().expect("runsheet sessions");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `sessions` row of session `id`.
+fn row<'a>(list: &'a str, id: &str) -> &'a str {
+    list.lines()
+        .find(|l| l.starts_with(id))
+        .unwrap_or_else(|| panic!("{id} not listed:\n{list}"))
+}
+
+#[test]
+fn a_partial_session_is_recorded_listed_and_refused_as_evidence() {
+    let fx = Fixture::new(&runbook(""));
+    // `--only` of the plan's one step: everything ran, yet it is not a whole session.
+    let out = fx.run(&["--env", "staging", "--only", "step:staging.execution.1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    assert_eq!(state.outcome.map(|o| o.0), Some(SessionOutcome::Completed));
+    assert_eq!(state.header.kind(), "partial (step staging.execution.1 only)");
+    let id = state.header.session_id;
+    assert!(row(&sessions(&fx), &id).contains("partial (step staging.execution.1 only)"));
+    assert_gate_fails(&fx, "ran part of the plan (--only step:staging.execution.1)");
+}
+
+#[test]
+fn every_kind_of_non_evidence_is_refused_with_its_reason_and_status_says_what_next() {
+    let fx = Fixture::new(REHEARSED);
+    assert!(fx.run(&["--env", "staging", "--dry-run"]).status.success());
+    let dry = fx.state().header.session_id;
+    assert!(fx.run(&["--env", "staging", "--only", "verify"]).status.success());
+    let verify_only = fx.state().header.session_id;
+    assert_eq!(fx.state().header.kind(), "partial (verify only)");
+    let board = status(&fx);
+    shows(&board, "next: a successful session of staging");
+    shows(&board, "runsheet run ");
+
+    let out = fx.run(&["--env", "staging"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // A completed session says what comes next.
+    assert!(
+        text(&out).contains("next: a rollback rehearsal of staging: runsheet run "),
+        "{}",
+        text(&out)
+    );
+    let applied = fx.state().header.session_id;
+    let board = status(&fx);
+    shows(&board, format!("✓ successful session: {applied}"));
+    shows(&board, "next: a rollback rehearsal of staging");
+    shows(&board, "--rollback=\"rollback rehearsal\"");
+
+    let out = fx.run(&["--env", "staging", "--rollback=rollback rehearsal"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("next: staging must be re-applied after its rollback rehearsal: runsheet run "),
+        "{}",
+        text(&out)
+    );
+    let state = fx.state();
+    assert!(state.header.rollback_only, "recorded in the header");
+    assert_eq!(state.outcome.map(|o| o.0), Some(SessionOutcome::RolledBack));
+    let rehearsal = state.header.session_id;
+    let report = fx.command(&["report", &rehearsal]).output().expect("report");
+    let md = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        md.contains(
+            "| Kind | **rollback** (not a whole run of the plan; never evidence that it went well) |"
+        ),
+        "{md}"
+    );
+
+    let list = sessions(&fx);
+    assert!(row(&list, &dry).contains("dry run"), "{list}");
+    assert!(
+        row(&list, &verify_only).contains("partial (verify only)"),
+        "{list}"
+    );
+    assert!(row(&list, &rehearsal).contains("rollback"), "{list}");
+    assert!(row(&list, &applied).contains(" live "), "{list}");
+
+    // The rehearsal counts as the rehearsal, but staging must be re-applied after it.
+    let board = status(&fx);
+    shows(&board, format!("✓ rollback rehearsal: {rehearsal}"));
+    shows(
+        &board,
+        format!("next: staging must be re-applied after its rollback rehearsal (session {rehearsal})"),
+    );
+    let out = production(&fx, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let log = text(&out);
+    assert!(
+        log.contains("path to production: staging ✗ rehearsed ✓ → production (this session)"),
+        "{log}"
+    );
+    for (id, why) in [
+        (&dry, "a dry run never counts as evidence".to_string()),
+        (&verify_only, "ran part of the plan (--only verify)".to_string()),
+        (
+            &rehearsal,
+            "a rollback session, not a run of the plan".to_string(),
+        ),
+        (
+            &applied,
+            format!("staging was rolled back after it (session {rehearsal}): staging must be re-applied"),
+        ),
+    ] {
+        assert!(log.contains(&format!("{id} (")), "{id} is named:\n{log}");
+        assert!(log.contains(&why), "{why:?} in:\n{log}");
+    }
+    let refused = fx.state();
+    assert_eq!(refused.step(GATE).status(), StepStatus::Failed);
+    let refused = refused.header.session_id;
+
+    // Staging again: production's gates pass on it and on the rehearsal.
+    assert!(fx.run(&["--env", "staging"]).status.success());
+    let again = fx.state().header.session_id;
+    let board = status(&fx);
+    shows(&board, format!("✓ successful session: {again}"));
+    shows(
+        &board,
+        format!("next: session {refused} of production is left unfinished: finish it"),
+    );
+    shows(&board, format!("--env production --resume {refused}"));
+    let out = production(&fx, &["--new"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    let relied: Vec<&str> = state
+        .verifications
+        .iter()
+        .filter(|v| v.passed)
+        .filter_map(|v| runsheet::gates::relied_on(&v.observed))
+        .collect();
+    assert_eq!(relied, [again.as_str(), rehearsal.as_str()]);
+    let board = status(&fx);
+    shows(&board, "every environment is proven");
 }

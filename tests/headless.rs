@@ -398,3 +398,54 @@ fn a_killed_database_connection_fails_the_step_and_the_session_goes_on() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(fx.state().outcome.map(|o| o.0), Some(SessionOutcome::Completed));
 }
+
+#[test]
+fn a_run_whose_output_is_not_a_terminal_says_it_runs_headless_and_names_the_environment_as_written() {
+    let fx = Fixture::new(
+        "+++\n[environments.production]\nconfirm = true\n+++\n# Quiet\n\n## Production\n\n### Execution\n\n1. Change it\n   ```sh\n   echo \"changing $RUNSHEET_ENV\"\n   ```\n\n### Verification\n\n1. Look\n   ```sh {verify}\n   echo fine\n   ```\n",
+    );
+    let runbook = fx.runbook();
+    let runbook = runbook.to_str().expect("utf-8");
+    // No --headless, stdout a pipe: said on stderr; and no new production
+    // session starts without its name typed in advance.
+    let out = fx
+        .command(&["run", runbook, "--env", "Production"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a terminal, so this session runs headless"),
+        "{stderr}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        stderr.contains("starts only with --confirm-env production"),
+        "{stderr}"
+    );
+
+    let out = fx
+        .command(&[
+            "run",
+            runbook,
+            "--env",
+            "Production",
+            "--confirm-env",
+            "PRODUCTION",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("changing production"));
+    let state = fx.state();
+    assert_eq!(state.header.environment, "production");
+    assert_eq!(state.confirmed_by.as_deref(), Some("tester"));
+
+    // A plan of checks only changes nothing: it needs no typed name.
+    let out = fx.run(&["--env", "production", "--only", "verify"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // Asked for in so many words, nothing needs saying.
+    let out = fx.run(&["--env", "production", "--confirm-env", "production"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("runs headless"));
+}

@@ -32,6 +32,7 @@ fn header(id: &str) -> Header {
         host: "laptop".into(),
         runsheet_version: "0.1.0".into(),
         only: None,
+        rollback_only: false,
         plan: Plan {
             runbook_title: "Remediation".into(),
             environment: "development".into(),
@@ -88,6 +89,7 @@ fn sample(state: &Path, id: &str) -> PathBuf {
                 role: "dba".into(),
                 note: "ok".into(),
                 preapproved: false,
+                seat: None,
             },
         })
         .unwrap();

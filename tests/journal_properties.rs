@@ -142,12 +142,24 @@ fn a_plan() -> impl Strategy<Value = Plan> {
 }
 
 fn signature() -> impl Strategy<Value = Signature> {
-    (text(), text(), text(), any::<bool>()).prop_map(|(who, role, note, preapproved)| Signature {
-        who,
-        role,
-        note,
-        preapproved,
-    })
+    (
+        text(),
+        text(),
+        text(),
+        any::<bool>(),
+        proptest::option::of(text()),
+    )
+        .prop_map(|(who, role, note, preapproved, terminal)| Signature {
+            seat: terminal.map(|terminal| runsheet::seat::Seat {
+                os_user: Some(role.clone()),
+                host: note.clone(),
+                terminal: Some(terminal),
+            }),
+            who,
+            role,
+            note,
+            preapproved,
+        })
 }
 
 /// Any event but a header, with fields drawn so that they often name the

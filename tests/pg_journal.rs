@@ -75,6 +75,7 @@ fn header(id: &str) -> Header {
         host: "deploy-box".into(),
         runsheet_version: "0.1.0".into(),
         only: None,
+        rollback_only: false,
         plan: Plan {
             runbook_title: "Remediation".into(),
             environment: "staging".into(),

@@ -41,6 +41,9 @@ const DEADLINE: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 // Drawing and comparing.
 
+/// The live app's screen. The live apps of these tests are marked as a
+/// replay presents them (REPLAY, no hint that offers to act), which changes
+/// nothing they do; everything else must be the live run's.
 fn live_screen(app: &App) -> Buffer {
     let mut t = Terminal::new(TestBackend::new(APP.0, APP.1)).expect("test terminal");
     t.draw(|f| view(app, f)).expect("draw");
@@ -64,8 +67,22 @@ fn text(buf: &Buffer) -> String {
     rows(buf).join("\n")
 }
 
-/// The replay's screen above its bar is the live one, cell for cell (colours too).
+/// The replay's screen above its bar is the live one, cell for cell (colours
+/// too), marked REPLAY in its status bar, with no run or sign-off hint.
 fn assert_same_screen(live: &Buffer, replay: &Buffer, what: &str) {
+    let drawn = rows(replay);
+    assert!(
+        drawn[0].contains(" REPLAY "),
+        "{what}: not marked REPLAY:\n{}",
+        text(replay)
+    );
+    let footer = &drawn[usize::from(APP.1) - 1];
+    for offer in ["r run", "s sign off", "R retry", "m note"] {
+        assert!(
+            !footer.contains(offer),
+            "{what}: the footer offers to {offer}: {footer}"
+        );
+    }
     for y in 0..APP.1 {
         for x in 0..APP.0 {
             assert!(
@@ -224,6 +241,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
         };
         let journal = launched.journal_path.clone();
         let mut app = App::new(launched.state.clone(), setup);
+        app.replay = true;
         let mut frames = vec![(0, live_screen(&app))];
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let engine = tokio::spawn(launched.engine.run(rx));
@@ -254,6 +272,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
                         role: "DBA".into(),
                         note: "told them".into(),
                         preapproved: false,
+                        seat: None,
                     },
                 }),
                 Event::AwaitingSignOff { step } => Some(Command::Skip {
@@ -424,6 +443,7 @@ fn header() -> Header {
         host: "ops".into(),
         runsheet_version: "0.1.0".into(),
         only: None,
+        rollback_only: false,
         plan: plan(),
     }
 }
@@ -495,6 +515,7 @@ fn scenario() -> Vec<(i64, Event)> {
                     role: "DBA".into(),
                     note: "told everyone".into(),
                     preapproved: false,
+                    seat: None,
                 },
             },
         ),
@@ -902,6 +923,7 @@ fn seeks_in_a_long_journal_land_on_the_live_screen() {
         notices: Vec::new(),
     };
     let mut live = App::new(SessionState::new(&read.records[0]).expect("header"), setup);
+    live.replay = true;
     let mut frames = std::collections::HashMap::new();
     for record in &read.records {
         if record.seq > 0 {

@@ -146,6 +146,11 @@ fn filters(fx: &Fixture) -> Vec<(String, String)> {
             format!(r"\| Host \| {} \|", regex_escape(&host)),
             "| Host | [HOST] |".into(),
         ),
+        // Where a sign-off was given from: this machine's OS user and host.
+        (
+            format!(r"from OS user \S+ on host {},", regex_escape(&host)),
+            "from OS user [USER] on host [HOST],".into(),
+        ),
         (
             format!(
                 r"\| runsheet version \| {} \|",
@@ -358,7 +363,10 @@ fn json_report_matches_its_documented_shape() {
     assert_eq!(failed["step"], "development.execution.1");
     assert_eq!(failed["status"], "skipped");
     assert_eq!(failed["failed_attempts"][0]["exit_code"], 3);
-    assert_eq!(failed["log_tail"][1]["text"], "error: disk full | <50% free>");
+    assert_eq!(
+        failed["failed_attempts"][0]["log_tail"][1]["text"],
+        "error: disk full | <50% free>"
+    );
     assert_eq!(json["phases"][1]["planned_ms"], 30 * 60 * 1000);
     assert_eq!(json["verifications"][1]["observed"]["columns"][0], "two_rows");
 
@@ -975,7 +983,10 @@ fn a_deployment_report_names_what_counted_and_what_a_broken_journal_no_longer_pr
         json["sessions"][0]["evidence"][0]["why_not"],
         "a dry run never counts as evidence"
     );
-    assert_eq!(json["sessions"][2]["evidence"][0]["why_not"], "it is unfinished");
+    assert_eq!(
+        json["sessions"][2]["evidence"][0]["why_not"],
+        "it was left unfinished"
+    );
     assert_eq!(json["environments"][0]["proven_by"], staging.as_str());
     assert_eq!(json["environments"][1]["proven_by"], production.as_str());
     let chain: Vec<(&str, &str, Option<&str>, Option<bool>)> = json["chain"]
@@ -1079,4 +1090,108 @@ fn the_readme_and_ci_name_the_tools_the_tests_need_and_show_the_timeline() {
     let png = std::fs::read(root.join("assets/timeline.png")).expect("assets/timeline.png");
     let (width, height) = browser::png_size(&png);
     assert!(width >= 1600 && height >= 400, "{width}x{height}");
+}
+
+#[test]
+fn two_signers_from_one_seat_are_marked_in_every_report_format() {
+    let fx = Fixture::new(
+        "+++\n[environments.production]\nsignoffs = 2\n+++\n# Four eyes\n\n## Production\n\n### Execution\n\n1. Check the change ticket by hand\n",
+    );
+    // Two names that are one person: refused as a second signer.
+    let out = fx.run(&[
+        "--approve",
+        "all",
+        "--operator",
+        "Seed 0d294188 maintainers",
+        "--operator",
+        "seed 0d294188  maintainers ",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("needs 2 distinct sign-offs"),
+        "{}",
+        text(&out)
+    );
+    let id = fx.state().header.session_id;
+
+    // Two people, but both signed from this one process: marked.
+    let out = fx.run(&[
+        "--resume",
+        &id,
+        "--approve",
+        "all",
+        "--operator",
+        "alice",
+        "--operator",
+        "bob",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    let signoffs = state.step("production.execution.1").signoffs();
+    let seat = signoffs[0].signature.seat.clone().expect("the seat is recorded");
+    assert_eq!(seat.host, runsheet::seat::host_name());
+    assert_eq!(seat.os_user, runsheet::seat::os_user());
+    assert_eq!(signoffs[1].signature.seat.as_ref(), Some(&seat));
+
+    let md = stdout(&report(&fx, &[&id]));
+    assert!(
+        md.contains("⚠ same seat as alice (same terminal, same OS user)"),
+        "{md}"
+    );
+    let html = stdout(&report(&fx, &[&id, "--format", "html"]));
+    assert!(html.contains("same seat as alice"), "{html}");
+    let json = json_report(&fx, &id);
+    let signed = &json["phases"][0]["steps"][0]["signoffs"];
+    assert_eq!(signed[0]["same_seat_as"], Value::Null, "{json:#}");
+    assert_eq!(signed[1]["same_seat_as"], "alice", "{json:#}");
+    assert_eq!(signed[1]["seat"].as_str(), Some(seat.describe().as_str()));
+}
+
+#[test]
+fn the_report_shows_the_output_of_the_attempt_that_failed_not_of_its_retry() {
+    let fx = Fixture::new(
+        "# Retry\n\n## Development\n\n### Execution\n\n1. Flaky\n   ```sh\n   if [ -f tried ]; then echo \"second attempt: fine\"; else touch tried; echo \"first attempt: disk full\"; exit 2; fi\n   ```\n",
+    );
+    let out = fx.run(&["--retry", "all"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = fx.state().header.session_id;
+
+    let md = stdout(&report(&fx, &[&id]));
+    let logs = &md[md.find("## Logs of failed steps").expect("logs section")..];
+    let logs = &logs[..logs.find("## Rollback").expect("rollback section")];
+    assert!(logs.contains("Attempt 1 (failed): the last "), "{logs}");
+    assert!(logs.contains("first attempt: disk full"), "{logs}");
+    assert!(
+        !logs.contains("second attempt: fine"),
+        "the retry's output is not the failure's:\n{logs}"
+    );
+    assert!(!logs.contains(" 1 output lines"), "{logs}");
+
+    let json = json_report(&fx, &id);
+    let failed = &json["failures"][0]["failed_attempts"];
+    assert_eq!(failed.as_array().map(Vec::len), Some(1), "{json:#}");
+    let said: Vec<&str> = failed[0]["log_tail"]
+        .as_array()
+        .expect("log tail")
+        .iter()
+        .filter_map(|l| l["text"].as_str())
+        .collect();
+    assert!(said.contains(&"first attempt: disk full"), "{said:?}");
+    assert!(!said.contains(&"second attempt: fine"), "{said:?}");
+}
+
+#[test]
+fn the_html_report_never_scrolls_sideways_at_1200_px() {
+    let long = "x".repeat(400);
+    let fx = Fixture::new(&format!(
+        "# Wide\n\n## Development\n\n### Execution\n\n1. Print a very long word {long}\n   ```sh\n   echo {long}; echo /{long}/path/{long}; exit 1\n   ```\n"
+    ));
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = fx.state().header.session_id;
+    let page = fx.dir.path().join("wide.html");
+    let out = report(&fx, &[&id, "-o", page.to_str().expect("path")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let width = browser::scroll_width(&page, 1200);
+    assert!(width <= 1200, "the page is {width} px wide in a 1200 px window");
 }

@@ -89,6 +89,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         host: "h".into(),
         runsheet_version: "0".into(),
         only: None,
+        rollback_only: false,
         plan,
     };
     let records = std::iter::once(Event::Header(Box::new(header)))
@@ -122,6 +123,7 @@ fn sign(step: &str, who: &str) -> Event {
             role: "dba".into(),
             note: String::new(),
             preapproved: false,
+            seat: None,
         },
     }
 }

@@ -34,6 +34,7 @@ fn request(db: &ScratchDb, sql: &str) -> SqlRequest {
         sql: sql.to_string(),
         dry_run: false,
         verify: false,
+        read_only: false,
     }
 }
 
@@ -245,12 +246,19 @@ fn verify_passes_on_no_rows_or_a_single_true() {
         "select id from molecules where name is null;\nselect count(*) = 2 as two from molecules;",
     );
     req.verify = true;
+    req.read_only = true;
     let (result, lines) = run(req);
     assert_eq!(result.outcome, Outcome::Succeeded, "{lines:?}");
     assert_eq!(result.passed, Some(true));
     let observed = result.observed.expect("observed");
     assert_eq!(observed.columns, ["two"]);
     assert_eq!(observed.rows, [["t"]]);
+    let info = texts(&lines, Stream::Info);
+    assert_eq!(
+        info.last().map(String::as_str),
+        Some("ROLLBACK (read-only: nothing to keep)"),
+        "a check never claims a commit: {info:?}"
+    );
 }
 
 #[test]
@@ -281,7 +289,7 @@ fn large_results_are_capped() {
     assert_eq!(result.outcome, Outcome::Succeeded);
     assert_eq!(result.observed.expect("observed").rows.len(), 1000);
     assert!(
-        has(&lines, Stream::Info, "1500 rows (the first 1000 shown and kept)"),
+        has(&lines, Stream::Info, "1,500 rows (the first 1000 shown and kept)"),
         "{:?}",
         texts(&lines, Stream::Info)
     );
@@ -458,6 +466,7 @@ fn a_connection_failure_is_clear_and_hides_the_password() {
         sql: "select 1".into(),
         dry_run: false,
         verify: true,
+        read_only: true,
     };
     req.config.ssl_mode(SslMode::Disable);
     let (result, lines) = run(req);

@@ -36,6 +36,7 @@ fn app(size: (u16, u16)) -> App {
         host: "ops-laptop".to_string(),
         runsheet_version: "0.1.0".to_string(),
         only: None,
+        rollback_only: false,
         plan: Plan::for_environment(&rb, env),
     };
     let records = vec![Record {

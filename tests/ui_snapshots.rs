@@ -223,6 +223,7 @@ impl Journal {
             host: "ops-laptop".to_string(),
             runsheet_version: "0.1.0".to_string(),
             only: None,
+            rollback_only: false,
             plan: plan(environment),
         };
         let mut j = Journal { records: Vec::new() };
@@ -246,6 +247,7 @@ impl Journal {
             role: "DBA".to_string(),
             note: format!("{who} checked it"),
             preapproved: false,
+            seat: None,
         };
         self.push(
             secs,
@@ -655,6 +657,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
             role: "DBA on call".into(),
             note: "Read the rollback plan\nwith Bob.".into(),
             preapproved: false,
+            seat: None,
         },
     };
     assert_eq!(effects, vec![Effect::Send(expected)]);
@@ -683,6 +686,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
         role: String::new(),
         note: String::new(),
         preapproved: false,
+        seat: None,
     };
     let record = Record {
         seq: 2,
@@ -776,6 +780,7 @@ fn a_failed_gate_is_overridden_only_with_role_and_reason() {
         role: "CTO".into(),
         note: "staging was verified by hand".into(),
         preapproved: false,
+        seat: None,
     };
     assert_eq!(
         effects,
@@ -1230,4 +1235,124 @@ fn the_detail_pane_shows_what_a_shell_step_inherits() {
     let text = format!("{:?}", draw(&a).backend());
     assert!(text.contains("Isolated: runs in the runbook's folder"), "{text}");
     assert!(!text.contains("Inherits"), "{text}");
+}
+
+#[test]
+fn the_sign_off_dialog_offers_the_name_and_role_last_signed_with_here() {
+    let mut a = sign_off_dialog((120, 40));
+    a.update(ctrl('s'));
+    assert_eq!(
+        a.last_signer,
+        Some(("alice".to_string(), "DBA on call".to_string()))
+    );
+    a.update(key(KeyCode::Esc));
+    assert!(a.modal.is_none());
+    // Someone else is the session's operator now; this terminal still remembers alice.
+    a.operator = "carol".into();
+    a.update(ch('s'));
+    let Some(Modal::SignOff(d)) = &a.modal else {
+        panic!("no sign-off dialog")
+    };
+    assert_eq!(d.fields[0].lines(), ["alice"]);
+    assert_eq!(d.fields[1].lines(), ["DBA on call"]);
+}
+
+/// The screen's rows as text.
+fn screen_rows(terminal: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = terminal.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+#[test]
+fn gate_evidence_in_a_narrow_pane_is_key_value_lines_and_no_rows_is_no_problems_found() {
+    let mut j = Journal::new("production", Mode::Live);
+    let evidence = Observed {
+        columns: ["session", "operator", "started", "mode", "outcome", "counts", "why not"]
+            .map(String::from)
+            .to_vec(),
+        rows: vec![
+            ["20250228-101500-c3d4e5", "bob", "2025-02-28 10:15:00", "partial (verify only)", "completed", "no"]
+                .map(String::from)
+                .into_iter()
+                .chain(["a partial (verify only) session ran part of the plan (--only verify) and never counts as evidence".to_string()])
+                .collect(),
+        ],
+        text: String::new(),
+    };
+    j.push(
+        10,
+        Event::Verification {
+            step: "gate.requires.staging".into(),
+            attempt: 1,
+            name: "staging went well with this runbook".into(),
+            passed: false,
+            observed: evidence,
+        },
+    );
+    j.push(
+        11,
+        Event::Verification {
+            step: "check.rls".into(),
+            attempt: 1,
+            name: "Every table has row-level security".into(),
+            passed: true,
+            observed: Observed {
+                columns: vec!["problem".into()],
+                ..Observed::default()
+            },
+        },
+    );
+    let mut narrow = app(j.state(), 20, (80, 24));
+    narrow.update(ch('v'));
+    let rows = screen_rows(&draw(&narrow)).join("\n");
+    assert!(rows.contains("session: 20250228-101500-c3d4e5"), "{rows}");
+    assert!(rows.contains("counts: no"), "{rows}");
+    assert!(!rows.contains("session │ operator"), "no wrapped table:\n{rows}");
+
+    let mut wide = app(j.state(), 20, (200, 60));
+    wide.update(ch('v'));
+    let rows = screen_rows(&draw(&wide)).join("\n");
+    assert!(rows.contains("no problems found"), "{rows}");
+    assert!(!rows.contains("no rows (problem)"), "{rows}");
+    // (Tables that fit stay tables: see the verification_failed snapshots.)
+}
+
+#[test]
+fn slash_starts_a_new_search_on_the_row_above_the_hints() {
+    let mut a = running((120, 40));
+    a.update(ch('/'));
+    typed(&mut a, "disk");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.log.search.as_deref(), Some("disk"));
+    a.update(ch('/'));
+    let Some(Modal::Search(field)) = &a.modal else {
+        panic!("no search prompt")
+    };
+    assert_eq!(field.lines(), [""], "a new search, not the last one to edit");
+    let rows = screen_rows(&draw(&a));
+    let footer = &rows[rows.len() - 1];
+    assert!(footer.contains("quit"), "the hints stay: {footer}");
+    assert!(rows[rows.len() - 2].contains("Search log: /"), "{rows:#?}");
+}
+
+#[test]
+fn a_completed_session_says_what_comes_next() {
+    let mut j = Journal::new("staging", Mode::Live);
+    j.push(
+        30,
+        Event::SessionEnded {
+            outcome: runsheet::journal::event::SessionOutcome::Completed,
+            reason: None,
+        },
+    );
+    let mut a = app(j.state(), 40, (200, 60));
+    a.next_after =
+        Some("next: a successful session of production: runsheet run rb.md --env production".into());
+    let rows = screen_rows(&draw(&a)).join("\n");
+    assert!(
+        rows.contains("SESSION COMPLETED · next: a successful session of production: runsheet run rb.md --env production"),
+        "{rows}"
+    );
 }

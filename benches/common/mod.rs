@@ -16,6 +16,7 @@ pub fn header(id: &str) -> Header {
         host: "bench".into(),
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
         only: None,
+        rollback_only: false,
         plan: Plan {
             runbook_title: "bench".into(),
             environment: "development".into(),

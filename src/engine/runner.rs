@@ -184,7 +184,11 @@ impl Engine {
     fn command(&mut self, command: Command) -> Result<(), EngineError> {
         match rules::decide(&self.state, &command, Utc::now()) {
             Ok(events) => {
-                for event in events {
+                for mut event in events {
+                    // A signature records the seat it was given from, not only the typed name.
+                    if let Event::SignedOff { signature, .. } = &mut event {
+                        signature.seat.get_or_insert_with(crate::seat::Seat::here);
+                    }
                     self.emit(event)?;
                 }
                 let input = Input::Decided {
@@ -365,6 +369,7 @@ impl Engine {
                         sql: sql.clone(),
                         dry_run,
                         verify: step.verify,
+                        read_only: !step.changes_state(),
                     };
                     let token = stopper.clone();
                     tokio::spawn(async move {

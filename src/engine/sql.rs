@@ -49,6 +49,9 @@ pub struct SqlRequest {
     pub dry_run: bool,
     /// A check: decide `passed` from the rows returned.
     pub verify: bool,
+    /// Changes nothing (a check, or `{readonly}`): its transaction ends with
+    /// `ROLLBACK`, so the log never claims a commit of a read-only step.
+    pub read_only: bool,
 }
 
 /// How a SQL step ended.
@@ -426,6 +429,8 @@ async fn execute(
     if s.in_tx {
         let end = if req.dry_run {
             s.control("ROLLBACK", " (dry run: no change is kept)").await
+        } else if req.read_only {
+            s.control("ROLLBACK", " (read-only: nothing to keep)").await
         } else {
             s.control("COMMIT", "").await
         };
@@ -578,7 +583,7 @@ async fn collect(
                     if set.total == 0 {
                         log.line(Stream::Stdout, set.columns.join(" | ")).await;
                     }
-                    let rows = plural(set.total, "row");
+                    let rows = crate::text::plural(set.total, "row");
                     let note = if set.total > MAX_ROWS as u64 {
                         format!("  {rows} (the first {MAX_ROWS} shown and kept)")
                     } else {
@@ -587,21 +592,13 @@ async fn collect(
                     log.info(note).await;
                     sets.push(set);
                 }
-                None if n > 0 => log.info(format!("  ok, {}", plural(n, "row"))).await,
+                None if n > 0 => log.info(format!("  ok, {}", crate::text::plural(n, "row"))).await,
                 None => log.info("  ok".into()).await,
             },
             _ => {}
         }
     }
     Ok(sets)
-}
-
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// The statement's first line, shortened, with `…` when there is more.

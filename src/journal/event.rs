@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::runbook::plan::Plan;
+use crate::seat::Seat;
 
 /// Journal format version written in every header. Format 2 added the
 /// `run` and `pause` events, format 3 the `shell_state` event; an older
@@ -47,8 +48,41 @@ pub struct Header {
     /// A step filter (`--only`), when the session runs part of the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<String>,
+    /// Started to run the Rollback section only (`--rollback` on a new
+    /// session): a rollback rehearsal, never a run of the plan. Absent in
+    /// journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback_only: bool,
     /// The plan as it was when the session started.
     pub plan: Plan,
+}
+
+impl Header {
+    /// What kind of session this is, in words ([`session_kind`]).
+    pub fn kind(&self) -> String {
+        session_kind(self.mode, self.only.as_deref(), self.rollback_only)
+    }
+}
+
+/// What kind of session a header describes, as `runsheet sessions`, the
+/// gates and the reports name it: `live` for a whole live run of the plan,
+/// else `dry run`, `rollback` or `partial (verify only)`. Only a `live` one
+/// can be evidence that the plan went well.
+pub fn session_kind(mode: Mode, only: Option<&str>, rollback_only: bool) -> String {
+    if mode == Mode::DryRun {
+        return "dry run".to_string();
+    }
+    if rollback_only {
+        return "rollback".to_string();
+    }
+    match only.map(str::trim) {
+        None => "live".to_string(),
+        Some("verify") => "partial (verify only)".to_string(),
+        Some(filter) => match filter.split_once(':') {
+            Some((kind, what)) => format!("partial ({kind} {what} only)"),
+            None => format!("partial ({filter} only)"),
+        },
+    }
 }
 
 /// Which stream an output line came from.
@@ -136,7 +170,10 @@ impl Observed {
             })
             .collect();
         if self.rows.len() > max_rows {
-            parts.push(format!("… {} more rows", self.rows.len() - max_rows));
+            parts.push(format!(
+                "… {} more",
+                crate::text::plural((self.rows.len() - max_rows) as u64, "row")
+            ));
         }
         parts.join("; ")
     }
@@ -224,6 +261,10 @@ pub struct Signature {
     /// Given on the command line in advance (`--approve`), not signed in person.
     #[serde(default)]
     pub preapproved: bool,
+    /// Where it was given from (OS user, host, terminal), stamped by the
+    /// engine; absent in journals written before seats were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
 }
 
 /// How a session ended.

@@ -13,7 +13,7 @@ use directories::ProjectDirs;
 
 use super::JournalError;
 use super::chain::parse_line_unchecked;
-use super::event::{Event, Mode, SessionOutcome};
+use super::event::{Event, Mode, SessionOutcome, session_kind};
 use super::file::journal_path;
 use super::reader::{Integrity, JournalStream};
 
@@ -52,7 +52,7 @@ impl SessionStatus {
     pub fn label(self) -> &'static str {
         match self {
             SessionStatus::Ended(outcome) => outcome.label(),
-            SessionStatus::Detached => "detached",
+            SessionStatus::Detached => "left unfinished",
             SessionStatus::Unfinished => "unfinished",
         }
     }
@@ -67,12 +67,23 @@ pub struct SessionSummary {
     pub runbook_sha256: String,
     pub environment: String,
     pub mode: Mode,
+    /// The header's `--only` filter, when the session ran part of the plan.
+    pub only: Option<String>,
+    /// Started to run the Rollback section only.
+    pub rollback_only: bool,
     pub operator: String,
     /// Time of the header.
     pub started: DateTime<Utc>,
     /// Time of the last complete line.
     pub last_event: DateTime<Utc>,
     pub outcome: SessionStatus,
+}
+
+impl SessionSummary {
+    /// What kind of session it is: `live`, `dry run`, `rollback`, `partial (…)`.
+    pub fn kind(&self) -> String {
+        session_kind(self.mode, self.only.as_deref(), self.rollback_only)
+    }
 }
 
 /// A file in the sessions directory that could not be summarised.
@@ -208,6 +219,8 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         runbook_sha256: header.runbook_sha256,
         environment: header.environment,
         mode: header.mode,
+        only: header.only,
+        rollback_only: header.rollback_only,
         operator: header.operator,
         started: header_record.ts,
         last_event: last_event.unwrap_or(header_record.ts),

@@ -217,7 +217,8 @@ impl Indexer {
             size,
             notices: newer_format(header).into_iter().collect(),
         };
-        let app = App::new(state, setup);
+        let mut app = App::new(state, setup);
+        app.replay = true;
         let mut indexer = Indexer {
             path: path.to_path_buf(),
             reader,

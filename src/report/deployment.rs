@@ -24,7 +24,7 @@ use crate::journal::event::Mode;
 use crate::journal::reader::read_journal;
 use crate::journal::store::{self, SessionSummary};
 use crate::launch::load_runbook;
-use crate::runbook::model::{Environment, Gate, StepKind};
+use crate::runbook::model::{Gate, StepKind};
 use crate::session::{SessionState, StepStatus};
 
 /// Everything the deployment report says.
@@ -161,7 +161,7 @@ impl Deployment {
         let (runbook, _warnings) =
             load_runbook(runbook).map_err(|e| DeploymentError::Runbook(e.to_string()))?;
         let sha = runbook.content_hash.as_str();
-        let order = promotion_order(&runbook.environments);
+        let order = gates::promotion_order(&runbook.environments);
         let rehearsed: BTreeSet<&str> = runbook
             .environments
             .iter()
@@ -205,7 +205,7 @@ impl Deployment {
                 .map(|proof| {
                     (
                         proof,
-                        counts_as_evidence(summary, &summary.environment, proof, sha),
+                        counts_as_evidence(summary, &list.sessions, &summary.environment, proof, sha),
                     )
                 })
                 .collect();
@@ -608,34 +608,6 @@ impl DeployedSession {
     }
 }
 
-/// The environments, each after every one it requires (a cycle or an
-/// unknown name cannot stop it: what is left goes in runbook order).
-fn promotion_order(envs: &[Environment]) -> Vec<&Environment> {
-    let named: Vec<(&str, &[String])> = envs
-        .iter()
-        .map(|e| (e.name.as_str(), e.requires.as_slice()))
-        .collect();
-    order(&named).into_iter().map(|i| &envs[i]).collect()
-}
-
-/// [`promotion_order`] on (name, requires) pairs: their indices in order.
-fn order(envs: &[(&str, &[String])]) -> Vec<usize> {
-    let mut placed: Vec<usize> = Vec::new();
-    let known = |name: &str| envs.iter().any(|(n, _)| *n == name);
-    while placed.len() < envs.len() {
-        let is_placed = |name: &str| placed.iter().any(|&p| envs[p].0 == name);
-        let open = (0..envs.len()).filter(|&i| !placed.contains(&i));
-        let ready = open
-            .clone()
-            .find(|&i| envs[i].1.iter().all(|r| is_placed(r) || !known(r)));
-        match ready.or_else(|| open.clone().next()) {
-            Some(i) => placed.push(i),
-            None => break,
-        }
-    }
-    placed
-}
-
 /// The promotion gates of a session's plan, with what each found; a gate
 /// the session never reached let nothing start and is left out.
 fn gate_links(state: &SessionState, session: usize, saved: &[SessionSummary], sha: &str) -> Vec<GateLink> {
@@ -671,7 +643,7 @@ fn gate_links(state: &SessionState, session: usize, saved: &[SessionSummary], sh
             let today = relied_on
                 .as_ref()
                 .map(|id| match saved.iter().find(|s| &s.id == id) {
-                    Some(s) => counts_as_evidence(s, environment, proof, sha),
+                    Some(s) => counts_as_evidence(s, saved, environment, proof, sha),
                     None => Err("it is no longer in the state directory".to_string()),
                 });
             GateLink {
@@ -691,37 +663,4 @@ fn gate_links(state: &SessionState, session: usize, saved: &[SessionSummary], sh
         })
         .filter(|link| link.result != GateResult::NotRun)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names<'a>(envs: &[(&'a str, &[String])]) -> Vec<&'a str> {
-        order(envs).into_iter().map(|i| envs[i].0).collect()
-    }
-
-    #[test]
-    fn environments_follow_what_they_require() {
-        let req = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        let (both, dev, none, nowhere) = (
-            req(&["development", "staging"]),
-            req(&["development"]),
-            req(&[]),
-            req(&["nowhere"]),
-        );
-        let envs = [
-            ("production", both.as_slice()),
-            ("staging", dev.as_slice()),
-            ("development", none.as_slice()),
-            ("qa", nowhere.as_slice()),
-        ];
-        assert_eq!(names(&envs), ["development", "staging", "production", "qa"]);
-        let (a, b) = (req(&["b"]), req(&["a"]));
-        assert_eq!(
-            names(&[("a", a.as_slice()), ("b", b.as_slice())]),
-            ["a", "b"],
-            "a cycle still lists every environment once"
-        );
-    }
 }

@@ -73,12 +73,15 @@ h1 { font-size: 1.6rem; margin: 0 0 1rem; }
 h2 { font-size: 1.25rem; margin: 2rem 0 .6rem; padding-bottom: .25rem; border-bottom: 1px solid var(--line); }
 h3 { font-size: 1.05rem; margin: 1.25rem 0 .4rem; }
 table { border-collapse: collapse; width: 100%; margin: .4rem 0 .8rem; font-size: .92rem; }
-th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid var(--line); padding: .3rem .5rem; text-align: left; vertical-align: top;
+  overflow-wrap: anywhere; }
 th { background: var(--bg-alt); font-weight: 600; }
 table.summary th { width: 14rem; }
 table.observed { font-size: .85rem; margin: .2rem 0; }
 code, pre { font: .88em/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-code { overflow-wrap: break-word; }
+code { overflow-wrap: anywhere; }
+/* Never wider than the window: long words (paths, hashes, log lines) break. */
+h1, h2, h3, p, li, .banner { overflow-wrap: anywhere; }
 pre { background: var(--bg-alt); border: 1px solid var(--line); padding: .6rem .8rem;
   white-space: pre-wrap; overflow-wrap: anywhere; }
 .banner { border: 3px solid var(--bad); color: var(--bad); padding: .75rem 1rem; font-weight: 700;
@@ -176,15 +179,20 @@ fn write_page(out: &mut String, report: &Report, mono: bool) -> std::fmt::Result
     }
     for f in &report.failures {
         writeln!(out, "<h3>{}</h3>", spans(&f.heading()))?;
-        if f.log_tail.is_empty() {
-            writeln!(out, "<p>No output.</p>")?;
-            continue;
+        if f.failed_attempts.is_empty() {
+            writeln!(out, "<p>No failed attempt.</p>")?;
         }
-        writeln!(out, "<p class=\"muted\">{}</p>\n<pre>", f.log_caption())?;
-        for line in f.log_lines() {
-            writeln!(out, "{}", esc(&line))?;
+        for (caption, lines) in f.attempt_logs() {
+            writeln!(out, "<p class=\"muted\">{}</p>", esc(&caption))?;
+            if lines.is_empty() {
+                continue;
+            }
+            writeln!(out, "<pre>")?;
+            for line in lines {
+                writeln!(out, "{}", esc(&line))?;
+            }
+            writeln!(out, "</pre>")?;
         }
-        writeln!(out, "</pre>")?;
     }
 
     writeln!(out, "<h2 id=\"rollback\">Rollback</h2>")?;
@@ -398,8 +406,8 @@ fn observed(o: &Observed) -> String {
     out.push_str("</tbody></table>");
     if o.rows.len() > OBSERVED_ROWS {
         out.push_str(&format!(
-            "<span class=\"muted\">… {} more rows (in the JSON report and the journal)</span>",
-            o.rows.len() - OBSERVED_ROWS
+            "<span class=\"muted\">… {} more (in the JSON report and the journal)</span>",
+            crate::text::plural((o.rows.len() - OBSERVED_ROWS) as u64, "row")
         ));
     }
     out

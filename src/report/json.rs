@@ -98,6 +98,7 @@ pub fn value(report: &Report) -> Value {
             "environment": s.environment,
             "mode": match s.mode { Mode::Live => "live", Mode::DryRun => "dry-run" },
             "only": s.only,
+            "kind": s.kind,
             "operators": s.operators,
             "host": s.host,
             "runsheet_version": s.runsheet_version,
@@ -134,13 +135,9 @@ pub fn value(report: &Report) -> Value {
             "title": f.title,
             "kind": f.kind,
             "status": json_name(f.status.label()),
-            "failed_attempts": f.failed_attempts.iter().map(attempt).collect::<Vec<_>>(),
+            "failed_attempts": f.failed_attempts.iter().map(failed_attempt).collect::<Vec<_>>(),
             "resolution": f.resolution,
             "output_lines": f.output_lines,
-            "log_tail": f.log_tail.iter().map(|(stream, text)| json!({
-                "stream": stream.label(),
-                "text": text,
-            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "phases": report.phases.iter().map(|p| json!({
             "title": p.title,
@@ -232,6 +229,23 @@ fn attempt(a: &Attempt) -> Value {
     })
 }
 
+/// A failed or interrupted attempt: the attempt and its own output's tail.
+fn failed_attempt(a: &Attempt) -> Value {
+    let mut value = attempt(a);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("output_lines".into(), json!(a.output_lines));
+        fields.insert(
+            "log_tail".into(),
+            a.tail
+                .iter()
+                .map(|(stream, text)| json!({ "stream": stream.label(), "text": text }))
+                .collect::<Vec<_>>()
+                .into(),
+        );
+    }
+    value
+}
+
 fn signoff(s: &SignOffReport) -> Value {
     json!({
         "who": s.who,
@@ -239,6 +253,8 @@ fn signoff(s: &SignOffReport) -> Value {
         "at": time(s.at),
         "note": s.note,
         "preapproved": s.preapproved,
+        "seat": s.seat,
+        "same_seat_as": s.same_seat_as,
     })
 }
 

@@ -132,6 +132,15 @@ impl Report {
         if let Some(only) = &s.only {
             row("Part of the plan", vec![text("only "), Span::Code(only.clone())]);
         }
+        if s.kind != "live" && s.mode == Mode::Live {
+            row(
+                "Kind",
+                vec![
+                    Span::Flag(Tone::Warn, s.kind.clone()),
+                    text(" (not a whole run of the plan; never evidence that it went well)"),
+                ],
+            );
+        }
         row("Operators", vec![text(s.operators.join(", "))]);
         row("Host", vec![text(&s.host)]);
         row("runsheet version", vec![text(&s.runsheet_version)]);
@@ -347,20 +356,32 @@ impl Failure {
         step(&self.step, &self.title)
     }
 
-    /// The sentence above the log tail.
-    pub fn log_caption(&self) -> String {
-        format!(
-            "The last {} of {} output lines (the journal holds them all):",
-            self.log_tail.len(),
-            self.output_lines
-        )
-    }
-
-    /// The log tail, each line after its stream's name; not yet escaped.
-    pub fn log_lines(&self) -> impl Iterator<Item = String> + '_ {
-        self.log_tail
-            .iter()
-            .map(|(stream, line)| format!("{:<6} │ {line}", stream.label()))
+    /// Each failed or interrupted attempt's own log: the sentence above it
+    /// and its last lines, each after its stream's name (not yet escaped).
+    pub fn attempt_logs(&self) -> impl Iterator<Item = (String, Vec<String>)> + '_ {
+        self.failed_attempts.iter().map(|a| {
+            let how = if a.interrupted {
+                "interrupted"
+            } else {
+                a.outcome.map_or("unfinished", |o| o.label())
+            };
+            let caption = if a.tail.is_empty() {
+                format!("Attempt {} ({how}): no output.", a.number)
+            } else {
+                format!(
+                    "Attempt {} ({how}): the last {} of its {} (the journal holds them all):",
+                    a.number,
+                    a.tail.len(),
+                    crate::text::plural(a.output_lines, "output line")
+                )
+            };
+            let lines = a
+                .tail
+                .iter()
+                .map(|(stream, line)| format!("{:<6} │ {line}", stream.label()))
+                .collect();
+            (caption, lines)
+        })
     }
 }
 

@@ -64,14 +64,19 @@ fn write_report(out: &mut String, report: &Report) -> std::fmt::Result {
     }
     for f in &report.failures {
         writeln!(out, "\n### {}\n", spans(&f.heading(), false))?;
-        if f.log_tail.is_empty() {
-            writeln!(out, "No output.")?;
-            continue;
+        if f.failed_attempts.is_empty() {
+            writeln!(out, "No failed attempt.")?;
         }
-        let body: Vec<String> = f.log_lines().map(|line| visible(&line)).collect();
-        let body = body.join("\n");
-        let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
-        writeln!(out, "{}\n\n{fence}text\n{body}\n{fence}", f.log_caption())?;
+        for (caption, lines) in f.attempt_logs() {
+            if lines.is_empty() {
+                writeln!(out, "{caption}\n")?;
+                continue;
+            }
+            let body: Vec<String> = lines.iter().map(|line| visible(line)).collect();
+            let body = body.join("\n");
+            let fence = "`".repeat(longest_backtick_run(&body).max(2) + 1);
+            writeln!(out, "{caption}\n\n{fence}text\n{body}\n{fence}\n")?;
+        }
     }
 
     writeln!(out, "\n## Rollback\n")?;

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
-use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
+use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome};
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
@@ -245,6 +245,9 @@ pub struct SessionInfo {
     pub mode: Mode,
     /// The `--only` filter, when the session ran part of the plan.
     pub only: Option<String>,
+    /// What kind of session it is, as `runsheet sessions` names it: `live`,
+    /// `dry run`, `rollback`, `partial (verify only)`, …
+    pub kind: String,
     /// The operator who started it, then everyone who resumed it.
     pub operators: Vec<String>,
     pub host: String,
@@ -301,7 +304,7 @@ impl SessionEnd {
                 outcome,
                 reason: None,
             } => outcome.label().to_string(),
-            SessionEnd::Detached => "detached (the operator left; it can be resumed)".to_string(),
+            SessionEnd::Detached => "left unfinished (the operator left; it can be resumed)".to_string(),
             SessionEnd::Unfinished => "unfinished (no end recorded: still running, or stopped)".to_string(),
             SessionEnd::Unknown => "unknown (the journal breaks before the session's end)".to_string(),
         }
@@ -396,12 +399,10 @@ pub struct Failure {
     pub kind: &'static str,
     /// The step's status now.
     pub status: StepStatus,
-    /// The attempts that did not succeed.
+    /// The attempts that did not succeed, each with its own output's tail.
     pub failed_attempts: Vec<Attempt>,
     /// What became of it, in words.
     pub resolution: String,
-    /// The step's last output lines (all attempts).
-    pub log_tail: Vec<(Stream, String)>,
     /// All output lines the step wrote (the journal has them all).
     pub output_lines: u64,
 }
@@ -533,6 +534,12 @@ pub struct SignOffReport {
     pub note: String,
     /// Given in advance on the command line, not signed in person.
     pub preapproved: bool,
+    /// Where it was given from ("OS user alice on host db1, terminal /dev/pts/3"),
+    /// when the journal records it.
+    pub seat: Option<String>,
+    /// An earlier signer of the same step who signed from the same seat:
+    /// four-eyes that was one pair of eyes.
+    pub same_seat_as: Option<String>,
 }
 
 impl SignOffReport {
@@ -546,11 +553,40 @@ impl SignOffReport {
         if self.preapproved {
             out.push_str(", pre-approved");
         }
+        if let Some(seat) = &self.seat {
+            out.push_str(&format!(", from {seat}"));
+        }
+        if let Some(other) = &self.same_seat_as {
+            out.push_str(&format!(", ⚠ same seat as {other} (same terminal, same OS user)"));
+        }
         if !self.note.is_empty() {
             out.push_str(&format!(": {}", self.note));
         }
         out
     }
+}
+
+/// The report's rows of a step's sign-offs, each marked when an earlier
+/// sign-off of the step came from the same seat.
+fn signoff_reports(signoffs: &[crate::session::SignOff]) -> Vec<SignOffReport> {
+    signoffs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SignOffReport {
+            who: clean(&s.signature.who),
+            role: clean(&s.signature.role),
+            at: s.at,
+            note: clean(&s.signature.note),
+            preapproved: s.signature.preapproved,
+            seat: s.signature.seat.as_ref().map(|seat| clean(&seat.describe())),
+            same_seat_as: s.signature.seat.as_ref().and_then(|seat| {
+                signoffs[..i]
+                    .iter()
+                    .find(|earlier| earlier.signature.seat.as_ref() == Some(seat))
+                    .map(|earlier| clean(&earlier.signature.who))
+            }),
+        })
+        .collect()
 }
 
 /// A skip with who decided it and why.
@@ -637,6 +673,7 @@ impl Report {
             environment: clean(&header.environment),
             mode: header.mode,
             only: header.only.as_deref().map(clean),
+            kind: clean(&header.kind()),
             operators: state.operators().into_iter().map(clean).collect(),
             host: clean(&header.host),
             runsheet_version: clean(&header.runsheet_version),
@@ -714,7 +751,7 @@ impl Report {
                     signoffs: step.signoffs.clone(),
                 });
             }
-            if let Some(failure) = failure(state, step) {
+            if let Some(failure) = failure(step) {
                 failures.push(failure);
             }
         }
@@ -826,6 +863,11 @@ fn recorded_step(
                 .iter()
                 .map(|a| Attempt {
                     error: a.error.as_deref().map(clean),
+                    tail: a
+                        .tail
+                        .iter()
+                        .map(|(stream, line)| (*stream, clean(line)))
+                        .collect(),
                     ..a.clone()
                 })
                 .collect()
@@ -850,20 +892,7 @@ fn recorded_step(
         status,
         overridden: status == StepStatus::SignedOff && automated,
         attempts,
-        signoffs: st
-            .map(|s| {
-                s.signoffs
-                    .iter()
-                    .map(|s| SignOffReport {
-                        who: clean(&s.signature.who),
-                        role: clean(&s.signature.role),
-                        at: s.at,
-                        note: clean(&s.signature.note),
-                        preapproved: s.signature.preapproved,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        signoffs: st.map(|s| signoff_reports(&s.signoffs)).unwrap_or_default(),
         skip: st.and_then(|s| s.skip.as_ref()).map(|k| SkipReport {
             who: clean(&k.who),
             at: k.at,
@@ -913,7 +942,7 @@ fn unplanned(state: &SessionState, end: DateTime<Utc>) -> Vec<StepReport> {
 }
 
 /// The failure entry of a step that failed at least once or stopped the session.
-fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
+fn failure(step: &StepReport) -> Option<Failure> {
     let failed_attempts: Vec<Attempt> = step
         .attempts
         .iter()
@@ -939,7 +968,6 @@ fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
         s if s.needs_decision() => format!("unresolved: the step is {} and nobody decided yet", s.label()),
         s => format!("now {}", s.label()),
     };
-    let st = state.steps.get(&step.id);
     Some(Failure {
         step: step.id.clone(),
         title: step.title.clone(),
@@ -947,14 +975,6 @@ fn failure(state: &SessionState, step: &StepReport) -> Option<Failure> {
         status: step.status,
         failed_attempts,
         resolution,
-        log_tail: st
-            .map(|s| {
-                s.tail
-                    .iter()
-                    .map(|(stream, line)| (*stream, clean(line)))
-                    .collect()
-            })
-            .unwrap_or_default(),
         output_lines: step.output_lines,
     })
 }
@@ -1051,6 +1071,7 @@ mod tests {
             host: "h".into(),
             runsheet_version: "0".into(),
             only: None,
+            rollback_only: false,
             plan,
         };
         let start = Utc
@@ -1103,6 +1124,7 @@ mod tests {
                     role: "dba".into(),
                     note: "done by hand".into(),
                     preapproved: false,
+                    seat: None,
                 },
             },
             started("gone", 1),

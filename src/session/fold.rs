@@ -7,12 +7,13 @@
 //! session is lives here, run/pause included, so a replay shows the session
 //! as the operator had it. Nothing here does I/O.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::rules;
 use crate::journal::event::{
     Event, Header, Observed, Outcome, Record, SessionOutcome, ShellState, Signature, Stream,
 };
@@ -85,6 +86,22 @@ pub struct Attempt {
     /// The shell state a shell step started with (none for an isolated
     /// step and for other kinds).
     pub inherited: Option<Arc<CarriedShell>>,
+    /// Output lines this attempt wrote.
+    pub output_lines: u64,
+    /// This attempt's last few output lines, so a report shows what the
+    /// attempt that failed said, not what a later retry said.
+    pub tail: VecDeque<(Stream, String)>,
+}
+
+/// Keep the last [`TAIL_LINES`] of `tail` followed by `lines`.
+fn keep_tail(tail: &mut VecDeque<(Stream, String)>, stream: Stream, lines: &[String]) {
+    let keep = lines.len().min(TAIL_LINES);
+    for line in &lines[lines.len() - keep..] {
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back((stream, line.clone()));
+    }
 }
 
 /// The shell state shell steps inherit, and the step that left it.
@@ -148,8 +165,17 @@ impl StepState {
     }
 
     /// Distinct people who signed this step.
-    pub fn signers(&self) -> BTreeSet<&str> {
-        self.signoffs.iter().map(|s| s.signature.who.as_str()).collect()
+    /// Who signed, one name per person ([`rules::same_person`]) as they
+    /// first signed, in signing order.
+    pub fn signers(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for s in &self.signoffs {
+            let who = s.signature.who.as_str();
+            if !names.iter().any(|n| rules::same_person(n, who)) {
+                names.push(who);
+            }
+        }
+        names
     }
 
     pub fn last_attempt(&self) -> Option<&Attempt> {
@@ -392,19 +418,22 @@ impl SessionState {
                     duration: None,
                     interrupted: false,
                     inherited,
+                    output_lines: 0,
+                    tail: VecDeque::new(),
                 });
             }
             Event::Output {
-                step, stream, lines, ..
+                step,
+                attempt,
+                stream,
+                lines,
             } => {
                 let s = self.step_mut(step, seq);
                 s.output_lines += lines.len() as u64;
-                let keep = lines.len().min(TAIL_LINES);
-                for line in &lines[lines.len() - keep..] {
-                    if s.tail.len() == TAIL_LINES {
-                        s.tail.pop_front();
-                    }
-                    s.tail.push_back((*stream, line.clone()));
+                keep_tail(&mut s.tail, *stream, lines);
+                if let Some(a) = s.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
+                    a.output_lines += lines.len() as u64;
+                    keep_tail(&mut a.tail, *stream, lines);
                 }
             }
             Event::StepFinished {
@@ -674,7 +703,7 @@ impl<'a> StepStateRef<'a> {
         self.0.map_or(StepStatus::Pending, |s| s.status)
     }
 
-    pub fn signers(self) -> BTreeSet<&'a str> {
+    pub fn signers(self) -> Vec<&'a str> {
         self.0.map(StepState::signers).unwrap_or_default()
     }
 

@@ -20,6 +20,7 @@ use super::fold::{Next, SessionState};
 use super::protocol::Command;
 use crate::journal::event::{Event, SessionOutcome, Signature};
 use crate::runbook::model::{Step, StepKind};
+use unicode_normalization::UnicodeNormalization;
 
 /// Why a command was not carried out. Each says what to do instead.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,7 +143,12 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
         Command::SignOff { step, signature } => {
             waiting(next, step, Due::SignOff)?;
             let signature = signed(signature)?;
-            if state.step(step).signers().contains(signature.who.as_str()) {
+            if state
+                .step(step)
+                .signers()
+                .iter()
+                .any(|n| same_person(n, &signature.who))
+            {
                 return Err(Refusal::AlreadySigned {
                     who: signature.who,
                     step: step.clone(),
@@ -224,7 +230,7 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
                 "" => Err(Refusal::MissingConfirmation {
                     environment: environment.clone(),
                 }),
-                typed if typed != environment => Err(Refusal::WrongEnvironmentName {
+                typed if !names_environment(typed, environment) => Err(Refusal::WrongEnvironmentName {
                     typed: typed.to_string(),
                     environment: environment.clone(),
                 }),
@@ -289,6 +295,31 @@ pub fn next_attempt(state: &SessionState, step: &str) -> u32 {
 /// overridden only with a signed reason.
 pub fn is_gate(step: &Step) -> bool {
     matches!(step.kind, StepKind::Gate { .. })
+}
+
+/// Whether `typed` names `environment` for its typed confirmation: the name
+/// itself, in any case (`Production` confirms `production`), nothing else.
+pub fn names_environment(typed: &str, environment: &str) -> bool {
+    typed.trim().to_lowercase() == environment.to_lowercase()
+}
+
+/// The person a typed name stands for: Unicode-normalised (NFKC), case-folded,
+/// trimmed and with inner runs of spaces made one, so that "Seed Maintainers"
+/// and " seed  maintainers " are one signer, not two.
+pub fn person(name: &str) -> String {
+    let folded: String = name.nfkc().collect::<String>().to_lowercase();
+    folded
+        .nfkc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether two typed names are the same person ([`person`]): the one rule
+/// every distinct-signer check asks.
+pub fn same_person(a: &str, b: &str) -> bool {
+    person(a) == person(b)
 }
 
 /// A signature with its name trimmed, or the refusal of a nameless one.

@@ -22,7 +22,7 @@ use super::theme::Theme;
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
-use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide};
+use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
 /// A pane that can have the focus.
@@ -270,6 +270,14 @@ pub struct App {
     pub engine: EngineState,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// The name and role last signed with at this terminal: the sign-off
+    /// dialog offers them again, while they have not signed the step.
+    pub last_signer: Option<(String, String)>,
+    /// A replay draws this app: marked REPLAY, and no hint offers to act.
+    pub replay: bool,
+    /// What comes next once the session ends well (the next environment's
+    /// command), said when it does.
+    pub next_after: Option<String>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -345,6 +353,9 @@ impl App {
             quitting: false,
             engine: EngineState::Running,
             dirty: true,
+            last_signer: None,
+            replay: false,
+            next_after: None,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -553,6 +564,11 @@ impl App {
             let mut text = format!("SESSION {}", outcome.label().to_uppercase());
             if let Some(r) = reason {
                 text.push_str(&format!(": {r}"));
+            }
+            let ended_well = *outcome == SessionOutcome::Completed
+                || (*outcome == SessionOutcome::RolledBack && self.session.header.rollback_only);
+            if let Some(next) = self.next_after.as_ref().filter(|_| ended_well) {
+                text.push_str(&format!(" · {next}"));
             }
             text.push_str(" · q leaves");
             let kind = if *outcome == SessionOutcome::Completed {
@@ -773,13 +789,16 @@ impl App {
                 step, outcome, error, ..
             } if self.session.step(step).status().needs_decision() => {
                 let why = error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                let hint = choices_hint(&self.session);
-                self.error(format!("{step} {}{why} · {hint}", outcome.label()));
+                let hint = choices_hint(self).map(|h| format!(" · {h}")).unwrap_or_default();
+                self.error(format!("{step} {}{why}{hint}", outcome.label()));
             }
             Event::StepInterrupted { step, .. } => {
                 self.message = Some(Message {
                     level: Level::Warning,
-                    text: format!("{step} was interrupted: {}", choices_hint(&self.session)),
+                    text: format!(
+                        "{step} was interrupted{}",
+                        choices_hint(self).map(|h| format!(": {h}")).unwrap_or_default()
+                    ),
                 });
             }
             Event::RollbackStarted { who, .. } => {
@@ -987,10 +1006,8 @@ impl App {
             Action::ShowLog => self.focus_pane(Pane::Log),
             Action::ShowChecks => self.focus_pane(Pane::Checks),
             Action::Search => {
-                let t = field(
-                    self.log.search.as_deref().unwrap_or(""),
-                    "text to find in the log",
-                );
+                // A new search each time; n and N repeat the last one.
+                let t = field("", "text to find in the log");
                 self.modal = Some(Modal::Search(Box::new(t)));
             }
             Action::SearchNext => self.search(true, fx),
@@ -1075,7 +1092,8 @@ impl App {
             Next::Decide(step) => {
                 let id = step.id.clone();
                 let status = self.session.step(&id).status().label();
-                self.info(format!("{id} {status}: {}", choices_hint(&self.session)));
+                let hint = choices_hint(self).map(|h| format!(": {h}")).unwrap_or_default();
+                self.info(format!("{id} {status}{hint}"));
             }
         }
     }
@@ -1101,21 +1119,17 @@ impl App {
             SignOffKind::Manual => self.session.needed_signoffs(),
             SignOffKind::MarkDone | SignOffKind::GateOverride => 1,
         };
-        let signed: Vec<String> = self
-            .session
-            .step(&step.id)
-            .signers()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let who = if signed.contains(&self.operator) {
-            String::new()
-        } else {
-            self.operator.clone()
+        let signed = self.session.step(&step.id).signers();
+        let unsigned =
+            |name: &str| !name.trim().is_empty() && !signed.iter().any(|s| rules::same_person(s, name));
+        let (who, role) = match &self.last_signer {
+            Some((name, role)) if unsigned(name) => (name.clone(), role.clone()),
+            _ if unsigned(&self.operator) => (self.operator.clone(), String::new()),
+            _ => (String::new(), String::new()),
         };
         let mut fields = [
             field(&who, "your name (each sign-off needs a different one)"),
-            field("", "your role, e.g. DBA, on-call lead"),
+            field(&role, "your role, e.g. DBA, on-call lead"),
             TextArea::default(),
         ];
         fields[2].set_cursor_line_style(Style::new());
@@ -1130,7 +1144,7 @@ impl App {
             step: step.id.clone(),
             title: step.title.clone(),
             kind,
-            signed,
+            signed: signed.iter().map(|s| s.to_string()).collect(),
             need,
             fields,
             field: 0,
@@ -1432,6 +1446,7 @@ impl App {
                     role: field_text(&d.fields[1]).trim().to_string(),
                     note: field_text(&d.fields[2]).trim_end().to_string(),
                     preapproved: false,
+                    seat: None,
                 };
                 let step = d.step.clone();
                 let command = match d.kind {
@@ -1443,6 +1458,10 @@ impl App {
                     Ok(()) => {
                         d.sent = true;
                         d.error = None;
+                        self.last_signer = Some((
+                            field_text(&d.fields[0]).trim().to_string(),
+                            field_text(&d.fields[1]).trim().to_string(),
+                        ));
                         self.send(fx, command);
                     }
                     Err(why) => {
@@ -1551,9 +1570,13 @@ impl App {
     }
 }
 
-/// The decisions open now as a hint: `R retry · s mark done · …`.
-pub fn choices_hint(state: &SessionState) -> String {
-    let hints: Vec<String> = choices(state)
+/// The decisions open now as a hint: `R retry · s mark done · …`; none in
+/// a replay, which acts on nothing.
+pub fn choices_hint(app: &App) -> Option<String> {
+    if app.replay {
+        return None;
+    }
+    let hints: Vec<String> = choices(&app.session)
         .iter()
         .map(|c| {
             format!(
@@ -1563,7 +1586,7 @@ pub fn choices_hint(state: &SessionState) -> String {
             )
         })
         .collect();
-    hints.join(" · ")
+    (!hints.is_empty()).then(|| hints.join(" · "))
 }
 
 /// Scroll an overlay.

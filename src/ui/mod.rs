@@ -62,6 +62,8 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         journal_path,
         warnings,
         unfinished,
+        path,
+        next_after,
         runbook,
         ..
     } = launched;
@@ -69,6 +71,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         .operator
         .unwrap_or_else(|| state.current_operator().to_string());
     let mut notices = warnings;
+    notices.extend(path);
     if !unfinished.is_empty() {
         notices.push(format!(
             "unfinished session(s) of this runbook and environment: {}; quit and run with --resume ID to continue one",
@@ -105,6 +108,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
         notices,
     };
     let mut app = App::new(state, setup);
+    app.next_after = next_after;
     let channels = Channels {
         commands,
         updates,

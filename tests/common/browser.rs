@@ -135,3 +135,32 @@ pub fn png_size(png: &[u8]) -> (u32, u32) {
     let word = |at: usize| u32::from_be_bytes([png[at], png[at + 1], png[at + 2], png[at + 3]]);
     (word(16), word(20))
 }
+
+/// How wide `page`'s content is, in CSS pixels, laid out in a window
+/// `width` wide: the page's `scrollWidth`, measured by a copy of it that
+/// carries one measuring script (the report itself allows none).
+pub fn scroll_width(page: &Path, width: u32) -> u32 {
+    let html = std::fs::read_to_string(page).expect("read page");
+    let measuring = page.with_extension("measure.html");
+    let csp = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .and_then(|start| html[start..].find('>').map(|end| start..start + end + 1));
+    let mut copy = html.clone();
+    if let Some(range) = csp {
+        copy.replace_range(range, "");
+    }
+    let script = "<script>document.body.setAttribute('data-scroll-width', \
+                  String(document.documentElement.scrollWidth));</script></body>";
+    copy = copy.replacen("</body>", script, 1);
+    std::fs::write(&measuring, copy).expect("write measuring copy");
+    let out = headless(
+        &measuring,
+        &[format!("--window-size={width},900"), "--dump-dom".into()],
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let at = dom
+        .find("data-scroll-width=\"")
+        .unwrap_or_else(|| panic!("no measurement in the DOM:\n{dom}"));
+    let digits: String = dom[at + 19..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("scroll width")
+}

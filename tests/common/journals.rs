@@ -87,6 +87,7 @@ pub fn header(plan: &Plan) -> Header {
         host: "bench".into(),
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
         only: None,
+        rollback_only: false,
         plan: plan.clone(),
     }
 }
@@ -113,6 +114,7 @@ pub fn session_events(plan: &Plan, output: usize, mut emit: impl FnMut(Event)) {
                     role: "DBA".into(),
                     note: "checked".into(),
                     preapproved: false,
+                    seat: None,
                 },
             });
             continue;

@@ -59,7 +59,10 @@ fn phase_lines(app: &App, key: PhaseKey) -> Vec<Line<'static>> {
         .count();
     let mut lines = vec![
         Line::styled(title, theme.heading()),
-        Line::raw(format!("{done} of {} steps done", steps.len())),
+        Line::raw(format!(
+            "{done} of {} done",
+            crate::text::plural(steps.len() as u64, "step")
+        )),
     ];
     lines.extend(notes(app, phase_notes));
     if key == PhaseKey::Rollback && app.session.rollback.is_none() {
@@ -244,9 +247,10 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
         } if s.id == step.id => Some(format!(
             "Waits for sign-off ({signed} of {needed}): press s to sign."
         )),
-        Next::Decide(s) if s.id == step.id => {
-            Some(format!("Waits for a decision: {}.", choices_hint(&app.session)))
-        }
+        Next::Decide(s) if s.id == step.id => Some(match choices_hint(app) {
+            Some(hint) => format!("Waits for a decision: {hint}."),
+            None => "Waits for a decision.".to_string(),
+        }),
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
             app.session.plan.environment

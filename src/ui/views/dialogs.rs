@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
 use super::{hints, popup};
@@ -194,8 +194,8 @@ fn reason(app: &App, frame: &mut Frame, area: Rect, d: &ReasonDialog) {
             " Start the rollback ".to_string(),
             vec![
                 Line::raw(format!(
-                    "Runs the runbook's Rollback section ({} steps) from now on.",
-                    app.session.plan.rollback.len()
+                    "Runs the runbook's Rollback section ({}) from now on.",
+                    crate::text::plural(app.session.plan.rollback.len() as u64, "step")
                 )),
                 Line::raw("It is recorded in the journal with your reason."),
             ],
@@ -308,7 +308,7 @@ fn question(app: &App, frame: &mut Frame, area: Rect, q: Question) {
     );
 }
 
-/// The log search prompt, over the footer line.
+/// The log search prompt, on the row above the footer line.
 pub fn search(app: &App, frame: &mut Frame, area: Rect, input: &TextArea<'static>) {
     let theme = app.theme;
     let k = |a| key_for(Context::Prompt, a);
@@ -325,6 +325,7 @@ pub fn search(app: &App, frame: &mut Frame, area: Rect, input: &TextArea<'static
         Constraint::Length(hint_width + 1),
     ])
     .areas(area);
+    frame.render_widget(Clear, area);
     frame.render_widget(Paragraph::new(Span::styled("Search log: /", theme.bold())), label);
     frame.render_widget(input, field);
     frame.render_widget(Paragraph::new(hint), keys);

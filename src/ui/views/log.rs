@@ -56,7 +56,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
             } else {
                 Span::styled("paused", theme.warning())
             });
-            own.push(Span::raw(format!(" · {} lines", text::count(total))));
+            own.push(Span::raw(format!(" · {}", text::plural(total, "line"))));
         }
         if log.wrap {
             own.push(Span::raw(" · wrap"));

@@ -48,7 +48,14 @@ pub fn view_in(app: &App, frame: &mut Frame, area: Rect) {
         None => {}
         Some(Modal::Help { scroll }) => help::render(app, frame, area, *scroll),
         Some(Modal::Reference { index, scroll }) => overlay::render(app, frame, area, *index, *scroll),
-        Some(Modal::Search(input)) => dialogs::search(app, frame, areas.footer, input),
+        Some(Modal::Search(input)) => {
+            // The row above the hint line: the prompt never hides the hints.
+            let above = Rect {
+                y: areas.footer.y.saturating_sub(1),
+                ..areas.footer
+            };
+            dialogs::search(app, frame, above, input);
+        }
         Some(modal) => dialogs::render(app, frame, area, modal),
     }
 }

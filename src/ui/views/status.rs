@@ -95,6 +95,7 @@ fn parts(app: &App, fit: Fit) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         theme.environment()
     };
     let (mode_text, mode_style) = match app.session.header.mode {
+        _ if app.replay => (" REPLAY ", theme.badge()),
         Mode::Live => (" LIVE ", theme.live()),
         Mode::DryRun => (" DRY-RUN ", theme.dry_run()),
     };
@@ -177,18 +178,23 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
         None if app.quitting => Line::styled("leaving: waiting for the engine to stop…", theme.info()),
         None => {
             let k = |a| keys::key_for(Context::Global, a);
-            let mut pairs: Vec<(String, &str)> = choices(&app.session)
-                .into_iter()
-                .map(|c| (k(keys::choice_action(c.kind)), c.label))
-                .collect();
-            if matches!(app.session.next(), Next::Running(_)) {
+            // A replay acts on nothing: no hint offers to run, sign or note.
+            let mut pairs: Vec<(String, &str)> = if app.replay {
+                Vec::new()
+            } else {
+                choices(&app.session)
+                    .into_iter()
+                    .map(|c| (k(keys::choice_action(c.kind)), c.label))
+                    .collect()
+            };
+            if app.replay || matches!(app.session.next(), Next::Running(_)) {
                 pairs.push((k(Action::Search), "search log"));
             }
-            pairs.extend([
-                (k(Action::Help), "help"),
-                (k(Action::Note), "note"),
-                (k(Action::Quit), "quit"),
-            ]);
+            pairs.push((k(Action::Help), "help"));
+            if !app.replay {
+                pairs.push((k(Action::Note), "note"));
+            }
+            pairs.push((k(Action::Quit), "quit"));
             let session = Span::styled(format!("session {} ", app.session.header.session_id), theme.dim());
             let room = usize::from(area.width);
             // Drop whole hints (never "quit", last) rather than cut one in half.

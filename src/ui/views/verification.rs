@@ -68,7 +68,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     order.sort_by_key(|&i| (!current(i, &results[i]), results[i].passed, Reverse(i)));
     let mut lines = Vec::new();
     for i in order {
-        result_lines(theme, &results[i], !current(i, &results[i]), &mut lines);
+        result_lines(
+            theme,
+            &results[i],
+            !current(i, &results[i]),
+            inner.width,
+            &mut lines,
+        );
     }
     let rows = spans::rows(&lines, inner.width).saturating_sub(1);
     let scroll = app.checks_scroll.min(u16::try_from(rows).unwrap_or(u16::MAX));
@@ -80,7 +86,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, tabbed: bool) {
     );
 }
 
-fn result_lines(theme: Theme, r: &VerificationResult, superseded: bool, out: &mut Vec<Line<'static>>) {
+fn result_lines(
+    theme: Theme,
+    r: &VerificationResult,
+    superseded: bool,
+    width: u16,
+    out: &mut Vec<Line<'static>>,
+) {
     let (mark, word, style) = if r.passed {
         ("✓", "PASS", theme.ok())
     } else {
@@ -104,10 +116,13 @@ fn result_lines(theme: Theme, r: &VerificationResult, superseded: bool, out: &mu
         ),
         theme.dim(),
     ));
-    observed_lines(theme, &r.observed, out);
+    observed_lines(theme, &r.observed, width, out);
 }
 
-fn observed_lines(theme: Theme, o: &Observed, out: &mut Vec<Line<'static>>) {
+/// What a check observed: its text, or its rows as a table when the table
+/// fits `width`, else each row as `column: value` lines (a wrapped table
+/// reads as noise in a narrow pane).
+fn observed_lines(theme: Theme, o: &Observed, width: u16, out: &mut Vec<Line<'static>>) {
     if o.columns.is_empty() && o.rows.is_empty() {
         let text: Vec<&str> = o.text.lines().collect();
         let skip = text.len().saturating_sub(3);
@@ -120,7 +135,7 @@ fn observed_lines(theme: Theme, o: &Observed, out: &mut Vec<Line<'static>>) {
     }
     if o.rows.is_empty() {
         out.push(Line::styled(
-            format!("    no rows ({})", o.columns.join(", ")),
+            "    no problems found (the query returned no rows)".to_string(),
             theme.dim(),
         ));
         return;
@@ -151,13 +166,32 @@ fn observed_lines(theme: Theme, o: &Observed, out: &mut Vec<Line<'static>>) {
             .collect();
         format!("    {}", cols.join(" │ ").trim_end())
     };
-    if !header.is_empty() {
-        out.push(Line::styled(format_row(&header), theme.bold()));
+    let table_width = 4 + widths.iter().sum::<usize>() + 3 * n.saturating_sub(1);
+    if table_width <= usize::from(width) {
+        if !header.is_empty() {
+            out.push(Line::styled(format_row(&header), theme.bold()));
+        }
+        out.extend(body.iter().map(|r| Line::raw(format_row(r))));
+    } else {
+        for (i, row) in body.iter().enumerate() {
+            if i > 0 {
+                out.push(Line::styled("    ─", theme.dim()));
+            }
+            for (c, cell) in row.iter().enumerate() {
+                let key = header.get(c).map_or("", String::as_str);
+                out.push(Line::from(vec![
+                    Span::styled(format!("    {key}: "), theme.bold()),
+                    Span::raw(cell.clone()),
+                ]));
+            }
+        }
     }
-    out.extend(body.iter().map(|r| Line::raw(format_row(r))));
     if o.rows.len() > MAX_ROWS {
         out.push(Line::styled(
-            format!("    … {} more rows", o.rows.len() - MAX_ROWS),
+            format!(
+                "    … {} more",
+                text::plural((o.rows.len() - MAX_ROWS) as u64, "row")
+            ),
             theme.dim(),
         ));
     }
