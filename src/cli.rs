@@ -110,6 +110,12 @@ pub struct RunArgs {
     /// (of a new session, or of a resumed one that failed or stopped).
     #[arg(long, value_name = "REASON", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub rollback: Option<String>,
+    /// The team journal database (`postgres://…`): the session is shared there, one driver at a time.
+    #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+    pub journal: Option<String>,
+    /// With --resume: take the session over from a driver whose connection to the journal is gone.
+    #[arg(long, requires = "resume")]
+    pub take_over: bool,
 }
 
 /// Parse the command line and run; errors become one clear line and an exit code.
@@ -161,6 +167,8 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
         only: args.only,
         state_dir,
         allow_outside_files: args.allow_outside_files,
+        journal: args.journal,
+        take_over: args.take_over,
         ..RunOptions::default()
     };
     let how = Drive {

@@ -148,7 +148,21 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
                 h.runbook_sha256
             ),
         ),
-        Event::Resumed { operator, host, .. } => line("resumed", format!("operator={operator} host={host}")),
+        Event::Resumed {
+            operator,
+            host,
+            taken_over_from,
+            ..
+        } => line(
+            "resumed",
+            match taken_over_from {
+                Some(from) => format!(
+                    "operator={operator} host={host} taken-over-from={from:?}",
+                    from = from.to_string()
+                ),
+                None => format!("operator={operator} host={host}"),
+            },
+        ),
         Event::Run { who } => line("run", format!("by={who:?}")),
         Event::Pause { who } => line("pause", format!("by={who:?}")),
         Event::StepInterrupted { step, attempt } => {

@@ -497,6 +497,7 @@ fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
         runbook_sha256: "00".into(),
         plan: None,
         run,
+        taken_over_from: None,
     };
     assert!(!fold(standard(), &[run(), resumed(false)]).auto);
     assert!(fold(standard(), &[resumed(true)]).auto);

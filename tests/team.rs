@@ -1,0 +1,212 @@
+//! Team sessions through the real binary and a real journal database: where
+//! the journal's URL comes from, one driver per session (the second refused
+//! with who holds it), `--take-over` after SIGKILL, journaled.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::ScratchDb;
+use common::runsheet::{Fixture, text, wait_until};
+
+use runsheet::journal::event::Event;
+use runsheet::journal::reader::{Integrity, read_journal};
+
+/// A runbook whose first step runs until it is killed, and a second one.
+const LONG: &str = r#"+++
+title = "Team"
++++
+# Team
+
+## Execution
+
+1. Hold the session
+   ```sh {id=long}
+   echo holding
+   sleep 120
+   ```
+2. Finish
+   ```sh {id=finish}
+   echo finished
+   ```
+"#;
+
+/// The session id of the fixture's (only) journal.
+fn session_id(fx: &Fixture) -> String {
+    let path = fx.journal();
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .expect("journal name")
+        .to_string()
+}
+
+fn journal_has(fx: &Fixture, needle: &str) -> bool {
+    let dir = fx.state_dir().join("sessions");
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)))
+    })
+}
+
+/// Start a headless driver on `LONG` with the journal `url`, and wait until its first step runs.
+fn start_driver(fx: &Fixture, url: &str) -> Child {
+    let runbook = fx.runbook();
+    let mut child = fx
+        .command(&["run", runbook.to_str().unwrap(), "--headless", "--journal", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the driver");
+    let started = wait_until(Duration::from_secs(30), || {
+        journal_has(fx, r#""type":"step_started","step":"long""#)
+    });
+    if !started {
+        let _ = child.kill();
+        panic!("the driver never started its first step");
+    }
+    child
+}
+
+fn records_in_db(db: &ScratchDb, session: &str) -> usize {
+    db.query(&format!(
+        "SELECT count(*) FROM runsheet.records WHERE session = '{session}'"
+    ))[0]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_journaled() {
+    let db = ScratchDb::create("team_take_over");
+    let fx = Fixture::new(LONG);
+    let mut first = start_driver(&fx, &db.url);
+    let id = session_id(&fx);
+    let runbook = fx.runbook();
+    let rb = runbook.to_str().unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["run", rb, "--headless", "--resume", &id, "--journal", &db.url];
+        args.extend_from_slice(extra);
+        fx.command(&args).output().expect("run runsheet")
+    };
+
+    // The lock is held: refused, naming the holder and since when.
+    let second = resume(&[]);
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(5), "{said}");
+    let user = db.query("SELECT os_user FROM runsheet.drivers")[0].clone();
+    for part in [
+        "is being driven by tester".to_string(),
+        format!("OS user {user} on {}", runsheet::seat::host_name()),
+        format!("pid {}", first.id()),
+        " since ".to_string(),
+    ] {
+        assert!(said.contains(&part), "{part:?} not in: {said}");
+    }
+    assert_eq!(
+        db.query(&format!(
+            "SELECT pid FROM runsheet.drivers WHERE session = '{id}'"
+        )),
+        [first.id().to_string()],
+        "the refused runsheet left the holder's row alone"
+    );
+
+    // The driver crashes: its lock goes with its connection, its row stays.
+    first.kill().expect("SIGKILL the driver");
+    let _ = first.wait();
+    let mut stale = String::new();
+    let freed = wait_until(Duration::from_secs(20), || {
+        let out = resume(&[]);
+        stale = text(&out);
+        assert_eq!(out.status.code(), Some(5), "{stale}");
+        stale.contains("--take-over")
+    });
+    assert!(
+        freed,
+        "a crashed driver's session is refused without --take-over: {stale}"
+    );
+    assert!(
+        stale.contains("whose connection to the journal database is gone"),
+        "{stale}"
+    );
+
+    // Taken over: the crashed driver is named in the journal and the session finishes.
+    let taken = resume(&["--take-over", "--skip", "long=its driver crashed"]);
+    assert_eq!(taken.status.code(), Some(0), "{}", text(&taken));
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    let from = read
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Resumed { taken_over_from, .. } => taken_over_from.clone(),
+            _ => None,
+        })
+        .expect("a resumed event naming the driver taken over from");
+    assert_eq!(from.pid, first.id());
+    assert_eq!(from.origin.operator, "tester");
+    assert_eq!(from.origin.os_user, user);
+    // The database has every line of the local copy, and the driver let go.
+    assert_eq!(records_in_db(&db, &id), read.records.len());
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    assert!(db.query("SELECT session FROM runsheet.drivers").is_empty());
+}
+
+/// A runbook that finishes at once, with `front` in its front matter.
+fn quick(front: &str) -> String {
+    format!(
+        "+++\ntitle = \"Quick\"\n{front}\n+++\n# Quick\n\n## Execution\n\n1. Say it\n   ```sh\n   echo done\n   ```\n"
+    )
+}
+
+#[test]
+fn the_journal_url_comes_from_the_flag_then_the_environment_then_the_front_matter() {
+    let db = ScratchDb::create("team_url");
+    let nowhere = "postgres://nobody@127.0.0.1:1/nowhere?connect_timeout=2";
+    let sessions = || db.query("SELECT count(*) FROM runsheet.sessions")[0].clone();
+
+    // The front matter alone.
+    let fx = Fixture::new(&quick(&format!("journal = {:?}", db.url)));
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "1");
+    let id = session_id(&fx);
+    assert_eq!(
+        records_in_db(&db, &id),
+        read_journal(&fx.journal()).unwrap().records.len()
+    );
+
+    // The environment before the front matter.
+    let fx = Fixture::new(&quick(&format!("journal = {nowhere:?}")));
+    let out = fx
+        .command(&["run", fx.runbook().to_str().unwrap(), "--headless"])
+        .env("RUNSHEET_JOURNAL_URL", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "2");
+
+    // The flag before the environment.
+    let out = fx
+        .command(&[
+            "run",
+            fx.runbook().to_str().unwrap(),
+            "--headless",
+            "--journal",
+            &db.url,
+        ])
+        .env("RUNSHEET_JOURNAL_URL", nowhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "3");
+
+    // A journal database that cannot be reached: nothing starts.
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("journal database"), "{}", text(&out));
+}
