@@ -346,6 +346,12 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 let _ = format_record(&record, out);
                 state.apply(&record);
             }
+            Some(Update::Replica(status)) => {
+                // Loud on both streams: a log reader and a watching person both see it.
+                let notice = crate::team::replica_notice(&status);
+                eprintln!("runsheet: {notice}");
+                let _ = writeln!(out, "{notice}");
+            }
             Some(Update::Refused(why)) => {
                 // A decision given in advance was not accepted: nobody is here
                 // to make another, so stop (resumable) and say why.

@@ -9,7 +9,7 @@ use crate::exit;
 use crate::journal::event::Header;
 use crate::journal::file::FileJournal;
 use crate::journal::postgres::lock::{Claim, Holder, Origin};
-use crate::journal::postgres::{JournalDb, PgError};
+use crate::journal::postgres::{JournalDb, PgError, ReplicaStatus};
 use crate::journal::reader::ReadJournal;
 use crate::journal::tee::TeeJournal;
 use crate::journal::{JournalError, JournalSink};
@@ -84,6 +84,17 @@ pub fn open_append(
                 taken_over_from: None,
             })
         }
+    }
+}
+
+/// What the driver says when the journal database falls behind or is back.
+pub fn replica_notice(status: &ReplicaStatus) -> String {
+    if status.is_degraded() {
+        format!(
+            "JOURNAL DATABASE AWAY: {status}; the running step goes on, no step that changes anything starts until it is back"
+        )
+    } else {
+        "journal database back: it has every event again; steps start again".to_string()
     }
 }
 

@@ -210,3 +210,109 @@ fn the_journal_url_comes_from_the_flag_then_the_environment_then_the_front_matte
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("journal database"), "{}", text(&out));
 }
+
+/// A runbook whose first step waits for a file `go` in its folder.
+const GATED_BY_FILE: &str = r#"+++
+title = "Outage"
++++
+# Outage
+
+## Execution
+
+1. Wait for the go
+   ```sh {id=wait}
+   echo waiting
+   while [ ! -e go ]; do sleep 0.05; done
+   ```
+2. Change something
+   ```sh {id=change}
+   echo changed
+   ```
+"#;
+
+#[test]
+fn the_journal_database_lost_mid_session_is_said_loudly_holds_the_next_change_and_loses_nothing() {
+    let db = ScratchDb::create("team_outage");
+    let fx = Fixture::new(GATED_BY_FILE);
+    let stderr_path = fx.dir.path().join("stderr.txt");
+    let runbook = fx.runbook();
+    let mut driver = fx
+        .command(&[
+            "run",
+            runbook.to_str().unwrap(),
+            "--headless",
+            "--journal",
+            &db.url,
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("spawn the driver");
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let await_line = |needle: &str| {
+        let seen = wait_until(Duration::from_secs(30), || journal_has(&fx, needle));
+        assert!(seen, "{needle} never journaled: {}", stderr());
+    };
+    await_line(r#""type":"step_started","step":"wait""#);
+    let id = session_id(&fx);
+
+    // The journal database goes away and stays away.
+    db.allow_connections(false);
+    assert!(
+        db.terminate_connections() >= 1,
+        "the driver's connection was there"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || stderr()
+            .contains("JOURNAL DATABASE AWAY")),
+        "not said: {}",
+        stderr()
+    );
+    // The running step goes on and ends; the next one changes things and waits.
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    await_line(r#""type":"step_finished","step":"wait""#);
+    assert!(
+        !wait_until(Duration::from_millis(1500), || journal_has(
+            &fx,
+            r#""step":"change""#
+        )),
+        "a step that changes things started while the journal database was away"
+    );
+    assert!(
+        driver.try_wait().unwrap().is_none(),
+        "the driver waits, it does not stop"
+    );
+
+    // Back: the buffered events are sent in order, then the held step runs.
+    db.allow_connections(true);
+    assert!(
+        wait_until(Duration::from_secs(30), || driver.try_wait().unwrap().is_some()),
+        "the session did not finish once the journal database was back: {}",
+        stderr()
+    );
+    assert_eq!(driver.wait().unwrap().code(), Some(0), "{}", stderr());
+    let said = stderr();
+    let away = said.find("JOURNAL DATABASE AWAY").unwrap();
+    let back = said
+        .find("journal database back")
+        .unwrap_or_else(|| panic!("not said: {said}"));
+    assert!(away < back, "{said}");
+
+    // Nothing lost: the database holds the local file's lines, byte for byte, in order.
+    let local = std::fs::read_to_string(fx.journal()).unwrap();
+    let stored = db.query(&format!(
+        "SELECT string_agg(line, E'\\n' ORDER BY seq) || E'\\n' FROM runsheet.records WHERE session = '{id}'"
+    ));
+    assert_eq!(stored, [local.as_str()]);
+    assert_eq!(
+        read_journal(&fx.journal()).unwrap().integrity,
+        Integrity::Verified
+    );
+    let finished = local.find(r#""type":"step_finished","step":"wait""#).unwrap();
+    let change = local.find(r#""type":"step_started","step":"change""#).unwrap();
+    assert!(finished < change);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+}

@@ -631,6 +631,15 @@ impl App {
                 self.refused(why);
                 self.dirty = true;
             }
+            Msg::Engine(Update::Replica(status)) => {
+                let notice = crate::team::replica_notice(&status);
+                if status.is_degraded() {
+                    self.error(notice);
+                } else {
+                    self.info(notice);
+                }
+                self.dirty = true;
+            }
             Msg::EngineStopped(result) => {
                 self.engine = match result {
                     Ok(()) => EngineState::Stopped,
