@@ -53,6 +53,8 @@ pub enum CommandLine {
     Demo(crate::demo::DemoArgs),
     /// Write the audit report of a session, or with --deployment of a whole deployment (Markdown, HTML or JSON).
     Report(crate::report::ReportArgs),
+    /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
+    Watch(crate::watch::WatchArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -137,6 +139,7 @@ pub fn main() -> ExitCode {
         CommandLine::Verify { session } => verify(state_dir, &session),
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
+        CommandLine::Watch(args) => crate::watch::main(args),
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     ExitCode::from(result.unwrap_or_else(|e| e.report()))

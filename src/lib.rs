@@ -25,3 +25,4 @@ pub mod sql_split;
 pub mod team;
 pub mod text;
 pub mod ui;
+pub mod watch;

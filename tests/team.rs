@@ -8,29 +8,67 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::ScratchDb;
+use common::pty::Tui;
 use common::runsheet::{Fixture, text, wait_until};
 
 use runsheet::journal::event::Event;
 use runsheet::journal::reader::{Integrity, read_journal};
 
-/// A runbook whose first step runs until it is killed, and a second one.
-const LONG: &str = r#"+++
-title = "Team"
-+++
-# Team
+/// A runbook of shell steps `(id, title, script)` in one phase, with
+/// `front` in its front matter.
+fn runbook(front: &str, steps: &[(&str, &str, &str)]) -> String {
+    let mut text = format!("+++\ntitle = \"Team\"\n{front}\n+++\n# Team\n\n## Execution\n\n");
+    for (n, (id, title, script)) in steps.iter().enumerate() {
+        text.push_str(&format!("{}. {title}\n   ```sh {{id={id}}}\n", n + 1));
+        for line in script.lines() {
+            text.push_str(&format!("   {line}\n"));
+        }
+        text.push_str("   ```\n");
+    }
+    text
+}
 
-## Execution
+/// A first step that runs until it is killed, and a second one.
+fn long() -> String {
+    runbook(
+        "",
+        &[
+            ("long", "Hold the session", "echo holding\nsleep 120"),
+            ("finish", "Finish", "echo finished"),
+        ],
+    )
+}
 
-1. Hold the session
-   ```sh {id=long}
-   echo holding
-   sleep 120
-   ```
-2. Finish
-   ```sh {id=finish}
-   echo finished
-   ```
-"#;
+/// A step that waits for the file `go` in the runbook's folder, then one
+/// that changes something.
+fn gated_by_file() -> String {
+    runbook(
+        "",
+        &[
+            (
+                "wait",
+                "Wait for the go",
+                "echo waiting\nwhile [ ! -e go ]; do sleep 0.05; done",
+            ),
+            ("change", "Change something", "echo changed"),
+        ],
+    )
+}
+
+/// Steps that wait for the files `go` and then `end`.
+fn watched() -> String {
+    runbook(
+        "",
+        &[
+            ("hold", "Hold until go", "while [ ! -e go ]; do sleep 0.05; done"),
+            (
+                "linger",
+                "Linger until the end",
+                "while [ ! -e end ]; do sleep 0.05; done",
+            ),
+        ],
+    )
+}
 
 /// The session id of the fixture's (only) journal.
 fn session_id(fx: &Fixture) -> String {
@@ -50,17 +88,18 @@ fn journal_has(fx: &Fixture, needle: &str) -> bool {
     })
 }
 
-/// Start a headless driver on `LONG` with the journal `url`, and wait until its first step runs.
-fn start_driver(fx: &Fixture, url: &str) -> Child {
+/// Start a headless driver of the fixture's runbook with the journal
+/// `url`, its stderr to `stderr`, and wait until its step `first` runs.
+fn start_driver(fx: &Fixture, url: &str, first: &str, stderr: Stdio) -> Child {
     let runbook = fx.runbook();
     let mut child = fx
         .command(&["run", runbook.to_str().unwrap(), "--headless", "--journal", url])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn the driver");
     let started = wait_until(Duration::from_secs(30), || {
-        journal_has(fx, r#""type":"step_started","step":"long""#)
+        journal_has(fx, &format!(r#""type":"step_started","step":"{first}""#))
     });
     if !started {
         let _ = child.kill();
@@ -80,8 +119,8 @@ fn records_in_db(db: &ScratchDb, session: &str) -> usize {
 #[test]
 fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_journaled() {
     let db = ScratchDb::create("team_take_over");
-    let fx = Fixture::new(LONG);
-    let mut first = start_driver(&fx, &db.url);
+    let fx = Fixture::new(&long());
+    let mut first = start_driver(&fx, &db.url, "long", Stdio::null());
     let id = session_id(&fx);
     let runbook = fx.runbook();
     let rb = runbook.to_str().unwrap();
@@ -158,9 +197,7 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
 
 /// A runbook that finishes at once, with `front` in its front matter.
 fn quick(front: &str) -> String {
-    format!(
-        "+++\ntitle = \"Quick\"\n{front}\n+++\n# Quick\n\n## Execution\n\n1. Say it\n   ```sh\n   echo done\n   ```\n"
-    )
+    runbook(front, &[("say", "Say it", "echo done")])
 }
 
 #[test]
@@ -211,49 +248,18 @@ fn the_journal_url_comes_from_the_flag_then_the_environment_then_the_front_matte
     assert!(text(&out).contains("journal database"), "{}", text(&out));
 }
 
-/// A runbook whose first step waits for a file `go` in its folder.
-const GATED_BY_FILE: &str = r#"+++
-title = "Outage"
-+++
-# Outage
-
-## Execution
-
-1. Wait for the go
-   ```sh {id=wait}
-   echo waiting
-   while [ ! -e go ]; do sleep 0.05; done
-   ```
-2. Change something
-   ```sh {id=change}
-   echo changed
-   ```
-"#;
-
 #[test]
 fn the_journal_database_lost_mid_session_is_said_loudly_holds_the_next_change_and_loses_nothing() {
     let db = ScratchDb::create("team_outage");
-    let fx = Fixture::new(GATED_BY_FILE);
+    let fx = Fixture::new(&gated_by_file());
     let stderr_path = fx.dir.path().join("stderr.txt");
-    let runbook = fx.runbook();
-    let mut driver = fx
-        .command(&[
-            "run",
-            runbook.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            &db.url,
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .expect("spawn the driver");
+    let log = std::fs::File::create(&stderr_path).unwrap();
+    let mut driver = start_driver(&fx, &db.url, "wait", log.into());
     let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let await_line = |needle: &str| {
         let seen = wait_until(Duration::from_secs(30), || journal_has(&fx, needle));
         assert!(seen, "{needle} never journaled: {}", stderr());
     };
-    await_line(r#""type":"step_started","step":"wait""#);
     let id = session_id(&fx);
 
     // The journal database goes away and stays away.
@@ -315,4 +321,69 @@ fn the_journal_database_lost_mid_session_is_said_loudly_holds_the_next_change_an
         db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
         ["completed"]
     );
+}
+
+#[test]
+fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_nothing() {
+    let db = ScratchDb::create("team_watch");
+    let fx = Fixture::new(&watched());
+    let mut driver = start_driver(&fx, &db.url, "hold", Stdio::null());
+    let id = session_id(&fx);
+
+    // From another terminal, with nothing of the session's but the journal database.
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut watcher = Tui::spawn(
+        &["watch", &id[..12], "--journal", &db.url],
+        elsewhere.path(),
+        120,
+        30,
+    );
+    watcher.wait_text("WATCHING");
+    watcher.wait_text("Hold until go");
+    // A key that would act on the session does nothing but say so.
+    watcher.keys("s");
+    watcher.wait_text("read-only: watching");
+
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    let seen = watcher.wait_within(Duration::from_secs(2), |s| {
+        s.contents().contains("✓ Hold until go")
+    });
+    assert!(
+        seen.is_some(),
+        "the finished step was not shown within 2 s:\n{}",
+        watcher.screen()
+    );
+    eprintln!("the watcher showed the finished step {seen:?} after its go");
+
+    // Headless, a watcher prints the event lines as they come, until the end.
+    let mut lines = fx
+        .command(&["watch", &id, "--journal", &db.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(fx.dir.path().join("end"), "").unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(0));
+    let printed = {
+        let deadline = wait_until(Duration::from_secs(15), || lines.try_wait().unwrap().is_some());
+        assert!(deadline, "the headless watcher did not end with the session");
+        lines.wait_with_output().unwrap()
+    };
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+    let out = String::from_utf8_lossy(&printed.stdout);
+    for kind in [
+        "session ",
+        "step-finished    hold",
+        "step-finished    linger",
+        "session-ended",
+    ] {
+        assert!(out.contains(kind), "{kind:?} not in:\n{out}");
+    }
+    watcher.wait_text("✓ Linger until the end");
+    // Nothing the watcher did reached the session: only the driver's events.
+    let journal = std::fs::read_to_string(fx.journal()).unwrap();
+    assert!(!journal.contains("signed_off"), "{journal}");
+    watcher.keys("q");
+    assert_eq!(watcher.exit_code(), 0);
+    watcher.assert_terminal_restored();
 }
