@@ -42,8 +42,12 @@ pub enum CommandLine {
         #[arg(long)]
         allow_outside_files: bool,
     },
-    /// List saved sessions.
-    Sessions,
+    /// List saved sessions (with --journal: the team journal's).
+    Sessions {
+        /// List the sessions of this team journal database (`postgres://…`) instead.
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
+    },
     /// Check a session journal's integrity (its hash chain).
     Verify {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -135,7 +139,8 @@ pub fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )),
         CommandLine::Run(args) => run(state_dir, args),
-        CommandLine::Sessions => sessions(state_dir),
+        CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
+        CommandLine::Sessions { journal: None } => sessions(state_dir),
         CommandLine::Verify { session } => verify(state_dir, &session),
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),

@@ -3,9 +3,10 @@
 //! is given, and the local file alone otherwise. What `run` adds to a
 //! session to share it; the storage is `journal::postgres`.
 
+use std::io::Write;
 use std::path::Path;
 
-use crate::exit;
+use crate::exit::{self, CliError};
 use crate::journal::event::Header;
 use crate::journal::file::FileJournal;
 use crate::journal::postgres::lock::{Claim, Holder, Origin};
@@ -96,6 +97,100 @@ pub fn replica_notice(status: &ReplicaStatus) -> String {
     } else {
         "journal database back: it has every event again; steps start again".to_string()
     }
+}
+
+/// `runsheet sessions --journal URL`: the team journal's sessions, oldest
+/// first, with who drives each (and whether that driver is still connected).
+pub fn sessions(url: &str) -> Result<u8, CliError> {
+    let db = JournalDb::from_url(url).map_err(|e| CliError::new(exit_code(&e), e))?;
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
+    let rows = runtime
+        .block_on(session_rows(&db))
+        .map_err(|e| CliError::new(exit_code(&e), e))?;
+    let mut out = std::io::stdout().lock();
+    if rows.is_empty() {
+        let _ = writeln!(out, "no sessions in the journal database {}", db.target());
+        return Ok(exit::OK);
+    }
+    let headers = [
+        "ID",
+        "ENV",
+        "MODE",
+        "OPERATOR",
+        "HOST",
+        "STARTED (UTC)",
+        "OUTCOME",
+        "EVENTS",
+        "DRIVER",
+        "RUNBOOK",
+    ];
+    let _ = write_columns(&mut out, &headers, &rows);
+    Ok(exit::OK)
+}
+
+/// One row per session of the journal database.
+async fn session_rows(db: &JournalDb) -> Result<Vec<Vec<String>>, PgError> {
+    let conn = db.connect().await?;
+    let mut rows = Vec::new();
+    for s in conn.list_sessions().await? {
+        let driver = match conn.driver_of(&s.id).await? {
+            Some((holder, true)) => format!(
+                "{} on {} (pid {})",
+                holder.origin.operator, holder.origin.host, holder.pid
+            ),
+            Some((holder, false)) => format!(
+                "{} on {}, gone (--take-over)",
+                holder.origin.operator, holder.origin.host
+            ),
+            None => "-".to_string(),
+        };
+        rows.push(vec![
+            s.id,
+            s.environment,
+            s.mode.label().to_string(),
+            s.operator,
+            s.host,
+            s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
+            s.outcome.label().to_string(),
+            s.events.to_string(),
+            driver,
+            s.runbook_path,
+        ]);
+    }
+    Ok(rows)
+}
+
+/// A table: every column as wide as its widest value, the last unpadded.
+fn write_columns(out: &mut dyn Write, headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|v| v.chars().count())
+                .max()
+                .unwrap_or(0)
+                .max(h.chars().count())
+        })
+        .collect();
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = &str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i + 1 == widths.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$} ", w = widths[i]));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    line(out, &mut headers.iter().copied())?;
+    for row in rows {
+        line(out, &mut row.iter().map(String::as_str))?;
+    }
+    Ok(())
 }
 
 /// The exit code of a journal database error when opening a session.

@@ -150,6 +150,20 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
         [first.id().to_string()],
         "the refused runsheet left the holder's row alone"
     );
+    let listed = || {
+        let out = fx.command(&["sessions", "--journal", &db.url]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let table = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = table.lines().find(|l| l.starts_with(&id)).map(str::to_string);
+        row.unwrap_or_else(|| panic!("{id} not listed:\n{table}"))
+    };
+    let host = runsheet::seat::host_name();
+    let row = listed();
+    assert!(row.contains("unfinished"), "{row}");
+    assert!(
+        row.contains(&format!("tester on {host} (pid {})", first.id())),
+        "{row}"
+    );
 
     // The driver crashes: its lock goes with its connection, its row stays.
     first.kill().expect("SIGKILL the driver");
@@ -168,6 +182,11 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
     assert!(
         stale.contains("whose connection to the journal database is gone"),
         "{stale}"
+    );
+    let row = listed();
+    assert!(
+        row.contains(&format!("tester on {host}, gone (--take-over)")),
+        "{row}"
     );
 
     // Taken over: the crashed driver is named in the journal and the session finishes.
@@ -193,6 +212,8 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
         ["completed"]
     );
     assert!(db.query("SELECT session FROM runsheet.drivers").is_empty());
+    let row = listed();
+    assert!(row.contains("completed") && !row.contains("tester on"), "{row}");
 }
 
 /// A runbook that finishes at once, with `front` in its front matter.
