@@ -89,13 +89,22 @@ pub fn open_append(
 }
 
 /// What the driver says when the journal database falls behind or is back.
+/// What matters first: a banner may cut the end off.
 pub fn replica_notice(status: &ReplicaStatus) -> String {
-    if status.is_degraded() {
-        format!(
-            "JOURNAL DATABASE AWAY: {status}; the running step goes on, no step that changes anything starts until it is back"
-        )
-    } else {
-        "journal database back: it has every event again; steps start again".to_string()
+    match status {
+        ReplicaStatus::InSync { .. } => {
+            "journal database back: it has every event again; steps start again".into()
+        }
+        ReplicaStatus::Buffering {
+            since,
+            events,
+            reason,
+        } => format!(
+            "JOURNAL DATABASE AWAY: no step that changes anything starts until it is back · {events} event{} only in the local journal since {} · {reason}",
+            if *events == 1 { "" } else { "s" },
+            since.format("%H:%M:%S UTC")
+        ),
+        ReplicaStatus::Stopped { reason } => format!("JOURNAL DATABASE COPY STOPPED: {reason}"),
     }
 }
 

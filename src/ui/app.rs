@@ -270,6 +270,9 @@ pub struct App {
     pub engine: EngineState,
     /// Something visible changed since the last frame.
     pub dirty: bool,
+    /// While the team journal database is behind: what the driver says of
+    /// it, shown as a banner until it is back.
+    pub journal_away: Option<String>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -345,6 +348,7 @@ impl App {
             quitting: false,
             engine: EngineState::Running,
             dirty: true,
+            journal_away: None,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -543,6 +547,9 @@ impl App {
     /// The banners above the panes: what must not be missed.
     pub fn banners(&self) -> Vec<(Banner, String)> {
         let mut out = Vec::new();
+        if let Some(away) = &self.journal_away {
+            out.push((Banner::Alert, away.clone()));
+        }
         if self.session.header.mode == Mode::DryRun {
             out.push((
                 Banner::DryRun,
@@ -634,8 +641,9 @@ impl App {
             Msg::Engine(Update::Replica(status)) => {
                 let notice = crate::team::replica_notice(&status);
                 if status.is_degraded() {
-                    self.error(notice);
+                    self.journal_away = Some(notice);
                 } else {
+                    self.journal_away = None;
                     self.info(notice);
                 }
                 self.dirty = true;
