@@ -42,8 +42,12 @@ pub enum CommandLine {
         #[arg(long)]
         allow_outside_files: bool,
     },
-    /// List saved sessions.
-    Sessions,
+    /// List saved sessions (with --journal: the team journal's).
+    Sessions {
+        /// List the sessions of this team journal database (`postgres://…`) instead.
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
+    },
     /// The promotion board of a runbook: each environment, the sessions that
     /// count, what is missing and the command to run next.
     Status {
@@ -59,6 +63,8 @@ pub enum CommandLine {
     Demo(crate::demo::DemoArgs),
     /// Write the audit report of a session, or with --deployment of a whole deployment (Markdown, HTML or JSON).
     Report(crate::report::ReportArgs),
+    /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
+    Watch(crate::watch::WatchArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -116,6 +122,12 @@ pub struct RunArgs {
     /// (of a new session, or of a resumed one that failed or stopped).
     #[arg(long, value_name = "REASON", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pub rollback: Option<String>,
+    /// The team journal database (`postgres://…`): the session is shared there, one driver at a time.
+    #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+    pub journal: Option<String>,
+    /// With --resume: take the session over from a driver whose connection to the journal is gone.
+    #[arg(long, requires = "resume")]
+    pub take_over: bool,
 }
 
 /// Parse the command line and run; errors become one clear line and an exit code.
@@ -133,11 +145,13 @@ pub fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )),
         CommandLine::Run(args) => run(state_dir, args),
-        CommandLine::Sessions => sessions(state_dir),
+        CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
+        CommandLine::Sessions { journal: None } => sessions(state_dir),
         CommandLine::Status { runbook } => status(state_dir, &runbook),
         CommandLine::Verify { session } => verify(state_dir, &session),
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
+        CommandLine::Watch(args) => crate::watch::main(args),
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     ExitCode::from(result.unwrap_or_else(|e| e.report()))
@@ -168,6 +182,8 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
         only: args.only,
         state_dir,
         allow_outside_files: args.allow_outside_files,
+        journal: args.journal,
+        take_over: args.take_over,
         ..RunOptions::default()
     };
     let how = Drive {

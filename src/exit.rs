@@ -10,6 +10,8 @@ pub const USAGE: u8 = 2;
 pub const JOURNAL: u8 = 3;
 /// The database server cannot be reached.
 pub const DATABASE: u8 = 4;
+/// Another runsheet drives the session (its driver lock is held or was left by a crash).
+pub const BUSY: u8 = 5;
 
 /// Why a command failed: one sentence saying what to do next, and the exit
 /// code it ends the process with. Every command returns it; `main` prints it.

@@ -151,7 +151,21 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
                 h.runbook_sha256
             ),
         ),
-        Event::Resumed { operator, host, .. } => line("resumed", format!("operator={operator} host={host}")),
+        Event::Resumed {
+            operator,
+            host,
+            taken_over_from,
+            ..
+        } => line(
+            "resumed",
+            match taken_over_from {
+                Some(from) => format!(
+                    "operator={operator} host={host} taken-over-from={from:?}",
+                    from = from.to_string()
+                ),
+                None => format!("operator={operator} host={host}"),
+            },
+        ),
         Event::Run { who } => line("run", format!("by={who:?}")),
         Event::Pause { who } => line("pause", format!("by={who:?}")),
         Event::StepInterrupted { step, attempt } => {
@@ -339,6 +353,12 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
             Some(Update::Record(record)) => {
                 let _ = format_record(&record, out);
                 state.apply(&record);
+            }
+            Some(Update::Replica(status)) => {
+                // Loud on both streams: a log reader and a watching person both see it.
+                let notice = crate::team::replica_notice(&status);
+                eprintln!("runsheet: {notice}");
+                let _ = writeln!(out, "{notice}");
             }
             Some(Update::Refused(why)) => {
                 // A decision given in advance was not accepted: nobody is here

@@ -8,17 +8,19 @@ use tokio::sync::mpsc;
 
 use crate::engine::runner::{Engine, EngineSetup};
 use crate::exit::{self, CliError};
+use crate::journal::JournalError;
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
-use crate::journal::file::{FileJournal, new_session_id};
+use crate::journal::file::{journal_path, new_session_id};
+use crate::journal::postgres::lock::Holder;
 use crate::journal::reader::read_journal;
 use crate::journal::store;
-use crate::journal::{JournalError, JournalSink};
 use crate::runbook::diagnostic::{Diagnostic, Severity};
 use crate::runbook::loader::{self, LoadOptions};
 use crate::runbook::model::{DatabaseSource, Environment, Runbook, ValueSource};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
 use crate::session::{SessionState, StepStatus, Update};
+use crate::team;
 
 /// What the operator asked for on the command line.
 #[derive(Debug, Clone, Default)]
@@ -49,6 +51,11 @@ pub struct RunOptions {
     pub environment_values: Vec<(String, String)>,
     /// `--allow-outside-files`: `{file=…}` may read outside the runbook's folder.
     pub allow_outside_files: bool,
+    /// `--journal` or `RUNSHEET_JOURNAL_URL`: the team journal database
+    /// (before the runbook's front-matter `journal`).
+    pub journal: Option<String>,
+    /// `--take-over`: resume a team session whose driver's connection is gone.
+    pub take_over: bool,
 }
 
 /// A session ready to run.
@@ -85,7 +92,8 @@ pub enum LaunchError {
 
 impl From<LaunchError> for CliError {
     fn from(e: LaunchError) -> CliError {
-        let code = match e {
+        let code = match &e {
+            LaunchError::Journal(JournalError::Postgres(pg)) => team::exit_code(pg),
             LaunchError::Journal(_) => exit::JOURNAL,
             LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
         };
@@ -237,20 +245,37 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         state_dir: opts.state_dir.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
+    let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
+    if opts.take_over && team.is_none() {
+        return Err(LaunchError::Usage(
+            "--take-over takes over a team session's driver: give its journal database with --journal".into(),
+        ));
+    }
 
     let (journal, state, journal_path, resumed, unfinished) = match &opts.resume {
         Some(id) => {
             let path = store::resolve_session(&opts.state_dir, id)?;
-            let (journal, read) = FileJournal::open_append(&path)?;
+            let team::Reopened {
+                journal,
+                read,
+                taken_over_from,
+            } = team::open_append(&path, team.as_ref(), &operator, opts.take_over)?;
             warnings.extend(read.warnings.iter().cloned());
             let state = SessionState::from_records(&read.records)
                 .map_err(|e| LaunchError::Usage(format!("{}: {e}", path.display())))?;
             check_resumable(&state, &runbook, env, opts)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
-            let mut journal: Box<dyn JournalSink> = Box::new(journal);
+            let mut journal = journal;
             let mut state = state;
-            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan, opts.autostart) {
+            let resume = Resume {
+                operator: &operator,
+                sha: &runbook.content_hash,
+                plan: new_plan,
+                run: opts.autostart,
+                taken_over_from,
+            };
+            for event in resume_events(&state, resume) {
                 let record = journal.append(event)?;
                 state.apply(&record);
             }
@@ -276,18 +301,12 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 rollback_only: opts.rollback_only,
                 plan,
             };
-            let journal = FileJournal::create(&opts.state_dir, header)?;
-            let path = journal.path().to_path_buf();
+            let path = journal_path(&opts.state_dir, &header.session_id);
+            let journal = team::create(&opts.state_dir, header, team.as_ref(), &operator)?;
             let read = read_journal(&path)?;
             let state = SessionState::from_records(&read.records)
                 .map_err(|e| LaunchError::Usage(format!("{}: {e}", path.display())))?;
-            (
-                Box::new(journal) as Box<dyn JournalSink>,
-                state,
-                path,
-                false,
-                unfinished,
-            )
+            (journal, state, path, false, unfinished)
         }
     };
     let (path, next_after) = path_to_production(&runbook, opts, &state);
@@ -439,21 +458,26 @@ fn check_resumable(
     Ok(())
 }
 
-/// The events that reopen a session: `Resumed`, then every step that was
-/// running at the stop marked interrupted (it never re-runs by itself).
-fn resume_events(
-    state: &SessionState,
-    operator: &str,
-    sha: &str,
+/// What the `resumed` event says.
+struct Resume<'a> {
+    operator: &'a str,
+    sha: &'a str,
+    /// The new plan, when the runbook changed.
     plan: Option<Box<Plan>>,
     run: bool,
-) -> Vec<Event> {
+    taken_over_from: Option<Box<Holder>>,
+}
+
+/// The events that reopen a session: `Resumed`, then every step that was
+/// running at the stop marked interrupted (it never re-runs by itself).
+fn resume_events(state: &SessionState, resume: Resume<'_>) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
-        operator: operator.to_string(),
+        operator: resume.operator.to_string(),
         host: crate::seat::host_name(),
-        runbook_sha256: sha.to_string(),
-        plan,
-        run,
+        runbook_sha256: resume.sha.to_string(),
+        plan: resume.plan,
+        run: resume.run,
+        taken_over_from: resume.taken_over_from,
     }];
     let mut running: Vec<(&String, u32)> = state
         .steps

@@ -22,5 +22,7 @@ pub mod seat;
 pub mod secrets;
 pub mod session;
 pub mod sql_split;
+pub mod team;
 pub mod text;
 pub mod ui;
+pub mod watch;

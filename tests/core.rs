@@ -499,6 +499,7 @@ fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
         runbook_sha256: "00".into(),
         plan: None,
         run,
+        taken_over_from: None,
     };
     assert!(!fold(standard(), &[run(), resumed(false)]).auto);
     assert!(fold(standard(), &[resumed(true)]).auto);
@@ -1591,4 +1592,114 @@ fn signers_are_people_not_strings() {
         " seed  0d294188 maintainers "
     ));
     assert!(!runsheet::session::rules::same_person("alice", "alicia"));
+}
+
+// ---------------------------------------------------------------------------
+// The journal database away (a team session's driver on its local file only).
+
+#[test]
+fn while_the_journal_database_is_behind_no_step_that_changes_anything_starts() {
+    let mut check = sql("v");
+    check.verify = true;
+    let mut look = shell("l");
+    look.readonly = true;
+    let p = plan(vec![shell("a"), manual("b"), check, look, sql("c")]);
+    let degraded = || Input::Degraded { now: now() };
+    let mut s = fold(p, &[run()]);
+    assert!(machine::step(&s, degraded()).is_empty(), "a changes things: held");
+    let fx = machine::step(&s, Input::Idle { now: now() });
+    assert_eq!(fx[0], Effect::Journal(started("a", 1)), "back: it starts");
+    journal(&mut s, done("a"));
+    // A manual step is asked for, a check and a read-only step run.
+    let fx = machine::step(&s, degraded());
+    assert_eq!(fx, [Effect::Journal(awaiting("b"))]);
+    perform(&mut s, fx);
+    journal(&mut s, [signed("b", "alice")]);
+    let fx = machine::step(&s, degraded());
+    assert_eq!(fx[0], Effect::Journal(started("v", 1)), "{fx:?}");
+    journal(&mut s, done("v"));
+    let fx = machine::step(&s, degraded());
+    assert_eq!(fx[0], Effect::Journal(started("l", 1)), "{fx:?}");
+    journal(&mut s, done("l"));
+    assert!(machine::step(&s, degraded()).is_empty(), "c changes things: held");
+    assert_eq!(
+        machine::step(&s, Input::Idle { now: now() })[0],
+        Effect::Journal(started("c", 1))
+    );
+    journal(&mut s, done("c"));
+    // Nothing left to hold: the session ends as it would.
+    assert_eq!(
+        machine::step(&s, degraded()),
+        machine::step(&s, Input::Idle { now: now() })
+    );
+}
+
+#[test]
+fn a_running_step_goes_on_and_ends_while_the_journal_database_is_behind() {
+    let s = state("a running");
+    assert!(machine::step(&s, Input::Degraded { now: now() }).is_empty());
+    // Its output and its end are journaled as ever: only starts are held.
+    let exited = Input::Exited {
+        step: "a",
+        attempt: 1,
+        result: StepResult {
+            outcome: Outcome::Succeeded,
+            exit_code: Some(0),
+            error: None,
+            observed: None,
+            passed: None,
+            shell: None,
+        },
+        elapsed: Duration::from_secs(1),
+        stops: &[],
+    };
+    assert!(matches!(
+        machine::step(&s, exited)[..],
+        [Effect::Journal(Event::StepFinished { .. })]
+    ));
+}
+
+#[test]
+fn while_the_journal_database_is_behind_only_a_command_starting_a_change_is_refused() {
+    let mut held = 0;
+    for (name, s) in states() {
+        for command in every_command("a", "production")
+            .into_iter()
+            .chain(every_command("c", "production"))
+        {
+            let normal = decide(&s, &command, now());
+            let degraded = rules::decide_degraded(&s, &command, now());
+            let starts_change = normal.as_ref().is_ok_and(|events| {
+                events.iter().any(|e| {
+                    matches!(e, Event::StepStarted { step, .. }
+                        if s.plan.step(step).is_some_and(rules::held_while_degraded))
+                })
+            });
+            if starts_change {
+                let Command::Retry { step } = &command else {
+                    panic!("{name}: {command:?} starts a step");
+                };
+                assert_eq!(
+                    degraded,
+                    Err(Refusal::JournalAway { step: step.clone() }),
+                    "{name}: {command:?}"
+                );
+                held += 1;
+            } else {
+                assert_eq!(degraded, normal, "{name}: {command:?}");
+            }
+        }
+    }
+    // The retry of a failed check is not held: it changes nothing.
+    let mut check = sql("v");
+    check.verify = true;
+    let s = fold(
+        plan(vec![check]),
+        &[started("v", 1), finished("v", 1, Outcome::Failed)],
+    );
+    assert!(rules::decide_degraded(&s, &retry("v"), now()).is_ok());
+    assert!(
+        held > 3,
+        "retries of a failed, timed-out, cancelled, interrupted a: {held}"
+    );
 }

@@ -521,6 +521,7 @@ fn list_sessions_reads_headers_and_tails() {
             runbook_sha256: "ab".repeat(32),
             plan: None,
             run: false,
+            taken_over_from: None,
         })
         .unwrap();
     // More output than the tail window, after the last state change.

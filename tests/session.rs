@@ -212,6 +212,7 @@ fn an_interrupted_step_is_marked_done_by_one_signature_or_skipped_with_a_reason(
             runbook_sha256: "00".into(),
             plan: None,
             run: false,
+            taken_over_from: None,
         },
         Event::StepInterrupted {
             step: "a".into(),

@@ -15,6 +15,7 @@ use runsheet::journal::event::ShellState;
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
+use runsheet::journal::postgres::ReplicaStatus;
 use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
@@ -1355,4 +1356,27 @@ fn a_completed_session_says_what_comes_next() {
         rows.contains("SESSION COMPLETED · next: a successful session of production: runsheet run rb.md --env production"),
         "{rows}"
     );
+}
+
+#[test]
+fn the_journal_database_away_is_a_banner_until_it_is_back() {
+    let mut a = running((120, 40));
+    a.update(Msg::Engine(Update::Replica(ReplicaStatus::Buffering {
+        since: t0(),
+        events: 3,
+        reason: "connection terminated".into(),
+    })));
+    let away = cells_with(&draw(&a), "JOURNAL DATABASE AWAY");
+    assert!(away.iter().all(|c| c.bg == away[0].bg), "one banner");
+    // A key clears messages, not the banner.
+    a.update(key(KeyCode::Down));
+    cells_with(
+        &draw(&a),
+        "changes anything starts until it is back · 3 events only in the local journal",
+    );
+    a.update(Msg::Engine(Update::Replica(ReplicaStatus::InSync {
+        unconfirmed: 0,
+    })));
+    assert!(a.banners().iter().all(|(_, text)| !text.contains("AWAY")));
+    cells_with(&draw(&a), "journal database back");
 }

@@ -105,6 +105,8 @@ pub struct Engine {
     withheld: Withheld,
     /// The core said nothing more happens.
     exit: bool,
+    /// The journal database was behind when last looked at (told to the front ends on each change).
+    degraded: bool,
 }
 
 enum Wake {
@@ -134,6 +136,7 @@ impl Engine {
             db_config: None,
             withheld: Withheld::default(),
             exit: false,
+            degraded: false,
         }
     }
 
@@ -182,7 +185,12 @@ impl Engine {
 
     /// A command from a front end: decided by the rules, journaled, acted on.
     fn command(&mut self, command: Command) -> Result<(), EngineError> {
-        match rules::decide(&self.state, &command, Utc::now()) {
+        let decide = if self.journal_degraded() {
+            rules::decide_degraded
+        } else {
+            rules::decide
+        };
+        match decide(&self.state, &command, Utc::now()) {
             Ok(events) => {
                 for mut event in events {
                     // A signature records the seat it was given from, not only the typed name.
@@ -219,7 +227,13 @@ impl Engine {
         loop {
             // Whatever may happen by itself happens, until the core has nothing more.
             while self.process.is_none() && !self.exit {
-                let fx = machine::step(&self.state, Input::Idle { now: Utc::now() });
+                let now = Utc::now();
+                let input = if self.journal_degraded() {
+                    Input::Degraded { now }
+                } else {
+                    Input::Idle { now }
+                };
+                let fx = machine::step(&self.state, input);
                 if fx.is_empty() {
                     break;
                 }
@@ -266,6 +280,7 @@ impl Engine {
                 Wake::Tick => {
                     self.flush_output()?;
                     self.journal.flush()?;
+                    self.journal_degraded();
                 }
                 Wake::Timer => self.timers_due()?,
                 Wake::Done(result) => self.finish(result)?,
@@ -274,6 +289,20 @@ impl Engine {
         self.flush_output()?;
         self.journal.flush()?;
         Ok(self.state)
+    }
+
+    /// Whether the journal database is behind now; the front ends are told
+    /// whenever that changes, so they can say it loudly.
+    fn journal_degraded(&mut self) -> bool {
+        let Some(status) = self.journal.replica() else {
+            return false;
+        };
+        let degraded = status.is_degraded();
+        if degraded != self.degraded {
+            self.degraded = degraded;
+            let _ = self.updates.send(Update::Replica(status));
+        }
+        degraded
     }
 
     /// When the earliest timer goes off.

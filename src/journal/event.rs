@@ -307,6 +307,10 @@ pub enum Event {
         /// otherwise it waits for one.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         run: bool,
+        /// A team session's driver whose connection to the journal database
+        /// was gone, taken over with `--take-over` (absent in older journals).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        taken_over_from: Option<Box<super::postgres::lock::Holder>>,
     },
     /// The operator ran the session: automated steps start one after another.
     Run {

@@ -185,16 +185,25 @@ fn live_actions(ev: &KeyEvent) -> [Option<Action>; 2] {
 /// Whether a key not claimed by the timeline goes to the live checklist's
 /// handler: only if whatever it does there merely looks around.
 pub fn passes_through(ev: &KeyEvent) -> bool {
+    control(ev).is_none() && looks_around(ev)
+}
+
+/// Whether a key of the live checklist merely looks around there (moves,
+/// scrolls, opens a pane): what any read-only view of it lets through.
+pub fn looks_around(ev: &KeyEvent) -> bool {
     let actions = live_actions(ev);
-    control(ev).is_none()
-        && actions.iter().any(Option::is_some)
-        && actions.iter().flatten().all(|a| looks_only(*a))
+    actions.iter().any(Option::is_some) && actions.iter().flatten().all(|a| looks_only(*a))
 }
 
 /// Whether a key would act on the session in the live checklist (run, sign,
 /// skip…): the replay says it is read-only.
 pub fn is_live_action(ev: &KeyEvent) -> bool {
-    control(ev).is_none() && live_actions(ev).iter().flatten().any(|a| !looks_only(*a))
+    control(ev).is_none() && acts(ev)
+}
+
+/// Whether a key acts on the session in the live checklist, whatever the replay binds it to.
+pub fn acts(ev: &KeyEvent) -> bool {
+    live_actions(ev).iter().flatten().any(|a| !looks_only(*a))
 }
 
 /// A key of the keys overlay: the new scroll, or `None` to close it.

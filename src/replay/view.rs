@@ -283,14 +283,22 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
             h.mode.label()
         ),
         Event::Resumed {
-            operator, host, plan, ..
+            operator,
+            host,
+            plan,
+            taken_over_from,
+            ..
         } => format!(
-            "resumed by {operator} on {host}{}",
+            "resumed by {operator} on {host}{}{}",
             if plan.is_some() {
                 " with a changed runbook"
             } else {
                 ""
-            }
+            },
+            taken_over_from
+                .as_ref()
+                .map(|from| format!(", taking over from {from}"))
+                .unwrap_or_default()
         ),
         Event::Run { who } => format!("{who} ran the session: steps start one after another"),
         Event::Pause { who } => format!("{who} paused the session: no new step starts"),

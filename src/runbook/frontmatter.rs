@@ -132,7 +132,7 @@ pub(crate) fn yaml_title(yaml: &str) -> Option<String> {
 }
 
 /// The top-level keys runsheet reads from TOML front matter.
-const KNOWN_KEYS: [&str; 4] = ["title", "variables", "contacts", "environments"];
+const KNOWN_KEYS: [&str; 5] = ["title", "variables", "contacts", "environments", "journal"];
 
 /// Lines with their start offsets; `at` is where the next line starts.
 struct LineIter<'a> {
@@ -159,6 +159,8 @@ pub(crate) struct FrontMatter {
     pub variables: BTreeMap<String, Variable>,
     pub contacts: BTreeMap<String, String>,
     pub environments: Vec<EnvSettings>,
+    /// The team journal database's URL (`journal = "postgres://…"`).
+    pub journal: Option<String>,
 }
 
 /// An environment the runbook knows, from the defaults or the front matter.
@@ -220,6 +222,7 @@ impl Default for FrontMatter {
             title: None,
             variables: BTreeMap::new(),
             contacts: BTreeMap::new(),
+            journal: None,
             environments: vec![
                 EnvSettings::default_named("development", "dev"),
                 EnvSettings::default_named("staging", "stage"),
@@ -240,6 +243,7 @@ struct RawFrontMatter {
     contacts: BTreeMap<String, String>,
     #[serde(default)]
     environments: BTreeMap<Spanned<String>, RawEnvironment>,
+    journal: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -367,6 +371,7 @@ pub(crate) fn parse(
     }
     fm.title = raw.title;
     fm.contacts = raw.contacts;
+    fm.journal = raw.journal.filter(|url| !url.trim().is_empty());
     for (name, value) in raw.variables {
         if !is_var_name(name.get_ref()) {
             diags.push(Diagnostic::error(

@@ -965,6 +965,7 @@ impl Assembler<'_> {
             layout,
             phases,
             references,
+            journal: fm.journal.clone(),
         })
     }
 }

@@ -46,6 +46,9 @@ pub struct Runbook {
     pub phases: Vec<Phase>,
     /// Sections for reading, not running: at the top level, or inside a plan.
     pub references: Vec<ReferenceSection>,
+    /// The front matter's `journal`: the team journal database's URL, used
+    /// when neither `--journal` nor `RUNSHEET_JOURNAL_URL` gives one.
+    pub journal: Option<String>,
 }
 
 /// How a runbook's body maps onto environments.

@@ -72,6 +72,10 @@ pub enum Input<'a> {
     Opened { now: DateTime<Utc> },
     /// No step's process is running: whatever may start by itself, starts.
     Idle { now: DateTime<Utc> },
+    /// As [`Input::Idle`], while the journal database is behind (a team
+    /// session's events only in the local file): a step that changes
+    /// anything is held ([`rules::held_while_degraded`]) until it is back.
+    Degraded { now: DateTime<Utc> },
     /// `command` was accepted by [`rules::decide`] and its events journaled.
     Decided {
         command: &'a Command,
@@ -119,6 +123,10 @@ pub fn step(state: &SessionState, input: Input<'_>) -> Vec<Effect> {
     match input {
         Input::Opened { now } => estimate_timer(state, now).into_iter().collect(),
         Input::Idle { now } => idle(state, now),
+        Input::Degraded { now } => match state.next() {
+            Next::Start(step) if rules::held_while_degraded(step) => Vec::new(),
+            _ => idle(state, now),
+        },
         Input::Decided { command, now } => decided(state, command, now),
         Input::Output {
             step,

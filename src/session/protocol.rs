@@ -8,6 +8,7 @@
 
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
+use crate::journal::postgres::ReplicaStatus;
 
 /// What an operator asks of a session.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,4 +77,7 @@ pub enum Update {
     Record(Record),
     /// A command that could not be carried out, with the reason.
     Refused(Refusal),
+    /// The team journal database fell behind or caught up again (sent on
+    /// each change): while it is degraded no step that changes anything starts.
+    Replica(ReplicaStatus),
 }

@@ -75,6 +75,10 @@ pub enum Refusal {
     RollbackWhileRunning,
     #[error("the engine has stopped; nothing more is recorded in this session")]
     EngineStopped,
+    #[error(
+        "the journal database is away: {step} changes things, so it starts once the journal database has every event again"
+    )]
+    JournalAway { step: String },
 }
 
 /// What a reason is asked for.
@@ -262,6 +266,36 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
         } else {
             vec![Event::Detached { who: who.clone() }]
         }),
+    }
+}
+
+/// Whether `step` waits while the journal database is behind: a step that
+/// changes anything starts only once the team's copy of the journal has
+/// every event before it, so that nobody acts on a session whose record
+/// exists on one machine only. Checks, read-only steps, gates and manual
+/// steps go on (they are journaled locally and sent later).
+pub fn held_while_degraded(step: &Step) -> bool {
+    step.changes_state()
+}
+
+/// [`decide`] while the journal database is behind: the same, except that
+/// a command that would start a step [`held_while_degraded`] (a retry) is
+/// refused until it is back.
+pub fn decide_degraded(
+    state: &SessionState,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<Event>, Refusal> {
+    let events = decide(state, command, now)?;
+    let held = events.iter().find_map(|e| match e {
+        Event::StepStarted { step, .. } => state.plan.step(step).filter(|s| held_while_degraded(s)),
+        _ => None,
+    });
+    match held {
+        Some(step) => Err(Refusal::JournalAway {
+            step: step.id.clone(),
+        }),
+        None => Ok(events),
     }
 }
 

@@ -278,6 +278,10 @@ pub struct App {
     /// What comes next once the session ends well (the next environment's
     /// command), said when it does.
     pub next_after: Option<String>,
+
+    /// While the team journal database is behind: what the driver says of
+    /// it, shown as a banner until it is back.
+    pub journal_away: Option<String>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -356,6 +360,8 @@ impl App {
             last_signer: None,
             replay: false,
             next_after: None,
+
+            journal_away: None,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -554,6 +560,9 @@ impl App {
     /// The banners above the panes: what must not be missed.
     pub fn banners(&self) -> Vec<(Banner, String)> {
         let mut out = Vec::new();
+        if let Some(away) = &self.journal_away {
+            out.push((Banner::Alert, away.clone()));
+        }
         if self.session.header.mode == Mode::DryRun {
             out.push((
                 Banner::DryRun,
@@ -645,6 +654,16 @@ impl App {
             }
             Msg::Engine(Update::Refused(why)) => {
                 self.refused(why);
+                self.dirty = true;
+            }
+            Msg::Engine(Update::Replica(status)) => {
+                let notice = crate::team::replica_notice(&status);
+                if status.is_degraded() {
+                    self.journal_away = Some(notice);
+                } else {
+                    self.journal_away = None;
+                    self.info(notice);
+                }
                 self.dirty = true;
             }
             Msg::EngineStopped(result) => {

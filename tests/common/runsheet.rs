@@ -34,6 +34,7 @@ impl Fixture {
         cmd.arg("--state-dir").arg(self.state_dir()).args(args);
         // A developer's NO_COLOR would change the HTML reports the tests read.
         cmd.env_remove("RUNSHEET_STATE_DIR")
+            .env_remove("RUNSHEET_JOURNAL_URL")
             .env_remove("NO_COLOR")
             .env("RUNSHEET_OPERATOR", "tester")
             .stdin(Stdio::null());

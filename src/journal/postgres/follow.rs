@@ -1,5 +1,5 @@
 //! Following a session as it is written: every record, in order, soon after
-//! its commit (what `runsheet watch` will show).
+//! its commit (what `runsheet watch` shows).
 //!
 //! The follower LISTENs on [`JOURNAL_CHANNEL`] and treats notifications only
 //! as hints: whatever wakes it (a notification for its session, or a poll

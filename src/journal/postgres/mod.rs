@@ -80,7 +80,7 @@ impl std::fmt::Debug for JournalDb {
 
 impl JournalDb {
     /// The journal database a `postgres://…` URL (or libpq `key=value`
-    /// string) names: what `--journal` and `RUNSHEET_JOURNAL_URL` will give. What it leaves out comes from the `PG*` variables and
+    /// string) names: what `--journal`, `RUNSHEET_JOURNAL_URL` or the front matter give. What it leaves out comes from the `PG*` variables and
     /// libpq's defaults, and `sslmode` works as for an environment's
     /// database (the same connection helper). Errors never show a password.
     pub fn from_url(url: &str) -> Result<JournalDb, PgError> {

@@ -1,0 +1,410 @@
+//! Team sessions through the real binary and a real journal database: where
+//! the journal's URL comes from, one driver per session (the second refused
+//! with who holds it), `--take-over` after SIGKILL, journaled.
+
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::ScratchDb;
+use common::pty::Tui;
+use common::runsheet::{Fixture, text, wait_until};
+
+use runsheet::journal::event::Event;
+use runsheet::journal::reader::{Integrity, read_journal};
+
+/// A runbook of shell steps `(id, title, script)` in one phase, with
+/// `front` in its front matter.
+fn runbook(front: &str, steps: &[(&str, &str, &str)]) -> String {
+    let mut text = format!("+++\ntitle = \"Team\"\n{front}\n+++\n# Team\n\n## Execution\n\n");
+    for (n, (id, title, script)) in steps.iter().enumerate() {
+        text.push_str(&format!("{}. {title}\n   ```sh {{id={id}}}\n", n + 1));
+        for line in script.lines() {
+            text.push_str(&format!("   {line}\n"));
+        }
+        text.push_str("   ```\n");
+    }
+    text
+}
+
+/// A first step that runs until it is killed, and a second one.
+fn long() -> String {
+    runbook(
+        "",
+        &[
+            ("long", "Hold the session", "echo holding\nsleep 120"),
+            ("finish", "Finish", "echo finished"),
+        ],
+    )
+}
+
+/// A step that waits for the file `go` in the runbook's folder, then one
+/// that changes something.
+fn gated_by_file() -> String {
+    runbook(
+        "",
+        &[
+            (
+                "wait",
+                "Wait for the go",
+                "echo waiting\nwhile [ ! -e go ]; do sleep 0.05; done",
+            ),
+            ("change", "Change something", "echo changed"),
+        ],
+    )
+}
+
+/// Steps that wait for the files `go` and then `end`.
+fn watched() -> String {
+    runbook(
+        "",
+        &[
+            ("hold", "Hold until go", "while [ ! -e go ]; do sleep 0.05; done"),
+            (
+                "linger",
+                "Linger until the end",
+                "while [ ! -e end ]; do sleep 0.05; done",
+            ),
+        ],
+    )
+}
+
+/// The session id of the fixture's (only) journal.
+fn session_id(fx: &Fixture) -> String {
+    let path = fx.journal();
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .expect("journal name")
+        .to_string()
+}
+
+fn journal_has(fx: &Fixture, needle: &str) -> bool {
+    let dir = fx.state_dir().join("sessions");
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(needle)))
+    })
+}
+
+/// Start a headless driver of the fixture's runbook with the journal
+/// `url`, its stderr to `stderr`, and wait until its step `first` runs.
+fn start_driver(fx: &Fixture, url: &str, first: &str, stderr: Stdio) -> Child {
+    let runbook = fx.runbook();
+    let mut child = fx
+        .command(&["run", runbook.to_str().unwrap(), "--headless", "--journal", url])
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn the driver");
+    let started = wait_until(Duration::from_secs(30), || {
+        journal_has(fx, &format!(r#""type":"step_started","step":"{first}""#))
+    });
+    if !started {
+        let _ = child.kill();
+        panic!("the driver never started its first step");
+    }
+    child
+}
+
+fn records_in_db(db: &ScratchDb, session: &str) -> usize {
+    db.query(&format!(
+        "SELECT count(*) FROM runsheet.records WHERE session = '{session}'"
+    ))[0]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_journaled() {
+    let db = ScratchDb::create("team_take_over");
+    let fx = Fixture::new(&long());
+    let mut first = start_driver(&fx, &db.url, "long", Stdio::null());
+    let id = session_id(&fx);
+    let runbook = fx.runbook();
+    let rb = runbook.to_str().unwrap();
+    let resume = |extra: &[&str]| {
+        let mut args = vec!["run", rb, "--headless", "--resume", &id, "--journal", &db.url];
+        args.extend_from_slice(extra);
+        fx.command(&args).output().expect("run runsheet")
+    };
+
+    // The lock is held: refused, naming the holder and since when.
+    let second = resume(&[]);
+    let said = text(&second);
+    assert_eq!(second.status.code(), Some(5), "{said}");
+    let user = db.query("SELECT os_user FROM runsheet.drivers")[0].clone();
+    for part in [
+        "is being driven by tester".to_string(),
+        format!("OS user {user} on {}", runsheet::seat::host_name()),
+        format!("pid {}", first.id()),
+        " since ".to_string(),
+    ] {
+        assert!(said.contains(&part), "{part:?} not in: {said}");
+    }
+    assert_eq!(
+        db.query(&format!(
+            "SELECT pid FROM runsheet.drivers WHERE session = '{id}'"
+        )),
+        [first.id().to_string()],
+        "the refused runsheet left the holder's row alone"
+    );
+    let listed = || {
+        let out = fx.command(&["sessions", "--journal", &db.url]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let table = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = table.lines().find(|l| l.starts_with(&id)).map(str::to_string);
+        row.unwrap_or_else(|| panic!("{id} not listed:\n{table}"))
+    };
+    let host = runsheet::seat::host_name();
+    let row = listed();
+    assert!(row.contains("unfinished"), "{row}");
+    assert!(
+        row.contains(&format!("tester on {host} (pid {})", first.id())),
+        "{row}"
+    );
+
+    // The driver crashes: its lock goes with its connection, its row stays.
+    first.kill().expect("SIGKILL the driver");
+    let _ = first.wait();
+    let mut stale = String::new();
+    let freed = wait_until(Duration::from_secs(20), || {
+        let out = resume(&[]);
+        stale = text(&out);
+        assert_eq!(out.status.code(), Some(5), "{stale}");
+        stale.contains("--take-over")
+    });
+    assert!(
+        freed,
+        "a crashed driver's session is refused without --take-over: {stale}"
+    );
+    assert!(
+        stale.contains("whose connection to the journal database is gone"),
+        "{stale}"
+    );
+    let row = listed();
+    assert!(
+        row.contains(&format!("tester on {host}, gone (--take-over)")),
+        "{row}"
+    );
+
+    // Taken over: the crashed driver is named in the journal and the session finishes.
+    let taken = resume(&["--take-over", "--skip", "long=its driver crashed"]);
+    assert_eq!(taken.status.code(), Some(0), "{}", text(&taken));
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    let from = read
+        .records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Resumed { taken_over_from, .. } => taken_over_from.clone(),
+            _ => None,
+        })
+        .expect("a resumed event naming the driver taken over from");
+    assert_eq!(from.pid, first.id());
+    assert_eq!(from.origin.operator, "tester");
+    assert_eq!(from.origin.os_user, user);
+    // The database has every line of the local copy, and the driver let go.
+    assert_eq!(records_in_db(&db, &id), read.records.len());
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    assert!(db.query("SELECT session FROM runsheet.drivers").is_empty());
+    let row = listed();
+    assert!(row.contains("completed") && !row.contains("tester on"), "{row}");
+}
+
+/// A runbook that finishes at once, with `front` in its front matter.
+fn quick(front: &str) -> String {
+    runbook(front, &[("say", "Say it", "echo done")])
+}
+
+#[test]
+fn the_journal_url_comes_from_the_flag_then_the_environment_then_the_front_matter() {
+    let db = ScratchDb::create("team_url");
+    let nowhere = "postgres://nobody@127.0.0.1:1/nowhere?connect_timeout=2";
+    let sessions = || db.query("SELECT count(*) FROM runsheet.sessions")[0].clone();
+
+    // The front matter alone.
+    let fx = Fixture::new(&quick(&format!("journal = {:?}", db.url)));
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "1");
+    let id = session_id(&fx);
+    assert_eq!(
+        records_in_db(&db, &id),
+        read_journal(&fx.journal()).unwrap().records.len()
+    );
+
+    // The environment before the front matter.
+    let fx = Fixture::new(&quick(&format!("journal = {nowhere:?}")));
+    let out = fx
+        .command(&["run", fx.runbook().to_str().unwrap(), "--headless"])
+        .env("RUNSHEET_JOURNAL_URL", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "2");
+
+    // The flag before the environment.
+    let out = fx
+        .command(&[
+            "run",
+            fx.runbook().to_str().unwrap(),
+            "--headless",
+            "--journal",
+            &db.url,
+        ])
+        .env("RUNSHEET_JOURNAL_URL", nowhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(sessions(), "3");
+
+    // A journal database that cannot be reached: nothing starts.
+    let out = fx.run(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("journal database"), "{}", text(&out));
+}
+
+#[test]
+fn the_journal_database_lost_mid_session_is_said_loudly_holds_the_next_change_and_loses_nothing() {
+    let db = ScratchDb::create("team_outage");
+    let fx = Fixture::new(&gated_by_file());
+    let stderr_path = fx.dir.path().join("stderr.txt");
+    let log = std::fs::File::create(&stderr_path).unwrap();
+    let mut driver = start_driver(&fx, &db.url, "wait", log.into());
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let await_line = |needle: &str| {
+        let seen = wait_until(Duration::from_secs(30), || journal_has(&fx, needle));
+        assert!(seen, "{needle} never journaled: {}", stderr());
+    };
+    let id = session_id(&fx);
+
+    // The journal database goes away and stays away.
+    db.allow_connections(false);
+    assert!(
+        db.terminate_connections() >= 1,
+        "the driver's connection was there"
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || stderr()
+            .contains("JOURNAL DATABASE AWAY")),
+        "not said: {}",
+        stderr()
+    );
+    // The running step goes on and ends; the next one changes things and waits.
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    await_line(r#""type":"step_finished","step":"wait""#);
+    assert!(
+        !wait_until(Duration::from_millis(1500), || journal_has(
+            &fx,
+            r#""step":"change""#
+        )),
+        "a step that changes things started while the journal database was away"
+    );
+    assert!(
+        driver.try_wait().unwrap().is_none(),
+        "the driver waits, it does not stop"
+    );
+
+    // Back: the buffered events are sent in order, then the held step runs.
+    db.allow_connections(true);
+    assert!(
+        wait_until(Duration::from_secs(30), || driver.try_wait().unwrap().is_some()),
+        "the session did not finish once the journal database was back: {}",
+        stderr()
+    );
+    assert_eq!(driver.wait().unwrap().code(), Some(0), "{}", stderr());
+    let said = stderr();
+    let away = said.find("JOURNAL DATABASE AWAY").unwrap();
+    let back = said
+        .find("journal database back")
+        .unwrap_or_else(|| panic!("not said: {said}"));
+    assert!(away < back, "{said}");
+
+    // Nothing lost: the database holds the local file's lines, byte for byte, in order.
+    let local = std::fs::read_to_string(fx.journal()).unwrap();
+    let stored = db.query(&format!(
+        "SELECT string_agg(line, E'\\n' ORDER BY seq) || E'\\n' FROM runsheet.records WHERE session = '{id}'"
+    ));
+    assert_eq!(stored, [local.as_str()]);
+    assert_eq!(
+        read_journal(&fx.journal()).unwrap().integrity,
+        Integrity::Verified
+    );
+    let finished = local.find(r#""type":"step_finished","step":"wait""#).unwrap();
+    let change = local.find(r#""type":"step_started","step":"change""#).unwrap();
+    assert!(finished < change);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+}
+
+#[test]
+fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_nothing() {
+    let db = ScratchDb::create("team_watch");
+    let fx = Fixture::new(&watched());
+    let mut driver = start_driver(&fx, &db.url, "hold", Stdio::null());
+    let id = session_id(&fx);
+
+    // From another terminal, with nothing of the session's but the journal database.
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut watcher = Tui::spawn(
+        &["watch", &id[..12], "--journal", &db.url],
+        elsewhere.path(),
+        120,
+        30,
+    );
+    watcher.wait_text("WATCHING");
+    watcher.wait_text("Hold until go");
+    // A key that would act on the session does nothing but say so.
+    watcher.keys("s");
+    watcher.wait_text("read-only: watching");
+
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    let seen = watcher.wait_within(Duration::from_secs(2), |s| {
+        s.contents().contains("✓ Hold until go")
+    });
+    assert!(
+        seen.is_some(),
+        "the finished step was not shown within 2 s:\n{}",
+        watcher.screen()
+    );
+    eprintln!("the watcher showed the finished step {seen:?} after its go");
+
+    // Headless, a watcher prints the event lines as they come, until the end.
+    let mut lines = fx
+        .command(&["watch", &id, "--journal", &db.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(fx.dir.path().join("end"), "").unwrap();
+    assert_eq!(driver.wait().unwrap().code(), Some(0));
+    let printed = {
+        let deadline = wait_until(Duration::from_secs(15), || lines.try_wait().unwrap().is_some());
+        assert!(deadline, "the headless watcher did not end with the session");
+        lines.wait_with_output().unwrap()
+    };
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed));
+    let out = String::from_utf8_lossy(&printed.stdout);
+    for kind in [
+        "session ",
+        "step-finished    hold",
+        "step-finished    linger",
+        "session-ended",
+    ] {
+        assert!(out.contains(kind), "{kind:?} not in:\n{out}");
+    }
+    watcher.wait_text("✓ Linger until the end");
+    // Nothing the watcher did reached the session: only the driver's events.
+    let journal = std::fs::read_to_string(fx.journal()).unwrap();
+    assert!(!journal.contains("signed_off"), "{journal}");
+    watcher.keys("q");
+    assert_eq!(watcher.exit_code(), 0);
+    watcher.assert_terminal_restored();
+}
