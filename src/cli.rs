@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// Resume even though the runbook changed since the session started.
     #[arg(long)]
     pub allow_changed_runbook: bool,
+    /// Resume even though the database reached now is another one than the
+    /// session's (another server, cluster or database); the change is journaled.
+    #[arg(long)]
+    pub allow_changed_target: bool,
     /// Let `{file=…}` read files outside the runbook's folder (only for runbooks you trust).
     #[arg(long)]
     pub allow_outside_files: bool,
@@ -157,6 +161,7 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
         dry_run: args.dry_run,
         resume: args.resume,
         allow_changed_runbook: args.allow_changed_runbook,
+        allow_changed_target: args.allow_changed_target,
         operators: args.operator,
         only: args.only,
         state_dir,
@@ -211,21 +216,24 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
         "OPERATOR",
         &mut list.sessions.iter().map(|s| s.operator.chars().count()),
     );
+    let targets: Vec<String> = list.sessions.iter().map(|s| s.target_label()).collect();
+    let target_w = width("TARGET", &mut targets.iter().map(|t| t.chars().count()));
     let _ = writeln!(
         out,
-        "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} RUNBOOK",
-        "ID", "ENV", "MODE", "OPERATOR", "STARTED (UTC)", "OUTCOME"
+        "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {:<target_w$} RUNBOOK",
+        "ID", "ENV", "MODE", "OPERATOR", "STARTED (UTC)", "OUTCOME", "TARGET"
     );
-    for s in list.sessions {
+    for (s, target) in list.sessions.iter().zip(&targets) {
         let _ = writeln!(
             out,
-            "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {}",
+            "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {:<target_w$} {}",
             s.id,
             s.environment,
             s.mode.label(),
             s.operator,
             s.started.format("%Y-%m-%d %H:%M:%S"),
             s.outcome.label(),
+            target,
             s.runbook_path
         );
     }

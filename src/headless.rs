@@ -255,6 +255,9 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         );
     }
     let _ = writeln!(out, "journal: {}", journal_path.display());
+    for target in &state.targets {
+        let _ = writeln!(out, "target: {}", target.describe());
+    }
     let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();

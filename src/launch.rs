@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use crate::connect::{self, Target};
 use crate::engine::runner::{Engine, EngineSetup};
 use crate::exit::{self, CliError};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
@@ -41,6 +42,9 @@ pub struct RunOptions {
     pub environment_values: Vec<(String, String)>,
     /// `--allow-outside-files`: `{file=…}` may read outside the runbook's folder.
     pub allow_outside_files: bool,
+    /// `--allow-changed-target`: resume even though the database reached now
+    /// is another one than the session's (the change is journaled).
+    pub allow_changed_target: bool,
 }
 
 /// A session ready to run.
@@ -65,6 +69,9 @@ pub enum LaunchError {
     Runbook(String),
     #[error("{0}")]
     Usage(String),
+    /// A database the plan uses cannot be reached (or is another one than the session's).
+    #[error("{0}")]
+    Database(String),
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -73,6 +80,7 @@ impl From<LaunchError> for CliError {
     fn from(e: LaunchError) -> CliError {
         let code = match e {
             LaunchError::Journal(_) => exit::JOURNAL,
+            LaunchError::Database(_) => exit::DATABASE,
             LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
         };
         CliError::new(code, e)
@@ -200,8 +208,25 @@ fn resolve_variables(
     Ok(out)
 }
 
+/// Reach each database the plan uses once, before anything starts, and
+/// say which it is; an unreachable one stops the session from starting.
+async fn reach_targets(plan: &Plan, database: &DatabaseSource) -> Result<Vec<Target>, LaunchError> {
+    if !plan.uses_database() {
+        return Ok(Vec::new());
+    }
+    let stopped = |why: String| {
+        format!("{why}; the session did not start (nothing ran): make the database reachable and run again")
+    };
+    // Where the database is cannot be worked out (a variable not set): the operator's to fix.
+    let config = connect::resolve(database).map_err(|e| LaunchError::Usage(stopped(e.to_string())))?;
+    let target = connect::identify(&config)
+        .await
+        .map_err(|e| LaunchError::Database(stopped(e.to_string())))?;
+    Ok(vec![target])
+}
+
 /// Open (create or resume) a session and build its engine.
-pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
+pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     let (runbook, mut warnings) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let mut plan = Plan::for_environment(&runbook, env);
@@ -230,6 +255,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         autostart: opts.autostart,
         state_dir: opts.state_dir.clone(),
     };
+    let targets = reach_targets(&plan, &setup.database).await?;
     let (tx, rx) = mpsc::unbounded_channel();
 
     let (journal, state, journal_path, resumed, unfinished) = match &opts.resume {
@@ -242,9 +268,17 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             check_resumable(&state, &runbook, env, opts)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
+            let new_targets = changed_targets(&state, targets, opts.allow_changed_target)?;
             let mut journal: Box<dyn JournalSink> = Box::new(journal);
             let mut state = state;
-            for event in resume_events(&state, &operator, &runbook.content_hash, new_plan, opts.autostart) {
+            let reopen = Reopen {
+                operator: &operator,
+                sha: &runbook.content_hash,
+                plan: new_plan,
+                targets: new_targets,
+                run: opts.autostart,
+            };
+            for event in resume_events(&state, reopen) {
                 let record = journal.append(event)?;
                 state.apply(&record);
             }
@@ -267,6 +301,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
                 plan,
+                targets,
             };
             let journal = FileJournal::create(&opts.state_dir, header)?;
             let path = journal.path().to_path_buf();
@@ -366,21 +401,64 @@ fn check_resumable(
     Ok(())
 }
 
+/// The databases reached now, when they differ from the session's and the
+/// operator allowed it; a refusal naming both when not allowed. A session
+/// recorded before targets were has nothing to compare with.
+fn changed_targets(
+    state: &SessionState,
+    now: Vec<Target>,
+    allowed: bool,
+) -> Result<Option<Vec<Target>>, LaunchError> {
+    let before = &state.targets;
+    let same = before.len() == now.len() && before.iter().zip(&now).all(|(a, b)| a.same_as(b));
+    if before.is_empty() || same {
+        return Ok(None);
+    }
+    if allowed {
+        return Ok(Some(now));
+    }
+    let list = |targets: &[Target]| {
+        if targets.is_empty() {
+            "no database".to_string()
+        } else {
+            targets
+                .iter()
+                .map(Target::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    Err(LaunchError::Database(format!(
+        "session {} ran against {}, but the database reached now is {}; point the session at its own \
+         database and resume again, or resume with --allow-changed-target if the change is intended",
+        state.header.session_id,
+        list(before),
+        list(&now)
+    )))
+}
+
+/// What a resume records about itself.
+struct Reopen<'a> {
+    operator: &'a str,
+    sha: &'a str,
+    /// The runbook changed and the operator allowed it.
+    plan: Option<Box<Plan>>,
+    /// The databases changed and the operator allowed it.
+    targets: Option<Vec<Target>>,
+    /// Run on at once (headless).
+    run: bool,
+}
+
 /// The events that reopen a session: `Resumed`, then every step that was
 /// running at the stop marked interrupted (it never re-runs by itself).
-fn resume_events(
-    state: &SessionState,
-    operator: &str,
-    sha: &str,
-    plan: Option<Box<Plan>>,
-    run: bool,
-) -> Vec<Event> {
+fn resume_events(state: &SessionState, reopen: Reopen<'_>) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
-        operator: operator.to_string(),
+        operator: reopen.operator.to_string(),
         host: crate::seat::host_name(),
-        runbook_sha256: sha.to_string(),
-        plan,
-        run,
+        runbook_sha256: reopen.sha.to_string(),
+        plan: reopen.plan,
+        run: reopen.run,
+        targets: reopen.targets,
     }];
     let mut running: Vec<(&String, u32)> = state
         .steps

@@ -125,6 +125,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         operator: "alice".into(),
         host: "h".into(),
         runsheet_version: "0".into(),
+        targets: Vec::new(),
         only: None,
         plan,
     };
@@ -495,6 +496,7 @@ fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
         runbook_sha256: "00".into(),
         plan: None,
         run,
+        targets: None,
     };
     assert!(!fold(standard(), &[run(), resumed(false)]).auto);
     assert!(fold(standard(), &[resumed(true)]).auto);

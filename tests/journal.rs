@@ -31,6 +31,7 @@ fn header(id: &str) -> Header {
         operator: "ana".into(),
         host: "laptop".into(),
         runsheet_version: "0.1.0".into(),
+        targets: Vec::new(),
         only: None,
         plan: Plan {
             runbook_title: "Remediation".into(),
@@ -519,6 +520,7 @@ fn list_sessions_reads_headers_and_tails() {
             runbook_sha256: "ab".repeat(32),
             plan: None,
             run: false,
+            targets: None,
         })
         .unwrap();
     // More output than the tail window, after the last state change.

@@ -163,6 +163,7 @@ fn event() -> impl Strategy<Value = Event> {
                 runbook_sha256: "0".repeat(64),
                 plan: plan.map(Box::new),
                 run,
+                targets: None,
             }
         ),
         text().prop_map(|who| Event::Run { who }),

@@ -87,6 +87,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         operator: "ana".into(),
         host: "h".into(),
         runsheet_version: "0".into(),
+        targets: Vec::new(),
         only: None,
         plan,
     };
@@ -209,6 +210,7 @@ fn an_interrupted_step_is_marked_done_by_one_signature_or_skipped_with_a_reason(
             runbook_sha256: "00".into(),
             plan: None,
             run: false,
+            targets: None,
         },
         Event::StepInterrupted {
             step: "a".into(),

@@ -220,6 +220,7 @@ impl Journal {
             operator: "alice".to_string(),
             host: "ops-laptop".to_string(),
             runsheet_version: "0.1.0".to_string(),
+            targets: Vec::new(),
             only: None,
             plan: plan(environment),
         };

@@ -26,6 +26,7 @@ use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
+use crate::runbook::plan::DATABASE_URL_VARIABLE;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
 use crate::session::{Command, SessionState, Update, rules};
@@ -422,7 +423,7 @@ impl Engine {
             ("RUNSHEET_STEP".to_string(), step.id.clone()),
         ];
         if let Some(url) = self.database_url() {
-            env.push(("RUNSHEET_DATABASE_URL".to_string(), url));
+            env.push((DATABASE_URL_VARIABLE.to_string(), url));
         }
         env.extend(self.setup.variables.iter().cloned());
         env

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::connect::Target;
 use crate::runbook::plan::Plan;
 
 /// Journal format version written in every header. Format 2 added the
@@ -47,6 +48,10 @@ pub struct Header {
     pub only: Option<String>,
     /// The plan as it was when the session started.
     pub plan: Plan,
+    /// Each database the plan uses, as reached before the first step.
+    /// Journals written before targets were recorded have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
 }
 
 /// Which stream an output line came from.
@@ -193,6 +198,10 @@ pub enum Event {
         /// otherwise it waits for one.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         run: bool,
+        /// The databases reached now differ from the session's and the
+        /// operator allowed it (`--allow-changed-target`): these apply from here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<Vec<Target>>,
     },
     /// The operator ran the session: automated steps start one after another.
     Run {

@@ -119,6 +119,17 @@ impl Report {
         row("Runbook", vec![text(&s.runbook_path)]);
         row("Runbook SHA-256", vec![Span::Code(s.runbook_sha256.clone())]);
         row("Environment", vec![text(&s.environment)]);
+        for t in &s.targets {
+            let mut cell = vec![Span::Code(t.target.describe())];
+            if let Some(at) = t.since {
+                cell.extend([
+                    text(" from the resume at "),
+                    Span::Time(at),
+                    text(" (target changed)"),
+                ]);
+            }
+            row("Database", cell);
+        }
         row(
             "Mode",
             match s.mode {

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
-use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream};
+use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Stream, Target};
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
@@ -262,6 +262,17 @@ pub struct SessionInfo {
     pub steps_done: usize,
     pub steps_total: usize,
     pub resumes: Vec<Note>,
+    /// The databases the session ran against: the header's, then any an
+    /// allowed resume (`--allow-changed-target`) reached instead.
+    pub targets: Vec<TargetReport>,
+}
+
+/// A database the session ran against, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetReport {
+    /// The resume from which it applied; `None`: from the start.
+    pub since: Option<DateTime<Utc>>,
+    pub target: Target,
 }
 
 /// How the session ended, or that it did not.
@@ -610,6 +621,29 @@ pub struct WarningReport {
 }
 
 /// Text from the journal, with any connection password masked once more.
+/// The header's targets, then those of each resume that changed them.
+fn target_reports(state: &SessionState) -> Vec<TargetReport> {
+    let cleaned = |t: &Target| Target {
+        host: clean(&t.host),
+        database: clean(&t.database),
+        user: clean(&t.user),
+        server_version: clean(&t.server_version),
+        system_identifier: t.system_identifier.as_deref().map(clean),
+        port: t.port,
+    };
+    let first = state.header.targets.iter().map(|t| TargetReport {
+        since: None,
+        target: cleaned(t),
+    });
+    let changed = state.resumes.iter().flat_map(|r| {
+        r.changed_targets.iter().flatten().map(move |t| TargetReport {
+            since: Some(r.at),
+            target: cleaned(t),
+        })
+    });
+    first.chain(changed).collect()
+}
+
 fn clean(text: &str) -> String {
     redact_connection_passwords(text).into_owned()
 }
@@ -659,6 +693,7 @@ impl Report {
                     text: String::new(),
                 })
                 .collect(),
+            targets: target_reports(state),
         };
 
         let end = state.ended.unwrap_or(state.last_event);
@@ -1049,6 +1084,7 @@ mod tests {
             operator: "ann".into(),
             host: "h".into(),
             runsheet_version: "0".into(),
+            targets: Vec::new(),
             only: None,
             plan,
         };

@@ -56,6 +56,9 @@ impl PlanPhase {
     }
 }
 
+/// The variable a shell step finds the environment's connection string in.
+pub const DATABASE_URL_VARIABLE: &str = "RUNSHEET_DATABASE_URL";
+
 /// The id prefix of the steps runsheet adds to a plan itself (promotion
 /// gates); a runbook's own `{id=…}` may not use it.
 pub const GENERATED_ID_PREFIX: &str = "gate.";
@@ -99,6 +102,16 @@ impl Plan {
     /// Every forward step, in run order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.phases.iter().flat_map(|p| p.steps.iter())
+    }
+
+    /// Whether a step (forward or rollback) reaches the environment's
+    /// database: a SQL step, or a command handed its connection string.
+    pub fn uses_database(&self) -> bool {
+        self.steps().chain(self.rollback.iter()).any(|s| match &s.kind {
+            StepKind::Sql { .. } => true,
+            StepKind::Shell { script } => script.contains(DATABASE_URL_VARIABLE),
+            _ => false,
+        })
     }
 
     /// A forward or rollback step by id.

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::journal::event::{Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream};
+use crate::journal::event::{
+    Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream, Target,
+};
 use crate::runbook::model::{Step, StepKind};
 use crate::runbook::plan::Plan;
 
@@ -183,6 +185,9 @@ pub struct Resume {
     pub host: String,
     /// The runbook had changed and the operator allowed it: a new plan applies from here.
     pub changed_plan: bool,
+    /// The databases differed from the session's and the operator allowed
+    /// it: the targets from here on.
+    pub changed_targets: Option<Vec<Target>>,
 }
 
 /// The rollback, once started.
@@ -234,6 +239,8 @@ pub struct SessionState {
     pub header: Header,
     /// The plan in force (the header's, or a newer one from an allowed resume).
     pub plan: Plan,
+    /// The databases in force (the header's, or others an allowed resume reached).
+    pub targets: Vec<Target>,
     pub steps: HashMap<String, StepState>,
     pub verifications: Vec<VerificationResult>,
     pub notes: Vec<Note>,
@@ -270,6 +277,7 @@ impl SessionState {
         };
         Ok(SessionState {
             plan: header.plan.clone(),
+            targets: header.targets.clone(),
             header: (**header).clone(),
             steps: HashMap::new(),
             verifications: Vec::new(),
@@ -329,10 +337,14 @@ impl SessionState {
                 host,
                 plan,
                 run,
+                targets,
                 ..
             } => {
                 if let Some(plan) = plan {
                     self.plan = (**plan).clone();
+                }
+                if let Some(targets) = targets {
+                    self.targets = targets.clone();
                 }
                 self.detached = false;
                 self.auto = *run;
@@ -341,6 +353,7 @@ impl SessionState {
                     who: operator.clone(),
                     host: host.clone(),
                     changed_plan: plan.is_some(),
+                    changed_targets: targets.clone(),
                 });
             }
             Event::Run { .. } => self.auto = true,

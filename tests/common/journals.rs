@@ -85,6 +85,7 @@ pub fn header(plan: &Plan) -> Header {
         operator: "bench".into(),
         host: "bench".into(),
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
+        targets: Vec::new(),
         only: None,
         plan: plan.clone(),
     }
