@@ -95,7 +95,8 @@ pub struct RunArgs {
     /// Run part of the plan: `verify`, `phase:N` or `step:ID`.
     #[arg(long, value_name = "FILTER")]
     pub only: Option<String>,
-    /// Headless: sign this manual step in advance (repeatable; `all` for every one).
+    /// Headless: sign this manual step in advance (repeatable; `all` for every
+    /// one and every phase hold; `hold` to go on past phase holds).
     #[arg(long, value_name = "STEP")]
     pub approve: Vec<String>,
     /// Headless: re-run this failed or interrupted step (repeatable; `all`).

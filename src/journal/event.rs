@@ -258,6 +258,21 @@ pub enum Event {
         who: String,
         reason: String,
     },
+    /// A phase of an environment with `hold = "phase"` ended with its
+    /// verification, step `after` (titled `title`): nothing more starts
+    /// until an operator confirms going on.
+    HoldReached {
+        after: String,
+        title: String,
+    },
+    /// An operator confirmed going on past the hold after step `after`
+    /// (`preapproved`: given in advance on the command line, `--approve hold`).
+    HoldReleased {
+        after: String,
+        who: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        preapproved: bool,
+    },
     /// The operator typed the environment's name before the first change.
     EnvironmentConfirmed {
         who: String,

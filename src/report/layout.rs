@@ -179,6 +179,19 @@ impl Report {
             }
             row("Resumed", resumed);
         }
+        if !s.holds.is_empty() {
+            let mut holds = Vec::new();
+            for (i, h) in s.holds.iter().enumerate() {
+                if i > 0 {
+                    holds.push(Span::Break);
+                }
+                holds.push(match h.released {
+                    Some(_) => text(h.describe()),
+                    None => Span::Flag(Tone::Warn, h.describe()),
+                });
+            }
+            row("Holds", holds);
+        }
         let integrity = self.integrity.describe();
         row(
             "Integrity",

@@ -34,7 +34,9 @@ use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
-use crate::session::{Attempt, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult};
+use crate::session::{
+    Attempt, HoldRelease, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult,
+};
 use timeline::Timeline;
 
 /// The output formats of `runsheet report`.
@@ -265,8 +267,46 @@ pub struct SessionInfo {
     /// The databases the session ran against: the header's, then any an
     /// allowed resume (`--allow-changed-target`) reached instead.
     pub targets: Vec<TargetReport>,
+    /// The holds after phases (`hold = "phase"`), in the order reached.
+    pub holds: Vec<HoldReport>,
 }
 
+/// A hold after a phase: when it began, and who confirmed going on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldReport {
+    /// The finished phase's title.
+    pub phase: String,
+    pub reached: Option<DateTime<Utc>>,
+    /// Who confirmed going on (the name cleaned for display).
+    pub released: Option<HoldRelease>,
+}
+
+impl HoldReport {
+    /// "after Phase 1: confirmed by bob at 10:05:00 UTC after 5m", or that it still waits.
+    pub fn describe(&self) -> String {
+        let waited = |to: DateTime<Utc>| {
+            self.reached
+                .and_then(|from| (to - from).to_std().ok())
+                .map(|d| format!(" after {}", crate::text::duration(d)))
+                .unwrap_or_default()
+        };
+        match &self.released {
+            Some(r) => format!(
+                "after {}: {} by {} at {}{}",
+                self.phase,
+                if r.preapproved {
+                    "pre-approved on the command line"
+                } else {
+                    "confirmed"
+                },
+                r.who,
+                time_label(r.at),
+                waited(r.at)
+            ),
+            None => format!("after {}: still waiting for a confirmation to go on", self.phase),
+        }
+    }
+}
 /// A database the session ran against, and since when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetReport {
@@ -694,6 +734,18 @@ impl Report {
                 })
                 .collect(),
             targets: target_reports(state),
+            holds: state
+                .holds
+                .iter()
+                .map(|h| HoldReport {
+                    phase: clean(&h.title),
+                    reached: h.reached,
+                    released: h.released.as_ref().map(|r| HoldRelease {
+                        who: clean(&r.who),
+                        ..r.clone()
+                    }),
+                })
+                .collect(),
         };
 
         let end = state.ended.unwrap_or(state.last_event);

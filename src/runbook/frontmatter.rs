@@ -19,7 +19,7 @@ use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
 use super::duration::parse_estimate;
-use super::model::{DatabaseSource, Estimate, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
+use super::model::{DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
 use super::source::SourceMap;
 
 /// Where the front matter sits in the file.
@@ -175,6 +175,7 @@ pub(crate) struct EnvSettings {
     pub confirm: bool,
     pub signoffs: u32,
     pub min_backups: u32,
+    pub hold: Hold,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
 }
@@ -191,6 +192,7 @@ impl EnvSettings {
             confirm: false,
             signoffs: 1,
             min_backups: 0,
+            hold: Hold::None,
             estimate: None,
             window: None,
         }
@@ -264,6 +266,7 @@ struct RawEnvironment {
     confirm: Option<bool>,
     signoffs: Option<Spanned<i64>>,
     min_backups: Option<Spanned<i64>>,
+    hold: Option<Spanned<String>>,
     estimate: Option<Spanned<String>>,
     window: Option<String>,
 }
@@ -480,6 +483,16 @@ fn environment(
             Err(_) => diags.push(Diagnostic::error(
                 at(n.span()),
                 format!("min_backups = {} is not a count; use 0 or more", n.get_ref()),
+            )),
+        }
+    }
+    if let Some(hold) = raw.hold {
+        match hold.get_ref().as_str() {
+            "phase" => env.hold = Hold::Phase,
+            "none" => env.hold = Hold::None,
+            other => diags.push(Diagnostic::error(
+                at(hold.span()),
+                format!("hold = \"{other}\" is not known; use \"phase\" (stop after each phase) or \"none\""),
             )),
         }
     }

@@ -1203,6 +1203,7 @@ fn environment(s: &frontmatter::EnvSettings, heading: &str, pos: SourcePos) -> E
         confirm: s.confirm,
         signoffs: s.signoffs,
         min_backups: s.min_backups,
+        hold: s.hold,
         estimate: s.estimate,
         window: s.window.clone(),
         phases: Vec::new(),

@@ -116,9 +116,23 @@ pub struct Environment {
     pub signoffs: u32,
     /// Verified backups that must be made in the session before execution starts.
     pub min_backups: u32,
+    /// Where a session stops until an operator confirms going on (`hold = "phase"`).
+    pub hold: Hold,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
+}
+
+/// Where a session of an environment stops for an operator to confirm going
+/// on: production runs phase by phase, each verified before the next starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hold {
+    /// Steps follow one another.
+    #[default]
+    None,
+    /// After each phase (its verification included), before the next one starts.
+    Phase,
 }
 
 impl Environment {

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Environment, Estimate, Gate, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind};
+use super::model::{
+    Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind,
+};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -19,6 +21,10 @@ pub struct Plan {
     pub confirm: bool,
     pub signoffs: u32,
     pub min_backups: u32,
+    /// Stop after each phase until an operator confirms going on. Journals
+    /// written before holds existed have none.
+    #[serde(default, skip_serializing_if = "is_no_hold")]
+    pub hold: Hold,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub requires: Vec<String>,
@@ -38,6 +44,10 @@ pub struct PlanPhase {
     /// The section's own admonitions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+}
+
+fn is_no_hold(h: &Hold) -> bool {
+    *h == Hold::None
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -92,6 +102,7 @@ impl Plan {
             confirm: env.confirm,
             signoffs: env.signoffs.max(1),
             min_backups: env.min_backups,
+            hold: env.hold,
             estimate: env.estimate,
             window: env.window.clone(),
             requires: env.requires.clone(),

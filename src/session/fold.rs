@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use crate::journal::event::{
     Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream, Target,
 };
-use crate::runbook::model::{Step, StepKind};
+use crate::runbook::model::{Hold, Step, StepKind};
 use crate::runbook::plan::Plan;
 
 /// Output lines kept per step in the state (the full log stays in the journal).
@@ -190,6 +190,26 @@ pub struct Resume {
     pub changed_targets: Option<Vec<Target>>,
 }
 
+/// A hold after a phase (`hold = "phase"`): reached, and released by whom.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseHold {
+    /// The verification that ended the phase.
+    pub after: String,
+    /// Its title.
+    pub title: String,
+    pub reached: Option<DateTime<Utc>>,
+    pub released: Option<HoldRelease>,
+}
+
+/// Who confirmed going on past a hold, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldRelease {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    /// Given in advance on the command line (`--approve hold`), not in person.
+    pub preapproved: bool,
+}
+
 /// The rollback, once started.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollback {
@@ -220,6 +240,9 @@ pub enum Next<'a> {
     },
     /// A step failed or was interrupted: retry, skip or abort.
     Decide(&'a Step),
+    /// A phase ended with its verification `after` and the environment
+    /// holds after each phase: an operator confirms before `step` starts.
+    Hold { after: &'a Step, step: &'a Step },
 }
 
 impl<'a> Next<'a> {
@@ -227,7 +250,7 @@ impl<'a> Next<'a> {
     pub fn step(self) -> Option<&'a Step> {
         match self {
             Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::Decide(s) => Some(s),
-            Next::SignOff { step, .. } => Some(step),
+            Next::SignOff { step, .. } | Next::Hold { step, .. } => Some(step),
             Next::AllDone | Next::Ended => None,
         }
     }
@@ -262,6 +285,8 @@ pub struct SessionState {
     pub last_event: DateTime<Utc>,
     pub last_seq: u64,
     pub resumes: Vec<Resume>,
+    /// Holds after phases, in the order they were reached.
+    pub holds: Vec<PhaseHold>,
 }
 
 /// A journal that does not start with a header cannot be folded.
@@ -293,6 +318,7 @@ impl SessionState {
             last_event: header_record.ts,
             last_seq: header_record.seq,
             resumes: Vec::new(),
+            holds: Vec::new(),
         })
     }
 
@@ -461,6 +487,22 @@ impl SessionState {
                     reason: reason.clone(),
                 });
             }
+            Event::HoldReached { after, title } => {
+                let hold = self.hold_mut(after, title);
+                hold.reached.get_or_insert(at);
+            }
+            Event::HoldReleased {
+                after,
+                who,
+                preapproved,
+            } => {
+                let title = self.plan.step(after).map(|s| s.title.clone()).unwrap_or_default();
+                self.hold_mut(after, &title).released = Some(HoldRelease {
+                    at,
+                    who: who.clone(),
+                    preapproved: *preapproved,
+                });
+            }
             Event::EnvironmentConfirmed { who } => self.confirmed_by = Some(who.clone()),
             Event::Note { who, text } => self.notes.push(Note {
                 at,
@@ -523,6 +565,11 @@ impl SessionState {
             if status.is_done() {
                 continue;
             }
+            if status == StepStatus::Pending
+                && let Some(after) = self.hold_before(step)
+            {
+                return Next::Hold { after, step };
+            }
             return match status {
                 StepStatus::Running => Next::Running(step),
                 s if s.needs_decision() => Next::Decide(step),
@@ -535,6 +582,52 @@ impl SessionState {
             };
         }
         Next::AllDone
+    }
+
+    /// The verification whose hold `step` waits behind. A phase of work
+    /// ends with its verification: where the environment holds after each
+    /// phase, the step after a `{verify}` step that is not a check itself
+    /// waits until someone releases that hold (the loop only gets here
+    /// once every step before is done). Never during a rollback.
+    fn hold_before(&self, step: &Step) -> Option<&Step> {
+        if self.plan.hold != Hold::Phase || self.rolling_back() || step.verify {
+            return None;
+        }
+        let mut previous = None;
+        for s in self.plan.steps() {
+            if s.id == step.id {
+                break;
+            }
+            previous = Some(s);
+        }
+        let after = previous.filter(|p| p.verify)?;
+        let released = self
+            .holds
+            .iter()
+            .any(|h| h.after == after.id && h.released.is_some());
+        (!released).then_some(after)
+    }
+
+    /// Whether the hold after `after` has been journaled as reached.
+    pub fn hold_reached(&self, after: &str) -> bool {
+        self.holds.iter().any(|h| h.after == after && h.reached.is_some())
+    }
+
+    /// The hold after step `after`, recorded on first mention.
+    fn hold_mut(&mut self, after: &str, title: &str) -> &mut PhaseHold {
+        let index = match self.holds.iter().position(|h| h.after == after) {
+            Some(i) => i,
+            None => {
+                self.holds.push(PhaseHold {
+                    after: after.to_string(),
+                    title: title.to_string(),
+                    reached: None,
+                    released: None,
+                });
+                self.holds.len() - 1
+            }
+        };
+        &mut self.holds[index]
     }
 
     fn sign_off<'a>(&'a self, step: &'a Step) -> Next<'a> {

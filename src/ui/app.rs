@@ -767,6 +767,19 @@ impl App {
                     self.session.plan.environment
                 ));
             }
+            Event::HoldReached { title, .. } => {
+                self.message = Some(Message {
+                    level: Level::Warning,
+                    text: format!(
+                        "hold: \"{title}\" passed; {} runs phase by phase · {}",
+                        self.session.plan.environment,
+                        choices_hint(&self.session)
+                    ),
+                });
+            }
+            Event::HoldReleased { who, .. } => {
+                self.info(format!("{who} confirmed going on to the next phase"))
+            }
             Event::Note { .. } => self.info("note recorded in the journal"),
             Event::Skipped { step, .. } => self.info(format!("{step} skipped")),
             Event::StepFinished {
@@ -1076,6 +1089,18 @@ impl App {
                 let id = step.id.clone();
                 let status = self.session.step(&id).status().label();
                 self.info(format!("{id} {status}: {}", choices_hint(&self.session)));
+            }
+            // The operator's run key at a hold is the confirmation to go on.
+            Next::Hold { .. } => {
+                let who = self.operator.clone();
+                self.send(
+                    fx,
+                    Command::ReleaseHold {
+                        who: who.clone(),
+                        preapproved: false,
+                    },
+                );
+                self.send(fx, Command::Run { who });
             }
         }
     }

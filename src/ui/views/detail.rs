@@ -176,6 +176,12 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
         Next::Decide(s) if s.id == step.id => {
             Some(format!("Waits for a decision: {}.", choices_hint(&app.session)))
         }
+        Next::Hold { after, step: s } if s.id == step.id => Some(format!(
+            "Held: {} runs phase by phase, and \"{}\" passed; {}.",
+            app.session.plan.environment,
+            after.title,
+            choices_hint(&app.session)
+        )),
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
             app.session.plan.environment
