@@ -30,6 +30,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         readonly: false,
         backup: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,

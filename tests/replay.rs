@@ -364,6 +364,7 @@ fn step(id: &str, kind: StepKind, verify: bool) -> Step {
         readonly: false,
         backup: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,

@@ -43,6 +43,7 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         readonly: false,
         backup: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,

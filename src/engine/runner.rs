@@ -339,6 +339,7 @@ impl Engine {
                     let req = SqlRequest {
                         config,
                         sql: sql.clone(),
+                        lock_timeout: step.lock_timeout.or(self.state.plan.lock_timeout),
                         dry_run,
                         verify: step.verify,
                     };

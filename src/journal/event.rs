@@ -66,7 +66,13 @@ pub enum Stream {
     Notice,
     /// Errors reported about the step (SQL errors with SQLSTATE, spawn failures).
     Error,
+    /// What a SQL step waits for: a lock another backend holds (one line per
+    /// change of relation or holder), and [`LOCK_WAIT_ENDED`] when it is granted.
+    Lock,
 }
+
+/// How a `lock` stream line saying the wait is over begins.
+pub const LOCK_WAIT_ENDED: &str = "lock wait ended";
 
 impl Stream {
     /// The stream's short name, as log lines and reports are prefixed with it.
@@ -77,6 +83,7 @@ impl Stream {
             Stream::Info => "info",
             Stream::Notice => "notice",
             Stream::Error => "error",
+            Stream::Lock => "lock",
         }
     }
 }

@@ -1092,6 +1092,7 @@ mod tests {
             readonly: false,
             backup: false,
             timeout: None,
+            lock_timeout: None,
             checked: false,
             pos: SourcePos::default(),
             parent: None,

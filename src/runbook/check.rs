@@ -332,6 +332,7 @@ mod tests {
             readonly: false,
             backup: false,
             timeout: Some(std::time::Duration::from_secs(600)),
+            lock_timeout: None,
             checked: false,
             pos: Default::default(),
             parent: None,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -18,7 +19,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
-use super::duration::parse_estimate;
+use super::duration::{parse_duration, parse_estimate};
 use super::model::{DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
 use super::source::SourceMap;
 
@@ -176,6 +177,7 @@ pub(crate) struct EnvSettings {
     pub signoffs: u32,
     pub min_backups: u32,
     pub hold: Hold,
+    pub lock_timeout: Option<Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
 }
@@ -193,6 +195,7 @@ impl EnvSettings {
             signoffs: 1,
             min_backups: 0,
             hold: Hold::None,
+            lock_timeout: None,
             estimate: None,
             window: None,
         }
@@ -267,6 +270,7 @@ struct RawEnvironment {
     signoffs: Option<Spanned<i64>>,
     min_backups: Option<Spanned<i64>>,
     hold: Option<Spanned<String>>,
+    lock_timeout: Option<Spanned<String>>,
     estimate: Option<Spanned<String>>,
     window: Option<String>,
 }
@@ -493,6 +497,18 @@ fn environment(
             other => diags.push(Diagnostic::error(
                 at(hold.span()),
                 format!("hold = \"{other}\" is not known; use \"phase\" (stop after each phase) or \"none\""),
+            )),
+        }
+    }
+    if let Some(text) = raw.lock_timeout {
+        match parse_duration(text.get_ref()) {
+            Some(d) if !d.is_zero() => env.lock_timeout = Some(d),
+            _ => diags.push(Diagnostic::error(
+                at(text.span()),
+                format!(
+                    "lock_timeout = \"{}\" is not a duration; write e.g. \"5s\" or \"1m\"",
+                    text.get_ref()
+                ),
             )),
         }
     }

@@ -118,6 +118,8 @@ pub struct Environment {
     pub min_backups: u32,
     /// Where a session stops until an operator confirms going on (`hold = "phase"`).
     pub hold: Hold,
+    /// How long a SQL statement may wait for a lock (`lock_timeout = "5s"`).
+    pub lock_timeout: Option<Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
@@ -259,6 +261,10 @@ pub struct Step {
     /// A backup step (`{backup}`): counts towards `min_backups` when it succeeds.
     pub backup: bool,
     pub timeout: Option<Duration>,
+    /// How long each of its SQL statements may wait for a lock
+    /// (`{lock_timeout=5s}`); the environment's otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<Duration>,
     /// A task-list item written as done (`- [x]`); informative only.
     pub checked: bool,
     pub pos: SourcePos,

@@ -25,6 +25,9 @@ pub struct Plan {
     /// written before holds existed have none.
     #[serde(default, skip_serializing_if = "is_no_hold")]
     pub hold: Hold,
+    /// How long a SQL statement may wait for a lock, unless its step says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<std::time::Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub requires: Vec<String>,
@@ -103,6 +106,7 @@ impl Plan {
             signoffs: env.signoffs.max(1),
             min_backups: env.min_backups,
             hold: env.hold,
+            lock_timeout: env.lock_timeout,
             estimate: env.estimate,
             window: env.window.clone(),
             requires: env.requires.clone(),
@@ -234,6 +238,7 @@ fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
         readonly: true,
         backup: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::journal::event::{
-    Event, Header, Observed, Outcome, Record, SessionOutcome, Signature, Stream, Target,
+    Event, Header, LOCK_WAIT_ENDED, Observed, Outcome, Record, SessionOutcome, Signature, Stream, Target,
 };
 use crate::runbook::model::{Hold, Step, StepKind};
 use crate::runbook::plan::Plan;
@@ -117,6 +117,9 @@ pub struct StepState {
     pub output_lines: u64,
     /// The last few output lines, for failure summaries.
     pub tail: VecDeque<(Stream, String)>,
+    /// The lock the running attempt waits for, as last reported (and when):
+    /// the status line shows it until the wait ends or the attempt does.
+    pub lock_wait: Option<(DateTime<Utc>, String)>,
 }
 
 impl StepState {
@@ -132,6 +135,7 @@ impl StepState {
             awaiting_at: None,
             output_lines: 0,
             tail: VecDeque::new(),
+            lock_wait: None,
         }
     }
 
@@ -387,6 +391,7 @@ impl SessionState {
             Event::StepInterrupted { step, .. } => {
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Interrupted;
+                s.lock_wait = None;
                 if let Some(a) = s.attempts.last_mut().filter(|a| a.outcome.is_none()) {
                     a.interrupted = true;
                 }
@@ -395,6 +400,7 @@ impl SessionState {
                 self.auto = true;
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
+                s.lock_wait = None;
                 s.attempts.push(Attempt {
                     number: *attempt,
                     started: at,
@@ -411,6 +417,11 @@ impl SessionState {
             } => {
                 let s = self.step_mut(step, seq);
                 s.output_lines += lines.len() as u64;
+                if *stream == Stream::Lock
+                    && let Some(last) = lines.last()
+                {
+                    s.lock_wait = (!last.starts_with(LOCK_WAIT_ENDED)).then(|| (at, last.clone()));
+                }
                 let keep = lines.len().min(TAIL_LINES);
                 for line in &lines[lines.len() - keep..] {
                     if s.tail.len() == TAIL_LINES {
@@ -428,6 +439,7 @@ impl SessionState {
                 error,
             } => {
                 let s = self.step_mut(step, seq);
+                s.lock_wait = None;
                 s.status = match outcome {
                     Outcome::Succeeded => StepStatus::Succeeded,
                     Outcome::Failed => StepStatus::Failed,

@@ -52,6 +52,7 @@ pub fn plan(phases: usize, steps: usize) -> Plan {
                         readonly: false,
                         backup: false,
                         timeout: None,
+                        lock_timeout: None,
                         checked: false,
                         pos: SourcePos::default(),
                         parent: None,
