@@ -426,6 +426,15 @@ impl Engine {
         if let Some(url) = self.database_url() {
             env.push((DATABASE_URL_VARIABLE.to_string(), url));
         }
+        // Which cluster the session runs against, so a backup can say whose it is.
+        if let Some(id) = self
+            .state
+            .targets
+            .first()
+            .and_then(|t| t.system_identifier.clone())
+        {
+            env.push(("RUNSHEET_SYSTEM_IDENTIFIER".to_string(), id));
+        }
         env.extend(self.setup.variables.iter().cloned());
         env
     }
