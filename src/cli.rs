@@ -96,7 +96,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILTER")]
     pub only: Option<String>,
     /// Headless: sign this manual step in advance (repeatable; `all` for every
-    /// one and every phase hold; `hold` to go on past phase holds).
+    /// one and every phase hold; `hold` to go on past phase holds; a `{verify}`
+    /// step's id to go on past the hold after it).
     #[arg(long, value_name = "STEP")]
     pub approve: Vec<String>,
     /// Headless: re-run this failed or interrupted step (repeatable; `all`).

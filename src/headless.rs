@@ -119,10 +119,12 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                 stop()
             }
         }
-        Next::Hold { .. } if listed(&d.approve, rules::HOLD) => Act::Send(vec![Command::ReleaseHold {
-            who: operator,
-            preapproved: true,
-        }]),
+        Next::Hold { after, .. } if listed(&d.approve, rules::HOLD) || d.approve.contains(&after.id) => {
+            Act::Send(vec![Command::ReleaseHold {
+                who: operator,
+                preapproved: true,
+            }])
+        }
         Next::Hold { .. } => stop(),
         Next::Confirm(_) => match &d.confirm_env {
             Some(typed) => Act::Send(vec![Command::Confirm {

@@ -598,11 +598,12 @@ impl SessionState {
 
     /// The verification whose hold `step` waits behind. A phase of work
     /// ends with its verification: where the environment holds after each
-    /// phase, the step after a `{verify}` step that is not a check itself
-    /// waits until someone releases that hold (the loop only gets here
-    /// once every step before is done). Never during a rollback.
+    /// phase, a step that changes something right after a `{verify}` step
+    /// (the next phase's first change) waits until someone releases that
+    /// hold (the loop only gets here once every step before is done).
+    /// Never during a rollback.
     fn hold_before(&self, step: &Step) -> Option<&Step> {
-        if self.plan.hold != Hold::Phase || self.rolling_back() || step.verify {
+        if self.plan.hold != Hold::Phase || self.rolling_back() || !step.changes_state() {
             return None;
         }
         let mut previous = None;
