@@ -201,7 +201,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Global,
         &[ch('r')],
         Action::Run,
-        "run / continue: start the next step (asks for the environment's name first where the runbook says so)",
+        "run / continue: start the next step (asks for the environment's name first where the runbook says so; at a phase hold, confirms going on)",
     ),
     bind(
         C::Global,
