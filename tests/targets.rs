@@ -220,3 +220,23 @@ fn an_unreachable_database_stops_the_checklist_before_it_asks_anything() {
     );
     assert!(!fx.dir.path().join("ran-first-step").exists(), "no step ran");
 }
+
+#[test]
+fn the_checklist_names_the_database_it_changes() {
+    let db = ScratchDb::create("tui");
+    let fx = Fixture::new(&RUNBOOK.replace("env:TARGET_URL", &db.url));
+    let runbook = fx.runbook();
+    let state = fx.state_dir();
+    let args = [
+        "--state-dir",
+        state.to_str().expect("utf-8"),
+        "run",
+        runbook.to_str().expect("utf-8"),
+    ];
+    let mut tui = Tui::spawn(&args, fx.dir.path(), 240, 40);
+    tui.wait_text("Checklist");
+    let place = fx.state().header.targets[0].place();
+    tui.wait_text(&place);
+    tui.keys("q");
+    let _ = tui.exit_code();
+}

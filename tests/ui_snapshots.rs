@@ -1169,3 +1169,44 @@ fn no_input_or_size_panics() {
         }
     }
 }
+
+#[test]
+fn a_lock_wait_is_on_the_status_line_until_it_ends() {
+    let mut j = Journal::new("development", Mode::Live);
+    j.sign(30, "prerequisites.1", "alice")
+        .sign(60, "prep.notify", "alice");
+    j.push(
+        70,
+        Event::StepStarted {
+            step: "prep.backup".into(),
+            attempt: 1,
+        },
+    );
+    let wait = "waiting 1.2s for AccessShareLock on marks, held by pid 4242 (user ops, application psql, \
+                state idle in transaction, query started 2025-03-01 09:01:00 UTC): LOCK TABLE marks";
+    j.output(72, "prep.backup", Stream::Lock, &[wait]);
+    let footer = |j: &Journal| {
+        let terminal = draw(&app(j.state(), 80, (200, 40)));
+        let buffer = terminal.backend().buffer();
+        let y = buffer.area.height - 1;
+        (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect::<String>()
+    };
+    let shown = footer(&j);
+    assert!(
+        shown.contains("⧖ prep.backup waiting 1.2s") && shown.contains("held by pid 4242"),
+        "{shown}"
+    );
+    j.output(
+        75,
+        "prep.backup",
+        Stream::Lock,
+        &["lock wait ended after about 3s (on marks, held by pid 4242)"],
+    );
+    let shown = footer(&j);
+    assert!(
+        !shown.contains("held by pid"),
+        "the status line lets go of an ended wait: {shown}"
+    );
+}
