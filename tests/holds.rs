@@ -6,7 +6,6 @@
 mod common;
 
 use common::ScratchDb;
-use common::pty::Tui;
 use common::runsheet::{Fixture, text};
 use runsheet::journal::event::{Event, Record};
 use runsheet::journal::reader::read_journal;
@@ -105,14 +104,7 @@ fn headless_stops_at_a_hold_and_goes_on_only_with_a_decision_given_in_advance() 
 fn a_hold_in_the_checklist_waits_and_still_waits_after_sigkill_and_resume() {
     let db = ScratchDb::create("hold_tui");
     let fx = Fixture::new(&runbook(&db.url));
-    let (runbook, state) = (fx.runbook(), fx.state_dir());
-    let base = [
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "run",
-        runbook.to_str().expect("utf-8"),
-    ];
-    let mut tui = Tui::spawn(&base, fx.dir.path(), 120, 40);
+    let mut tui = fx.checklist(&[], 120, 40);
     tui.wait_text("Checklist");
     tui.keys("r");
     tui.wait_text("go on to the next phase");
@@ -127,9 +119,7 @@ fn a_hold_in_the_checklist_waits_and_still_waits_after_sigkill_and_resume() {
     drop(tui);
 
     let id = fx.state().header.session_id;
-    let mut args = base.to_vec();
-    args.extend(["--resume", id.as_str()]);
-    let mut tui = Tui::spawn(&args, fx.dir.path(), 120, 40);
+    let mut tui = fx.checklist(&["--resume", &id], 120, 40);
     tui.wait_text("go on to the next phase");
     // It waits: nothing of phase 2 starts by itself after the crash.
     let journal = records(&fx).len();

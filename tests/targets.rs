@@ -5,7 +5,6 @@
 
 mod common;
 
-use common::pty::Tui;
 use common::runsheet::{Fixture, line_count, text};
 use common::{ScratchDb, url_with_database};
 use runsheet::journal::event::{Event, SessionOutcome};
@@ -201,15 +200,7 @@ fn an_unreachable_database_stops_the_checklist_before_it_asks_anything() {
     let url = url_with_database(&common::server_url(), &name);
     let runbook = RUNBOOK.replace("env:TARGET_URL", &url);
     let fx = Fixture::new(&runbook);
-    let runbook = fx.runbook();
-    let state = fx.state_dir();
-    let args = [
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "run",
-        runbook.to_str().expect("utf-8"),
-    ];
-    let mut tui = Tui::spawn(&args, fx.dir.path(), 100, 30);
+    let mut tui = fx.checklist(&[], 100, 30);
     tui.wait_text("does not exist");
     assert_eq!(tui.exit_code(), 4, "{}", tui.screen());
     let screen = tui.screen();
@@ -225,15 +216,7 @@ fn an_unreachable_database_stops_the_checklist_before_it_asks_anything() {
 fn the_checklist_names_the_database_it_changes() {
     let db = ScratchDb::create("tui");
     let fx = Fixture::new(&RUNBOOK.replace("env:TARGET_URL", &db.url));
-    let runbook = fx.runbook();
-    let state = fx.state_dir();
-    let args = [
-        "--state-dir",
-        state.to_str().expect("utf-8"),
-        "run",
-        runbook.to_str().expect("utf-8"),
-    ];
-    let mut tui = Tui::spawn(&args, fx.dir.path(), 240, 40);
+    let mut tui = fx.checklist(&[], 240, 40);
     tui.wait_text("Checklist");
     let place = fx.state().header.targets[0].place();
     tui.wait_text(&place);

@@ -359,7 +359,8 @@ fn fresh(size: (u16, u16)) -> App {
     app(Journal::new("development", Mode::Live).state(), 12, size)
 }
 
-fn running(size: (u16, u16)) -> App {
+/// A development session whose backup step started at 70 s.
+fn backup_started() -> Journal {
     let mut j = Journal::new("development", Mode::Live);
     j.sign(30, "prerequisites.1", "alice")
         .sign(60, "prep.notify", "alice");
@@ -370,6 +371,11 @@ fn running(size: (u16, u16)) -> App {
             attempt: 1,
         },
     );
+    j
+}
+
+fn running(size: (u16, u16)) -> App {
+    let mut j = backup_started();
     j.output(
         71,
         "prep.backup",
@@ -1172,16 +1178,7 @@ fn no_input_or_size_panics() {
 
 #[test]
 fn a_lock_wait_is_on_the_status_line_until_it_ends() {
-    let mut j = Journal::new("development", Mode::Live);
-    j.sign(30, "prerequisites.1", "alice")
-        .sign(60, "prep.notify", "alice");
-    j.push(
-        70,
-        Event::StepStarted {
-            step: "prep.backup".into(),
-            attempt: 1,
-        },
-    );
+    let mut j = backup_started();
     let wait = "waiting 1.2s for AccessShareLock on marks, held by pid 4242 (user ops, application psql, \
                 state idle in transaction, query started 2025-03-01 09:01:00 UTC): LOCK TABLE marks";
     j.output(72, "prep.backup", Stream::Lock, &[wait]);
