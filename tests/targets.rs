@@ -223,3 +223,63 @@ fn the_checklist_names_the_database_it_changes() {
     tui.keys("q");
     let _ = tui.exit_code();
 }
+
+#[test]
+fn gate_evidence_names_the_database_the_evidence_ran_against() {
+    let (staging, production) = (ScratchDb::create("gate_staging"), ScratchDb::create("gate_prod"));
+    let runbook = format!(
+        r#"+++
+title = "Gated targets"
+[environments.staging]
+database = "{}"
+[environments.production]
+database = "{}"
+requires = ["staging"]
++++
+# Gated targets
+
+## Staging
+
+1. Change staging
+   ```sql
+   CREATE TABLE changed (id int);
+   ```
+
+## Production
+
+1. Change production
+   ```sql
+   CREATE TABLE changed (id int);
+   ```
+"#,
+        staging.url, production.url
+    );
+    let fx = Fixture::new(&runbook);
+    let out = fx.run(&["--env", "staging"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let staging_place = fx.state().header.targets[0].place();
+    let out = fx.run(&["--env", "production"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = fx.state();
+    let gate = state
+        .verifications
+        .iter()
+        .find(|v| v.step.starts_with("gate."))
+        .expect("the gate's evidence");
+    let column = gate
+        .observed
+        .columns
+        .iter()
+        .position(|c| c == "target")
+        .expect("a target column");
+    assert_eq!(
+        gate.observed.rows[0][column], staging_place,
+        "{:?}",
+        gate.observed
+    );
+    assert!(
+        text(&out).contains(&format!("against {staging_place}")),
+        "{}",
+        text(&out)
+    );
+}
