@@ -94,6 +94,10 @@ pub struct RunArgs {
     /// Resume even though the runbook changed since the session started.
     #[arg(long)]
     pub allow_changed_runbook: bool,
+    /// Resume even though the database reached now is another one than the
+    /// session's (another server, cluster or database); the change is journaled.
+    #[arg(long)]
+    pub allow_changed_target: bool,
     /// Let `{file=…}` read files outside the runbook's folder (only for runbooks you trust).
     #[arg(long)]
     pub allow_outside_files: bool,
@@ -103,7 +107,9 @@ pub struct RunArgs {
     /// Run part of the plan: `verify`, `phase:N` or `step:ID`.
     #[arg(long, value_name = "FILTER")]
     pub only: Option<String>,
-    /// Headless: sign this manual step in advance (repeatable; `all` for every one).
+    /// Headless: sign this manual step in advance (repeatable; `all` for every
+    /// one and every phase hold; `hold` to go on past phase holds; a `{verify}`
+    /// step's id to go on past the hold after it).
     #[arg(long, value_name = "STEP")]
     pub approve: Vec<String>,
     /// Headless: re-run this failed or interrupted step (repeatable; `all`).
@@ -178,6 +184,7 @@ fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
         dry_run: args.dry_run,
         resume: args.resume,
         allow_changed_runbook: args.allow_changed_runbook,
+        allow_changed_target: args.allow_changed_target,
         operators: args.operator,
         only: args.only,
         state_dir,
@@ -238,21 +245,24 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
         "OPERATOR",
         &mut list.sessions.iter().map(|s| s.operator.chars().count()),
     );
+    let targets: Vec<String> = list.sessions.iter().map(|s| s.target_label()).collect();
+    let target_w = width("TARGET", &mut targets.iter().map(|t| t.chars().count()));
     let _ = writeln!(
         out,
-        "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} RUNBOOK",
-        "ID", "ENV", "KIND", "OPERATOR", "STARTED (UTC)", "OUTCOME"
+        "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {:<target_w$} RUNBOOK",
+        "ID", "ENV", "KIND", "OPERATOR", "STARTED (UTC)", "OUTCOME", "TARGET"
     );
-    for s in list.sessions {
+    for (s, target) in list.sessions.iter().zip(&targets) {
         let _ = writeln!(
             out,
-            "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {}",
+            "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {:<target_w$} {}",
             s.id,
             s.environment,
             s.kind(),
             s.operator,
             s.started.format("%Y-%m-%d %H:%M:%S"),
             s.outcome.label(),
+            target,
             s.runbook_path
         );
     }

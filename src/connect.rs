@@ -311,18 +311,123 @@ where
 
 /// `host:port/dbname as user`, for messages (never the password).
 pub fn describe_target(cfg: &Config) -> String {
-    let host = match cfg.get_hosts().first() {
+    let host = host_of(cfg);
+    let port = cfg.get_ports().first().copied().unwrap_or(5432);
+    let db = cfg.get_dbname().unwrap_or("?");
+    let user = cfg.get_user().unwrap_or("?");
+    format!("{host}:{port}/{db} as {user}")
+}
+
+/// A database a session's plan uses, as the server named itself when the
+/// session reached it: what the record says was changed (never a password).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Target {
+    /// The host connected to (a Unix socket's directory for a local one).
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    /// The role the session runs as on the server.
+    pub user: String,
+    pub server_version: String,
+    /// `pg_control_system()`'s identifier of the cluster; `None` when the
+    /// role may not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_identifier: Option<String>,
+}
+
+impl Target {
+    /// Whether `other` is the same database: the same place and name, and
+    /// the same cluster where both identifiers are known (a server restored
+    /// elsewhere, or another cluster behind the same address, is another target).
+    pub fn same_as(&self, other: &Target) -> bool {
+        let cluster = match (&self.system_identifier, &other.system_identifier) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        cluster && self.host == other.host && self.port == other.port && self.database == other.database
+    }
+
+    /// `database@host:port`: where, in few words (lists, titles).
+    pub fn place(&self) -> String {
+        format!("{}@{}:{}", self.database, self.host, self.port)
+    }
+
+    /// `host:port/database as user (PostgreSQL 16.4, system 7311…)`, for messages and reports.
+    pub fn describe(&self) -> String {
+        let system = self.system_identifier.as_deref().unwrap_or("unknown");
+        format!(
+            "{}:{}/{} as {} (PostgreSQL {}, system {system})",
+            self.host, self.port, self.database, self.user, self.server_version
+        )
+    }
+}
+
+/// How long reaching a database to identify it may take when the
+/// configuration sets no connect timeout.
+const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Connect to `cfg` once and ask the server who it is: the session's check,
+/// before its first step, that the database is there, and the record of
+/// which one it is.
+pub async fn identify(cfg: &Config) -> Result<Target, ConnectError> {
+    let unreachable = |reason: String| ConnectError::Connect {
+        target: describe_target(cfg),
+        reason,
+    };
+    let limit = cfg
+        .get_connect_timeout()
+        .map_or(IDENTIFY_TIMEOUT, |t| *t + Duration::from_secs(5));
+    let connected = tokio::time::timeout(limit, connect(cfg))
+        .await
+        .map_err(|_| unreachable(format!("no answer within {}", crate::text::duration(limit))))??;
+    let query = |sql: &'static str| {
+        let client = &connected.client;
+        async move {
+            client.simple_query(sql).await.map(|messages| {
+                messages.into_iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).unwrap_or("").to_string())
+                            .collect::<Vec<_>>(),
+                    ),
+                    _ => None,
+                })
+            })
+        }
+    };
+    let about = query("SELECT current_setting('server_version'), current_user, current_database()")
+        .await
+        .map_err(|e| unreachable(scrub(&error_text(&e), cfg.get_password())))?
+        .unwrap_or_default();
+    // Reading the control file may be denied to an unprivileged role: then the
+    // target is known by its place and name only.
+    let system_identifier = query("SELECT system_identifier::text FROM pg_control_system()")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.into_iter().next())
+        .filter(|id| !id.is_empty());
+    let field = |i: usize| about.get(i).cloned().unwrap_or_default();
+    Ok(Target {
+        host: host_of(cfg),
+        port: cfg.get_ports().first().copied().unwrap_or(5432),
+        database: field(2),
+        user: field(1),
+        server_version: field(0),
+        system_identifier,
+    })
+}
+
+/// The first host of `cfg` as messages name it.
+fn host_of(cfg: &Config) -> String {
+    match cfg.get_hosts().first() {
         Some(Host::Tcp(h)) => h.clone(),
         Some(Host::Unix(p)) => p.display().to_string(),
         None => cfg
             .get_hostaddrs()
             .first()
             .map_or_else(|| "localhost".into(), |a| a.to_string()),
-    };
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let db = cfg.get_dbname().unwrap_or("?");
-    let user = cfg.get_user().unwrap_or("?");
-    format!("{host}:{port}/{db} as {user}")
+    }
 }
 
 /// A tokio-postgres error with its causes (its `Display` shows only the kind).

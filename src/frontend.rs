@@ -42,7 +42,7 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
         opts.resume = offer_resume(&opts)?;
     }
     runtime.block_on(async {
-        let launched = launch::launch(&opts)?;
+        let launched = launch::launch(&opts).await?;
         if !headless {
             let options = ui::UiOptions {
                 operator: opts.operators.first().cloned(),

@@ -38,9 +38,10 @@ impl Proof {
     }
 }
 
-/// The columns of a gate's evidence table, in order.
-const EVIDENCE_COLUMNS: [&str; 7] = [
-    "session", "operator", "started", "mode", "outcome", "counts", "why not",
+/// The columns of a gate's evidence table, in order. `target` came last
+/// (journals before it have the first seven).
+const EVIDENCE_COLUMNS: [&str; 8] = [
+    "session", "operator", "started", "mode", "outcome", "counts", "why not", "target",
 ];
 const SESSION_COLUMN: usize = 0;
 const COUNTS_COLUMN: usize = 5;
@@ -133,7 +134,9 @@ fn rolled_back_after<'a>(s: &SessionSummary, saved: &'a [SessionSummary]) -> Opt
 /// counted (the one its summary names), read back from the table the gate
 /// recorded.
 pub fn relied_on(evidence: &Observed) -> Option<&str> {
-    if evidence.columns != EVIDENCE_COLUMNS {
+    let known = evidence.columns.len() > WHY_NOT_COLUMN
+        && evidence.columns.iter().zip(EVIDENCE_COLUMNS).all(|(a, b)| a == b);
+    if !known {
         return None;
     }
     evidence
@@ -176,9 +179,10 @@ pub fn check_session_gate(
         .filter(|s| s.environment == environment && s.id != current_session)
     {
         let why_not = counts_as_evidence(s, &list.sessions, environment, proof, runbook_sha256).err();
+        let target = s.target_label();
         if why_not.is_none() && found.is_none() {
             found = Some(format!(
-                "{} {} by {} on {}",
+                "{} {} by {} on {} against {target}",
                 what,
                 s.id,
                 s.operator,
@@ -193,6 +197,7 @@ pub fn check_session_gate(
             s.outcome.label().to_string(),
             if why_not.is_none() { "yes" } else { "no" }.to_string(),
             why_not.unwrap_or_default(),
+            target,
         ]);
     }
     match found {

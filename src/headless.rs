@@ -122,6 +122,13 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
                 stop()
             }
         }
+        Next::Hold { after, .. } if listed(&d.approve, rules::HOLD) || d.approve.contains(&after.id) => {
+            Act::Send(vec![Command::ReleaseHold {
+                who: operator,
+                preapproved: true,
+            }])
+        }
+        Next::Hold { .. } => stop(),
         Next::Confirm(_) => match &d.confirm_env {
             Some(typed) => Act::Send(vec![Command::Confirm {
                 who: operator,
@@ -232,6 +239,18 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::Skipped { step, who, reason } => {
             line("skipped", format!("{step} by={who:?} reason={reason:?}"))
         }
+        Event::HoldReached { after, title } => line("hold", format!("after {after} {title:?}")),
+        Event::HoldReleased {
+            after,
+            who,
+            preapproved,
+        } => line(
+            "hold-released",
+            format!(
+                "after {after} by={who:?}{}",
+                if *preapproved { " preapproved" } else { "" }
+            ),
+        ),
         Event::EnvironmentConfirmed { who } => line("env-confirmed", format!("by={who:?}")),
         Event::Note { who, text } => line("note", format!("by={who:?} {text:?}")),
         Event::RollbackStarted { who, reason } => {
@@ -281,6 +300,9 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         );
     }
     let _ = writeln!(out, "journal: {}", journal_path.display());
+    for target in &state.targets {
+        let _ = writeln!(out, "target: {}", target.describe());
+    }
     let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
@@ -419,6 +441,7 @@ fn situation(state: &SessionState) -> (String, String, usize) {
         Next::SignOff { step: s, .. } => ("signoff", s.id.clone()),
         Next::Decide(s) => ("decide", s.id.clone()),
         Next::Confirm(s) => ("confirm", s.id.clone()),
+        Next::Hold { step: s, .. } => ("hold", s.id.clone()),
         Next::Start(s) | Next::Running(s) => ("run", s.id.clone()),
         Next::AllDone | Next::Ended => ("end", String::new()),
     };

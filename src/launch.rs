@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
+use crate::connect::{self, Target};
 use crate::engine::runner::{Engine, EngineSetup};
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
@@ -56,6 +57,9 @@ pub struct RunOptions {
     pub journal: Option<String>,
     /// `--take-over`: resume a team session whose driver's connection is gone.
     pub take_over: bool,
+    /// `--allow-changed-target`: resume even though the database reached now
+    /// is another one than the session's (the change is journaled).
+    pub allow_changed_target: bool,
 }
 
 /// A session ready to run.
@@ -86,6 +90,9 @@ pub enum LaunchError {
     Runbook(String),
     #[error("{0}")]
     Usage(String),
+    /// A database the plan uses cannot be reached (or is another one than the session's).
+    #[error("{0}")]
+    Database(String),
     #[error(transparent)]
     Journal(#[from] JournalError),
 }
@@ -95,6 +102,7 @@ impl From<LaunchError> for CliError {
         let code = match &e {
             LaunchError::Journal(JournalError::Postgres(pg)) => team::exit_code(pg),
             LaunchError::Journal(_) => exit::JOURNAL,
+            LaunchError::Database(_) => exit::DATABASE,
             LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
         };
         CliError::new(code, e)
@@ -214,8 +222,25 @@ fn resolve_variables(
     Ok(out)
 }
 
+/// Reach each database the plan uses once, before anything starts, and
+/// say which it is; an unreachable one stops the session from starting.
+async fn reach_targets(plan: &Plan, database: &DatabaseSource) -> Result<Vec<Target>, LaunchError> {
+    if !plan.uses_database() {
+        return Ok(Vec::new());
+    }
+    let stopped = |why: String| {
+        format!("{why}; the session did not start (nothing ran): make the database reachable and run again")
+    };
+    // Where the database is cannot be worked out (a variable not set): the operator's to fix.
+    let config = connect::resolve(database).map_err(|e| LaunchError::Usage(stopped(e.to_string())))?;
+    let target = connect::identify(&config)
+        .await
+        .map_err(|e| LaunchError::Database(stopped(e.to_string())))?;
+    Ok(vec![target])
+}
+
 /// Open (create or resume) a session and build its engine.
-pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
+pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     let (runbook, mut warnings) = load_runbook_with(&opts.runbook, load_options(opts))?;
     let env = pick_environment(&runbook, opts.env.as_deref())?;
     let mut plan = Plan::for_environment(&runbook, env);
@@ -244,6 +269,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         autostart: opts.autostart,
         state_dir: opts.state_dir.clone(),
     };
+    let targets = reach_targets(&plan, &setup.database).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
     if opts.take_over && team.is_none() {
@@ -266,16 +292,18 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             check_resumable(&state, &runbook, env, opts)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
+            let new_targets = changed_targets(&state, targets, opts.allow_changed_target)?;
             let mut journal = journal;
             let mut state = state;
-            let resume = Resume {
+            let reopen = Reopen {
                 operator: &operator,
                 sha: &runbook.content_hash,
                 plan: new_plan,
+                targets: new_targets,
                 run: opts.autostart,
                 taken_over_from,
             };
-            for event in resume_events(&state, resume) {
+            for event in resume_events(&state, reopen) {
                 let record = journal.append(event)?;
                 state.apply(&record);
             }
@@ -300,6 +328,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 only: opts.only.clone(),
                 rollback_only: opts.rollback_only,
                 plan,
+                targets,
             };
             let path = journal_path(&opts.state_dir, &header.session_id);
             let journal = team::create(&opts.state_dir, header, team.as_ref(), &operator)?;
@@ -458,26 +487,66 @@ fn check_resumable(
     Ok(())
 }
 
-/// What the `resumed` event says.
-struct Resume<'a> {
+/// The databases reached now, when they differ from the session's and the
+/// operator allowed it; a refusal naming both when not allowed. A session
+/// recorded before targets were has nothing to compare with.
+fn changed_targets(
+    state: &SessionState,
+    now: Vec<Target>,
+    allowed: bool,
+) -> Result<Option<Vec<Target>>, LaunchError> {
+    let before = &state.targets;
+    let same = before.len() == now.len() && before.iter().zip(&now).all(|(a, b)| a.same_as(b));
+    if before.is_empty() || same {
+        return Ok(None);
+    }
+    if allowed {
+        return Ok(Some(now));
+    }
+    let list = |targets: &[Target]| {
+        if targets.is_empty() {
+            "no database".to_string()
+        } else {
+            targets
+                .iter()
+                .map(Target::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    Err(LaunchError::Database(format!(
+        "session {} ran against {}, but the database reached now is {}; point the session at its own \
+         database and resume again, or resume with --allow-changed-target if the change is intended",
+        state.header.session_id,
+        list(before),
+        list(&now)
+    )))
+}
+
+/// What a resume records about itself.
+struct Reopen<'a> {
     operator: &'a str,
     sha: &'a str,
-    /// The new plan, when the runbook changed.
+    /// The runbook changed and the operator allowed it.
     plan: Option<Box<Plan>>,
+    /// The databases changed and the operator allowed it.
+    targets: Option<Vec<Target>>,
+    /// Run on at once (headless).
     run: bool,
     taken_over_from: Option<Box<Holder>>,
 }
 
 /// The events that reopen a session: `Resumed`, then every step that was
 /// running at the stop marked interrupted (it never re-runs by itself).
-fn resume_events(state: &SessionState, resume: Resume<'_>) -> Vec<Event> {
+fn resume_events(state: &SessionState, reopen: Reopen<'_>) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
-        operator: resume.operator.to_string(),
+        operator: reopen.operator.to_string(),
         host: crate::seat::host_name(),
-        runbook_sha256: resume.sha.to_string(),
-        plan: resume.plan,
-        run: resume.run,
-        taken_over_from: resume.taken_over_from,
+        runbook_sha256: reopen.sha.to_string(),
+        plan: reopen.plan,
+        run: reopen.run,
+        targets: reopen.targets,
+        taken_over_from: reopen.taken_over_from,
     }];
     let mut running: Vec<(&String, u32)> = state
         .steps

@@ -10,7 +10,7 @@ use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, ShellState, Signature,
     Stream,
 };
-use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{Estimate, Gate, Hold, PhaseKind, SourcePos, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::machine::{self, DEFAULT_TIMEOUT, Effect, Input, StepResult, Stop, Timer};
 use runsheet::session::rules::{self, headless_hint};
@@ -32,6 +32,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         backup: false,
         isolated: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,
@@ -100,6 +101,42 @@ fn plan(steps: Vec<Step>) -> Plan {
     }
 }
 
+/// A SQL check (`{verify}`).
+fn check(id: &str) -> Step {
+    Step {
+        verify: true,
+        ..sql(id)
+    }
+}
+
+/// A production plan held phase by phase: phase 1 runs `p1` and checks it
+/// with `v1` and `v1b`, phase 2 runs `p2`.
+fn phased() -> Plan {
+    let phase = |title: &str, steps| PlanPhase {
+        kind: PhaseKind::Execution,
+        title: title.into(),
+        steps,
+        depth: 0,
+        notes: Vec::new(),
+    };
+    Plan {
+        phases: vec![
+            phase("Phase 1", vec![sql("p1"), check("v1"), check("v1b")]),
+            phase("Phase 2", vec![sql("p2")]),
+        ],
+        hold: Hold::Phase,
+        ..plan(Vec::new())
+    }
+}
+
+fn hold_released(after: &str, who: &str, preapproved: bool) -> Event {
+    Event::HoldReleased {
+        after: after.into(),
+        who: who.into(),
+        preapproved,
+    }
+}
+
 /// The plan most tests use: a shell step, a manual step, a SQL change, a gate.
 fn standard() -> Plan {
     plan(vec![shell("a"), manual("b"), sql("c"), gate("g")])
@@ -127,6 +164,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         operator: "alice".into(),
         host: "h".into(),
         runsheet_version: "0".into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan,
@@ -317,7 +355,16 @@ fn states() -> Vec<(&'static str, SessionState)> {
     confirm_plan.confirm = true;
     let mut four_eyes = standard();
     four_eyes.signoffs = 2;
+    let phase_done = [vec![run()], done("p1"), done("v1"), done("v1b")].concat();
     vec![
+        ("held after phase 1", fold(phased(), &phase_done)),
+        (
+            "hold released",
+            fold(
+                phased(),
+                &[phase_done.clone(), vec![hold_released("v1b", "alice", false)]].concat(),
+            ),
+        ),
         ("fresh, paused", fold(p.clone(), &[])),
         ("fresh, running", fold(p.clone(), &[run()])),
         ("a running", fold(p.clone(), &[run(), started("a", 1)])),
@@ -414,6 +461,7 @@ fn every_command(step: &str, environment: &str) -> Vec<Command> {
         abort("stop"),
         note("hello"),
         confirm(environment),
+        release_hold("alice", false),
         rollback("responses 60% slower"),
         detach(),
     ]
@@ -431,6 +479,14 @@ fn command_for(kind: ChoiceKind, step: &str, environment: &str) -> Command {
         ChoiceKind::Skip => skip(step, "not needed"),
         ChoiceKind::Cancel => Command::Cancel,
         ChoiceKind::Abort => abort(""),
+        ChoiceKind::ReleaseHold => release_hold("alice", false),
+    }
+}
+
+fn release_hold(who: &str, preapproved: bool) -> Command {
+    Command::ReleaseHold {
+        who: who.into(),
+        preapproved,
     }
 }
 
@@ -444,6 +500,7 @@ fn kind_of(command: &Command) -> Option<ChoiceKind> {
         Command::Skip { .. } => ChoiceKind::Skip,
         Command::Cancel => ChoiceKind::Cancel,
         Command::Confirm { .. } => ChoiceKind::ConfirmEnv,
+        Command::ReleaseHold { .. } => ChoiceKind::ReleaseHold,
         _ => return None,
     })
 }
@@ -500,6 +557,8 @@ fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
         plan: None,
         run,
         taken_over_from: None,
+
+        targets: None,
     };
     assert!(!fold(standard(), &[run(), resumed(false)]).auto);
     assert!(fold(standard(), &[resumed(true)]).auto);
@@ -949,6 +1008,7 @@ fn every_headless_flag_hinted_is_accepted() {
                 Some(Flag::Skip) => skip(&choice.step, "REASON"),
                 Some(Flag::Override) => override_(&choice.step, "override", "REASON"),
                 Some(Flag::ConfirmEnv) => confirm(&env),
+                Some(Flag::ApproveHold) => release_hold("alice", true),
                 None => unreachable!(),
             };
             assert!(
@@ -1702,4 +1762,105 @@ fn while_the_journal_database_is_behind_only_a_command_starting_a_change_is_refu
         held > 3,
         "retries of a failed, timed-out, cancelled, interrupted a: {held}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Holds: production runs phase by phase.
+
+#[test]
+fn a_phase_hold_stops_after_the_phase_and_its_verification_until_released() {
+    let mut s = fold(phased(), &[run()]);
+    // Phase 1 runs and is verified without a stop between its steps.
+    assert!(matches!(s.next(), Next::Start(st) if st.id == "p1"));
+    journal(&mut s, done("p1"));
+    assert!(matches!(s.next(), Next::Start(st) if st.id == "v1"));
+    journal(&mut s, done("v1"));
+    assert!(
+        matches!(s.next(), Next::Start(st) if st.id == "v1b"),
+        "a check after a check is the same phase's verification"
+    );
+    journal(&mut s, done("v1b"));
+    assert!(matches!(s.next(), Next::Hold { after, step } if after.id == "v1b" && step.id == "p2"));
+    // The engine records the hold once, and starts nothing.
+    let fx = machine::step(&s, Input::Idle { now: now() });
+    assert_eq!(
+        fx,
+        [Effect::Journal(Event::HoldReached {
+            after: "v1b".into(),
+            title: "Step v1b".into()
+        })]
+    );
+    perform(&mut s, fx);
+    assert!(
+        machine::step(&s, Input::Idle { now: now() }).is_empty(),
+        "it waits"
+    );
+    assert!(s.holds[0].reached.is_some());
+    assert_eq!(s.holds[0].released, None);
+    // Going on is a decision: journaled, and the next phase starts.
+    let events = decide(&s, &release_hold("bob", false), now()).expect("released");
+    assert_eq!(events, [hold_released("v1b", "bob", false)]);
+    journal(&mut s, events);
+    assert_eq!(s.holds[0].released.as_ref().map(|r| r.who.as_str()), Some("bob"));
+    let fx = feed(&mut s, Input::Idle { now: now() });
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Spawn { step, .. } if step.id == "p2")),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn a_hold_is_offered_with_its_key_and_headless_flag_and_refused_elsewhere() {
+    let held = state("held after phase 1");
+    let offered = choices(&held);
+    assert_eq!(offered[0].kind, ChoiceKind::ReleaseHold);
+    assert_eq!(offered[0].step, "p2");
+    assert_eq!(offered[0].headless, Some(Flag::ApproveHold));
+    let hint = headless_hint(&held).unwrap_or_default();
+    assert!(
+        hint.contains("v1b \"Step v1b\" passed") && hint.contains("--approve hold"),
+        "{hint}"
+    );
+    assert_eq!(
+        decide(&held, &release_hold(" ", false), now()),
+        Err(Refusal::MissingName)
+    );
+    assert!(
+        decide(&held, &skip("p2", "later"), now()).is_err(),
+        "a skip does not slip past a hold"
+    );
+    for name in ["c next", "a running", "hold released"] {
+        assert_eq!(
+            decide(&state(name), &release_hold("alice", false), now()),
+            Err(Refusal::NoHold),
+            "{name}"
+        );
+    }
+    // A pre-approved release is recorded as such.
+    let events = decide(&held, &release_hold("ci", true), now()).expect("released");
+    assert_eq!(events, [hold_released("v1b", "ci", true)]);
+}
+
+#[test]
+fn no_hold_without_the_setting_and_none_during_a_rollback() {
+    let mut unheld = phased();
+    unheld.hold = Hold::None;
+    let s = fold(
+        unheld,
+        &[vec![run()], done("p1"), done("v1"), done("v1b")].concat(),
+    );
+    assert!(matches!(s.next(), Next::Start(st) if st.id == "p2"));
+    let s = fold(
+        phased(),
+        &[
+            [vec![run()], done("p1"), done("v1"), done("v1b")].concat(),
+            vec![Event::RollbackStarted {
+                who: "alice".into(),
+                reason: "slow".into(),
+            }],
+        ]
+        .concat(),
+    );
+    assert!(matches!(s.next(), Next::Start(st) if st.id == "rb.1"));
 }

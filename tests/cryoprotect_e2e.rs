@@ -279,20 +279,68 @@ fn development_then_staging_then_production_remediate_their_databases() {
     assert_remediated(&staging.url, "staging");
     ran.push((state.header.session_id.clone(), "staging"));
 
-    let (out, state) = site.run(
-        "production",
-        &[
-            "--approve",
-            "all",
+    // Production runs phase by phase, as the plan says: every manual step is
+    // approved in advance, the holds are not. Each run stops at the hold
+    // after a phase's verification, before the next phase changes anything;
+    // a resume approving exactly that hold goes on to the next one.
+    let manual = manual_steps("production");
+    let mut args: Vec<String> = manual
+        .iter()
+        .flat_map(|id| ["--approve".to_string(), id.clone()])
+        .collect();
+    args.extend(
+        [
             "--operator",
             "alice",
             "--operator",
             "bob",
             "--confirm-env",
             "production",
-        ],
+        ]
+        .map(String::from),
     );
+    let run_with = |extra: &[String]| {
+        let all: Vec<&str> = args.iter().chain(extra).map(String::as_str).collect();
+        site.run("production", &all)
+    };
+    let (mut out, mut state) = run_with(&[]);
+    let id = state.header.session_id.clone();
+    for n in 1..=4 {
+        let check = format!("production.phase{n}-verify");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "stops at the hold after phase {n}: {}",
+            text(&out)
+        );
+        assert!(
+            matches!(state.next(), Next::Hold { after, .. } if after.id == check),
+            "held after {check}: {:?}\n{}",
+            state.next(),
+            text(&out)
+        );
+        assert!(text(&out).contains("--approve hold"), "{}", text(&out));
+        assert_eq!(status(&state, &check), StepStatus::Succeeded);
+        let next = format!("production.phase{}-run", n + 1);
+        assert_eq!(status(&state, &next), StepStatus::Pending, "{next} waits");
+        (out, state) = run_with(&["--resume".into(), id.clone(), "--approve".into(), check]);
+    }
     assert_completed(&out, &state, SessionOutcome::Completed);
+    let held: Vec<&str> = state.holds.iter().map(|h| h.after.as_str()).collect();
+    assert_eq!(
+        held,
+        (1..=4)
+            .map(|n| format!("production.phase{n}-verify"))
+            .collect::<Vec<_>>(),
+        "one hold after each phase but the last"
+    );
+    assert!(
+        state
+            .holds
+            .iter()
+            .all(|h| h.released.as_ref().is_some_and(|r| r.preapproved)),
+        "every hold released by a decision given in advance"
+    );
     assert_remediated(&prod.url, "production");
     ran.push((state.header.session_id.clone(), "production"));
     // Every manual step carries both names; the environment was confirmed
@@ -389,10 +437,41 @@ fn development_then_staging_then_production_remediate_their_databases() {
     ran.push((state.header.session_id.clone(), "production"));
 
     assert_deployment_report(&site, &ran);
+    // The record says which database each environment changed.
+    let runbook = runbook_path();
+    let report = site
+        .command(&[
+            "report",
+            "--deployment",
+            runbook.to_str().expect("utf-8 path"),
+            "--format",
+            "md",
+        ])
+        .output()
+        .expect("runsheet report --deployment");
+    let report = text(&report);
+    for db in [&dev, &staging, &prod] {
+        assert!(
+            report.contains(&db.name),
+            "the report names {}: {report}",
+            db.name
+        );
+    }
     eprintln!(
         "development → staging → production: {:.1}s in all",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The ids of the manual steps of `env`'s plan, to approve them in advance.
+fn manual_steps(env: &str) -> Vec<String> {
+    let rb = load(&runbook_path());
+    let env = rb.environment(env).expect("the environment");
+    Plan::for_environment(&rb, env)
+        .steps()
+        .filter(|s| s.kind == StepKind::Manual)
+        .map(|s| s.id.clone())
+        .collect()
 }
 
 /// The deployment report of the site's state dir: every session of `ran`

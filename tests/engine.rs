@@ -36,7 +36,7 @@ async fn a_step_past_its_timeout_is_stopped_by_the_engine_timer() {
         autostart: true,
         ..RunOptions::default()
     };
-    let launched = launch::launch(&opts).expect("launch");
+    let launched = launch::launch(&opts).await.expect("launch");
     let (commands, command_rx) = mpsc::channel(8);
     let engine = tokio::spawn(launched.engine.run(command_rx));
     let mut updates = launched.updates;

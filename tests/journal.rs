@@ -31,6 +31,7 @@ fn header(id: &str) -> Header {
         operator: "ana".into(),
         host: "laptop".into(),
         runsheet_version: "0.1.0".into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan: Plan {
@@ -522,6 +523,7 @@ fn list_sessions_reads_headers_and_tails() {
             plan: None,
             run: false,
             taken_over_from: None,
+            targets: None,
         })
         .unwrap();
     // More output than the tail window, after the last state change.

@@ -176,6 +176,7 @@ fn event() -> impl Strategy<Value = Event> {
                 plan: plan.map(Box::new),
                 run,
                 taken_over_from: None,
+                targets: None,
             }
         ),
         text().prop_map(|who| Event::Run { who }),

@@ -74,6 +74,7 @@ fn header(id: &str) -> Header {
         operator: "Ana".into(),
         host: "deploy-box".into(),
         runsheet_version: "0.1.0".into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan: Plan {

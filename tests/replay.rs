@@ -227,7 +227,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let launched = launch::launch(&opts).expect("launch the session");
+        let launched = launch::launch(&opts).await.expect("launch the session");
         let ids: Vec<String> = launched.state.plan.steps().map(|s| s.id.clone()).collect();
         assert_eq!(ids.len(), 5, "{ids:?}");
         let setup = AppSetup {
@@ -384,6 +384,7 @@ fn step(id: &str, kind: StepKind, verify: bool) -> Step {
         backup: false,
         isolated: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,
@@ -442,6 +443,7 @@ fn header() -> Header {
         operator: "alice".into(),
         host: "ops".into(),
         runsheet_version: "0.1.0".into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan: plan(),

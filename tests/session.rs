@@ -20,6 +20,7 @@ fn step(id: &str, kind: StepKind) -> Step {
         backup: false,
         isolated: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,
@@ -88,6 +89,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         operator: "ana".into(),
         host: "h".into(),
         runsheet_version: "0".into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan,
@@ -213,6 +215,7 @@ fn an_interrupted_step_is_marked_done_by_one_signature_or_skipped_with_a_reason(
             plan: None,
             run: false,
             taken_over_from: None,
+            targets: None,
         },
         Event::StepInterrupted {
             step: "a".into(),

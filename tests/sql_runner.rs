@@ -32,6 +32,7 @@ fn request(db: &ScratchDb, sql: &str) -> SqlRequest {
     SqlRequest {
         config: config(&db.url),
         sql: sql.to_string(),
+        lock_timeout: None,
         dry_run: false,
         verify: false,
         read_only: false,
@@ -464,6 +465,7 @@ fn a_connection_failure_is_clear_and_hides_the_password() {
     let mut req = SqlRequest {
         config: config("postgres://deployer:hunter2@127.0.0.1:1/cryo?connect_timeout=5"),
         sql: "select 1".into(),
+        lock_timeout: None,
         dry_run: false,
         verify: true,
         read_only: true,

@@ -156,7 +156,7 @@ async fn the_checklist_runs_a_real_session_through_the_real_engine() {
         operators: vec!["tester".into()],
         ..RunOptions::default()
     };
-    let launched = launch::launch(&opts).expect("launch the session");
+    let launched = launch::launch(&opts).await.expect("launch the session");
     let journal = launched.journal_path.clone();
     let setup = AppSetup {
         operator: "tester".into(),

@@ -35,6 +35,7 @@ fn app(size: (u16, u16)) -> App {
         operator: "alice".to_string(),
         host: "ops-laptop".to_string(),
         runsheet_version: "0.1.0".to_string(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan: Plan::for_environment(&rb, env),

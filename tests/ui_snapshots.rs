@@ -46,6 +46,7 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         backup: false,
         isolated: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
         parent: None,
@@ -223,6 +224,7 @@ impl Journal {
             operator: "alice".to_string(),
             host: "ops-laptop".to_string(),
             runsheet_version: "0.1.0".to_string(),
+            targets: Vec::new(),
             only: None,
             rollback_only: false,
             plan: plan(environment),
@@ -362,7 +364,8 @@ fn fresh(size: (u16, u16)) -> App {
     app(Journal::new("development", Mode::Live).state(), 12, size)
 }
 
-fn running(size: (u16, u16)) -> App {
+/// A development session whose backup step started at 70 s.
+fn backup_started() -> Journal {
     let mut j = Journal::new("development", Mode::Live);
     j.sign(30, "prerequisites.1", "alice")
         .sign(60, "prep.notify", "alice");
@@ -373,6 +376,11 @@ fn running(size: (u16, u16)) -> App {
             attempt: 1,
         },
     );
+    j
+}
+
+fn running(size: (u16, u16)) -> App {
+    let mut j = backup_started();
     j.output(
         71,
         "prep.backup",
@@ -1379,4 +1387,36 @@ fn the_journal_database_away_is_a_banner_until_it_is_back() {
     })));
     assert!(a.banners().iter().all(|(_, text)| !text.contains("AWAY")));
     cells_with(&draw(&a), "journal database back");
+}
+
+#[test]
+fn a_lock_wait_is_on_the_status_line_until_it_ends() {
+    let mut j = backup_started();
+    let wait = "waiting 1.2s for AccessShareLock on marks, held by pid 4242 (user ops, application psql, \
+                state idle in transaction, query started 2025-03-01 09:01:00 UTC): LOCK TABLE marks";
+    j.output(72, "prep.backup", Stream::Lock, &[wait]);
+    let footer = |j: &Journal| {
+        let terminal = draw(&app(j.state(), 80, (200, 40)));
+        let buffer = terminal.backend().buffer();
+        let y = buffer.area.height - 1;
+        (0..buffer.area.width)
+            .map(|x| buffer[(x, y)].symbol().to_string())
+            .collect::<String>()
+    };
+    let shown = footer(&j);
+    assert!(
+        shown.contains("⧖ prep.backup waiting 1.2s") && shown.contains("held by pid 4242"),
+        "{shown}"
+    );
+    j.output(
+        75,
+        "prep.backup",
+        Stream::Lock,
+        &["lock wait ended after about 3s (on marks, held by pid 4242)"],
+    );
+    let shown = footer(&j);
+    assert!(
+        !shown.contains("held by pid"),
+        "the status line lets go of an ended wait: {shown}"
+    );
 }

@@ -15,6 +15,7 @@ pub fn header(id: &str) -> Header {
         operator: "bench".into(),
         host: "bench".into(),
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
+        targets: Vec::new(),
         only: None,
         rollback_only: false,
         plan: Plan {

@@ -5,9 +5,12 @@
 # rules live in one place and are part of the runbook's hash.
 #
 # A backup is a pg_dump custom-format archive,
-#   $CRYO_BACKUP_DIR/$RUNSHEET_ENV/<UTC time>-<step id>.dump
+#   $CRYO_BACKUP_DIR/$RUNSHEET_ENV/<UTC time>-<system id>-<session>-<step id>.dump
 # written under a temporary name and renamed only once `pg_restore --list`
-# has read it back, so every *.dump file there is a verified backup.
+# has read it back, so every *.dump file there is a verified backup. Its
+# name says which cluster it is of (the server's system identifier) and which
+# session made it: a session counts only its own backups of its own target,
+# never a dump an earlier session (or another server) left in the folder.
 # CRYO_BACKUP_DIR is relative to the runbook's folder unless absolute.
 
 set -euo pipefail
@@ -27,11 +30,29 @@ need_tools() {
     done
 }
 
-# The backups of this environment, newest first (names start with the time).
+# The system identifier of the database this session runs against (runsheet
+# records it when the session starts; asked of the server otherwise).
+target_id() {
+    if [[ -n ${RUNSHEET_SYSTEM_IDENTIFIER:-} ]]; then
+        printf '%s\n' "$RUNSHEET_SYSTEM_IDENTIFIER"
+        return
+    fi
+    need_tools psql
+    psql -X -Atq -d "$RUNSHEET_DATABASE_URL" -c 'select system_identifier from pg_control_system()'
+}
+
+# The backups of this target, newest first (names start with the time); with
+# `session`, only those this session made.
 backups_newest_first() {
-    local files=()
+    local id pattern files=()
+    id=$(target_id)
+    pattern="*-$id-*.dump"
+    if [[ ${1:-} == session ]]; then
+        pattern="*-$id-${RUNSHEET_SESSION:?not run by runsheet: RUNSHEET_SESSION is not set}-*.dump"
+    fi
     shopt -s nullglob
-    files=("$backup_dir"/*.dump)
+    # shellcheck disable=SC2206 # the pattern is meant to glob
+    files=("$backup_dir"/$pattern)
     shopt -u nullglob
     local i
     for ((i = ${#files[@]} - 1; i >= 0; i--)); do
@@ -39,34 +60,52 @@ backups_newest_first() {
     done
 }
 
+# The archive being written; global, because the EXIT trap that removes it
+# after a failure runs once create_backup's locals are gone.
+backup_partial=""
+
 # Dump the environment's database and prove the archive can be read back.
+# On failure the partial file is removed and pg_dump's own words are shown.
 create_backup() {
     need_tools pg_dump pg_restore
     mkdir -p "$backup_dir"
-    local file partial entries
-    file="$backup_dir/$(date -u +%Y%m%dT%H%M%SZ)-${RUNSHEET_STEP:-backup}.dump"
-    partial="$file.partial"
-    trap 'rm -f "$partial"' EXIT
-    echo "pg_dump --format=custom of the $RUNSHEET_ENV database to $file"
-    pg_dump --format=custom --file="$partial" "$RUNSHEET_DATABASE_URL"
-    entries=$(pg_restore --list "$partial" | grep -c '^[0-9]')
-    mv "$partial" "$file"
+    local file entries errors id toc
+    id=$(target_id)
+    file="$backup_dir/$(date -u +%Y%m%dT%H%M%SZ)-$id-${RUNSHEET_SESSION:-nosession}-${RUNSHEET_STEP:-backup}.dump"
+    backup_partial="$file.partial"
+    trap 'rm -f -- "$backup_partial"' EXIT
+    echo "pg_dump --format=custom of the $RUNSHEET_ENV database (system $id) to $file"
+    if ! errors=$(pg_dump --format=custom --file="$backup_partial" "$RUNSHEET_DATABASE_URL" 2>&1); then
+        rm -f -- "$backup_partial"
+        echo "pg_dump failed, so no backup was made: ${errors:-it gave no reason}" >&2
+        exit 1
+    fi
+    [[ -z $errors ]] || echo "$errors" >&2
+    if ! toc=$(pg_restore --list "$backup_partial"); then
+        rm -f -- "$backup_partial"
+        echo "pg_restore --list cannot read the archive pg_dump wrote, so no backup was made" >&2
+        exit 1
+    fi
+    entries=$(grep -c '^[0-9]' <<<"$toc" || true)
+    mv "$backup_partial" "$file"
     trap - EXIT
     echo "verified backup: $file ($(du -h "$file" | cut -f1), $entries archive entries read back by pg_restore --list)"
 }
 
-# Keep the newest backup that pg_restore can read; make one when there is none.
+# Keep the newest backup this session made of this target that pg_restore can
+# read; make one when there is none. A dump an earlier session left behind
+# never counts: a new session backs up the database as it is now.
 ensure_backup() {
     need_tools pg_dump pg_restore
     local file
     while IFS= read -r file; do
         if pg_restore --list "$file" >/dev/null 2>&1; then
-            echo "verified backup exists: $file (pg_restore --list reads it)"
+            echo "verified backup of this session exists: $file (pg_restore --list reads it)"
             return 0
         fi
         echo "not a usable backup, ignored: $file (pg_restore --list cannot read it)"
-    done < <(backups_newest_first)
-    echo "no verified backup of the $RUNSHEET_ENV database in $backup_dir yet: making one"
+    done < <(backups_newest_first session)
+    echo "no verified backup of the $RUNSHEET_ENV database made in this session in $backup_dir yet: making one"
     create_backup
 }
 
@@ -79,8 +118,9 @@ is_pre_remediation() {
         ! grep -Eq '^[0-9]+; [0-9]+ [0-9]+ (ROW SECURITY|POLICY) ' <<<"$toc"
 }
 
-# Replace everything in schema public with the newest pre-remediation backup,
-# in one transaction (rolled back under a dry run).
+# Replace everything in schema public with the newest pre-remediation backup
+# of this target (made by any session: a rollback session restores what the
+# session it undoes backed up), in one transaction (rolled back under a dry run).
 restore_latest_backup() {
     need_tools pg_restore psql
     local file chosen=""
@@ -155,7 +195,8 @@ SQL
 }
 
 # The Rollback Procedure can run here: the section is in the runbook, the
-# tools are installed, and a pre-remediation backup is there to restore.
+# tools are installed, and a pre-remediation backup this session made of this
+# target is there to restore.
 check_rollback_ready() {
     local runbook=cryoprotect-remediation.md
     if ! grep -qx '## Rollback Procedure' "$runbook"; then
@@ -169,7 +210,7 @@ check_rollback_ready() {
             echo "rollback plan in place: the Rollback Procedure of $runbook, pg_restore and psql, and a pre-remediation backup to restore: $file"
             return 0
         fi
-    done < <(backups_newest_first)
-    echo "no pre-remediation backup of the $RUNSHEET_ENV database in $backup_dir, so a rollback could not undo phase 4; make one (step prerequisites.backup) before any phase runs" >&2
+    done < <(backups_newest_first session)
+    echo "no pre-remediation backup of the $RUNSHEET_ENV database made in this session in $backup_dir, so a rollback could not undo phase 4; make one (step prerequisites.backup) before any phase runs" >&2
     exit 1
 }

@@ -1,6 +1,7 @@
 //! The engine: the thin driver around the session core, and the runners
 //! that run steps (shell, SQL).
 
+pub mod locks;
 pub mod runner;
 pub mod shell;
 pub mod shell_state;

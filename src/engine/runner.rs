@@ -27,6 +27,7 @@ use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
+use crate::runbook::plan::DATABASE_URL_VARIABLE;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
 use crate::session::{Command, SessionState, Update, rules};
@@ -396,6 +397,7 @@ impl Engine {
                     let req = SqlRequest {
                         config,
                         sql: sql.clone(),
+                        lock_timeout: step.lock_timeout.or(self.state.plan.lock_timeout),
                         dry_run,
                         verify: step.verify,
                         read_only: !step.changes_state(),
@@ -521,7 +523,16 @@ impl Engine {
             ("RUNSHEET_STEP".to_string(), step.id.clone()),
         ];
         if let Some(url) = self.database_url() {
-            env.push(("RUNSHEET_DATABASE_URL".to_string(), url));
+            env.push((DATABASE_URL_VARIABLE.to_string(), url));
+        }
+        // Which cluster the session runs against, so a backup can say whose it is.
+        if let Some(id) = self
+            .state
+            .targets
+            .first()
+            .and_then(|t| t.system_identifier.clone())
+        {
+            env.push(("RUNSHEET_SYSTEM_IDENTIFIER".to_string(), id));
         }
         env.extend(self.setup.variables.iter().cloned());
         env

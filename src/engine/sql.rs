@@ -16,11 +16,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::error::{DbError, ErrorPosition, Severity};
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 use tokio_util::sync::CancellationToken;
 
-use super::{OutputLine, Stopper};
+use super::{OutputLine, Stopper, locks};
 use crate::connect::{self, Connected};
 use crate::journal::event::{Observed, Outcome, Stream};
 use crate::sql_split::{self, Statement, TxControl};
@@ -45,6 +46,9 @@ const ECHO_CHARS: usize = 160;
 pub struct SqlRequest {
     pub config: Config,
     pub sql: String,
+    /// `SET lock_timeout` for the step's statements: a lock not granted in
+    /// time fails the statement with SQLSTATE 55P03 instead of waiting.
+    pub lock_timeout: Option<Duration>,
     /// Roll everything back at the end, and skip what cannot be rolled back.
     pub dry_run: bool,
     /// A check: decide `passed` from the rows returned.
@@ -107,6 +111,18 @@ pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLin
     };
     log.info(format!("connected to {}", connect::describe_target(&req.config)))
         .await;
+    if let Some(limit) = req.lock_timeout
+        && let Err(e) = set_lock_timeout(&client, limit, &log).await
+    {
+        let sentence = format!("cannot set lock_timeout: {}", describe_error(&e));
+        log.line(Stream::Error, sentence.clone()).await;
+        return verdict(Outcome::Failed, Some(sentence));
+    }
+    // Dropped with the step: the watcher stops when the step does.
+    let _lock_watch = match locks::backend_pid(&client).await {
+        Some(pid) => Some(locks::watch(&req.config, pid, log.out.clone())),
+        None => None,
+    };
 
     let stop = CancellationToken::new();
     let token = client.cancel_token();
@@ -628,7 +644,10 @@ async fn report_error(log: &Log, sql: &str, stmt: &Statement, e: &tokio_postgres
         Some(ErrorPosition::Original(pos)) => position_in_script(sql, stmt, *pos),
         _ => (stmt.line, None),
     };
-    let sentence = format!("{} {code} at line {line}: {}", db.severity(), db.message());
+    let mut sentence = format!("{} {code} at line {line}: {}", db.severity(), db.message());
+    if *db.code() == SqlState::LOCK_NOT_AVAILABLE {
+        sentence.push_str(" (a lock was not granted within the step's lock_timeout; see the lock lines above for who held it)");
+    }
     log.line(
         Stream::Error,
         format!("{} {code}: {}", db.severity(), db.message()),
@@ -683,6 +702,17 @@ fn describe_error(e: &tokio_postgres::Error) -> String {
         Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
         None => connect::error_text(e),
     }
+}
+
+/// Limit how long each statement of the step may wait for a lock.
+async fn set_lock_timeout(client: &Client, limit: Duration, log: &Log) -> Result<(), tokio_postgres::Error> {
+    let sql = format!("SET lock_timeout = '{}ms'", limit.as_millis());
+    log.info(format!(
+        "{sql}    (a lock not granted within {} fails the statement)",
+        crate::text::duration(limit)
+    ))
+    .await;
+    client.batch_execute(&sql).await
 }
 
 async fn sleep_or_never(at: Option<Instant>) {

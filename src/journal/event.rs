@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::connect::Target;
 use crate::runbook::plan::Plan;
 use crate::seat::Seat;
 
@@ -55,6 +56,10 @@ pub struct Header {
     pub rollback_only: bool,
     /// The plan as it was when the session started.
     pub plan: Plan,
+    /// Each database the plan uses, as reached before the first step.
+    /// Journals written before targets were recorded have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
 }
 
 impl Header {
@@ -97,7 +102,13 @@ pub enum Stream {
     Notice,
     /// Errors reported about the step (SQL errors with SQLSTATE, spawn failures).
     Error,
+    /// What a SQL step waits for: a lock another backend holds (one line per
+    /// change of relation or holder), and [`LOCK_WAIT_ENDED`] when it is granted.
+    Lock,
 }
+
+/// How a `lock` stream line saying the wait is over begins.
+pub const LOCK_WAIT_ENDED: &str = "lock wait ended";
 
 impl Stream {
     /// The stream's short name, as log lines and reports are prefixed with it.
@@ -108,6 +119,7 @@ impl Stream {
             Stream::Info => "info",
             Stream::Notice => "notice",
             Stream::Error => "error",
+            Stream::Lock => "lock",
         }
     }
 }
@@ -311,6 +323,10 @@ pub enum Event {
         /// was gone, taken over with `--take-over` (absent in older journals).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         taken_over_from: Option<Box<super::postgres::lock::Holder>>,
+        /// The databases reached now differ from the session's and the
+        /// operator allowed it (`--allow-changed-target`): these apply from here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        targets: Option<Vec<Target>>,
     },
     /// The operator ran the session: automated steps start one after another.
     Run {
@@ -374,6 +390,21 @@ pub enum Event {
         step: String,
         who: String,
         reason: String,
+    },
+    /// A phase of an environment with `hold = "phase"` ended with its
+    /// verification, step `after` (titled `title`): nothing more starts
+    /// until an operator confirms going on.
+    HoldReached {
+        after: String,
+        title: String,
+    },
+    /// An operator confirmed going on past the hold after step `after`
+    /// (`preapproved`: given in advance on the command line, `--approve hold`).
+    HoldReleased {
+        after: String,
+        who: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        preapproved: bool,
     },
     /// The operator typed the environment's name before the first change.
     EnvironmentConfirmed {

@@ -13,7 +13,7 @@ use directories::ProjectDirs;
 
 use super::JournalError;
 use super::chain::parse_line_unchecked;
-use super::event::{Event, Mode, SessionOutcome, session_kind};
+use super::event::{Event, Mode, SessionOutcome, Target, session_kind};
 use super::file::journal_path;
 use super::reader::{Integrity, JournalStream};
 
@@ -77,6 +77,22 @@ pub struct SessionSummary {
     /// Time of the last complete line.
     pub last_event: DateTime<Utc>,
     pub outcome: SessionStatus,
+    /// The databases the header records (as the session started).
+    pub targets: Vec<Target>,
+}
+
+impl SessionSummary {
+    /// The session's databases as `database@host:port`, or `-` for none recorded.
+    pub fn target_label(&self) -> String {
+        if self.targets.is_empty() {
+            return "-".to_string();
+        }
+        self.targets
+            .iter()
+            .map(Target::place)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl SessionSummary {
@@ -225,6 +241,7 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         started: header_record.ts,
         last_event: last_event.unwrap_or(header_record.ts),
         outcome,
+        targets: header.targets,
     })
 }
 

@@ -300,6 +300,21 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
                 .map(|from| format!(", taking over from {from}"))
                 .unwrap_or_default()
         ),
+        Event::HoldReached { after, .. } => {
+            format!(
+                "hold after {}: the next phase waits for a confirmation",
+                step(after)
+            )
+        }
+        Event::HoldReleased {
+            after,
+            who,
+            preapproved,
+        } => format!(
+            "{who} confirmed going on after {}{}",
+            step(after),
+            if *preapproved { " (pre-approved)" } else { "" }
+        ),
         Event::Run { who } => format!("{who} ran the session: steps start one after another"),
         Event::Pause { who } => format!("{who} paused the session: no new step starts"),
         Event::StepInterrupted { step: s, attempt } => format!("{} interrupted (attempt {attempt})", step(s)),

@@ -431,9 +431,16 @@ impl Deployment {
                     mode.extend([text(", only "), Span::Code(only.clone())]);
                 }
                 let integrity = d.report.integrity.describe();
+                let places: Vec<String> = s.targets.iter().map(|t| t.target.place()).collect();
+                let database = if places.is_empty() {
+                    text("-")
+                } else {
+                    Span::Code(places.join(", "))
+                };
                 vec![
                     vec![Span::Code(s.id.clone())],
                     vec![text(&s.environment)],
+                    vec![database],
                     mode,
                     vec![text(s.operators.join(", "))],
                     vec![Span::Time(s.started)],
@@ -454,6 +461,7 @@ impl Deployment {
             columns: columns(&[
                 "Session",
                 "Environment",
+                "Database",
                 "Mode",
                 "Operators",
                 "Started",

@@ -117,6 +117,22 @@ pub fn value(report: &Report) -> Value {
             "steps_done": s.steps_done,
             "steps_total": s.steps_total,
             "resumes": s.resumes.iter().map(|r| json!({ "at": time(r.at), "who": r.who })).collect::<Vec<_>>(),
+            "holds": s.holds.iter().map(|h| json!({
+                "phase": h.phase,
+                "reached": h.reached.map(time),
+                "released": h.released.as_ref().map(|r| time(r.at)),
+                "released_by": h.released.as_ref().map(|r| r.who.clone()),
+                "preapproved": h.released.as_ref().is_some_and(|r| r.preapproved),
+            })).collect::<Vec<_>>(),
+            "targets": s.targets.iter().map(|t| json!({
+                "since": t.since.map(time),
+                "host": t.target.host,
+                "port": t.target.port,
+                "database": t.target.database,
+                "user": t.target.user,
+                "server_version": t.target.server_version,
+                "system_identifier": t.target.system_identifier,
+            })).collect::<Vec<_>>(),
         },
         "integrity": {
             "verified": report.integrity.broken.is_none(),

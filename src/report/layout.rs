@@ -119,6 +119,17 @@ impl Report {
         row("Runbook", vec![text(&s.runbook_path)]);
         row("Runbook SHA-256", vec![Span::Code(s.runbook_sha256.clone())]);
         row("Environment", vec![text(&s.environment)]);
+        for t in &s.targets {
+            let mut cell = vec![Span::Code(t.target.describe())];
+            if let Some(at) = t.since {
+                cell.extend([
+                    text(" from the resume at "),
+                    Span::Time(at),
+                    text(" (target changed)"),
+                ]);
+            }
+            row("Database", cell);
+        }
         row(
             "Mode",
             match s.mode {
@@ -176,6 +187,19 @@ impl Report {
                 resumed.extend([Span::Time(r.at), text(" by "), text(&r.who)]);
             }
             row("Resumed", resumed);
+        }
+        if !s.holds.is_empty() {
+            let mut holds = Vec::new();
+            for (i, h) in s.holds.iter().enumerate() {
+                if i > 0 {
+                    holds.push(Span::Break);
+                }
+                holds.push(match h.released {
+                    Some(_) => text(h.describe()),
+                    None => Span::Flag(Tone::Warn, h.describe()),
+                });
+            }
+            row("Holds", holds);
         }
         let integrity = self.integrity.describe();
         row(

@@ -29,12 +29,14 @@ use chrono::{DateTime, Utc};
 
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
-use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome};
+use crate::journal::event::{Mode, Observed, Outcome, SessionOutcome, Target};
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use crate::secrets::redact_connection_passwords;
-use crate::session::{Attempt, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult};
+use crate::session::{
+    Attempt, HoldRelease, MissingHeader, Note, SessionState, StepState, StepStatus, VerificationResult,
+};
 use timeline::Timeline;
 
 /// The output formats of `runsheet report`.
@@ -265,6 +267,55 @@ pub struct SessionInfo {
     pub steps_done: usize,
     pub steps_total: usize,
     pub resumes: Vec<Note>,
+    /// The databases the session ran against: the header's, then any an
+    /// allowed resume (`--allow-changed-target`) reached instead.
+    pub targets: Vec<TargetReport>,
+    /// The holds after phases (`hold = "phase"`), in the order reached.
+    pub holds: Vec<HoldReport>,
+}
+
+/// A hold after a phase: when it began, and who confirmed going on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldReport {
+    /// The finished phase's title.
+    pub phase: String,
+    pub reached: Option<DateTime<Utc>>,
+    /// Who confirmed going on (the name cleaned for display).
+    pub released: Option<HoldRelease>,
+}
+
+impl HoldReport {
+    /// "after Phase 1: confirmed by bob at 10:05:00 UTC after 5m", or that it still waits.
+    pub fn describe(&self) -> String {
+        let waited = |to: DateTime<Utc>| {
+            self.reached
+                .and_then(|from| (to - from).to_std().ok())
+                .map(|d| format!(" after {}", crate::text::duration(d)))
+                .unwrap_or_default()
+        };
+        match &self.released {
+            Some(r) => format!(
+                "after {}: {} by {} at {}{}",
+                self.phase,
+                if r.preapproved {
+                    "pre-approved on the command line"
+                } else {
+                    "confirmed"
+                },
+                r.who,
+                time_label(r.at),
+                waited(r.at)
+            ),
+            None => format!("after {}: still waiting for a confirmation to go on", self.phase),
+        }
+    }
+}
+/// A database the session ran against, and since when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetReport {
+    /// The resume from which it applied; `None`: from the start.
+    pub since: Option<DateTime<Utc>>,
+    pub target: Target,
 }
 
 /// How the session ended, or that it did not.
@@ -646,6 +697,29 @@ pub struct WarningReport {
 }
 
 /// Text from the journal, with any connection password masked once more.
+/// The header's targets, then those of each resume that changed them.
+fn target_reports(state: &SessionState) -> Vec<TargetReport> {
+    let cleaned = |t: &Target| Target {
+        host: clean(&t.host),
+        database: clean(&t.database),
+        user: clean(&t.user),
+        server_version: clean(&t.server_version),
+        system_identifier: t.system_identifier.as_deref().map(clean),
+        port: t.port,
+    };
+    let first = state.header.targets.iter().map(|t| TargetReport {
+        since: None,
+        target: cleaned(t),
+    });
+    let changed = state.resumes.iter().flat_map(|r| {
+        r.changed_targets.iter().flatten().map(move |t| TargetReport {
+            since: Some(r.at),
+            target: cleaned(t),
+        })
+    });
+    first.chain(changed).collect()
+}
+
 fn clean(text: &str) -> String {
     redact_connection_passwords(text).into_owned()
 }
@@ -694,6 +768,19 @@ impl Report {
                     at: r.at,
                     who: clean(&r.who),
                     text: String::new(),
+                })
+                .collect(),
+            targets: target_reports(state),
+            holds: state
+                .holds
+                .iter()
+                .map(|h| HoldReport {
+                    phase: clean(&h.title),
+                    reached: h.reached,
+                    released: h.released.as_ref().map(|r| HoldRelease {
+                        who: clean(&r.who),
+                        ..r.clone()
+                    }),
                 })
                 .collect(),
         };
@@ -1026,6 +1113,7 @@ mod tests {
             backup: false,
             isolated: false,
             timeout: None,
+            lock_timeout: None,
             checked: false,
             pos: SourcePos::default(),
             parent: None,
@@ -1070,6 +1158,7 @@ mod tests {
             operator: "ann".into(),
             host: "h".into(),
             runsheet_version: "0".into(),
+            targets: Vec::new(),
             only: None,
             rollback_only: false,
             plan,

@@ -236,6 +236,7 @@ fn glyph(kind: MarkKind) -> &'static str {
         }
         MarkKind::Note => "<path class=\"g-note\" d=\"M-5,-5H5V2H0L-3,5V2H-5Z\"/>",
         MarkKind::Rollback => "<path class=\"g-rollback\" d=\"M5,-5.5L-4,0L5,5.5Z\"/>",
+        MarkKind::Hold => "<path class=\"g-hold\" d=\"M-5,-5H-1V5H-5ZM1,-5H5V5H1Z\"/>",
     }
 }
 
@@ -571,6 +572,7 @@ fn legend(out: &mut String, id: &str, y: f64) -> std::fmt::Result {
         Sample::Mark(MarkKind::Skip),
         Sample::Mark(MarkKind::Note),
         Sample::Mark(MarkKind::Rollback),
+        Sample::Mark(MarkKind::Hold),
         Sample::Gap,
     ];
     writeln!(out, "<g class=\"legend\">")?;
@@ -676,6 +678,7 @@ figure.timeline svg.part { display: block; width: 100%; height: auto;
 .timeline .g-skip { fill: none; stroke: var(--muted); stroke-width: 1.8; stroke-linejoin: round; }
 .timeline .g-note { fill: var(--note); stroke: var(--fg); stroke-width: .6; }
 .timeline .g-rollback { fill: var(--bad); stroke: var(--fg); stroke-width: .6; }
+.timeline .g-hold { fill: var(--warn); stroke: var(--fg); stroke-width: .6; }
 .timeline .f-good { fill: var(--good-fill); }
 .timeline .f-bad { fill: var(--bad-fill); }
 .timeline .f-warn { fill: var(--warn-fill); }

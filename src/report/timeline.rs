@@ -12,8 +12,8 @@
 //!
 //! Built from the report's own parts, so from the fold alone; the SVG
 //! ([`super::svg`]) and the Markdown sketch ([`Timeline::strip`]) only draw
-//! it. Phase holds are not journaled yet; when they are, they become one
-//! more [`MarkKind`].
+//! it. A hold after a phase is a session mark where it was released (or,
+//! still waiting, where it began).
 
 use std::time::Duration;
 
@@ -158,16 +158,19 @@ pub enum MarkKind {
     Note,
     /// The rollback's start.
     Rollback,
+    /// A hold after a phase, where an operator confirmed going on.
+    Hold,
 }
 
 impl MarkKind {
-    pub const ALL: [MarkKind; 6] = [
+    pub const ALL: [MarkKind; 7] = [
         MarkKind::Failure,
         MarkKind::SignOff,
         MarkKind::Override,
         MarkKind::Skip,
         MarkKind::Note,
         MarkKind::Rollback,
+        MarkKind::Hold,
     ];
 
     /// The class name the SVG gives it.
@@ -179,6 +182,7 @@ impl MarkKind {
             MarkKind::Skip => "skip",
             MarkKind::Note => "note",
             MarkKind::Rollback => "rollback",
+            MarkKind::Hold => "hold",
         }
     }
 
@@ -191,6 +195,7 @@ impl MarkKind {
             MarkKind::Skip => "skip",
             MarkKind::Note => "note",
             MarkKind::Rollback => "rollback",
+            MarkKind::Hold => "hold after a phase",
         }
     }
 }
@@ -369,6 +374,14 @@ impl Timeline {
                 text: format!("rollback {}", r.describe()),
             });
         }
+        session_marks.extend(session.holds.iter().filter_map(|h| {
+            let at = h.released.as_ref().map(|r| r.at).or(h.reached)?;
+            Some(Mark {
+                at,
+                kind: MarkKind::Hold,
+                text: format!("hold {}", h.describe()),
+            })
+        }));
         session_marks.sort_by_key(|m| m.at);
 
         let busy = groups

@@ -9,7 +9,7 @@ use std::path::Path;
 use super::duration::{format_duration, format_estimate};
 use super::loader::{self, LoadOptions, Loaded};
 use super::model::{
-    DatabaseSource, Environment, IMPLICIT_ENVIRONMENT, Layout, Note, Phase, PhaseKind, ReferenceKind,
+    DatabaseSource, Environment, Hold, IMPLICIT_ENVIRONMENT, Layout, Note, Phase, PhaseKind, ReferenceKind,
     Runbook, Step, ValueSource,
 };
 use crate::secrets::redact_connection_passwords;
@@ -184,6 +184,9 @@ fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "  confirm       {}", yes_no(env.confirm))?;
     writeln!(out, "  signoffs      {}", env.signoffs)?;
     writeln!(out, "  min backups   {}", env.min_backups)?;
+    if env.hold == Hold::Phase {
+        writeln!(out, "  hold          after each phase's verification")?;
+    }
     writeln!(
         out,
         "  estimate      {}",
@@ -331,6 +334,7 @@ mod tests {
             backup: false,
             isolated: false,
             timeout: Some(std::time::Duration::from_secs(600)),
+            lock_timeout: None,
             checked: false,
             pos: Default::default(),
             parent: None,

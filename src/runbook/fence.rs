@@ -57,6 +57,8 @@ pub(crate) enum Attr {
     Isolated,
     Id(String),
     Timeout(Duration),
+    /// How long a SQL statement may wait for a lock (`SET lock_timeout`).
+    LockTimeout(Duration),
     File(String),
 }
 
@@ -69,6 +71,7 @@ impl Attr {
             Attr::Isolated => "isolated",
             Attr::Id(_) => "id",
             Attr::Timeout(_) => "timeout",
+            Attr::LockTimeout(_) => "lock_timeout",
             Attr::File(_) => "file",
         }
     }
@@ -89,7 +92,8 @@ pub(crate) struct InfoError {
     pub message: String,
 }
 
-const KNOWN: &str = "verify, readonly, backup, isolated, id=NAME, timeout=DURATION, file=PATH";
+const KNOWN: &str =
+    "verify, readonly, backup, isolated, id=NAME, timeout=DURATION, lock_timeout=DURATION, file=PATH";
 
 /// Parse an info string. Returns the info (with every attribute that parsed)
 /// and the problems found, so one bad attribute does not hide the others.
@@ -213,17 +217,18 @@ fn attr(key: &str, value: Option<String>) -> Result<Attr, String> {
                 ))
             }
         }
-        "timeout" => {
-            let text = needs("10m")?;
-            match parse_duration(&text) {
-                Some(d) if !d.is_zero() => Ok(Attr::Timeout(d)),
-                _ => Err(format!(
-                    "timeout '{text}' is not a duration; write e.g. 30s, 10m or 2h"
-                )),
-            }
-        }
+        "timeout" => positive_duration(key, &needs("10m")?, "30s, 10m or 2h").map(Attr::Timeout),
+        "lock_timeout" => positive_duration(key, &needs("5s")?, "5s or 1m").map(Attr::LockTimeout),
         "file" => needs("scripts/phase1.sql").map(Attr::File),
         _ => Err(format!("unknown attribute '{key}'; known attributes are {KNOWN}")),
+    }
+}
+
+/// A duration attribute's value: more than zero.
+fn positive_duration(key: &str, text: &str, examples: &str) -> Result<Duration, String> {
+    match parse_duration(text) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(format!("{key} '{text}' is not a duration; write e.g. {examples}")),
     }
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -18,8 +19,8 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
-use super::duration::parse_estimate;
-use super::model::{DatabaseSource, Estimate, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
+use super::duration::{parse_duration, parse_estimate};
+use super::model::{DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
 use super::source::SourceMap;
 
 /// Where the front matter sits in the file.
@@ -177,6 +178,8 @@ pub(crate) struct EnvSettings {
     pub confirm: bool,
     pub signoffs: u32,
     pub min_backups: u32,
+    pub hold: Hold,
+    pub lock_timeout: Option<Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
 }
@@ -193,6 +196,8 @@ impl EnvSettings {
             confirm: false,
             signoffs: 1,
             min_backups: 0,
+            hold: Hold::None,
+            lock_timeout: None,
             estimate: None,
             window: None,
         }
@@ -268,6 +273,8 @@ struct RawEnvironment {
     confirm: Option<bool>,
     signoffs: Option<Spanned<i64>>,
     min_backups: Option<Spanned<i64>>,
+    hold: Option<Spanned<String>>,
+    lock_timeout: Option<Spanned<String>>,
     estimate: Option<Spanned<String>>,
     window: Option<String>,
 }
@@ -485,6 +492,28 @@ fn environment(
             Err(_) => diags.push(Diagnostic::error(
                 at(n.span()),
                 format!("min_backups = {} is not a count; use 0 or more", n.get_ref()),
+            )),
+        }
+    }
+    if let Some(hold) = raw.hold {
+        match hold.get_ref().as_str() {
+            "phase" => env.hold = Hold::Phase,
+            "none" => env.hold = Hold::None,
+            other => diags.push(Diagnostic::error(
+                at(hold.span()),
+                format!("hold = \"{other}\" is not known; use \"phase\" (stop after each phase) or \"none\""),
+            )),
+        }
+    }
+    if let Some(text) = raw.lock_timeout {
+        match parse_duration(text.get_ref()) {
+            Some(d) if !d.is_zero() => env.lock_timeout = Some(d),
+            _ => diags.push(Diagnostic::error(
+                at(text.span()),
+                format!(
+                    "lock_timeout = \"{}\" is not a duration; write e.g. \"5s\" or \"1m\"",
+                    text.get_ref()
+                ),
             )),
         }
     }

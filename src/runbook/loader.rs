@@ -1204,6 +1204,8 @@ fn environment(s: &frontmatter::EnvSettings, heading: &str, pos: SourcePos) -> E
         confirm: s.confirm,
         signoffs: s.signoffs,
         min_backups: s.min_backups,
+        hold: s.hold,
+        lock_timeout: s.lock_timeout,
         estimate: s.estimate,
         window: s.window.clone(),
         phases: Vec::new(),

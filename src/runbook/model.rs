@@ -119,9 +119,25 @@ pub struct Environment {
     pub signoffs: u32,
     /// Verified backups that must be made in the session before execution starts.
     pub min_backups: u32,
+    /// Where a session stops until an operator confirms going on (`hold = "phase"`).
+    pub hold: Hold,
+    /// How long a SQL statement may wait for a lock (`lock_timeout = "5s"`).
+    pub lock_timeout: Option<Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
+}
+
+/// Where a session of an environment stops for an operator to confirm going
+/// on: production runs phase by phase, each verified before the next starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hold {
+    /// Steps follow one another.
+    #[default]
+    None,
+    /// After each phase (its verification included), before the next one starts.
+    Phase,
 }
 
 impl Environment {
@@ -252,6 +268,10 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub isolated: bool,
     pub timeout: Option<Duration>,
+    /// How long each of its SQL statements may wait for a lock
+    /// (`{lock_timeout=5s}`); the environment's otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<Duration>,
     /// A task-list item written as done (`- [x]`); informative only.
     pub checked: bool,
     pub pos: SourcePos,

@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Environment, Estimate, Gate, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind};
+use super::model::{
+    Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind,
+};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -19,6 +21,13 @@ pub struct Plan {
     pub confirm: bool,
     pub signoffs: u32,
     pub min_backups: u32,
+    /// Stop after each phase until an operator confirms going on. Journals
+    /// written before holds existed have none.
+    #[serde(default, skip_serializing_if = "is_no_hold")]
+    pub hold: Hold,
+    /// How long a SQL statement may wait for a lock, unless its step says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_timeout: Option<std::time::Duration>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub requires: Vec<String>,
@@ -40,6 +49,10 @@ pub struct PlanPhase {
     pub notes: Vec<Note>,
 }
 
+fn is_no_hold(h: &Hold) -> bool {
+    *h == Hold::None
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -55,6 +68,9 @@ impl PlanPhase {
         }
     }
 }
+
+/// The variable a shell step finds the environment's connection string in.
+pub const DATABASE_URL_VARIABLE: &str = "RUNSHEET_DATABASE_URL";
 
 /// The id prefix of the steps runsheet adds to a plan itself (promotion
 /// gates); a runbook's own `{id=…}` may not use it.
@@ -89,6 +105,8 @@ impl Plan {
             confirm: env.confirm,
             signoffs: env.signoffs.max(1),
             min_backups: env.min_backups,
+            hold: env.hold,
+            lock_timeout: env.lock_timeout,
             estimate: env.estimate,
             window: env.window.clone(),
             requires: env.requires.clone(),
@@ -99,6 +117,16 @@ impl Plan {
     /// Every forward step, in run order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
         self.phases.iter().flat_map(|p| p.steps.iter())
+    }
+
+    /// Whether a step (forward or rollback) reaches the environment's
+    /// database: a SQL step, or a command handed its connection string.
+    pub fn uses_database(&self) -> bool {
+        self.steps().chain(self.rollback.iter()).any(|s| match &s.kind {
+            StepKind::Sql { .. } => true,
+            StepKind::Shell { script } => script.contains(DATABASE_URL_VARIABLE),
+            _ => false,
+        })
     }
 
     /// A forward or rollback step by id.
@@ -211,6 +239,7 @@ fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
         backup: false,
         isolated: false,
         timeout: None,
+        lock_timeout: None,
         checked: false,
         pos: SourcePos::default(),
     }

@@ -126,6 +126,7 @@ struct Gathered {
     expected: String,
     id: Option<(String, SourcePos)>,
     timeout: Option<Duration>,
+    lock_timeout: Option<Duration>,
     verify: bool,
     readonly: bool,
     backup: bool,
@@ -216,6 +217,7 @@ impl<'a> StepBuilder<'a> {
             backup: g.backup,
             isolated: g.isolated,
             timeout: g.timeout,
+            lock_timeout: g.lock_timeout,
             checked: src.checked,
             pos,
         };
@@ -305,6 +307,13 @@ impl<'a> StepBuilder<'a> {
                         "this step already has a timeout; give one timeout per list item",
                     )),
                     _ => g.timeout = Some(t),
+                },
+                Attr::LockTimeout(t) => match g.lock_timeout {
+                    Some(first) if first != t => diags.push(Diagnostic::error(
+                        pos,
+                        "this step already has a lock_timeout; give one per list item",
+                    )),
+                    _ => g.lock_timeout = Some(t),
                 },
                 Attr::File(path) => {
                     if content.is_some() && !from_file {

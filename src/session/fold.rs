@@ -15,9 +15,10 @@ use chrono::{DateTime, Utc};
 
 use super::rules;
 use crate::journal::event::{
-    Event, Header, Observed, Outcome, Record, SessionOutcome, ShellState, Signature, Stream,
+    Event, Header, LOCK_WAIT_ENDED, Observed, Outcome, Record, SessionOutcome, ShellState, Signature, Stream,
+    Target,
 };
-use crate::runbook::model::{Step, StepKind};
+use crate::runbook::model::{Hold, Step, StepKind};
 use crate::runbook::plan::Plan;
 
 /// Output lines kept per step in the state (the full log stays in the journal).
@@ -146,6 +147,9 @@ pub struct StepState {
     pub output_lines: u64,
     /// The last few output lines, for failure summaries.
     pub tail: VecDeque<(Stream, String)>,
+    /// The lock the running attempt waits for, as last reported (and when):
+    /// the status line shows it until the wait ends or the attempt does.
+    pub lock_wait: Option<(DateTime<Utc>, String)>,
 }
 
 impl StepState {
@@ -161,6 +165,7 @@ impl StepState {
             awaiting_at: None,
             output_lines: 0,
             tail: VecDeque::new(),
+            lock_wait: None,
         }
     }
 
@@ -223,6 +228,29 @@ pub struct Resume {
     pub host: String,
     /// The runbook had changed and the operator allowed it: a new plan applies from here.
     pub changed_plan: bool,
+    /// The databases differed from the session's and the operator allowed
+    /// it: the targets from here on.
+    pub changed_targets: Option<Vec<Target>>,
+}
+
+/// A hold after a phase (`hold = "phase"`): reached, and released by whom.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhaseHold {
+    /// The verification that ended the phase.
+    pub after: String,
+    /// Its title.
+    pub title: String,
+    pub reached: Option<DateTime<Utc>>,
+    pub released: Option<HoldRelease>,
+}
+
+/// Who confirmed going on past a hold, and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HoldRelease {
+    pub at: DateTime<Utc>,
+    pub who: String,
+    /// Given in advance on the command line (`--approve hold`), not in person.
+    pub preapproved: bool,
 }
 
 /// The rollback, once started.
@@ -255,6 +283,9 @@ pub enum Next<'a> {
     },
     /// A step failed or was interrupted: retry, skip or abort.
     Decide(&'a Step),
+    /// A phase ended with its verification `after` and the environment
+    /// holds after each phase: an operator confirms before `step` starts.
+    Hold { after: &'a Step, step: &'a Step },
 }
 
 impl<'a> Next<'a> {
@@ -262,7 +293,7 @@ impl<'a> Next<'a> {
     pub fn step(self) -> Option<&'a Step> {
         match self {
             Next::Running(s) | Next::Start(s) | Next::Confirm(s) | Next::Decide(s) => Some(s),
-            Next::SignOff { step, .. } => Some(step),
+            Next::SignOff { step, .. } | Next::Hold { step, .. } => Some(step),
             Next::AllDone | Next::Ended => None,
         }
     }
@@ -274,6 +305,8 @@ pub struct SessionState {
     pub header: Header,
     /// The plan in force (the header's, or a newer one from an allowed resume).
     pub plan: Plan,
+    /// The databases in force (the header's, or others an allowed resume reached).
+    pub targets: Vec<Target>,
     pub steps: HashMap<String, StepState>,
     pub verifications: Vec<VerificationResult>,
     pub notes: Vec<Note>,
@@ -300,6 +333,8 @@ pub struct SessionState {
     pub shell: Arc<CarriedShell>,
     /// A `shell_state` waiting for its attempt's end: carried if it succeeded.
     shell_pending: Option<(String, u32, ShellState)>,
+    /// Holds after phases, in the order they were reached.
+    pub holds: Vec<PhaseHold>,
 }
 
 /// A journal that does not start with a header cannot be folded.
@@ -315,6 +350,7 @@ impl SessionState {
         };
         Ok(SessionState {
             plan: header.plan.clone(),
+            targets: header.targets.clone(),
             header: (**header).clone(),
             steps: HashMap::new(),
             verifications: Vec::new(),
@@ -332,6 +368,7 @@ impl SessionState {
             resumes: Vec::new(),
             shell: Arc::default(),
             shell_pending: None,
+            holds: Vec::new(),
         })
     }
 
@@ -376,10 +413,14 @@ impl SessionState {
                 host,
                 plan,
                 run,
+                targets,
                 ..
             } => {
                 if let Some(plan) = plan {
                     self.plan = (**plan).clone();
+                }
+                if let Some(targets) = targets {
+                    self.targets = targets.clone();
                 }
                 self.detached = false;
                 self.auto = *run;
@@ -388,6 +429,7 @@ impl SessionState {
                     who: operator.clone(),
                     host: host.clone(),
                     changed_plan: plan.is_some(),
+                    changed_targets: targets.clone(),
                 });
             }
             Event::Run { .. } => self.auto = true,
@@ -395,6 +437,7 @@ impl SessionState {
             Event::StepInterrupted { step, .. } => {
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Interrupted;
+                s.lock_wait = None;
                 if let Some(a) = s.attempts.last_mut().filter(|a| a.outcome.is_none()) {
                     a.interrupted = true;
                 }
@@ -408,6 +451,7 @@ impl SessionState {
                     .map(|_| Arc::clone(&self.shell));
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
+                s.lock_wait = None;
                 s.attempts.push(Attempt {
                     number: *attempt,
                     started: at,
@@ -430,6 +474,11 @@ impl SessionState {
             } => {
                 let s = self.step_mut(step, seq);
                 s.output_lines += lines.len() as u64;
+                if *stream == Stream::Lock
+                    && let Some(last) = lines.last()
+                {
+                    s.lock_wait = (!last.starts_with(LOCK_WAIT_ENDED)).then(|| (at, last.clone()));
+                }
                 keep_tail(&mut s.tail, *stream, lines);
                 if let Some(a) = s.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
                     a.output_lines += lines.len() as u64;
@@ -452,6 +501,7 @@ impl SessionState {
                     self.shell = Arc::new(CarriedShell { state, from: Some(s) });
                 }
                 let s = self.step_mut(step, seq);
+                s.lock_wait = None;
                 s.status = match outcome {
                     Outcome::Succeeded => StepStatus::Succeeded,
                     Outcome::Failed => StepStatus::Failed,
@@ -512,6 +562,22 @@ impl SessionState {
                     at,
                     who: who.clone(),
                     reason: reason.clone(),
+                });
+            }
+            Event::HoldReached { after, title } => {
+                let hold = self.hold_mut(after, title);
+                hold.reached.get_or_insert(at);
+            }
+            Event::HoldReleased {
+                after,
+                who,
+                preapproved,
+            } => {
+                let title = self.plan.step(after).map(|s| s.title.clone()).unwrap_or_default();
+                self.hold_mut(after, &title).released = Some(HoldRelease {
+                    at,
+                    who: who.clone(),
+                    preapproved: *preapproved,
                 });
             }
             Event::EnvironmentConfirmed { who } => self.confirmed_by = Some(who.clone()),
@@ -576,6 +642,11 @@ impl SessionState {
             if status.is_done() {
                 continue;
             }
+            if status == StepStatus::Pending
+                && let Some(after) = self.hold_before(step)
+            {
+                return Next::Hold { after, step };
+            }
             return match status {
                 StepStatus::Running => Next::Running(step),
                 s if s.needs_decision() => Next::Decide(step),
@@ -588,6 +659,53 @@ impl SessionState {
             };
         }
         Next::AllDone
+    }
+
+    /// The verification whose hold `step` waits behind. A phase of work
+    /// ends with its verification: where the environment holds after each
+    /// phase, a step that changes something right after a `{verify}` step
+    /// (the next phase's first change) waits until someone releases that
+    /// hold (the loop only gets here once every step before is done).
+    /// Never during a rollback.
+    fn hold_before(&self, step: &Step) -> Option<&Step> {
+        if self.plan.hold != Hold::Phase || self.rolling_back() || !step.changes_state() {
+            return None;
+        }
+        let mut previous = None;
+        for s in self.plan.steps() {
+            if s.id == step.id {
+                break;
+            }
+            previous = Some(s);
+        }
+        let after = previous.filter(|p| p.verify)?;
+        let released = self
+            .holds
+            .iter()
+            .any(|h| h.after == after.id && h.released.is_some());
+        (!released).then_some(after)
+    }
+
+    /// Whether the hold after `after` has been journaled as reached.
+    pub fn hold_reached(&self, after: &str) -> bool {
+        self.holds.iter().any(|h| h.after == after && h.reached.is_some())
+    }
+
+    /// The hold after step `after`, recorded on first mention.
+    fn hold_mut(&mut self, after: &str, title: &str) -> &mut PhaseHold {
+        let index = match self.holds.iter().position(|h| h.after == after) {
+            Some(i) => i,
+            None => {
+                self.holds.push(PhaseHold {
+                    after: after.to_string(),
+                    title: title.to_string(),
+                    reached: None,
+                    released: None,
+                });
+                self.holds.len() - 1
+            }
+        };
+        &mut self.holds[index]
     }
 
     fn sign_off<'a>(&'a self, step: &'a Step) -> Next<'a> {

@@ -204,6 +204,12 @@ fn idle(state: &SessionState, now: DateTime<Utc>) -> Vec<Effect> {
             fx.extend(launch(state, step, attempt, now));
             fx
         }
+        Next::Hold { after, .. } if state.auto && !state.hold_reached(&after.id) => {
+            vec![Effect::Journal(Event::HoldReached {
+                after: after.id.clone(),
+                title: after.title.clone(),
+            })]
+        }
         Next::SignOff { step, .. } if state.auto && state.step(&step.id).status() == StepStatus::Pending => {
             vec![Effect::Journal(Event::AwaitingSignOff {
                 step: step.id.clone(),

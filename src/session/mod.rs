@@ -16,8 +16,9 @@ pub mod protocol;
 pub mod rules;
 
 pub use fold::{
-    Attempt, CarriedShell, ESTIMATE_EXCEEDED, MissingHeader, Next, Note, Resume, Rollback, SessionState,
-    SignOff, Skip, StepState, StepStateRef, StepStatus, TAIL_LINES, VerificationResult, Warning,
+    Attempt, CarriedShell, ESTIMATE_EXCEEDED, HoldRelease, MissingHeader, Next, Note, PhaseHold, Resume,
+    Rollback, SessionState, SignOff, Skip, StepState, StepStateRef, StepStatus, TAIL_LINES,
+    VerificationResult, Warning,
 };
 pub use protocol::{Command, Update};
 pub use rules::{Choice, ChoiceKind, Flag, Refusal, choices, decide};

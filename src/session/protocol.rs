@@ -55,6 +55,12 @@ pub enum Command {
         who: String,
         text: String,
     },
+    /// Go on past the hold after a phase (`preapproved`: a decision given in
+    /// advance on the command line, not in person).
+    ReleaseHold {
+        who: String,
+        preapproved: bool,
+    },
     /// The typed environment name, before the first state-changing step.
     Confirm {
         who: String,

@@ -73,6 +73,8 @@ pub enum Refusal {
     NoRollbackSteps,
     #[error("a step is running: wait for it or cancel it before starting the rollback")]
     RollbackWhileRunning,
+    #[error("no hold waits for a confirmation to go on")]
+    NoHold,
     #[error("the engine has stopped; nothing more is recorded in this session")]
     EngineStopped,
     #[error(
@@ -225,6 +227,19 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
         } else {
             abort(state, who, reason)
         }),
+        Command::ReleaseHold { who, preapproved } => {
+            let Next::Hold { after, .. } = next else {
+                return Err(Refusal::NoHold);
+            };
+            if who.trim().is_empty() {
+                return Err(Refusal::MissingName);
+            }
+            Ok(vec![Event::HoldReleased {
+                after: after.id.clone(),
+                who: who.trim().to_string(),
+                preapproved: *preapproved,
+            }])
+        }
         Command::Confirm { who, typed } => {
             let environment = &state.plan.environment;
             if state.confirmed_by.is_some() {
@@ -404,6 +419,8 @@ pub enum ChoiceKind {
     Skip,
     Cancel,
     Abort,
+    /// Go on past the hold after a phase.
+    ReleaseHold,
 }
 
 /// How a decision is given in advance on the command line, for headless runs.
@@ -414,6 +431,8 @@ pub enum Flag {
     Skip,
     Override,
     ConfirmEnv,
+    /// `--approve hold`: go on past every phase hold (as `--approve all` does).
+    ApproveHold,
 }
 
 impl Flag {
@@ -425,6 +444,7 @@ impl Flag {
             Flag::Skip => format!("--skip {step}=REASON"),
             Flag::Override => format!("--override {step}=REASON"),
             Flag::ConfirmEnv => format!("--confirm-env {environment}"),
+            Flag::ApproveHold => format!("--approve {HOLD}"),
         }
     }
 }
@@ -451,6 +471,9 @@ impl Choice {
     }
 }
 
+/// The word `--approve` takes for phase holds.
+pub const HOLD: &str = "hold";
+
 /// The decisions open now, most likely first. Everything offered here
 /// [`decide`] accepts (given a name, a reason, the environment's name).
 pub fn choices(state: &SessionState) -> Vec<Choice> {
@@ -471,6 +494,15 @@ pub fn choices(state: &SessionState) -> Vec<Choice> {
         Next::SignOff { step, .. } => vec![
             Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)),
             Choice::new(K::Skip, step, "skip", None),
+        ],
+        Next::Hold { step, .. } => vec![
+            Choice::new(
+                K::ReleaseHold,
+                step,
+                "go on to the next phase",
+                Some(Flag::ApproveHold),
+            ),
+            Choice::new(K::Abort, step, "abort", None),
         ],
         Next::Decide(step) if is_gate(step) => vec![
             Choice::new(K::Retry, step, "check again", Some(Flag::Retry)),
@@ -523,6 +555,14 @@ pub fn headless_hint(state: &SessionState) -> Option<String> {
             "step {} is {}; decide: {}",
             step.id,
             state.step(&step.id).status().label(),
+            resume(&flags)
+        )),
+        Next::Hold { after, step } => Some(format!(
+            "{environment} holds after each phase: {} \"{}\" passed, and {} waits for an operator \
+             to confirm going on; confirm it in the TUI, or in advance: {}",
+            after.id,
+            after.title,
+            step.id,
             resume(&flags)
         )),
         Next::Confirm(step) => Some(format!(

@@ -802,6 +802,19 @@ impl App {
                     self.session.plan.environment
                 ));
             }
+            Event::HoldReached { title, .. } => {
+                self.message = Some(Message {
+                    level: Level::Warning,
+                    text: format!(
+                        "hold: \"{title}\" passed; {} runs phase by phase{}",
+                        self.session.plan.environment,
+                        choices_hint(self).map(|h| format!(" · {h}")).unwrap_or_default()
+                    ),
+                });
+            }
+            Event::HoldReleased { who, .. } => {
+                self.info(format!("{who} confirmed going on to the next phase"))
+            }
             Event::Note { .. } => self.info("note recorded in the journal"),
             Event::Skipped { step, .. } => self.info(format!("{step} skipped")),
             Event::StepFinished {
@@ -1113,6 +1126,18 @@ impl App {
                 let status = self.session.step(&id).status().label();
                 let hint = choices_hint(self).map(|h| format!(": {h}")).unwrap_or_default();
                 self.info(format!("{id} {status}{hint}"));
+            }
+            // The operator's run key at a hold is the confirmation to go on.
+            Next::Hold { .. } => {
+                let who = self.operator.clone();
+                self.send(
+                    fx,
+                    Command::ReleaseHold {
+                        who: who.clone(),
+                        preapproved: false,
+                    },
+                );
+                self.send(fx, Command::Run { who });
             }
         }
     }

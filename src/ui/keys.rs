@@ -201,7 +201,7 @@ pub const BINDINGS: &[Binding] = &[
         C::Global,
         &[ch('r')],
         Action::Run,
-        "run / continue: start the next step (asks for the environment's name first where the runbook says so)",
+        "run / continue: start the next step (asks for the environment's name first where the runbook says so; at a phase hold, confirms going on)",
     ),
     bind(
         C::Global,
@@ -423,7 +423,7 @@ pub fn bindings(context: Context) -> impl Iterator<Item = &'static Binding> {
 /// The checklist action that answers an open decision of the rules.
 pub fn choice_action(kind: ChoiceKind) -> Action {
     match kind {
-        ChoiceKind::Run | ChoiceKind::ConfirmEnv => Action::Run,
+        ChoiceKind::Run | ChoiceKind::ConfirmEnv | ChoiceKind::ReleaseHold => Action::Run,
         ChoiceKind::SignOff | ChoiceKind::MarkDone | ChoiceKind::Override => Action::SignOff,
         ChoiceKind::Retry => Action::Retry,
         ChoiceKind::Skip => Action::Skip,

@@ -191,6 +191,7 @@ impl Theme {
             Stream::Info => self.fg(Color::Cyan),
             Stream::Notice => self.fg(Color::Yellow),
             Stream::Error => self.error(),
+            Stream::Lock => self.warning(),
         }
     }
 
@@ -224,6 +225,7 @@ pub fn stream_mark(stream: Stream) -> &'static str {
         Stream::Info => "·",
         Stream::Notice => "~",
         Stream::Error => "✗",
+        Stream::Lock => "⧖",
     }
 }
 

@@ -49,6 +49,20 @@ impl Fixture {
         self.command(&all).output().expect("run runsheet")
     }
 
+    /// `runsheet --state-dir … run RUNBOOK ARGS…` as the checklist, on a
+    /// pseudo-terminal of `cols` x `rows`.
+    pub fn checklist(&self, args: &[&str], cols: u16, rows: u16) -> super::pty::Tui {
+        let (state, runbook) = (self.state_dir(), self.runbook());
+        let mut all = vec![
+            "--state-dir",
+            state.to_str().expect("utf-8 path"),
+            "run",
+            runbook.to_str().expect("utf-8 path"),
+        ];
+        all.extend_from_slice(args);
+        super::pty::Tui::spawn(&all, self.dir.path(), cols, rows)
+    }
+
     /// The journal written last in the state dir.
     pub fn journal(&self) -> PathBuf {
         let sessions = self.state_dir().join("sessions");

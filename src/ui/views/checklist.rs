@@ -16,8 +16,16 @@ use crate::ui::theme::status_glyph;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let (done, total) = app.session.progress();
+    // The database the session changes, in the frame the operator watches.
+    let mut target: Vec<String> = app.session.targets.iter().map(|t| t.place()).collect();
+    if !target.is_empty() {
+        target.insert(0, String::new());
+    }
     let title = pane_title(
-        vec![Span::raw(format!(" Checklist {done}/{total} "))],
+        vec![Span::raw(format!(
+            " Checklist {done}/{total}{} ",
+            target.join(" · ")
+        ))],
         app,
         Pane::Checklist,
     );

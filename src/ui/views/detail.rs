@@ -251,6 +251,16 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
             Some(hint) => format!("Waits for a decision: {hint}."),
             None => "Waits for a decision.".to_string(),
         }),
+        Next::Hold { after, step: s } if s.id == step.id => {
+            let held = format!(
+                "Held: {} runs phase by phase, and \"{}\" passed",
+                app.session.plan.environment, after.title
+            );
+            Some(match choices_hint(app) {
+                Some(hint) => format!("{held}; {hint}."),
+                None => format!("{held}."),
+            })
+        }
         Next::Confirm(s) if s.id == step.id => Some(format!(
             "Changes {}: press r and type the environment's name first.",
             app.session.plan.environment

@@ -161,8 +161,32 @@ pub fn render_banner(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)).style(fill), area);
 }
 
+/// The lock the running SQL step waits for, as the watcher last said, and
+/// how long ago it said so.
+fn lock_wait(app: &App) -> Option<String> {
+    let Next::Running(step) = app.session.next() else {
+        return None;
+    };
+    let (at, text) = app.session.steps.get(&step.id)?.lock_wait.as_ref()?;
+    let since = (app.now - *at).to_std().unwrap_or_default();
+    Some(format!(
+        "{} {text} (reported {} ago)",
+        step.id,
+        text::duration(since)
+    ))
+}
+
 pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     let theme = app.theme;
+    // A lock wait is what the operator must see first: the step looks busy but is stuck.
+    if let Some(wait) = lock_wait(app) {
+        let line = Line::from(vec![
+            Span::styled("⧖ ", theme.warning()),
+            Span::styled(wait, theme.warning()),
+        ]);
+        frame.render_widget(Paragraph::new(line), area);
+        return;
+    }
     let line = match &app.message {
         Some(m) => {
             let (mark, style) = match m.level {
