@@ -407,11 +407,7 @@ fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs
         databases,
         fresh,
     } = prepared;
-    let shown = |url: &str| crate::secrets::redact_connection_passwords(url).into_owned();
-    println!("To run staging and production on the demo's databases later, set:");
-    for db in databases {
-        println!("  export {}={}", db.var, shell_words::quote(&shown(&db.url)));
-    }
+    print_exports(databases);
     let development = databases
         .iter()
         .find(|d| d.env == "development")
@@ -436,7 +432,23 @@ fn open_checklist(state_dir: Option<&Path>, prepared: &Prepared, args: &DemoArgs
         new: *fresh,
         ..Drive::default()
     };
-    frontend::drive(opts, how)
+    let code = frontend::drive(opts, how);
+    // The checklist's screen hid the lines above; say them again where the
+    // shell that runs staging next can read them.
+    if !args.headless {
+        print_exports(databases);
+    }
+    code
+}
+
+/// The `export` lines that point `--env staging` and `--env production` at
+/// the demo's databases (passwords masked).
+fn print_exports(databases: &[DemoDb]) {
+    let shown = |url: &str| crate::secrets::redact_connection_passwords(url).into_owned();
+    println!("To run staging and production on the demo's databases, set:");
+    for db in databases {
+        println!("  export {}={}", db.var, shell_words::quote(&shown(&db.url)));
+    }
 }
 
 #[cfg(test)]

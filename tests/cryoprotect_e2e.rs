@@ -1253,6 +1253,18 @@ fn the_demo_development_run_completes_in_the_tui_with_only_the_sign_offs_typed()
     if term.exit(Duration::from_secs(5)).is_none() {
         term.keys("y");
     }
+    assert!(
+        term.exit(Duration::from_secs(10)).is_some(),
+        "the demo did not end:\n{}",
+        term.screen()
+    );
+    // The checklist's screen hid the export lines printed before it opened:
+    // once it closes they are on the terminal again, for the staging run.
+    let after = term.screen();
+    assert!(
+        after.contains("export CRYO_STAGING_URL=") && after.contains("export CRYO_PRODUCTION_URL="),
+        "no export lines after the checklist closed:\n{after}"
+    );
 }
 
 /// Poll `cond` until it holds or `deadline` passes.
