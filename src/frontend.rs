@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use crate::exit::CliError;
 use crate::headless::{self, Decisions};
 use crate::launch::{self, RunOptions};
+use crate::signals::Signals;
 use crate::ui;
 
 /// How a session is driven, besides what opens it.
@@ -33,18 +34,20 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
         opts.resume = offer_resume(&opts)?;
     }
     runtime.block_on(async {
+        // Caught from before the session opens: no signal can leave a step behind.
+        let signals = Signals::listen();
         let launched = launch::launch(&opts)?;
         if !headless {
             let options = ui::UiOptions {
                 operator: opts.operators.first().cloned(),
             };
-            return Ok(ui::run(launched, options).await);
+            return Ok(ui::run(launched, options, signals).await);
         }
         let mut decisions = how.decisions;
         if decisions.operators.is_empty() {
             decisions.operators.push(launched.state.header.operator.clone());
         }
-        Ok(headless::run(launched, decisions, &mut std::io::stdout().lock()).await)
+        Ok(headless::run(launched, decisions, signals, &mut std::io::stdout().lock()).await)
     })
 }
 

@@ -15,6 +15,7 @@ use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
+use crate::signals::{Signals, Termination};
 
 /// Decisions given in advance on the command line.
 #[derive(Debug, Clone, Default)]
@@ -155,6 +156,9 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             line("step-interrupted", format!("{step} attempt={attempt}"))
         }
         Event::StepStarted { step, attempt } => line("step-started", format!("{step} attempt={attempt}")),
+        Event::StepProcess { step, attempt, pgid } => {
+            line("step-process", format!("{step} attempt={attempt} pgid={pgid}"))
+        }
         Event::Output {
             step, stream, lines, ..
         } => {
@@ -234,7 +238,11 @@ const OBSERVED_ROWS: usize = 3;
 
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.
-pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) -> u8 {
+///
+/// A termination signal (see [`crate::signals`]) detaches the session: the
+/// running step's processes are stopped, the step is journaled interrupted
+/// and the session left resumable; the exit code is then the signal's.
+pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals, out: &mut dyn Write) -> u8 {
     let Launched {
         engine,
         mut updates,
@@ -260,6 +268,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();
     let mut stopped: Option<String> = None;
+    let mut signalled: Option<Termination> = None;
     let mut last_key = None;
     if let Some(reason) = &decisions.rollback {
         // The engine was opened without starting the plan (see `cli::run`).
@@ -323,7 +332,20 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 }
             }
         }
-        match updates.recv().await {
+        let update = tokio::select! {
+            update = updates.recv() => update,
+            which = signals.recv() => {
+                let _ = writeln!(out, "{}: stopping the session (resumable)", which.received());
+                if signalled.is_none() {
+                    signalled = Some(which);
+                    stopped.get_or_insert_with(|| which.received().to_string());
+                    let who = state.header.operator.clone();
+                    let _ = commands.send(Command::Detach { who }).await;
+                }
+                continue;
+            }
+        };
+        match update {
             Some(Update::Record(record)) => {
                 let _ = format_record(&record, out);
                 state.apply(&record);
@@ -359,6 +381,23 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
             let _ = writeln!(out, "error: the engine stopped unexpectedly: {e}");
             return exit::JOURNAL;
         }
+    }
+    if let Some(which) = signalled
+        && state.outcome.is_none()
+    {
+        // What the resumed session will wait for: resuming undoes the detach.
+        let resumed = SessionState {
+            detached: false,
+            ..state.clone()
+        };
+        let next = rules::headless_hint(&resumed)
+            .unwrap_or_else(|| format!("resume with: {} --headless", rules::resume_command(&state.header)));
+        let _ = writeln!(
+            out,
+            "stopped: {}; the session is resumable; {next}",
+            which.received()
+        );
+        return which.exit_code();
     }
     if let Some(why) = stopped {
         let _ = writeln!(out, "stopped: {why}");

@@ -2,10 +2,13 @@
 //! resume the journal, and hand back an engine ready to run. Shared by the
 //! headless front end and the TUI so both start sessions the same way.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::engine::group;
 use crate::engine::runner::{Engine, EngineSetup};
 use crate::exit::{self, CliError};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
@@ -240,6 +243,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             let state = SessionState::from_records(&read.records)
                 .map_err(|e| LaunchError::Usage(format!("{}: {e}", path.display())))?;
             check_resumable(&state, &runbook, env, opts)?;
+            check_nothing_left_running(&state)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
             let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
             let mut journal: Box<dyn JournalSink> = Box::new(journal);
@@ -364,6 +368,63 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// How long a resume waits for what an earlier runsheet of the session
+/// left running to end by itself (a SIGKILLed runsheet's last step) before
+/// it refuses.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
+
+/// Refuse to resume while a process of an earlier attempt may still be
+/// running: its journaled process group, or anything carrying the
+/// session's id in its environment. Nothing may run twice at once.
+fn check_nothing_left_running(state: &SessionState) -> Result<(), LaunchError> {
+    let id = &state.header.session_id;
+    let unfinished: Vec<(&String, u32, i32)> = state
+        .steps
+        .iter()
+        .filter_map(|(step, s)| {
+            let last = s.attempts.last()?;
+            Some((step, last.number, last.pgid?)).filter(|_| last.outcome.is_none())
+        })
+        .collect();
+    // What is still alive: a description and its process group.
+    let left = || {
+        let mut still: Vec<(String, i32)> = unfinished
+            .iter()
+            .filter(|(_, _, pgid)| group::has_live_members(*pgid))
+            .map(|(step, attempt, pgid)| {
+                (
+                    format!("step {step} (attempt {attempt}) in process group {pgid}"),
+                    *pgid,
+                )
+            })
+            .collect();
+        for (pid, pgid) in group::session_processes(id) {
+            if !still.iter().any(|(_, p)| *p == pgid) {
+                still.push((format!("process {pid} (group {pgid})"), pgid));
+            }
+        }
+        still
+    };
+    let deadline = Instant::now() + LEFTOVER_GRACE;
+    loop {
+        let still = left();
+        if still.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let pgids: BTreeSet<String> = still.iter().map(|(_, p)| format!("-{p}")).collect();
+            let kill = pgids.into_iter().collect::<Vec<_>>().join(" ");
+            let still: Vec<String> = still.into_iter().map(|(what, _)| what).collect();
+            return Err(LaunchError::Usage(format!(
+                "session {id} cannot be resumed yet: an earlier attempt may still be running ({}); \
+                 wait for it to end, or stop it with `kill -TERM -- {kill}`, then resume again",
+                still.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The events that reopen a session: `Resumed`, then every step that was

@@ -71,6 +71,8 @@ struct Process {
     task: JoinHandle<StepResult>,
     /// What the core asked of it, reported back with its exit.
     stops: Vec<Stop>,
+    /// Its process group is journaled.
+    group_journaled: bool,
 }
 
 /// Output lines waiting to be written, grouped by stream in arrival order.
@@ -108,6 +110,8 @@ enum Wake {
     Command(Option<Command>),
     Output(Option<OutputLine>),
     Done(Result<StepResult, tokio::task::JoinError>),
+    /// The running step's process group is known.
+    Group(i32),
     Timer,
     Tick,
 }
@@ -222,6 +226,7 @@ impl Engine {
                 Some(p) => tokio::select! {
                     biased;
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
+                    pgid = p.stopper.process_group(), if !p.group_journaled => Wake::Group(pgid),
                     line = p.output.recv(), if !p.output_closed => Wake::Output(line),
                     done = &mut p.task => Wake::Done(done),
                     _ = tick.tick() => Wake::Tick,
@@ -257,6 +262,7 @@ impl Engine {
                     self.journal.flush()?;
                 }
                 Wake::Timer => self.timers_due()?,
+                Wake::Group(pgid) => self.group_started(pgid)?,
                 Wake::Done(result) => self.finish(result)?,
             }
         }
@@ -406,7 +412,19 @@ impl Engine {
             output_closed: false,
             task,
             stops: Vec::new(),
+            group_journaled: false,
         });
+    }
+
+    /// Journal the running step's process group, durably, before more of its output.
+    fn group_started(&mut self, pgid: i32) -> Result<(), EngineError> {
+        let Some(p) = self.process.as_mut() else {
+            return Ok(());
+        };
+        p.group_journaled = true;
+        let (step, attempt) = (p.step.clone(), p.attempt);
+        self.flush_output()?;
+        self.emit(Event::StepProcess { step, attempt, pgid })
     }
 
     /// The environment a shell step sees besides the engine's own.

@@ -79,6 +79,8 @@ pub struct Attempt {
     pub error: Option<String>,
     pub duration: Option<Duration>,
     pub interrupted: bool,
+    /// The process group its processes ran in (shell steps), as journaled.
+    pub pgid: Option<i32>,
 }
 
 /// A sign-off with the time it was recorded.
@@ -365,7 +367,14 @@ impl SessionState {
                     error: None,
                     duration: None,
                     interrupted: false,
+                    pgid: None,
                 });
+            }
+            Event::StepProcess { step, attempt, pgid } => {
+                let s = self.step_mut(step, seq);
+                if let Some(a) = s.attempts.iter_mut().find(|a| a.number == *attempt) {
+                    a.pgid = Some(*pgid);
+                }
             }
             Event::Output {
                 step, stream, lines, ..
