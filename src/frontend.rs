@@ -28,6 +28,20 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
     let headless = how.headless || !std::io::stdout().is_terminal();
     // A rollback run starts nothing of the plan: the headless driver starts the rollback.
     opts.autostart = headless && how.decisions.rollback.is_none();
+    if headless {
+        let d = &how.decisions;
+        let named = [
+            ("--approve", d.approve.iter().collect::<Vec<_>>()),
+            ("--retry", d.retry.iter().collect()),
+            ("--skip", d.skip.keys().collect()),
+            ("--override", d.overrides.keys().collect()),
+        ];
+        opts.named_steps = named
+            .into_iter()
+            .flat_map(|(flag, ids)| ids.into_iter().map(move |id| (flag, id.clone())))
+            .collect();
+        opts.skips = d.skip.clone();
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
     if !headless && opts.resume.is_none() && !how.new {

@@ -64,6 +64,13 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
         Next::SignOff { step, needed, .. }
             if state.step(&step.id).status() == StepStatus::AwaitingSignOff =>
         {
+            if let Some(reason) = d.skip.get(&step.id) {
+                return Act::Send(vec![Command::Skip {
+                    step: step.id.clone(),
+                    who: operator,
+                    reason: reason.clone(),
+                }]);
+            }
             if !listed(&d.approve, &step.id) {
                 return stop();
             }

@@ -2,7 +2,7 @@
 //! resume the journal, and hand back an engine ready to run. Shared by the
 //! headless front end and the TUI so both start sessions the same way.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,11 @@ pub struct RunOptions {
     pub environment_values: Vec<(String, String)>,
     /// `--allow-outside-files`: `{file=…}` may read outside the runbook's folder.
     pub allow_outside_files: bool,
+    /// Steps named by decisions given in advance, with their flag
+    /// (`--skip`, `--approve`, …): each must name a step of the plan.
+    pub named_steps: Vec<(&'static str, String)>,
+    /// `--skip STEP=REASON`: skipped when they come up, before they would start.
+    pub skips: BTreeMap<String, String>,
 }
 
 /// A session ready to run.
@@ -211,6 +216,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     if let Some(only) = &opts.only {
         plan = plan.only(only).map_err(LaunchError::Usage)?;
     }
+    check_named_steps(&plan, &opts.named_steps, &opts.runbook)?;
     let operator = opts.operators.first().cloned().unwrap_or_else(default_operator);
     let mut redactor = Redactor::default();
     let mut variables = resolve_variables(&runbook, &opts.environment_values, &mut redactor)?;
@@ -231,6 +237,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         variables,
         redactor,
         autostart: opts.autostart,
+        skips: opts.skips.clone(),
         state_dir: opts.state_dir.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
@@ -368,6 +375,32 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// Refuse decisions given in advance for steps this run does not have: a
+/// typo would otherwise be ignored and the step run after all.
+fn check_named_steps(
+    plan: &Plan,
+    named: &[(&'static str, String)],
+    runbook: &Path,
+) -> Result<(), LaunchError> {
+    let unknown: Vec<String> = named
+        .iter()
+        .filter(|(flag, step)| {
+            let every = step == "all" && matches!(*flag, "--approve" | "--retry");
+            !every && plan.step(step).is_none()
+        })
+        .map(|(flag, step)| format!("{flag} {step}"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(LaunchError::Usage(format!(
+        "{} {} no step of this run; `runsheet check {}` lists the step ids",
+        unknown.join(", "),
+        if unknown.len() == 1 { "names" } else { "name" },
+        runbook.display()
+    )))
 }
 
 /// How long a resume waits for what an earlier runsheet of the session

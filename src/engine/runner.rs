@@ -10,7 +10,7 @@
 //! Front ends talk to it through two streams only: [`Command`]s in and
 //! [`Update`]s (journal records, refusals) out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
-use crate::session::{Command, SessionState, Update, rules};
+use crate::session::{Command, Next, SessionState, Update, rules};
 
 /// Output is written to the journal in batches at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -46,6 +46,9 @@ pub struct EngineSetup {
     pub redactor: Redactor,
     /// Run the session at once (a `run` by its operator), without waiting for [`Command::Run`].
     pub autostart: bool,
+    /// Steps to skip, with the reason, when they come up (`--skip`, given in
+    /// advance): skipped by their operator before they would start.
+    pub skips: BTreeMap<String, String>,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
 }
@@ -212,6 +215,9 @@ impl Engine {
         loop {
             // Whatever may happen by itself happens, until the core has nothing more.
             while self.process.is_none() && !self.exit {
+                if self.skip_given()? {
+                    continue;
+                }
                 let fx = machine::step(&self.state, Input::Idle { now: Utc::now() });
                 if fx.is_empty() {
                     break;
@@ -269,6 +275,24 @@ impl Engine {
         self.flush_output()?;
         self.journal.flush()?;
         Ok(self.state)
+    }
+
+    /// Skip the step about to start if a skip was given for it in advance
+    /// (as a command, so the rules decide); whether one was.
+    fn skip_given(&mut self) -> Result<bool, EngineError> {
+        let Next::Start(step) = self.state.next() else {
+            return Ok(false);
+        };
+        let Some(reason) = self.setup.skips.remove(&step.id) else {
+            return Ok(false);
+        };
+        let skip = Command::Skip {
+            step: step.id.clone(),
+            who: self.state.current_operator().to_string(),
+            reason,
+        };
+        self.command(skip)?;
+        Ok(true)
     }
 
     /// When the earliest timer goes off.
