@@ -18,7 +18,7 @@ use crate::journal::store;
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::diagnostic::{Diagnostic, Severity};
 use crate::runbook::loader::{self, LoadOptions};
-use crate::runbook::model::{DatabaseSource, Environment, Runbook, ValueSource};
+use crate::runbook::model::{DatabaseSource, Environment, Note, Runbook, Step, StepKind, ValueSource};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
 use crate::session::{SessionState, StepStatus, Update};
@@ -228,12 +228,17 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     let workdir = runbook_path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let database = match &env.database {
+        DatabaseSource::Url(source) => DatabaseSource::Url(given(source, &opts.environment_values)),
+        other => other.clone(),
+    };
+    learn_secrets(&mut redactor, &database, &opts.environment_values, &plan);
+    // The journal (and every front end) gets the plan with its secrets
+    // masked; only the engine, which runs the steps, keeps the real one.
+    let shown_plan = redacted_plan(&redactor, &plan);
     let setup = EngineSetup {
         workdir,
-        database: match &env.database {
-            DatabaseSource::Url(source) => DatabaseSource::Url(given(source, &opts.environment_values)),
-            other => other.clone(),
-        },
+        database,
         variables,
         redactor,
         autostart: opts.autostart,
@@ -252,7 +257,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             check_resumable(&state, &runbook, env, opts)?;
             check_nothing_left_running(&state)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
-            let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
+            let new_plan = (changed || state.plan != shown_plan).then(|| Box::new(shown_plan.clone()));
             let mut journal: Box<dyn JournalSink> = Box::new(journal);
             let mut state = state;
             for event in resume_events(&state, &operator, &runbook.content_hash, new_plan, opts.autostart) {
@@ -277,7 +282,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 host: crate::seat::host_name(),
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
-                plan,
+                plan: shown_plan,
             };
             let journal = FileJournal::create(&opts.state_dir, header)?;
             let path = journal.path().to_path_buf();
@@ -293,7 +298,11 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             )
         }
     };
-    let engine = Engine::new(journal, state.clone(), setup, tx);
+    let engine_state = SessionState {
+        plan,
+        ..state.clone()
+    };
+    let engine = Engine::new(journal, engine_state, setup, tx);
     Ok(Launched {
         engine,
         updates: rx,
@@ -375,6 +384,71 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// Teach the redactor every secret the session's environment holds before
+/// anything is journaled: the database's password (as the driver parses its
+/// connection string), `PGPASSWORD` whichever way the database is given,
+/// and the password literals of the plan's SQL.
+fn learn_secrets(
+    redactor: &mut Redactor,
+    database: &DatabaseSource,
+    values: &[(String, String)],
+    plan: &Plan,
+) {
+    if let Ok(config) = crate::connect::resolve(database)
+        && let Some(password) = config.get_password()
+    {
+        redactor.add(&String::from_utf8_lossy(password));
+    }
+    if let DatabaseSource::Url(source) = database
+        && let Ok(url) = source.resolve()
+    {
+        redactor.add_connection_password(&url);
+    }
+    let given = values
+        .iter()
+        .find(|(k, _)| k == "PGPASSWORD")
+        .map(|(_, v)| v.clone());
+    if let Some(password) = given.or_else(|| std::env::var("PGPASSWORD").ok()) {
+        redactor.add(&password);
+    }
+    for step in plan.steps().chain(plan.rollback.iter()) {
+        if let StepKind::Sql { sql } = &step.kind {
+            redactor.add_sql_passwords(sql);
+        }
+    }
+}
+
+/// `plan` with every text a step shows or runs redacted, for the journal.
+fn redacted_plan(redactor: &Redactor, plan: &Plan) -> Plan {
+    let text = |s: &str| redactor.redact(s).into_owned();
+    let step = |s: &Step| Step {
+        title: text(&s.title),
+        body: text(&s.body),
+        kind: match &s.kind {
+            StepKind::Shell { script } => StepKind::Shell { script: text(script) },
+            StepKind::Sql { sql } => StepKind::Sql { sql: text(sql) },
+            other => other.clone(),
+        },
+        expected: s.expected.as_deref().map(text),
+        notes: s
+            .notes
+            .iter()
+            .map(|n| Note {
+                title: text(&n.title),
+                text: text(&n.text),
+                ..n.clone()
+            })
+            .collect(),
+        ..s.clone()
+    };
+    let mut shown = plan.clone();
+    for phase in &mut shown.phases {
+        phase.steps = phase.steps.iter().map(step).collect();
+    }
+    shown.rollback = shown.rollback.iter().map(step).collect();
+    shown
 }
 
 /// Refuse decisions given in advance for steps this run does not have: a

@@ -476,11 +476,7 @@ impl Engine {
         match &self.setup.database {
             DatabaseSource::Url(source) => {
                 let url = source.resolve().ok()?;
-                if let Ok(cfg) = url.parse::<tokio_postgres::Config>()
-                    && let Some(pw) = cfg.get_password()
-                {
-                    self.setup.redactor.add(&String::from_utf8_lossy(pw));
-                }
+                self.setup.redactor.add_connection_password(&url);
                 Some(url)
             }
             DatabaseSource::PgEnv | DatabaseSource::None => None,
@@ -565,6 +561,31 @@ fn redacted(redactor: &Redactor, event: Event) -> Event {
             exit_code,
             duration_ms,
             error: error.map(text),
+        },
+        Event::Verification {
+            step,
+            attempt,
+            name,
+            passed,
+            observed,
+        } => Event::Verification {
+            step,
+            attempt,
+            name: text(name),
+            passed,
+            observed: Observed {
+                columns: observed.columns.into_iter().map(text).collect(),
+                rows: observed
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(text).collect())
+                    .collect(),
+                text: text(observed.text),
+            },
+        },
+        Event::Warning { code, message } => Event::Warning {
+            code,
+            message: text(message),
         },
         Event::Note { who, text: note } => Event::Note {
             who,
