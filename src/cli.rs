@@ -15,6 +15,7 @@ use crate::journal::store;
 use crate::launch::RunOptions;
 use crate::runbook::check;
 use crate::runbook::loader::LoadOptions;
+use crate::text;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
 /// live, journaled checklists.
@@ -200,34 +201,53 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
         let _ = writeln!(out, "no sessions in {}", dir.display());
         return Ok(exit::OK);
     }
-    // Columns as wide as their widest value, so long names never shift the table.
-    let width =
-        |title: &str, values: &mut dyn Iterator<Item = usize>| values.max().unwrap_or(0).max(title.len());
-    let env_w = width(
+    // Columns as wide as their widest value, so long names never shift the
+    // table; padded by hand (a formatting width from data can panic) and
+    // every value through the terminal sanitiser.
+    let rows: Vec<[String; 7]> = list
+        .sessions
+        .iter()
+        .map(|s| {
+            [
+                s.id.clone(),
+                s.environment.clone(),
+                s.mode.label().to_string(),
+                s.operator.clone(),
+                s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
+                s.outcome.label().to_string(),
+                s.runbook_path.clone(),
+            ]
+            .map(|v| text::sanitize(&v))
+        })
+        .collect();
+    let titles = [
+        "ID",
         "ENV",
-        &mut list.sessions.iter().map(|s| s.environment.chars().count()),
-    );
-    let op_w = width(
+        "MODE",
         "OPERATOR",
-        &mut list.sessions.iter().map(|s| s.operator.chars().count()),
-    );
-    let _ = writeln!(
-        out,
-        "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} RUNBOOK",
-        "ID", "ENV", "MODE", "OPERATOR", "STARTED (UTC)", "OUTCOME"
-    );
-    for s in list.sessions {
-        let _ = writeln!(
-            out,
-            "{:<22} {:<env_w$} {:<8} {:<op_w$} {:<19} {:<11} {}",
-            s.id,
-            s.environment,
-            s.mode.label(),
-            s.operator,
-            s.started.format("%Y-%m-%d %H:%M:%S"),
-            s.outcome.label(),
-            s.runbook_path
-        );
+        "STARTED (UTC)",
+        "OUTCOME",
+        "RUNBOOK",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..7)
+        .map(|i| {
+            rows.iter()
+                .map(|r| text::width(&r[i]))
+                .chain([text::width(&titles[i]), [22, 0, 8, 0, 19, 11, 0][i]])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&titles).chain(rows.iter()) {
+        let mut line = String::new();
+        for (i, value) in row.iter().enumerate() {
+            line.push_str(value);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i].saturating_sub(text::width(value)) + 1));
+            }
+        }
+        let _ = writeln!(out, "{line}");
     }
     Ok(exit::OK)
 }

@@ -16,6 +16,7 @@ use crate::launch::Launched;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
 use crate::signals::{Signals, Termination};
+use crate::text;
 
 /// Decisions given in advance on the command line.
 #[derive(Debug, Clone, Default)]
@@ -142,7 +143,10 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
 pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()> {
     let ts = record.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ");
     let seq = record.seq;
-    let mut line = |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {rest}");
+    // Everything from a step or a person passes the terminal sanitiser:
+    // no escape sequence of theirs reaches the terminal or a CI log.
+    let mut line =
+        |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {}", text::sanitize(&rest));
     match &record.event {
         Event::Header(h) => line(
             "session",
@@ -260,7 +264,7 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
         ..
     } = launched;
     for w in &warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", text::sanitize(w));
     }
     if !unfinished.is_empty() {
         let _ = writeln!(
@@ -360,7 +364,7 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
             Some(Update::Refused(why)) => {
                 // A decision given in advance was not accepted: nobody is here
                 // to make another, so stop (resumable) and say why.
-                let _ = writeln!(out, "refused: {why}");
+                let _ = writeln!(out, "refused: {}", text::sanitize(&why.to_string()));
                 if stopped.is_none() {
                     stopped = Some(why.to_string());
                     let _ = commands
@@ -407,7 +411,7 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
         return which.exit_code();
     }
     if let Some(why) = stopped {
-        let _ = writeln!(out, "stopped: {why}");
+        let _ = writeln!(out, "stopped: {}", text::sanitize(&why));
         return exit::INCOMPLETE;
     }
     match state.outcome {
