@@ -7,7 +7,7 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -155,6 +155,8 @@ pub struct FileJournal {
     /// A write or sync failed: what is on disk is unknown, so nothing more is
     /// appended (resuming the session truncates a torn line and continues).
     failed: bool,
+    /// Device and inode of the open file: the path must still name it.
+    identity: (u64, u64),
 }
 
 impl FileJournal {
@@ -267,13 +269,15 @@ impl FileJournal {
             good_len,
             records,
         };
+        // The file's length now, the newline added included.
+        let now_len = good_len + u64::from(last[0] != b'\n');
         let journal = FileJournal::new(
             path.to_path_buf(),
             file,
             lock,
             *stream.last_hash(),
             read.records.len() as u64,
-            good_len,
+            now_len,
         );
         Ok((journal, read))
     }
@@ -286,7 +290,9 @@ impl FileJournal {
         next_seq: u64,
         len: u64,
     ) -> FileJournal {
+        let identity = file.metadata().map_or((0, 0), |m| (m.dev(), m.ino()));
         FileJournal {
+            identity,
             path,
             file,
             _lock: lock,
@@ -350,6 +356,7 @@ impl FileJournal {
         }
         let offset = self.len + start as u64;
         if record.event.is_durable() {
+            self.check_anchored()?;
             self.write_pending()?;
             self.sync()?;
         } else {
@@ -359,6 +366,31 @@ impl FileJournal {
             }
         }
         Ok((record, offset))
+    }
+
+    /// Before every durable write: the path still names the file this
+    /// journal writes, at the length it wrote. A journal deleted, replaced
+    /// (by another file at its path) or cut or added to by someone else
+    /// stops the session instead of going on writing where nobody reads.
+    fn check_anchored(&mut self) -> Result<(), JournalError> {
+        let what = match std::fs::metadata(&self.path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Some("was deleted"),
+            Err(_) => Some("can no longer be looked at"),
+            Ok(m) if (m.dev(), m.ino()) != self.identity => Some("was replaced by another file"),
+            Ok(m) if m.len() < self.len => Some("was truncated"),
+            Ok(m) if m.len() > self.len => Some("was written to by someone else"),
+            Ok(_) => None,
+        };
+        match what {
+            Some(what) => {
+                self.failed = true;
+                Err(JournalError::Tampered {
+                    path: self.path.clone(),
+                    what,
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     fn write_pending(&mut self) -> Result<(), JournalError> {
