@@ -139,6 +139,11 @@ pub fn main() -> ExitCode {
 
 /// `runsheet run`.
 fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
+    if let Some(blank) = args.operator.iter().find(|o| o.trim().is_empty()) {
+        return Err(CliError::usage(format!(
+            "--operator {blank:?} names nobody; give the name of the person running the session"
+        )));
+    }
     let state_dir = store::state_dir(state_dir_arg)?;
     let decisions = Decisions {
         approve: args.approve.into_iter().collect::<BTreeSet<_>>(),

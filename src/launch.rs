@@ -79,11 +79,12 @@ pub enum LaunchError {
 
 impl From<LaunchError> for CliError {
     fn from(e: LaunchError) -> CliError {
-        let code = match e {
-            LaunchError::Journal(_) => exit::JOURNAL,
-            LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
-        };
-        CliError::new(code, e)
+        match e {
+            // A session that cannot be found is bad input; a journal that
+            // cannot be read or written cannot be trusted.
+            LaunchError::Journal(e) => CliError::from(e),
+            LaunchError::Runbook(_) | LaunchError::Usage(_) => CliError::new(exit::USAGE, e),
+        }
     }
 }
 
