@@ -283,6 +283,10 @@ impl Engine {
         let Next::Start(step) = self.state.next() else {
             return Ok(false);
         };
+        // A gate cannot be skipped: it runs, and the refusal comes if it fails.
+        if matches!(step.kind, StepKind::Gate { .. }) {
+            return Ok(false);
+        }
         let Some(reason) = self.setup.skips.remove(&step.id) else {
             return Ok(false);
         };
