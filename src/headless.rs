@@ -10,7 +10,9 @@ use std::io::Write;
 
 use tokio::sync::mpsc;
 
+use crate::engine::runner::EngineError;
 use crate::exit;
+use crate::journal::JournalError;
 use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
 use crate::session::{Command, Update, rules};
@@ -380,16 +382,24 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
     let _ = out.flush();
     match engine_task.await {
         Ok(Ok(_)) => {}
+        // Errors go to stderr, where a pipeline's reader looks for them.
+        Ok(Err(EngineError::Journal(e @ JournalError::Tampered { .. }))) => {
+            eprintln!("runsheet: {}", text::sanitize(&e.to_string()));
+            return exit::JOURNAL;
+        }
         Ok(Err(e)) => {
-            let _ = writeln!(
-                out,
-                "error: {e}; the session can be resumed with --resume {}",
-                state.header.session_id
+            let resume = rules::resume_command(&state.header);
+            eprintln!(
+                "runsheet: {}; it can be resumed with: {resume} --headless",
+                text::sanitize(&e.to_string())
             );
             return exit::JOURNAL;
         }
         Err(e) => {
-            let _ = writeln!(out, "error: the engine stopped unexpectedly: {e}");
+            eprintln!(
+                "runsheet: the engine stopped unexpectedly: {}",
+                text::sanitize(&e.to_string())
+            );
             return exit::JOURNAL;
         }
     }

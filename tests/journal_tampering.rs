@@ -63,7 +63,8 @@ fn a_journal_deleted_replaced_or_truncated_mid_run_stops_the_session_with_exit_3
             "deleted" => "was deleted",
             _ => "was truncated",
         };
-        assert!(text(&out).contains(said), "{how}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{how}: said on stderr: {}", text(&out));
         assert!(
             !fx.dir.path().join("then-ran").exists(),
             "{how}: the session went on"
