@@ -15,6 +15,7 @@ use crate::journal::store;
 use crate::launch::RunOptions;
 use crate::runbook::check;
 use crate::runbook::loader::LoadOptions;
+use crate::text;
 
 /// A full-screen terminal runbook runner: Markdown deployment plans become
 /// live, journaled checklists.
@@ -165,6 +166,11 @@ pub fn main() -> ExitCode {
 
 /// `runsheet run`.
 fn run(state_dir_arg: Option<&Path>, args: RunArgs) -> Result<u8, CliError> {
+    if let Some(blank) = args.operator.iter().find(|o| o.trim().is_empty()) {
+        return Err(CliError::usage(format!(
+            "--operator {blank:?} names nobody; give the name of the person running the session"
+        )));
+    }
     let state_dir = store::state_dir(state_dir_arg)?;
     let decisions = Decisions {
         approve: args.approve.into_iter().collect::<BTreeSet<_>>(),
@@ -230,41 +236,55 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
         let _ = writeln!(out, "no sessions in {}", dir.display());
         return Ok(exit::OK);
     }
-    // Columns as wide as their widest value, so long names never shift the table.
-    let width =
-        |title: &str, values: &mut dyn Iterator<Item = usize>| values.max().unwrap_or(0).max(title.len());
-    let env_w = width(
+    // Columns as wide as their widest value, so long names never shift the
+    // table; padded by hand (a formatting width from data can panic) and
+    // every value through the terminal sanitiser.
+    let rows: Vec<[String; 8]> = list
+        .sessions
+        .iter()
+        .map(|s| {
+            [
+                s.id.clone(),
+                s.environment.clone(),
+                s.kind(),
+                s.operator.clone(),
+                s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
+                s.outcome.label().to_string(),
+                s.target_label(),
+                s.runbook_path.clone(),
+            ]
+            .map(|v| text::sanitize(&v))
+        })
+        .collect();
+    let titles = [
+        "ID",
         "ENV",
-        &mut list.sessions.iter().map(|s| s.environment.chars().count()),
-    );
-    let kind_w = width(
         "KIND",
-        &mut list.sessions.iter().map(|s| s.kind().chars().count()),
-    );
-    let op_w = width(
         "OPERATOR",
-        &mut list.sessions.iter().map(|s| s.operator.chars().count()),
-    );
-    let targets: Vec<String> = list.sessions.iter().map(|s| s.target_label()).collect();
-    let target_w = width("TARGET", &mut targets.iter().map(|t| t.chars().count()));
-    let _ = writeln!(
-        out,
-        "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {:<target_w$} RUNBOOK",
-        "ID", "ENV", "KIND", "OPERATOR", "STARTED (UTC)", "OUTCOME", "TARGET"
-    );
-    for (s, target) in list.sessions.iter().zip(&targets) {
-        let _ = writeln!(
-            out,
-            "{:<22} {:<env_w$} {:<kind_w$} {:<op_w$} {:<19} {:<15} {:<target_w$} {}",
-            s.id,
-            s.environment,
-            s.kind(),
-            s.operator,
-            s.started.format("%Y-%m-%d %H:%M:%S"),
-            s.outcome.label(),
-            target,
-            s.runbook_path
-        );
+        "STARTED (UTC)",
+        "OUTCOME",
+        "TARGET",
+        "RUNBOOK",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..titles.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| text::width(&r[i]))
+                .chain([text::width(&titles[i]), [22, 0, 0, 0, 19, 15, 0, 0][i]])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&titles).chain(rows.iter()) {
+        let mut line = String::new();
+        for (i, value) in row.iter().enumerate() {
+            line.push_str(value);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(widths[i].saturating_sub(text::width(value)) + 1));
+            }
+        }
+        let _ = writeln!(out, "{line}");
     }
     Ok(exit::OK)
 }

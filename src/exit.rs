@@ -58,6 +58,10 @@ impl CliError {
     /// Say it on stderr; the exit code.
     pub fn report(&self) -> u8 {
         if let Some(message) = &self.message {
+            // Messages quote names and paths from the runbook and the journal:
+            // each line goes through the terminal sanitiser.
+            let message: Vec<String> = message.lines().map(crate::text::sanitize).collect();
+            let message = message.join("\n");
             match self.command {
                 Some(command) => eprintln!("runsheet {command}: {message}"),
                 None => eprintln!("runsheet: {message}"),

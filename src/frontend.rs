@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 use crate::exit::CliError;
 use crate::headless::{self, Decisions};
 use crate::launch::{self, RunOptions};
+use crate::signals::Signals;
 use crate::ui;
 
 /// How a session is driven, besides what opens it.
@@ -36,24 +37,40 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
     // A rollback run starts nothing of the plan: the headless driver starts the rollback.
     opts.autostart = headless && how.decisions.rollback.is_none();
     opts.rollback_only = headless && how.decisions.rollback.is_some() && opts.resume.is_none();
+    if headless {
+        let d = &how.decisions;
+        let named = [
+            ("--approve", d.approve.iter().collect::<Vec<_>>()),
+            ("--retry", d.retry.iter().collect()),
+            ("--skip", d.skip.keys().collect()),
+            ("--override", d.overrides.keys().collect()),
+        ];
+        opts.named_steps = named
+            .into_iter()
+            .flat_map(|(flag, ids)| ids.into_iter().map(move |id| (flag, id.clone())))
+            .collect();
+        opts.skips = d.skip.clone();
+    }
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
     if !headless && opts.resume.is_none() && !how.new {
         opts.resume = offer_resume(&opts)?;
     }
     runtime.block_on(async {
+        // Caught from before the session opens: no signal can leave a step behind.
+        let signals = Signals::listen();
         let launched = launch::launch(&opts).await?;
         if !headless {
             let options = ui::UiOptions {
                 operator: opts.operators.first().cloned(),
             };
-            return Ok(ui::run(launched, options).await);
+            return Ok(ui::run(launched, options, signals).await);
         }
         let mut decisions = how.decisions;
         if decisions.operators.is_empty() {
             decisions.operators.push(launched.state.header.operator.clone());
         }
-        Ok(headless::run(launched, decisions, &mut std::io::stdout().lock()).await)
+        Ok(headless::run(launched, decisions, signals, &mut std::io::stdout().lock()).await)
     })
 }
 

@@ -10,11 +10,15 @@ use std::io::Write;
 
 use tokio::sync::mpsc;
 
+use crate::engine::runner::EngineError;
 use crate::exit;
+use crate::journal::JournalError;
 use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
+use crate::signals::{Signals, Termination};
+use crate::text;
 
 /// Decisions given in advance on the command line.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +67,13 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
         Next::SignOff { step, needed, .. }
             if state.step(&step.id).status() == StepStatus::AwaitingSignOff =>
         {
+            if let Some(reason) = d.skip.get(&step.id) {
+                return Act::Send(vec![Command::Skip {
+                    step: step.id.clone(),
+                    who: operator,
+                    reason: reason.clone(),
+                }]);
+            }
             if !listed(&d.approve, &step.id) {
                 return stop();
             }
@@ -144,7 +155,10 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
 pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()> {
     let ts = record.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ");
     let seq = record.seq;
-    let mut line = |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {rest}");
+    // Everything from a step or a person passes the terminal sanitiser:
+    // no escape sequence of theirs reaches the terminal or a CI log.
+    let mut line =
+        |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {}", text::sanitize(&rest));
     match &record.event {
         Event::Header(h) => line(
             "session",
@@ -179,6 +193,9 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
             line("step-interrupted", format!("{step} attempt={attempt}"))
         }
         Event::StepStarted { step, attempt } => line("step-started", format!("{step} attempt={attempt}")),
+        Event::StepProcess { step, attempt, pgid } => {
+            line("step-process", format!("{step} attempt={attempt} pgid={pgid}"))
+        }
         Event::Output {
             step, stream, lines, ..
         } => {
@@ -274,7 +291,11 @@ const OBSERVED_ROWS: usize = 3;
 
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.
-pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) -> u8 {
+///
+/// A termination signal (see [`crate::signals`]) detaches the session: the
+/// running step's processes are stopped, the step is journaled interrupted
+/// and the session left resumable; the exit code is then the signal's.
+pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals, out: &mut dyn Write) -> u8 {
     let Launched {
         engine,
         mut updates,
@@ -287,7 +308,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
         ..
     } = launched;
     for w in &warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", text::sanitize(w));
     }
     if let Some(path) = path {
         let _ = writeln!(out, "{path}");
@@ -308,6 +329,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();
     let mut stopped: Option<String> = None;
+    let mut signalled: Option<Termination> = None;
     let mut last_key = None;
     if let Some(reason) = &decisions.rollback {
         // The engine was opened without starting the plan (see `cli::run`).
@@ -371,7 +393,20 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 }
             }
         }
-        match updates.recv().await {
+        let update = tokio::select! {
+            update = updates.recv() => update,
+            which = signals.recv() => {
+                let _ = writeln!(out, "{}: stopping the session (resumable)", which.received());
+                if signalled.is_none() {
+                    signalled = Some(which);
+                    stopped.get_or_insert_with(|| which.received().to_string());
+                    let who = state.header.operator.clone();
+                    let _ = commands.send(Command::Detach { who }).await;
+                }
+                continue;
+            }
+        };
+        match update {
             Some(Update::Record(record)) => {
                 let _ = format_record(&record, out);
                 state.apply(&record);
@@ -385,7 +420,7 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
             Some(Update::Refused(why)) => {
                 // A decision given in advance was not accepted: nobody is here
                 // to make another, so stop (resumable) and say why.
-                let _ = writeln!(out, "refused: {why}");
+                let _ = writeln!(out, "refused: {}", text::sanitize(&why.to_string()));
                 if stopped.is_none() {
                     stopped = Some(why.to_string());
                     let _ = commands
@@ -401,21 +436,44 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
     let _ = out.flush();
     match engine_task.await {
         Ok(Ok(_)) => {}
+        // Errors go to stderr, where a pipeline's reader looks for them.
+        Ok(Err(EngineError::Journal(e @ JournalError::Tampered { .. }))) => {
+            eprintln!("runsheet: {}", text::sanitize(&e.to_string()));
+            return exit::JOURNAL;
+        }
         Ok(Err(e)) => {
-            let _ = writeln!(
-                out,
-                "error: {e}; the session can be resumed with --resume {}",
-                state.header.session_id
+            let resume = rules::resume_command(&state.header);
+            eprintln!(
+                "runsheet: {}; it can be resumed with: {resume} --headless",
+                text::sanitize(&e.to_string())
             );
             return exit::JOURNAL;
         }
         Err(e) => {
-            let _ = writeln!(out, "error: the engine stopped unexpectedly: {e}");
+            eprintln!(
+                "runsheet: the engine stopped unexpectedly: {}",
+                text::sanitize(&e.to_string())
+            );
             return exit::JOURNAL;
         }
     }
+    if let Some(which) = signalled
+        && state.outcome.is_none()
+    {
+        // What the resumed session will wait for: resuming undoes the detach.
+        let mut resumed = state.clone();
+        resumed.detached = false;
+        let next = rules::headless_hint(&resumed)
+            .unwrap_or_else(|| format!("resume with: {} --headless", rules::resume_command(&state.header)));
+        let _ = writeln!(
+            out,
+            "stopped: {}; the session is resumable; {next}",
+            which.received()
+        );
+        return which.exit_code();
+    }
     if let Some(why) = stopped {
-        let _ = writeln!(out, "stopped: {why}");
+        let _ = writeln!(out, "stopped: {}", text::sanitize(&why));
         return exit::INCOMPLETE;
     }
     let ended_well = match state.outcome {

@@ -2,11 +2,14 @@
 //! resume the journal, and hand back an engine ready to run. Shared by the
 //! headless front end and the TUI so both start sessions the same way.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
 use crate::connect::{self, Target};
+use crate::engine::group;
 use crate::engine::runner::{Engine, EngineSetup};
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
@@ -17,7 +20,7 @@ use crate::journal::reader::read_journal;
 use crate::journal::store;
 use crate::runbook::diagnostic::{Diagnostic, Severity};
 use crate::runbook::loader::{self, LoadOptions};
-use crate::runbook::model::{DatabaseSource, Environment, Runbook, ValueSource};
+use crate::runbook::model::{DatabaseSource, Environment, Note, Runbook, Step, StepKind, ValueSource};
 use crate::runbook::plan::Plan;
 use crate::secrets::Redactor;
 use crate::session::{SessionState, StepStatus, Update};
@@ -60,6 +63,11 @@ pub struct RunOptions {
     /// `--allow-changed-target`: resume even though the database reached now
     /// is another one than the session's (the change is journaled).
     pub allow_changed_target: bool,
+    /// Steps named by decisions given in advance, with their flag
+    /// (`--skip`, `--approve`, …): each must name a step of the plan.
+    pub named_steps: Vec<(&'static str, String)>,
+    /// `--skip STEP=REASON`: skipped when they come up, before they would start.
+    pub skips: BTreeMap<String, String>,
 }
 
 /// A session ready to run.
@@ -99,13 +107,17 @@ pub enum LaunchError {
 
 impl From<LaunchError> for CliError {
     fn from(e: LaunchError) -> CliError {
-        let code = match &e {
-            LaunchError::Journal(JournalError::Postgres(pg)) => team::exit_code(pg),
-            LaunchError::Journal(_) => exit::JOURNAL,
-            LaunchError::Database(_) => exit::DATABASE,
-            LaunchError::Runbook(_) | LaunchError::Usage(_) => exit::USAGE,
-        };
-        CliError::new(code, e)
+        match e {
+            // A team journal's driver lock or connection has its own codes.
+            LaunchError::Journal(JournalError::Postgres(pg)) => {
+                CliError::new(team::exit_code(&pg), JournalError::Postgres(pg))
+            }
+            // A session that cannot be found is bad input; a journal that
+            // cannot be read or written cannot be trusted.
+            LaunchError::Journal(e) => CliError::from(e),
+            LaunchError::Database(_) => CliError::new(exit::DATABASE, e),
+            LaunchError::Runbook(_) | LaunchError::Usage(_) => CliError::new(exit::USAGE, e),
+        }
     }
 }
 
@@ -247,6 +259,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     if let Some(only) = &opts.only {
         plan = plan.only(only).map_err(LaunchError::Usage)?;
     }
+    check_named_steps(&plan, &opts.named_steps, &opts.runbook)?;
     let operator = opts.operators.first().cloned().unwrap_or_else(default_operator);
     let mut redactor = Redactor::default();
     let mut variables = resolve_variables(&runbook, &opts.environment_values, &mut redactor)?;
@@ -258,15 +271,21 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     let workdir = runbook_path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let database = match &env.database {
+        DatabaseSource::Url(source) => DatabaseSource::Url(given(source, &opts.environment_values)),
+        other => other.clone(),
+    };
+    learn_secrets(&mut redactor, &database, &opts.environment_values, &plan);
+    // The journal (and every front end) gets the plan with its secrets
+    // masked; only the engine, which runs the steps, keeps the real one.
+    let shown_plan = redacted_plan(&redactor, &plan);
     let setup = EngineSetup {
         workdir,
-        database: match &env.database {
-            DatabaseSource::Url(source) => DatabaseSource::Url(given(source, &opts.environment_values)),
-            other => other.clone(),
-        },
+        database,
         variables,
         redactor,
         autostart: opts.autostart,
+        skips: opts.skips.clone(),
         state_dir: opts.state_dir.clone(),
     };
     let targets = reach_targets(&plan, &setup.database).await?;
@@ -290,8 +309,9 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             let state = SessionState::from_records(&read.records)
                 .map_err(|e| LaunchError::Usage(format!("{}: {e}", path.display())))?;
             check_resumable(&state, &runbook, env, opts)?;
+            check_nothing_left_running(&state)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
-            let new_plan = (changed || state.plan != plan).then(|| Box::new(plan.clone()));
+            let new_plan = (changed || state.plan != shown_plan).then(|| Box::new(shown_plan.clone()));
             let new_targets = changed_targets(&state, targets, opts.allow_changed_target)?;
             let mut journal = journal;
             let mut state = state;
@@ -327,7 +347,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
                 rollback_only: opts.rollback_only,
-                plan,
+                plan: shown_plan,
                 targets,
             };
             let path = journal_path(&opts.state_dir, &header.session_id);
@@ -339,7 +359,10 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         }
     };
     let (path, next_after) = path_to_production(&runbook, opts, &state);
-    let engine = Engine::new(journal, state.clone(), setup, tx);
+    // The engine runs the real plan; the journal and the front ends hold the redacted copy.
+    let mut engine_state = state.clone();
+    engine_state.plan = plan;
+    let engine = Engine::new(journal, engine_state, setup, tx);
     Ok(Launched {
         engine,
         updates: rx,
@@ -485,6 +508,155 @@ fn check_resumable(
         )));
     }
     Ok(())
+}
+
+/// Teach the redactor every secret the session's environment holds before
+/// anything is journaled: the database's password (as the driver parses its
+/// connection string), `PGPASSWORD` whichever way the database is given,
+/// and the password literals of the plan's SQL.
+fn learn_secrets(
+    redactor: &mut Redactor,
+    database: &DatabaseSource,
+    values: &[(String, String)],
+    plan: &Plan,
+) {
+    if let Ok(config) = crate::connect::resolve(database)
+        && let Some(password) = config.get_password()
+    {
+        redactor.add(&String::from_utf8_lossy(password));
+    }
+    if let DatabaseSource::Url(source) = database
+        && let Ok(url) = source.resolve()
+    {
+        redactor.add_connection_password(&url);
+    }
+    let given = values
+        .iter()
+        .find(|(k, _)| k == "PGPASSWORD")
+        .map(|(_, v)| v.clone());
+    if let Some(password) = given.or_else(|| std::env::var("PGPASSWORD").ok()) {
+        redactor.add(&password);
+    }
+    for step in plan.steps().chain(plan.rollback.iter()) {
+        if let StepKind::Sql { sql } = &step.kind {
+            redactor.add_sql_passwords(sql);
+        }
+    }
+}
+
+/// `plan` with every text a step shows or runs redacted, for the journal.
+fn redacted_plan(redactor: &Redactor, plan: &Plan) -> Plan {
+    let text = |s: &str| redactor.redact(s).into_owned();
+    let step = |s: &Step| Step {
+        title: text(&s.title),
+        body: text(&s.body),
+        kind: match &s.kind {
+            StepKind::Shell { script } => StepKind::Shell { script: text(script) },
+            StepKind::Sql { sql } => StepKind::Sql { sql: text(sql) },
+            other => other.clone(),
+        },
+        expected: s.expected.as_deref().map(text),
+        notes: s
+            .notes
+            .iter()
+            .map(|n| Note {
+                title: text(&n.title),
+                text: text(&n.text),
+                ..n.clone()
+            })
+            .collect(),
+        ..s.clone()
+    };
+    let mut shown = plan.clone();
+    for phase in &mut shown.phases {
+        phase.steps = phase.steps.iter().map(step).collect();
+    }
+    shown.rollback = shown.rollback.iter().map(step).collect();
+    shown
+}
+
+/// Refuse decisions given in advance for steps this run does not have: a
+/// typo would otherwise be ignored and the step run after all.
+fn check_named_steps(
+    plan: &Plan,
+    named: &[(&'static str, String)],
+    runbook: &Path,
+) -> Result<(), LaunchError> {
+    let unknown: Vec<String> = named
+        .iter()
+        .filter(|(flag, step)| {
+            let every = step == "all" && matches!(*flag, "--approve" | "--retry");
+            let holds = step == crate::session::rules::HOLD && *flag == "--approve";
+            !every && !holds && plan.step(step).is_none()
+        })
+        .map(|(flag, step)| format!("{flag} {step}"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(LaunchError::Usage(format!(
+        "{} {} no step of this run; `runsheet check {}` lists the step ids",
+        unknown.join(", "),
+        if unknown.len() == 1 { "names" } else { "name" },
+        runbook.display()
+    )))
+}
+
+/// How long a resume waits for what an earlier runsheet of the session
+/// left running to end by itself (a SIGKILLed runsheet's last step) before
+/// it refuses.
+const LEFTOVER_GRACE: Duration = Duration::from_secs(5);
+
+/// Refuse to resume while a process of an earlier attempt may still be
+/// running: its journaled process group, or anything carrying the
+/// session's id in its environment. Nothing may run twice at once.
+fn check_nothing_left_running(state: &SessionState) -> Result<(), LaunchError> {
+    let id = &state.header.session_id;
+    let unfinished: Vec<(&String, u32, i32)> = state
+        .steps
+        .iter()
+        .filter_map(|(step, s)| {
+            let last = s.attempts.last()?;
+            Some((step, last.number, last.pgid?)).filter(|_| last.outcome.is_none())
+        })
+        .collect();
+    // What is still alive: a description and its process group.
+    let left = || {
+        let mut still: Vec<(String, i32)> = unfinished
+            .iter()
+            .filter(|(_, _, pgid)| group::has_live_members(*pgid))
+            .map(|(step, attempt, pgid)| {
+                (
+                    format!("step {step} (attempt {attempt}) in process group {pgid}"),
+                    *pgid,
+                )
+            })
+            .collect();
+        for (pid, pgid) in group::session_processes(id) {
+            if !still.iter().any(|(_, p)| *p == pgid) {
+                still.push((format!("process {pid} (group {pgid})"), pgid));
+            }
+        }
+        still
+    };
+    let deadline = Instant::now() + LEFTOVER_GRACE;
+    loop {
+        let still = left();
+        if still.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let pgids: BTreeSet<String> = still.iter().map(|(_, p)| format!("-{p}")).collect();
+            let kill = pgids.into_iter().collect::<Vec<_>>().join(" ");
+            let still: Vec<String> = still.into_iter().map(|(what, _)| what).collect();
+            return Err(LaunchError::Usage(format!(
+                "session {id} cannot be resumed yet: an earlier attempt may still be running ({}); \
+                 wait for it to end, or stop it with `kill -TERM -- {kill}`, then resume again",
+                still.join(", ")
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The databases reached now, when they differ from the session's and the

@@ -21,6 +21,7 @@ pub mod runbook;
 pub mod seat;
 pub mod secrets;
 pub mod session;
+pub mod signals;
 pub mod sql_split;
 pub mod team;
 pub mod text;

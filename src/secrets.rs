@@ -31,11 +31,95 @@ impl Redactor {
                 out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
         }
-        match redact_connection_passwords(&out) {
-            Cow::Borrowed(_) => out,
-            Cow::Owned(s) => Cow::Owned(s),
+        if let Cow::Owned(s) = redact_connection_passwords(&out) {
+            out = Cow::Owned(s);
+        }
+        if let Cow::Owned(s) = redact_sql_password_literals(&out) {
+            out = Cow::Owned(s);
+        }
+        out
+    }
+
+    /// Remember the password a connection string holds, as the driver
+    /// itself reads it (so an `@`, a space or a quote in it cannot cut it
+    /// in the wrong place), if it parses.
+    pub fn add_connection_password(&mut self, connection: &str) {
+        if let Ok(config) = connection.parse::<tokio_postgres::Config>()
+            && let Some(password) = config.get_password()
+        {
+            self.add(&String::from_utf8_lossy(password));
         }
     }
+
+    /// Remember the password literals of `sql` (`PASSWORD '…'` of CREATE or
+    /// ALTER ROLE/USER), so they are masked wherever they show up.
+    pub fn add_sql_passwords(&mut self, sql: &str) {
+        for literal in sql_password_literals(sql) {
+            self.add(&literal.replace("''", "'"));
+        }
+    }
+}
+
+/// Where `PASSWORD '…'` literals are in `sql`: `(start, end)` byte ranges
+/// of the text between the quotes (`''` is a quote inside).
+fn sql_password_spans(sql: &str) -> Vec<(usize, usize)> {
+    const KEY: &str = "password";
+    let lower = sql.to_ascii_lowercase();
+    let bytes = sql.as_bytes();
+    let mut spans = Vec::new();
+    let mut search = 0;
+    while let Some(found) = lower[search..].find(KEY) {
+        let start = search + found;
+        search = start + KEY.len();
+        let boundary = sql[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '_');
+        let mut i = start + KEY.len();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if !boundary || i == start + KEY.len() || bytes.get(i) != Some(&b'\'') {
+            continue;
+        }
+        let open = i + 1;
+        let mut j = open;
+        let close = loop {
+            match bytes.get(j) {
+                None => break bytes.len(),
+                Some(b'\'') if bytes.get(j + 1) == Some(&b'\'') => j += 2,
+                Some(b'\'') => break j,
+                Some(_) => j += 1,
+            }
+        };
+        spans.push((open, close));
+        search = close.max(search);
+    }
+    spans
+}
+
+fn sql_password_literals(sql: &str) -> Vec<String> {
+    sql_password_spans(sql)
+        .into_iter()
+        .filter_map(|(a, b)| sql.get(a..b).map(str::to_string))
+        .collect()
+}
+
+/// `text` with the inside of every `PASSWORD '…'` literal masked.
+pub fn redact_sql_password_literals(text: &str) -> Cow<'_, str> {
+    let spans = sql_password_spans(text);
+    if spans.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (open, close) in spans {
+        out.push_str(&text[copied..open]);
+        out.push_str(MASK);
+        copied = close;
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 /// Whether a variable's name says its value is secret (`DB_PASSWORD`,
@@ -188,6 +272,38 @@ mod tests {
         ] {
             assert!(!looks_secret(name), "{name}");
         }
+    }
+
+    #[test]
+    fn masks_sql_password_literals() {
+        let cases = [
+            (
+                "ALTER ROLE app PASSWORD 's3cr''et';",
+                "ALTER ROLE app PASSWORD '***';",
+            ),
+            (
+                "create user u with encrypted password\n  'x y' valid until 'infinity'",
+                "create user u with encrypted password\n  '***' valid until 'infinity'",
+            ),
+            ("ALTER ROLE app PASSWORD NULL", "ALTER ROLE app PASSWORD NULL"),
+            ("select 'password' as word", "select 'password' as word"),
+            ("PASSWORD 'unterminated", "PASSWORD '***"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_sql_password_literals(input), want, "{input}");
+        }
+        let mut r = Redactor::default();
+        r.add_sql_passwords("ALTER ROLE app PASSWORD 'it''s-long'");
+        assert_eq!(r.redact("echo it's-long"), "echo ***");
+    }
+
+    #[test]
+    fn connection_passwords_are_read_as_the_driver_reads_them() {
+        let mut r = Redactor::default();
+        r.add_connection_password("postgres://app:p%40ss%20w0rd@db.example/app");
+        r.add_connection_password("host=db user=app password='sp ace@x' dbname=app");
+        assert_eq!(r.redact("a p@ss w0rd b"), "a *** b");
+        assert_eq!(r.redact("a sp ace@x b"), "a *** b");
     }
 
     #[test]

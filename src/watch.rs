@@ -354,7 +354,7 @@ async fn watch_terminal(mut follower: Follower, session: &str) -> Result<u8, Cli
     let state = SessionState::from_records(std::slice::from_ref(&header.record))
         .map_err(|e| journal_error(format!("session {session}: {e}")))?;
     let path = copy.path.clone();
-    let signals = screen::listen_for_signals();
+    let signals = crate::signals::Signals::listen();
     let (guard, mut terminal) =
         screen::open_terminal().map_err(|e| CliError::usage(format!("cannot use the terminal ({e})")))?;
     let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));

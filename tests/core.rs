@@ -1020,20 +1020,54 @@ fn every_headless_flag_hinted_is_accepted() {
     }
 }
 
+/// The resume command in every hint pastes into a shell as it is: the
+/// runbook's path, the environment and the mode, quoted.
+#[test]
+fn the_resume_command_is_pasteable() {
+    let mut header = state("a failed").header;
+    header.runbook_path = "/srv/run books/it's \"odd\".md".into();
+    header.environment = "prod eu".into();
+    header.mode = Mode::DryRun;
+    let words = shell_words::split(&rules::resume_command(&header)).expect("shell words");
+    assert_eq!(
+        words,
+        [
+            "runsheet",
+            "run",
+            "/srv/run books/it's \"odd\".md",
+            "--env",
+            "prod eu",
+            "--dry-run",
+            "--resume",
+            header.session_id.as_str()
+        ]
+    );
+}
+
 #[test]
 fn the_headless_hints_name_the_flags_that_go_on() {
     let hint = |name: &str| headless_hint(&state(name)).unwrap_or_default();
+    let go_on = |name: &str| format!("{} --headless", rules::resume_command(&state(name).header));
     assert_eq!(
         hint("a failed"),
-        "step a is failed; decide: runsheet run … --resume s1 --retry a (or --skip a=REASON)"
+        format!(
+            "step a is failed; decide: {} --retry a (or --skip a=REASON)",
+            go_on("a failed")
+        )
     );
     assert_eq!(
         hint("gate failed"),
-        "step g is failed; decide: runsheet run … --resume s1 --retry g (or --override g=REASON)"
+        format!(
+            "step g is failed; decide: {} --retry g (or --override g=REASON)",
+            go_on("gate failed")
+        )
     );
     assert_eq!(
         hint("b awaiting sign-off"),
-        "manual step b needs a sign-off; sign it in the TUI, or pre-approve it: runsheet run … --resume s1 --approve b"
+        format!(
+            "manual step b needs a sign-off; sign it in the TUI, or pre-approve it: {} --approve b",
+            go_on("b awaiting sign-off")
+        )
     );
     assert_eq!(
         hint("c to confirm"),

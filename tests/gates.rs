@@ -165,8 +165,13 @@ min_backups = 3
     );
     std::fs::write(fx.runbook(), three).expect("rewrite");
     let journals = || {
+        // Journals only: each session also keeps its lock file beside it.
         std::fs::read_dir(fx.state_dir().join("sessions"))
             .expect("sessions")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+            })
             .count()
     };
     for args in [&[][..], &["--confirm-env", "prod"][..]] {

@@ -353,6 +353,93 @@ fn a_complete_last_line_without_its_newline_is_kept() {
     assert_eq!((read.integrity, read.records.len()), (Integrity::Verified, 7));
 }
 
+/// The session's lock belongs to the runsheet process: when runsheet dies
+/// (SIGKILL) while a step's process is forked but has not yet run its
+/// program, that process must not keep the session locked, as a lock on an
+/// inherited descriptor would (it made resumes after a SIGKILL flaky).
+#[test]
+fn a_killed_runsheets_forked_child_does_not_keep_the_session_locked() {
+    use std::io::BufRead;
+    let state = TempDir::new().unwrap();
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "lock_holder",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("LOCK_HOLDER_STATE", state.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(holder.stdout.take().unwrap()).lines();
+    let ready = lines
+        .find_map(|l| Some(l.ok()?.split_once("READY ")?.1.to_string()))
+        .expect("the lock holder never got ready");
+    let mut fields = ready.split_whitespace();
+    let (grandchild, path) = (
+        fields.next().unwrap().parse::<i32>().unwrap(),
+        PathBuf::from(fields.next().unwrap()),
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let reopened = FileJournal::open_append(&path);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(grandchild),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let (journal, _) = reopened.expect("the killed runsheet's forked child must not hold the lock");
+    drop(journal);
+}
+
+/// The process [`a_killed_runsheets_forked_child_does_not_keep_the_session_locked`]
+/// kills: it holds a session open and has a child forked and waiting before
+/// its exec, then says `READY <child pid> <journal>` and waits to be killed.
+#[test]
+#[ignore = "run by a_killed_runsheets_forked_child_does_not_keep_the_session_locked"]
+fn lock_holder() {
+    use std::os::unix::process::CommandExt;
+    let state = PathBuf::from(std::env::var_os("LOCK_HOLDER_STATE").expect("LOCK_HOLDER_STATE"));
+    let live = FileJournal::create(&state, header("forked")).unwrap();
+    let (read_end, _write_end) = nix::unistd::pipe().unwrap();
+    let read_fd = std::os::fd::AsRawFd::as_raw_fd(&read_end);
+    let mut command = std::process::Command::new("true");
+    // SAFETY: the child only calls read(2), which is async-signal-safe: it
+    // waits there, forked and holding this process's descriptors, for good.
+    unsafe {
+        command.pre_exec(move || {
+            let mut byte = 0u8;
+            libc::read(read_fd, (&raw mut byte).cast(), 1);
+            Ok(())
+        });
+    }
+    std::thread::spawn(move || command.status());
+    let me = std::process::id().to_string();
+    let child_of_mine = |e: &fs::DirEntry| {
+        let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+        let (_, rest) = stat.rsplit_once(')')?;
+        (rest.split_whitespace().nth(1) == Some(me.as_str()))
+            .then(|| e.file_name().to_string_lossy().into_owned())
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    let child = loop {
+        if let Some(pid) = fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .find_map(|e| child_of_mine(&e))
+        {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the child never forked");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    println!("READY {child} {}", live.path().display());
+    loop {
+        std::thread::park();
+    }
+}
+
 #[test]
 fn resume_refuses_a_broken_journal_and_a_live_one() {
     let state = TempDir::new().unwrap();

@@ -553,22 +553,31 @@ fn secrets_never_reach_the_report() {
          ## Development\n\n### Execution\n\n\
          1. Leak everything\n   ```sh\n   echo \"url=$RUNSHEET_DATABASE_URL token=$API_TOKEN\"\n   exit 1\n   ```\n",
     );
+    // The step runs and fails (reports show a failed step's log), then is
+    // skipped on resume.
+    let runbook = fx.runbook().to_str().expect("path").to_string();
+    let url = with_password(&common::server_url(), "hunter2");
+    let out = fx
+        .command(&["run", &runbook, "--headless"])
+        .env("REPORT_TEST_DB_URL", &url)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = fx.state().header.session_id;
     let out = fx
         .command(&[
             "run",
-            fx.runbook().to_str().expect("path"),
+            &runbook,
             "--headless",
+            "--resume",
+            &id,
             "--skip",
             "development.execution.1=leaks",
         ])
-        .env(
-            "REPORT_TEST_DB_URL",
-            with_password(&common::server_url(), "hunter2"),
-        )
+        .env("REPORT_TEST_DB_URL", &url)
         .output()
-        .expect("run");
+        .expect("resume");
     assert!(out.status.success(), "{}", text(&out));
-    let id = fx.state().header.session_id;
     let hand = hand_written(&fx, "written by hand:", "postgres://admin:hunter2@db.invalid/app");
     for session in [id.as_str(), hand.to_str().expect("path")] {
         for format in ["md", "html", "json"] {

@@ -166,8 +166,20 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
     );
 
     // The driver crashes: its lock goes with its connection, its row stays.
+    // Its step lives on (a resume refuses while it does); the operator
+    // stops it, as the refusal says.
     first.kill().expect("SIGKILL the driver");
     let _ = first.wait();
+    let read = read_journal(&fx.journal()).unwrap();
+    for pgid in read.records.iter().filter_map(|r| match r.event {
+        Event::StepProcess { pgid, .. } => Some(pgid),
+        _ => None,
+    }) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
     let mut stale = String::new();
     let freed = wait_until(Duration::from_secs(20), || {
         let out = resume(&[]);

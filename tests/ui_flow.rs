@@ -173,6 +173,7 @@ async fn the_checklist_runs_a_real_session_through_the_real_engine() {
     let engine =
         tokio::spawn(async move { engine.run(command_rx).await.map(drop).map_err(|e| e.to_string()) });
     let (_signals_tx, signals) = mpsc::channel(1);
+    let signals = runsheet::signals::Signals::from_receiver(signals);
     let channels = Channels {
         commands,
         updates: launched.updates,

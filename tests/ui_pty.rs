@@ -229,7 +229,11 @@ fn termination_signals_detach_and_restore_the_terminal() {
         tui.keys("r");
         tui.wait_text("started 42");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(tui.pid()), signal).expect("send the signal");
-        assert_eq!(tui.exit_code(), 1, "{signal}: an unfinished session exits 1");
+        assert_eq!(
+            tui.exit_code(),
+            128 + signal as u32,
+            "{signal}: a session stopped by a signal exits 128 + its number"
+        );
         tui.assert_terminal_restored();
         let records = fixture.records();
         assert!(

@@ -1037,6 +1037,7 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
     let (commands, mut command_rx) = mpsc::channel(8);
     let (update_tx, updates) = mpsc::unbounded_channel();
     let (_signal_tx, signals) = mpsc::channel(1);
+    let signals = runsheet::signals::Signals::from_receiver(signals);
     let record = j.records[1].clone();
     // The fake engine: one record, then it waits for the detach and stops.
     let engine = tokio::spawn(async move {

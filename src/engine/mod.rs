@@ -1,6 +1,7 @@
 //! The engine: the thin driver around the session core, and the runners
 //! that run steps (shell, SQL).
 
+pub mod group;
 pub mod locks;
 pub mod runner;
 pub mod shell;
@@ -10,6 +11,7 @@ pub mod sql;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::event::{Outcome, Stream};
@@ -48,11 +50,15 @@ impl Halt {
     }
 }
 
-/// How the engine stops a running step: the first halt given counts.
+/// How the engine stops a running step: the first halt given counts. The
+/// runner also says through it which process group the step runs in, for
+/// the journal.
 #[derive(Debug, Clone, Default)]
 pub struct Stopper {
     token: CancellationToken,
     halt: Arc<OnceLock<Halt>>,
+    group: Arc<OnceLock<i32>>,
+    spawned: Arc<Notify>,
 }
 
 impl Stopper {
@@ -75,6 +81,24 @@ impl Stopper {
     pub async fn stopped(&self) -> Halt {
         self.token.cancelled().await;
         self.reason()
+    }
+
+    /// The runner started the step's process group `pgid`.
+    pub fn spawned(&self, pgid: i32) {
+        if self.group.set(pgid).is_ok() {
+            self.spawned.notify_one();
+        }
+    }
+
+    /// Wait until the runner says which process group the step runs in
+    /// (never, for a step without processes).
+    pub async fn process_group(&self) -> i32 {
+        loop {
+            if let Some(pgid) = self.group.get() {
+                return *pgid;
+            }
+            self.spawned.notified().await;
+        }
     }
 
     fn reason(&self) -> Halt {

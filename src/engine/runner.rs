@@ -10,7 +10,7 @@
 //! Front ends talk to it through two streams only: [`Command`]s in and
 //! [`Update`]s (journal records, refusals) out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::runbook::plan::DATABASE_URL_VARIABLE;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
-use crate::session::{Command, SessionState, Update, rules};
+use crate::session::{Command, Next, SessionState, Update, rules};
 
 /// Output is written to the journal in batches at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -48,6 +48,9 @@ pub struct EngineSetup {
     pub redactor: Redactor,
     /// Run the session at once (a `run` by its operator), without waiting for [`Command::Run`].
     pub autostart: bool,
+    /// Steps to skip, with the reason, when they come up (`--skip`, given in
+    /// advance): skipped by their operator before they would start.
+    pub skips: BTreeMap<String, String>,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
 }
@@ -73,6 +76,8 @@ struct Process {
     task: JoinHandle<StepResult>,
     /// What the core asked of it, reported back with its exit.
     stops: Vec<Stop>,
+    /// Its process group is journaled.
+    group_journaled: bool,
 }
 
 /// Output lines waiting to be written, grouped by stream in arrival order.
@@ -114,6 +119,8 @@ enum Wake {
     Command(Option<Command>),
     Output(Option<OutputLine>),
     Done(Result<StepResult, tokio::task::JoinError>),
+    /// The running step's process group is known.
+    Group(i32),
     Timer,
     Tick,
 }
@@ -228,6 +235,9 @@ impl Engine {
         loop {
             // Whatever may happen by itself happens, until the core has nothing more.
             while self.process.is_none() && !self.exit {
+                if self.skip_given()? {
+                    continue;
+                }
                 let now = Utc::now();
                 let input = if self.journal_degraded() {
                     Input::Degraded { now }
@@ -248,6 +258,7 @@ impl Engine {
                 Some(p) => tokio::select! {
                     biased;
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
+                    pgid = p.stopper.process_group(), if !p.group_journaled => Wake::Group(pgid),
                     line = p.output.recv(), if !p.output_closed => Wake::Output(line),
                     done = &mut p.task => Wake::Done(done),
                     _ = tick.tick() => Wake::Tick,
@@ -284,6 +295,7 @@ impl Engine {
                     self.journal_degraded();
                 }
                 Wake::Timer => self.timers_due()?,
+                Wake::Group(pgid) => self.group_started(pgid)?,
                 Wake::Done(result) => self.finish(result)?,
             }
         }
@@ -304,6 +316,28 @@ impl Engine {
             let _ = self.updates.send(Update::Replica(status));
         }
         degraded
+    }
+
+    /// Skip the step about to start if a skip was given for it in advance
+    /// (as a command, so the rules decide); whether one was.
+    fn skip_given(&mut self) -> Result<bool, EngineError> {
+        let Next::Start(step) = self.state.next() else {
+            return Ok(false);
+        };
+        // A gate cannot be skipped: it runs, and the refusal comes if it fails.
+        if matches!(step.kind, StepKind::Gate { .. }) {
+            return Ok(false);
+        }
+        let Some(reason) = self.setup.skips.remove(&step.id) else {
+            return Ok(false);
+        };
+        let skip = Command::Skip {
+            step: step.id.clone(),
+            who: self.state.current_operator().to_string(),
+            reason,
+        };
+        self.command(skip)?;
+        Ok(true)
     }
 
     /// When the earliest timer goes off.
@@ -470,6 +504,7 @@ impl Engine {
             output_closed: false,
             task,
             stops: Vec::new(),
+            group_journaled: false,
         });
     }
 
@@ -510,6 +545,17 @@ impl Engine {
         }
     }
 
+    /// Journal the running step's process group, durably, before more of its output.
+    fn group_started(&mut self, pgid: i32) -> Result<(), EngineError> {
+        let Some(p) = self.process.as_mut() else {
+            return Ok(());
+        };
+        p.group_journaled = true;
+        let (step, attempt) = (p.step.clone(), p.attempt);
+        self.flush_output()?;
+        self.emit(Event::StepProcess { step, attempt, pgid })
+    }
+
     /// The environment a shell step sees besides the engine's own.
     fn step_env(&mut self, step: &Step) -> Vec<(String, String)> {
         let header = &self.state.header;
@@ -544,11 +590,7 @@ impl Engine {
         match &self.setup.database {
             DatabaseSource::Url(source) => {
                 let url = source.resolve().ok()?;
-                if let Ok(cfg) = url.parse::<tokio_postgres::Config>()
-                    && let Some(pw) = cfg.get_password()
-                {
-                    self.setup.redactor.add(&String::from_utf8_lossy(pw));
-                }
+                self.setup.redactor.add_connection_password(&url);
                 Some(url)
             }
             DatabaseSource::PgEnv | DatabaseSource::None => None,
@@ -633,6 +675,31 @@ fn redacted(redactor: &Redactor, event: Event) -> Event {
             exit_code,
             duration_ms,
             error: error.map(text),
+        },
+        Event::Verification {
+            step,
+            attempt,
+            name,
+            passed,
+            observed,
+        } => Event::Verification {
+            step,
+            attempt,
+            name: text(name),
+            passed,
+            observed: Observed {
+                columns: observed.columns.into_iter().map(text).collect(),
+                rows: observed
+                    .rows
+                    .into_iter()
+                    .map(|row| row.into_iter().map(text).collect())
+                    .collect(),
+                text: text(observed.text),
+            },
+        },
+        Event::Warning { code, message } => Event::Warning {
+            code,
+            message: text(message),
         },
         Event::Note { who, text: note } => Event::Note {
             who,

@@ -134,6 +134,7 @@ pub async fn run_shell(req: ShellRequest, stop: Stopper, out: mpsc::Sender<Outpu
     let group = GroupGuard {
         pgid: Pid::from_raw(pid),
     };
+    stop.spawned(pid);
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let pumps = async {
         tokio::join!(
@@ -456,38 +457,9 @@ impl GroupGuard {
         let _ = killpg(self.pgid, signal);
     }
 
-    /// Whether any process of the group is still running. Zombies do not
-    /// count: they are dead, merely not yet reaped by their (new) parent.
+    /// Whether any process of the group is still running.
     fn has_live_members(&self) -> bool {
-        if killpg(self.pgid, None).is_err() {
-            return false;
-        }
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return true;
-        };
-        let mut seen_any = false;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            seen_any = true;
-            // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next().unwrap_or("");
-            let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
-            if pgrp == Some(self.pgid.as_raw()) && !matches!(state, "Z" | "X") {
-                return true;
-            }
-        }
-        // Without a readable /proc, trust kill(2).
-        !seen_any
+        super::group::has_live_members(self.pgid.as_raw())
     }
 
     /// The run is over: kill anything that is somehow left, and disarm.

@@ -345,6 +345,14 @@ pub enum Event {
         step: String,
         attempt: u32,
     },
+    /// The process group a shell step's attempt runs in (its leader's
+    /// pid, as `setsid` made it): a resume refuses to run anything while
+    /// that group may still be alive.
+    StepProcess {
+        step: String,
+        attempt: u32,
+        pgid: i32,
+    },
     /// Output of a step, batched.
     Output {
         step: String,
@@ -449,6 +457,7 @@ impl Event {
         match self {
             Event::StepInterrupted { step, .. }
             | Event::StepStarted { step, .. }
+            | Event::StepProcess { step, .. }
             | Event::Output { step, .. }
             | Event::ShellState { step, .. }
             | Event::StepFinished { step, .. }

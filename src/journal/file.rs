@@ -1,18 +1,23 @@
 //! The local file backend: `STATE_DIR/sessions/<id>.jsonl`.
 //!
-//! Files are created 0600 in a 0700 directory and held under an exclusive
-//! `flock` while a session writes them, so a second runsheet cannot resume
-//! a session that is still live. Readers (replay, report, verify) take no lock.
+//! Files are created 0600 in a 0700 directory. While a session writes its
+//! journal it holds an exclusive lock on `<id>.lock` beside it (see
+//! [`SessionLock`]), so a second runsheet cannot resume a session that is
+//! still live. Readers (replay, report, verify) take no lock.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::Utc;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::{FcntlArg, fcntl};
+use nix::libc;
 
 use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
@@ -58,27 +63,84 @@ pub(crate) fn check_session_id(id: &str) -> Result<(), JournalError> {
     }
 }
 
-fn lock(file: File, path: &Path) -> Result<Flock<File>, JournalError> {
-    Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, errno)| {
-        if errno == Errno::EWOULDBLOCK {
-            JournalError::Locked {
-                path: path.to_path_buf(),
-            }
-        } else {
-            JournalError::Io {
-                action: "lock the journal",
-                path: path.to_path_buf(),
-                source: errno.into(),
+/// Lock files held by this process (their paths, canonical): record locks
+/// do not conflict within one process, so this says "taken" instead.
+static HELD: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// The exclusive write lock of one session: a POSIX record lock (`F_SETLK`)
+/// on its own file `<id>.lock`, released when this is dropped or the
+/// process dies.
+///
+/// A record lock belongs to the process, not to an open file: a step's
+/// process forked from runsheet never holds it, so a SIGKILLed runsheet's
+/// steps cannot keep a resume out (an `flock` on the journal's descriptor
+/// would be shared with every child until its exec). Closing any descriptor
+/// of the locked file drops a record lock, which is why it is a file of its
+/// own that nothing else opens, and why a second holder in this process is
+/// refused before it opens the file.
+#[derive(Debug)]
+struct SessionLock {
+    /// Kept open: closing it releases the lock.
+    _file: File,
+    path: PathBuf,
+}
+
+impl SessionLock {
+    /// Take the lock of the journal at `journal` (which exists), or say who has it.
+    fn take(journal: &Path) -> Result<SessionLock, JournalError> {
+        let locked = || JournalError::Locked {
+            path: journal.to_path_buf(),
+        };
+        let canonical = journal
+            .canonicalize()
+            .map_err(JournalError::io("open the journal", journal))?;
+        let path = canonical.with_extension("lock");
+        let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if held.contains(&path) {
+            return Err(locked());
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(JournalError::io("open the journal's lock file", &path))?;
+        // SAFETY: `flock` is a plain C struct for which all-zero bytes are valid.
+        let mut range: libc::flock = unsafe { std::mem::zeroed() };
+        range.l_type = libc::F_WRLCK as libc::c_short;
+        range.l_whence = libc::SEEK_SET as libc::c_short;
+        match fcntl(&file, FcntlArg::F_SETLK(&range)) {
+            Ok(_) => {}
+            Err(Errno::EAGAIN | Errno::EACCES) => return Err(locked()),
+            Err(errno) => {
+                return Err(JournalError::Io {
+                    action: "lock the journal",
+                    path,
+                    source: errno.into(),
+                });
             }
         }
-    })
+        held.insert(path.clone());
+        Ok(SessionLock { _file: file, path })
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.remove(&self.path);
+    }
 }
 
 /// A session journal in a local file. See [`JournalSink`] for durability.
 #[derive(Debug)]
 pub struct FileJournal {
     path: PathBuf,
-    file: Flock<File>,
+    file: File,
+    /// Held while this journal is open (declared after `file`, so dropped after it).
+    _lock: SessionLock,
     prev: LineHash,
     next_seq: u64,
     /// Bytes in the file: where the first pending line will start.
@@ -93,6 +155,8 @@ pub struct FileJournal {
     /// A write or sync failed: what is on disk is unknown, so nothing more is
     /// appended (resuming the session truncates a torn line and continues).
     failed: bool,
+    /// Device and inode of the open file: the path must still name it.
+    identity: (u64, u64),
 }
 
 impl FileJournal {
@@ -138,8 +202,8 @@ impl FileJournal {
                     JournalError::io("create the journal", &path)(e)
                 }
             })?;
-        let written = lock(file, &path).and_then(|file| {
-            let mut journal = FileJournal::new(path.clone(), file, LineHash::GENESIS, 0, 0);
+        let written = SessionLock::take(&path).and_then(|lock| {
+            let mut journal = FileJournal::new(path.clone(), file, lock, LineHash::GENESIS, 0, 0);
             journal.append_record(Event::Header(Box::new(header)), line)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
@@ -163,7 +227,7 @@ impl FileJournal {
             .open(path)
             .map_err(JournalError::io("open the journal", path))?;
         // Lock before reading so nobody appends between the check and the cut.
-        let file = lock(file, path)?;
+        let lock = SessionLock::take(path)?;
         let mut stream = JournalStream::open(path)?;
         let records = stream.by_ref().collect::<Result<Vec<_>, _>>()?;
         if let Integrity::Broken { line, reason } = stream.integrity() {
@@ -193,7 +257,7 @@ impl FileJournal {
         }
         if last[0] != b'\n' {
             // The last line is complete but lost its newline in a crash.
-            (&*file).write_all(b"\n").map_err(io("write the journal"))?;
+            (&file).write_all(b"\n").map_err(io("write the journal"))?;
         }
         if len != good_len || last[0] != b'\n' {
             file.sync_data().map_err(io("sync the journal"))?;
@@ -205,20 +269,33 @@ impl FileJournal {
             good_len,
             records,
         };
+        // The file's length now, the newline added included.
+        let now_len = good_len + u64::from(last[0] != b'\n');
         let journal = FileJournal::new(
             path.to_path_buf(),
             file,
+            lock,
             *stream.last_hash(),
             read.records.len() as u64,
-            good_len,
+            now_len,
         );
         Ok((journal, read))
     }
 
-    fn new(path: PathBuf, file: Flock<File>, prev: LineHash, next_seq: u64, len: u64) -> FileJournal {
+    fn new(
+        path: PathBuf,
+        file: File,
+        lock: SessionLock,
+        prev: LineHash,
+        next_seq: u64,
+        len: u64,
+    ) -> FileJournal {
+        let identity = file.metadata().map_or((0, 0), |m| (m.dev(), m.ino()));
         FileJournal {
+            identity,
             path,
             file,
+            _lock: lock,
             prev,
             next_seq,
             len,
@@ -279,6 +356,7 @@ impl FileJournal {
         }
         let offset = self.len + start as u64;
         if record.event.is_durable() {
+            self.check_anchored()?;
             self.write_pending()?;
             self.sync()?;
         } else {
@@ -290,11 +368,36 @@ impl FileJournal {
         Ok((record, offset))
     }
 
+    /// Before every durable write: the path still names the file this
+    /// journal writes, at the length it wrote. A journal deleted, replaced
+    /// (by another file at its path) or cut or added to by someone else
+    /// stops the session instead of going on writing where nobody reads.
+    fn check_anchored(&mut self) -> Result<(), JournalError> {
+        let what = match std::fs::metadata(&self.path) {
+            Err(e) if e.kind() == ErrorKind::NotFound => Some("was deleted"),
+            Err(_) => Some("can no longer be looked at"),
+            Ok(m) if (m.dev(), m.ino()) != self.identity => Some("was replaced by another file"),
+            Ok(m) if m.len() < self.len => Some("was truncated"),
+            Ok(m) if m.len() > self.len => Some("was written to by someone else"),
+            Ok(_) => None,
+        };
+        match what {
+            Some(what) => {
+                self.failed = true;
+                Err(JournalError::Tampered {
+                    path: self.path.clone(),
+                    what,
+                })
+            }
+            None => Ok(()),
+        }
+    }
+
     fn write_pending(&mut self) -> Result<(), JournalError> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let written = (&*self.file).write_all(&self.pending);
+        let written = (&self.file).write_all(&self.pending);
         self.len += self.pending.len() as u64;
         self.written_seq = self.next_seq;
         self.pending.clear();

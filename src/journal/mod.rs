@@ -95,6 +95,12 @@ pub enum JournalError {
         path.display()
     )]
     Failed { path: PathBuf },
+    #[error(
+        "journal {} {what} while the session was writing it: what it says can no longer be trusted; \
+         the session stopped (nothing more is written)",
+        path.display()
+    )]
+    Tampered { path: PathBuf, what: &'static str },
     #[error("cannot find a home directory for runsheet's state; set RUNSHEET_STATE_DIR or pass --state-dir")]
     NoStateDir,
     #[error("{} does not exist; give a session id or a journal file (`runsheet sessions` lists them)", path.display())]

@@ -36,6 +36,7 @@ use crate::journal::event::{Event, Record};
 use crate::journal::reader::Integrity;
 use crate::journal::store;
 use crate::session::Update;
+use crate::signals::Signals;
 use crate::ui::screen::{self, Common, Leaving, Screen, Source};
 use crate::ui::{App, LogQuery, Msg, Theme};
 
@@ -144,7 +145,7 @@ pub async fn run(path: &Path, indexer: Indexer, first: IndexBatch) -> Result<(),
         .spawn(tx)
         .map_err(|e| CliError::new(exit::JOURNAL, format!("cannot start reading the journal: {e}")))?;
     let reader = Reader::open(path).map_err(|e| CliError::new(exit::JOURNAL, e))?;
-    let signals = screen::listen_for_signals();
+    let signals = Signals::listen();
     let (guard, mut terminal) =
         screen::open_terminal().map_err(|e| CliError::usage(format!("cannot use the terminal ({e})")))?;
     let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));

@@ -319,6 +319,11 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
         Event::Pause { who } => format!("{who} paused the session: no new step starts"),
         Event::StepInterrupted { step: s, attempt } => format!("{} interrupted (attempt {attempt})", step(s)),
         Event::StepStarted { step: s, attempt } => format!("{} started (attempt {attempt})", step(s)),
+        Event::StepProcess {
+            step: s,
+            attempt,
+            pgid,
+        } => format!("{} runs as process group {pgid} (attempt {attempt})", step(s)),
         Event::Output {
             step: s,
             stream,

@@ -14,11 +14,11 @@ use super::model::{
 };
 use crate::secrets::redact_connection_passwords;
 
-/// Exit status: the runbook is valid (warnings allowed).
+/// Exit status: the runbook is valid (warnings allowed) (`exit::OK`).
 pub const OK: u8 = 0;
-/// Exit status: the runbook has errors.
-pub const INVALID: u8 = 1;
-/// Exit status: the file cannot be read.
+/// Exit status: the runbook has errors: bad input (`exit::USAGE`, as the README says).
+pub const INVALID: u8 = 2;
+/// Exit status: the file cannot be read: bad input too (`exit::USAGE`).
 pub const UNREADABLE: u8 = 2;
 
 /// Check the runbook at `path`; returns the exit status ([`OK`],

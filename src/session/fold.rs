@@ -92,6 +92,8 @@ pub struct Attempt {
     /// This attempt's last few output lines, so a report shows what the
     /// attempt that failed said, not what a later retry said.
     pub tail: VecDeque<(Stream, String)>,
+    /// The process group its processes ran in (shell steps), as journaled.
+    pub pgid: Option<i32>,
 }
 
 /// Keep the last [`TAIL_LINES`] of `tail` followed by `lines`.
@@ -464,7 +466,14 @@ impl SessionState {
                     inherited,
                     output_lines: 0,
                     tail: VecDeque::new(),
+                    pgid: None,
                 });
+            }
+            Event::StepProcess { step, attempt, pgid } => {
+                let s = self.step_mut(step, seq);
+                if let Some(a) = s.attempts.iter_mut().find(|a| a.number == *attempt) {
+                    a.pgid = Some(*pgid);
+                }
             }
             Event::Output {
                 step,

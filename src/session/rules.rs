@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use super::fold::{Next, SessionState};
 use super::protocol::Command;
-use crate::journal::event::{Event, SessionOutcome, Signature};
+use crate::journal::event::{Event, Header, Mode, SessionOutcome, Signature};
 use crate::runbook::model::{Step, StepKind};
 use unicode_normalization::UnicodeNormalization;
 
@@ -439,12 +439,12 @@ impl Flag {
     /// The flag as it is typed for `step` of a session in `environment`.
     pub fn usage(self, step: &str, environment: &str) -> String {
         match self {
-            Flag::Approve => format!("--approve {step}"),
-            Flag::Retry => format!("--retry {step}"),
-            Flag::Skip => format!("--skip {step}=REASON"),
-            Flag::Override => format!("--override {step}=REASON"),
-            Flag::ConfirmEnv => format!("--confirm-env {environment}"),
-            Flag::ApproveHold => format!("--approve {HOLD}"),
+            Flag::Approve => format!("--approve {}", quote(step)),
+            Flag::Retry => format!("--retry {}", quote(step)),
+            Flag::Skip => format!("--skip {}", quote(&format!("{step}=REASON"))),
+            Flag::Override => format!("--override {}", quote(&format!("{step}=REASON"))),
+            Flag::ConfirmEnv => format!("--confirm-env {}", quote(environment)),
+            Flag::ApproveHold => format!("--approve {}", quote(HOLD)),
         }
     }
 }
@@ -528,21 +528,18 @@ pub fn choices(state: &SessionState) -> Vec<Choice> {
 /// go on: one sentence built from [`choices`]. `None` when nothing waits
 /// for a person.
 pub fn headless_hint(state: &SessionState) -> Option<String> {
-    let session = &state.header.session_id;
     let environment = &state.plan.environment;
     let choices = choices(state);
     let flags: Vec<String> = choices
         .iter()
         .filter_map(|c| c.headless.map(|f| f.usage(&c.step, environment)))
         .collect();
+    let command = format!("{} --headless", resume_command(&state.header));
     let resume = |flags: &[String]| -> String {
         match flags.split_first() {
-            Some((first, [])) => format!("runsheet run … --resume {session} {first}"),
-            Some((first, rest)) => format!(
-                "runsheet run … --resume {session} {first} (or {})",
-                rest.join(" or ")
-            ),
-            None => format!("runsheet run … --resume {session}"),
+            Some((first, [])) => format!("{command} {first}"),
+            Some((first, rest)) => format!("{command} {first} (or {})", rest.join(" or ")),
+            None => command.clone(),
         }
     };
     match state.next() {
@@ -571,5 +568,33 @@ pub fn headless_hint(state: &SessionState) -> Option<String> {
             flags.join(" ")
         )),
         _ => None,
+    }
+}
+
+/// The command that resumes a session, ready to paste into a shell: its
+/// runbook, environment and mode, shell-quoted.
+pub fn resume_command(header: &Header) -> String {
+    let mut words = vec![
+        "runsheet",
+        "run",
+        header.runbook_path.as_str(),
+        "--env",
+        header.environment.as_str(),
+    ];
+    if header.mode == Mode::DryRun {
+        words.push("--dry-run");
+    }
+    words.extend(["--resume", header.session_id.as_str()]);
+    words.into_iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
+/// `word` as one shell word: as it is when nothing in it is special to a
+/// shell (`--skip step=REASON` stays readable), quoted otherwise.
+fn quote(word: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.into()
+    } else {
+        shell_words::quote(word)
     }
 }

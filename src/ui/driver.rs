@@ -20,6 +20,7 @@ use super::screen::{self, Common, Leaving, Screen, Source};
 use super::terminal::FrameSync;
 use super::views::view;
 use crate::session::{Command, Refusal, Update};
+use crate::signals::Signals;
 
 /// Clock tick: the spinner and elapsed times.
 const TICK: Duration = Duration::from_millis(100);
@@ -30,8 +31,8 @@ pub struct Channels {
     pub updates: mpsc::UnboundedReceiver<Update>,
     /// The engine task: `Err` says why it failed.
     pub engine: JoinHandle<Result<(), String>>,
-    /// Names of termination signals received.
-    pub signals: mpsc::Receiver<&'static str>,
+    /// Termination signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
+    pub signals: Signals,
     pub journal_path: PathBuf,
 }
 

@@ -38,8 +38,9 @@ pub(crate) use views::help::keys_overlay;
 pub use views::{view, view_in};
 
 use crate::exit;
-use crate::journal::event::{Mode, SessionOutcome};
+use crate::journal::event::SessionOutcome;
 use crate::launch::Launched;
+use crate::signals::{Signals, Termination};
 
 /// How the TUI is run.
 #[derive(Debug, Clone, Default)]
@@ -54,7 +55,7 @@ pub struct UiOptions {
 /// The engine runs in its own task; the TUI talks to it only through its
 /// command and update channels. Leaving (quit, SIGTERM, SIGHUP, a lost
 /// terminal) detaches the session, so it can be resumed with `--resume`.
-pub async fn run(launched: Launched, options: UiOptions) -> u8 {
+pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8 {
     let Launched {
         engine,
         updates,
@@ -86,7 +87,7 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
             .map(|_| ())
             .map_err(|e| e.to_string())
     });
-    let signals = screen::listen_for_signals();
+    let signalled = signals.first_handle();
     let (guard, mut terminal) = match screen::open_terminal() {
         Ok(opened) => opened,
         Err(e) => {
@@ -125,11 +126,16 @@ pub async fn run(launched: Launched, options: UiOptions) -> u8 {
     .await;
     drop(terminal);
     drop(guard);
-    summary(&app, &journal_path, result)
+    summary(&app, &journal_path, result, signalled.get())
 }
 
 /// What is printed on the normal screen after leaving, and the exit code.
-fn summary(app: &App, journal: &std::path::Path, result: Result<(), String>) -> u8 {
+fn summary(
+    app: &App,
+    journal: &std::path::Path,
+    result: Result<(), String>,
+    signalled: Option<Termination>,
+) -> u8 {
     let header = &app.session.header;
     let id = &header.session_id;
     let journal = journal.display();
@@ -151,16 +157,11 @@ fn summary(app: &App, journal: &std::path::Path, result: Result<(), String>) -> 
             exit::INCOMPLETE
         }
         None => {
-            let dry = if header.mode == Mode::DryRun {
-                " --dry-run"
-            } else {
-                ""
-            };
             println!(
-                "runsheet: session {id} left unfinished; resume with: runsheet run {} --env {}{dry} --resume {id}",
-                header.runbook_path, header.environment
+                "runsheet: session {id} left unfinished; resume with: {}",
+                crate::session::rules::resume_command(header)
             );
-            exit::INCOMPLETE
+            signalled.map_or(exit::INCOMPLETE, Termination::exit_code)
         }
     }
 }

@@ -25,6 +25,7 @@ use tokio::time::{Instant, sleep_until};
 
 use super::log::{LogChunk, LogQuery, read_log};
 use super::terminal::{FrameSync, TerminalGuard};
+use crate::signals::Signals;
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
@@ -101,31 +102,6 @@ pub fn open_terminal() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<S
     let guard = TerminalGuard::enter()?;
     let terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     Ok((guard, terminal))
-}
-
-/// Forward termination signals, so the loop leaves (resumably) and
-/// restores the terminal instead of dying mid-frame.
-pub fn listen_for_signals() -> mpsc::Receiver<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (tx, rx) = mpsc::channel(4);
-    let kinds = [
-        (SignalKind::terminate(), "SIGTERM received"),
-        (SignalKind::hangup(), "SIGHUP received"),
-        (SignalKind::interrupt(), "SIGINT received"),
-    ];
-    for (kind, name) in kinds {
-        if let Ok(mut stream) = signal(kind) {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                while stream.recv().await.is_some() {
-                    if tx.send(name).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    }
-    rx
 }
 
 /// A terminal event as a message (focus changes mean nothing here).
@@ -211,7 +187,7 @@ pub async fn run<B, E, S, Src>(
     first: Vec<S::Effect>,
     mut events: E,
     source: &mut Src,
-    mut signals: mpsc::Receiver<&'static str>,
+    mut signals: Signals,
     journal: &Path,
 ) -> Result<(), String>
 where
@@ -272,7 +248,7 @@ where
                     Common::Terminate("the terminal closed").into()
                 }
             },
-            Some(signal) = signals.recv() => Common::Terminate(signal).into(),
+            which = signals.recv() => Common::Terminate(which.received()).into(),
             () = sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {
                 if let Err(e) = draw(terminal, screen) {
                     // Without a screen, leave (resumably) and stop.
