@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::shell::{ShellRequest, run_shell};
-use super::sql::{SqlRequest, run_sql};
+use super::sql::{SqlRequest, SqlSession, run_sql_in};
 use super::{Halt, OutputLine, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
@@ -100,6 +100,8 @@ pub struct Engine {
     batch: Batch,
     timers: HashMap<Timer, DateTime<Utc>>,
     db_config: Option<Result<tokio_postgres::Config, String>>,
+    /// The database connection SQL steps share.
+    sql: SqlSession,
     /// The core said nothing more happens.
     exit: bool,
 }
@@ -129,6 +131,7 @@ impl Engine {
             batch: Batch::default(),
             timers: HashMap::new(),
             db_config: None,
+            sql: SqlSession::default(),
             exit: false,
         }
     }
@@ -342,8 +345,9 @@ impl Engine {
                         verify: step.verify,
                     };
                     let token = stopper.clone();
+                    let session = self.sql.clone();
                     tokio::spawn(async move {
-                        let r = run_sql(req, token, tx).await;
+                        let r = run_sql_in(&session, req, token, tx).await;
                         StepResult {
                             outcome: r.outcome,
                             exit_code: None,
