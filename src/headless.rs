@@ -6,9 +6,11 @@
 //! the session resumable, and says which flag would let it go on.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::exit;
 use crate::journal::event::{Event, Record, SessionOutcome, Signature};
@@ -130,11 +132,26 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
     }
 }
 
+/// `2026-12-01T09:30:00.250Z`, written directly: chrono's `format` parses
+/// its pattern again every time it is displayed, once per line of a flood.
+fn timestamp(ts: &DateTime<Utc>) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ts.year(),
+        ts.month(),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second(),
+        // A leap second shows as .1000 and more in chrono; keep three digits.
+        (ts.nanosecond() / 1_000_000).min(999)
+    )
+}
+
 /// One plain line per event; output events give one line per output line.
 pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()> {
-    let ts = record.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ");
-    let seq = record.seq;
-    let mut line = |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {rest}");
+    let head = format!("{} {:>6}", timestamp(&record.ts), record.seq);
+    let mut line = |kind: &str, rest: String| writeln!(out, "{head} {kind:<16} {rest}");
     match &record.event {
         Event::Header(h) => line(
             "session",
@@ -158,8 +175,12 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::Output {
             step, stream, lines, ..
         } => {
+            // The same start for every line of the batch, formatted once.
+            let start = format!("{head} {:<16} {step} | ", stream.label());
             for text in lines {
-                line(stream.label(), format!("{step} | {text}"))?;
+                out.write_all(start.as_bytes())?;
+                out.write_all(text.as_bytes())?;
+                out.write_all(b"\n")?;
             }
             Ok(())
         }
@@ -234,7 +255,21 @@ const OBSERVED_ROWS: usize = 3;
 
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.
+///
+/// Lines go through one buffer, written out after each batch of output and
+/// whenever no update waits, so a watcher sees them as they come without a
+/// write per line.
 pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) -> u8 {
+    let mut out = BufWriter::with_capacity(OUT_BUFFER, out);
+    let code = drive(launched, decisions, &mut out).await;
+    let _ = out.flush();
+    code
+}
+
+/// Bytes of output buffered before they are written.
+const OUT_BUFFER: usize = 64 * 1024;
+
+async fn drive(launched: Launched, decisions: Decisions, out: &mut dyn Write) -> u8 {
     let Launched {
         engine,
         mut updates,
@@ -323,9 +358,20 @@ pub async fn run(launched: Launched, decisions: Decisions, out: &mut dyn Write) 
                 }
             }
         }
-        match updates.recv().await {
+        let update = match updates.try_recv() {
+            Ok(update) => Some(update),
+            Err(TryRecvError::Empty) => {
+                let _ = out.flush();
+                updates.recv().await
+            }
+            Err(TryRecvError::Disconnected) => None,
+        };
+        match update {
             Some(Update::Record(record)) => {
                 let _ = format_record(&record, out);
+                if matches!(record.event, Event::Output { .. }) {
+                    let _ = out.flush();
+                }
                 state.apply(&record);
             }
             Some(Update::Refused(why)) => {
@@ -384,4 +430,19 @@ fn situation(state: &SessionState) -> (String, String, usize) {
     let st = state.step(&step);
     let progress = st.attempts().len() * 1000 + st.signers().len();
     (format!("{what}:{:?}", st.status()), step, progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_chrono_would_write_them() {
+        for (secs, nanos) in [(0, 0), (1_764_581_400, 250_000_000), (1_764_581_459, 999_999_999)] {
+            let ts = Utc.timestamp_opt(secs, nanos).single().expect("a time");
+            assert_eq!(timestamp(&ts), ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use crate::engine::runner::{Engine, EngineSetup};
+use crate::engine::runner::{Engine, EngineSetup, UPDATES_QUEUED};
 use crate::exit::{self, CliError};
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
 use crate::journal::file::{FileJournal, new_session_id};
@@ -46,7 +46,8 @@ pub struct RunOptions {
 /// A session ready to run.
 pub struct Launched {
     pub engine: Engine,
-    pub updates: mpsc::UnboundedReceiver<Update>,
+    /// Bounded: a front end that does not keep up slows the session's steps down.
+    pub updates: mpsc::Receiver<Update>,
     /// The fold so far, for the front end to continue folding updates into.
     pub state: SessionState,
     pub journal_path: PathBuf,
@@ -230,7 +231,7 @@ pub fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         autostart: opts.autostart,
         state_dir: opts.state_dir.clone(),
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(UPDATES_QUEUED);
 
     let (journal, state, journal_path, resumed, unfinished) = match &opts.resume {
         Some(id) => {

@@ -21,7 +21,7 @@ use tokio_postgres::error::{DbError, ErrorPosition, Severity};
 use tokio_postgres::{Client, Config, SimpleQueryMessage, SimpleQueryStream};
 use tokio_util::sync::CancellationToken;
 
-use super::{OutputLine, Stopper};
+use super::{OutputChunk, OutputLine, OutputSender, Stopper};
 use crate::connect::{self, Connected};
 use crate::journal::event::{Observed, Outcome, Stream};
 use crate::sql_split::{self, Statement, TxControl};
@@ -97,9 +97,18 @@ impl SqlSession {
     }
 }
 
-/// Run a SQL step on a connection of its own (see [`run_sql_in`]).
+/// Run a SQL step on a connection of its own (see [`run_sql_in`]), its
+/// output line by line.
 pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLine>) -> SqlResult {
-    run_sql_in(&SqlSession::default(), req, halt, out).await
+    let (tx, mut rx) = mpsc::channel::<OutputChunk>(64);
+    let forward = tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            out.send_lines(chunk.stream, chunk.lines).await;
+        }
+    });
+    let result = run_sql_in(&SqlSession::default(), req, halt, tx).await;
+    let _ = forward.await;
+    result
 }
 
 /// Run a SQL step on the session's connection (opening one if there is none
@@ -113,7 +122,7 @@ pub async fn run_sql_in(
     session: &SqlSession,
     req: SqlRequest,
     halt: Stopper,
-    out: mpsc::Sender<OutputLine>,
+    out: mpsc::Sender<OutputChunk>,
 ) -> SqlResult {
     let log = Log { out };
     let statements = sql_split::split(&req.sql);
@@ -798,13 +807,13 @@ async fn sleep_or_never(at: Option<Instant>) {
 /// The step's output channel.
 #[derive(Clone)]
 struct Log {
-    out: mpsc::Sender<OutputLine>,
+    out: mpsc::Sender<OutputChunk>,
 }
 
 impl Log {
     async fn line(&self, stream: Stream, text: String) {
         // A closed receiver only means nobody is watching: keep running.
-        let _ = self.out.send(OutputLine { stream, text }).await;
+        self.out.send_lines(stream, vec![text]).await;
     }
 
     async fn info(&self, text: String) {
