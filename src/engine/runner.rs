@@ -13,6 +13,7 @@
 //! lags: a slow front end (a slow stdout) slows the step's processes down
 //! through their pipes instead of piling their output up in memory.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -44,7 +45,7 @@ const OUTPUT_CHUNKS: usize = 8;
 const CHUNKS_AT_ONCE: usize = 2;
 /// Updates (records of up to [`BATCH_LINES`] output lines) a front end may
 /// have waiting in its channel.
-pub const UPDATES_QUEUED: usize = 16;
+pub const UPDATES_QUEUED: usize = 64;
 /// Updates the engine holds back for a lagging front end before it stops
 /// reading the running step's output.
 const OUTBOX_LIMIT: usize = 4;
@@ -568,7 +569,14 @@ impl Engine {
 /// `event` with its free text (output, errors, notes, reasons) redacted:
 /// the one place the engine passes every event through before the journal.
 fn redacted(redactor: &Redactor, event: Event) -> Event {
-    let text = |s: String| redactor.redact(&s).into_owned();
+    // Most text holds no secret: keep its string rather than copying it.
+    let text = |s: String| {
+        let changed = match redactor.redact(&s) {
+            Cow::Owned(redacted) => Some(redacted),
+            Cow::Borrowed(_) => None,
+        };
+        changed.unwrap_or(s)
+    };
     match event {
         Event::Output {
             step,
