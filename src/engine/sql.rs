@@ -141,7 +141,13 @@ pub async fn run_sql_in(
     }
 
     let target = connect::describe_target(&req.config);
-    let connected = match session.take(&req.config) {
+    // An empty query (one round trip) finds a connection the server closed
+    // between steps; the step then connects anew instead of failing.
+    let kept = match session.take(&req.config) {
+        Some(kept) if kept.client.simple_query("").await.is_ok() => Some(kept),
+        _ => None,
+    };
+    let connected = match kept {
         Some(kept) => {
             log.info(format!("connected to {target} (the session's connection)"))
                 .await;
