@@ -7,6 +7,7 @@
 
 use std::future::poll_fn;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use postgres_native_tls::MakeTlsConnector;
@@ -263,16 +264,24 @@ pub async fn cancel_query(token: &CancelToken) -> Result<(), ConnectError> {
         })
 }
 
-/// A connector that encrypts without verifying the certificate (libpq's `require`).
+/// A connector that encrypts without verifying the certificate (libpq's
+/// `require`). Built once per process: building one sets up a TLS context,
+/// which cost more than the rest of a short SQL step.
 fn tls_connector() -> Result<MakeTlsConnector, ConnectError> {
-    // Nothing is verified, so the system's root certificates need not be loaded.
-    let connector = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .disable_built_in_roots(true)
-        .build()
-        .map_err(|e| ConnectError::Tls(e.to_string()))?;
-    Ok(MakeTlsConnector::new(connector))
+    static CONNECTOR: OnceLock<Result<MakeTlsConnector, String>> = OnceLock::new();
+    CONNECTOR
+        .get_or_init(|| {
+            // Nothing is verified, so the system's root certificates need not be loaded.
+            native_tls::TlsConnector::builder()
+                .danger_accept_invalid_certs(true)
+                .danger_accept_invalid_hostnames(true)
+                .disable_built_in_roots(true)
+                .build()
+                .map(MakeTlsConnector::new)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(ConnectError::Tls)
 }
 
 /// Drive the connection ourselves so that notices are forwarded, not just logged.

@@ -6,9 +6,11 @@
 //! the session resumable, and says which flag would let it go on.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::engine::runner::EngineError;
 use crate::exit;
@@ -151,14 +153,28 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
     }
 }
 
+/// `2026-12-01T09:30:00.250Z`, written directly: chrono's `format` parses
+/// its pattern again every time it is displayed, once per line of a flood.
+fn timestamp(ts: &DateTime<Utc>) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ts.year(),
+        ts.month(),
+        ts.day(),
+        ts.hour(),
+        ts.minute(),
+        ts.second(),
+        // A leap second shows as .1000 and more in chrono; keep three digits.
+        (ts.nanosecond() / 1_000_000).min(999)
+    )
+}
+
 /// One plain line per event; output events give one line per output line.
 pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()> {
-    let ts = record.ts.format("%Y-%m-%dT%H:%M:%S%.3fZ");
-    let seq = record.seq;
+    let head = format!("{} {:>6}", timestamp(&record.ts), record.seq);
     // Everything from a step or a person passes the terminal sanitiser:
     // no escape sequence of theirs reaches the terminal or a CI log.
-    let mut line =
-        |kind: &str, rest: String| writeln!(out, "{ts} {seq:>6} {kind:<16} {}", text::sanitize(&rest));
+    let mut line = |kind: &str, rest: String| writeln!(out, "{head} {kind:<16} {}", text::sanitize(&rest));
     match &record.event {
         Event::Header(h) => line(
             "session",
@@ -199,8 +215,12 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::Output {
             step, stream, lines, ..
         } => {
+            // The same start for every line of the batch, formatted once.
+            let start = format!("{head} {:<16} {step} | ", stream.label());
             for text in lines {
-                line(stream.label(), format!("{step} | {text}"))?;
+                out.write_all(start.as_bytes())?;
+                out.write_all(text::sanitized(text).as_bytes())?;
+                out.write_all(b"\n")?;
             }
             Ok(())
         }
@@ -295,7 +315,21 @@ const OBSERVED_ROWS: usize = 3;
 /// A termination signal (see [`crate::signals`]) detaches the session: the
 /// running step's processes are stopped, the step is journaled interrupted
 /// and the session left resumable; the exit code is then the signal's.
-pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals, out: &mut dyn Write) -> u8 {
+///
+/// Lines go through one buffer, written out after each batch of output and
+/// whenever no update waits, so a watcher sees them as they come without a
+/// write per line.
+pub async fn run(launched: Launched, decisions: Decisions, signals: Signals, out: &mut dyn Write) -> u8 {
+    let mut out = BufWriter::with_capacity(OUT_BUFFER, out);
+    let code = drive(launched, decisions, signals, &mut out).await;
+    let _ = out.flush();
+    code
+}
+
+/// Bytes of output buffered before they are written.
+const OUT_BUFFER: usize = 64 * 1024;
+
+async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, out: &mut dyn Write) -> u8 {
     let Launched {
         engine,
         mut updates,
@@ -393,9 +427,24 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
                 }
             }
         }
-        let update = tokio::select! {
-            update = updates.recv() => update,
-            which = signals.recv() => {
+        // A signal is heard at once, even while a flood keeps the queue full.
+        let update = match signals.try_recv() {
+            Some(which) => Err(which),
+            None => match updates.try_recv() {
+                Ok(update) => Ok(Some(update)),
+                Err(TryRecvError::Empty) => {
+                    let _ = out.flush();
+                    tokio::select! {
+                        update = updates.recv() => Ok(update),
+                        which = signals.recv() => Err(which),
+                    }
+                }
+                Err(TryRecvError::Disconnected) => Ok(None),
+            },
+        };
+        let update = match update {
+            Ok(update) => update,
+            Err(which) => {
                 let _ = writeln!(out, "{}: stopping the session (resumable)", which.received());
                 if signalled.is_none() {
                     signalled = Some(which);
@@ -409,6 +458,9 @@ pub async fn run(launched: Launched, decisions: Decisions, mut signals: Signals,
         match update {
             Some(Update::Record(record)) => {
                 let _ = format_record(&record, out);
+                if matches!(record.event, Event::Output { .. }) {
+                    let _ = out.flush();
+                }
                 state.apply(&record);
             }
             Some(Update::Replica(status)) => {
@@ -506,4 +558,19 @@ fn situation(state: &SessionState) -> (String, String, usize) {
     let st = state.step(&step);
     let progress = st.attempts().len() * 1000 + st.signers().len();
     (format!("{what}:{:?}", st.status()), step, progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_read_as_chrono_would_write_them() {
+        for (secs, nanos) in [(0, 0), (1_764_581_400, 250_000_000), (1_764_581_459, 999_999_999)] {
+            let ts = Utc.timestamp_opt(secs, nanos).single().expect("a time");
+            assert_eq!(timestamp(&ts), ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+        }
+    }
 }

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::connect::{self, Target};
 use crate::engine::group;
-use crate::engine::runner::{Engine, EngineSetup};
+use crate::engine::runner::{Engine, EngineSetup, UPDATES_QUEUED};
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
@@ -73,7 +73,8 @@ pub struct RunOptions {
 /// A session ready to run.
 pub struct Launched {
     pub engine: Engine,
-    pub updates: mpsc::UnboundedReceiver<Update>,
+    /// Bounded: a front end that does not keep up slows the session's steps down.
+    pub updates: mpsc::Receiver<Update>,
     /// The fold so far, for the front end to continue folding updates into.
     pub state: SessionState,
     pub journal_path: PathBuf,
@@ -289,7 +290,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         state_dir: opts.state_dir.clone(),
     };
     let targets = reach_targets(&plan, &setup.database).await?;
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(UPDATES_QUEUED);
     let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
     if opts.take_over && team.is_none() {
         return Err(LaunchError::Usage(

@@ -100,6 +100,12 @@ impl Signals {
         }
     }
 
+    /// A signal already caught, without waiting: how a loop that is never
+    /// idle (a flood of output) still hears one at once.
+    pub fn try_recv(&mut self) -> Option<Termination> {
+        self.rx.try_recv().ok()
+    }
+
     /// A handle that tells, later, which signal came first.
     pub fn first_handle(&self) -> FirstSignal {
         FirstSignal(Arc::clone(&self.first))

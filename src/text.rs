@@ -116,6 +116,20 @@ pub fn wrap_words(text: &str, max: usize) -> Vec<String> {
 /// `vte`, the parser terminal emulators use, so what it drops is what a
 /// terminal would have acted on.
 pub fn sanitize(raw: &str) -> String {
+    sanitized(raw).into_owned()
+}
+
+/// [`sanitize`], borrowing the line when it has nothing to change: plain
+/// printable ASCII, as almost every line of a flood is.
+pub fn sanitized(raw: &str) -> std::borrow::Cow<'_, str> {
+    if raw.len() <= MAX_LINE_CHARS && raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return std::borrow::Cow::Borrowed(raw);
+    }
+    std::borrow::Cow::Owned(drawn(raw))
+}
+
+/// The line as a terminal would draw it, escape sequences read and dropped.
+fn drawn(raw: &str) -> String {
     let mut line = Line {
         out: String::with_capacity(raw.len().min(MAX_LINE_CHARS)),
         width: 0,

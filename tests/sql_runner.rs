@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::ScratchDb;
 use runsheet::connect;
-use runsheet::engine::sql::{SqlRequest, SqlResult, run_sql};
+use runsheet::engine::sql::{SqlRequest, SqlResult, SqlSession, run_sql, run_sql_in};
 use runsheet::engine::{Halt, OutputLine, Stopper};
 use runsheet::journal::event::{Outcome, Stream};
 use runsheet::runbook::model::{DatabaseSource, ValueSource};
@@ -391,6 +391,68 @@ fn a_terminated_backend_fails_the_step_promptly() {
         "{error}"
     );
     assert!(error.contains("line 2"), "{error}");
+}
+
+/// One step on the session's connection; its first kept row's first value.
+async fn in_session(session: &SqlSession, req: SqlRequest) -> (SqlResult, String) {
+    let (tx, mut rx) = mpsc::channel(64);
+    let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let result = run_sql_in(session, req, Stopper::new(), tx).await;
+    drain.await.expect("drain");
+    let first = result
+        .observed
+        .as_ref()
+        .and_then(|o| o.rows.first())
+        .and_then(|r| r.first())
+        .cloned()
+        .unwrap_or_default();
+    (result, first)
+}
+
+/// Steps of a session share one connection, but nothing one step sets
+/// (settings, locks, temporary tables) is seen by the next; a connection
+/// the server ended between steps is replaced by a new one.
+#[test]
+fn steps_share_a_reset_connection_and_a_lost_one_is_replaced() {
+    let db = ScratchDb::create("session_conn");
+    let session = SqlSession::default();
+    block_on(async {
+        let step = |sql: &str| request(&db, sql);
+        let (first, pid) = in_session(
+            &session,
+            step("SET search_path = nowhere;\nDO $$ BEGIN PERFORM pg_advisory_lock(4242); END $$;\nCREATE TEMP TABLE scratch (x int);\nSELECT pg_backend_pid();"),
+        )
+        .await;
+        assert_eq!(first.outcome, Outcome::Succeeded, "{first:?}");
+        let (second, same) = in_session(&session, step("SELECT pg_backend_pid();")).await;
+        assert_eq!(second.outcome, Outcome::Succeeded, "{second:?}");
+        assert_eq!(same, pid, "the second step ran on the first step's connection");
+        let (third, reset) = in_session(
+            &session,
+            step(
+                "SELECT current_setting('search_path') <> 'nowhere' AND to_regclass('scratch') IS NULL \
+                 AND NOT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid());",
+            ),
+        )
+        .await;
+        assert_eq!(reset, "t", "nothing of the first step is left: {third:?}");
+        assert_eq!(
+            admin_query(&format!("select pg_terminate_backend({pid})")).await,
+            ["t"]
+        );
+        let gone = format!("select pid from pg_stat_activity where pid = {pid}");
+        let end = Instant::now() + Duration::from_secs(30);
+        while !admin_query(&gone).await.is_empty() {
+            assert!(Instant::now() < end, "backend {pid} did not end");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (after, new_pid) = in_session(&session, step("SELECT pg_backend_pid();")).await;
+        assert_eq!(after.outcome, Outcome::Succeeded, "{after:?}");
+        assert!(
+            !new_pid.is_empty() && new_pid != pid,
+            "a new connection: {new_pid} vs {pid}"
+        );
+    });
 }
 
 #[test]

@@ -1035,13 +1035,13 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
     );
     let mut a = app(Journal::new("development", Mode::Live).state(), 5, (100, 30));
     let (commands, mut command_rx) = mpsc::channel(8);
-    let (update_tx, updates) = mpsc::unbounded_channel();
+    let (update_tx, updates) = mpsc::channel(8);
     let (_signal_tx, signals) = mpsc::channel(1);
     let signals = runsheet::signals::Signals::from_receiver(signals);
     let record = j.records[1].clone();
     // The fake engine: one record, then it waits for the detach and stops.
     let engine = tokio::spawn(async move {
-        let _ = update_tx.send(Update::Record(record));
+        let _ = update_tx.send(Update::Record(record)).await;
         while let Some(cmd) = command_rx.recv().await {
             if let Command::Detach { who } = cmd {
                 let detached = Record {
@@ -1049,7 +1049,7 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
                     ts: t0(),
                     event: Event::Detached { who },
                 };
-                let _ = update_tx.send(Update::Record(detached));
+                let _ = update_tx.send(Update::Record(detached)).await;
                 return Ok(());
             }
         }

@@ -8,11 +8,10 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, SimpleQueryMessage};
 
-use super::OutputLine;
+use super::OutputSender;
 use crate::connect;
 use crate::journal::event::{LOCK_WAIT_ENDED, Stream};
 
@@ -114,29 +113,22 @@ impl Drop for Watch {
 
 /// Watch backend `pid` on the server `config` reaches, reporting lock
 /// waits to `out` as lines of the `lock` stream.
-pub fn watch(config: &Config, pid: i32, out: mpsc::Sender<OutputLine>) -> Watch {
+pub fn watch(config: &Config, pid: i32, out: impl OutputSender) -> Watch {
     let mut config = config.clone();
     config.application_name("runsheet (lock watch)");
     Watch(tokio::spawn(async move {
         let say = |text: String| {
             let out = out.clone();
-            async move {
-                let _ = out
-                    .send(OutputLine {
-                        stream: Stream::Lock,
-                        text,
-                    })
-                    .await;
-            }
+            async move { out.send_lines(Stream::Lock, vec![text]).await }
         };
+        // A wait shorter than REPORT_AFTER is never reported, so most steps
+        // (done in milliseconds) end before the watcher costs a connection.
+        tokio::time::sleep(REPORT_AFTER.saturating_sub(POLL)).await;
         let connected = match connect::connect(&config).await {
             Ok(c) => c,
             Err(e) => {
-                let line = OutputLine {
-                    stream: Stream::Notice,
-                    text: format!("lock waits are not watched: {e}"),
-                };
-                let _ = out.send(line).await;
+                out.send_lines(Stream::Notice, vec![format!("lock waits are not watched: {e}")])
+                    .await;
                 return;
             }
         };

@@ -8,10 +8,11 @@ pub mod shell;
 pub mod shell_state;
 pub mod sql;
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::event::{Outcome, Stream};
@@ -22,6 +23,39 @@ use crate::runbook::duration::format_duration;
 pub struct OutputLine {
     pub stream: Stream,
     pub text: String,
+}
+
+/// Lines of one stream, as many as one read of a pipe gave: how the engine
+/// takes output, so a flood costs one hand-over per read, not per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    pub stream: Stream,
+    pub lines: Vec<String>,
+}
+
+/// Where a runner streams its output. Bounded channels on purpose
+/// (back-pressure); a closed receiver only means nobody is watching, and
+/// the lines are dropped.
+pub trait OutputSender: Clone + Send + Sync + 'static {
+    fn send_lines(&self, stream: Stream, lines: Vec<String>) -> impl Future<Output = ()> + Send;
+}
+
+/// Line by line, for callers that look at each line.
+impl OutputSender for mpsc::Sender<OutputLine> {
+    async fn send_lines(&self, stream: Stream, lines: Vec<String>) {
+        for text in lines {
+            if self.send(OutputLine { stream, text }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// In chunks, for the engine.
+impl OutputSender for mpsc::Sender<OutputChunk> {
+    async fn send_lines(&self, stream: Stream, lines: Vec<String>) {
+        let _ = self.send(OutputChunk { stream, lines }).await;
+    }
 }
 
 /// Why a runner is asked to stop its step: the runner stops the step's

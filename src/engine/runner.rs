@@ -8,9 +8,13 @@
 //! timer. Results (output, exit, timers) go back into the core as inputs.
 //!
 //! Front ends talk to it through two streams only: [`Command`]s in and
-//! [`Update`]s (journal records, refusals) out.
+//! [`Update`]s (journal records, refusals) out. The updates channel is
+//! bounded and the engine stops reading a step's output while its front end
+//! lags: a slow front end (a slow stdout) slows the step's processes down
+//! through their pipes instead of piling their output up in memory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -18,10 +22,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::shell::{ShellRequest, run_shell};
+use super::shell::{ShellRequest, run_shell_to};
 use super::shell_state::{self, Capture, Withheld};
-use super::sql::{SqlRequest, run_sql};
-use super::{Halt, OutputLine, Stopper};
+use super::sql::{SqlRequest, SqlSession, run_sql_in};
+use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
@@ -36,6 +40,17 @@ use crate::session::{Command, Next, SessionState, Update, rules};
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// A batch is flushed early once it holds this many lines.
 const BATCH_LINES: usize = 2_000;
+/// Chunks of output (one read of a pipe each, up to 64 KiB; a line of SQL
+/// output) a runner may have waiting for the engine.
+const OUTPUT_CHUNKS: usize = 8;
+/// Chunks taken at a time, so that what is held besides the journal stays small.
+const CHUNKS_AT_ONCE: usize = 2;
+/// Updates (records of up to [`BATCH_LINES`] output lines) a front end may
+/// have waiting in its channel.
+pub const UPDATES_QUEUED: usize = 64;
+/// Updates the engine holds back for a lagging front end before it stops
+/// reading the running step's output.
+const OUTBOX_LIMIT: usize = 4;
 
 /// What the engine needs besides the journal and the state.
 #[derive(Debug, Clone)]
@@ -70,7 +85,7 @@ struct Process {
     attempt: u32,
     started: Instant,
     stopper: Stopper,
-    output: mpsc::Receiver<OutputLine>,
+    output: mpsc::Receiver<OutputChunk>,
     /// The runner dropped its sender: stop polling the channel.
     output_closed: bool,
     task: JoinHandle<StepResult>,
@@ -88,12 +103,12 @@ struct Batch {
 }
 
 impl Batch {
-    fn push(&mut self, stream: Stream, text: String) {
+    fn push(&mut self, chunk: OutputChunk) {
+        self.lines += chunk.lines.len();
         match self.groups.last_mut() {
-            Some((s, lines)) if *s == stream => lines.push(text),
-            _ => self.groups.push((stream, vec![text])),
+            Some((s, lines)) if *s == chunk.stream => lines.extend(chunk.lines),
+            _ => self.groups.push((chunk.stream, chunk.lines)),
         }
-        self.lines += 1;
     }
 }
 
@@ -102,13 +117,17 @@ pub struct Engine {
     journal: Box<dyn JournalSink>,
     state: SessionState,
     setup: EngineSetup,
-    updates: mpsc::UnboundedSender<Update>,
+    updates: mpsc::Sender<Update>,
+    /// Updates not yet taken by the front end's channel, in order.
+    outbox: VecDeque<Update>,
     process: Option<Process>,
     batch: Batch,
     timers: HashMap<Timer, DateTime<Utc>>,
     db_config: Option<Result<tokio_postgres::Config, String>>,
     /// Carried secrets kept out of the journal: known to this process only.
     withheld: Withheld,
+    /// The database connection SQL steps share.
+    sql: SqlSession,
     /// The core said nothing more happens.
     exit: bool,
     /// The journal database was behind when last looked at (told to the front ends on each change).
@@ -117,12 +136,15 @@ pub struct Engine {
 
 enum Wake {
     Command(Option<Command>),
-    Output(Option<OutputLine>),
+    /// How many lines arrived in the engine's buffer (none: the runner is done sending).
+    Output(usize),
     Done(Result<StepResult, tokio::task::JoinError>),
     /// The running step's process group is known.
     Group(i32),
     Timer,
     Tick,
+    /// Room in the front end's channel (an error: nobody listens any more).
+    Room(Result<mpsc::OwnedPermit<Update>, mpsc::error::SendError<()>>),
 }
 
 impl Engine {
@@ -131,18 +153,20 @@ impl Engine {
         journal: Box<dyn JournalSink>,
         state: SessionState,
         setup: EngineSetup,
-        updates: mpsc::UnboundedSender<Update>,
+        updates: mpsc::Sender<Update>,
     ) -> Engine {
         Engine {
             journal,
             state,
             setup,
             updates,
+            outbox: VecDeque::new(),
             process: None,
             batch: Batch::default(),
             timers: HashMap::new(),
             db_config: None,
             withheld: Withheld::default(),
+            sql: SqlSession::default(),
             exit: false,
             degraded: false,
         }
@@ -159,8 +183,29 @@ impl Engine {
         }
         let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         self.state.apply(&record);
-        let _ = self.updates.send(Update::Record(record));
+        self.tell(Update::Record(record));
         Ok(())
+    }
+
+    /// Hand an update to the front end, or keep it (in order) until there is room.
+    fn tell(&mut self, update: Update) {
+        self.outbox.push_back(update);
+        self.hand_over();
+    }
+
+    /// Move kept updates into the front end's channel while it has room.
+    fn hand_over(&mut self) {
+        while let Some(update) = self.outbox.pop_front() {
+            match self.updates.try_send(update) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(update)) => {
+                    self.outbox.push_front(update);
+                    return;
+                }
+                // Nobody listens any more: nothing to keep.
+                Err(mpsc::error::TrySendError::Closed(_)) => self.outbox.clear(),
+            }
+        }
     }
 
     /// Do what the core asks, in order.
@@ -215,7 +260,7 @@ impl Engine {
                 self.perform(fx)
             }
             Err(refusal) => {
-                let _ = self.updates.send(Update::Refused(refusal));
+                self.tell(Update::Refused(refusal));
                 Ok(())
             }
         }
@@ -230,6 +275,8 @@ impl Engine {
             self.command(Command::Run { who })?;
         }
         let mut commands_open = true;
+        // Output lines are taken from the runner as many at a time as are there.
+        let mut received = Vec::with_capacity(CHUNKS_AT_ONCE);
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -254,18 +301,24 @@ impl Engine {
                 break;
             }
             let timer = self.next_timer();
+            let waiting = !self.outbox.is_empty();
+            // While the front end lags, the step's output waits in its pipes.
+            let read_output = self.outbox.len() < OUTBOX_LIMIT;
+            let room = room(waiting.then(|| self.updates.clone()));
             let wake = match self.process.as_mut() {
                 Some(p) => tokio::select! {
                     biased;
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
                     pgid = p.stopper.process_group(), if !p.group_journaled => Wake::Group(pgid),
-                    line = p.output.recv(), if !p.output_closed => Wake::Output(line),
+                    permit = room, if waiting => Wake::Room(permit),
+                    n = p.output.recv_many(&mut received, CHUNKS_AT_ONCE), if !p.output_closed && read_output => Wake::Output(n),
                     done = &mut p.task => Wake::Done(done),
                     _ = tick.tick() => Wake::Tick,
                     () = sleep_until(timer), if timer.is_some() => Wake::Timer,
                 },
                 None => tokio::select! {
                     cmd = commands.recv(), if commands_open => Wake::Command(cmd),
+                    permit = room, if waiting => Wake::Room(permit),
                     _ = tick.tick() => Wake::Tick,
                     () = sleep_until(timer), if timer.is_some() => Wake::Timer,
                 },
@@ -278,15 +331,17 @@ impl Engine {
                     let who = self.state.header.operator.clone();
                     self.command(Command::Detach { who })?;
                 }
-                Wake::Output(Some(line)) => {
-                    self.batch.push(line.stream, line.text);
-                    if self.batch.lines >= BATCH_LINES {
-                        self.flush_output()?;
-                    }
-                }
-                Wake::Output(None) => {
+                Wake::Output(0) => {
                     if let Some(p) = self.process.as_mut() {
                         p.output_closed = true;
+                    }
+                }
+                Wake::Output(_) => {
+                    for chunk in received.drain(..) {
+                        self.batch.push(chunk);
+                    }
+                    if self.batch.lines >= BATCH_LINES {
+                        self.flush_output()?;
                     }
                 }
                 Wake::Tick => {
@@ -297,10 +352,22 @@ impl Engine {
                 Wake::Timer => self.timers_due()?,
                 Wake::Group(pgid) => self.group_started(pgid)?,
                 Wake::Done(result) => self.finish(result)?,
+                Wake::Room(Ok(permit)) => {
+                    if let Some(update) = self.outbox.pop_front() {
+                        permit.send(update);
+                    }
+                    self.hand_over();
+                }
+                Wake::Room(Err(_)) => self.outbox.clear(),
             }
         }
         self.flush_output()?;
         self.journal.flush()?;
+        for update in std::mem::take(&mut self.outbox) {
+            if self.updates.send(update).await.is_err() {
+                break;
+            }
+        }
         Ok(self.state)
     }
 
@@ -313,7 +380,7 @@ impl Engine {
         let degraded = status.is_degraded();
         if degraded != self.degraded {
             self.degraded = degraded;
-            let _ = self.updates.send(Update::Replica(status));
+            self.tell(Update::Replica(status));
         }
         degraded
     }
@@ -380,7 +447,7 @@ impl Engine {
 
     /// Start the process of an attempt whose start is journaled.
     fn spawn(&mut self, step: Step, attempt: u32) {
-        let (tx, rx) = mpsc::channel(4096);
+        let (tx, rx) = mpsc::channel(OUTPUT_CHUNKS);
         let stopper = Stopper::new();
         let dry_run = self.state.header.mode == Mode::DryRun;
         let task = match &step.kind {
@@ -396,15 +463,15 @@ impl Engine {
                 let token = stopper.clone();
                 tokio::spawn(async move {
                     let notes = tx.clone();
-                    let r = run_shell(req, token, tx).await;
+                    let r = run_shell_to(req, token, tx).await;
                     let shell = match capture.flatten().map(|c| c.changes()) {
                         Some(Ok(changes)) => Some(changes),
                         Some(Err(why)) if r.outcome == Outcome::Succeeded => {
                             let text = format!("{why}: nothing carries from this step to the next ones");
                             let _ = notes
-                                .send(OutputLine {
+                                .send(OutputChunk {
                                     stream: Stream::Info,
-                                    text,
+                                    lines: vec![text],
                                 })
                                 .await;
                             None
@@ -437,8 +504,9 @@ impl Engine {
                         read_only: !step.changes_state(),
                     };
                     let token = stopper.clone();
+                    let session = self.sql.clone();
                     tokio::spawn(async move {
-                        let r = run_sql(req, token, tx).await;
+                        let r = run_sql_in(&session, req, token, tx).await;
                         StepResult {
                             outcome: r.outcome,
                             exit_code: None,
@@ -474,9 +542,9 @@ impl Engine {
                 );
                 tokio::task::spawn_blocking(move || {
                     let check = check_session_gate(&dir, &env, rollback, &sha, &me);
-                    let _ = tx.blocking_send(OutputLine {
+                    let _ = tx.blocking_send(OutputChunk {
                         stream: Stream::Info,
-                        text: check.summary.clone(),
+                        lines: vec![check.summary.clone()],
                     });
                     StepResult {
                         outcome: if check.passed {
@@ -511,12 +579,12 @@ impl Engine {
     /// Give a shell step the state earlier ones carried (working directory,
     /// variables, unsets) and the wrapper that reports what it leaves.
     /// None when no capture can be made: the step then runs unwrapped.
-    fn inherit(&self, req: &mut ShellRequest, out: &mpsc::Sender<OutputLine>) -> Option<Capture> {
+    fn inherit(&self, req: &mut ShellRequest, out: &mpsc::Sender<OutputChunk>) -> Option<Capture> {
         let carried = &self.state.shell.state;
         let note = |text: String| {
-            let _ = out.try_send(OutputLine {
+            let _ = out.try_send(OutputChunk {
                 stream: Stream::Info,
-                text,
+                lines: vec![text],
             });
         };
         let inherited = self.withheld.inherited(carried);
@@ -604,15 +672,20 @@ impl Engine {
             return Ok(());
         };
         let (step, attempt) = (p.step.clone(), p.attempt);
-        for (stream, lines) in batch.groups {
-            let input = Input::Output {
-                step: &step,
-                attempt,
-                stream,
-                lines,
-            };
-            let fx = machine::step(&self.state, input);
-            self.perform(fx)?;
+        for (stream, mut lines) in batch.groups {
+            // Events of at most BATCH_LINES lines, as when lines came one by one.
+            while !lines.is_empty() {
+                let rest = lines.split_off(lines.len().min(BATCH_LINES));
+                let input = Input::Output {
+                    step: &step,
+                    attempt,
+                    stream,
+                    lines,
+                };
+                let fx = machine::step(&self.state, input);
+                self.perform(fx)?;
+                lines = rest;
+            }
         }
         Ok(())
     }
@@ -622,8 +695,8 @@ impl Engine {
         let result = result.map_err(|e| EngineError::Runner(e.to_string()))?;
         // Lines still queued belong to this attempt and go before its end.
         if let Some(p) = self.process.as_mut() {
-            while let Ok(line) = p.output.try_recv() {
-                self.batch.push(line.stream, line.text);
+            while let Ok(chunk) = p.output.try_recv() {
+                self.batch.push(chunk);
             }
         }
         self.flush_output()?;
@@ -648,7 +721,14 @@ impl Engine {
 /// `event` with its free text (output, errors, notes, reasons) redacted:
 /// the one place the engine passes every event through before the journal.
 fn redacted(redactor: &Redactor, event: Event) -> Event {
-    let text = |s: String| redactor.redact(&s).into_owned();
+    // Most text holds no secret: keep its string rather than copying it.
+    let text = |s: String| {
+        let changed = match redactor.redact(&s) {
+            Cow::Owned(redacted) => Some(redacted),
+            Cow::Borrowed(_) => None,
+        };
+        changed.unwrap_or(s)
+    };
     match event {
         Event::Output {
             step,
@@ -726,6 +806,16 @@ fn redacted(redactor: &Redactor, event: Event) -> Event {
             reason: reason.map(text),
         },
         other => other,
+    }
+}
+
+/// Room in the front end's channel, when there is something to send; never otherwise.
+async fn room(
+    updates: Option<mpsc::Sender<Update>>,
+) -> Result<mpsc::OwnedPermit<Update>, mpsc::error::SendError<()>> {
+    match updates {
+        Some(updates) => updates.reserve_owned().await,
+        None => std::future::pending().await,
     }
 }
 

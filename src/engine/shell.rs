@@ -7,7 +7,7 @@
 //! checked up front with a clear message.
 //!
 //! Children never touch the terminal: stdin is `/dev/null`, stdout and stderr
-//! are pipes read line by line, and the child starts a new *session*
+//! are pipes read a buffer at a time and handed on as lines, and the child starts a new *session*
 //! (`setsid`), so it is the leader of its own process group and has no
 //! controlling terminal at all: a `sudo` or `ssh` password prompt fails at
 //! once instead of stopping the step in the background or writing over the
@@ -33,13 +33,15 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::{Halt, OutputLine, Stopper};
+use super::{Halt, OutputLine, OutputSender, Stopper};
 use crate::journal::event::{Outcome, Stream};
 
 /// Longest output line kept; the rest of a longer line is counted, not kept.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 /// How many of the last output lines a result keeps (for verify observations).
 pub const TAIL_LINES: usize = 20;
+/// Lines handed on at a time (one read of a pipe may give many more).
+const HAND_OVER_LINES: usize = 1_000;
 /// Time between SIGTERM and SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long output is still read after the script exits (or is killed):
@@ -81,6 +83,12 @@ pub struct ShellResult {
 /// reader. If the receiver is gone the step keeps running and its lines are
 /// dropped. Never panics on any script.
 pub async fn run_shell(req: ShellRequest, stop: Stopper, out: mpsc::Sender<OutputLine>) -> ShellResult {
+    run_shell_to(req, stop, out).await
+}
+
+/// [`run_shell`] streaming to any [`OutputSender`]: the engine takes the
+/// lines of each read of a pipe together.
+pub async fn run_shell_to<O: OutputSender>(req: ShellRequest, stop: Stopper, out: O) -> ShellResult {
     let sink = Sink {
         out,
         tail: Mutex::new(VecDeque::new()),
@@ -264,31 +272,43 @@ fn signal_name(sig: i32) -> String {
 }
 
 /// Where output goes, and the tail kept for the result.
-struct Sink {
-    out: mpsc::Sender<OutputLine>,
+struct Sink<O> {
+    out: O,
     tail: Mutex<VecDeque<String>>,
     /// How many stdout and stderr lines were read so far.
     lines: AtomicUsize,
 }
 
-impl Sink {
+impl<O: OutputSender> Sink<O> {
     fn lines_read(&self) -> usize {
         self.lines.load(Ordering::Relaxed)
     }
 
     async fn send(&self, stream: Stream, text: String) {
+        self.send_lines(stream, vec![text]).await;
+    }
+
+    async fn send_lines(&self, stream: Stream, mut lines: Vec<String>) {
         let output = matches!(stream, Stream::Stdout | Stream::Stderr);
-        if output {
-            self.lines.fetch_add(1, Ordering::Relaxed);
-        }
+        // Only the lines that can end up in the tail are copied.
         if output && let Ok(mut tail) = self.tail.lock() {
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
+            for text in &lines[lines.len().saturating_sub(TAIL_LINES)..] {
+                if tail.len() == TAIL_LINES {
+                    tail.pop_front();
+                }
+                tail.push_back(text.clone());
             }
-            tail.push_back(text.clone());
         }
-        // A closed receiver only means nobody is watching: keep running.
-        let _ = self.out.send(OutputLine { stream, text }).await;
+        // In pieces, so that a slow reader's progress shows (see `drain`).
+        while !lines.is_empty() {
+            let rest = lines.split_off(lines.len().min(HAND_OVER_LINES));
+            if output {
+                self.lines.fetch_add(lines.len(), Ordering::Relaxed);
+            }
+            // A closed receiver only means nobody is watching: keep running.
+            self.out.send_lines(stream, lines).await;
+            lines = rest;
+        }
     }
 
     async fn failed(&self, error: String) -> ShellResult {
@@ -302,8 +322,9 @@ impl Sink {
     }
 }
 
-/// Stream one pipe to the sink line by line (lossy UTF-8, long lines cut).
-async fn pump(pipe: Option<impl AsyncRead + Unpin>, stream: Stream, sink: &Sink) {
+/// Stream one pipe to the sink (lossy UTF-8, long lines cut): every read
+/// hands on the lines it completed, together.
+async fn pump<O: OutputSender>(pipe: Option<impl AsyncRead + Unpin>, stream: Stream, sink: &Sink<O>) {
     let Some(pipe) = pipe else { return };
     let mut reader = BufReader::with_capacity(MAX_LINE_BYTES, pipe);
     let mut line = Vec::new();
@@ -318,20 +339,37 @@ async fn pump(pipe: Option<impl AsyncRead + Unpin>, stream: Stream, sink: &Sink)
                 break;
             }
         };
-        let newline = buf.iter().position(|&b| b == b'\n');
-        let piece = &buf[..newline.unwrap_or(buf.len())];
-        let keep = piece.len().min(MAX_LINE_BYTES - line.len());
-        line.extend_from_slice(&piece[..keep]);
-        cut += piece.len() - keep;
-        let used = newline.map_or(buf.len(), |i| i + 1);
+        let mut lines = Vec::new();
+        let mut rest = buf;
+        while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
+            let piece = &rest[..newline];
+            if line.is_empty() && cut == 0 && piece.len() <= MAX_LINE_BYTES {
+                // The whole line is in the buffer: no copy on the way.
+                let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
+                lines.push(String::from_utf8_lossy(piece).into_owned());
+            } else {
+                keep_part(&mut line, &mut cut, piece);
+                lines.push(take_line(&mut line, &mut cut));
+            }
+            rest = &rest[newline + 1..];
+        }
+        keep_part(&mut line, &mut cut, rest);
+        let used = buf.len();
         reader.consume(used);
-        if newline.is_some() {
-            sink.send(stream, take_line(&mut line, &mut cut)).await;
+        if !lines.is_empty() {
+            sink.send_lines(stream, lines).await;
         }
     }
     if !line.is_empty() || cut > 0 {
         sink.send(stream, take_line(&mut line, &mut cut)).await;
     }
+}
+
+/// Add a piece of the current line, counting what is beyond [`MAX_LINE_BYTES`].
+fn keep_part(line: &mut Vec<u8>, cut: &mut usize, piece: &[u8]) {
+    let keep = piece.len().min(MAX_LINE_BYTES - line.len());
+    line.extend_from_slice(&piece[..keep]);
+    *cut += piece.len() - keep;
 }
 
 fn take_line(line: &mut Vec<u8>, cut: &mut usize) -> String {
@@ -409,7 +447,7 @@ async fn stopped_or_never(stop: Option<&Stopper>) -> Halt {
 /// Read the output that is left for as long as it keeps coming (a slow
 /// reader may still be catching up), but not forever: a process outside the
 /// group may hold the pipes open and keep writing.
-async fn drain(run: &mut Supervisor<'_>, sink: &Sink, stop: Option<&Stopper>) -> Wake {
+async fn drain<O: OutputSender>(run: &mut Supervisor<'_>, sink: &Sink<O>, stop: Option<&Stopper>) -> Wake {
     let limit = Instant::now() + DRAIN_LIMIT;
     loop {
         let seen = sink.lines_read();
@@ -423,7 +461,7 @@ async fn drain(run: &mut Supervisor<'_>, sink: &Sink, stop: Option<&Stopper>) ->
 
 /// SIGTERM the group, wait up to [`KILL_GRACE`] for it to empty (reading
 /// output meanwhile), then SIGKILL what is left. Returns whether SIGKILL was needed.
-async fn stop_group(run: &mut Supervisor<'_>, group: &GroupGuard, sink: &Sink) -> bool {
+async fn stop_group<O: OutputSender>(run: &mut Supervisor<'_>, group: &GroupGuard, sink: &Sink<O>) -> bool {
     group.signal(Signal::SIGTERM);
     let grace_end = Instant::now() + KILL_GRACE;
     loop {

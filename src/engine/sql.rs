@@ -11,6 +11,7 @@
 //! skipped with a note under a dry run), `ROLLBACK` rolls back.
 
 use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,10 +19,10 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::error::{DbError, ErrorPosition, Severity};
-use tokio_postgres::{Client, Config, SimpleQueryMessage};
+use tokio_postgres::{Client, Config, SimpleQueryMessage, SimpleQueryStream};
 use tokio_util::sync::CancellationToken;
 
-use super::{OutputLine, Stopper, locks};
+use super::{OutputChunk, OutputLine, OutputSender, Stopper, locks};
 use crate::connect::{self, Connected};
 use crate::journal::event::{Observed, Outcome, Stream};
 use crate::sql_split::{self, Statement, TxControl};
@@ -71,13 +72,65 @@ pub struct SqlResult {
     pub passed: Option<bool>,
 }
 
-/// Run a SQL step, streaming statements, rows, notices and errors to `out`.
+/// A session's connection to its database, kept from one SQL step to the
+/// next: connecting (a server process, TLS, authentication) cost far more
+/// than a short step. A step takes it, and gives it back only when it ended
+/// cleanly (no transaction left open, not stopped, still connected), after
+/// sending `DISCARD ALL` so that no setting, temporary table, advisory lock
+/// or `LISTEN` of one step is seen by the next. A connection that was lost
+/// meanwhile is replaced by a new one at the next step.
+#[derive(Clone, Default)]
+pub struct SqlSession {
+    kept: Arc<Mutex<Option<Kept>>>,
+}
+
+struct Kept {
+    config: Config,
+    connected: Connected,
+}
+
+impl SqlSession {
+    /// The kept connection, if it is to the same database and still open.
+    fn take(&self, config: &Config) -> Option<Connected> {
+        let kept = self.kept.lock().ok()?.take()?;
+        let open = !kept.connected.client.is_closed() && !kept.connected.driver.is_finished();
+        (open && kept.config == *config).then_some(kept.connected)
+    }
+
+    fn keep(&self, config: Config, connected: Connected) {
+        if let Ok(mut slot) = self.kept.lock() {
+            *slot = Some(Kept { config, connected });
+        }
+    }
+}
+
+/// Run a SQL step on a connection of its own (see [`run_sql_in`]), its
+/// output line by line.
+pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLine>) -> SqlResult {
+    let (tx, mut rx) = mpsc::channel::<OutputChunk>(64);
+    let forward = tokio::spawn(async move {
+        while let Some(chunk) = rx.recv().await {
+            out.send_lines(chunk.stream, chunk.lines).await;
+        }
+    });
+    let result = run_sql_in(&SqlSession::default(), req, halt, tx).await;
+    let _ = forward.await;
+    result
+}
+
+/// Run a SQL step on the session's connection (opening one if there is none
+/// yet or it was lost), streaming statements, rows, notices and errors to `out`.
 ///
 /// `out` is bounded on purpose (back-pressure); if its receiver is gone the
 /// step still runs to its end and the lines are dropped. When the engine stops it (a cancel, its timeout)
 /// the running statement is cancelled on the server and the transaction rolled
 /// back; a lost connection fails the step with the server's reason.
-pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLine>) -> SqlResult {
+pub async fn run_sql_in(
+    session: &SqlSession,
+    req: SqlRequest,
+    halt: Stopper,
+    out: mpsc::Sender<OutputChunk>,
+) -> SqlResult {
     let log = Log { out };
     let statements = sql_split::split(&req.sql);
     let verdict = |outcome, error: Option<String>| SqlResult {
@@ -94,23 +147,41 @@ pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLin
         };
     }
 
-    let connected = tokio::select! {
-        r = connect::connect(&req.config) => r,
-        h = halt.stopped() => return verdict(h.outcome(), Some(format!("{} while connecting", h.why()))),
+    let target = connect::describe_target(&req.config);
+    // An empty query (one round trip) finds a connection the server closed
+    // between steps; the step then connects anew instead of failing.
+    let kept = match session.take(&req.config) {
+        Some(kept) if kept.client.simple_query("").await.is_ok() => Some(kept),
+        _ => None,
+    };
+    let connected = match kept {
+        Some(kept) => {
+            log.info(format!("connected to {target} (the session's connection)"))
+                .await;
+            kept
+        }
+        None => {
+            let connected = tokio::select! {
+                r = connect::connect(&req.config) => r,
+                h = halt.stopped() => return verdict(h.outcome(), Some(format!("{} while connecting", h.why()))),
+            };
+            match connected {
+                Ok(c) => {
+                    log.info(format!("connected to {target}")).await;
+                    c
+                }
+                Err(e) => {
+                    log.line(Stream::Error, e.to_string()).await;
+                    return verdict(Outcome::Failed, Some(e.to_string()));
+                }
+            }
+        }
     };
     let Connected {
         client,
         driver,
         mut notices,
-    } = match connected {
-        Ok(c) => c,
-        Err(e) => {
-            log.line(Stream::Error, e.to_string()).await;
-            return verdict(Outcome::Failed, Some(e.to_string()));
-        }
-    };
-    log.info(format!("connected to {}", connect::describe_target(&req.config)))
-        .await;
+    } = connected;
     if let Some(limit) = req.lock_timeout
         && let Err(e) = set_lock_timeout(&client, limit, &log).await
     {
@@ -152,7 +223,25 @@ pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLin
         }
     };
     drop(exec);
-    drop(client);
+    let reusable =
+        stopped.is_none() && finished.as_ref().is_ok_and(|done| done.ended_cleanly) && !client.is_closed();
+    let driver = if reusable {
+        // Sent now, answered while the engine journals the step: the next
+        // step's first statement queues behind it.
+        let _ = client.simple_query_raw("DISCARD ALL").await;
+        session.keep(
+            req.config.clone(),
+            Connected {
+                client,
+                driver,
+                notices,
+            },
+        );
+        None
+    } else {
+        drop(client);
+        Some(driver)
+    };
 
     let lost_silently = finished.as_ref().is_ok_and(|done| done.lost_silently);
     let mut result = match (finished, stopped) {
@@ -185,6 +274,7 @@ pub async fn run_sql(req: SqlRequest, halt: Stopper, out: mpsc::Sender<OutputLin
     };
     // A connection that died without a word from the server: say what the driver saw.
     if lost_silently
+        && let Some(driver) = driver
         && let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(1), driver).await
         && let Some(error) = &mut result.error
     {
@@ -254,6 +344,8 @@ struct Executed {
     committed_any: bool,
     /// The connection was lost without the server saying why.
     lost_silently: bool,
+    /// No transaction is left open: the connection can serve the next step.
+    ended_cleanly: bool,
 }
 
 impl Executed {
@@ -273,14 +365,25 @@ struct Session<'a> {
     notices: &'a mut mpsc::Receiver<DbError>,
     log: &'a Log,
     in_tx: bool,
+    /// `BEGIN` is announced but not sent: it goes with the next statement.
+    begin_pending: bool,
     committed_any: bool,
     lost_silently: bool,
+    /// The connection broke (or the server ended it) during the step.
+    connection_gone: bool,
 }
 
 impl Session<'_> {
     /// Run one statement, forwarding the server's notices as they come.
     async fn run(&mut self, sql: &str, echo: Echo) -> Result<Vec<ResultSet>, tokio_postgres::Error> {
-        let mut query = pin!(collect(self.client, sql, self.log, echo));
+        // Sending only queues the request, so BEGIN and the statement share
+        // one round trip; BEGIN's answer is read first.
+        let begin = if std::mem::take(&mut self.begin_pending) {
+            Some(self.client.simple_query_raw("BEGIN").await?)
+        } else {
+            None
+        };
+        let mut query = pin!(collect(self.client, sql, begin, self.log, echo));
         let result = loop {
             tokio::select! {
                 biased;
@@ -310,11 +413,12 @@ impl Session<'_> {
         Ok(())
     }
 
-    async fn ensure_tx(&mut self) -> Result<(), tokio_postgres::Error> {
-        if self.in_tx {
-            Ok(())
-        } else {
-            self.control("BEGIN", "").await
+    /// Open the transaction with the next statement (announced now, sent with it).
+    async fn ensure_tx(&mut self) {
+        if !self.in_tx {
+            self.log.info("BEGIN".into()).await;
+            self.in_tx = true;
+            self.begin_pending = true;
         }
     }
 }
@@ -334,8 +438,10 @@ async fn execute(
         notices,
         log,
         in_tx: false,
+        begin_pending: false,
         committed_any: false,
         lost_silently: false,
+        connection_gone: false,
     };
     let mut checks = Checks::default();
     if req.dry_run {
@@ -406,13 +512,11 @@ async fn execute(
                     Err(e) => Err(e),
                 }
             }
-            None => match s.ensure_tx().await {
-                Ok(()) => {
-                    log.info(format!("> {echo}")).await;
-                    s.run(&stmt.text, Echo::Results).await
-                }
-                Err(e) => Err(e),
-            },
+            None => {
+                s.ensure_tx().await;
+                log.info(format!("> {echo}")).await;
+                s.run(&stmt.text, Echo::Results).await
+            }
         };
         match outcome {
             Ok(results) => {
@@ -428,6 +532,7 @@ async fn execute(
                 if fatal || e.is_closed() || client.is_closed() {
                     // Nothing to roll back from here: the server does it as the session ends.
                     s.in_tx = false;
+                    s.connection_gone = true;
                     s.lost_silently = e.as_db_error().is_none();
                     log.info("the connection is gone; the server rolls back the open transaction".into())
                         .await;
@@ -465,6 +570,7 @@ async fn execute(
         observed: checks.observed(),
         committed_any: s.committed_any,
         lost_silently: s.lost_silently,
+        ended_cleanly: !s.in_tx && !s.connection_gone,
     }
 }
 
@@ -485,6 +591,7 @@ async fn finish_failed(s: &mut Session<'_>, checks: &Checks, error: String) -> E
         passed: Some(false),
         committed_any: s.committed_any,
         lost_silently: s.lost_silently,
+        ended_cleanly: !s.in_tx && !s.connection_gone,
     }
 }
 
@@ -559,10 +666,18 @@ enum Echo {
 async fn collect(
     client: &Client,
     sql: &str,
+    before: Option<SimpleQueryStream>,
     log: &Log,
     echo: Echo,
 ) -> Result<Vec<ResultSet>, tokio_postgres::Error> {
     let mut stream = pin!(client.simple_query_raw(sql).await?);
+    // What was sent ahead of the statement (the runner's BEGIN) answers first.
+    if let Some(before) = before {
+        let mut before = pin!(before);
+        while let Some(message) = before.next().await {
+            message?;
+        }
+    }
     let mut sets = Vec::new();
     let mut current: Option<ResultSet> = None;
     while let Some(message) = stream.next().await {
@@ -725,13 +840,13 @@ async fn sleep_or_never(at: Option<Instant>) {
 /// The step's output channel.
 #[derive(Clone)]
 struct Log {
-    out: mpsc::Sender<OutputLine>,
+    out: mpsc::Sender<OutputChunk>,
 }
 
 impl Log {
     async fn line(&self, stream: Stream, text: String) {
         // A closed receiver only means nobody is watching: keep running.
-        let _ = self.out.send(OutputLine { stream, text }).await;
+        self.out.send_lines(stream, vec![text]).await;
     }
 
     async fn info(&self, text: String) {

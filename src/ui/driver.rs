@@ -28,7 +28,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// The streams between the TUI and the rest of the process.
 pub struct Channels {
     pub commands: mpsc::Sender<Command>,
-    pub updates: mpsc::UnboundedReceiver<Update>,
+    pub updates: mpsc::Receiver<Update>,
     /// The engine task: `Err` says why it failed.
     pub engine: JoinHandle<Result<(), String>>,
     /// Termination signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
@@ -101,7 +101,7 @@ impl Screen for App {
 /// The engine, as the live checklist's source.
 struct Engine {
     commands: mpsc::Sender<Command>,
-    updates: mpsc::UnboundedReceiver<Update>,
+    updates: mpsc::Receiver<Update>,
     task: JoinHandle<Result<(), String>>,
     updates_open: bool,
     done: bool,

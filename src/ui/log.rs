@@ -6,11 +6,12 @@
 //! driver ([`read_log`] in a blocking task), replacing the window. So memory
 //! stays flat however much a step prints.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 
@@ -349,22 +350,33 @@ struct OutputRecord {
     lines: Vec<String>,
 }
 
-/// Call `f` with every output batch of `step` in the journal, in order.
+/// Call `f` with every output batch of `step` in the journal from byte
+/// `start` on (a line boundary), in order, with the byte offset where the
+/// batch's record starts. Returns the offset where it stopped: after the
+/// batch `f` stopped at, or after the last complete line (a line still
+/// being written is left for the next read).
 fn for_each_output(
     path: &Path,
     step: &str,
     first_seq: u64,
-    mut f: impl FnMut(Stream, Vec<String>) -> ControlFlow<()>,
-) -> std::io::Result<()> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    start: u64,
+    mut f: impl FnMut(u64, Stream, Vec<String>) -> ControlFlow<()>,
+) -> std::io::Result<u64> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
     let step_json = serde_json::to_string(step).unwrap_or_default();
     let step_needle = format!("\"step\":{step_json}");
     let mut line = Vec::with_capacity(64 * 1024);
+    let mut offset = start;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
+        let read = reader.read_until(b'\n', &mut line)?;
+        if read == 0 || line.last() != Some(&b'\n') {
+            return Ok(offset);
         }
+        let at = offset;
+        offset += read as u64;
         // Cheap filters first: most lines of a long session are other steps' output.
         if !contains(&line, b"\"type\":\"output\"") || !contains(&line, step_needle.as_bytes()) {
             continue;
@@ -375,9 +387,82 @@ fn for_each_output(
         if record.kind != "output" || record.step != step || record.seq < first_seq {
             continue;
         }
-        if f(record.stream, record.lines).is_break() {
-            return Ok(());
+        if f(at, record.stream, record.lines).is_break() {
+            return Ok(offset);
         }
+    }
+}
+
+/// A step's line index at a byte offset of its journal: where a read of
+/// its lines from that index on can start.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mark {
+    line: u64,
+    offset: u64,
+}
+
+/// What read-backs learnt of where a step's output lies in a journal: a
+/// mark at least every [`CHECKPOINT_LINES`] lines, and how far the journal
+/// was read. A read seeks to the nearest mark before its first line and
+/// reads a bounded amount, instead of scanning the journal from its start
+/// (which made a seek near the end, and a follow while the index was built,
+/// slower the longer the journal). Journals only grow, so what was learnt
+/// stays true; a journal found shorter is learnt again.
+#[derive(Debug, Default)]
+struct Checkpoints {
+    marks: Vec<Mark>,
+    scanned: Mark,
+}
+
+/// Lines of a step between two checkpoints.
+const CHECKPOINT_LINES: u64 = 1_000;
+
+/// A journal, a step and the step's first seq.
+type StepKey = (PathBuf, String, u64);
+
+/// Checkpoints of every step read back so far.
+fn checkpoints() -> &'static Mutex<HashMap<StepKey, Checkpoints>> {
+    static CHECKPOINTS: OnceLock<Mutex<HashMap<StepKey, Checkpoints>>> = OnceLock::new();
+    CHECKPOINTS.get_or_init(Mutex::default)
+}
+
+/// Where to start reading for line `from`, and the marks known so far.
+fn start_for(key: &StepKey, from: u64) -> Mark {
+    let len = std::fs::metadata(&key.0).map_or(0, |m| m.len());
+    let Ok(mut all) = checkpoints().lock() else {
+        return Mark::default();
+    };
+    let Some(known) = all.get(key) else {
+        return Mark::default();
+    };
+    if known.scanned.offset > len {
+        all.remove(key);
+        return Mark::default();
+    }
+    if known.scanned.line <= from {
+        return known.scanned;
+    }
+    let i = known.marks.partition_point(|m| m.line <= from);
+    i.checked_sub(1).map_or_else(Mark::default, |i| known.marks[i])
+}
+
+/// Remember the marks a read found beyond what was known, and how far it read.
+fn learn(key: StepKey, found: Vec<Mark>, reached: Mark) {
+    let Ok(mut all) = checkpoints().lock() else {
+        return;
+    };
+    let known = all.entry(key).or_default();
+    for mark in found {
+        let far_enough = known
+            .marks
+            .last()
+            .is_none_or(|last| mark.line >= last.line + CHECKPOINT_LINES);
+        if mark.offset >= known.scanned.offset && far_enough {
+            known.marks.push(mark);
+        }
+    }
+    if reached.offset > known.scanned.offset {
+        known.scanned = reached;
     }
 }
 
@@ -394,8 +479,15 @@ fn read_range(
     count: usize,
 ) -> std::io::Result<Vec<LogLine>> {
     let mut out = Vec::with_capacity(count.min(WINDOW));
-    let mut index = 0u64;
-    for_each_output(path, step, first_seq, |stream, lines| {
+    let key = (path.to_path_buf(), step.to_string(), first_seq);
+    let start = start_for(&key, from);
+    let mut index = start.line;
+    let mut found = Vec::new();
+    let stopped = for_each_output(path, step, first_seq, start.offset, |at, stream, lines| {
+        found.push(Mark {
+            line: index,
+            offset: at,
+        });
         let n = lines.len() as u64;
         if index + n > from {
             let skip = from.saturating_sub(index) as usize;
@@ -413,6 +505,14 @@ fn read_range(
             ControlFlow::Continue(())
         }
     })?;
+    learn(
+        key,
+        found,
+        Mark {
+            line: index,
+            offset: stopped,
+        },
+    );
     Ok(out)
 }
 
@@ -429,7 +529,7 @@ fn find_line(
     let mut index = 0u64;
     let (mut first, mut last) = (None, None);
     let (mut after, mut before) = (None, None);
-    for_each_output(path, step, first_seq, |_, lines| {
+    for_each_output(path, step, first_seq, 0, |_, _, lines| {
         for text in &lines {
             if matches(text, pattern) {
                 first.get_or_insert(index);
@@ -538,6 +638,40 @@ mod tests {
         assert_eq!(texts, ["b 8", "b 9", "b 10", "b 11", "b 12"]);
         assert_eq!(chunk.start, 8);
         assert!(chunk.error.is_none());
+    }
+
+    /// Reads learn where the step's lines are; later reads (before, after,
+    /// past a record still being written) give what a scan from the start would.
+    #[test]
+    fn read_backs_stay_right_as_the_journal_grows() {
+        let mut file = journal();
+        let range = |path: &Path, from: u64, count: usize| -> Vec<String> {
+            let chunk = read_log(path, &query(QueryKind::Range { from, count }));
+            assert!(chunk.error.is_none(), "{:?}", chunk.error);
+            chunk.lines.into_iter().map(|l| l.text).collect()
+        };
+        let b = |r: std::ops::Range<u64>| r.map(|i| format!("b {i}")).collect::<Vec<_>>();
+        assert_eq!(range(file.path(), 45, 10), b(45..50));
+        let record = Record {
+            seq: 10,
+            ts: chrono::Utc::now(),
+            event: Event::Output {
+                step: "b".into(),
+                attempt: 1,
+                stream: Stream::Stdout,
+                lines: (50..60).map(|i| format!("b {i}")).collect(),
+            },
+        };
+        let line = format!("{}\n", serde_json::to_string(&record).expect("encode"));
+        let (half, rest) = line.split_at(line.len() / 2);
+        std::io::Write::write_all(&mut file, half.as_bytes()).expect("write");
+        assert_eq!(range(file.path(), 50, 10), b(50..50), "half a record is not read");
+        std::io::Write::write_all(&mut file, rest.as_bytes()).expect("write");
+        // From where the reads got to, then from a mark before it.
+        assert_eq!(range(file.path(), 50, 10), b(50..60));
+        assert_eq!(range(file.path(), 48, 10), b(48..58));
+        assert_eq!(range(file.path(), 3, 4), b(3..7));
+        assert_eq!(range(file.path(), 55, 100), b(55..60));
     }
 
     #[test]
