@@ -58,14 +58,17 @@ pub struct GateCheck {
 }
 
 /// Whether saved session `s` counts as `proof` for `environment`, for a
-/// runbook whose content hash is `runbook_sha256`; `Err` says why not, in
-/// words a gate and a report can show as they are. `saved` is every session
-/// of the state directory: a successful session stops counting once its
-/// environment was rolled back after it. This is the one rule.
+/// runbook whose content hash is `runbook_sha256` and which pins
+/// `environment`'s database to the cluster `pin` (its system identifier);
+/// `Err` says why not, in words a gate and a report can show as they are.
+/// `saved` is every session of the state directory: a successful session
+/// stops counting once its environment was rolled back after it. This is
+/// the one rule.
 pub fn counts_as_evidence(
     s: &SessionSummary,
     saved: &[SessionSummary],
     environment: &str,
+    pin: Option<&str>,
     proof: Proof,
     runbook_sha256: &str,
 ) -> Result<(), String> {
@@ -86,6 +89,9 @@ pub fn counts_as_evidence(
             "a different runbook (SHA-256 {})",
             s.runbook_sha256.get(..12).unwrap_or("?")
         ));
+    }
+    if let Some(pin) = pin {
+        on_pinned_cluster(s, environment, pin)?;
     }
     match (s.outcome, proof) {
         (SessionStatus::Ended(SessionOutcome::Completed), Proof::Run) => match rolled_back_after(s, saved) {
@@ -109,6 +115,34 @@ pub fn counts_as_evidence(
         (SessionStatus::Detached, _) => Err("it was left unfinished".to_string()),
         (SessionStatus::Unfinished, _) => Err("it is unfinished".to_string()),
     }
+}
+
+/// Every database `s` recorded is the cluster `pin` the runbook pins
+/// `environment` to; a session that recorded no identifier proves nothing
+/// about which cluster it changed.
+fn on_pinned_cluster(s: &SessionSummary, environment: &str, pin: &str) -> Result<(), String> {
+    if s.targets.is_empty() {
+        return Err(format!(
+            "it recorded no database, but the runbook pins {environment} to cluster {pin}"
+        ));
+    }
+    for t in &s.targets {
+        match t.system_identifier.as_deref() {
+            Some(id) if id == pin => {}
+            Some(id) => {
+                return Err(format!(
+                    "ran against cluster {id}, but the runbook pins {environment} to cluster {pin}"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "it recorded no system identifier for {}, but the runbook pins {environment} to cluster {pin}",
+                    t.place()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Its journal's hash chain verifies, read back in full.
@@ -148,10 +182,12 @@ pub fn relied_on(evidence: &Observed) -> Option<&str> {
 }
 
 /// Check for a session of `environment` that proves this runbook went well
-/// there (or, with `rollback`, that its Rollback section ran to completion).
+/// there (or, with `rollback`, that its Rollback section ran to completion),
+/// on the cluster `pin` where the runbook pins one.
 pub fn check_session_gate(
     state_dir: &Path,
     environment: &str,
+    pin: Option<&str>,
     rollback: bool,
     runbook_sha256: &str,
     current_session: &str,
@@ -178,7 +214,7 @@ pub fn check_session_gate(
         .iter()
         .filter(|s| s.environment == environment && s.id != current_session)
     {
-        let why_not = counts_as_evidence(s, &list.sessions, environment, proof, runbook_sha256).err();
+        let why_not = counts_as_evidence(s, &list.sessions, environment, pin, proof, runbook_sha256).err();
         let target = s.target_label();
         if why_not.is_none() && found.is_none() {
             found = Some(format!(
@@ -303,6 +339,7 @@ impl Board {
             .into_iter()
             .map(|env| {
                 let name = env.name.as_str();
+                let pin = env.system_identifier.as_deref();
                 let mine: Vec<&SessionSummary> = list
                     .sessions
                     .iter()
@@ -313,9 +350,9 @@ impl Board {
                 let verdicts: Vec<(&SessionSummary, Verdict, Verdict)> = mine
                     .iter()
                     .map(|s| {
-                        let run = counts_as_evidence(s, &list.sessions, name, Proof::Run, sha);
+                        let run = counts_as_evidence(s, &list.sessions, name, pin, Proof::Run, sha);
                         let rehearsal = if rehearsal_needed {
-                            counts_as_evidence(s, &list.sessions, name, Proof::RollbackTest, sha)
+                            counts_as_evidence(s, &list.sessions, name, pin, Proof::RollbackTest, sha)
                         } else {
                             Err(String::new())
                         };

@@ -252,6 +252,27 @@ async fn reach_targets(plan: &Plan, database: &DatabaseSource) -> Result<Vec<Tar
     Ok(vec![target])
 }
 
+/// The database reached is the cluster the runbook pins `environment` to,
+/// before anything is journaled: a session against another cluster (a wrong
+/// URL, a restored copy) does not start.
+fn check_pinned_cluster(targets: &[Target], environment: &str, pin: &str) -> Result<(), LaunchError> {
+    for t in targets {
+        let found = match t.system_identifier.as_deref() {
+            Some(id) if id == pin => continue,
+            Some(id) => format!("is cluster {id}"),
+            None => {
+                "does not say which cluster it is (this role may not read pg_control_system())".to_string()
+            }
+        };
+        return Err(LaunchError::Database(format!(
+            "the database reached, {}, {found}, but the runbook pins {environment} to cluster {pin}; \
+             the session did not start (nothing ran): point {environment} at the pinned cluster, or correct the runbook's system_identifier",
+            t.describe()
+        )));
+    }
+    Ok(())
+}
+
 /// Open (create or resume) a session and build its engine.
 pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     let (runbook, mut warnings) = load_runbook_with(&opts.runbook, load_options(opts))?;
@@ -288,8 +309,16 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         autostart: opts.autostart,
         skips: opts.skips.clone(),
         state_dir: opts.state_dir.clone(),
+        pins: runbook
+            .environments
+            .iter()
+            .filter_map(|e| Some((e.name.clone(), e.system_identifier.clone()?)))
+            .collect(),
     };
     let targets = reach_targets(&plan, &setup.database).await?;
+    if let Some(pin) = &env.system_identifier {
+        check_pinned_cluster(&targets, &env.name, pin)?;
+    }
     let (tx, rx) = mpsc::channel(UPDATES_QUEUED);
     let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
     if opts.take_over && team.is_none() {

@@ -508,8 +508,9 @@ fn assert_deployment_report(site: &Site, ran: &[(String, &str)]) {
     let sha = &saved[0].runbook_sha256;
     for json in sessions {
         let summary = saved.iter().find(|x| json["id"] == x.id.as_str()).expect("saved");
-        let rule =
-            |proof| runsheet::gates::counts_as_evidence(summary, &saved, &summary.environment, proof, sha);
+        let rule = |proof| {
+            runsheet::gates::counts_as_evidence(summary, &saved, &summary.environment, None, proof, sha)
+        };
         let run = rule(runsheet::gates::Proof::Run);
         assert_eq!(json["evidence"][0]["proof"], "successful_session");
         assert_eq!(json["evidence"][0]["counts"], run.is_ok(), "{json:#}");

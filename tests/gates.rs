@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::runsheet::{Fixture, gated_runbook as runbook, text};
+use std::time::Duration;
+
+use common::runsheet::{Fixture, gated_runbook as runbook, text, wait_until};
 use runsheet::journal::event::SessionOutcome;
 use runsheet::session::ESTIMATE_EXCEEDED;
 use runsheet::session::StepStatus;
@@ -433,4 +435,53 @@ fn every_kind_of_non_evidence_is_refused_with_its_reason_and_status_says_what_ne
     assert_eq!(relied, [again.as_str(), rehearsal.as_str()]);
     let board = status(&fx);
     shows(&board, "every environment is proven");
+}
+
+#[test]
+fn a_rollback_started_in_the_checklist_before_the_plan_ran_is_a_rollback_session() {
+    let fx = Fixture::new(REHEARSED);
+    let mut tui = fx.checklist(&["--env", "staging"], 160, 40);
+    tui.wait_text("Checklist");
+    tui.keys("B");
+    tui.wait_text("which rollback criterion");
+    tui.keys("rehearsal from the checklist\r");
+    assert!(
+        wait_until(Duration::from_secs(20), || fx.state().outcome.is_some()),
+        "the rollback ends: {}",
+        tui.screen()
+    );
+    let state = fx.state();
+    assert_eq!(
+        state.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::RolledBack)
+    );
+    assert!(
+        !state.header.rollback_only,
+        "the header was written before the rollback"
+    );
+    assert_eq!(
+        state.step("staging.execution.1").status(),
+        StepStatus::Pending,
+        "nothing of the plan ran"
+    );
+    tui.keys("q");
+    let _ = tui.exit_code();
+
+    let id = state.header.session_id;
+    let list = sessions(&fx);
+    assert!(row(&list, &id).contains("rollback"), "{list}");
+    assert!(!row(&list, &id).contains("live"), "{list}");
+    // The one evidence rule: a rehearsal, never a run of the plan.
+    let board = status(&fx);
+    shows(&board, format!("✓ rollback rehearsal: {id}"));
+    let saved = runsheet::journal::store::list_sessions(&fx.state_dir())
+        .expect("sessions")
+        .sessions;
+    let sha = saved[0].runbook_sha256.clone();
+    let rule = |proof| runsheet::gates::counts_as_evidence(&saved[0], &saved, "staging", None, proof, &sha);
+    assert_eq!(
+        rule(runsheet::gates::Proof::Run),
+        Err("a rollback session, not a run of the plan".to_string())
+    );
+    assert_eq!(rule(runsheet::gates::Proof::RollbackTest), Ok(()));
 }

@@ -333,6 +333,19 @@ fn malformed_cases() -> Vec<Case> {
             &[(3, 12, E, "estimate \"soon\" is not a duration")],
         ),
         case(
+            "pinned cluster not digits",
+            format!(
+                "+++\n[environments.development]\nsystem_identifier = \"73x1\"\n+++\n{}",
+                with_env("1. Go\n")
+            ),
+            &[(
+                3,
+                21,
+                E,
+                "system_identifier = \"73x1\" is not a cluster's system identifier",
+            )],
+        ),
+        case(
             "signoffs below one",
             format!(
                 "+++\n[environments.development]\nsignoffs = 0\n+++\n{}",
@@ -755,7 +768,7 @@ fn front_matter_settings() {
         "+++\ntitle = \"From front matter\"\n\
          [variables]\nBACKUP_DIR = \"backups\"\nTOKEN = { value = \"env:API_TOKEN\", secret = true }\nHOST = { env = \"HOST\", default = \"localhost\" }\n\
          [contacts]\ndba = \"Ann, 555-0100\"\n\
-         [environments.staging]\ndatabase = \"env:STAGING_URL\"\nestimate = \"45m\"\n\
+         [environments.staging]\ndatabase = \"env:STAGING_URL\"\nestimate = \"45m\"\nsystem_identifier = \"7312345678901234567\"\n\
          [environments.production]\ndatabase = { env = \"PROD_URL\", default = \"postgres://p@h/db\" }\n\
          requires = [\"dev\", \"staging\"]\nrequires_rollback_test = \"stage\"\nconfirm = true\nsignoffs = 2\nmin_backups = 3\n\
          estimate = \"6h-8h\"\nwindow = \"Weekend maintenance window\"\n\
@@ -786,6 +799,8 @@ fn front_matter_settings() {
     assert_eq!(rb.contacts["dba"], "Ann, 555-0100");
     assert_eq!(env(&rb, "development").database, DatabaseSource::None);
     let staging = env(&rb, "staging");
+    assert_eq!(rb.pin_of("stage"), Some("7312345678901234567"));
+    assert_eq!(rb.pin_of("production"), None);
     assert_eq!(
         staging.database,
         DatabaseSource::Url(ValueSource::Env {

@@ -224,6 +224,16 @@ fn the_checklist_names_the_database_it_changes() {
     let _ = tui.exit_code();
 }
 
+/// The evidence the session's promotion gate recorded.
+fn gate_evidence(state: &runsheet::session::SessionState) -> &runsheet::journal::event::Observed {
+    &state
+        .verifications
+        .iter()
+        .find(|v| v.step.starts_with("gate."))
+        .expect("the gate's evidence")
+        .observed
+}
+
 #[test]
 fn gate_evidence_names_the_database_the_evidence_ran_against() {
     let (staging, production) = (ScratchDb::create("gate_staging"), ScratchDb::create("gate_prod"));
@@ -261,25 +271,143 @@ requires = ["staging"]
     let out = fx.run(&["--env", "production"]);
     assert!(out.status.success(), "{}", text(&out));
     let state = fx.state();
-    let gate = state
-        .verifications
-        .iter()
-        .find(|v| v.step.starts_with("gate."))
-        .expect("the gate's evidence");
+    let gate = gate_evidence(&state);
     let column = gate
-        .observed
         .columns
         .iter()
         .position(|c| c == "target")
         .expect("a target column");
-    assert_eq!(
-        gate.observed.rows[0][column], staging_place,
-        "{:?}",
-        gate.observed
-    );
+    assert_eq!(gate.rows[0][column], staging_place, "{:?}", gate);
     assert!(
         text(&out).contains(&format!("against {staging_place}")),
         "{}",
         text(&out)
     );
+}
+
+/// A staging plan on `staging_url` whose environment pins its cluster to
+/// `pin`, and a production plan (no database) gated on staging.
+fn pinned_runbook(staging_url: &str, pin: &str) -> String {
+    format!(
+        r#"+++
+title = "Pinned cluster"
+[environments.staging]
+database = "{staging_url}"
+system_identifier = "{pin}"
+[environments.production]
+database = "none"
+requires = ["staging"]
++++
+# Pinned cluster
+
+## Staging
+
+1. Change staging
+   ```sql
+   CREATE TABLE IF NOT EXISTS changed (id int);
+   ```
+
+## Production
+
+1. Change production
+   ```sh
+   echo changing production
+   ```
+"#
+    )
+}
+
+/// An identifier of no real cluster: the real one with its digits changed.
+fn other_cluster(real: &str) -> String {
+    real.chars().map(|c| if c == '9' { '1' } else { '9' }).collect()
+}
+
+#[test]
+fn a_session_against_another_cluster_than_the_pinned_one_does_not_start() {
+    let db = ScratchDb::create("pin_wrong");
+    let real = system_identifier(&db);
+    let pinned = other_cluster(&real);
+    let fx = Fixture::new(&pinned_runbook(&db.url, &pinned));
+    let out = fx.run(&["--env", "staging"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{said}");
+    assert!(said.contains(&format!("is cluster {real}")), "{said}");
+    assert!(
+        said.contains(&format!("pins staging to cluster {pinned}")),
+        "{said}"
+    );
+    assert!(!fx.state_dir().join("sessions").exists(), "nothing journaled");
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_class WHERE relname = 'changed'"),
+        ["0"],
+        "nothing ran"
+    );
+}
+
+/// Write the events of the saved session again as a session that recorded
+/// `cluster` (no identifier with `None`) as its target's, then drop the
+/// original: a whole, well-chained session that ran on another cluster.
+fn recorded_elsewhere(fx: &Fixture, cluster: Option<&str>) -> String {
+    use runsheet::journal::JournalSink;
+    let read = read_journal(&fx.journal()).expect("journal");
+    let mut events = read.records.into_iter().map(|r| r.event);
+    let Some(Event::Header(mut header)) = events.next() else {
+        panic!("a header first")
+    };
+    header.session_id = runsheet::journal::file::new_session_id();
+    header.targets[0].system_identifier = cluster.map(str::to_string);
+    let id = header.session_id.clone();
+    std::fs::remove_file(fx.journal()).expect("remove the original");
+    let mut journal = runsheet::journal::file::FileJournal::create(&fx.state_dir(), *header).expect("create");
+    for event in events {
+        journal.append(event).expect("append");
+    }
+    journal.flush().expect("flush");
+    id
+}
+
+#[test]
+fn a_session_on_another_cluster_or_of_none_recorded_is_no_evidence_under_a_pin() {
+    let db = ScratchDb::create("pin_gate");
+    let real = system_identifier(&db);
+    let fx = Fixture::new(&pinned_runbook(&db.url, &real));
+    let out = fx.run(&["--env", "staging"]);
+    assert!(out.status.success(), "the pinned cluster runs: {}", text(&out));
+    let wrong = other_cluster(&real);
+    for (cluster, why) in [
+        (
+            Some(wrong.as_str()),
+            format!("ran against cluster {wrong}, but the runbook pins staging to cluster {real}"),
+        ),
+        (
+            None,
+            format!(
+                "it recorded no system identifier for {}, but the runbook pins staging to cluster {real}",
+                fx.state().header.targets[0].place()
+            ),
+        ),
+    ] {
+        let id = recorded_elsewhere(&fx, cluster);
+        let runbook = fx.runbook();
+        let status = fx
+            .command(&["status", runbook.to_str().expect("utf-8")])
+            .output()
+            .expect("status");
+        assert!(text(&status).contains(&why), "{why:?} in {}", text(&status));
+        let out = fx.run(&["--env", "production"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(&why), "{why:?} in {}", text(&out));
+        let state = fx.state();
+        let row = gate_evidence(&state)
+            .rows
+            .iter()
+            .find(|r| r[0] == id)
+            .expect("the session listed");
+        assert_eq!(row[5], "no");
+        assert_eq!(row[6], why);
+        // The next round starts from the staging session again.
+        std::fs::remove_file(fx.journal()).expect("drop the production session");
+        assert!(fx.run(&["--env", "staging"]).status.success());
+        let _ = std::fs::remove_file(fx.state_dir().join("sessions").join(format!("{id}.jsonl")));
+    }
 }

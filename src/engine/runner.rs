@@ -68,6 +68,9 @@ pub struct EngineSetup {
     pub skips: BTreeMap<String, String>,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
+    /// The clusters the runbook pins environments to (name → system
+    /// identifier): a gate's evidence must come from the pinned one.
+    pub pins: BTreeMap<String, String>,
 }
 
 /// The engine could not go on; the session stays resumable.
@@ -536,12 +539,13 @@ impl Engine {
                     },
             } => {
                 let (dir, env, rollback) = (self.setup.state_dir.clone(), environment.clone(), *rollback);
+                let pin = self.setup.pins.get(&env).cloned();
                 let (sha, me) = (
                     self.state.header.runbook_sha256.clone(),
                     self.state.header.session_id.clone(),
                 );
                 tokio::task::spawn_blocking(move || {
-                    let check = check_session_gate(&dir, &env, rollback, &sha, &me);
+                    let check = check_session_gate(&dir, &env, pin.as_deref(), rollback, &sha, &me);
                     let _ = tx.blocking_send(OutputChunk {
                         stream: Stream::Info,
                         lines: vec![check.summary.clone()],

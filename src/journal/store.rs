@@ -69,7 +69,8 @@ pub struct SessionSummary {
     pub mode: Mode,
     /// The header's `--only` filter, when the session ran part of the plan.
     pub only: Option<String>,
-    /// Started to run the Rollback section only.
+    /// Ran the Rollback section only: started with `--rollback`, or rolled
+    /// back before any step of the plan was started, signed or skipped.
     pub rollback_only: bool,
     pub operator: String,
     /// Time of the header.
@@ -228,6 +229,12 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         return Err("the first line is not a session header".into());
     };
     let (last_event, outcome) = scan_tail(path).map_err(|e| e.to_string())?;
+    // A session rolled back from its start (`B` in the checklist before
+    // anything of the plan ran) is a rollback session, as one started with
+    // `--rollback` is: only such sessions are read past their header here.
+    let rollback_only = header.rollback_only
+        || (outcome == SessionStatus::Ended(SessionOutcome::RolledBack)
+            && rolled_back_from_the_start(stream));
     Ok(SessionSummary {
         id: header.session_id,
         path: path.to_path_buf(),
@@ -236,13 +243,29 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         environment: header.environment,
         mode: header.mode,
         only: header.only,
-        rollback_only: header.rollback_only,
+        rollback_only,
         operator: header.operator,
         started: header_record.ts,
         last_event: last_event.unwrap_or(header_record.ts),
         outcome,
         targets: header.targets,
     })
+}
+
+/// Whether the rollback started before any step of the plan was started,
+/// signed off or skipped: the events after the header, read up to the first
+/// that decides it.
+fn rolled_back_from_the_start(events: JournalStream) -> bool {
+    for record in events {
+        match record.map(|r| r.event) {
+            Ok(Event::RollbackStarted { .. }) => return true,
+            Ok(Event::StepStarted { .. } | Event::SignedOff { .. } | Event::Skipped { .. }) | Err(_) => {
+                return false;
+            }
+            Ok(_) => {}
+        }
+    }
+    false
 }
 
 /// The time of the last complete line and the session's status, from the end

@@ -24,7 +24,7 @@ use crate::journal::event::Mode;
 use crate::journal::reader::read_journal;
 use crate::journal::store::{self, SessionSummary};
 use crate::launch::load_runbook;
-use crate::runbook::model::{Gate, StepKind};
+use crate::runbook::model::{Gate, Runbook, StepKind};
 use crate::session::{SessionState, StepStatus};
 
 /// Everything the deployment report says.
@@ -205,11 +205,18 @@ impl Deployment {
                 .map(|proof| {
                     (
                         proof,
-                        counts_as_evidence(summary, &list.sessions, &summary.environment, proof, sha),
+                        counts_as_evidence(
+                            summary,
+                            &list.sessions,
+                            &summary.environment,
+                            runbook.pin_of(&summary.environment),
+                            proof,
+                            sha,
+                        ),
                     )
                 })
                 .collect();
-            chain.extend(gate_links(&state, sessions.len(), &list.sessions, sha));
+            chain.extend(gate_links(&state, sessions.len(), &list.sessions, &runbook));
             sessions.push(DeployedSession {
                 report: Report::new(&state, &read.integrity, &read.warnings),
                 evidence,
@@ -618,7 +625,13 @@ impl DeployedSession {
 
 /// The promotion gates of a session's plan, with what each found; a gate
 /// the session never reached let nothing start and is left out.
-fn gate_links(state: &SessionState, session: usize, saved: &[SessionSummary], sha: &str) -> Vec<GateLink> {
+fn gate_links(
+    state: &SessionState,
+    session: usize,
+    saved: &[SessionSummary],
+    runbook: &Runbook,
+) -> Vec<GateLink> {
+    let sha = runbook.content_hash.as_str();
     state
         .plan
         .steps()
@@ -651,7 +664,9 @@ fn gate_links(state: &SessionState, session: usize, saved: &[SessionSummary], sh
             let today = relied_on
                 .as_ref()
                 .map(|id| match saved.iter().find(|s| &s.id == id) {
-                    Some(s) => counts_as_evidence(s, saved, environment, proof, sha),
+                    Some(s) => {
+                        counts_as_evidence(s, saved, environment, runbook.pin_of(environment), proof, sha)
+                    }
                     None => Err("it is no longer in the state directory".to_string()),
                 });
             GateLink {

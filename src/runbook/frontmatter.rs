@@ -180,6 +180,7 @@ pub(crate) struct EnvSettings {
     pub min_backups: u32,
     pub hold: Hold,
     pub lock_timeout: Option<Duration>,
+    pub system_identifier: Option<String>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
 }
@@ -198,6 +199,7 @@ impl EnvSettings {
             min_backups: 0,
             hold: Hold::None,
             lock_timeout: None,
+            system_identifier: None,
             estimate: None,
             window: None,
         }
@@ -275,6 +277,7 @@ struct RawEnvironment {
     min_backups: Option<Spanned<i64>>,
     hold: Option<Spanned<String>>,
     lock_timeout: Option<Spanned<String>>,
+    system_identifier: Option<Spanned<String>>,
     estimate: Option<Spanned<String>>,
     window: Option<String>,
 }
@@ -515,6 +518,20 @@ fn environment(
                     text.get_ref()
                 ),
             )),
+        }
+    }
+    if let Some(id) = raw.system_identifier {
+        let digits = id.get_ref().trim();
+        if digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse::<u64>().is_ok() {
+            env.system_identifier = Some(digits.to_string());
+        } else {
+            diags.push(Diagnostic::error(
+                at(id.span()),
+                format!(
+                    "system_identifier = \"{}\" is not a cluster's system identifier; write the digits `SELECT system_identifier FROM pg_control_system()` gives on that server",
+                    id.get_ref()
+                ),
+            ));
         }
     }
     if let Some(estimate) = raw.estimate {

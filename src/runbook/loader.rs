@@ -1206,6 +1206,7 @@ fn environment(s: &frontmatter::EnvSettings, heading: &str, pos: SourcePos) -> E
         min_backups: s.min_backups,
         hold: s.hold,
         lock_timeout: s.lock_timeout,
+        system_identifier: s.system_identifier.clone(),
         estimate: s.estimate,
         window: s.window.clone(),
         phases: Vec::new(),

@@ -123,6 +123,10 @@ pub struct Environment {
     pub hold: Hold,
     /// How long a SQL statement may wait for a lock (`lock_timeout = "5s"`).
     pub lock_timeout: Option<Duration>,
+    /// The cluster its database must be (`system_identifier = "7312…"`, as
+    /// `pg_control_system()` gives it): a session elsewhere does not start,
+    /// and a saved one elsewhere is no evidence.
+    pub system_identifier: Option<String>,
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
@@ -350,6 +354,12 @@ pub struct ReferenceSection {
 impl Runbook {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.is_named(name))
+    }
+
+    /// The cluster the runbook pins `environment`'s database to, if any.
+    pub fn pin_of(&self, environment: &str) -> Option<&str> {
+        self.environment(environment)
+            .and_then(|e| e.system_identifier.as_deref())
     }
 
     pub fn reference(&self, kind: ReferenceKind) -> Option<&ReferenceSection> {
