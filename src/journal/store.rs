@@ -206,19 +206,27 @@ pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
     })
 }
 
-/// `(id, path)` of every `*.jsonl` file in `dir/sessions` (none if it does not exist).
-fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
+/// Every path in `dir/sessions` (none if it does not exist).
+fn session_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
     let sessions = dir.join("sessions");
     let entries = match std::fs::read_dir(&sessions) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(JournalError::io("list the sessions in", &sessions)(e)),
     };
+    entries
+        .map(|entry| {
+            entry
+                .map(|e| e.path())
+                .map_err(JournalError::io("list the sessions in", &sessions))
+        })
+        .collect()
+}
+
+/// `(id, path)` of every `*.jsonl` file in `dir/sessions`.
+fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
     let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(JournalError::io("list the sessions in", &sessions))?
-            .path();
+    for path in session_files(dir)? {
         let id = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -232,17 +240,8 @@ fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
 
 /// `(journal path, anchor)` of every anchor in `dir/sessions` whose journal is gone.
 fn orphan_anchors(dir: &Path) -> Result<Vec<(PathBuf, Anchor)>, JournalError> {
-    let sessions = dir.join("sessions");
-    let entries = match std::fs::read_dir(&sessions) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(JournalError::io("list the sessions in", &sessions)(e)),
-    };
     let mut orphans = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(JournalError::io("list the sessions in", &sessions))?
-            .path();
+    for path in session_files(dir)? {
         if path.extension().is_some_and(|x| x == "anchor") {
             let journal = path.with_extension("jsonl");
             if let (false, Ok(Some(anchor))) = (journal.exists(), anchor::read(&journal)) {
