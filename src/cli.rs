@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::exit::{self, CliError};
 use crate::frontend::{self, Drive};
 use crate::headless::Decisions;
+use crate::journal::event::Event;
 use crate::journal::reader::{Integrity, JournalStream};
 use crate::journal::store;
 use crate::launch::RunOptions;
@@ -232,6 +233,11 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
     for bad in &list.unreadable {
         eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
     }
+    for s in &list.sessions {
+        if let Some(why) = &s.cut_off {
+            eprintln!("warning: {}: {why}", s.path.display());
+        }
+    }
     if list.sessions.is_empty() {
         let _ = writeln!(out, "no sessions in {}", dir.display());
         return Ok(exit::OK);
@@ -249,7 +255,10 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
                 s.kind(),
                 s.operator.clone(),
                 s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
-                s.outcome.label().to_string(),
+                match s.cut_off {
+                    Some(_) => format!("{} CUT OFF", s.outcome.label()),
+                    None => s.outcome.label().to_string(),
+                },
                 s.target_label(),
                 s.runbook_path.clone(),
             ]
@@ -303,12 +312,17 @@ fn status(state_dir_arg: Option<&Path>, runbook: &Path) -> Result<u8, CliError> 
 }
 
 fn verify(state_dir_arg: Option<&Path>, session: &str) -> Result<u8, CliError> {
-    let path = store::find_journal(state_dir_arg, session).map_err(CliError::usage)?;
+    // A journal that is gone but anchored is a journal error, not bad input.
+    let path = store::find_journal(state_dir_arg, session)?;
     // Streamed: one record at a time, so memory stays flat whatever the journal's size.
     let mut stream = JournalStream::open(&path).map_err(|e| CliError::new(exit::JOURNAL, e))?;
     let mut events = 0usize;
+    let mut sealed = false;
     for record in stream.by_ref() {
-        record.map_err(|e| CliError::new(exit::JOURNAL, e))?;
+        sealed = matches!(
+            record.map_err(|e| CliError::new(exit::JOURNAL, e))?.event,
+            Event::Seal { .. }
+        );
         events += 1;
     }
     for w in stream.warnings() {
@@ -316,7 +330,15 @@ fn verify(state_dir_arg: Option<&Path>, session: &str) -> Result<u8, CliError> {
     }
     match stream.integrity() {
         Integrity::Verified => {
-            println!("{}: verified: {events} events, hash chain intact", path.display());
+            let seal = if sealed {
+                "sealed"
+            } else {
+                "not sealed (the session has not ended, or an older runsheet wrote it)"
+            };
+            println!(
+                "{}: verified: {events} events, hash chain intact, {seal}",
+                path.display()
+            );
             Ok(exit::OK)
         }
         Integrity::Broken { line, reason } => {

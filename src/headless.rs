@@ -296,6 +296,10 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::RollbackFinished { outcome } => line("rollback-ended", outcome.label().to_string()),
         Event::Warning { code, message } => line("warning", format!("{code} {message}")),
         Event::Detached { who } => line("left-unfinished", format!("by={who:?}")),
+        Event::Seal {
+            sealed_seq,
+            sealed_hash,
+        } => line("sealed", format!("seq={sealed_seq} hash={sealed_hash}")),
         Event::SessionEnded { outcome, reason } => line(
             "session-ended",
             match reason {

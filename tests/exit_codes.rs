@@ -9,6 +9,8 @@ const OK: &str = "# Fine\n\n## Development\n\n### Execution\n\n1. Do\n   ```sh\n
 const FAILING: &str =
     "# Failing\n\n## Development\n\n### Execution\n\n1. Fail\n   ```sh\n   exit 7\n   ```\n";
 const INVALID: &str = "+++\nbogus = [\n+++\n# Broken\n";
+/// A SQL step on a database that does not exist on the test server.
+const UNREACHABLE: &str = "+++\n[environments.development]\ndatabase = \"env:EXIT_CODES_NO_DB\"\n+++\n# Nowhere\n\n## Development\n\n### Execution\n\n1. Ask\n   ```sql\n   SELECT 1;\n   ```\n";
 
 #[test]
 fn every_command_exits_as_the_readme_says() {
@@ -16,8 +18,10 @@ fn every_command_exits_as_the_readme_says() {
     let dir = fx.dir.path();
     std::fs::write(dir.join("failing.md"), FAILING).expect("write");
     std::fs::write(dir.join("invalid.md"), INVALID).expect("write");
+    std::fs::write(dir.join("unreachable.md"), UNREACHABLE).expect("write");
     let path = |name: &str| dir.join(name).to_str().expect("utf-8").to_string();
     let (ok, failing, invalid) = (path("runbook.md"), path("failing.md"), path("invalid.md"));
+    let unreachable = path("unreachable.md");
     // Two completed sessions (an id prefix common to both is ambiguous), one broken journal.
     let mut ids = Vec::new();
     for _ in 0..2 {
@@ -59,6 +63,7 @@ fn every_command_exits_as_the_readme_says() {
         (vec!["run", &failing, "--headless", "--resume", &broken_id], 3),
         (vec!["run", &ok, "--headless", "--operator", ""], 2),
         (vec!["run", &ok, "--headless", "--skip", "nosuch=typo"], 2),
+        (vec!["run", &unreachable, "--headless"], 4),
         (vec!["verify", &ids[0]], 0),
         (vec!["verify", &broken_path], 3),
         (vec!["verify", "nosuch"], 2),
@@ -70,7 +75,14 @@ fn every_command_exits_as_the_readme_says() {
     ];
     let mut wrong = Vec::new();
     for (args, want) in &rows {
-        let out = fx.command(args).output().expect("run runsheet");
+        let out = fx
+            .command(args)
+            .env(
+                "EXIT_CODES_NO_DB",
+                common::url_with_database(&common::server_url(), "runsheet_no_such_database"),
+            )
+            .output()
+            .expect("run runsheet");
         let code = out.status.code();
         if code != Some(i32::from(*want)) {
             wrong.push(format!(

@@ -283,7 +283,8 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
                 _ => None,
             };
             let (seq, now) = (record.seq, record.ts);
-            let ended = matches!(record.event, Event::SessionEnded { .. });
+            // The seal after `session_ended` is the journal's last event.
+            let ended = matches!(record.event, Event::Seal { .. });
             app.update(Msg::Engine(Update::Record(record)));
             app.now = now;
             frames.push((seq, live_screen(&app)));

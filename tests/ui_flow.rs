@@ -216,7 +216,11 @@ async fn the_checklist_runs_a_real_session_through_the_real_engine() {
         keys.send(key(KeyCode::Char('R'), KeyModifiers::SHIFT))
             .expect("key");
         until("the sign-off", &shown, || {
-            has(&|e| matches!(e, Event::AwaitingSignOff { .. })) && shown.screen().contains("s sign off")
+            // The footer's hint comes from the fold's next decision; the row's
+            // mark from the journaled AwaitingSignOff reaching the screen.
+            has(&|e| matches!(e, Event::AwaitingSignOff { .. }))
+                && shown.screen().contains("s sign off")
+                && shown.screen().contains("awaiting sign-off")
         })
         .await;
         snapshot("flow_3_sign_off_due", shown.screen());

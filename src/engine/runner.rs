@@ -185,8 +185,16 @@ impl Engine {
             self.withheld.take(state, &mut self.setup.redactor);
         }
         let record = self.journal.append(redacted(&self.setup.redactor, event))?;
+        let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
         self.tell(Update::Record(record));
+        if let Some(seq) = ended {
+            let hash = self.journal.last_hash().to_string();
+            self.emit(Event::Seal {
+                sealed_seq: seq,
+                sealed_hash: hash,
+            })?;
+        }
         Ok(())
     }
 

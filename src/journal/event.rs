@@ -443,6 +443,13 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Written right after `SessionEnded`: the seq and hash of the line it
+    /// seals. A journal whose last line is a seal was closed by runsheet;
+    /// one without (an older runsheet's, a crash's) is "not sealed".
+    Seal {
+        sealed_seq: u64,
+        sealed_hash: String,
+    },
 }
 
 impl Event {

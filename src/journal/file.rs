@@ -1,4 +1,5 @@
-//! The local file backend: `STATE_DIR/sessions/<id>.jsonl`.
+//! The local file backend: `STATE_DIR/sessions/<id>.jsonl`, with its
+//! anchor `<id>.anchor` rewritten after every durable write.
 //!
 //! Files are created 0600 in a 0700 directory. While a session writes its
 //! journal it holds an exclusive lock on `<id>.lock` beside it (see
@@ -19,6 +20,7 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, fcntl};
 use nix::libc;
 
+use super::anchor;
 use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
 use super::reader::{Integrity, JournalStream, ReadJournal};
@@ -213,6 +215,7 @@ impl FileJournal {
         if written.is_err() {
             // A journal without its header is no session; do not leave it behind.
             let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(anchor::anchor_path(&path));
         }
         written
     }
@@ -359,6 +362,7 @@ impl FileJournal {
             self.check_anchored()?;
             self.write_pending()?;
             self.sync()?;
+            anchor::write(&self.path, record.seq, &self.prev)?;
         } else {
             let since = *self.pending_since.get_or_insert_with(Instant::now);
             if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
@@ -439,6 +443,10 @@ impl JournalSink for FileJournal {
         }
         self.write_pending()?;
         self.sync()
+    }
+
+    fn last_hash(&self) -> LineHash {
+        self.prev
     }
 }
 

@@ -2,10 +2,12 @@
 //!
 //! [`chain`] fixes the line format and the hash chain, [`file`] is the local
 //! file backend, [`reader`] reads and verifies a journal, [`store`] finds
-//! sessions in the state directory. [`postgres`] keeps the same lines in a
+//! sessions in the state directory, [`anchor`] keeps the last line each
+//! session made durable beside its journal. [`postgres`] keeps the same lines in a
 //! team's PostgreSQL database, and [`tee`] is a team session's driver
 //! journal: the file plus that database. Backends implement [`JournalSink`].
 
+pub mod anchor;
 pub mod chain;
 pub mod event;
 pub mod file;
@@ -49,6 +51,9 @@ pub trait JournalSink: Send {
 
     /// Write and sync any buffered output.
     fn flush(&mut self) -> Result<(), JournalError>;
+
+    /// Hash of the last line appended (what an [`Event::Seal`] seals).
+    fn last_hash(&self) -> chain::LineHash;
 
     /// Where the copy in the journal database stands; `None` without one.
     fn replica(&self) -> Option<ReplicaStatus> {
@@ -101,6 +106,12 @@ pub enum JournalError {
         path.display()
     )]
     Tampered { path: PathBuf, what: &'static str },
+    #[error(
+        "the journal {} is missing, but its anchor says the session wrote {lines} lines: \
+         it was deleted or moved",
+        path.display()
+    )]
+    Missing { path: PathBuf, lines: u64 },
     #[error("cannot find a home directory for runsheet's state; set RUNSHEET_STATE_DIR or pass --state-dir")]
     NoStateDir,
     #[error("{} does not exist; give a session id or a journal file (`runsheet sessions` lists them)", path.display())]

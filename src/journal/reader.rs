@@ -6,12 +6,16 @@
 //! stops at the first line that breaks the chain: the records before it are
 //! returned with [`Integrity::Broken`]. A torn last line (no newline and not a
 //! complete line, as a crash mid-write leaves it) is dropped with a warning.
+//! A journal read from its file is also checked against its anchor
+//! ([`super::anchor`]): one that ends before the line the anchor names, or
+//! has another line there, is [`Integrity::Broken`] too.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use super::JournalError;
+use super::anchor::{self, Anchor};
 use super::chain::{LineError, LineHash, Verifier};
 use super::event::{Event, FORMAT_VERSION, Record};
 
@@ -83,15 +87,19 @@ pub struct JournalStream<R = BufReader<File>> {
     integrity: Integrity,
     warnings: Vec<String>,
     done: bool,
+    /// The journal's anchor, when it has one.
+    anchor: Option<Anchor>,
 }
 
 impl JournalStream {
     pub fn open(path: &Path) -> Result<JournalStream, JournalError> {
         let file = File::open(path).map_err(JournalError::io("open the journal", path))?;
-        Ok(JournalStream::from_reader(
-            BufReader::with_capacity(READ_BUFFER, file),
-            path,
-        ))
+        let mut stream = JournalStream::from_reader(BufReader::with_capacity(READ_BUFFER, file), path);
+        match anchor::read(path) {
+            Ok(anchor) => stream.anchor = anchor,
+            Err(why) => stream.warnings.push(why),
+        }
+        Ok(stream)
     }
 }
 
@@ -108,6 +116,7 @@ impl<R: BufRead> JournalStream<R> {
             integrity: Integrity::Verified,
             warnings: Vec::new(),
             done: false,
+            anchor: None,
         }
     }
 
@@ -130,6 +139,23 @@ impl<R: BufRead> JournalStream<R> {
         self.good_len
     }
 
+    /// At the end of a journal whose chain held: it must reach its anchor.
+    fn check_cut_off(&mut self) {
+        if !self.integrity.is_verified() {
+            return;
+        }
+        if let Some(reason) = self
+            .anchor
+            .as_ref()
+            .and_then(|a| anchor::cut_off(a, self.verifier.next_seq()))
+        {
+            self.integrity = Integrity::Broken {
+                line: self.line_no + 1,
+                reason,
+            };
+        }
+    }
+
     fn next_record(&mut self) -> Result<Option<Record>, JournalError> {
         if self.done {
             return Ok(None);
@@ -147,6 +173,7 @@ impl<R: BufRead> JournalStream<R> {
                     reason: "the journal is empty: it has no session header".into(),
                 };
             }
+            self.check_cut_off();
             return Ok(None);
         }
         self.line_no += 1;
@@ -158,6 +185,18 @@ impl<R: BufRead> JournalStream<R> {
         };
         match self.verifier.check(content) {
             Ok(record) => {
+                if let Some(reason) = self
+                    .anchor
+                    .as_ref()
+                    .and_then(|a| anchor::differs(a, record.seq, self.verifier.last_hash()))
+                {
+                    self.integrity = Integrity::Broken {
+                        line: self.line_no,
+                        reason,
+                    };
+                    self.done = true;
+                    return Ok(None);
+                }
                 self.good_len += read as u64;
                 match &record.event {
                     Event::Header(header) if header.format > FORMAT_VERSION => self.warnings.push(format!(
@@ -180,6 +219,7 @@ impl<R: BufRead> JournalStream<R> {
                         reason: "the journal has no complete session header".into(),
                     };
                 }
+                self.check_cut_off();
                 Ok(None)
             }
             Err(LineError::Malformed(reason) | LineError::Broken(reason)) => {

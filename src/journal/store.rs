@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use directories::ProjectDirs;
 
 use super::JournalError;
-use super::chain::parse_line_unchecked;
+use super::anchor::{self, Anchor};
+use super::chain::{LineHash, line_hash, parse_line_unchecked};
 use super::event::{Event, Mode, SessionOutcome, Target, session_kind};
 use super::file::journal_path;
 use super::reader::{Integrity, JournalStream};
@@ -80,6 +81,8 @@ pub struct SessionSummary {
     pub outcome: SessionStatus,
     /// The databases the header records (as the session started).
     pub targets: Vec<Target>,
+    /// Why the journal falls short of its anchor (its tail was cut off), if it does.
+    pub cut_off: Option<String>,
 }
 
 impl SessionSummary {
@@ -126,6 +129,16 @@ pub fn list_sessions(dir: &Path) -> Result<SessionList, JournalError> {
             Ok(summary) => list.sessions.push(summary),
             Err(reason) => list.unreadable.push(UnreadableJournal { path, reason }),
         }
+    }
+    for (path, anchor) in orphan_anchors(dir)? {
+        list.unreadable.push(UnreadableJournal {
+            reason: JournalError::Missing {
+                path: path.clone(),
+                lines: anchor.seq + 1,
+            }
+            .to_string(),
+            path,
+        });
     }
     list.sessions
         .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
@@ -181,6 +194,12 @@ pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
         if let Some((_, path)) = matches.pop() {
             return Ok(path);
         }
+        if let Ok(Some(anchor)) = anchor::read(&exact) {
+            return Err(JournalError::Missing {
+                path: exact,
+                lines: anchor.seq + 1,
+            });
+        }
     }
     Err(JournalError::NoSession {
         arg: arg.to_string(),
@@ -188,19 +207,27 @@ pub fn resolve_session(dir: &Path, arg: &str) -> Result<PathBuf, JournalError> {
     })
 }
 
-/// `(id, path)` of every `*.jsonl` file in `dir/sessions` (none if it does not exist).
-fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
+/// Every path in `dir/sessions` (none if it does not exist).
+fn session_files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
     let sessions = dir.join("sessions");
     let entries = match std::fs::read_dir(&sessions) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(JournalError::io("list the sessions in", &sessions)(e)),
     };
+    entries
+        .map(|entry| {
+            entry
+                .map(|e| e.path())
+                .map_err(JournalError::io("list the sessions in", &sessions))
+        })
+        .collect()
+}
+
+/// `(id, path)` of every `*.jsonl` file in `dir/sessions`.
+fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
     let mut files = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(JournalError::io("list the sessions in", &sessions))?
-            .path();
+    for path in session_files(dir)? {
         let id = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -210,6 +237,21 @@ fn journal_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, JournalError> {
         }
     }
     Ok(files)
+}
+
+/// `(journal path, anchor)` of every anchor in `dir/sessions` whose journal is gone.
+fn orphan_anchors(dir: &Path) -> Result<Vec<(PathBuf, Anchor)>, JournalError> {
+    let mut orphans = Vec::new();
+    for path in session_files(dir)? {
+        if path.extension().is_some_and(|x| x == "anchor") {
+            let journal = path.with_extension("jsonl");
+            if let (false, Ok(Some(anchor))) = (journal.exists(), anchor::read(&journal)) {
+                orphans.push((journal, anchor));
+            }
+        }
+    }
+    orphans.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(orphans)
 }
 
 /// Summary of one journal from its header line and its tail.
@@ -228,12 +270,20 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
     let Event::Header(header) = header_record.event else {
         return Err("the first line is not a session header".into());
     };
-    let (last_event, outcome) = scan_tail(path).map_err(|e| e.to_string())?;
+    let tail = scan_tail(path).map_err(|e| e.to_string())?;
+    let cut_off = match (anchor::read(path), tail.last) {
+        (Ok(Some(a)), Some((seq, hash))) => {
+            anchor::cut_off(&a, seq + 1).or_else(|| anchor::differs(&a, seq, &hash))
+        }
+        (Ok(Some(a)), None) => anchor::cut_off(&a, 1),
+        (Ok(None), _) => None,
+        (Err(why), _) => Some(why),
+    };
     // A session rolled back from its start (`B` in the checklist before
     // anything of the plan ran) is a rollback session, as one started with
     // `--rollback` is: only such sessions are read past their header here.
     let rollback_only = header.rollback_only
-        || (outcome == SessionStatus::Ended(SessionOutcome::RolledBack)
+        || (tail.status == SessionStatus::Ended(SessionOutcome::RolledBack)
             && rolled_back_from_the_start(stream));
     Ok(SessionSummary {
         id: header.session_id,
@@ -246,9 +296,10 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         rollback_only,
         operator: header.operator,
         started: header_record.ts,
-        last_event: last_event.unwrap_or(header_record.ts),
-        outcome,
+        last_event: tail.last_event.unwrap_or(header_record.ts),
+        outcome: tail.status,
         targets: header.targets,
+        cut_off,
     })
 }
 
@@ -268,11 +319,20 @@ fn rolled_back_from_the_start(events: JournalStream) -> bool {
     false
 }
 
+/// What the end of a journal says.
+struct Tail {
+    /// Time of the last complete line.
+    last_event: Option<DateTime<Utc>>,
+    /// Seq and hash of the last complete line.
+    last: Option<(u64, LineHash)>,
+    status: SessionStatus,
+}
+
 /// The time of the last complete line and the session's status, from the end
 /// of the file backwards: the latest `SessionEnded` or `Detached` decides,
 /// unless a `Resumed` came after it. The window widens only when it holds no
 /// complete line at all (a very long last line).
-fn scan_tail(path: &Path) -> Result<(Option<DateTime<Utc>>, SessionStatus), JournalError> {
+fn scan_tail(path: &Path) -> Result<Tail, JournalError> {
     let io = |action| JournalError::io(action, path);
     let mut file = File::open(path).map_err(io("open the journal"))?;
     let len = file.metadata().map_err(io("inspect the journal"))?.len();
@@ -293,21 +353,33 @@ fn scan_tail(path: &Path) -> Result<(Option<DateTime<Utc>>, SessionStatus), Jour
             lines.pop();
         }
         let mut last_event = None;
+        let mut last = None;
         for line in lines {
             let Some(record) = parse_line_unchecked(line) else {
                 continue;
             };
             last_event.get_or_insert(record.ts);
+            if last.is_none() {
+                last = line_hash(line).map(|hash| (record.seq, hash));
+            }
             let status = match record.event {
                 Event::SessionEnded { outcome, .. } => SessionStatus::Ended(outcome),
                 Event::Detached { .. } => SessionStatus::Detached,
                 Event::Resumed { .. } | Event::Header(_) => SessionStatus::Unfinished,
                 _ => continue,
             };
-            return Ok((last_event, status));
+            return Ok(Tail {
+                last_event,
+                last,
+                status,
+            });
         }
         if last_event.is_some() || start == 0 {
-            return Ok((last_event, SessionStatus::Unfinished));
+            return Ok(Tail {
+                last_event,
+                last,
+                status: SessionStatus::Unfinished,
+            });
         }
         window = window.saturating_mul(4);
     }

@@ -203,6 +203,10 @@ impl TeeJournal {
 }
 
 impl JournalSink for TeeJournal {
+    fn last_hash(&self) -> crate::journal::chain::LineHash {
+        self.file.last_hash()
+    }
+
     fn append(&mut self, event: Event) -> Result<Record, JournalError> {
         self.stopped()?;
         let durable = event.is_durable();

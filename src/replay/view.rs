@@ -392,6 +392,7 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
         Event::RollbackFinished { outcome } => format!("rollback finished: {}", outcome.label()),
         Event::Warning { message, .. } => format!("warning: {message}"),
         Event::Detached { who } => format!("{who} left the session (resumable)"),
+        Event::Seal { sealed_seq, .. } => format!("journal sealed at line {}", sealed_seq + 1),
         Event::SessionEnded { outcome, reason } => match reason {
             Some(r) => format!("session {}: {r}", outcome.label()),
             None => format!("session {}", outcome.label()),

@@ -623,6 +623,8 @@ impl SessionState {
                 self.outcome = Some((*outcome, reason.clone()));
                 self.ended = Some(at);
             }
+            // Says nothing about the session, only that its journal was closed.
+            Event::Seal { .. } => {}
         }
     }
 

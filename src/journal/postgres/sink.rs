@@ -215,6 +215,10 @@ impl JournalSink for PgJournal {
     fn replica(&self) -> Option<ReplicaStatus> {
         Some(self.status())
     }
+
+    fn last_hash(&self) -> LineHash {
+        self.prev
+    }
 }
 
 impl Drop for PgJournal {
