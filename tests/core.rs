@@ -10,7 +10,7 @@ use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, ShellState, Signature,
     Stream,
 };
-use runsheet::runbook::model::{Estimate, Gate, Hold, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{Estimate, Gate, Hold, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::machine::{self, DEFAULT_TIMEOUT, Effect, Input, StepResult, Stop, Timer};
 use runsheet::session::rules::{self, headless_hint};
@@ -22,23 +22,7 @@ use runsheet::session::{
 // Plans, events, states.
 
 fn step(id: &str, kind: StepKind) -> Step {
-    Step {
-        id: id.into(),
-        title: format!("Step {id}"),
-        body: String::new(),
-        kind,
-        verify: false,
-        readonly: false,
-        backup: false,
-        isolated: false,
-        timeout: None,
-        lock_timeout: None,
-        checked: false,
-        pos: SourcePos::default(),
-        parent: None,
-        expected: None,
-        notes: Vec::new(),
-    }
+    Step::new(id, format!("Step {id}"), kind)
 }
 
 fn shell(id: &str) -> Step {

@@ -26,7 +26,7 @@ use runsheet::journal::file::FileJournal;
 use runsheet::journal::reader::{Integrity, read_journal};
 use runsheet::launch::{self, RunOptions};
 use runsheet::replay::{Indexer, Input, Mark, Reader, Replay, Speed};
-use runsheet::runbook::model::{PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::{Command, Update};
 use runsheet::session::{SessionState, StepStatus};
@@ -376,21 +376,9 @@ fn a_replay_draws_what_the_live_run_drew_and_ends_in_its_state() {
 
 fn step(id: &str, kind: StepKind, verify: bool) -> Step {
     Step {
-        id: id.into(),
-        title: format!("Step {id}"),
         body: format!("Step {id}."),
-        kind,
         verify,
-        readonly: false,
-        backup: false,
-        isolated: false,
-        timeout: None,
-        lock_timeout: None,
-        checked: false,
-        pos: SourcePos::default(),
-        parent: None,
-        expected: None,
-        notes: Vec::new(),
+        ..Step::new(id, format!("Step {id}"), kind)
     }
 }
 

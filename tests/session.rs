@@ -5,28 +5,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, Signature,
 };
-use runsheet::runbook::model::{Estimate, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{Estimate, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::{Next, SessionState, StepStatus};
 
 fn step(id: &str, kind: StepKind) -> Step {
-    Step {
-        id: id.into(),
-        title: format!("Step {id}"),
-        body: String::new(),
-        kind,
-        verify: false,
-        readonly: false,
-        backup: false,
-        isolated: false,
-        timeout: None,
-        lock_timeout: None,
-        checked: false,
-        pos: SourcePos::default(),
-        parent: None,
-        expected: None,
-        notes: Vec::new(),
-    }
+    Step::new(id, format!("Step {id}"), kind)
 }
 
 fn plan(signoffs: u32, confirm: bool) -> Plan {

@@ -16,7 +16,7 @@ use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, Signature, Stream,
 };
 use runsheet::journal::postgres::ReplicaStatus;
-use runsheet::runbook::model::{Estimate, Gate, PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{Estimate, Gate, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::session::SessionState;
 use runsheet::session::{Command, Refusal, Update};
@@ -37,21 +37,9 @@ fn step(id: &str, title: &str, kind: StepKind, verify: bool) -> Step {
         StepKind::Gate { .. } => "A completed, successful, live session in **staging** first.".to_string(),
     };
     Step {
-        id: id.to_string(),
-        title: title.to_string(),
         body,
-        kind,
         verify,
-        readonly: false,
-        backup: false,
-        isolated: false,
-        timeout: None,
-        lock_timeout: None,
-        checked: false,
-        pos: SourcePos::default(),
-        parent: None,
-        expected: None,
-        notes: Vec::new(),
+        ..Step::new(id, title, kind)
     }
 }
 

@@ -1099,27 +1099,10 @@ mod tests {
 
     use super::*;
     use crate::journal::event::{Event, Header, Record, Signature};
-    use crate::runbook::model::SourcePos;
     use crate::runbook::plan::{Plan, PlanPhase};
 
     fn step(id: &str, kind: StepKind) -> Step {
-        Step {
-            id: id.into(),
-            title: format!("Step {id}"),
-            body: String::new(),
-            kind,
-            verify: false,
-            readonly: false,
-            backup: false,
-            isolated: false,
-            timeout: None,
-            lock_timeout: None,
-            checked: false,
-            pos: SourcePos::default(),
-            parent: None,
-            expected: None,
-            notes: Vec::new(),
-        }
+        Step::new(id, format!("Step {id}"), kind)
     }
 
     fn shell(id: &str) -> Step {

@@ -323,23 +323,15 @@ mod tests {
     #[test]
     fn step_lines_carry_kind_flags_and_timeout() {
         let step = Step {
-            id: "a.b.1".into(),
-            title: "Check".into(),
-            body: String::new(),
-            kind: StepKind::Sql {
-                sql: "select true".into(),
-            },
             verify: true,
-            readonly: false,
-            backup: false,
-            isolated: false,
             timeout: Some(std::time::Duration::from_secs(600)),
-            lock_timeout: None,
-            checked: false,
-            pos: Default::default(),
-            parent: None,
-            expected: None,
-            notes: Vec::new(),
+            ..Step::new(
+                "a.b.1",
+                "Check",
+                StepKind::Sql {
+                    sql: "select true".into(),
+                },
+            )
         };
         let mut out = Vec::new();
         steps(&[step], "  ", &mut out).unwrap();

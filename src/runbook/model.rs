@@ -282,6 +282,28 @@ pub struct Step {
 }
 
 impl Step {
+    /// A step of `kind` with every attribute off and no text but its title:
+    /// what generated steps and tests start from (`..Step::new(…)`).
+    pub fn new(id: impl Into<String>, title: impl Into<String>, kind: StepKind) -> Step {
+        Step {
+            id: id.into(),
+            title: title.into(),
+            body: String::new(),
+            kind,
+            parent: None,
+            expected: None,
+            notes: Vec::new(),
+            verify: false,
+            readonly: false,
+            backup: false,
+            isolated: false,
+            timeout: None,
+            lock_timeout: None,
+            checked: false,
+            pos: SourcePos::default(),
+        }
+    }
+
     /// Whether running this step may change the world, for the production guard.
     pub fn changes_state(&self) -> bool {
         matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. }) && !self.verify && !self.readonly

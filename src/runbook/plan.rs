@@ -6,9 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{
-    Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, SourcePos, Step, StepKind,
-};
+use super::model::{Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, Step, StepKind};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -227,21 +225,9 @@ impl Plan {
 /// A gate step: automatic, checked by the engine, shown like any other step.
 fn gate_step(id: String, title: String, body: String, gate: Gate) -> Step {
     Step {
-        id,
-        title,
         body,
-        kind: StepKind::Gate { gate },
-        parent: None,
-        expected: None,
-        notes: Vec::new(),
-        verify: false,
         readonly: true,
-        backup: false,
-        isolated: false,
-        timeout: None,
-        lock_timeout: None,
-        checked: false,
-        pos: SourcePos::default(),
+        ..Step::new(id, title, StepKind::Gate { gate })
     }
 }
 

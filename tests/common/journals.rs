@@ -10,7 +10,7 @@ use runsheet::journal::chain::{LineHash, encode_line};
 use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, Signature, Stream,
 };
-use runsheet::runbook::model::{PhaseKind, SourcePos, Step, StepKind};
+use runsheet::runbook::model::{PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 
 /// When every synthetic session starts.
@@ -35,30 +35,19 @@ pub fn plan(phases: usize, steps: usize) -> Plan {
             steps: (1..=steps)
                 .map(|s| {
                     let manual = s % 4 == 0;
+                    let kind = if manual {
+                        StepKind::Manual
+                    } else {
+                        StepKind::Shell {
+                            script: format!("./migrate --phase {p} --step {s}"),
+                        }
+                    };
                     Step {
-                        id: format!("{p}.{s}"),
-                        title: format!("Step {s} of phase {p}"),
                         body: format!(
                             "Step {s} of phase {p}.\n\n```sh\n./migrate --phase {p} --step {s}\n```"
                         ),
-                        kind: if manual {
-                            StepKind::Manual
-                        } else {
-                            StepKind::Shell {
-                                script: format!("./migrate --phase {p} --step {s}"),
-                            }
-                        },
                         verify: s == steps,
-                        readonly: false,
-                        backup: false,
-                        isolated: false,
-                        timeout: None,
-                        lock_timeout: None,
-                        checked: false,
-                        pos: SourcePos::default(),
-                        parent: None,
-                        expected: None,
-                        notes: Vec::new(),
+                        ..Step::new(format!("{p}.{s}"), format!("Step {s} of phase {p}"), kind)
                     }
                 })
                 .collect(),
