@@ -136,3 +136,29 @@ fn pre_approvals_from_one_seat_count_once() {
         StepStatus::Succeeded
     );
 }
+
+/// Separation of duties through the binary: whoever ran the change does not
+/// sign the look after it, even pre-approved; another operator resuming does.
+#[test]
+fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\nseparation_of_duties = true\n+++\n{}",
+        &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
+    ));
+    let out = fx.run(&["--approve", "all", "--operator", "alice"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let state = fx.state();
+    let id = state.header.session_id.clone();
+    assert!(
+        text(&out).contains(&format!(
+            "alice ran development.execution.1, the step before development.execution.2: separation of duties \
+             needs another person to sign it (`runsheet attach {id} --operator NAME`"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(state.step("development.execution.2").signers().is_empty());
+    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fx.state().step("development.execution.2").signers(), ["bob"]);
+}
