@@ -17,6 +17,7 @@ use crate::exit;
 use crate::journal::JournalError;
 use crate::journal::event::{Event, Record, SessionOutcome, Signature};
 use crate::launch::Launched;
+use crate::seat::Seat;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
 use crate::signals::{Signals, Termination};
@@ -57,14 +58,15 @@ enum Act {
 /// as a person reading the screen would; where none applies, stop with the
 /// flags that would ([`rules::headless_hint`]). Whether a decision is
 /// allowed is the rules' to say: a refused one stops the run with the
-/// refusal.
-fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Act {
+/// refusal. Pre-approvals come from this one seat, so they count as one
+/// sign-off of a step, whatever names `--operator` gives.
+fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>, seat: &Seat) -> Act {
     let operator = d
         .operators
         .first()
         .cloned()
         .unwrap_or_else(|| state.header.operator.clone());
-    let stop = || Act::Stop(rules::headless_hint(state).unwrap_or_default());
+    let stop = || Act::Stop(rules::headless_hint(state, seat).unwrap_or_default());
     match state.next() {
         Next::SignOff { step, needed, .. }
             if state.step(&step.id).status() == StepStatus::AwaitingSignOff =>
@@ -79,35 +81,31 @@ fn decide(state: &SessionState, d: &Decisions, retried: &BTreeSet<String>) -> Ac
             if !listed(&d.approve, &step.id) {
                 return stop();
             }
-            let signed = state.step(&step.id).signers();
-            let mut missing: Vec<&String> = Vec::new();
-            for name in &d.operators {
-                let known = |n: &&str| rules::same_person(n, name);
-                if !signed.iter().any(known) && !missing.iter().any(|m| rules::same_person(m, name)) {
-                    missing.push(name);
-                }
+            if rules::seat_refusal(state, &step.id, seat).is_some() {
+                return stop();
             }
-            if signed.len() + missing.len() < needed as usize {
+            let signed = state.step(&step.id).signers();
+            let Some(who) = d
+                .operators
+                .iter()
+                .find(|name| !signed.iter().any(|n| rules::same_person(n, name)))
+            else {
                 return Act::Stop(format!(
-                    "step {} needs {needed} distinct sign-offs; give --operator once per person",
+                    "step {} needs {needed} distinct sign-offs and every --operator given has signed it; \
+                     give --operator NAME of one who has not, from a seat that has not signed",
                     step.id
                 ));
-            }
-            let cmds = missing
-                .into_iter()
-                .take(needed as usize - signed.len())
-                .map(|who| Command::SignOff {
-                    step: step.id.clone(),
-                    signature: Signature {
-                        who: who.clone(),
-                        role: String::new(),
-                        note: format!("pre-approved on the command line (--approve {})", step.id),
-                        preapproved: true,
-                        seat: None,
-                    },
-                })
-                .collect();
-            Act::Send(cmds)
+            };
+            Act::Send(vec![Command::SignOff {
+                step: step.id.clone(),
+                signature: Signature {
+                    who: who.clone(),
+                    role: String::new(),
+                    note: format!("pre-approved on the command line (--approve {})", step.id),
+                    preapproved: true,
+                    seat: Some(seat.clone()),
+                },
+            }])
         }
         Next::Decide(step) => {
             if let Some(reason) = d.overrides.get(&step.id) {
@@ -366,6 +364,7 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();
+    let seat = Seat::here();
     let mut stopped: Option<String> = None;
     let mut signalled: Option<Termination> = None;
     let mut last_key = None;
@@ -400,7 +399,7 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
             let key = situation(&state);
             if last_key.as_ref() != Some(&key) {
                 last_key = Some(key);
-                match decide(&state, &decisions, &retried) {
+                match decide(&state, &decisions, &retried, &seat) {
                     Act::Nothing => {}
                     Act::Send(cmds) => {
                         for cmd in cmds {
@@ -519,7 +518,7 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
         // What the resumed session will wait for: resuming undoes the detach.
         let mut resumed = state.clone();
         resumed.detached = false;
-        let next = rules::headless_hint(&resumed)
+        let next = rules::headless_hint(&resumed, &seat)
             .unwrap_or_else(|| format!("resume with: {} --headless", rules::resume_command(&state.header)));
         let _ = writeln!(
             out,

@@ -1,6 +1,7 @@
 //! Where this process sits: its OS user, host and terminal. Journal headers,
-//! driver locks and (later) sign-offs record them, so the record says which
-//! seat did what, not only which name was typed.
+//! driver locks and sign-offs record them, so the record says which seat did
+//! what, not only which name was typed; four-eyes counts seats
+//! ([`crate::session::rules`]).
 
 /// The OS user this process runs as, when the system knows its name.
 pub fn os_user() -> Option<String> {
@@ -44,6 +45,15 @@ impl Seat {
             os_user: os_user(),
             host: host_name(),
             terminal: terminal(),
+        }
+    }
+
+    /// "alice@db1 pts/3": the seat in a few characters, for the checklist.
+    pub fn short(&self) -> String {
+        let user = self.os_user.as_deref().unwrap_or("?");
+        match &self.terminal {
+            Some(t) => format!("{user}@{} {}", self.host, t.strip_prefix("/dev/").unwrap_or(t)),
+            None => format!("{user}@{} (no terminal)", self.host),
         }
     }
 

@@ -12,6 +12,7 @@ use runsheet::journal::event::{
 };
 use runsheet::runbook::model::{Estimate, Gate, Hold, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
+use runsheet::seat::Seat;
 use runsheet::session::machine::{self, DEFAULT_TIMEOUT, Effect, Input, StepResult, Stop, Timer};
 use runsheet::session::rules::{self, headless_hint};
 use runsheet::session::{
@@ -245,6 +246,42 @@ fn sign_off(id: &str, who: &str) -> Command {
     }
 }
 
+/// A seat: OS user `ops` on host `h` at terminal `tty`.
+fn seat(tty: &str) -> Seat {
+    Seat {
+        os_user: Some("ops".into()),
+        host: "h".into(),
+        terminal: Some(tty.into()),
+    }
+}
+
+/// The seat the walk tests look from.
+fn desk() -> Seat {
+    seat("/dev/pts/1")
+}
+
+/// `who`'s signature given at seat `at`.
+fn signature_at(who: &str, at: &Seat) -> Signature {
+    Signature {
+        seat: Some(at.clone()),
+        ..signature(who, "", "")
+    }
+}
+
+fn sign_off_from(id: &str, who: &str, at: &Seat) -> Command {
+    Command::SignOff {
+        step: id.into(),
+        signature: signature_at(who, at),
+    }
+}
+
+fn signed_from(id: &str, who: &str, at: &Seat) -> Event {
+    Event::SignedOff {
+        step: id.into(),
+        signature: signature_at(who, at),
+    }
+}
+
 fn mark_done(id: &str, who: &str) -> Command {
     Command::MarkDone {
         step: id.into(),
@@ -388,8 +425,30 @@ fn states() -> Vec<(&'static str, SessionState)> {
         (
             "b, one of two signed",
             fold(
-                four_eyes,
+                four_eyes.clone(),
                 &[a_done.clone(), vec![awaiting("b"), signed("b", "alice")]].concat(),
+            ),
+        ),
+        (
+            "b, one of two signed at this desk",
+            fold(
+                four_eyes.clone(),
+                &[
+                    a_done.clone(),
+                    vec![awaiting("b"), signed_from("b", "alice", &desk())],
+                ]
+                .concat(),
+            ),
+        ),
+        (
+            "b, one of two signed at another desk",
+            fold(
+                four_eyes.clone(),
+                &[
+                    a_done.clone(),
+                    vec![awaiting("b"), signed_from("b", "alice", &seat("/dev/pts/9"))],
+                ]
+                .concat(),
             ),
         ),
         ("c to confirm", fold(confirm_plan, &b_signed)),
@@ -436,7 +495,7 @@ fn every_command(step: &str, environment: &str) -> Vec<Command> {
     vec![
         Command::Run { who: "alice".into() },
         Command::Pause { who: "alice".into() },
-        sign_off(step, "bob"),
+        sign_off_from(step, "bob", &desk()),
         mark_done(step, "bob"),
         override_(step, "DBA", "checked by hand"),
         retry(step),
@@ -456,7 +515,7 @@ fn command_for(kind: ChoiceKind, step: &str, environment: &str) -> Command {
     match kind {
         ChoiceKind::Run => Command::Run { who: "alice".into() },
         ChoiceKind::ConfirmEnv => confirm(environment),
-        ChoiceKind::SignOff => sign_off(step, "bob"),
+        ChoiceKind::SignOff => sign_off_from(step, "bob", &desk()),
         ChoiceKind::MarkDone => mark_done(step, "bob"),
         ChoiceKind::Override => override_(step, "DBA", "checked by hand"),
         ChoiceKind::Retry => retry(step),
@@ -631,6 +690,238 @@ fn four_eyes_need_two_different_names() {
     let mut s = s;
     act(&mut s, &sign_off("b", "bob"));
     assert_eq!(s.step("b").status(), StepStatus::SignedOff);
+}
+
+#[test]
+fn four_eyes_need_two_seats_whatever_name_is_typed() {
+    let s = state("b, one of two signed at this desk");
+    let why = refused(&s, &sign_off_from("b", "bob", &desk()));
+    assert_eq!(
+        why,
+        Refusal::SeatAlreadySigned {
+            step: "b".into(),
+            signer: "alice".into(),
+            seat: "ops@h pts/1".into(),
+            session: "s1".into(),
+        }
+    );
+    let text = why.to_string();
+    assert!(
+        text.contains("needs a second signer at another terminal: `runsheet attach s1 --operator NAME`")
+            && text.contains("or a resume from that seat"),
+        "{text}"
+    );
+    assert!(!why.needs_input(), "no name typed makes it acceptable");
+    // The same person from another seat is still one person.
+    assert!(matches!(
+        refused(&s, &sign_off_from("b", "Alice", &seat("/dev/pts/2"))),
+        Refusal::AlreadySigned { .. }
+    ));
+    // Another person at another terminal of the same OS user and host is another seat.
+    let mut s = s;
+    act(&mut s, &sign_off_from("b", "bob", &seat("/dev/pts/2")));
+    assert_eq!(s.step("b").status(), StepStatus::SignedOff);
+}
+
+#[test]
+fn a_seat_is_os_user_host_and_terminal() {
+    let s = state("b, one of two signed at this desk");
+    let other_host = Seat {
+        host: "h2".into(),
+        ..desk()
+    };
+    let other_user = Seat {
+        os_user: Some("bob".into()),
+        ..desk()
+    };
+    for at in [other_host, other_user] {
+        assert!(
+            decide(&s, &sign_off_from("b", "bob", &at), now()).is_ok(),
+            "{at:?} is another seat"
+        );
+    }
+    // Without a terminal, two processes of one OS user on one host are one seat.
+    let pipe = Seat {
+        terminal: None,
+        ..desk()
+    };
+    let piped = fold(
+        s.plan.clone(),
+        &[done("a"), vec![awaiting("b"), signed_from("b", "alice", &pipe)]].concat(),
+    );
+    assert!(matches!(
+        refused(&piped, &sign_off_from("b", "bob", &pipe)),
+        Refusal::SeatAlreadySigned { seat, .. } if seat == "ops@h (no terminal)"
+    ));
+}
+
+#[test]
+fn pre_approvals_from_one_seat_count_once() {
+    let s = state("b, one of two signed at this desk");
+    let preapproved = |who: &str| Command::SignOff {
+        step: "b".into(),
+        signature: Signature {
+            preapproved: true,
+            seat: Some(desk()),
+            ..signature(who, "", "pre-approved on the command line (--approve b)")
+        },
+    };
+    let mut fresh = fold(s.plan.clone(), &[done("a"), vec![awaiting("b")]].concat());
+    act(&mut fresh, &preapproved("alice"));
+    assert!(matches!(
+        refused(&fresh, &preapproved("bob")),
+        Refusal::SeatAlreadySigned { .. }
+    ));
+    assert_eq!(fresh.step("b").status(), StepStatus::AwaitingSignOff);
+}
+
+#[test]
+fn a_seat_that_signed_is_offered_no_sign_off_and_told_where_to_sign() {
+    let s = state("b, one of two signed at this desk");
+    let kinds: Vec<ChoiceKind> = choices(&s, &desk()).iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChoiceKind::Skip]);
+    let elsewhere: Vec<ChoiceKind> = choices(&s, &seat("/dev/pts/2")).iter().map(|c| c.kind).collect();
+    assert_eq!(elsewhere, [ChoiceKind::SignOff, ChoiceKind::Skip]);
+    let hint = headless_hint(&s, &desk()).unwrap_or_default();
+    let resume = rules::resume_command(&s.header);
+    assert_eq!(
+        hint,
+        format!(
+            "manual step b has 1 of 2 sign-offs and this seat (ops@h pts/1) has given its one; it needs a \
+             second signer at another terminal: `runsheet attach s1 --operator NAME`, or a resume from \
+             that seat: {resume} --headless --operator NAME --approve b"
+        )
+    );
+    // Signed at another seat, this one may sign: the usual hint.
+    let other = state("b, one of two signed at another desk");
+    assert!(
+        headless_hint(&other, &desk())
+            .unwrap_or_default()
+            .starts_with("manual step b needs a sign-off"),
+    );
+}
+
+/// Journals written before seats were recorded fold, replay and report as
+/// they did: a sign-off without a seat counts by its name, and matches no seat.
+#[test]
+fn a_sign_off_without_a_seat_counts_by_its_name() {
+    let old = state("b, one of two signed");
+    assert!(old.step("b").signoffs()[0].signature.seat.is_none());
+    assert_eq!(
+        choices(&old, &desk())[0].kind,
+        ChoiceKind::SignOff,
+        "any seat may give the second"
+    );
+    assert!(matches!(
+        refused(&old, &sign_off_from("b", "alice", &desk())),
+        Refusal::AlreadySigned { .. }
+    ));
+    let mut old = old;
+    act(&mut old, &sign_off_from("b", "bob", &desk()));
+    assert_eq!(old.step("b").status(), StepStatus::SignedOff);
+    // A journal that recorded two names from one seat (before the rule) folds as signed.
+    let mut four_eyes = standard();
+    four_eyes.signoffs = 2;
+    let recorded = fold(
+        four_eyes,
+        &[
+            done("a"),
+            vec![
+                awaiting("b"),
+                signed_from("b", "alice", &desk()),
+                signed_from("b", "bob", &desk()),
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(recorded.step("b").status(), StepStatus::SignedOff);
+}
+
+/// Separation of duties: `a` (shell) and `c` (SQL) run, `b` and `v` are
+/// manual, each after a step someone ran.
+fn separated() -> Plan {
+    Plan {
+        separation_of_duties: true,
+        ..plan(vec![shell("a"), manual("b"), sql("c"), manual("m"), manual("v")])
+    }
+}
+
+fn resumed(who: &str) -> Event {
+    Event::Resumed {
+        operator: who.into(),
+        host: "h".into(),
+        runbook_sha256: "00".into(),
+        plan: None,
+        run: false,
+        targets: None,
+        taken_over_from: None,
+    }
+}
+
+#[test]
+fn separation_of_duties_keeps_who_ran_the_step_before_from_signing() {
+    let s = fold(
+        separated(),
+        &[vec![run()], done("a"), vec![awaiting("b")]].concat(),
+    );
+    assert_eq!(
+        rules::ran_before(&s, "b").map(|(st, who)| (st.id.as_str(), who)),
+        Some(("a", "alice"))
+    );
+    let why = refused(&s, &sign_off_from("b", " ALICE ", &desk()));
+    assert_eq!(
+        why,
+        Refusal::SignerRanPreviousStep {
+            who: "ALICE".into(),
+            step: "b".into(),
+            ran: "a".into(),
+            session: "s1".into(),
+        }
+    );
+    assert!(
+        why.to_string().contains("separation of duties") && why.to_string().contains("runsheet attach s1")
+    );
+    assert!(decide(&s, &sign_off_from("b", "bob", &desk()), now()).is_ok());
+    // Without the option the driver signs her own change.
+    let mut open = s.clone();
+    open.plan.separation_of_duties = false;
+    assert!(decide(&open, &sign_off_from("b", "alice", &desk()), now()).is_ok());
+}
+
+#[test]
+fn separation_of_duties_names_the_operator_of_the_last_step_run() {
+    // Bob resumed and ran c; manual m and v come after it: bob signs neither,
+    // and alice (who ran only a) may.
+    let events = [
+        vec![run()],
+        done("a"),
+        vec![awaiting("b"), signed("b", "carol"), resumed("bob")],
+        done("c"),
+        vec![awaiting("m")],
+    ]
+    .concat();
+    let mut s = fold(separated(), &events);
+    assert!(matches!(
+        refused(&s, &sign_off_from("m", "bob", &desk())),
+        Refusal::SignerRanPreviousStep { ran, .. } if ran == "c"
+    ));
+    act(&mut s, &sign_off_from("m", "alice", &desk()));
+    journal(&mut s, [awaiting("v")]);
+    assert!(matches!(
+        refused(&s, &sign_off_from("v", "bob", &seat("/dev/pts/4"))),
+        Refusal::SignerRanPreviousStep { ran, .. } if ran == "c"
+    ));
+    assert!(decide(&s, &sign_off_from("v", "carol", &seat("/dev/pts/4")), now()).is_ok());
+    // Nothing ran before the first step: no one is kept from signing it.
+    let first = fold(
+        Plan {
+            separation_of_duties: true,
+            ..plan(vec![manual("m")])
+        },
+        &[awaiting("m")],
+    );
+    assert_eq!(rules::ran_before(&first, "m"), None);
+    assert!(decide(&first, &sign_off_from("m", "alice", &desk()), now()).is_ok());
 }
 
 #[test]
@@ -926,7 +1217,8 @@ fn the_rollback_starts_once_with_a_reason_and_nothing_running() {
 #[test]
 fn the_choices_of_each_state() {
     use ChoiceKind as K;
-    let kinds = |name: &str| -> Vec<ChoiceKind> { choices(&state(name)).iter().map(|c| c.kind).collect() };
+    let kinds =
+        |name: &str| -> Vec<ChoiceKind> { choices(&state(name), &desk()).iter().map(|c| c.kind).collect() };
     assert_eq!(kinds("fresh, paused"), [K::Run]);
     assert_eq!(kinds("a running"), [K::Cancel]);
     assert_eq!(kinds("a failed"), [K::Retry, K::MarkDone, K::Skip, K::Abort]);
@@ -936,7 +1228,10 @@ fn the_choices_of_each_state() {
     for name in ["all done", "ended", "detached"] {
         assert!(kinds(name).is_empty(), "{name}");
     }
-    let labels: Vec<&str> = choices(&state("gate failed")).iter().map(|c| c.label).collect();
+    let labels: Vec<&str> = choices(&state("gate failed"), &desk())
+        .iter()
+        .map(|c| c.label)
+        .collect();
     assert_eq!(labels, ["check again", "override (signed)", "abort"]);
 }
 
@@ -948,7 +1243,7 @@ fn every_choice_offered_is_accepted_and_every_refusal_is_not_offered() {
     let mut checked = 0;
     for (name, s) in states() {
         let env = s.plan.environment.clone();
-        let offered = choices(&s);
+        let offered = choices(&s, &desk());
         for choice in &offered {
             let command = command_for(choice.kind, &choice.step, &env);
             assert!(
@@ -977,14 +1272,14 @@ fn every_choice_offered_is_accepted_and_every_refusal_is_not_offered() {
 fn every_headless_flag_hinted_is_accepted() {
     for (name, s) in states() {
         let env = s.plan.environment.clone();
-        for choice in choices(&s).iter().filter(|c| c.headless.is_some()) {
+        for choice in choices(&s, &desk()).iter().filter(|c| c.headless.is_some()) {
             // What headless sends for each flag.
             let command = match choice.headless {
                 Some(Flag::Approve) => Command::SignOff {
                     step: choice.step.clone(),
                     signature: Signature {
                         preapproved: true,
-                        seat: None,
+                        seat: Some(desk()),
                         ..signature("bob", "", "pre-approved")
                     },
                 },
@@ -1030,7 +1325,7 @@ fn the_resume_command_is_pasteable() {
 
 #[test]
 fn the_headless_hints_name_the_flags_that_go_on() {
-    let hint = |name: &str| headless_hint(&state(name)).unwrap_or_default();
+    let hint = |name: &str| headless_hint(&state(name), &desk()).unwrap_or_default();
     let go_on = |name: &str| format!("{} --headless", rules::resume_command(&state(name).header));
     assert_eq!(
         hint("a failed"),
@@ -1057,7 +1352,7 @@ fn the_headless_hints_name_the_flags_that_go_on() {
         hint("c to confirm"),
         "environment production needs typed confirmation before step c changes anything; pass --confirm-env production"
     );
-    assert_eq!(headless_hint(&state("a running")), None);
+    assert_eq!(headless_hint(&state("a running"), &desk()), None);
 }
 
 // ---------------------------------------------------------------------------
@@ -1331,7 +1626,7 @@ fn a_timed_out_step_says_so_and_waits_for_a_decision() {
     feed(&mut s, exited("a", 1, timed_out, &stops));
     assert_eq!(s.step("a").status(), StepStatus::TimedOut);
     assert_eq!(s.step("a").status().label(), "timed out");
-    let kinds: Vec<ChoiceKind> = choices(&s).iter().map(|c| c.kind).collect();
+    let kinds: Vec<ChoiceKind> = choices(&s, &desk()).iter().map(|c| c.kind).collect();
     assert_eq!(kinds[0], ChoiceKind::Retry);
     assert_eq!(accepted(&s, &retry("a")), [started("a", 2)]);
 }
@@ -1831,11 +2126,11 @@ fn a_phase_hold_stops_after_the_phase_and_its_verification_until_released() {
 #[test]
 fn a_hold_is_offered_with_its_key_and_headless_flag_and_refused_elsewhere() {
     let held = state("held after phase 1");
-    let offered = choices(&held);
+    let offered = choices(&held, &desk());
     assert_eq!(offered[0].kind, ChoiceKind::ReleaseHold);
     assert_eq!(offered[0].step, "p2");
     assert_eq!(offered[0].headless, Some(Flag::ApproveHold));
-    let hint = headless_hint(&held).unwrap_or_default();
+    let hint = headless_hint(&held, &desk()).unwrap_or_default();
     assert!(
         hint.contains("v1b \"Step v1b\" passed") && hint.contains("--approve hold"),
         "{hint}"

@@ -101,6 +101,12 @@ impl Site {
 
     /// `runsheet run RUNBOOK --env ENV --headless ARGS…`, timed, with the session it wrote.
     fn run(&self, env: &str, args: &[&str]) -> (Output, SessionState) {
+        self.run_from(env, args, Stdio::null())
+    }
+
+    /// [`Site::run`] with `stdin` as its standard input: from another seat
+    /// when it is another terminal.
+    fn run_from(&self, env: &str, args: &[&str], stdin: Stdio) -> (Output, SessionState) {
         let runbook = runbook_path();
         let mut all = vec![
             "run",
@@ -111,7 +117,7 @@ impl Site {
         ];
         all.extend_from_slice(args);
         let started = Instant::now();
-        let out = self.command(&all).output().expect("run runsheet");
+        let out = self.command(&all).stdin(stdin).output().expect("run runsheet");
         eprintln!(
             "runsheet run --env {env} {}: {:.1}s",
             args.join(" "),
@@ -279,52 +285,73 @@ fn development_then_staging_then_production_remediate_their_databases() {
     assert_remediated(&staging.url, "staging");
     ran.push((state.header.session_id.clone(), "staging"));
 
-    // Production runs phase by phase, as the plan says: every manual step is
-    // approved in advance, the holds are not. Each run stops at the hold
-    // after a phase's verification, before the next phase changes anything;
-    // a resume approving exactly that hold goes on to the next one.
+    // Production runs phase by phase, as the plan says, and every manual
+    // step needs two people on two seats: alice runs headless without a
+    // terminal, bob from a pseudo-terminal of his own. Each pre-approves
+    // every manual step, which signs it once from their seat; a run stops
+    // where a step needs the other seat's signature, saying how to give it,
+    // and the other resumes. The holds are not approved in advance: each run
+    // stops at the hold after a phase's verification, before the next phase
+    // changes anything, and a resume approving exactly that hold goes on.
     let manual = manual_steps("production");
-    let mut args: Vec<String> = manual
+    let approvals: Vec<String> = manual
         .iter()
         .flat_map(|id| ["--approve".to_string(), id.clone()])
         .collect();
-    args.extend(
-        [
-            "--operator",
-            "alice",
-            "--operator",
-            "bob",
-            "--confirm-env",
-            "production",
-        ]
-        .map(String::from),
-    );
-    let run_with = |extra: &[String]| {
-        let all: Vec<&str> = args.iter().chain(extra).map(String::as_str).collect();
-        site.run("production", &all)
+    let bobs_terminal = common::pty::OtherTerminal::open();
+    let run_as = |who: &str, extra: &[String]| {
+        let mut all: Vec<&str> = approvals.iter().map(String::as_str).collect();
+        all.extend(["--operator", who, "--confirm-env", "production"]);
+        all.extend(extra.iter().map(String::as_str));
+        let stdin = if who == "bob" {
+            bobs_terminal.stdin()
+        } else {
+            Stdio::null()
+        };
+        site.run_from("production", &all, stdin)
     };
-    let (mut out, mut state) = run_with(&[]);
+    let (mut out, mut state) = run_as("alice", &[]);
     let id = state.header.session_id.clone();
-    for n in 1..=4 {
-        let check = format!("production.phase{n}-verify");
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "stops at the hold after phase {n}: {}",
-            text(&out)
-        );
-        assert!(
-            matches!(state.next(), Next::Hold { after, .. } if after.id == check),
-            "held after {check}: {:?}\n{}",
-            state.next(),
-            text(&out)
-        );
-        assert!(text(&out).contains("--approve hold"), "{}", text(&out));
-        assert_eq!(status(&state, &check), StepStatus::Succeeded);
-        let next = format!("production.phase{}-run", n + 1);
-        assert_eq!(status(&state, &next), StepStatus::Pending, "{next} waits");
-        (out, state) = run_with(&["--resume".into(), id.clone(), "--approve".into(), check]);
+    let resume = ["--resume".to_string(), id.clone()];
+    let mut at = "alice";
+    let mut handovers = 0;
+    while state.outcome.is_none() {
+        assert_eq!(out.status.code(), Some(1), "stops for a person: {}", text(&out));
+        match state.next() {
+            Next::SignOff { step, signed: 1, .. } => {
+                let told = text(&out);
+                assert!(
+                    told.contains(&format!(
+                        "it needs a second signer at another terminal: `runsheet attach {id} --operator NAME`"
+                    )) && told.contains("or a resume from that seat"),
+                    "{}: {told}",
+                    step.id
+                );
+                at = if at == "alice" { "bob" } else { "alice" };
+                handovers += 1;
+                (out, state) = run_as(at, &resume);
+            }
+            Next::Hold { after, .. } => {
+                let check = after.id.clone();
+                let n: u32 = check
+                    .strip_prefix("production.phase")
+                    .and_then(|rest| rest.strip_suffix("-verify"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("a hold after a phase verification, not {check}"));
+                assert!(text(&out).contains("--approve hold"), "{}", text(&out));
+                assert_eq!(status(&state, &check), StepStatus::Succeeded);
+                let next = format!("production.phase{}-run", n + 1);
+                assert_eq!(status(&state, &next), StepStatus::Pending, "{next} waits");
+                (out, state) = run_as(at, &[resume.clone(), ["--approve".into(), check]].concat());
+            }
+            other => panic!("stopped at {other:?}\n{}", text(&out)),
+        }
+        assert!(handovers <= 2 * manual.len(), "{handovers} hand-overs");
     }
+    assert!(
+        handovers >= manual.len(),
+        "every manual step needed the other seat"
+    );
     assert_completed(&out, &state, SessionOutcome::Completed);
     let held: Vec<&str> = state.holds.iter().map(|h| h.after.as_str()).collect();
     assert_eq!(
@@ -343,11 +370,21 @@ fn development_then_staging_then_production_remediate_their_databases() {
     );
     assert_remediated(&prod.url, "production");
     ran.push((state.header.session_id.clone(), "production"));
-    // Every manual step carries both names; the environment was confirmed
-    // before the first change; each phase ran and was verified in order.
+    // Every manual step carries both names from two seats; the environment
+    // was confirmed before the first change; each phase ran and was
+    // verified in order.
+    let bobs = bobs_terminal.path.display().to_string();
     for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
-        let signers = state.step(&step.id).signers();
-        assert_eq!(signers.len(), 2, "{}: {signers:?}", step.id);
+        let signoffs = state.step(&step.id).signoffs();
+        let mut by: Vec<(&str, Option<&str>)> = signoffs
+            .iter()
+            .map(|s| {
+                let seat = s.signature.seat.as_ref().expect("a seat");
+                (s.signature.who.as_str(), seat.terminal.as_deref())
+            })
+            .collect();
+        by.sort();
+        assert_eq!(by, [("alice", None), ("bob", Some(bobs.as_str()))], "{}", step.id);
     }
     assert_eq!(state.confirmed_by.as_deref(), Some("alice"));
     let read = read_journal(&PathBuf::from(

@@ -85,3 +85,80 @@ fn a_decision_for_a_step_the_run_does_not_have_is_refused() {
     let out = fx.run(&["--approve", "all", "--retry", "all"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// Pre-approvals come from one seat: two `--operator`s in one process sign
+/// a step of `signoffs = 2` once, and the run stops saying how to get the
+/// second; the same seat resuming with another name is no second pair of
+/// eyes; a resume from another terminal is.
+#[test]
+fn pre_approvals_from_one_seat_count_once() {
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\nsignoffs = 2\n+++\n{}",
+        &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
+    ));
+    let approve = ["--approve", "all", "--operator", "alice", "--operator", "bob"];
+    let out = fx.run(&approve);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let state = fx.state();
+    let id = state.header.session_id.clone();
+    let told = text(&out);
+    assert!(
+        told.contains("manual step development.execution.2 has 1 of 2 sign-offs and this seat")
+            && told.contains(&format!(
+                "it needs a second signer at another terminal: `runsheet attach {id} --operator NAME`, or a resume from that seat: "
+            ))
+            && told.contains(&format!("--resume {id} --headless --operator NAME --approve development.execution.2")),
+        "{told}"
+    );
+    assert_eq!(state.step("development.execution.2").signers(), ["alice"]);
+    // The same seat under another name: still one seat.
+    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("needs a second signer at another terminal"));
+    assert_eq!(fx.state().step("development.execution.2").signers(), ["alice"]);
+    // Bob at a terminal of his own.
+    let bobs = common::pty::OtherTerminal::open();
+    let out = fx.run_from(
+        &["--resume", &id, "--approve", "all", "--operator", "bob"],
+        bobs.stdin(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let state = fx.state();
+    let seats: Vec<Option<String>> = state
+        .step("development.execution.2")
+        .signoffs()
+        .iter()
+        .map(|s| s.signature.seat.as_ref().and_then(|seat| seat.terminal.clone()))
+        .collect();
+    assert_eq!(seats, [None, Some(bobs.path.display().to_string())]);
+    assert_eq!(
+        state.step("development.execution.3").status(),
+        StepStatus::Succeeded
+    );
+}
+
+/// Separation of duties through the binary: whoever ran the change does not
+/// sign the look after it, even pre-approved; another operator resuming does.
+#[test]
+fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\nseparation_of_duties = true\n+++\n{}",
+        &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
+    ));
+    let out = fx.run(&["--approve", "all", "--operator", "alice"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let state = fx.state();
+    let id = state.header.session_id.clone();
+    assert!(
+        text(&out).contains(&format!(
+            "alice ran development.execution.1, the step before development.execution.2: separation of duties \
+             needs another person to sign it (`runsheet attach {id} --operator NAME`"
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(state.step("development.execution.2").signers().is_empty());
+    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fx.state().step("development.execution.2").signers(), ["bob"]);
+}

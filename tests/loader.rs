@@ -353,6 +353,24 @@ fn malformed_cases() -> Vec<Case> {
             ),
             &[(3, 12, E, "signoffs = 0")],
         ),
+        case_then(
+            "separation of duties not a boolean",
+            format!(
+                "+++\n[environments.development]\nseparation_of_duties = \"yes\"\nsignoffs = 2\n+++\n{}",
+                with_env("1. Go\n")
+            ),
+            &[(
+                3,
+                24,
+                E,
+                "separation_of_duties = \"yes\" is not true or false; write separation_of_duties = true",
+            )],
+            // The rest of the front matter still applies.
+            |l| {
+                let dev = env(l.runbook.as_ref().unwrap(), "development");
+                assert_eq!((dev.signoffs, dev.separation_of_duties), (2, false));
+            },
+        ),
         case(
             "alias already taken",
             format!(
@@ -771,7 +789,7 @@ fn front_matter_settings() {
          [environments.staging]\ndatabase = \"env:STAGING_URL\"\nestimate = \"45m\"\nsystem_identifier = \"7312345678901234567\"\n\
          [environments.production]\ndatabase = { env = \"PROD_URL\", default = \"postgres://p@h/db\" }\n\
          requires = [\"dev\", \"staging\"]\nrequires_rollback_test = \"stage\"\nconfirm = true\nsignoffs = 2\nmin_backups = 3\n\
-         estimate = \"6h-8h\"\nwindow = \"Weekend maintenance window\"\n\
+         separation_of_duties = true\nestimate = \"6h-8h\"\nwindow = \"Weekend maintenance window\"\n\
          [environments.development]\ndatabase = \"none\"\n\
          +++\n# Ignored title\n\n## Development\n\n### Execution\n\n1. a\n\n## Staging\n\n### Execution\n\n1. b\n\n\
          ## Production\n\n### Execution\n\n1. c\n",
@@ -824,6 +842,7 @@ fn front_matter_settings() {
     assert_eq!(prod.requires_rollback_test.as_deref(), Some("staging"));
     assert!(prod.confirm);
     assert_eq!((prod.signoffs, prod.min_backups), (2, 3));
+    assert!(prod.separation_of_duties && !staging.separation_of_duties);
     let e = prod.estimate.unwrap();
     assert_eq!((e.min.as_secs(), e.max.as_secs()), (6 * 3600, 8 * 3600));
     assert_eq!(prod.window.as_deref(), Some("Weekend maintenance window"));

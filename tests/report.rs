@@ -1124,12 +1124,15 @@ fn the_readme_and_ci_name_the_tools_the_tests_need_and_show_the_timeline() {
     assert!(width >= 1600 && height >= 400, "{width}x{height}");
 }
 
+/// Four eyes in the reports: each sign-off's seat in every format; two
+/// signers from one seat, which journals written before the rule may hold,
+/// are marked.
 #[test]
-fn two_signers_from_one_seat_are_marked_in_every_report_format() {
+fn the_seats_of_sign_offs_are_in_every_report_format() {
     let fx = Fixture::new(
         "+++\n[environments.production]\nsignoffs = 2\n+++\n# Four eyes\n\n## Production\n\n### Execution\n\n1. Check the change ticket by hand\n",
     );
-    // Two names that are one person: refused as a second signer.
+    // Two names that are one person, at one seat: one sign-off, and a stop.
     let out = fx.run(&[
         "--approve",
         "all",
@@ -1140,43 +1143,86 @@ fn two_signers_from_one_seat_are_marked_in_every_report_format() {
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("needs 2 distinct sign-offs"),
+        text(&out).contains("needs a second signer at another terminal"),
         "{}",
         text(&out)
     );
     let id = fx.state().header.session_id;
-
-    // Two people, but both signed from this one process: marked.
-    let out = fx.run(&[
+    // The same person at another terminal is still refused.
+    let other = common::pty::OtherTerminal::open();
+    let again = [
         "--resume",
         &id,
         "--approve",
         "all",
         "--operator",
-        "alice",
-        "--operator",
-        "bob",
-    ]);
+        "SEED 0d294188 Maintainers",
+    ];
+    let out = fx.run_from(&again, other.stdin());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("every --operator given has signed it"),
+        "{}",
+        text(&out)
+    );
+    // Bob at the other terminal.
+    let out = fx.run_from(
+        &["--resume", &id, "--approve", "all", "--operator", "bob"],
+        other.stdin(),
+    );
     assert!(out.status.success(), "{}", text(&out));
     let state = fx.state();
     let signoffs = state.step("production.execution.1").signoffs();
-    let seat = signoffs[0].signature.seat.clone().expect("the seat is recorded");
-    assert_eq!(seat.host, runsheet::seat::host_name());
-    assert_eq!(seat.os_user, runsheet::seat::os_user());
-    assert_eq!(signoffs[1].signature.seat.as_ref(), Some(&seat));
-
+    let seats: Vec<_> = signoffs
+        .iter()
+        .map(|s| s.signature.seat.clone().expect("the seat is recorded"))
+        .collect();
+    assert_eq!(seats[0].host, runsheet::seat::host_name());
+    assert_eq!(seats[0].os_user, runsheet::seat::os_user());
+    assert_eq!(seats[1].terminal, Some(other.path.display().to_string()));
     let md = stdout(&report(&fx, &[&id]));
-    assert!(
-        md.contains("⚠ same seat as alice (same terminal, same OS user)"),
-        "{md}"
-    );
+    for seat in &seats {
+        assert!(md.contains(&format!("from {}", seat.describe())), "{md}");
+    }
+    assert!(!md.contains("same seat as"), "{md}");
     let html = stdout(&report(&fx, &[&id, "--format", "html"]));
-    assert!(html.contains("same seat as alice"), "{html}");
+    assert!(html.contains(&seats[1].describe()), "{html}");
     let json = json_report(&fx, &id);
     let signed = &json["phases"][0]["steps"][0]["signoffs"];
+    assert_eq!(signed[1]["seat"].as_str(), Some(seats[1].describe().as_str()));
+    assert_eq!(signed[1]["same_seat_as"], Value::Null, "{json:#}");
+
+    // The same session as a journal written before the rule might hold it:
+    // bob's sign-off from alice's seat. It still reads, and is marked.
+    let records = runsheet::journal::reader::read_journal(&fx.journal())
+        .expect("journal")
+        .records;
+    let old = fx.dir.path().join("before-seats-counted.jsonl");
+    let mut file = std::fs::File::create(&old).expect("create the journal");
+    let (mut chain, mut line) = (common::journals::Chain::default(), Vec::new());
+    for record in records {
+        let mut event = record.event;
+        if let Event::SignedOff { signature, .. } = &mut event
+            && signature.who == "bob"
+        {
+            signature.seat = Some(seats[0].clone());
+        }
+        chain.encode(event, &mut line);
+        std::io::Write::write_all(&mut file, &line).expect("write the journal");
+    }
+    let old = old.to_str().expect("utf-8 path");
+    let md = stdout(&report(&fx, &[old]));
+    assert!(
+        md.contains("⚠ same seat as Seed 0d294188 maintainers (same terminal, same OS user)"),
+        "{md}"
+    );
+    let html = stdout(&report(&fx, &[old, "--format", "html"]));
+    assert!(html.contains("same seat as Seed 0d294188 maintainers"), "{html}");
+    let out = report(&fx, &[old, "--format", "json"]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    let signed = &json["phases"][0]["steps"][0]["signoffs"];
     assert_eq!(signed[0]["same_seat_as"], Value::Null, "{json:#}");
-    assert_eq!(signed[1]["same_seat_as"], "alice", "{json:#}");
-    assert_eq!(signed[1]["seat"].as_str(), Some(seat.describe().as_str()));
+    assert_eq!(signed[1]["same_seat_as"], "Seed 0d294188 maintainers", "{json:#}");
 }
 
 #[test]

@@ -18,7 +18,8 @@ use runsheet::journal::event::{
 use runsheet::journal::postgres::ReplicaStatus;
 use runsheet::runbook::model::{Estimate, Gate, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
-use runsheet::session::SessionState;
+use runsheet::seat::Seat;
+use runsheet::session::{ChoiceKind, SessionState, choices};
 use runsheet::session::{Command, Refusal, Update};
 use runsheet::ui::{
     App, AppSetup, Channels, Effect, LOG_WINDOW, Modal, Msg, Pane, QueryKind, Reference, RowKey, SignOffKind,
@@ -232,13 +233,18 @@ impl Journal {
         self
     }
 
+    /// A sign-off as journals before seats were recorded have them.
     fn sign(&mut self, secs: i64, step: &str, who: &str) -> &mut Journal {
+        self.sign_at(secs, step, who, None)
+    }
+
+    fn sign_at(&mut self, secs: i64, step: &str, who: &str, seat: Option<Seat>) -> &mut Journal {
         let signature = Signature {
             who: who.to_string(),
             role: "DBA".to_string(),
             note: format!("{who} checked it"),
             preapproved: false,
-            seat: None,
+            seat,
         };
         self.push(
             secs,
@@ -308,7 +314,19 @@ fn app(state: SessionState, now_secs: i64, size: (u16, u16)) -> App {
         size,
         notices: Vec::new(),
     };
-    App::new(state, setup)
+    App {
+        seat: desk(),
+        ..App::new(state, setup)
+    }
+}
+
+/// The seat the drawn checklist sits at, the same on every machine.
+fn desk() -> Seat {
+    Seat {
+        os_user: Some("alice".into()),
+        host: "desk".into(),
+        terminal: Some("/dev/pts/1".into()),
+    }
 }
 
 fn key(code: KeyCode) -> Msg {
@@ -573,6 +591,61 @@ fn too_small_notice() {
     }
 }
 
+/// Four eyes in the checklist: the step shows who signed from which seat
+/// and what is awaited; the seat that signed is offered no second sign-off
+/// and told where it comes from; another seat is offered it.
+#[test]
+fn a_step_awaiting_a_second_seat_shows_who_signed_where() {
+    let awaiting = |seat: Seat, size| {
+        let mut j = Journal::new("production", Mode::Live);
+        j.push(
+            10,
+            Event::AwaitingSignOff {
+                step: "prerequisites.1".into(),
+            },
+        )
+        .sign_at(60, "prerequisites.1", "alice", Some(seat));
+        app(j.state(), 120, size)
+    };
+    // Wide, the row says it all.
+    let wide = draw(&awaiting(desk(), (200, 60)));
+    insta::assert_snapshot!("four_eyes_signed_here_200x60", wide.backend());
+    cells_with(&wide, "1/2 ☑ alice (pts/1) · +1 other seat");
+    cells_with(&wide, "from alice@desk pts/1");
+    let mut here = awaiting(desk(), (120, 40));
+    let terminal = draw(&here);
+    insta::assert_snapshot!("four_eyes_signed_here_120x40", terminal.backend());
+    cells_with(&terminal, "1/2 ☑ alice (pts/1)");
+    cells_with(&terminal, "it needs a second signer at");
+    assert!(
+        !choices(&here.session, &here.seat)
+            .iter()
+            .any(|c| c.kind == ChoiceKind::SignOff),
+        "no sign-off offered"
+    );
+    assert!(here.update(ch('s')).is_empty());
+    assert!(here.modal.is_none(), "no sign-off dialog at the seat that signed");
+    let told = here.message.as_ref().map(|m| m.text.clone()).unwrap_or_default();
+    assert!(
+        told.contains("`runsheet attach 20250301-090000-a1b2 --operator NAME`"),
+        "{told}"
+    );
+
+    let mut elsewhere = awaiting(
+        Seat {
+            terminal: Some("/dev/pts/2".into()),
+            ..desk()
+        },
+        (120, 40),
+    );
+    let terminal = draw(&elsewhere);
+    insta::assert_snapshot!("four_eyes_signed_elsewhere_120x40", terminal.backend());
+    cells_with(&terminal, "1/2 ☑ alice (pts/2)");
+    cells_with(&terminal, "each from its own seat");
+    elsewhere.update(ch('s'));
+    assert!(matches!(elsewhere.modal, Some(Modal::SignOff(_))));
+}
+
 #[test]
 fn dry_run_overtime_and_references() {
     let mut j = Journal::new("staging", Mode::DryRun);
@@ -654,7 +727,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
             role: "DBA on call".into(),
             note: "Read the rollback plan\nwith Bob.".into(),
             preapproved: false,
-            seat: None,
+            seat: Some(desk()),
         },
     };
     assert_eq!(effects, vec![Effect::Send(expected)]);
@@ -777,7 +850,7 @@ fn a_failed_gate_is_overridden_only_with_role_and_reason() {
         role: "CTO".into(),
         note: "staging was verified by hand".into(),
         preapproved: false,
-        seat: None,
+        seat: Some(desk()),
     };
     assert_eq!(
         effects,

@@ -248,7 +248,12 @@ impl Engine {
     }
 
     /// A command from a front end: decided by the rules, journaled, acted on.
-    fn command(&mut self, command: Command) -> Result<(), EngineError> {
+    fn command(&mut self, mut command: Command) -> Result<(), EngineError> {
+        // A signature records the seat it was given from, not only the typed
+        // name, and the rules count seats: stamped before they judge it.
+        if let Some(signature) = command.signature_mut() {
+            signature.seat.get_or_insert_with(crate::seat::Seat::here);
+        }
         let decide = if self.journal_degraded() {
             rules::decide_degraded
         } else {
@@ -256,11 +261,7 @@ impl Engine {
         };
         match decide(&self.state, &command, Utc::now()) {
             Ok(events) => {
-                for mut event in events {
-                    // A signature records the seat it was given from, not only the typed name.
-                    if let Event::SignedOff { signature, .. } = &mut event {
-                        signature.seat.get_or_insert_with(crate::seat::Seat::here);
-                    }
+                for event in events {
                     self.emit(event)?;
                 }
                 let input = Input::Decided {

@@ -183,6 +183,12 @@ fn environment(env: &Environment, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out, "  confirm       {}", yes_no(env.confirm))?;
     writeln!(out, "  signoffs      {}", env.signoffs)?;
+    if env.separation_of_duties {
+        writeln!(
+            out,
+            "  separation    a manual step's signer is not who ran the step before it"
+        )?;
+    }
     writeln!(out, "  min backups   {}", env.min_backups)?;
     if env.hold == Hold::Phase {
         writeln!(out, "  hold          after each phase's verification")?;

@@ -177,6 +177,7 @@ pub(crate) struct EnvSettings {
     pub requires_rollback_test: Option<(String, SourcePos)>,
     pub confirm: bool,
     pub signoffs: u32,
+    pub separation_of_duties: bool,
     pub min_backups: u32,
     pub hold: Hold,
     pub lock_timeout: Option<Duration>,
@@ -196,6 +197,7 @@ impl EnvSettings {
             requires_rollback_test: None,
             confirm: false,
             signoffs: 1,
+            separation_of_duties: false,
             min_backups: 0,
             hold: Hold::None,
             lock_timeout: None,
@@ -274,6 +276,9 @@ struct RawEnvironment {
     requires_rollback_test: Option<Spanned<String>>,
     confirm: Option<bool>,
     signoffs: Option<Spanned<i64>>,
+    /// Any TOML value, so that a wrong one is a diagnostic at its place,
+    /// not a front matter that fails to parse.
+    separation_of_duties: Option<Spanned<toml::Value>>,
     min_backups: Option<Spanned<i64>>,
     hold: Option<Spanned<String>>,
     lock_timeout: Option<Spanned<String>>,
@@ -485,6 +490,18 @@ fn environment(
                 format!(
                     "signoffs = {} is not a number of people; use 1 or more",
                     n.get_ref()
+                ),
+            )),
+        }
+    }
+    if let Some(value) = raw.separation_of_duties {
+        match value.get_ref() {
+            toml::Value::Boolean(on) => env.separation_of_duties = *on,
+            other => diags.push(Diagnostic::error(
+                at(value.span()),
+                format!(
+                    "separation_of_duties = {other} is not true or false; write separation_of_duties = true \
+                     to have a manual step signed by someone other than who ran the step before it"
                 ),
             )),
         }

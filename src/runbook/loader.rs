@@ -1203,6 +1203,7 @@ fn environment(s: &frontmatter::EnvSettings, heading: &str, pos: SourcePos) -> E
         requires_rollback_test: None,
         confirm: s.confirm,
         signoffs: s.signoffs,
+        separation_of_duties: s.separation_of_duties,
         min_backups: s.min_backups,
         hold: s.hold,
         lock_timeout: s.lock_timeout,

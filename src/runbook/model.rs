@@ -117,6 +117,8 @@ pub struct Environment {
     pub confirm: bool,
     /// Distinct operators needed to sign each manual step.
     pub signoffs: u32,
+    /// A manual step's signer differs from who ran the step before it.
+    pub separation_of_duties: bool,
     /// Verified backups that must be made in the session before execution starts.
     pub min_backups: u32,
     /// Where a session stops until an operator confirms going on (`hold = "phase"`).

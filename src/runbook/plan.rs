@@ -18,6 +18,10 @@ pub struct Plan {
     pub rollback: Vec<Step>,
     pub confirm: bool,
     pub signoffs: u32,
+    /// The signer of a manual step must not be who ran the step before it
+    /// (`separation_of_duties = true`); journals written before it have none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub separation_of_duties: bool,
     pub min_backups: u32,
     /// Stop after each phase until an operator confirms going on. Journals
     /// written before holds existed have none.
@@ -102,6 +106,7 @@ impl Plan {
             rollback: runbook.rollback_steps(env).into_iter().cloned().collect(),
             confirm: env.confirm,
             signoffs: env.signoffs.max(1),
+            separation_of_duties: env.separation_of_duties,
             min_backups: env.min_backups,
             hold: env.hold,
             lock_timeout: env.lock_timeout,

@@ -94,6 +94,9 @@ pub struct Attempt {
     pub tail: VecDeque<(Stream, String)>,
     /// The process group its processes ran in (shell steps), as journaled.
     pub pgid: Option<i32>,
+    /// The session's operator when it started: who ran it, for separation
+    /// of duties ([`rules::ran_before`]).
+    pub operator: String,
 }
 
 /// Keep the last [`TAIL_LINES`] of `tail` followed by `lines`.
@@ -451,6 +454,7 @@ impl SessionState {
                     .step(step)
                     .filter(|s| matches!(s.kind, StepKind::Shell { .. }) && !s.isolated)
                     .map(|_| Arc::clone(&self.shell));
+                let operator = self.current_operator().to_string();
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
                 s.lock_wait = None;
@@ -467,6 +471,7 @@ impl SessionState {
                     output_lines: 0,
                     tail: VecDeque::new(),
                     pgid: None,
+                    operator,
                 });
             }
             Event::StepProcess { step, attempt, pgid } => {

@@ -76,6 +76,19 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The signature a sign-off, mark-done or override carries, so the
+    /// engine can stamp its seat before the rules judge it.
+    pub fn signature_mut(&mut self) -> Option<&mut Signature> {
+        match self {
+            Command::SignOff { signature, .. }
+            | Command::MarkDone { signature, .. }
+            | Command::Override { signature, .. } => Some(signature),
+            _ => None,
+        }
+    }
+}
+
 /// What the engine tells front ends.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {

@@ -20,6 +20,7 @@ use super::fold::{Next, SessionState};
 use super::protocol::Command;
 use crate::journal::event::{Event, Header, Mode, SessionOutcome, Signature};
 use crate::runbook::model::{Step, StepKind};
+use crate::seat::Seat;
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a command was not carried out. Each says what to do instead.
@@ -59,6 +60,26 @@ pub enum Refusal {
     OverrideNeedsRoleAndReason,
     #[error("{who} has already signed {step}; it needs {needed} distinct names")]
     AlreadySigned { who: String, step: String, needed: u32 },
+    #[error(
+        "{step} was already signed from this seat ({seat}) by {signer}; it needs a second signer at \
+         another terminal: `runsheet attach {session} --operator NAME`, or a resume from that seat"
+    )]
+    SeatAlreadySigned {
+        step: String,
+        signer: String,
+        seat: String,
+        session: String,
+    },
+    #[error(
+        "{who} ran {ran}, the step before {step}: separation of duties needs another person to sign it \
+         (`runsheet attach {session} --operator NAME`, or a resume from their seat)"
+    )]
+    SignerRanPreviousStep {
+        who: String,
+        step: String,
+        ran: String,
+        session: String,
+    },
     #[error("an empty note was not recorded")]
     EmptyNote,
     #[error("the environment is already confirmed")]
@@ -149,18 +170,7 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
         Command::SignOff { step, signature } => {
             waiting(next, step, Due::SignOff)?;
             let signature = signed(signature)?;
-            if state
-                .step(step)
-                .signers()
-                .iter()
-                .any(|n| same_person(n, &signature.who))
-            {
-                return Err(Refusal::AlreadySigned {
-                    who: signature.who,
-                    step: step.clone(),
-                    needed: state.needed_signoffs(),
-                });
-            }
+            four_eyes(state, step, &signature)?;
             Ok(vec![Event::SignedOff {
                 step: step.clone(),
                 signature,
@@ -282,6 +292,78 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
             vec![Event::Detached { who: who.clone() }]
         }),
     }
+}
+
+/// Whether `signature` may be one more sign-off of the manual step `step`:
+/// a person who has not signed it ([`same_person`]), from a seat that has
+/// not ([`seat_refusal`]), and, under separation of duties, not the one who
+/// ran the step before it ([`ran_before`]).
+fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<(), Refusal> {
+    if state
+        .step(step)
+        .signers()
+        .iter()
+        .any(|n| same_person(n, &signature.who))
+    {
+        return Err(Refusal::AlreadySigned {
+            who: signature.who.clone(),
+            step: step.to_string(),
+            needed: state.needed_signoffs(),
+        });
+    }
+    if let Some(refusal) = signature
+        .seat
+        .as_ref()
+        .and_then(|seat| seat_refusal(state, step, seat))
+    {
+        return Err(refusal);
+    }
+    if state.plan.separation_of_duties
+        && let Some((ran, who)) = ran_before(state, step)
+        && same_person(who, &signature.who)
+    {
+        return Err(Refusal::SignerRanPreviousStep {
+            who: signature.who.clone(),
+            step: step.to_string(),
+            ran: ran.id.clone(),
+            session: state.header.session_id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Why `seat` may not sign `step` once more: an earlier sign-off of the
+/// step came from it. `signoffs = N` means N seats (OS user, host and
+/// terminal), so whoever sits there, whatever name they type, signs a step
+/// once. A sign-off recorded without a seat (journals written before seats
+/// were) matches no seat: it counts by its name, as when it was given.
+pub fn seat_refusal(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
+    let earlier = state
+        .step(step)
+        .signoffs()
+        .iter()
+        .find(|s| s.signature.seat.as_ref() == Some(seat))?;
+    Some(Refusal::SeatAlreadySigned {
+        step: step.to_string(),
+        signer: earlier.signature.who.clone(),
+        seat: seat.short(),
+        session: state.header.session_id.clone(),
+    })
+}
+
+/// The step run last before `step` (the nearest earlier step of its list,
+/// forward plan or rollback, with an attempt) and the operator who ran it:
+/// under separation of duties that person does not sign `step`. Manual and
+/// skipped steps in between ran nothing and are passed over.
+pub fn ran_before<'a>(state: &'a SessionState, step: &str) -> Option<(&'a Step, &'a str)> {
+    let before = |steps: Vec<&'a Step>| -> Option<(&'a Step, &'a str)> {
+        let at = steps.iter().position(|s| s.id == step)?;
+        steps[..at]
+            .iter()
+            .rev()
+            .find_map(|s| Some((*s, state.step(&s.id).attempts().last()?.operator.as_str())))
+    };
+    before(state.plan.steps().collect()).or_else(|| before(state.plan.rollback.iter().collect()))
 }
 
 /// Whether `step` waits while the journal database is behind: a step that
@@ -474,9 +556,11 @@ impl Choice {
 /// The word `--approve` takes for phase holds.
 pub const HOLD: &str = "hold";
 
-/// The decisions open now, most likely first. Everything offered here
-/// [`decide`] accepts (given a name, a reason, the environment's name).
-pub fn choices(state: &SessionState) -> Vec<Choice> {
+/// The decisions open now to whoever sits at `seat`, most likely first.
+/// Everything offered here [`decide`] accepts from that seat (given a name,
+/// a reason, the environment's name): a sign-off is not offered to a seat
+/// that has signed the step ([`seat_refusal`]).
+pub fn choices(state: &SessionState, seat: &Seat) -> Vec<Choice> {
     if state.detached {
         return Vec::new();
     }
@@ -491,10 +575,14 @@ pub fn choices(state: &SessionState) -> Vec<Choice> {
             "confirm the environment and run",
             Some(Flag::ConfirmEnv),
         )],
-        Next::SignOff { step, .. } => vec![
-            Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)),
-            Choice::new(K::Skip, step, "skip", None),
-        ],
+        Next::SignOff { step, .. } => {
+            let mut out = Vec::new();
+            if seat_refusal(state, &step.id, seat).is_none() {
+                out.push(Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)));
+            }
+            out.push(Choice::new(K::Skip, step, "skip", None));
+            out
+        }
         Next::Hold { step, .. } => vec![
             Choice::new(
                 K::ReleaseHold,
@@ -526,10 +614,10 @@ pub fn choices(state: &SessionState) -> Vec<Choice> {
 
 /// What a headless run stopped at needs, and the flags that would let it
 /// go on: one sentence built from [`choices`]. `None` when nothing waits
-/// for a person.
-pub fn headless_hint(state: &SessionState) -> Option<String> {
+/// for a person. `seat` is where the headless run sits.
+pub fn headless_hint(state: &SessionState, seat: &Seat) -> Option<String> {
     let environment = &state.plan.environment;
-    let choices = choices(state);
+    let choices = choices(state, seat);
     let flags: Vec<String> = choices
         .iter()
         .filter_map(|c| c.headless.map(|f| f.usage(&c.step, environment)))
@@ -543,6 +631,17 @@ pub fn headless_hint(state: &SessionState) -> Option<String> {
         }
     };
     match state.next() {
+        Next::SignOff { step, signed, needed } if seat_refusal(state, &step.id, seat).is_some() => {
+            Some(format!(
+                "manual step {} has {signed} of {needed} sign-offs and this seat ({}) has given its one; \
+                 it needs a second signer at another terminal: `runsheet attach {} --operator NAME`, \
+                 or a resume from that seat: {command} --operator NAME --approve {}",
+                step.id,
+                seat.short(),
+                state.header.session_id,
+                quote(&step.id)
+            ))
+        }
         Next::SignOff { step, .. } => Some(format!(
             "manual step {} needs a sign-off; sign it in the TUI, or pre-approve it: {}",
             step.id,

@@ -22,6 +22,7 @@ use super::theme::Theme;
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
+use crate::seat::Seat;
 use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
@@ -282,6 +283,9 @@ pub struct App {
     /// While the team journal database is behind: what the driver says of
     /// it, shown as a banner until it is back.
     pub journal_away: Option<String>,
+    /// Where this checklist sits: its sign-offs carry it, and it is offered
+    /// no sign-off of a step it has signed ([`rules::seat_refusal`]).
+    pub seat: Seat,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -362,6 +366,7 @@ impl App {
             next_after: None,
 
             journal_away: None,
+            seat: Seat::here(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -1143,7 +1148,7 @@ impl App {
     }
 
     fn open_sign_off(&mut self) {
-        let offered = choices(&self.session).into_iter().find_map(|c| {
+        let offered = choices(&self.session, &self.seat).into_iter().find_map(|c| {
             let kind = match c.kind {
                 ChoiceKind::SignOff => SignOffKind::Manual,
                 ChoiceKind::MarkDone => SignOffKind::MarkDone,
@@ -1153,7 +1158,12 @@ impl App {
             Some((c.step, kind))
         });
         let Some((id, kind)) = offered else {
-            self.info(Refusal::NoSignOffDue.to_string());
+            // A step this seat has signed says what to do instead.
+            let why = match self.session.next() {
+                Next::SignOff { step, .. } => rules::seat_refusal(&self.session, &step.id, &self.seat),
+                _ => None,
+            };
+            self.info(why.unwrap_or(Refusal::NoSignOffDue).to_string());
             return;
         };
         let Some(step) = self.session.plan.step(&id) else {
@@ -1490,7 +1500,7 @@ impl App {
                     role: field_text(&d.fields[1]).trim().to_string(),
                     note: field_text(&d.fields[2]).trim_end().to_string(),
                     preapproved: false,
-                    seat: None,
+                    seat: Some(self.seat.clone()),
                 };
                 let step = d.step.clone();
                 let command = match d.kind {
@@ -1620,7 +1630,7 @@ pub fn choices_hint(app: &App) -> Option<String> {
     if app.replay {
         return None;
     }
-    let hints: Vec<String> = choices(&app.session)
+    let hints: Vec<String> = choices(&app.session, &app.seat)
         .iter()
         .map(|c| {
             format!(

@@ -204,3 +204,39 @@ pub fn vm_hwm_kb(pid: i32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmHWM in /proc status")
 }
+
+/// A pseudo-terminal nobody types at: a process given it as standard input
+/// sits at another terminal (`/dev/pts/N`), so at another seat for the
+/// four-eyes rule, while the test keeps capturing its output.
+pub struct OtherTerminal {
+    _master: Box<dyn MasterPty + Send>,
+    pub path: std::path::PathBuf,
+}
+
+impl OtherTerminal {
+    pub fn open() -> OtherTerminal {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let path = pair.master.tty_name().expect("the pty's terminal device");
+        OtherTerminal {
+            _master: pair.master,
+            path,
+        }
+    }
+
+    /// The terminal as a child's standard input.
+    pub fn stdin(&self) -> std::process::Stdio {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .expect("open the pty's terminal device")
+            .into()
+    }
+}

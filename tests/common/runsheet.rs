@@ -43,10 +43,16 @@ impl Fixture {
 
     /// `runsheet run RUNBOOK --headless ARGS…`, waited for.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_from(args, Stdio::null())
+    }
+
+    /// [`Fixture::run`] with `stdin` as its standard input: from another
+    /// seat when it is another terminal ([`super::pty::OtherTerminal`]).
+    pub fn run_from(&self, args: &[&str], stdin: Stdio) -> Output {
         let runbook = self.runbook();
         let mut all = vec!["run", runbook.to_str().expect("utf-8 path"), "--headless"];
         all.extend_from_slice(args);
-        self.command(&all).output().expect("run runsheet")
+        self.command(&all).stdin(stdin).output().expect("run runsheet")
     }
 
     /// `runsheet --state-dir … run RUNBOOK ARGS…` as the checklist, on a

@@ -1,5 +1,5 @@
 //! The checklist: phases with progress, steps with status glyph, kind,
-//! duration and signers.
+//! duration and signers (with their seats while a step awaits more).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -95,6 +95,44 @@ fn phase_line<'a>(
     spans::spread(left, right, width)
 }
 
+/// On a step waiting for more than one sign-off: how many have signed, who,
+/// at which terminal (the detail pane gives the whole seat), and how many
+/// more are awaited from other seats (four eyes count seats:
+/// [`crate::session::rules::seat_refusal`]).
+fn signed_so_far(app: &App, step: &Step) -> Option<String> {
+    let state = app.session.step(&step.id);
+    let needed = app.session.needed_signoffs() as usize;
+    if needed < 2 || state.status() != StepStatus::AwaitingSignOff {
+        return None;
+    }
+    let signed: Vec<String> = state
+        .signoffs()
+        .iter()
+        .map(|s| match &s.signature.seat {
+            Some(seat) => {
+                let at = seat
+                    .terminal
+                    .as_deref()
+                    .map_or(seat.host.as_str(), |t| t.strip_prefix("/dev/").unwrap_or(t));
+                format!("{} ({at})", s.signature.who)
+            }
+            None => s.signature.who.clone(),
+        })
+        .collect();
+    let count = state.signers().len();
+    let more = needed.saturating_sub(count);
+    Some(if signed.is_empty() {
+        format!("0/{needed} · {needed} seats")
+    } else {
+        format!("{count}/{needed} ☑ {} · +{more} other seat", signed.join(", "))
+    })
+}
+
+/// Columns of a step's title kept when its row shows who signed.
+const TITLE_KEPT: usize = 10;
+/// Columns of the kind label ("manual ").
+const KIND_WIDTH: usize = 6;
+
 /// The kind shown in the checklist: a check is "verify" whatever runs it.
 pub fn kind_label(step: &Step) -> &'static str {
     match (&step.kind, step.verify) {
@@ -138,7 +176,9 @@ fn step_line<'a>(app: &App, step: &Step, depth: u32, width: usize) -> Line<'a> {
             | StepStatus::Interrupted
             | StepStatus::AwaitingSignOff
     );
-    if (attention && width >= 40) || width >= 60 {
+    // Who signed from where says more than "awaiting sign-off" (the glyph says that).
+    let so_far = signed_so_far(app, step).filter(|_| width >= 40);
+    if so_far.is_none() && ((attention && width >= 40) || width >= 60) {
         push(Span::styled(status.label().to_string(), style));
     }
     if width >= 48 {
@@ -155,7 +195,14 @@ fn step_line<'a>(app: &App, step: &Step, depth: u32, width: usize) -> Line<'a> {
         }
     }
     let signers = state.signers();
-    if width >= 56 && !signers.is_empty() {
+    if let Some(so_far) = so_far {
+        // The rest of the row keeps the glyph, some of the title and the
+        // kind, with a space between each.
+        let prefix = 2 + indent(depth).len() + 2;
+        let kept = prefix + TITLE_KEPT.min(text::width(&step.title));
+        let room = width.saturating_sub(kept + KIND_WIDTH + 3);
+        push(Span::styled(text::truncate(&so_far, room), theme.warning()));
+    } else if width >= 56 && !signers.is_empty() {
         let names = signers.into_iter().collect::<Vec<_>>().join(",");
         push(Span::styled(
             format!("by {}", text::truncate(&names, 16)),
@@ -163,7 +210,10 @@ fn step_line<'a>(app: &App, step: &Step, depth: u32, width: usize) -> Line<'a> {
         ));
     }
     if width >= 28 {
-        push(Span::styled(format!("{:<6}", kind_label(step)), theme.dim()));
+        push(Span::styled(
+            format!("{:<KIND_WIDTH$}", kind_label(step)),
+            theme.dim(),
+        ));
     }
     spans::spread(left, right, width)
 }

@@ -11,7 +11,7 @@ use super::checklist::kind_label;
 use super::{pane_block, pane_title};
 use crate::journal::event::Outcome;
 use crate::runbook::model::{Note, Step, StepKind};
-use crate::session::{Next, StepStatus};
+use crate::session::{Next, StepStatus, rules};
 use crate::text;
 use crate::text::sanitize;
 use crate::ui::app::{App, Pane, PhaseKey, RowKey, choices_hint};
@@ -244,9 +244,13 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
             step: s,
             signed,
             needed,
-        } if s.id == step.id => Some(format!(
-            "Waits for sign-off ({signed} of {needed}): press s to sign."
-        )),
+        } if s.id == step.id => Some(match rules::seat_refusal(&app.session, &s.id, &app.seat) {
+            Some(why) => format!("Waits for sign-off ({signed} of {needed}): {why}."),
+            None if needed > 1 => {
+                format!("Waits for sign-off ({signed} of {needed}, each from its own seat): press s to sign.")
+            }
+            None => format!("Waits for sign-off ({signed} of {needed}): press s to sign."),
+        }),
         Next::Decide(s) if s.id == step.id => Some(match choices_hint(app) {
             Some(hint) => format!("Waits for a decision: {hint}."),
             None => "Waits for a decision.".to_string(),
@@ -316,6 +320,12 @@ fn history(app: &App, step: &Step) -> Vec<Line<'static>> {
             Span::styled(format!("  ☑ {how} "), theme.status(StepStatus::SignedOff)),
             Span::styled(who, theme.bold()),
             Span::raw(format!(" at {}", text::time(s.at))),
+            Span::styled(
+                sig.seat
+                    .as_ref()
+                    .map_or_else(String::new, |seat| format!(" from {}", sanitize(&seat.short()))),
+                theme.dim(),
+            ),
         ]));
         for note in sig.note.lines() {
             lines.push(Line::styled(format!("     {}", sanitize(note)), theme.dim()));

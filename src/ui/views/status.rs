@@ -206,7 +206,7 @@ pub fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
             let mut pairs: Vec<(String, &str)> = if app.replay {
                 Vec::new()
             } else {
-                choices(&app.session)
+                choices(&app.session, &app.seat)
                     .into_iter()
                     .map(|c| (k(keys::choice_action(c.kind)), c.label))
                     .collect()
