@@ -162,6 +162,8 @@ pub fn main() -> ExitCode {
         CommandLine::Watch(args) => crate::watch::main(args),
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
+    // The last notifications (a session's end) go out before the process does.
+    crate::notify::finish();
     ExitCode::from(result.unwrap_or_else(|e| e.report()))
 }
 

@@ -314,6 +314,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             .iter()
             .filter_map(|e| Some((e.name.clone(), e.system_identifier.clone()?)))
             .collect(),
+        notify: runbook.notify.clone(),
     };
     let targets = reach_targets(&plan, &setup.database).await?;
     if let Some(pin) = &env.system_identifier {
