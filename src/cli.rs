@@ -60,6 +60,10 @@ pub enum CommandLine {
     Verify {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
         session: String,
+        /// Verify the session as stored in this team journal database
+        /// (`postgres://…`) instead; a journal path is still verified as a file.
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
     },
     /// Create the demo databases and open the development checklist of the CryoProtect runbook.
     Demo(crate::demo::DemoArgs),
@@ -156,7 +160,10 @@ pub fn main() -> ExitCode {
         CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
         CommandLine::Sessions { journal: None } => sessions(state_dir),
         CommandLine::Status { runbook } => status(state_dir, &runbook),
-        CommandLine::Verify { session } => verify(state_dir, &session),
+        CommandLine::Verify { session, journal } => match journal.filter(|u| !u.trim().is_empty()) {
+            Some(url) if !Path::new(&session).is_file() => verify_in_team_journal(&url, &session),
+            _ => verify(state_dir, &session),
+        },
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
@@ -332,19 +339,53 @@ fn verify(state_dir_arg: Option<&Path>, session: &str) -> Result<u8, CliError> {
     }
     match stream.integrity() {
         Integrity::Verified => {
-            let seal = if sealed {
-                "sealed"
-            } else {
-                "not sealed (the session has not ended, or an older runsheet wrote it)"
-            };
             println!(
-                "{}: verified: {events} events, hash chain intact, {seal}",
-                path.display()
+                "{}: verified: {events} events, hash chain intact, {}",
+                path.display(),
+                seal_state(sealed)
             );
             Ok(exit::OK)
         }
         Integrity::Broken { line, reason } => {
             println!("{}:{line}: integrity broken: {reason}", path.display());
+            Ok(exit::JOURNAL)
+        }
+    }
+}
+
+/// What `verify` says of a journal's seal.
+fn seal_state(sealed: bool) -> &'static str {
+    if sealed {
+        "sealed"
+    } else {
+        "not sealed (the session has not ended, or an older runsheet wrote it)"
+    }
+}
+
+/// `runsheet verify SESSION --journal URL`: the chain as the team journal
+/// stores it, read a page at a time, with the file's rules, outputs and
+/// exit codes; a bad record is named by its seq and its line in the local copy.
+fn verify_in_team_journal(url: &str, session: &str) -> Result<u8, CliError> {
+    let db = crate::journal::postgres::JournalDb::from_url(url).map_err(crate::team::cli_error)?;
+    let (id, verdict) = crate::team::runtime()?.block_on(async {
+        let id = crate::team::resolve_session(&db, session).await?;
+        let conn = db.connect().await.map_err(crate::team::cli_error)?;
+        let verdict = conn.verify(&id).await.map_err(crate::team::cli_error)?;
+        Ok::<_, CliError>((id, verdict))
+    })?;
+    let place = format!("session {id} in the journal database {}", db.target());
+    match verdict.integrity() {
+        Integrity::Verified => {
+            println!(
+                "{place}: verified: {} events, hash chain intact, {}",
+                verdict.events,
+                seal_state(verdict.sealed)
+            );
+            Ok(exit::OK)
+        }
+        Integrity::Broken { line, reason } => {
+            let seq = verdict.broken.map_or(0, |b| b.seq);
+            println!("{place}: seq {seq} (line {line} of its local copy): integrity broken: {reason}");
             Ok(exit::JOURNAL)
         }
     }

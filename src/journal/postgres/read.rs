@@ -10,7 +10,7 @@ use tokio_postgres::Client;
 use super::append::{self, Head};
 use super::{JournalConnection, JournalDb, PgError};
 use crate::journal::chain::{LineError, LineHash, Verifier, line_hash};
-use crate::journal::event::{Mode, Record, SessionOutcome};
+use crate::journal::event::{Event, Mode, Record, SessionOutcome};
 use crate::journal::reader::Integrity;
 use crate::journal::store::SessionStatus;
 
@@ -60,6 +60,8 @@ pub struct Verdict {
     /// Hash of the last verified record.
     pub last_hash: String,
     pub broken: Option<BadSeq>,
+    /// The last verified record is a seal: the session ended and runsheet closed it.
+    pub sealed: bool,
 }
 
 impl Verdict {
@@ -276,8 +278,9 @@ impl JournalConnection {
     pub async fn verify(&self, session: &str) -> Result<Verdict, PgError> {
         let head = self.head(session).await?;
         let mut stream = self.records(session);
+        let mut sealed = false;
         while let Some(record) = stream.next().await {
-            record?;
+            sealed = matches!(record?.record.event, Event::Seal { .. });
         }
         let broken = stream.broken().cloned().or_else(|| {
             let (next, last) = (stream.next_seq(), *stream.last_hash());
@@ -305,6 +308,7 @@ impl JournalConnection {
             events: stream.next_seq(),
             last_hash: stream.last_hash().to_string(),
             broken,
+            sealed,
         })
     }
 }
@@ -363,6 +367,7 @@ mod tests {
                 seq: 3,
                 reason: "x".into(),
             }),
+            sealed: false,
         };
         assert_eq!(
             verdict.integrity(),
