@@ -55,6 +55,10 @@ pub enum CommandLine {
     Status {
         /// The runbook (Markdown).
         runbook: PathBuf,
+        /// Count the sessions of this team journal database (`postgres://…`)
+        /// too (else the runbook's front-matter `journal`).
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
     },
     /// Check a session journal's integrity (its hash chain).
     Verify {
@@ -159,7 +163,7 @@ pub fn main() -> ExitCode {
         CommandLine::Run(args) => run(state_dir, args),
         CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
         CommandLine::Sessions { journal: None } => sessions(state_dir),
-        CommandLine::Status { runbook } => status(state_dir, &runbook),
+        CommandLine::Status { runbook, journal } => status(state_dir, &runbook, journal.as_deref()),
         CommandLine::Verify { session, journal } => match journal.filter(|u| !u.trim().is_empty()) {
             Some(url) if !Path::new(&session).is_file() => verify_in_team_journal(&url, &session),
             _ => verify(state_dir, &session),
@@ -307,13 +311,19 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
-/// `runsheet status RUNBOOK`: the promotion board.
-fn status(state_dir_arg: Option<&Path>, runbook: &Path) -> Result<u8, CliError> {
+/// `runsheet status RUNBOOK`: the promotion board, from the state
+/// directory's sessions and the team journal's when there is one.
+fn status(state_dir_arg: Option<&Path>, runbook: &Path, journal: Option<&str>) -> Result<u8, CliError> {
     let dir = store::state_dir(state_dir_arg)?;
     let (loaded, _warnings) = crate::launch::load_runbook(runbook)?;
-    let list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
+    let mut list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
     for bad in &list.unreadable {
         eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
+    }
+    let team = crate::team::journal_db(journal.or(loaded.journal.as_deref()))?;
+    if let Some(db) = &team {
+        crate::gates::with_team_journal(&mut list, db, &loaded.content_hash)
+            .map_err(|e| crate::team::cli_error(e).during("status"))?;
     }
     let board = crate::gates::Board::new(&loaded, &runbook.display().to_string(), &list);
     let _ = write!(std::io::stdout().lock(), "{}", board.render());

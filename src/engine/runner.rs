@@ -29,6 +29,7 @@ use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
+use crate::journal::postgres::JournalDb;
 use crate::journal::{JournalError, JournalSink};
 use crate::notify::{NOTIFY_FAILED, Notifier};
 use crate::runbook::model::{DatabaseSource, Gate, Notify, Step, StepKind};
@@ -69,6 +70,8 @@ pub struct EngineSetup {
     pub skips: BTreeMap<String, String>,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
+    /// The team journal database, whose sessions are evidence too.
+    pub team: Option<JournalDb>,
     /// The clusters the runbook pins environments to (name → system
     /// identifier): a gate's evidence must come from the pinned one.
     pub pins: BTreeMap<String, String>,
@@ -573,14 +576,16 @@ impl Engine {
                         rollback,
                     },
             } => {
-                let (dir, env, rollback) = (self.setup.state_dir.clone(), environment.clone(), *rollback);
+                let (dir, team) = (self.setup.state_dir.clone(), self.setup.team.clone());
+                let (env, rollback) = (environment.clone(), *rollback);
                 let pin = self.setup.pins.get(&env).cloned();
                 let (sha, me) = (
                     self.state.header.runbook_sha256.clone(),
                     self.state.header.session_id.clone(),
                 );
                 tokio::task::spawn_blocking(move || {
-                    let check = check_session_gate(&dir, &env, pin.as_deref(), rollback, &sha, &me);
+                    let check =
+                        check_session_gate(&dir, team.as_ref(), &env, pin.as_deref(), rollback, &sha, &me);
                     let _ = tx.blocking_send(OutputChunk {
                         stream: Stream::Info,
                         lines: vec![check.summary.clone()],
