@@ -44,9 +44,9 @@ pub enum CommandLine {
         #[arg(long)]
         allow_outside_files: bool,
     },
-    /// List saved sessions (with --journal: the team journal's).
+    /// List saved sessions (with --journal: the team journal's, then this machine's).
     Sessions {
-        /// List the sessions of this team journal database (`postgres://…`) instead.
+        /// List the sessions of this team journal database (`postgres://…`) first.
         #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
         journal: Option<String>,
     },
@@ -161,7 +161,7 @@ pub fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )),
         CommandLine::Run(args) => run(state_dir, args),
-        CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
+        CommandLine::Sessions { journal: Some(url) } => team_and_local_sessions(state_dir, &url),
         CommandLine::Sessions { journal: None } => sessions(state_dir),
         CommandLine::Status { runbook, journal } => status(state_dir, &runbook, journal.as_deref()),
         CommandLine::Verify { session, journal } => match journal.filter(|u| !u.trim().is_empty()) {
@@ -237,6 +237,16 @@ fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>,
         }
     }
     Ok(out)
+}
+
+/// `runsheet sessions --journal URL`: the team journal's sessions, then the
+/// state directory's (those of one person, and the local copies of team
+/// sessions driven here), each under a line that says which.
+fn team_and_local_sessions(state_dir_arg: Option<&Path>, url: &str) -> Result<u8, CliError> {
+    println!("Team journal:");
+    crate::team::sessions(url)?;
+    println!("\nThis machine's state directory:");
+    sessions(state_dir_arg)
 }
 
 fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {

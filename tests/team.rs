@@ -442,6 +442,21 @@ fn verify_checks_a_session_in_the_team_journal_like_a_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let id = session_id(&fx);
     let events = records_in_db(&db, &id);
+    // Listed twice, and said where: the team journal, and this machine's copy.
+    let listed = fx.command(&["sessions", "--journal", &db.url]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let (team, local) = listed
+        .split_once("\nThis machine's state directory:\n")
+        .unwrap_or_else(|| panic!("no local part in:\n{listed}"));
+    assert!(team.starts_with("Team journal:\nID "), "{listed}");
+    for part in [team, local] {
+        let row = part
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("{id} not in:\n{part}"));
+        assert!(row.contains("completed"), "{row}");
+    }
     // The local copy goes away: the team journal alone is verified.
     std::fs::remove_dir_all(fx.state_dir()).unwrap();
     let verify = || {
