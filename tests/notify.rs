@@ -61,7 +61,7 @@ fn notify_warnings(fx: &Fixture) -> Vec<String> {
     journal_events(fx)
         .into_iter()
         .filter_map(|e| match e {
-            Event::Warning { code, message } if code == "notify_failed" => Some(message),
+            Event::Warning { code, message } if code == "notify-failed" => Some(message),
             _ => None,
         })
         .collect()
@@ -139,6 +139,49 @@ fn a_command_is_fed_each_event_of_the_session_and_no_secret() {
         "{written}"
     );
     assert!(notify_warnings(&fx).is_empty(), "{:?}", notify_warnings(&fx));
+}
+
+#[test]
+fn a_resumed_session_says_so_and_phases_done_before_are_not_announced_again() {
+    let fx = Fixture::new("");
+    std::fs::write(
+        fx.runbook(),
+        runbook("notify = \"{ cat; echo; } >> notifications.jsonl\"", true),
+    )
+    .unwrap();
+    let first = run(&fx);
+    assert_eq!(ended(&fx), None, "{}", text(&first));
+    let id = fx.journal().file_stem().unwrap().to_str().unwrap().to_string();
+    let runbook = fx.runbook();
+    let out = fx
+        .command(&[
+            "run",
+            runbook.to_str().unwrap(),
+            "--headless",
+            "--resume",
+            &id,
+            "--skip",
+            "apply=applied by hand",
+        ])
+        .env("NOTIFY_TEST_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(ended(&fx), Some(SessionOutcome::Completed), "{}", text(&out));
+    let written = std::fs::read_to_string(fx.dir.path().join("notifications.jsonl")).unwrap();
+    let payloads: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let resumed = &payloads[4..];
+    assert_eq!(
+        kinds(resumed),
+        ["session_started", "phase_done", "session_ended"],
+        "{written}"
+    );
+    assert_eq!(resumed[0]["resumed"], true);
+    assert_eq!(resumed[1]["phase"]["title"], "Execution");
+    assert_eq!(resumed[2]["outcome"], "completed");
+    assert!(resumed.iter().all(|p| p["session"] == id.as_str()));
 }
 
 /// What a webhook was sent: each request's head and body.

@@ -36,7 +36,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Notifications waiting to be sent; more are dropped (and that is journaled).
 pub const QUEUE: usize = 32;
 /// The `warning` code of a notification that failed or was dropped.
-pub const NOTIFY_FAILED: &str = "notify_failed";
+pub const NOTIFY_FAILED: &str = "notify-failed";
 
 /// Failures sent back to the engine and not yet taken.
 const FAILURES: usize = 16;
