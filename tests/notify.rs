@@ -36,13 +36,19 @@ fn runbook(front: &str, fails: bool) -> String {
     )
 }
 
-/// `runsheet run --headless --approve all` with the secret in the environment.
-fn run(fx: &Fixture) -> std::process::Output {
+/// `runsheet run --headless --approve all ARGS…` with the secret in the environment.
+fn run_with(fx: &Fixture, args: &[&str]) -> std::process::Output {
     let runbook = fx.runbook();
-    fx.command(&["run", runbook.to_str().unwrap(), "--headless", "--approve", "all"])
+    let mut all = vec!["run", runbook.to_str().unwrap(), "--headless", "--approve", "all"];
+    all.extend_from_slice(args);
+    fx.command(&all)
         .env("NOTIFY_TEST_TOKEN", TOKEN)
         .output()
         .expect("run runsheet")
+}
+
+fn run(fx: &Fixture) -> std::process::Output {
+    run_with(fx, &[])
 }
 
 fn kinds(payloads: &[Value]) -> Vec<&str> {
@@ -152,20 +158,7 @@ fn a_resumed_session_says_so_and_phases_done_before_are_not_announced_again() {
     let first = run(&fx);
     assert_eq!(ended(&fx), None, "{}", text(&first));
     let id = fx.journal().file_stem().unwrap().to_str().unwrap().to_string();
-    let runbook = fx.runbook();
-    let out = fx
-        .command(&[
-            "run",
-            runbook.to_str().unwrap(),
-            "--headless",
-            "--resume",
-            &id,
-            "--skip",
-            "apply=applied by hand",
-        ])
-        .env("NOTIFY_TEST_TOKEN", TOKEN)
-        .output()
-        .unwrap();
+    let out = run_with(&fx, &["--resume", &id, "--skip", "apply=applied by hand"]);
     assert_eq!(ended(&fx), Some(SessionOutcome::Completed), "{}", text(&out));
     let written = std::fs::read_to_string(fx.dir.path().join("notifications.jsonl")).unwrap();
     let payloads: Vec<Value> = written

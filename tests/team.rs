@@ -428,17 +428,7 @@ fn verify_checks_a_session_in_the_team_journal_like_a_file() {
         "",
         &[("one", "One", "echo one"), ("two", "Two", "echo two")],
     ));
-    let runbook = fx.runbook();
-    let out = fx
-        .command(&[
-            "run",
-            runbook.to_str().unwrap(),
-            "--headless",
-            "--journal",
-            &db.url,
-        ])
-        .output()
-        .unwrap();
+    let out = fx.run(&["--journal", &db.url]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let id = session_id(&fx);
     let events = records_in_db(&db, &id);
