@@ -287,10 +287,17 @@ fn failing_notifiers_are_journaled_and_the_session_goes_on() {
 
 #[test]
 fn a_hanging_notifier_neither_slows_the_session_nor_outlives_runsheet() {
-    let fx = Fixture::new(&runbook(
-        "notify = \"echo $$ > notifier.pid; exec sleep 600\"",
-        false,
-    ));
+    // More phases than the queue holds, while the first notification hangs;
+    // the last step gives the engine time to journal the drops.
+    let mut many =
+        String::from("+++\nnotify = \"echo $$ > notifier.pid; exec sleep 600\"\n+++\n# Many phases\n\n");
+    for n in 1..=40 {
+        many.push_str(&format!(
+            "## Phase {n}\n\n1. Step {n}\n   ```sh\n   true\n   ```\n\n"
+        ));
+    }
+    many.push_str("## Last\n\n1. Linger\n   ```sh\n   sleep 0.5\n   ```\n");
+    let fx = Fixture::new(&many);
     let began = Instant::now();
     let out = run(&fx);
     let took = began.elapsed();
@@ -307,6 +314,20 @@ fn a_hanging_notifier_neither_slows_the_session_nor_outlives_runsheet() {
         stderr.contains("did not finish within 10 s and was killed"),
         "{stderr}"
     );
+    // The queue is bounded: what did not fit was dropped, and that is
+    // journaled. Of 42 after the first (41 phases, the end), 32 fit.
+    let dropped: usize = notify_warnings(&fx)
+        .iter()
+        .map(|w| {
+            let (n, rest) = w.split_once(' ').unwrap();
+            assert_eq!(
+                rest,
+                "notification(s) dropped: the notifier is slower than the session (at most 32 wait)"
+            );
+            n.parse::<usize>().unwrap()
+        })
+        .sum();
+    assert!((1..=10).contains(&dropped), "{dropped} dropped");
     let pid: i32 = std::fs::read_to_string(fx.dir.path().join("notifier.pid"))
         .unwrap()
         .trim()
