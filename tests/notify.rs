@@ -341,3 +341,29 @@ fn a_hanging_notifier_neither_slows_the_session_nor_outlives_runsheet() {
         .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('Z'));
     assert!(!alive, "the hanging notifier {pid} was left running: {stat}");
 }
+
+#[test]
+fn an_https_webhook_that_does_not_speak_tls_is_a_journaled_handshake_failure() {
+    // A plain HTTP server behind an https:// URL: it answers the TLS
+    // client hello with text, which no TLS client accepts.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let fx = Fixture::new(&runbook(
+        &format!("notify_url = \"https://127.0.0.1:{port}/h\""),
+        false,
+    ));
+    let out = run(&fx);
+    assert_eq!(ended(&fx), Some(SessionOutcome::Completed), "{}", text(&out));
+    let warnings = notify_warnings(&fx);
+    assert!(
+        warnings.iter().any(|w| w.starts_with(&format!(
+            "session_started notification to notify_url (127.0.0.1:{port}) failed: TLS handshake failed"
+        ))),
+        "{warnings:?}"
+    );
+}
