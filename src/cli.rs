@@ -44,9 +44,9 @@ pub enum CommandLine {
         #[arg(long)]
         allow_outside_files: bool,
     },
-    /// List saved sessions (with --journal: the team journal's).
+    /// List saved sessions (with --journal: the team journal's, then this machine's).
     Sessions {
-        /// List the sessions of this team journal database (`postgres://…`) instead.
+        /// List the sessions of this team journal database (`postgres://…`) first.
         #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
         journal: Option<String>,
     },
@@ -55,11 +55,19 @@ pub enum CommandLine {
     Status {
         /// The runbook (Markdown).
         runbook: PathBuf,
+        /// Count the sessions of this team journal database (`postgres://…`)
+        /// too (else the runbook's front-matter `journal`).
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
     },
     /// Check a session journal's integrity (its hash chain).
     Verify {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
         session: String,
+        /// Verify the session as stored in this team journal database
+        /// (`postgres://…`) instead; a journal path is still verified as a file.
+        #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+        journal: Option<String>,
     },
     /// Create the demo databases and open the development checklist of the CryoProtect runbook.
     Demo(crate::demo::DemoArgs),
@@ -153,15 +161,20 @@ pub fn main() -> ExitCode {
             &mut std::io::stderr().lock(),
         )),
         CommandLine::Run(args) => run(state_dir, args),
-        CommandLine::Sessions { journal: Some(url) } => crate::team::sessions(&url),
+        CommandLine::Sessions { journal: Some(url) } => team_and_local_sessions(state_dir, &url),
         CommandLine::Sessions { journal: None } => sessions(state_dir),
-        CommandLine::Status { runbook } => status(state_dir, &runbook),
-        CommandLine::Verify { session } => verify(state_dir, &session),
+        CommandLine::Status { runbook, journal } => status(state_dir, &runbook, journal.as_deref()),
+        CommandLine::Verify { session, journal } => match journal.filter(|u| !u.trim().is_empty()) {
+            Some(url) if !Path::new(&session).is_file() => verify_in_team_journal(&url, &session),
+            _ => verify(state_dir, &session),
+        },
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
+    // The last notifications (a session's end) go out before the process does.
+    crate::notify::finish();
     ExitCode::from(result.unwrap_or_else(|e| e.report()))
 }
 
@@ -224,6 +237,16 @@ fn with_reasons(flag: &str, args: &[String]) -> Result<BTreeMap<String, String>,
         }
     }
     Ok(out)
+}
+
+/// `runsheet sessions --journal URL`: the team journal's sessions, then the
+/// state directory's (those of one person, and the local copies of team
+/// sessions driven here), each under a line that says which.
+fn team_and_local_sessions(state_dir_arg: Option<&Path>, url: &str) -> Result<u8, CliError> {
+    println!("Team journal:");
+    crate::team::sessions(url)?;
+    println!("\nThis machine's state directory:");
+    sessions(state_dir_arg)
 }
 
 fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
@@ -298,13 +321,19 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
-/// `runsheet status RUNBOOK`: the promotion board.
-fn status(state_dir_arg: Option<&Path>, runbook: &Path) -> Result<u8, CliError> {
+/// `runsheet status RUNBOOK`: the promotion board, from the state
+/// directory's sessions and the team journal's when there is one.
+fn status(state_dir_arg: Option<&Path>, runbook: &Path, journal: Option<&str>) -> Result<u8, CliError> {
     let dir = store::state_dir(state_dir_arg)?;
     let (loaded, _warnings) = crate::launch::load_runbook(runbook)?;
-    let list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
+    let mut list = store::list_sessions(&dir).map_err(|e| CliError::new(exit::JOURNAL, e))?;
     for bad in &list.unreadable {
         eprintln!("warning: {}: {}", bad.path.display(), bad.reason);
+    }
+    let team = crate::team::journal_db(journal.or(loaded.journal.as_deref()))?;
+    if let Some(db) = &team {
+        crate::gates::with_team_journal(&mut list, db, &loaded.content_hash)
+            .map_err(|e| crate::team::cli_error(e).during("status"))?;
     }
     let board = crate::gates::Board::new(&loaded, &runbook.display().to_string(), &list);
     let _ = write!(std::io::stdout().lock(), "{}", board.render());
@@ -330,19 +359,53 @@ fn verify(state_dir_arg: Option<&Path>, session: &str) -> Result<u8, CliError> {
     }
     match stream.integrity() {
         Integrity::Verified => {
-            let seal = if sealed {
-                "sealed"
-            } else {
-                "not sealed (the session has not ended, or an older runsheet wrote it)"
-            };
             println!(
-                "{}: verified: {events} events, hash chain intact, {seal}",
-                path.display()
+                "{}: verified: {events} events, hash chain intact, {}",
+                path.display(),
+                seal_state(sealed)
             );
             Ok(exit::OK)
         }
         Integrity::Broken { line, reason } => {
             println!("{}:{line}: integrity broken: {reason}", path.display());
+            Ok(exit::JOURNAL)
+        }
+    }
+}
+
+/// What `verify` says of a journal's seal.
+fn seal_state(sealed: bool) -> &'static str {
+    if sealed {
+        "sealed"
+    } else {
+        "not sealed (the session has not ended, or an older runsheet wrote it)"
+    }
+}
+
+/// `runsheet verify SESSION --journal URL`: the chain as the team journal
+/// stores it, read a page at a time, with the file's rules, outputs and
+/// exit codes; a bad record is named by its seq and its line in the local copy.
+fn verify_in_team_journal(url: &str, session: &str) -> Result<u8, CliError> {
+    let db = crate::journal::postgres::JournalDb::from_url(url).map_err(crate::team::cli_error)?;
+    let (id, verdict) = crate::team::runtime()?.block_on(async {
+        let id = crate::team::resolve_session(&db, session).await?;
+        let conn = db.connect().await.map_err(crate::team::cli_error)?;
+        let verdict = conn.verify(&id).await.map_err(crate::team::cli_error)?;
+        Ok::<_, CliError>((id, verdict))
+    })?;
+    let place = format!("session {id} in the journal database {}", db.target());
+    match verdict.integrity() {
+        Integrity::Verified => {
+            println!(
+                "{place}: verified: {} events, hash chain intact, {}",
+                verdict.events,
+                seal_state(verdict.sealed)
+            );
+            Ok(exit::OK)
+        }
+        Integrity::Broken { line, reason } => {
+            let seq = verdict.broken.map_or(0, |b| b.seq);
+            println!("{place}: seq {seq} (line {line} of its local copy): integrity broken: {reason}");
             Ok(exit::JOURNAL)
         }
     }

@@ -15,6 +15,7 @@
 use std::path::Path;
 
 use crate::journal::event::{Mode, Observed, SessionOutcome};
+use crate::journal::postgres::{JournalDb, PgError, run_blocking};
 use crate::journal::reader::read_journal;
 use crate::journal::store::{self, SessionList, SessionStatus, SessionSummary};
 use crate::runbook::model::{Environment, Runbook};
@@ -145,8 +146,12 @@ fn on_pinned_cluster(s: &SessionSummary, environment: &str, pin: &str) -> Result
     Ok(())
 }
 
-/// Its journal's hash chain verifies, read back in full.
+/// Its journal's hash chain verifies, read back in full (a team journal
+/// session's was, when it was read).
 fn chain_intact(s: &SessionSummary) -> Result<(), String> {
+    if let Some(verdict) = &s.team_chain {
+        return verdict.clone();
+    }
     match read_journal(&s.path) {
         Ok(read) if read.integrity.is_verified() => Ok(()),
         Ok(_) => Err("its journal's hash chain is broken".to_string()),
@@ -162,6 +167,29 @@ fn rolled_back_after<'a>(s: &SessionSummary, saved: &'a [SessionSummary]) -> Opt
         .filter(|r| r.environment == s.environment && r.mode == Mode::Live && r.started > s.started)
         .filter(|r| r.rollback_only || r.outcome == SessionStatus::Ended(SessionOutcome::RolledBack))
         .min_by_key(|r| r.started)
+}
+
+/// Add the sessions of the team journal database `db` to `list` (the state
+/// directory's), for evidence of runbook content `runbook_sha256` (see
+/// [`JournalConnection::evidence`]). A session in both (the driver's local
+/// copy) is taken from the local file, which the driver writes first; the
+/// list stays oldest first.
+///
+/// [`JournalConnection::evidence`]: crate::journal::postgres::JournalConnection::evidence
+pub fn with_team_journal(
+    list: &mut SessionList,
+    db: &JournalDb,
+    runbook_sha256: &str,
+) -> Result<(), PgError> {
+    let stored = run_blocking(async { db.connect().await?.evidence(runbook_sha256).await })?;
+    for s in stored {
+        if !list.sessions.iter().any(|local| local.id == s.id) {
+            list.sessions.push(s);
+        }
+    }
+    list.sessions
+        .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
+    Ok(())
 }
 
 /// The session a passed gate relied on: the first of its evidence rows that
@@ -183,9 +211,11 @@ pub fn relied_on(evidence: &Observed) -> Option<&str> {
 
 /// Check for a session of `environment` that proves this runbook went well
 /// there (or, with `rollback`, that its Rollback section ran to completion),
-/// on the cluster `pin` where the runbook pins one.
+/// on the cluster `pin` where the runbook pins one, among the state
+/// directory's sessions and, with `team`, the team journal's.
 pub fn check_session_gate(
     state_dir: &Path,
+    team: Option<&JournalDb>,
     environment: &str,
     pin: Option<&str>,
     rollback: bool,
@@ -198,7 +228,7 @@ pub fn check_session_gate(
         columns: EVIDENCE_COLUMNS.map(String::from).to_vec(),
         ..Observed::default()
     };
-    let list = match store::list_sessions(state_dir) {
+    let mut list = match store::list_sessions(state_dir) {
         Ok(list) => list,
         Err(e) => {
             return GateCheck {
@@ -207,6 +237,15 @@ pub fn check_session_gate(
                 evidence,
             };
         }
+    };
+    // Unreadable, the team journal adds nothing, and a gate that fails says why.
+    let team_unread = team.and_then(|db| with_team_journal(&mut list, db, runbook_sha256).err());
+    let unread = team_unread
+        .map(|e| format!(" (the team journal's sessions could not be read: {e})"))
+        .unwrap_or_default();
+    let searched = match team {
+        Some(db) => format!("{} or the team journal {}", state_dir.display(), db.target()),
+        None => state_dir.display().to_string(),
     };
     let mut found: Option<String> = None;
     for s in list
@@ -245,15 +284,14 @@ pub fn check_session_gate(
         None if evidence.rows.is_empty() => GateCheck {
             passed: false,
             summary: format!(
-                "no session of {environment} in {}: run this runbook in {environment} first",
-                state_dir.display()
+                "no session of {environment} in {searched}: run this runbook in {environment} first{unread}"
             ),
             evidence,
         },
         None => GateCheck {
             passed: false,
             summary: format!(
-                "none of the {} session(s) of {environment} counts as a {what}: {}",
+                "none of the {} session(s) of {environment} counts as a {what}: {}{unread}",
                 evidence.rows.len(),
                 evidence
                     .rows

@@ -301,6 +301,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     // The journal (and every front end) gets the plan with its secrets
     // masked; only the engine, which runs the steps, keeps the real one.
     let shown_plan = redacted_plan(&redactor, &plan);
+    let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
     let setup = EngineSetup {
         workdir,
         database,
@@ -309,18 +310,19 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
         autostart: opts.autostart,
         skips: opts.skips.clone(),
         state_dir: opts.state_dir.clone(),
+        team: team.clone(),
         pins: runbook
             .environments
             .iter()
             .filter_map(|e| Some((e.name.clone(), e.system_identifier.clone()?)))
             .collect(),
+        notify: runbook.notify.clone(),
     };
     let targets = reach_targets(&plan, &setup.database).await?;
     if let Some(pin) = &env.system_identifier {
         check_pinned_cluster(&targets, &env.name, pin)?;
     }
     let (tx, rx) = mpsc::channel(UPDATES_QUEUED);
-    let team = team::journal_db(opts.journal.as_deref().or(runbook.journal.as_deref()))?;
     if opts.take_over && team.is_none() {
         return Err(LaunchError::Usage(
             "--take-over takes over a team session's driver: give its journal database with --journal".into(),
@@ -388,7 +390,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             (journal, state, path, false, unfinished)
         }
     };
-    let (path, next_after) = path_to_production(&runbook, opts, &state);
+    let (path, next_after) = path_to_production(&runbook, opts, &state, team.as_ref());
     // The engine runs the real plan; the journal and the front ends hold the redacted copy.
     let mut engine_state = state.clone();
     engine_state.plan = plan;
@@ -414,6 +416,7 @@ fn path_to_production(
     runbook: &Runbook,
     opts: &RunOptions,
     state: &SessionState,
+    team: Option<&crate::journal::postgres::JournalDb>,
 ) -> (Option<String>, Option<String>) {
     // Without a promotion path there is nothing to show, and no journal to read.
     let promoted = runbook
@@ -423,9 +426,13 @@ fn path_to_production(
     if !promoted {
         return (None, None);
     }
-    let Ok(list) = store::list_sessions(&opts.state_dir) else {
+    let Ok(mut list) = store::list_sessions(&opts.state_dir) else {
         return (None, None);
     };
+    // The gate step itself says so if the team journal cannot be read.
+    if let Some(db) = team {
+        let _ = crate::gates::with_team_journal(&mut list, db, &runbook.content_hash);
+    }
     let environment = state.header.environment.as_str();
     let board = crate::gates::Board::new(runbook, &opts.runbook.display().to_string(), &list);
     let whole = state.header.mode == Mode::Live && state.header.only.is_none();

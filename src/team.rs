@@ -111,12 +111,8 @@ pub fn replica_notice(status: &ReplicaStatus) -> String {
 /// `runsheet sessions --journal URL`: the team journal's sessions, oldest
 /// first, with who drives each (and whether that driver is still connected).
 pub fn sessions(url: &str) -> Result<u8, CliError> {
-    let db = JournalDb::from_url(url).map_err(|e| CliError::new(exit_code(&e), e))?;
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
-    let rows = runtime
-        .block_on(session_rows(&db))
-        .map_err(|e| CliError::new(exit_code(&e), e))?;
+    let db = JournalDb::from_url(url).map_err(cli_error)?;
+    let rows = runtime()?.block_on(session_rows(&db)).map_err(cli_error)?;
     let mut out = std::io::stdout().lock();
     if rows.is_empty() {
         let _ = writeln!(out, "no sessions in the journal database {}", db.target());
@@ -200,6 +196,44 @@ fn write_columns(out: &mut dyn Write, headers: &[&str], rows: &[Vec<String>]) ->
         line(out, &mut row.iter().map(String::as_str))?;
     }
     Ok(())
+}
+
+/// The session `arg` names in the team journal: an id, or a unique prefix of one.
+pub async fn resolve_session(db: &JournalDb, arg: &str) -> Result<String, CliError> {
+    let conn = db.connect().await.map_err(cli_error)?;
+    let ids: Vec<String> = conn
+        .list_sessions()
+        .await
+        .map_err(cli_error)?
+        .into_iter()
+        .map(|s| s.id)
+        .filter(|id| id.starts_with(arg))
+        .collect();
+    if let Some(id) = ids.iter().find(|id| *id == arg) {
+        return Ok(id.clone());
+    }
+    match ids.as_slice() {
+        [id] => Ok(id.clone()),
+        [] => Err(CliError::usage(format!(
+            "no session '{arg}' in the journal database {}; `runsheet sessions --journal URL` lists them",
+            db.target()
+        ))),
+        _ => Err(CliError::usage(format!(
+            "session '{arg}' is ambiguous: it starts {}; give more of the id",
+            ids.join(", ")
+        ))),
+    }
+}
+
+/// A runtime for a command that reads the team journal.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// A journal database error as the command line reports it.
+pub fn cli_error(e: PgError) -> CliError {
+    CliError::new(exit_code(&e), e)
 }
 
 /// The exit code of a journal database error when opening a session.

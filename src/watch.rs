@@ -52,13 +52,13 @@ pub fn main(args: WatchArgs) -> Result<u8, CliError> {
     let url = args.journal.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
         CliError::usage("watch reads a team journal: give it with --journal URL or RUNSHEET_JOURNAL_URL")
     })?;
-    let db = JournalDb::from_url(&url).map_err(db_error)?;
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
-    runtime
+    let db = JournalDb::from_url(&url).map_err(crate::team::cli_error)?;
+    crate::team::runtime()?
         .block_on(async {
-            let session = resolve(&db, &args.session).await?;
-            let follower = Follower::start(&db, &session, 0).await.map_err(db_error)?;
+            let session = crate::team::resolve_session(&db, &args.session).await?;
+            let follower = Follower::start(&db, &session, 0)
+                .await
+                .map_err(crate::team::cli_error)?;
             if io::stdout().is_terminal() && io::stdin().is_terminal() {
                 watch_terminal(follower, &session).await
             } else {
@@ -66,37 +66,6 @@ pub fn main(args: WatchArgs) -> Result<u8, CliError> {
             }
         })
         .map_err(|e| e.during("watch"))
-}
-
-fn db_error(e: PgError) -> CliError {
-    CliError::new(crate::team::exit_code(&e), e)
-}
-
-/// The session `arg` names: an id, or a unique prefix of one.
-async fn resolve(db: &JournalDb, arg: &str) -> Result<String, CliError> {
-    let conn = db.connect().await.map_err(db_error)?;
-    let ids: Vec<String> = conn
-        .list_sessions()
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .map(|s| s.id)
-        .filter(|id| id.starts_with(arg))
-        .collect();
-    if let Some(id) = ids.iter().find(|id| *id == arg) {
-        return Ok(id.clone());
-    }
-    match ids.as_slice() {
-        [id] => Ok(id.clone()),
-        [] => Err(CliError::usage(format!(
-            "no session '{arg}' in the journal database {}; `runsheet sessions --journal URL` lists them",
-            db.target()
-        ))),
-        _ => Err(CliError::usage(format!(
-            "session '{arg}' is ambiguous: it starts {}; give more of the id",
-            ids.join(", ")
-        ))),
-    }
 }
 
 /// The next record; a lost connection is said and retried (the follower

@@ -485,3 +485,81 @@ fn a_rollback_started_in_the_checklist_before_the_plan_ran_is_a_rollback_session
     );
     assert_eq!(rule(runsheet::gates::Proof::RollbackTest), Ok(()));
 }
+
+/// `runsheet status RUNBOOK ARGS…` as printed.
+fn status_with(fx: &Fixture, args: &[&str]) -> String {
+    let runbook = fx.runbook();
+    let mut all = vec!["status", runbook.to_str().expect("utf-8")];
+    all.extend_from_slice(args);
+    let out = fx.command(&all).output().expect("runsheet status");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_team_journal_is_evidence_for_status_and_gates_on_another_machine() {
+    let db = common::ScratchDb::create("gates_team");
+    // Staging runs on one operator's machine, kept in the team journal.
+    let staging_machine = Fixture::new(&runbook(""));
+    let out = staging_machine.run(&["--env", "staging", "--journal", &db.url]);
+    assert!(out.status.success(), "{}", text(&out));
+    let staging_id = staging_machine.state().header.session_id;
+
+    // Production's operator has no local copy of it: only the team journal proves it.
+    let production_machine = Fixture::new(&runbook(""));
+    shows(
+        &status(&production_machine),
+        "staging\n  ✗ no successful session counts",
+    );
+    let board = status_with(&production_machine, &["--journal", &db.url]);
+    shows(
+        &board,
+        format!("staging\n  ✓ successful session: {staging_id} by tester"),
+    );
+    shows(&board, "next: a successful session of production");
+    let out = production_machine.run(&["--env", "production", "--journal", &db.url]);
+    assert!(out.status.success(), "{}", text(&out));
+    let state = production_machine.state();
+    assert_eq!(state.step(GATE).status(), StepStatus::Succeeded);
+    let evidence = state
+        .verifications
+        .iter()
+        .find(|v| v.step == GATE)
+        .expect("evidence");
+    assert_eq!(evidence.observed.rows[0][0], staging_id);
+    assert_eq!(evidence.observed.rows[0][5], "yes");
+
+    // Its chain, edited in the database, no longer counts: the same rule, the same words.
+    db.execute(&format!(
+        "UPDATE runsheet.records SET line = replace(line, '\"type\":', '\"type\": ') WHERE session = '{staging_id}' AND seq = 2"
+    ));
+    let board = status_with(&production_machine, &["--journal", &db.url]);
+    shows(
+        &board,
+        format!(
+            "· {staging_id} (live, completed): does not count: its hash chain in the team journal is broken at seq 2"
+        ),
+    );
+    let fresh = Fixture::new(&runbook(""));
+    let out = fresh.run(&["--env", "production", "--journal", &db.url]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("its hash chain in the team journal is broken at seq 2"),
+        "{}",
+        text(&out)
+    );
+
+    // The runbook's front matter names the team journal as well as --journal does.
+    let named = runbook("").replace(
+        "title = \"Gated\"",
+        &format!("title = \"Gated\"\njournal = \"{}\"", db.url),
+    );
+    let (staging_machine, production_machine) = (Fixture::new(&named), Fixture::new(&named));
+    let out = staging_machine.run(&["--env", "staging"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let staging_id = staging_machine.state().header.session_id;
+    shows(
+        &status(&production_machine),
+        format!("staging\n  ✓ successful session: {staging_id} by tester"),
+    );
+}

@@ -1251,3 +1251,26 @@ fn an_environment_section_without_phases_is_its_plan() {
     assert_eq!(prod.phases[0].kind, PhaseKind::Unphased);
     assert_eq!(step(&rb, "production.steps.2").title, "Restart");
 }
+
+#[test]
+fn notify_and_notify_url_are_read_and_a_bad_url_is_an_error_at_its_place() {
+    let rb = runbook(
+        "+++\nnotify = \"logger -t runsheet\"\nnotify_url = \"https://chat.example:8443/hooks/abc?x=1\"\n+++\n# T\n\n1. Step\n",
+    );
+    assert_eq!(rb.notify.command.as_deref(), Some("logger -t runsheet"));
+    let url = rb.notify.url.expect("a webhook");
+    assert_eq!(
+        (url.tls, url.place(), url.path.as_str()),
+        (true, "chat.example:8443".into(), "/hooks/abc?x=1")
+    );
+    let loaded = load_text("+++\ntitle = \"T\"\nnotify_url = \"chat.example/hook\"\n+++\n# T\n\n1. Step\n");
+    let found: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.pos.line, d.pos.col, d.severity, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(3, 14, E, "notify_url: write an http:// or https:// URL")]
+    );
+}

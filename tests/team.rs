@@ -420,3 +420,80 @@ fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_noth
     assert_eq!(watcher.exit_code(), 0);
     watcher.assert_terminal_restored();
 }
+
+#[test]
+fn verify_checks_a_session_in_the_team_journal_like_a_file() {
+    let db = ScratchDb::create("team_verify");
+    let fx = Fixture::new(&runbook(
+        "",
+        &[("one", "One", "echo one"), ("two", "Two", "echo two")],
+    ));
+    let out = fx.run(&["--journal", &db.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = session_id(&fx);
+    let events = records_in_db(&db, &id);
+    // Listed twice, and said where: the team journal, and this machine's copy.
+    let listed = fx.command(&["sessions", "--journal", &db.url]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let (team, local) = listed
+        .split_once("\nThis machine's state directory:\n")
+        .unwrap_or_else(|| panic!("no local part in:\n{listed}"));
+    assert!(team.starts_with("Team journal:\nID "), "{listed}");
+    for part in [team, local] {
+        let row = part
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("{id} not in:\n{part}"));
+        assert!(row.contains("completed"), "{row}");
+    }
+    // The local copy goes away: the team journal alone is verified.
+    std::fs::remove_dir_all(fx.state_dir()).unwrap();
+    let verify = || {
+        fx.command(&["verify", &id[..12], "--journal", &db.url])
+            .output()
+            .unwrap()
+    };
+    let good = verify();
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert_eq!(
+        String::from_utf8_lossy(&good.stdout).trim_end(),
+        format!(
+            "session {id} in the journal database {}: verified: {events} events, hash chain intact, sealed",
+            runsheet::journal::postgres::JournalDb::from_url(&db.url)
+                .unwrap()
+                .target()
+        )
+    );
+    // RUNSHEET_JOURNAL_URL does as well as --journal.
+    let from_env = fx
+        .command(&["verify", &id])
+        .env("RUNSHEET_JOURNAL_URL", &db.url)
+        .output()
+        .unwrap();
+    assert_eq!(from_env.status.code(), Some(0), "{}", text(&from_env));
+
+    // One byte more in the line of seq 3: its hash no longer matches.
+    db.execute(&format!(
+        "UPDATE runsheet.records SET line = replace(line, '\"type\":', '\"type\": ') WHERE session = '{id}' AND seq = 3"
+    ));
+    let bad = verify();
+    let said = String::from_utf8_lossy(&bad.stdout).into_owned();
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad));
+    assert!(
+        said.contains(&format!("session {id} in the journal database"))
+            && said.contains(": seq 3 (line 4 of its local copy): integrity broken: "),
+        "{said}"
+    );
+
+    let unknown = fx
+        .command(&["verify", "no-such", "--journal", &db.url])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(
+        text(&unknown).contains("no session 'no-such' in the journal database"),
+        "{}",
+        text(&unknown)
+    );
+}

@@ -29,8 +29,10 @@ use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
 use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
+use crate::journal::postgres::JournalDb;
 use crate::journal::{JournalError, JournalSink};
-use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
+use crate::notify::{NOTIFY_FAILED, Notifier};
+use crate::runbook::model::{DatabaseSource, Gate, Notify, Step, StepKind};
 use crate::runbook::plan::DATABASE_URL_VARIABLE;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
@@ -68,9 +70,13 @@ pub struct EngineSetup {
     pub skips: BTreeMap<String, String>,
     /// Where saved sessions live: the evidence promotion gates look for.
     pub state_dir: PathBuf,
+    /// The team journal database, whose sessions are evidence too.
+    pub team: Option<JournalDb>,
     /// The clusters the runbook pins environments to (name → system
     /// identifier): a gate's evidence must come from the pinned one.
     pub pins: BTreeMap<String, String>,
+    /// Where the session's notifications go (the front matter's `notify`, `notify_url`).
+    pub notify: Notify,
 }
 
 /// The engine could not go on; the session stays resumable.
@@ -135,6 +141,8 @@ pub struct Engine {
     exit: bool,
     /// The journal database was behind when last looked at (told to the front ends on each change).
     degraded: bool,
+    /// Sends the notifications, once the session runs.
+    notifier: Option<Notifier>,
 }
 
 enum Wake {
@@ -172,6 +180,7 @@ impl Engine {
             sql: SqlSession::default(),
             exit: false,
             degraded: false,
+            notifier: None,
         }
     }
 
@@ -187,12 +196,30 @@ impl Engine {
         let record = self.journal.append(redacted(&self.setup.redactor, event))?;
         let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
+        if let Some(notifier) = &mut self.notifier {
+            notifier.observe(&self.state, &record, &self.setup.redactor);
+        }
         self.tell(Update::Record(record));
         if let Some(seq) = ended {
             let hash = self.journal.last_hash().to_string();
             self.emit(Event::Seal {
                 sealed_seq: seq,
                 sealed_hash: hash,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Journal what went wrong notifying since the last look: never fatal,
+    /// never waited for (a session already sealed is left alone).
+    fn notify_failures(&mut self) -> Result<(), EngineError> {
+        let Some(notifier) = self.notifier.as_mut().filter(|_| self.state.outcome.is_none()) else {
+            return Ok(());
+        };
+        for message in notifier.failures() {
+            self.emit(Event::Warning {
+                code: NOTIFY_FAILED.to_string(),
+                message,
             })?;
         }
         Ok(())
@@ -280,6 +307,8 @@ impl Engine {
 
     /// Drive the session until it ends or the operator detaches. Returns the final state.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<SessionState, EngineError> {
+        let workdir = self.setup.workdir.clone();
+        self.notifier = Notifier::start(&self.setup.notify, workdir, &self.state, &self.setup.redactor);
         let fx = machine::step(&self.state, Input::Opened { now: Utc::now() });
         self.perform(fx)?;
         if self.setup.autostart {
@@ -357,6 +386,7 @@ impl Engine {
                     }
                 }
                 Wake::Tick => {
+                    self.notify_failures()?;
                     self.flush_output()?;
                     self.journal.flush()?;
                     self.journal_degraded();
@@ -547,14 +577,16 @@ impl Engine {
                         rollback,
                     },
             } => {
-                let (dir, env, rollback) = (self.setup.state_dir.clone(), environment.clone(), *rollback);
+                let (dir, team) = (self.setup.state_dir.clone(), self.setup.team.clone());
+                let (env, rollback) = (environment.clone(), *rollback);
                 let pin = self.setup.pins.get(&env).cloned();
                 let (sha, me) = (
                     self.state.header.runbook_sha256.clone(),
                     self.state.header.session_id.clone(),
                 );
                 tokio::task::spawn_blocking(move || {
-                    let check = check_session_gate(&dir, &env, pin.as_deref(), rollback, &sha, &me);
+                    let check =
+                        check_session_gate(&dir, team.as_ref(), &env, pin.as_deref(), rollback, &sha, &me);
                     let _ = tx.blocking_send(OutputChunk {
                         stream: Stream::Info,
                         lines: vec![check.summary.clone()],

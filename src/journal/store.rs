@@ -63,6 +63,8 @@ impl SessionStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {
     pub id: String,
+    /// Its local journal; empty for a session read from the team journal
+    /// database only (see `team_chain`).
     pub path: PathBuf,
     pub runbook_path: String,
     pub runbook_sha256: String,
@@ -83,6 +85,10 @@ pub struct SessionSummary {
     pub targets: Vec<Target>,
     /// Why the journal falls short of its anchor (its tail was cut off), if it does.
     pub cut_off: Option<String>,
+    /// Read from the team journal database, not a local file: its chain's
+    /// verdict there, checked as it was read (`Err` says why it does not
+    /// verify, or that it was not checked). `None` for a local journal.
+    pub team_chain: Option<Result<(), String>>,
 }
 
 impl SessionSummary {
@@ -300,6 +306,7 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
         outcome: tail.status,
         targets: header.targets,
         cut_off,
+        team_chain: None,
     })
 }
 
@@ -308,15 +315,29 @@ fn summarize(path: &Path) -> Result<SessionSummary, String> {
 /// that decides it.
 fn rolled_back_from_the_start(events: JournalStream) -> bool {
     for record in events {
-        match record.map(|r| r.event) {
-            Ok(Event::RollbackStarted { .. }) => return true,
-            Ok(Event::StepStarted { .. } | Event::SignedOff { .. } | Event::Skipped { .. }) | Err(_) => {
-                return false;
+        match record {
+            Ok(record) => {
+                if let Some(decided) = rollback_decided(&record.event) {
+                    return decided;
+                }
             }
-            Ok(_) => {}
+            Err(_) => return false,
         }
     }
     false
+}
+
+/// Whether `event` decides that a rolled-back session was rolled back from
+/// its start (`Some(true)`: the rollback started first) or not
+/// (`Some(false)`: a step of the plan was started, signed or skipped
+/// first); `None` while undecided. The rule for a local journal and the
+/// team journal alike.
+pub fn rollback_decided(event: &Event) -> Option<bool> {
+    match event {
+        Event::RollbackStarted { .. } => Some(true),
+        Event::StepStarted { .. } | Event::SignedOff { .. } | Event::Skipped { .. } => Some(false),
+        _ => None,
+    }
 }
 
 /// What the end of a journal says.

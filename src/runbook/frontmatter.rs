@@ -20,7 +20,10 @@ use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
 use super::duration::{parse_duration, parse_estimate};
-use super::model::{DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
+use super::model::{
+    DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, Notify, SourcePos, ValueSource, Variable,
+    WebhookUrl,
+};
 use super::source::SourceMap;
 
 /// Where the front matter sits in the file.
@@ -133,7 +136,15 @@ pub(crate) fn yaml_title(yaml: &str) -> Option<String> {
 }
 
 /// The top-level keys runsheet reads from TOML front matter.
-const KNOWN_KEYS: [&str; 5] = ["title", "variables", "contacts", "environments", "journal"];
+const KNOWN_KEYS: [&str; 7] = [
+    "title",
+    "variables",
+    "contacts",
+    "environments",
+    "journal",
+    "notify",
+    "notify_url",
+];
 
 /// Lines with their start offsets; `at` is where the next line starts.
 struct LineIter<'a> {
@@ -162,6 +173,8 @@ pub(crate) struct FrontMatter {
     pub environments: Vec<EnvSettings>,
     /// The team journal database's URL (`journal = "postgres://…"`).
     pub journal: Option<String>,
+    /// `notify = "command"` and `notify_url = "http://…"`.
+    pub notify: Notify,
 }
 
 /// An environment the runbook knows, from the defaults or the front matter.
@@ -232,6 +245,7 @@ impl Default for FrontMatter {
             variables: BTreeMap::new(),
             contacts: BTreeMap::new(),
             journal: None,
+            notify: Notify::default(),
             environments: vec![
                 EnvSettings::default_named("development", "dev"),
                 EnvSettings::default_named("staging", "stage"),
@@ -253,6 +267,8 @@ struct RawFrontMatter {
     #[serde(default)]
     environments: BTreeMap<Spanned<String>, RawEnvironment>,
     journal: Option<String>,
+    notify: Option<String>,
+    notify_url: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -387,6 +403,15 @@ pub(crate) fn parse(
     fm.title = raw.title;
     fm.contacts = raw.contacts;
     fm.journal = raw.journal.filter(|url| !url.trim().is_empty());
+    fm.notify.command = raw.notify.filter(|c| !c.trim().is_empty());
+    if let Some(url) = raw.notify_url {
+        let pos = at(url.span());
+        let url = url.into_inner();
+        match webhook_url(&url) {
+            Ok(url) => fm.notify.url = Some(url),
+            Err(why) => diags.push(Diagnostic::error(pos, format!("notify_url: {why}"))),
+        }
+    }
     for (name, value) in raw.variables {
         if !is_var_name(name.get_ref()) {
             diags.push(Diagnostic::error(
@@ -438,6 +463,61 @@ pub(crate) fn parse(
         environment(&mut fm.environments, index, raw_env, &at, diags);
     }
     fm
+}
+
+/// `notify_url`, split: `http://` or `https://`, a host, an optional port,
+/// a path. `Err` says what is wrong (without echoing the URL: its path may
+/// hold the hook's token).
+fn webhook_url(url: &str) -> Result<WebhookUrl, String> {
+    let (tls, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (true, rest)
+    } else {
+        return Err("write an http:// or https:// URL".into());
+    };
+    let (authority, path) = rest.find(['/', '?']).map_or((rest, "/"), |i| rest.split_at(i));
+    if authority.contains('@') {
+        return Err("credentials in the URL are not supported; put a token in its path or use `notify` with a command".into());
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs its closing `]`")?;
+            (host, after.strip_prefix(':'))
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        None => {
+            if tls {
+                443
+            } else {
+                80
+            }
+        }
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("the port {port:?} is not a number from 1 to 65535"))?,
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) || path.contains(char::is_whitespace) {
+        return Err("the URL needs a host and no spaces, like http://chat.example/hook".into());
+    }
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    Ok(WebhookUrl {
+        tls,
+        host: host.to_string(),
+        port,
+        path,
+    })
 }
 
 fn environment(
@@ -668,6 +748,32 @@ fn is_var_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_urls_split_into_host_port_and_path() {
+        let url = webhook_url("http://127.0.0.1:8080/hook?t=1").unwrap();
+        assert_eq!(
+            (url.tls, url.place(), url.path.as_str()),
+            (false, "127.0.0.1:8080".into(), "/hook?t=1")
+        );
+        let url = webhook_url("https://chat.example").unwrap();
+        assert_eq!(
+            (url.tls, url.place(), url.path.as_str()),
+            (true, "chat.example:443".into(), "/")
+        );
+        let url = webhook_url("http://[::1]?x").unwrap();
+        assert_eq!((url.place(), url.path.as_str()), ("::1:80".into(), "/?x"));
+        for bad in [
+            "ftp://x/",
+            "http://",
+            "http://h:0/",
+            "http://h:99999/",
+            "http://u:p@h/",
+            "http://[::1/",
+        ] {
+            assert!(webhook_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn splits_front_matter() {

@@ -966,6 +966,7 @@ impl Assembler<'_> {
             phases,
             references,
             journal: fm.journal.clone(),
+            notify: fm.notify.clone(),
         })
     }
 }

@@ -49,6 +49,40 @@ pub struct Runbook {
     /// The front matter's `journal`: the team journal database's URL, used
     /// when neither `--journal` nor `RUNSHEET_JOURNAL_URL` gives one.
     pub journal: Option<String>,
+    /// The front matter's `notify` and `notify_url`: who hears of the
+    /// events a team cares about (see [`crate::notify`]).
+    pub notify: Notify,
+}
+
+/// Where a session's notifications go: a command fed the payload on its
+/// stdin, an HTTP(S) URL the payload is POSTed to, both, or neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notify {
+    pub command: Option<String>,
+    pub url: Option<WebhookUrl>,
+}
+
+/// A webhook's `http://` or `https://` URL, split as a request needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookUrl {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// The path and query, `/` at least. Often holds the hook's token: never shown.
+    pub path: String,
+}
+
+impl WebhookUrl {
+    /// `host:port`, what messages name (never the path, which may hold a token).
+    pub fn place(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+impl Notify {
+    pub fn is_off(&self) -> bool {
+        self.command.is_none() && self.url.is_none()
+    }
 }
 
 /// How a runbook's body maps onto environments.

@@ -9,10 +9,10 @@ use tokio_postgres::Client;
 
 use super::append::{self, Head};
 use super::{JournalConnection, JournalDb, PgError};
-use crate::journal::chain::{LineError, LineHash, Verifier, line_hash};
-use crate::journal::event::{Mode, Record, SessionOutcome};
+use crate::journal::chain::{LineError, LineHash, Verifier, line_hash, parse_line_unchecked};
+use crate::journal::event::{Event, Header, Mode, Record, SessionOutcome};
 use crate::journal::reader::Integrity;
-use crate::journal::store::SessionStatus;
+use crate::journal::store::{SessionStatus, SessionSummary, rollback_decided};
 
 /// A page of records holds at most this many rows…
 const PAGE_ROWS: i64 = 2_000;
@@ -60,6 +60,8 @@ pub struct Verdict {
     /// Hash of the last verified record.
     pub last_hash: String,
     pub broken: Option<BadSeq>,
+    /// The last verified record is a seal: the session ended and runsheet closed it.
+    pub sealed: bool,
 }
 
 impl Verdict {
@@ -274,10 +276,18 @@ impl JournalConnection {
     /// that it ends where the session's head says: a cut-off tail is caught
     /// unless the head was rewritten too.
     pub async fn verify(&self, session: &str) -> Result<Verdict, PgError> {
+        self.verify_each(session, |_| {}).await
+    }
+
+    /// [`verify`](Self::verify), showing `each` every verified record as it goes.
+    async fn verify_each(&self, session: &str, mut each: impl FnMut(&Record)) -> Result<Verdict, PgError> {
         let head = self.head(session).await?;
         let mut stream = self.records(session);
+        let mut sealed = false;
         while let Some(record) = stream.next().await {
-            record?;
+            let record = record?.record;
+            sealed = matches!(record.event, Event::Seal { .. });
+            each(&record);
         }
         let broken = stream.broken().cloned().or_else(|| {
             let (next, last) = (stream.next_seq(), *stream.last_hash());
@@ -305,6 +315,88 @@ impl JournalConnection {
             events: stream.next_seq(),
             last_hash: stream.last_hash().to_string(),
             broken,
+            sealed,
+        })
+    }
+}
+
+impl JournalConnection {
+    /// The sessions stored here as the promotion gates judge them, oldest
+    /// first. Those that can count as evidence for runbook content
+    /// `runbook_sha256` (that content, ended completed or rolled back) have
+    /// their whole chain verified, a page at a time; the others are not
+    /// read past their header.
+    pub async fn evidence(&self, runbook_sha256: &str) -> Result<Vec<SessionSummary>, PgError> {
+        let mut out = Vec::new();
+        for s in self.list_sessions().await? {
+            let header = self.header(&s.id).await?;
+            let mut rollback_only = header.rollback_only;
+            let candidate = s.runbook_sha256 == runbook_sha256
+                && matches!(
+                    s.outcome,
+                    SessionStatus::Ended(SessionOutcome::Completed | SessionOutcome::RolledBack)
+                );
+            let team_chain = if candidate {
+                let mut decided = None;
+                let verdict = self
+                    .verify_each(&s.id, |r| {
+                        decided = decided.or_else(|| rollback_decided(&r.event));
+                    })
+                    .await?;
+                if s.outcome == SessionStatus::Ended(SessionOutcome::RolledBack) {
+                    rollback_only |= decided == Some(true);
+                }
+                match verdict.broken {
+                    None => Ok(()),
+                    Some(bad) => Err(format!(
+                        "its hash chain in the team journal is broken at seq {}: {}",
+                        bad.seq, bad.reason
+                    )),
+                }
+            } else {
+                Err("its chain in the team journal was not checked (it cannot count)".to_string())
+            };
+            out.push(SessionSummary {
+                id: s.id,
+                path: std::path::PathBuf::new(),
+                runbook_path: s.runbook_path,
+                runbook_sha256: s.runbook_sha256,
+                environment: s.environment,
+                mode: s.mode,
+                only: header.only,
+                rollback_only,
+                operator: s.operator,
+                started: s.started,
+                last_event: s.last_event,
+                outcome: s.outcome,
+                targets: header.targets,
+                cut_off: None,
+                team_chain: Some(team_chain),
+            });
+        }
+        Ok(out)
+    }
+
+    /// `session`'s header, from its first record.
+    async fn header(&self, session: &str) -> Result<Header, PgError> {
+        let row = self
+            .client()
+            .query_opt(
+                "SELECT line FROM runsheet.records WHERE session = $1 AND seq = 0",
+                &[&session],
+            )
+            .await
+            .map_err(|e| self.error("read the session's header", &e))?;
+        let header = row
+            .and_then(|row| parse_line_unchecked(row.get::<_, &str>(0).as_bytes()))
+            .and_then(|record| match record.event {
+                Event::Header(header) => Some(header),
+                _ => None,
+            });
+        header.map(|h| *h).ok_or_else(|| PgError::Broken {
+            session: session.to_string(),
+            seq: 0,
+            reason: "its first record is not a session header".into(),
         })
     }
 }
@@ -363,6 +455,7 @@ mod tests {
                 seq: 3,
                 reason: "x".into(),
             }),
+            sealed: false,
         };
         assert_eq!(
             verdict.integrity(),
