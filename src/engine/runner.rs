@@ -193,7 +193,12 @@ impl Engine {
         if let Event::ShellState { state, .. } = &mut event {
             self.withheld.take(state, &mut self.setup.redactor);
         }
-        let record = self.journal.append(redacted(&self.setup.redactor, event))?;
+        let event = redacted(&self.setup.redactor, event);
+        let record = if self.group_committed(&event) {
+            self.journal.append_deferred(event)?
+        } else {
+            self.journal.append(event)?
+        };
         let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
         if let Some(notifier) = &mut self.notifier {
@@ -223,6 +228,27 @@ impl Engine {
             })?;
         }
         Ok(())
+    }
+
+    /// Whether `event` may share its sync with the next durable one: it is
+    /// about running a step that reruns harmlessly (its start, process,
+    /// shell state, checks, end). Nothing outside acts on it before that
+    /// sync but the screen: a state-changing step's start, a sign-off, a
+    /// hold and the session's end are synced on their own, with it.
+    fn group_committed(&self, event: &Event) -> bool {
+        let about_running = matches!(
+            event,
+            Event::StepStarted { .. }
+                | Event::StepProcess { .. }
+                | Event::ShellState { .. }
+                | Event::Verification { .. }
+                | Event::StepFinished { .. }
+        );
+        about_running
+            && event
+                .step()
+                .and_then(|id| self.state.plan.step(id))
+                .is_some_and(Step::reruns_harmlessly)
     }
 
     /// Hand an update to the front end, or keep it (in order) until there is room.

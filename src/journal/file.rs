@@ -136,6 +136,16 @@ impl Drop for SessionLock {
     }
 }
 
+/// When a durable event reaches stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Before `append` returns, the anchor rewritten after it.
+    Now,
+    /// Written at once, synced with the next event committed now or at
+    /// `flush` (group commit; see [`JournalSink::append_deferred`]).
+    Grouped,
+}
+
 /// A session journal in a local file. See [`JournalSink`] for durability.
 #[derive(Debug)]
 pub struct FileJournal {
@@ -206,7 +216,7 @@ impl FileJournal {
             })?;
         let written = SessionLock::take(&path).and_then(|lock| {
             let mut journal = FileJournal::new(path.clone(), file, lock, LineHash::GENESIS, 0, 0);
-            journal.append_record(Event::Header(Box::new(header)), line)?;
+            journal.append_record(Event::Header(Box::new(header)), line, Commit::Now)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
                 .map_err(JournalError::io("sync the session directory", &sessions))?;
@@ -325,12 +335,23 @@ impl FileJournal {
     /// the file: what a copy of the journal elsewhere needs to store the very
     /// same bytes, and to find them again in the file.
     pub fn append_line(&mut self, event: Event, line: &mut Vec<u8>) -> Result<(Record, u64), JournalError> {
+        self.append_event(event, Some(line), Commit::Now)
+    }
+
+    /// [`FileJournal::append_record`] of any event but a header (only the
+    /// first line is one).
+    fn append_event(
+        &mut self,
+        event: Event,
+        copy: Option<&mut Vec<u8>>,
+        commit: Commit,
+    ) -> Result<(Record, u64), JournalError> {
         if matches!(event, Event::Header(_)) {
             return Err(JournalError::MisplacedHeader {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event, Some(line))
+        self.append_record(event, copy, commit)
     }
 
     /// Append `event`; with `copy`, the line is also copied there. Returns
@@ -339,6 +360,7 @@ impl FileJournal {
         &mut self,
         event: Event,
         copy: Option<&mut Vec<u8>>,
+        commit: Commit,
     ) -> Result<(Record, u64), JournalError> {
         if self.failed {
             return Err(JournalError::Failed {
@@ -358,18 +380,27 @@ impl FileJournal {
             copy.extend_from_slice(&self.pending[start..self.pending.len() - 1]);
         }
         let offset = self.len + start as u64;
-        if record.event.is_durable() {
+        if !record.event.is_durable() {
+            self.batch_output()?;
+        } else if commit == Commit::Grouped {
+            self.check_anchored()?;
+            self.write_pending()?;
+        } else {
             self.check_anchored()?;
             self.write_pending()?;
             self.sync()?;
             anchor::write(&self.path, record.seq, &self.prev)?;
-        } else {
-            let since = *self.pending_since.get_or_insert_with(Instant::now);
-            if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
-                self.write_pending()?;
-            }
         }
         Ok((record, offset))
+    }
+
+    /// Output waits in the batch until it is large or old enough.
+    fn batch_output(&mut self) -> Result<(), JournalError> {
+        let since = *self.pending_since.get_or_insert_with(Instant::now);
+        if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
+            self.write_pending()?;
+        }
+        Ok(())
     }
 
     /// Before every durable write: the path still names the file this
@@ -427,12 +458,13 @@ impl FileJournal {
 
 impl JournalSink for FileJournal {
     fn append(&mut self, event: Event) -> Result<Record, JournalError> {
-        if matches!(event, Event::Header(_)) {
-            return Err(JournalError::MisplacedHeader {
-                path: self.path.clone(),
-            });
-        }
-        self.append_record(event, None).map(|(record, _)| record)
+        self.append_event(event, None, Commit::Now)
+            .map(|(record, _)| record)
+    }
+
+    fn append_deferred(&mut self, event: Event) -> Result<Record, JournalError> {
+        self.append_event(event, None, Commit::Grouped)
+            .map(|(record, _)| record)
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {

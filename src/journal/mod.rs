@@ -49,6 +49,15 @@ pub trait JournalSink: Send {
     /// Record an event; see the trait documentation for when it is durable.
     fn append(&mut self, event: Event) -> Result<Record, JournalError>;
 
+    /// Record a state-changing event that a crash may lose harmlessly: an
+    /// event of a read-only step (a check re-run after a crash changes
+    /// nothing). It is written at once but made durable with the next
+    /// durable event or `flush` (group commit), instead of on its own.
+    /// Sinks that do not group commit make it durable at once.
+    fn append_deferred(&mut self, event: Event) -> Result<Record, JournalError> {
+        self.append(event)
+    }
+
     /// Write and sync any buffered output.
     fn flush(&mut self) -> Result<(), JournalError>;
 

@@ -342,7 +342,18 @@ impl Step {
 
     /// Whether running this step may change the world, for the production guard.
     pub fn changes_state(&self) -> bool {
-        matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. }) && !self.verify && !self.readonly
+        self.runs_something() && !self.verify && !self.readonly
+    }
+
+    /// Whether running this step again does no harm: it runs something
+    /// (a shell script, SQL) that changes nothing, a check. A crash may
+    /// lose its records; it is then run again (see `docs/journal.md`).
+    pub fn reruns_harmlessly(&self) -> bool {
+        self.runs_something() && !self.changes_state()
+    }
+
+    fn runs_something(&self) -> bool {
+        matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. })
     }
 }
 

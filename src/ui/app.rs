@@ -303,6 +303,10 @@ pub struct ViewState {
     checklist_top: usize,
     detail_scroll: u16,
     checks_scroll: u16,
+    /// The log pane: emptied (it counts read-back generations on, so late
+    /// answers are stale), or itself when carried to a later moment of the
+    /// session, whose lines are still the step's (only newer ones need reading).
+    log: LogView,
 }
 
 /// A single-line text field.
@@ -387,14 +391,32 @@ impl App {
             checklist_top: self.checklist_top,
             detail_scroll: self.detail_scroll,
             checks_scroll: self.checks_scroll,
+            log: self.log.emptied(),
+        }
+    }
+
+    /// [`App::view_state`] with the log pane taken along, for a state later
+    /// in the same session (a replay following the end); this app's log
+    /// pane is left empty until the view is restored.
+    pub fn view_state_with_log(&mut self) -> ViewState {
+        let view = self.view_state();
+        ViewState {
+            log: std::mem::take(&mut self.log),
+            ..view
         }
     }
 
     /// Put a viewer's panes back on this (freshly restored) state, with an
-    /// empty log pane. While the cursor follows the active step, what it
-    /// shows stays this state's own, as it was for the operator.
+    /// empty log pane or the one taken along (kept while its lines are of
+    /// this state's output). While the cursor follows the active step, what
+    /// it shows stays this state's own, as it was for the operator.
     pub fn restore_view(&mut self, view: ViewState) {
-        self.log = LogView::default();
+        let still_true = view.log.follow
+            && view
+                .log
+                .step()
+                .is_some_and(|step| view.log.end() <= self.output_lines(step));
+        self.log = if still_true { view.log } else { view.log.emptied() };
         self.focus = view.focus;
         self.bottom = view.bottom;
         self.log.wrap = view.wrap;
@@ -413,7 +435,7 @@ impl App {
 
     /// An empty log pane, to be filled again by read-backs.
     pub fn reset_log(&mut self) {
-        self.log = LogView::default();
+        self.log = self.log.emptied();
         self.dirty = true;
     }
 

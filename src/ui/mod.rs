@@ -15,6 +15,7 @@ mod layout;
 mod log;
 mod markdown;
 mod msg;
+mod read_back;
 pub(crate) mod screen;
 pub(crate) mod spans;
 pub(crate) mod terminal;
@@ -30,7 +31,7 @@ pub use app::{
 pub use driver::{Channels, drive};
 pub use keys::markdown as keys_markdown;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
-pub use log::{LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read_log};
+pub use log::{LineMark, LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read_log};
 pub use msg::{Effect, Msg};
 pub use terminal::FrameSync;
 pub use theme::Theme;

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Stdout};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +23,8 @@ use ratatui::{Frame, Terminal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::log::{LogChunk, LogQuery, read_log};
+use super::log::{LogChunk, LogQuery};
+use super::read_back::ReadBack;
 use super::terminal::{FrameSync, TerminalGuard};
 use crate::signals::Signals;
 
@@ -125,11 +126,10 @@ fn draw<B: Backend + FrameSync, S: Screen>(terminal: &mut Terminal<B>, screen: &
     Ok(())
 }
 
-/// The loop's hands: the source, and the log reader's channel.
+/// The loop's hands: the source, and the log reader.
 struct Hands<'a, S: Screen, Src: Source<S>> {
     source: &'a mut Src,
-    journal: PathBuf,
-    log_tx: mpsc::UnboundedSender<LogChunk>,
+    read_back: ReadBack,
     _screen: std::marker::PhantomData<S>,
 }
 
@@ -147,7 +147,7 @@ impl<S: Screen, Src: Source<S>> Hands<'_, S, Src> {
         loop {
             for effect in effects {
                 match S::log_query(effect) {
-                    Ok(query) => self.read_log(query),
+                    Ok(query) => self.read_back.read(query),
                     Err(effect) => answers.extend(self.source.perform(effect)),
                 }
             }
@@ -156,14 +156,6 @@ impl<S: Screen, Src: Source<S>> Hands<'_, S, Src> {
                 None => return,
             }
         }
-    }
-
-    /// Read log lines back in a blocking task; the answer comes back as a message.
-    fn read_log(&self, query: LogQuery) {
-        let (path, tx) = (self.journal.clone(), self.log_tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let _ = tx.send(read_log(&path, &query));
-        });
     }
 
     /// Fold what the source has queued, for at most `budget`.
@@ -197,10 +189,11 @@ where
     Src: Source<S>,
 {
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let read_back = ReadBack::spawn(journal.to_path_buf(), log_tx)
+        .map_err(|e| format!("cannot start reading the log back: {e}"))?;
     let mut hands = Hands {
         source,
-        journal: journal.to_path_buf(),
-        log_tx,
+        read_back,
         _screen: std::marker::PhantomData,
     };
     hands.perform(screen, first);
