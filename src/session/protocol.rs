@@ -6,9 +6,12 @@
 //! rules ([`super::rules::decide`]) accept it (as the events to journal) or
 //! refuse it with a [`Refusal`].
 
+use chrono::{DateTime, Utc};
+
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
+use crate::seat::Origin;
 
 /// What an operator asks of a session.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,4 +89,35 @@ pub enum Update {
     /// The team journal database fell behind or caught up again (sent on
     /// each change): while it is degraded no step that changes anything starts.
     Replica(ReplicaStatus),
+    /// Who is connected to the session (team sessions), when that is looked at again.
+    Presence(Vec<Present>),
+}
+
+/// How a terminal is connected to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Runs the session's steps (holds its driver lock).
+    Driver,
+    /// May sign, add notes and what the front matter allows (`runsheet attach`).
+    Attached,
+    /// Reads only (`runsheet watch`).
+    Watching,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Driver => "driving",
+            Role::Attached => "attached",
+            Role::Watching => "watching",
+        }
+    }
+}
+
+/// A terminal connected to a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    pub role: Role,
+    pub origin: Origin,
+    pub since: DateTime<Utc>,
 }

@@ -22,6 +22,7 @@ use super::theme::Theme;
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
+use crate::session::protocol::Present;
 use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
@@ -282,6 +283,9 @@ pub struct App {
     /// While the team journal database is behind: what the driver says of
     /// it, shown as a banner until it is back.
     pub journal_away: Option<String>,
+    /// Who is connected to a team session (the driver, attached and
+    /// watching terminals), as last looked at; empty for a session of one.
+    pub present: Vec<Present>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -362,6 +366,7 @@ impl App {
             next_after: None,
 
             journal_away: None,
+            present: Vec::new(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -655,6 +660,10 @@ impl App {
             Msg::Engine(Update::Refused(why)) => {
                 self.refused(why);
                 self.dirty = true;
+            }
+            Msg::Engine(Update::Presence(present)) => {
+                self.dirty |= self.present != present;
+                self.present = present;
             }
             Msg::Engine(Update::Replica(status)) => {
                 let notice = crate::team::replica_notice(&status);
