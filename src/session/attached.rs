@@ -11,7 +11,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fold::SessionState;
 use super::protocol::Command;
 use crate::journal::event::Signature;
 use crate::runbook::model::AttachRight;
@@ -69,9 +68,10 @@ impl Request {
     }
 
     /// The command `operator` asks for with this request, or why an
-    /// attached terminal may not ask for it in this session.
-    pub fn command(self, state: &SessionState, operator: &str) -> Result<Command, String> {
-        if let Some(right) = self.needs().filter(|r| !state.plan.attach.contains(r)) {
+    /// attached terminal may not ask for it in a session whose plan
+    /// `allows` these rights (its `attach`).
+    pub fn command(self, allows: &[AttachRight], operator: &str) -> Result<Command, String> {
+        if let Some(right) = self.needs().filter(|r| !allows.contains(r)) {
             return Err(format!(
                 "this runbook does not let attached terminals {0}: its front matter needs attach = [\"{0}\"]; ask the driver",
                 right.word()
@@ -108,36 +108,6 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runbook::plan::Plan;
-
-    fn state(attach: Vec<AttachRight>) -> SessionState {
-        let plan = Plan {
-            attach,
-            ..Plan::default()
-        };
-        let header = crate::journal::event::Header {
-            format: crate::journal::event::FORMAT_VERSION,
-            session_id: "s".into(),
-            runbook_path: "r.md".into(),
-            runbook_sha256: String::new(),
-            environment: "production".into(),
-            mode: crate::journal::event::Mode::Live,
-            operator: "ana".into(),
-            host: "h".into(),
-            runsheet_version: String::new(),
-            only: None,
-            rollback_only: false,
-            plan,
-            targets: Vec::new(),
-        };
-        let record = crate::journal::event::Record {
-            seq: 0,
-            ts: chrono::Utc::now(),
-            event: crate::journal::event::Event::Header(Box::new(header)),
-            origin: None,
-        };
-        SessionState::from_records(&[record]).expect("a header folds")
-    }
 
     #[test]
     fn requests_travel_as_json_and_name_their_sender() {
@@ -149,7 +119,7 @@ mod tests {
         let json = serde_json::to_value(&sign).unwrap();
         assert_eq!(json["type"], "sign_off");
         assert_eq!(Request::parse(&json), Ok(sign.clone()));
-        let Ok(Command::SignOff { signature, .. }) = sign.command(&state(Vec::new()), "Bea") else {
+        let Ok(Command::SignOff { signature, .. }) = sign.command(&[], "Bea") else {
             panic!("a sign-off needs no right");
         };
         assert_eq!((signature.who.as_str(), signature.role.as_str()), ("Bea", "QA"));
@@ -162,22 +132,13 @@ mod tests {
 
     #[test]
     fn pause_and_abort_need_the_front_matter() {
-        let refused = Request::Pause.command(&state(Vec::new()), "Bea").unwrap_err();
+        let refused = Request::Pause.command(&[], "Bea").unwrap_err();
         assert!(refused.contains("attach = [\"pause\"]"), "{refused}");
-        assert!(
-            Request::Pause
-                .command(&state(vec![AttachRight::Pause]), "Bea")
-                .is_ok()
-        );
+        assert!(Request::Pause.command(&[AttachRight::Pause], "Bea").is_ok());
         let abort = Request::Abort { reason: "no".into() };
-        assert!(
-            abort
-                .clone()
-                .command(&state(vec![AttachRight::Pause]), "Bea")
-                .is_err()
-        );
+        assert!(abort.clone().command(&[AttachRight::Pause], "Bea").is_err());
         assert_eq!(
-            abort.command(&state(vec![AttachRight::Abort]), "Bea"),
+            abort.command(&[AttachRight::Abort], "Bea"),
             Ok(Command::Abort {
                 who: "Bea".into(),
                 reason: "no".into()

@@ -6,12 +6,10 @@
 //! rules ([`super::rules::decide`]) accept it (as the events to journal) or
 //! refuse it with a [`Refusal`].
 
-use chrono::{DateTime, Utc};
-
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
-use crate::seat::Origin;
+pub use crate::journal::postgres::presence::{Present, Role};
 
 /// What an operator asks of a session.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,33 +89,4 @@ pub enum Update {
     Replica(ReplicaStatus),
     /// Who is connected to the session (team sessions), when that is looked at again.
     Presence(Vec<Present>),
-}
-
-/// How a terminal is connected to a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Role {
-    /// Runs the session's steps (holds its driver lock).
-    Driver,
-    /// May sign, add notes and what the front matter allows (`runsheet attach`).
-    Attached,
-    /// Reads only (`runsheet watch`).
-    Watching,
-}
-
-impl Role {
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Driver => "driving",
-            Role::Attached => "attached",
-            Role::Watching => "watching",
-        }
-    }
-}
-
-/// A terminal connected to a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Present {
-    pub role: Role,
-    pub origin: Origin,
-    pub since: DateTime<Utc>,
 }
