@@ -483,35 +483,30 @@ impl Watch {
     /// not miss (a sign-off it is awaited for, highlighted), then the note.
     fn bottom_line(&self) -> Line<'static> {
         let theme = self.app.theme;
-        let mut spans = match &self.attached {
-            None => vec![
-                Span::styled(" WATCHING ", theme.badge()),
-                Span::styled(format!(" {} · read-only · q leaves", self.session), theme.dim()),
-            ],
-            Some(a) => vec![
-                Span::styled(" ATTACHED ", theme.badge()),
-                Span::styled(
-                    format!(
-                        " {} as {} · s sign · m note · p pause · A abort · q leaves",
-                        self.session, a.origin.operator
-                    ),
-                    theme.dim(),
+        let (badge, keys) = match &self.attached {
+            None => (" WATCHING ", format!(" {} · read-only · q leaves", self.session)),
+            Some(a) => (
+                " ATTACHED ",
+                format!(
+                    " {} as {} · s sign · m note · p pause · A abort · q leaves",
+                    self.session, a.origin.operator
                 ),
-            ],
+            ),
         };
+        let mut spans = Vec::new();
         if let Some(step) = self.attached.as_ref().and_then(|a| a.awaited.as_ref()) {
-            spans.insert(
-                0,
-                Span::styled(
-                    format!(" {step} WAITS FOR YOUR SIGN-OFF: press s "),
-                    theme.alert(),
-                ),
-            );
+            spans.push(Span::styled(
+                format!(" {step} WAITS FOR YOUR SIGN-OFF: press s "),
+                theme.alert(),
+            ));
         }
+        spans.push(Span::styled(badge, theme.badge()));
+        // What was just said comes before the keys, which a narrow terminal cuts off first.
         if let Some(note) = &self.note {
             let style = if note.alert { theme.alert() } else { theme.info() };
-            spans.push(Span::styled(format!(" · {}", note.text), style));
+            spans.push(Span::styled(format!(" {} ·", note.text), style));
         }
+        spans.push(Span::styled(keys, theme.dim()));
         Line::from(spans)
     }
 }

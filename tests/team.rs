@@ -420,3 +420,152 @@ fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_noth
     assert_eq!(watcher.exit_code(), 0);
     watcher.assert_terminal_restored();
 }
+
+/// A production window of two seats: a manual step needing two sign-offs,
+/// then a shell step.
+fn two_seats() -> String {
+    "+++\ntitle = \"Two seats\"\n[environments.production]\ndatabase = \"none\"\nsignoffs = 2\n+++\n\
+     # Two seats\n\n## Production\n\n### Execution\n\n1. Check the dashboards\n2. Say done\n   ```sh\n   echo done\n   ```\n"
+        .to_string()
+}
+
+#[test]
+fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_window() {
+    let db = ScratchDb::create("team_attach");
+    let fx = Fixture::new(&two_seats());
+    let mut driver = fx.checklist(
+        &["--env", "production", "--operator", "Ana", "--journal", &db.url],
+        150,
+        40,
+    );
+    driver.wait_text("press s to sign");
+    let id = session_id(&fx);
+
+    // The driver signs first.
+    driver.keys("s");
+    driver.wait_text("Needs 2 sign-offs");
+    driver.send(b"\x13"); // Ctrl+S
+    driver.wait_text("signed off by Ana");
+    // Its own second sign-off is refused (this branch: the same name; the
+    // four-eyes rule of distinct seats comes with the rules' change).
+    driver.keys("s");
+    driver.wait_text("Needs 2 sign-offs");
+    driver.keys("Ana");
+    driver.send(b"\x13");
+    driver.wait_text("Ana has already signed");
+    driver.send(b"\x1b");
+
+    // Another terminal attaches, with nothing of the session's but the journal database.
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut signer = Tui::spawn(
+        &["attach", &id[..12], "--operator", "Bea", "--journal", &db.url],
+        elsewhere.path(),
+        150,
+        40,
+    );
+    signer.wait_text("ATTACHED");
+    // It is told that a step waits for its sign-off, and everyone sees it connected.
+    signer.wait_text("production.execution.1 WAITS FOR YOUR SIGN-OFF");
+    driver.wait_text("Bea attached");
+    // What the runbook does not allow is refused by the driver, with the reason.
+    signer.keys("A");
+    signer.wait_text("Abort the session");
+    signer.send(b"\r");
+    signer.wait_text("refused: this runbook does not let attached terminals abort");
+    // A row no terminal would send is refused with a reason, never skipped.
+    db.execute(&format!(
+        "WITH n AS (UPDATE runsheet.sessions SET next_command = next_command + 1 WHERE id = '{id}' RETURNING next_command - 1 AS seq) \
+         INSERT INTO runsheet.commands (session, seq, operator, os_user, host, terminal, command) \
+         SELECT '{id}', seq, 'Eve', 'eve', 'nowhere', NULL, '{{\"type\": \"run\"}}' FROM n"
+    ));
+    // The attached terminal signs and adds a note; both reach the journal as Bea's.
+    signer.keys("s");
+    signer.wait_text("Needs 2 sign-offs");
+    signer.send(b"\x13");
+    signer.wait_text("the driver took it");
+    driver.wait_text("signed off by Bea");
+    signer.keys("m");
+    signer.keys("dashboards green from the QA desk");
+    signer.send(b"\x13");
+    signer.wait_text("the driver took it");
+
+    // The driver runs the last step; both terminals see the session complete.
+    driver.keys("r");
+    driver.wait_text("SESSION COMPLETED");
+    signer.wait_text("SESSION COMPLETED");
+    signer.keys("q");
+    assert_eq!(signer.exit_code(), 0);
+    signer.assert_terminal_restored();
+    driver.keys("q");
+    assert_eq!(driver.exit_code(), 0);
+
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    let by = |name: &str| -> Vec<&runsheet::journal::event::Record> {
+        read.records
+            .iter()
+            .filter(|r| r.origin.as_ref().is_some_and(|o| o.operator == name))
+            .collect()
+    };
+    let bea = by("Bea");
+    let kinds: Vec<&str> = bea
+        .iter()
+        .map(|r| match r.event {
+            Event::SignedOff { .. } => "signed_off",
+            Event::Note { .. } => "note",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["signed_off", "note"],
+        "every event the attached terminal caused"
+    );
+    let bea_seat = &bea[0].origin.as_ref().unwrap().seat;
+    let ana_seat = &by("Ana")[0].origin.as_ref().unwrap().seat;
+    assert_eq!(bea_seat.host, runsheet::seat::host_name());
+    assert!(
+        bea_seat.os_user.is_some() && bea_seat.terminal.is_some(),
+        "{bea_seat:?}"
+    );
+    assert_ne!(bea_seat.terminal, ana_seat.terminal, "two terminals, two seats");
+    let signers: Vec<_> = read
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::SignedOff { signature, .. } => Some((signature.who.clone(), signature.seat.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        signers,
+        [
+            ("Ana".to_string(), Some(ana_seat.clone())),
+            ("Bea".to_string(), Some(bea_seat.clone()))
+        ]
+    );
+    assert!(matches!(
+        read.records.iter().rev().nth(1).map(|r| &r.event),
+        Some(Event::SessionEnded { .. })
+    ));
+    // Every command is settled: consumed, or refused with its reason.
+    let rows = db.query(&format!(
+        "SELECT seq || ' ' || operator || ' ' || (command->>'type') || ' ' || status || ' ' || coalesce(reason, '-') \
+         FROM runsheet.commands WHERE session = '{id}' ORDER BY seq"
+    ));
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    assert!(
+        rows[0].starts_with("0 Bea abort refused this runbook does not let attached terminals abort"),
+        "{rows:#?}"
+    );
+    assert!(
+        rows[1].starts_with("1 Eve run refused not a request runsheet knows"),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[2], "2 Bea sign_off consumed -");
+    assert_eq!(rows[3], "3 Bea note consumed -");
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+}
