@@ -466,6 +466,7 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     signer.wait_text("ATTACHED");
     // It is told that a step waits for its sign-off, and everyone sees it connected.
     signer.wait_text("production.execution.1 WAITS FOR YOUR SIGN-OFF");
+    assert_eq!(signer.bells(), 1, "one bell for the sign-off it is awaited for");
     driver.wait_text("Bea attached");
     // What the runbook does not allow is refused by the driver, with the reason.
     signer.keys("A");
@@ -484,6 +485,10 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     signer.send(b"\x13");
     signer.wait_text("the driver took it");
     driver.wait_text("signed off by Bea");
+    signer.wait("the highlight to go once signed", |s| {
+        !s.contents().contains("WAITS FOR YOUR SIGN-OFF")
+    });
+    assert_eq!(signer.bells(), 1, "no bell once it has signed");
     signer.keys("m");
     signer.keys("dashboards green from the QA desk");
     signer.send(b"\x13");
