@@ -373,6 +373,8 @@ fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_noth
     );
     watcher.wait_text("WATCHING");
     watcher.wait_text("Hold until go");
+    // It sees who drives, and itself, connected.
+    watcher.wait_text("tester driving");
     // A key that would act on the session does nothing but say so.
     watcher.keys("s");
     watcher.wait_text("read-only: watching");
@@ -494,13 +496,17 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     signer.send(b"\x13");
     signer.wait_text("the driver took it");
 
-    // The driver runs the last step; both terminals see the session complete.
-    driver.keys("r");
-    driver.wait_text("SESSION COMPLETED");
-    signer.wait_text("SESSION COMPLETED");
+    // The signer leaves, and drops out of who is connected by itself.
     signer.keys("q");
     assert_eq!(signer.exit_code(), 0);
     signer.assert_terminal_restored();
+    driver.wait("Bea to drop out of who is connected", |s| {
+        let shown = s.contents();
+        shown.contains("Ana driving") && !shown.contains("Bea attached")
+    });
+    // The driver runs the last step.
+    driver.keys("r");
+    driver.wait_text("SESSION COMPLETED");
     driver.keys("q");
     assert_eq!(driver.exit_code(), 0);
 
