@@ -476,11 +476,7 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     signer.send(b"\r");
     signer.wait_text("refused: this runbook does not let attached terminals abort");
     // A row no terminal would send is refused with a reason, never skipped.
-    db.execute(&format!(
-        "WITH n AS (UPDATE runsheet.sessions SET next_command = next_command + 1 WHERE id = '{id}' RETURNING next_command - 1 AS seq) \
-         INSERT INTO runsheet.commands (session, seq, operator, os_user, host, terminal, command) \
-         SELECT '{id}', seq, 'Eve', 'eve', 'nowhere', NULL, '{{\"type\": \"run\"}}' FROM n"
-    ));
+    db.execute(&submit_sql(&id, "Eve", r#"{"type": "run"}"#));
     // The attached terminal signs and adds a note; both reach the journal as Bea's.
     signer.keys("s");
     signer.wait_text("Needs 2 sign-offs");
@@ -505,13 +501,7 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
         shown.contains("Ana driving") && !shown.contains("Bea attached")
     });
     // The driver runs the last step.
-    driver.keys("r");
-    driver.wait_text("SESSION COMPLETED");
-    driver.keys("q");
-    assert_eq!(driver.exit_code(), 0);
-
-    let read = read_journal(&fx.journal()).unwrap();
-    assert_eq!(read.integrity, Integrity::Verified);
+    let read = finish(&mut driver, &fx);
     let by = |name: &str| -> Vec<&runsheet::journal::event::Record> {
         read.records
             .iter()
@@ -578,5 +568,106 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     assert_eq!(
         db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
         ["completed"]
+    );
+}
+
+/// The checklist driver runs the last step, sees the session complete and
+/// leaves; the journal, verified.
+fn finish(driver: &mut Tui, fx: &Fixture) -> runsheet::journal::reader::ReadJournal {
+    driver.keys("r");
+    driver.wait_text("SESSION COMPLETED");
+    driver.keys("q");
+    assert_eq!(driver.exit_code(), 0);
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    read
+}
+
+/// The SQL that submits `command` (JSON) to `session` from `operator`, as
+/// an attached terminal does (numbered, announced).
+fn submit_sql(session: &str, operator: &str, command: &str) -> String {
+    format!(
+        "WITH n AS (UPDATE runsheet.sessions SET next_command = next_command + 1 WHERE id = '{session}' \
+                    RETURNING next_command - 1 AS seq) \
+         INSERT INTO runsheet.commands (session, seq, operator, os_user, host, terminal, command) \
+         SELECT '{session}', seq, '{operator}', 'qa', 'qa-box', '/dev/pts/9', '{command}' FROM n; \
+         NOTIFY runsheet_commands, '{session} 0'"
+    )
+}
+
+#[test]
+fn a_command_that_arrives_while_the_driver_cannot_reach_the_journal_database_waits_for_it() {
+    let db = ScratchDb::create("team_command_waits");
+    let fx = Fixture::new(
+        "# Waits\n\n## Execution\n\n1. Look at the dashboards\n2. After the sign-off\n   ```sh\n   echo after\n   ```\n",
+    );
+    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
+    driver.wait_text("press s to sign");
+    let id = session_id(&fx);
+    let status = |db: &ScratchDb| {
+        db.query(&format!(
+            "SELECT status FROM runsheet.commands WHERE session = '{id}'"
+        ))
+    };
+
+    // A connection of our own, kept while nobody else can connect.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
+        .unwrap();
+    rt.spawn(conn);
+    db.allow_connections(false);
+    rt.block_on(client.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ))
+    .unwrap();
+    driver.wait_text("JOURNAL DATABASE AWAY");
+    let sign = r#"{"type": "sign_off", "step": "execution.1", "role": "QA"}"#;
+    rt.block_on(client.batch_execute(&submit_sql(&id, "Bea", sign)))
+        .unwrap();
+    // It waits in the table while the driver cannot read it.
+    assert!(
+        !wait_until(Duration::from_millis(2500), || {
+            let journal = std::fs::read_to_string(fx.journal()).unwrap_or_default();
+            journal.contains("signed_off")
+        }),
+        "signed without the journal database"
+    );
+    let pending: Vec<String> = rt
+        .block_on(client.simple_query(&format!(
+            "SELECT status FROM runsheet.commands WHERE session = '{id}'"
+        )))
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pending, ["pending"]);
+
+    // Back: the driver consumes it, as Bea's, from Bea's seat.
+    db.allow_connections(true);
+    driver.wait_text("signed off by Bea");
+    assert!(
+        wait_until(Duration::from_secs(10), || status(&db) == ["consumed"]),
+        "{:?}",
+        status(&db)
+    );
+    let read = finish(&mut driver, &fx);
+    let signed = read
+        .records
+        .iter()
+        .find(|r| matches!(r.event, Event::SignedOff { .. }))
+        .expect("signed");
+    let origin = signed.origin.as_deref().expect("an origin");
+    assert_eq!(
+        (
+            origin.operator.as_str(),
+            origin.seat.host.as_str(),
+            origin.seat.terminal.as_deref()
+        ),
+        ("Bea", "qa-box", Some("/dev/pts/9"))
     );
 }
