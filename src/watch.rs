@@ -48,6 +48,8 @@ use crate::ui::{App, AppSetup, Effect, LogQuery, Msg, Theme, view_in};
 
 /// The clock of the checklist (elapsed times, the spinner).
 const TICK: Duration = Duration::from_millis(100);
+/// How long leaving waits for requests still being sent and settled.
+const LEAVING_WAIT: Duration = Duration::from_secs(2);
 
 /// `runsheet watch`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -517,6 +519,8 @@ struct Followed<Q> {
     messages: mpsc::UnboundedReceiver<WatchMsg>,
     tx: mpsc::UnboundedSender<WatchMsg>,
     requests: Option<Q>,
+    /// Requests being sent (and settled), each in a task of its own.
+    in_flight: tokio::task::JoinSet<()>,
 }
 
 impl<Q: Requests> Source<Watch> for Followed<Q> {
@@ -534,7 +538,7 @@ impl<Q: Requests> Source<Watch> for Followed<Q> {
         };
         let (requests, request) = (self.requests.clone()?, Request::of(&command)?);
         let tx = self.tx.clone();
-        tokio::spawn(async move {
+        self.in_flight.spawn(async move {
             let _ = tx.send(WatchMsg::Settled(requests.send(request).await));
         });
         Some(WatchMsg::Sent)
@@ -628,6 +632,7 @@ async fn on_terminal<R: Records, Q: Requests>(
         messages: rx,
         tx,
         requests,
+        in_flight: tokio::task::JoinSet::new(),
     };
     let result = screen::run(
         &mut terminal,
@@ -641,6 +646,9 @@ async fn on_terminal<R: Records, Q: Requests>(
     .await;
     task.abort();
     let _ = task.await;
+    // A key pressed just before leaving still reaches the driver.
+    let sending = async { while source.in_flight.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(LEAVING_WAIT, sending).await;
     drop(guard);
     result.map(|()| exit::OK).map_err(CliError::usage)
 }

@@ -490,6 +490,13 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
     signer.keys("m");
     signer.keys("dashboards green from the QA desk");
     signer.send(b"\x13");
+    assert!(
+        wait_until(Duration::from_secs(30), || journal_has(
+            &fx,
+            "dashboards green from the QA desk"
+        )),
+        "the note never reached the journal"
+    );
     signer.wait_text("the driver took it");
 
     // The signer leaves, and drops out of who is connected by itself.
