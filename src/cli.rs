@@ -75,6 +75,8 @@ pub enum CommandLine {
     Report(crate::report::ReportArgs),
     /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
     Watch(crate::watch::WatchArgs),
+    /// Open a team session's live checklist with the right to sign manual steps, add notes and, where the runbook allows, pause or abort.
+    Attach(crate::watch::AttachArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -171,6 +173,7 @@ pub fn main() -> ExitCode {
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
+        CommandLine::Attach(args) => crate::watch::attach(args),
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     // The last notifications (a session's end) go out before the process does.

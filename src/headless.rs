@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::engine::runner::EngineError;
@@ -335,6 +334,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     let Launched {
         engine,
         mut updates,
+        inbox: commands,
+        inbox_rx: command_rx,
         mut state,
         journal_path,
         warnings,
@@ -360,7 +361,6 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     for target in &state.targets {
         let _ = writeln!(out, "target: {}", target.describe());
     }
-    let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();
@@ -466,6 +466,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
                 }
                 state.apply(&record);
             }
+            // Nobody reads who else is connected on a log.
+            Some(Update::Presence(_)) => {}
             Some(Update::Replica(status)) => {
                 // Loud on both streams: a log reader and a watching person both see it.
                 let notice = crate::team::replica_notice(&status);

@@ -25,6 +25,7 @@ use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
 use super::reader::{Integrity, JournalStream, ReadJournal};
 use super::{JournalError, JournalSink, OUTPUT_BATCH_AGE, OUTPUT_BATCH_BYTES};
+use crate::seat::Origin;
 
 /// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
 /// (UTC start time and 6 random hex digits from the operating system).
@@ -216,7 +217,7 @@ impl FileJournal {
             })?;
         let written = SessionLock::take(&path).and_then(|lock| {
             let mut journal = FileJournal::new(path.clone(), file, lock, LineHash::GENESIS, 0, 0);
-            journal.append_record(Event::Header(Box::new(header)), line, Commit::Now)?;
+            journal.append_record(Event::Header(Box::new(header)), None, line, Commit::Now)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
                 .map_err(JournalError::io("sync the session directory", &sessions))?;
@@ -334,8 +335,13 @@ impl FileJournal {
     /// newline) into `line` and returning the byte offset it starts at in
     /// the file: what a copy of the journal elsewhere needs to store the very
     /// same bytes, and to find them again in the file.
-    pub fn append_line(&mut self, event: Event, line: &mut Vec<u8>) -> Result<(Record, u64), JournalError> {
-        self.append_event(event, Some(line), Commit::Now)
+    pub fn append_line(
+        &mut self,
+        event: Event,
+        origin: Option<Box<Origin>>,
+        line: &mut Vec<u8>,
+    ) -> Result<(Record, u64), JournalError> {
+        self.append_event(event, origin, Some(line), Commit::Now)
     }
 
     /// [`FileJournal::append_record`] of any event but a header (only the
@@ -343,6 +349,7 @@ impl FileJournal {
     fn append_event(
         &mut self,
         event: Event,
+        origin: Option<Box<Origin>>,
         copy: Option<&mut Vec<u8>>,
         commit: Commit,
     ) -> Result<(Record, u64), JournalError> {
@@ -351,7 +358,7 @@ impl FileJournal {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event, copy, commit)
+        self.append_record(event, origin, copy, commit)
     }
 
     /// Append `event`; with `copy`, the line is also copied there. Returns
@@ -359,6 +366,7 @@ impl FileJournal {
     fn append_record(
         &mut self,
         event: Event,
+        origin: Option<Box<Origin>>,
         copy: Option<&mut Vec<u8>>,
         commit: Commit,
     ) -> Result<(Record, u64), JournalError> {
@@ -371,6 +379,7 @@ impl FileJournal {
             seq: self.next_seq,
             ts: Utc::now(),
             event,
+            origin,
         };
         let start = self.pending.len();
         self.prev = encode_line(&record, &self.prev, &mut self.pending)?;
@@ -457,13 +466,13 @@ impl FileJournal {
 }
 
 impl JournalSink for FileJournal {
-    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
-        self.append_event(event, None, Commit::Now)
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
+        self.append_event(event, origin, None, Commit::Now)
             .map(|(record, _)| record)
     }
 
-    fn append_deferred(&mut self, event: Event) -> Result<Record, JournalError> {
-        self.append_event(event, None, Commit::Grouped)
+    fn append_deferred(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
+        self.append_event(event, origin, None, Commit::Grouped)
             .map(|(record, _)| record)
     }
 

@@ -23,6 +23,7 @@ use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
 use crate::seat::Seat;
+use crate::session::protocol::Present;
 use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
@@ -286,6 +287,9 @@ pub struct App {
     /// Where this checklist sits: its sign-offs carry it, and it is offered
     /// no sign-off of a step it has signed ([`rules::seat_refusal`]).
     pub seat: Seat,
+    /// Who is connected to a team session (the driver, attached and
+    /// watching terminals), as last looked at; empty for a session of one.
+    pub present: Vec<Present>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -371,6 +375,7 @@ impl App {
 
             journal_away: None,
             seat: Seat::here(),
+            present: Vec::new(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -682,6 +687,10 @@ impl App {
             Msg::Engine(Update::Refused(why)) => {
                 self.refused(why);
                 self.dirty = true;
+            }
+            Msg::Engine(Update::Presence(present)) => {
+                self.dirty |= self.present != present;
+                self.present = present;
             }
             Msg::Engine(Update::Replica(status)) => {
                 let notice = crate::team::replica_notice(&status);

@@ -651,6 +651,7 @@ mod tests {
                     seq,
                     ts: chrono::Utc::now(),
                     event,
+                    origin: None,
                 };
                 seq += 1;
                 let line = serde_json::to_string(&record).expect("encode");
@@ -701,6 +702,7 @@ mod tests {
                 stream: Stream::Stdout,
                 lines: (50..60).map(|i| format!("b {i}")).collect(),
             },
+            origin: None,
         };
         let line = format!("{}\n", serde_json::to_string(&record).expect("encode"));
         let (half, rest) = line.split_at(line.len() / 2);
