@@ -228,7 +228,7 @@ impl Screen for Watch {
     fn update(&mut self, msg: WatchMsg) -> Vec<Effect> {
         match msg {
             WatchMsg::Common(Common::Key(ev)) => self.key(ev),
-            WatchMsg::Common(Common::Terminate(_)) => {
+            WatchMsg::Common(Common::Terminate(_) | Common::TerminalLost(_)) => {
                 self.leaving = true;
                 Vec::new()
             }

@@ -9,6 +9,7 @@
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
+use crate::seat::Seat;
 
 /// What an operator asks of a session.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,19 @@ pub enum Command {
     /// Leave the session resumable. A running step is stopped and recorded as interrupted.
     Detach {
         who: String,
+    },
+    /// The driver's terminal went away (or the attached terminal driving
+    /// left): the session goes on without a screen. Nothing is stopped.
+    DriverGone {
+        who: String,
+        reason: String,
+        seat: Option<Seat>,
+    },
+    /// A terminal attached over the control socket takes the seat of a
+    /// driver whose terminal is gone.
+    TakeDriverSeat {
+        who: String,
+        seat: Seat,
     },
 }
 

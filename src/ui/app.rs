@@ -282,6 +282,13 @@ pub struct App {
     /// While the team journal database is behind: what the driver says of
     /// it, shown as a banner until it is back.
     pub journal_away: Option<String>,
+    /// This checklist is attached to another process's driver over its
+    /// control socket: leaving it leaves that driver running.
+    pub attached: bool,
+    /// Where this terminal sits, recorded when it goes away.
+    pub seat: Option<crate::seat::Seat>,
+    /// The terminal is gone: nothing is drawn, and a driver leaves once its engine stops.
+    pub screenless: bool,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -362,6 +369,9 @@ impl App {
             next_after: None,
 
             journal_away: None,
+            attached: false,
+            seat: None,
+            screenless: false,
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -677,6 +687,10 @@ impl App {
                         EngineState::Failed(why)
                     }
                 };
+                if self.screenless && !self.quitting {
+                    // Nobody reads this screen: leave with the engine.
+                    self.quit(&mut fx);
+                }
                 if matches!(self.engine, EngineState::Failed(_)) && !self.quitting {
                     // A crashed engine is fatal: nothing the operator does can be recorded.
                     self.info("the engine crashed: leaving the session resumable");
@@ -692,6 +706,22 @@ impl App {
                 self.info(format!("{why}: leaving the session resumable"));
                 self.quit(&mut fx);
                 self.dirty = true;
+            }
+            Msg::TerminalLost(why) => {
+                self.screenless = true;
+                if self.attached || self.engine != EngineState::Running {
+                    self.quit(&mut fx);
+                } else {
+                    // The session goes on: the running step runs, manual steps wait.
+                    self.send(
+                        &mut fx,
+                        Command::DriverGone {
+                            who: self.operator.clone(),
+                            reason: why.to_string(),
+                            seat: self.seat.clone(),
+                        },
+                    );
+                }
             }
         }
         fx.extend(self.sync());
@@ -900,14 +930,19 @@ impl App {
         }
     }
 
-    /// Leave: detach the session unless it has ended, and tell the driver.
+    /// Leave: detach the session unless it has ended (or this checklist is
+    /// attached to another driver, which goes on), and tell the driver.
     fn quit(&mut self, fx: &mut Vec<Effect>) {
         if self.quitting {
             return;
         }
         self.quitting = true;
         self.modal = None;
-        if self.engine == EngineState::Running && self.session.outcome.is_none() && !self.session.detached {
+        if !self.attached
+            && self.engine == EngineState::Running
+            && self.session.outcome.is_none()
+            && !self.session.detached
+        {
             fx.push(Effect::Send(Command::Detach {
                 who: self.operator.clone(),
             }));

@@ -31,7 +31,7 @@ pub struct Channels {
     pub updates: mpsc::Receiver<Update>,
     /// The engine task: `Err` says why it failed.
     pub engine: JoinHandle<Result<(), String>>,
-    /// Termination signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
+    /// Signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
     pub signals: Signals,
     pub journal_path: PathBuf,
 }
@@ -46,6 +46,7 @@ impl From<Common> for Msg {
             Common::Tick { now, .. } => Msg::Tick(now),
             Common::LogRead(chunk) => Msg::LogRead(chunk),
             Common::Terminate(why) => Msg::Terminate(why),
+            Common::TerminalLost(why) => Msg::TerminalLost(why),
         }
     }
 }

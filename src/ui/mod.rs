@@ -40,7 +40,7 @@ pub use views::{view, view_in};
 use crate::exit;
 use crate::journal::event::SessionOutcome;
 use crate::launch::Launched;
-use crate::signals::{Signals, Termination};
+use crate::signals::{Caught, Signals};
 
 /// How the TUI is run.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +53,10 @@ pub struct UiOptions {
 /// Run the live checklist over a launched session; returns the exit code.
 ///
 /// The engine runs in its own task; the TUI talks to it only through its
-/// command and update channels. Leaving (quit, SIGTERM, SIGHUP, a lost
-/// terminal) detaches the session, so it can be resumed with `--resume`.
+/// command and update channels. Leaving (quit, SIGTERM, SIGINT) detaches
+/// the session, so it can be resumed with `--resume`. A lost terminal
+/// (SIGHUP, a closed pseudo-terminal) does not: the driver goes on without
+/// a screen until the session ends or stops.
 pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8 {
     let Launched {
         engine,
@@ -110,6 +112,7 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
     };
     let mut app = App::new(state, setup);
     app.next_after = next_after;
+    app.seat = Some(crate::seat::Seat::here());
     let channels = Channels {
         commands,
         updates,
@@ -134,7 +137,7 @@ fn summary(
     app: &App,
     journal: &std::path::Path,
     result: Result<(), String>,
-    signalled: Option<Termination>,
+    signalled: Option<Caught>,
 ) -> u8 {
     let header = &app.session.header;
     let id = &header.session_id;
@@ -161,7 +164,7 @@ fn summary(
                 "runsheet: session {id} left unfinished; resume with: {}",
                 crate::session::rules::resume_command(header)
             );
-            signalled.map_or(exit::INCOMPLETE, Termination::exit_code)
+            signalled.map_or(exit::INCOMPLETE, Caught::exit_code)
         }
     }
 }
