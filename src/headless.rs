@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::engine::runner::EngineError;
@@ -348,6 +347,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     let Launched {
         engine,
         mut updates,
+        inbox: commands,
+        inbox_rx: command_rx,
         mut state,
         journal_path,
         warnings,
@@ -373,7 +374,6 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     for target in &state.targets {
         let _ = writeln!(out, "target: {}", target.describe());
     }
-    let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();

@@ -157,6 +157,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         seq: seq as u64,
         ts: t0() + chrono::Duration::seconds(seq as i64),
         event,
+        origin: None,
     };
     let mut state = SessionState::new(&record(0, Event::Header(Box::new(header)))).expect("header");
     for (i, e) in events.iter().enumerate() {
@@ -173,6 +174,7 @@ fn journal(state: &mut SessionState, events: impl IntoIterator<Item = Event>) {
             seq: state.last_seq + 1,
             ts: state.last_event + chrono::Duration::seconds(1),
             event,
+            origin: None,
         };
         state.apply(&record);
     }

@@ -243,7 +243,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
         let mut app = App::new(launched.state.clone(), setup);
         app.replay = true;
         let mut frames = vec![(0, live_screen(&app))];
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (tx, rx) = (launched.inbox, launched.inbox_rx);
         let engine = tokio::spawn(launched.engine.run(rx));
         let mut updates = launched.updates;
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -538,6 +538,7 @@ fn lines(events: &[(i64, Event)]) -> Vec<Vec<u8>> {
                 seq: seq as u64,
                 ts: t0() + chrono::Duration::seconds(*secs),
                 event: event.clone(),
+                origin: None,
             };
             let mut line = Vec::new();
             prev = encode_line(&record, &prev, &mut line).expect("encode");

@@ -216,7 +216,7 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
         .expect("a resumed event naming the driver taken over from");
     assert_eq!(from.pid, first.id());
     assert_eq!(from.origin.operator, "tester");
-    assert_eq!(from.origin.os_user, user);
+    assert_eq!(from.origin.seat.os_user.as_deref(), Some(user.as_str()));
     // The database has every line of the local copy, and the driver let go.
     assert_eq!(records_in_db(&db, &id), read.records.len());
     assert_eq!(

@@ -7,7 +7,8 @@
 //! shows can be lost by a crash), spawn a step's process, stop it, set a
 //! timer. Results (output, exit, timers) go back into the core as inputs.
 //!
-//! Front ends talk to it through two streams only: [`Command`]s in and
+//! Front ends talk to it through two streams only: [`Command`]s in (each
+//! in an [`Envelope`] with its origin, see [`super::inbox`]) and
 //! [`Update`]s (journal records, refusals) out. The updates channel is
 //! bounded and the engine stops reading a step's output while its front end
 //! lags: a slow front end (a slow stdout) slows the step's processes down
@@ -22,6 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::inbox::{Envelope, Verdict};
 use super::shell::{ShellRequest, run_shell_to};
 use super::shell_state::{self, Capture, Withheld};
 use super::sql::{SqlRequest, SqlSession, run_sql_in};
@@ -32,6 +34,7 @@ use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::runbook::plan::DATABASE_URL_VARIABLE;
+use crate::seat::Origin;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
 use crate::session::{Command, Next, SessionState, Update, rules};
@@ -135,10 +138,12 @@ pub struct Engine {
     exit: bool,
     /// The journal database was behind when last looked at (told to the front ends on each change).
     degraded: bool,
+    /// Whose command is being carried out: the events it causes record it.
+    cause: Option<Box<Origin>>,
 }
 
 enum Wake {
-    Command(Option<Command>),
+    Command(Option<Envelope>),
     /// How many lines arrived in the engine's buffer (none: the runner is done sending).
     Output(usize),
     Done(Result<StepResult, tokio::task::JoinError>),
@@ -172,6 +177,7 @@ impl Engine {
             sql: SqlSession::default(),
             exit: false,
             degraded: false,
+            cause: None,
         }
     }
 
@@ -184,7 +190,9 @@ impl Engine {
         if let Event::ShellState { state, .. } = &mut event {
             self.withheld.take(state, &mut self.setup.redactor);
         }
-        let record = self.journal.append(redacted(&self.setup.redactor, event))?;
+        let record = self
+            .journal
+            .append_from(redacted(&self.setup.redactor, event), self.cause.clone())?;
         let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
         self.tell(Update::Record(record));
@@ -247,43 +255,79 @@ impl Engine {
         Ok(())
     }
 
-    /// A command from a front end: decided by the rules, journaled, acted on.
-    fn command(&mut self, command: Command) -> Result<(), EngineError> {
+    /// A command from a front end: decided by the rules, journaled (every
+    /// event it causes with its origin), acted on; the verdict to `reply`
+    /// if the sender waits for it, a refusal to the front ends otherwise.
+    fn command(&mut self, envelope: Envelope) -> Result<(), EngineError> {
+        let Envelope {
+            mut command,
+            origin,
+            reply,
+        } = envelope;
+        // A signature carries the seat it was given from (the origin's, not
+        // whatever a front end put there) before the rules look at it.
+        if let Command::SignOff { signature, .. }
+        | Command::MarkDone { signature, .. }
+        | Command::Override { signature, .. } = &mut command
+        {
+            signature.seat = Some(origin.seat.clone());
+        }
         let decide = if self.journal_degraded() {
             rules::decide_degraded
         } else {
             rules::decide
         };
-        match decide(&self.state, &command, Utc::now()) {
+        let verdict: Verdict = match decide(&self.state, &command, Utc::now()) {
             Ok(events) => {
-                for mut event in events {
-                    // A signature records the seat it was given from, not only the typed name.
-                    if let Event::SignedOff { signature, .. } = &mut event {
-                        signature.seat.get_or_insert_with(crate::seat::Seat::here);
-                    }
-                    self.emit(event)?;
-                }
-                let input = Input::Decided {
-                    command: &command,
-                    now: Utc::now(),
-                };
-                let fx = machine::step(&self.state, input);
-                self.perform(fx)
-            }
-            Err(refusal) => {
-                self.tell(Update::Refused(refusal));
+                self.cause = Some(Box::new(origin));
+                let done = self.carry_out(&command, events);
+                self.cause = None;
+                done?;
                 Ok(())
             }
+            Err(refusal) => Err(refusal),
+        };
+        match (reply, verdict) {
+            (Some(reply), verdict) => {
+                let _ = reply.send(verdict);
+            }
+            (None, Err(refusal)) => self.tell(Update::Refused(refusal)),
+            (None, Ok(())) => {}
         }
+        Ok(())
+    }
+
+    /// Journal a decided command's events and do what the core makes of it.
+    fn carry_out(&mut self, command: &Command, events: Vec<Event>) -> Result<(), EngineError> {
+        for event in events {
+            self.emit(event)?;
+        }
+        let input = Input::Decided {
+            command,
+            now: Utc::now(),
+        };
+        let fx = machine::step(&self.state, input);
+        self.perform(fx)
+    }
+
+    /// A command of this process's own operator (autostart, a skip given
+    /// in advance, the detach when every front end is gone).
+    fn own_command(&mut self, command: Command) -> Result<(), EngineError> {
+        let origin = Origin::here(self.state.current_operator());
+        self.command(Envelope {
+            command,
+            origin,
+            reply: None,
+        })
     }
 
     /// Drive the session until it ends or the operator detaches. Returns the final state.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<SessionState, EngineError> {
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Envelope>) -> Result<SessionState, EngineError> {
         let fx = machine::step(&self.state, Input::Opened { now: Utc::now() });
         self.perform(fx)?;
         if self.setup.autostart {
             let who = self.state.current_operator().to_string();
-            self.command(Command::Run { who })?;
+            self.own_command(Command::Run { who })?;
         }
         let mut commands_open = true;
         // Output lines are taken from the runner as many at a time as are there.
@@ -340,7 +384,7 @@ impl Engine {
                 Wake::Command(None) => {
                     commands_open = false;
                     let who = self.state.header.operator.clone();
-                    self.command(Command::Detach { who })?;
+                    self.own_command(Command::Detach { who })?;
                 }
                 Wake::Output(0) => {
                     if let Some(p) = self.process.as_mut() {
@@ -414,7 +458,7 @@ impl Engine {
             who: self.state.current_operator().to_string(),
             reason,
         };
-        self.command(skip)?;
+        self.own_command(skip)?;
         Ok(true)
     }
 

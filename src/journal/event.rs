@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::connect::Target;
 use crate::runbook::plan::Plan;
-use crate::seat::Seat;
+use crate::seat::{Origin, Seat};
 
 /// Journal format version written in every header. Format 2 added the
 /// `run` and `pause` events, format 3 the `shell_state` event, format 4
@@ -504,4 +504,10 @@ pub struct Record {
     pub ts: DateTime<Utc>,
     #[serde(flatten)]
     pub event: Event,
+    /// Who caused the event, from which seat: set on the events a command
+    /// caused (a sign-off, a note, an abort, the steps a `run` started),
+    /// absent on what the engine did by itself and in journals written
+    /// before commands recorded their origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Box<Origin>>,
 }

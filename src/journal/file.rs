@@ -25,6 +25,7 @@ use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
 use super::reader::{Integrity, JournalStream, ReadJournal};
 use super::{JournalError, JournalSink, OUTPUT_BATCH_AGE, OUTPUT_BATCH_BYTES};
+use crate::seat::Origin;
 
 /// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
 /// (UTC start time and 6 random hex digits from the operating system).
@@ -206,7 +207,7 @@ impl FileJournal {
             })?;
         let written = SessionLock::take(&path).and_then(|lock| {
             let mut journal = FileJournal::new(path.clone(), file, lock, LineHash::GENESIS, 0, 0);
-            journal.append_record(Event::Header(Box::new(header)), line)?;
+            journal.append_record(Event::Header(Box::new(header)), None, line)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
                 .map_err(JournalError::io("sync the session directory", &sessions))?;
@@ -324,13 +325,18 @@ impl FileJournal {
     /// newline) into `line` and returning the byte offset it starts at in
     /// the file: what a copy of the journal elsewhere needs to store the very
     /// same bytes, and to find them again in the file.
-    pub fn append_line(&mut self, event: Event, line: &mut Vec<u8>) -> Result<(Record, u64), JournalError> {
+    pub fn append_line(
+        &mut self,
+        event: Event,
+        origin: Option<Box<Origin>>,
+        line: &mut Vec<u8>,
+    ) -> Result<(Record, u64), JournalError> {
         if matches!(event, Event::Header(_)) {
             return Err(JournalError::MisplacedHeader {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event, Some(line))
+        self.append_record(event, origin, Some(line))
     }
 
     /// Append `event`; with `copy`, the line is also copied there. Returns
@@ -338,6 +344,7 @@ impl FileJournal {
     fn append_record(
         &mut self,
         event: Event,
+        origin: Option<Box<Origin>>,
         copy: Option<&mut Vec<u8>>,
     ) -> Result<(Record, u64), JournalError> {
         if self.failed {
@@ -349,6 +356,7 @@ impl FileJournal {
             seq: self.next_seq,
             ts: Utc::now(),
             event,
+            origin,
         };
         let start = self.pending.len();
         self.prev = encode_line(&record, &self.prev, &mut self.pending)?;
@@ -426,13 +434,13 @@ impl FileJournal {
 }
 
 impl JournalSink for FileJournal {
-    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
         if matches!(event, Event::Header(_)) {
             return Err(JournalError::MisplacedHeader {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event, None).map(|(record, _)| record)
+        self.append_record(event, origin, None).map(|(record, _)| record)
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {

@@ -23,6 +23,8 @@ use std::time::Duration;
 use event::{Event, Record};
 use postgres::{PgError, ReplicaStatus};
 
+use crate::seat::Origin;
+
 /// Buffered output is written once it is this large…
 pub(crate) const OUTPUT_BATCH_BYTES: usize = 256 * 1024;
 /// …or this old, whichever comes first (checked when output is appended).
@@ -46,8 +48,14 @@ pub(crate) const OUTPUT_BATCH_AGE: Duration = Duration::from_millis(100);
 /// not fail then, but [`JournalSink::replica`] says so, and the driver shows
 /// it and starts no new state-changing step while [`JournalSink::is_degraded`].
 pub trait JournalSink: Send {
-    /// Record an event; see the trait documentation for when it is durable.
-    fn append(&mut self, event: Event) -> Result<Record, JournalError>;
+    /// Record an event caused by `origin`'s command (`None`: by nobody in
+    /// particular); see the trait documentation for when it is durable.
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError>;
+
+    /// Record an event nobody's command caused.
+    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+        self.append_from(event, None)
+    }
 
     /// Write and sync any buffered output.
     fn flush(&mut self) -> Result<(), JournalError>;

@@ -19,7 +19,8 @@ use super::msg::{Effect, Msg};
 use super::screen::{self, Common, Leaving, Screen, Source};
 use super::terminal::FrameSync;
 use super::views::view;
-use crate::session::{Command, Refusal, Update};
+use crate::engine::inbox::Inbox;
+use crate::session::{Refusal, Update};
 use crate::signals::Signals;
 
 /// Clock tick: the spinner and elapsed times.
@@ -27,7 +28,7 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// The streams between the TUI and the rest of the process.
 pub struct Channels {
-    pub commands: mpsc::Sender<Command>,
+    pub commands: Inbox,
     pub updates: mpsc::Receiver<Update>,
     /// The engine task: `Err` says why it failed.
     pub engine: JoinHandle<Result<(), String>>,
@@ -101,7 +102,7 @@ impl Screen for App {
 
 /// The engine, as the live checklist's source.
 struct Engine {
-    commands: mpsc::Sender<Command>,
+    commands: Inbox,
     updates: mpsc::Receiver<Update>,
     task: JoinHandle<Result<(), String>>,
     updates_open: bool,
@@ -132,7 +133,7 @@ impl Source<App> for Engine {
 
     fn perform(&mut self, effect: Effect) -> Option<Msg> {
         match effect {
-            Effect::Send(command) => match self.commands.try_send(command) {
+            Effect::Send(command) => match self.commands.try_send(command).map_err(|e| *e) {
                 Ok(()) => None,
                 Err(mpsc::error::TrySendError::Full(command)) => {
                     let tx = self.commands.clone();

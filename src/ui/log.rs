@@ -612,6 +612,7 @@ mod tests {
                     seq,
                     ts: chrono::Utc::now(),
                     event,
+                    origin: None,
                 };
                 seq += 1;
                 let line = serde_json::to_string(&record).expect("encode");
@@ -661,6 +662,7 @@ mod tests {
                 stream: Stream::Stdout,
                 lines: (50..60).map(|i| format!("b {i}")).collect(),
             },
+            origin: None,
         };
         let line = format!("{}\n", serde_json::to_string(&record).expect("encode"));
         let (half, rest) = line.split_at(line.len() / 2);

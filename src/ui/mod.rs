@@ -21,8 +21,6 @@ pub(crate) mod terminal;
 mod theme;
 mod views;
 
-use tokio::sync::mpsc;
-
 pub use app::{
     App, AppSetup, Banner, ConfirmEnvDialog, EngineState, Level, Message, Modal, Pane, PhaseKey, Question,
     ReasonDialog, ReasonFor, Reference, Row, RowKey, SignOffDialog, SignOffKind, ViewState,
@@ -61,6 +59,8 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
     let Launched {
         engine,
         updates,
+        inbox: commands,
+        inbox_rx: command_rx,
         state,
         journal_path,
         warnings,
@@ -81,7 +81,6 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
             unfinished.join(", ")
         ));
     }
-    let (commands, command_rx) = mpsc::channel(64);
     let engine = tokio::spawn(async move {
         engine
             .run(command_rx)
