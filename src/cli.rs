@@ -67,6 +67,16 @@ pub enum CommandLine {
     Report(crate::report::ReportArgs),
     /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
     Watch(crate::watch::WatchArgs),
+    /// Open the live checklist of a session another runsheet on this machine
+    /// drives, over its control socket: sign and add notes, and drive once
+    /// the driver's terminal is gone; leaving leaves the driver running.
+    Attach {
+        /// A session id (or unique prefix) from `runsheet sessions`.
+        session: String,
+        /// Who is at this terminal (default: `RUNSHEET_OPERATOR`, else the OS user).
+        #[arg(long, value_name = "NAME")]
+        operator: Option<String>,
+    },
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -160,6 +170,9 @@ pub fn main() -> ExitCode {
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
+        CommandLine::Attach { session, operator } => {
+            crate::control::client::main(state_dir, &session, operator)
+        }
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     ExitCode::from(result.unwrap_or_else(|e| e.report()))

@@ -1,6 +1,9 @@
 //! Outliving the terminal: the driver's terminal hangs up during a long
 //! shell step; the step completes, the session keeps its lock, and the
-//! driver waits without a screen at the next manual step.
+//! driver waits without a screen at the next manual step. `runsheet
+//! attach` in another pseudo-terminal picks the driver's seat up over the
+//! control socket and finishes the session; a socket left by a crashed
+//! driver is not trusted.
 
 mod common;
 
@@ -8,7 +11,9 @@ use std::time::Duration;
 
 use common::pty::Tui;
 use common::runsheet::{Fixture, text, wait_until};
-use runsheet::journal::event::{Event, Outcome, Record};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use runsheet::journal::event::{Event, Outcome, Record, SessionOutcome};
 use runsheet::journal::reader::read_journal;
 
 /// How long a condition of the session may take.
@@ -104,4 +109,196 @@ fn a_hangup_leaves_the_step_running_and_the_session_locked() {
             .iter()
             .any(|r| matches!(r.event, Event::Detached { .. }))
     );
+}
+
+/// `runsheet attach SESSION --operator NAME` on a new pseudo-terminal.
+fn attach(fx: &Fixture, id: &str, operator: &str) -> Tui {
+    let state = fx.state_dir();
+    let args = [
+        "--state-dir",
+        state.to_str().expect("utf-8 path"),
+        "attach",
+        id,
+        "--operator",
+        operator,
+    ];
+    Tui::spawn(&args, fx.dir.path(), 120, 40)
+}
+
+/// Live processes whose environment carries `RUNSHEET_SESSION=<id>`, as
+/// every process of a step does.
+fn processes_of(session: &str) -> Vec<i32> {
+    let marker = format!("RUNSHEET_SESSION={session}");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let live = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, r)| !r.trim_start().starts_with(['Z', 'X']))
+            })
+            .unwrap_or(false);
+        let ours = std::fs::read(entry.path().join("environ"))
+            .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == marker.as_bytes()));
+        if live && ours {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn socket(fx: &Fixture) -> std::path::PathBuf {
+    fx.journal().with_extension("sock")
+}
+
+#[test]
+fn attach_after_a_hangup_takes_the_drivers_seat_and_finishes_the_session() {
+    let fx = Fixture::new(RUNBOOK);
+    let mut driver = driver_running_the_long_step(&fx);
+    let id = fx.state().header.session_id;
+    assert!(socket(&fx).exists(), "the driver serves no control socket");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(socket(&fx)).expect("socket").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the control socket is {mode:o}");
+    driver.hang_up();
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::StepFinished {
+                outcome: Outcome::Succeeded,
+                ..
+            }
+        ))),
+        "the long step did not complete after the hang-up"
+    );
+
+    let mut attached = attach(&fx, &id, "bo");
+    attached.wait_text("Waits for sign-off");
+    // The driver's terminal is gone: the attached terminal takes its seat, journaled.
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::DriverAttached { who, seat } if who == "bo" && seat.os_user.is_some()
+        ))),
+        "the seat change was not journaled"
+    );
+    attached.keys("s");
+    attached.wait_text("Ctrl+S sign");
+    attached.send(b"\x13");
+    attached.wait_text("SESSION COMPLETED");
+    attached.keys("q");
+    assert_eq!(attached.exit_code(), 0, "{}", attached.screen());
+
+    // The driver ends with its session: sealed, verified, nothing left behind.
+    assert_eq!(driver.exit_code(), 0);
+    let all = records(&fx);
+    let signed = all.iter().find_map(|r| match &r.event {
+        Event::SignedOff { signature, .. } => Some(signature.clone()),
+        _ => None,
+    });
+    assert_eq!(signed.map(|s| s.who), Some("bo".to_string()));
+    assert!(matches!(all.last().map(|r| &r.event), Some(Event::Seal { .. })));
+    assert_eq!(
+        fx.state().outcome.map(|(o, _)| o),
+        Some(SessionOutcome::Completed)
+    );
+    let verified = fx.command(&["verify", &id]).output().expect("verify");
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified));
+    assert!(!socket(&fx).exists(), "the control socket was left behind");
+    assert!(
+        processes_of(&id).is_empty(),
+        "left running: {:?}",
+        processes_of(&id)
+    );
+}
+
+/// An attached terminal that took the seat and leaves gives it up
+/// (journaled); the driver finishes the step without a screen, ends the
+/// session and exits, leaving no process of the session behind.
+#[test]
+fn the_attached_terminal_leaves_and_the_driver_finishes_alone() {
+    let fx = Fixture::new(
+        "# Alone\n\n## Development\n\n### Execution\n\n\
+         1. Long step\n   ```sh\n   echo started; sleep 3; echo finished\n   ```\n",
+    );
+    let mut tui = fx.checklist(&["--operator", "ana"], 120, 40);
+    tui.wait_text("Checklist 0/1");
+    tui.keys("r");
+    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
+        e,
+        Event::StepProcess { .. }
+    ))));
+    let id = fx.state().header.session_id;
+    tui.hang_up();
+    let mut attached = attach(&fx, &id, "bo");
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::DriverAttached { .. }
+        ))),
+        "the attached terminal did not take the seat"
+    );
+    attached.wait_text("started");
+    attached.keys("q");
+    assert_eq!(attached.exit_code(), 0, "{}", attached.screen());
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::DriverDetached { reason, .. } if reason == "the attached terminal left"
+        ))),
+        "leaving did not give the seat up"
+    );
+    assert_eq!(
+        tui.exit_code(),
+        0,
+        "the driver did not finish the session by itself"
+    );
+    assert_eq!(
+        fx.state().outcome.map(|(o, _)| o),
+        Some(SessionOutcome::Completed)
+    );
+    assert!(
+        processes_of(&id).is_empty(),
+        "left running: {:?}",
+        processes_of(&id)
+    );
+    assert!(!socket(&fx).exists());
+}
+
+/// A driver SIGKILLed mid-step leaves its socket behind: `attach` sees
+/// that nobody holds the session's lock and does not trust it.
+#[test]
+fn a_socket_left_by_a_crashed_driver_is_refused() {
+    let fx = Fixture::new(RUNBOOK);
+    let mut child = fx.spawn_headless();
+    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
+        e,
+        Event::StepProcess { .. }
+    ))));
+    let id = fx.state().header.session_id;
+    assert!(socket(&fx).exists());
+    child.kill().expect("SIGKILL the driver");
+    child.wait().expect("reap");
+    let pgid = records(&fx)
+        .iter()
+        .find_map(|r| match r.event {
+            Event::StepProcess { pgid, .. } => Some(pgid),
+            _ => None,
+        })
+        .expect("a process group");
+    assert!(socket(&fx).exists(), "a SIGKILLed driver leaves its socket");
+
+    let refused = fx.command(&["attach", &id]).output().expect("attach");
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("was left by a driver of session") && err.contains("is not used"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("--resume {id}")), "{err}");
 }

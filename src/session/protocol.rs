@@ -11,8 +11,10 @@ use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
 use crate::seat::Seat;
 
-/// What an operator asks of a session.
-#[derive(Debug, Clone, PartialEq)]
+/// What an operator asks of a session. Serialized as it crosses the
+/// control socket (`{"type": "sign_off", …}`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// Run automated steps one after another until something needs a person.
     Run {

@@ -23,7 +23,9 @@ use crate::runbook::model::{Step, StepKind};
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a command was not carried out. Each says what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialized as the control socket answers a command with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "refusal", rename_all = "snake_case")]
 pub enum Refusal {
     #[error("the session has already ended")]
     Ended,
@@ -89,7 +91,8 @@ pub enum Refusal {
 }
 
 /// What a reason is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reasoned {
     Skip,
     Rollback,

@@ -976,7 +976,8 @@ impl App {
         match action {
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::Quit => {
-                if self.is_running() && self.engine == EngineState::Running {
+                // An attached checklist's quit stops nothing: no question to ask.
+                if self.is_running() && self.engine == EngineState::Running && !self.attached {
                     self.modal = Some(Modal::Question(Question::Quit));
                 } else {
                     self.quit(fx);

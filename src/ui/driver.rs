@@ -86,8 +86,9 @@ impl Screen for App {
     fn leaving(&self) -> Leaving {
         match (self.quitting, &self.engine) {
             (false, _) => Leaving::No,
-            // The engine records the detach before it stops.
-            (true, EngineState::Running) => Leaving::Soon,
+            // The engine records the detach before it stops (an attached
+            // checklist's driver goes on: nothing to wait for).
+            (true, EngineState::Running) if !self.attached => Leaving::Soon,
             (true, _) => Leaving::Now,
         }
     }
@@ -117,7 +118,8 @@ impl Source<App> for Engine {
                     Some(update) => return Some(Msg::Engine(update)),
                     None => self.updates_open = false,
                 },
-                result = &mut self.task, if !self.done => {
+                // Its end is told once every update it sent has been: none is lost.
+                result = &mut self.task, if !self.done && !self.updates_open => {
                     self.done = true;
                     let result = result.unwrap_or_else(|e| Err(format!("the engine crashed: {e}")));
                     return Some(Msg::EngineStopped(result));

@@ -89,7 +89,7 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
             .map_err(|e| e.to_string())
     });
     let signalled = signals.first_handle();
-    let (guard, mut terminal) = match screen::open_terminal() {
+    let (guard, terminal) = match screen::open_terminal() {
         Ok(opened) => opened,
         Err(e) => {
             // Closing the command channel detaches the session.
@@ -119,16 +119,23 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
         signals,
         journal_path: journal_path.clone(),
     };
-    let result = drive(
-        &mut terminal,
-        &mut app,
-        crossterm::event::EventStream::new(),
-        channels,
-    )
-    .await;
+    let result = on_terminal(terminal, guard, &mut app, channels).await;
+    summary(&app, &journal_path, result, signalled.get())
+}
+
+/// Drive `app` on this process's terminal (opened with
+/// [`screen::open_terminal`]) until it leaves; the terminal is restored
+/// before this returns.
+pub async fn on_terminal(
+    mut terminal: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    guard: terminal::TerminalGuard,
+    app: &mut App,
+    channels: Channels,
+) -> Result<(), String> {
+    let result = drive(&mut terminal, app, crossterm::event::EventStream::new(), channels).await;
     drop(terminal);
     drop(guard);
-    summary(&app, &journal_path, result, signalled.get())
+    result
 }
 
 /// What is printed on the normal screen after leaving, and the exit code.
