@@ -258,26 +258,29 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
     // Columns as wide as their widest value, so long names never shift the
     // table; padded by hand (a formatting width from data can panic) and
     // every value through the terminal sanitiser.
-    let rows: Vec<[String; 8]> = list
-        .sessions
-        .iter()
-        .map(|s| {
-            [
-                s.id.clone(),
-                s.environment.clone(),
-                s.kind(),
-                s.operator.clone(),
-                s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
-                match s.cut_off {
-                    Some(_) => format!("{} CUT OFF", s.outcome.label()),
-                    None => s.outcome.label().to_string(),
-                },
-                s.target_label(),
-                s.runbook_path.clone(),
-            ]
-            .map(|v| text::sanitize(&v))
-        })
-        .collect();
+    let rows: Vec<[String; 8]> =
+        list.sessions
+            .iter()
+            .map(|s| {
+                [
+                    s.id.clone(),
+                    s.environment.clone(),
+                    s.kind(),
+                    s.operator.clone(),
+                    s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    match (&s.cut_off, s.outcome) {
+                        (Some(_), _) => format!("{} CUT OFF", s.outcome.label()),
+                        // A driver holds it: say what it is doing (without a terminal, perhaps).
+                        (None, store::SessionStatus::Unfinished) => crate::control::live_driver(&s.path)
+                            .unwrap_or_else(|| s.outcome.label().to_string()),
+                        (None, _) => s.outcome.label().to_string(),
+                    },
+                    s.target_label(),
+                    s.runbook_path.clone(),
+                ]
+                .map(|v| text::sanitize(&v))
+            })
+            .collect();
     let titles = [
         "ID",
         "ENV",

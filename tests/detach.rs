@@ -19,9 +19,9 @@ use runsheet::journal::reader::read_journal;
 /// How long a condition of the session may take.
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A shell step long enough to hang up during, then a manual step.
+/// A shell step that runs until the test creates `release`, then a manual step.
 const RUNBOOK: &str = "# Detach\n\n## Development\n\n### Execution\n\n\
-1. Long step\n   ```sh\n   echo started; [ -e release ] || sleep 3; echo finished\n   ```\n\
+1. Long step\n   ```sh\n   echo started; while [ ! -e release ]; do sleep 0.05; done; echo finished\n   ```\n\
 2. Check the dashboards\n";
 
 fn records(fx: &Fixture) -> Vec<Record> {
@@ -30,8 +30,11 @@ fn records(fx: &Fixture) -> Vec<Record> {
     read.records
 }
 
+/// Whether the journal (once it has its header) holds an event `pred` matches.
 fn has(fx: &Fixture, pred: impl Fn(&Event) -> bool) -> bool {
-    std::fs::read_dir(fx.state_dir().join("sessions")).is_ok() && records(fx).iter().any(|r| pred(&r.event))
+    let journal = fx.state_dir().join("sessions");
+    std::fs::read_dir(&journal).is_ok_and(|d| d.count() > 0)
+        && read_journal(&fx.journal()).is_ok_and(|read| read.records.iter().any(|r| pred(&r.event)))
 }
 
 /// The checklist started on a pseudo-terminal and its first step running.
@@ -51,6 +54,7 @@ fn a_hangup_leaves_the_step_running_and_the_session_locked() {
     let fx = Fixture::new(RUNBOOK);
     let mut tui = driver_running_the_long_step(&fx);
     tui.hang_up();
+    let pid = tui.pid();
 
     // The hang-up is journaled, and the step runs to its end.
     assert!(
@@ -60,6 +64,13 @@ fn a_hangup_leaves_the_step_running_and_the_session_locked() {
         ))),
         "the driver's detach was not journaled"
     );
+    // `sessions` shows the driver detached, running the step.
+    let listed = sessions(&fx);
+    assert!(
+        listed.contains(&format!("detached: running development.execution.1 (pid {pid})")),
+        "{listed}"
+    );
+    release(&fx);
     assert!(
         wait_until(DEADLINE, || has(&fx, |e| matches!(
             e,
@@ -86,6 +97,13 @@ fn a_hangup_leaves_the_step_running_and_the_session_locked() {
         "{all:#?}"
     );
     assert!(tui.running(), "the driver exited after the hang-up");
+    let listed = sessions(&fx);
+    assert!(
+        listed.contains(&format!(
+            "detached: awaiting sign-off development.execution.2 (pid {pid})"
+        )),
+        "{listed}"
+    );
 
     // The session is still locked by its driver: a resume is refused.
     let id = fx.state().header.session_id;
@@ -150,6 +168,18 @@ fn processes_of(session: &str) -> Vec<i32> {
     out
 }
 
+/// Let the long step end.
+fn release(fx: &Fixture) {
+    std::fs::write(fx.dir.path().join("release"), "").expect("release the step");
+}
+
+/// What `runsheet sessions` prints.
+fn sessions(fx: &Fixture) -> String {
+    let out = fx.command(&["sessions"]).output().expect("sessions");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn socket(fx: &Fixture) -> std::path::PathBuf {
     fx.journal().with_extension("sock")
 }
@@ -165,6 +195,7 @@ fn attach_after_a_hangup_takes_the_drivers_seat_and_finishes_the_session() {
     );
     assert_eq!(mode & 0o777, 0o600, "the control socket is {mode:o}");
     driver.hang_up();
+    release(&fx);
     assert!(
         wait_until(DEADLINE, || has(&fx, |e| matches!(
             e,
@@ -291,6 +322,13 @@ fn a_socket_left_by_a_crashed_driver_is_refused() {
         })
         .expect("a process group");
     assert!(socket(&fx).exists(), "a SIGKILLed driver leaves its socket");
+    // Nobody drives it: listed as resumable, as any stopped session.
+    let listed = sessions(&fx);
+    assert!(
+        listed.contains(&format!("{id} ")) && listed.contains(" unfinished "),
+        "{listed}"
+    );
+    assert!(!listed.contains("detached:"), "{listed}");
 
     let refused = fx.command(&["attach", &id]).output().expect("attach");
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);

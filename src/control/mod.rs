@@ -20,7 +20,36 @@ pub mod wire;
 
 use std::path::{Path, PathBuf};
 
+use crate::journal::file::lock_holder;
+use crate::journal::reader::read_journal;
+use crate::session::{Next, SessionState};
+
 /// The control socket of the session whose journal is `journal`.
 pub fn socket_path(journal: &Path) -> PathBuf {
     journal.with_extension("sock")
+}
+
+/// What the live driver of an unfinished session is doing, for `runsheet
+/// sessions`: `detached: running STEP (pid N)` while its terminal is gone
+/// and nobody attached drives, `driven (pid N)` otherwise; `None` when no
+/// driver holds the session (it stopped or crashed: it can be resumed).
+pub fn live_driver(journal: &Path) -> Option<String> {
+    let pid = lock_holder(journal)?;
+    let state = read_journal(journal)
+        .ok()
+        .and_then(|read| SessionState::from_records(&read.records).ok());
+    let Some(state) = state.filter(|s| s.driver_away) else {
+        return Some(format!("driven (pid {pid})"));
+    };
+    let doing = match state.next() {
+        Next::Running(step) => format!("running {}", step.id),
+        Next::SignOff { step, .. } => format!("awaiting sign-off {}", step.id),
+        Next::Decide(step) => format!("awaiting a decision on {}", step.id),
+        Next::Confirm(step) => format!("awaiting the environment's name before {}", step.id),
+        Next::Hold { after, .. } => format!("holding after {}", after.id),
+        Next::Start(step) if state.auto => format!("starting {}", step.id),
+        Next::Start(step) => format!("paused before {}", step.id),
+        Next::AllDone | Next::Ended => "ending".to_string(),
+    };
+    Some(format!("detached: {doing} (pid {pid})"))
 }
