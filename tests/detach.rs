@@ -340,3 +340,114 @@ fn a_socket_left_by_a_crashed_driver_is_refused() {
     );
     assert!(err.contains(&format!("--resume {id}")), "{err}");
 }
+
+/// The protocol itself, from a plain socket client: while the driver's
+/// terminal is there, an attached client's run is refused (it is not the
+/// driver) and its sign-off is carried out, journaled with the seat the
+/// socket's peer credentials show and the terminal it declared.
+#[test]
+fn an_attached_client_signs_while_the_driver_is_present_and_may_not_drive() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+
+    let fx = Fixture::new(
+        "# Present\n\n## Development\n\n### Execution\n\n1. Look at the dashboards\n2. Then\n   ```sh\n   echo then\n   ```\n",
+    );
+    let mut tui = fx.checklist(&["--operator", "ana"], 120, 40);
+    tui.wait_text("Checklist 0/2");
+    tui.keys("r");
+    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
+        e,
+        Event::AwaitingSignOff { .. }
+    ))));
+    let stream = UnixStream::connect(socket(&fx)).expect("connect to the control socket");
+    stream.set_read_timeout(Some(DEADLINE)).expect("a read timeout");
+    let mut lines = BufReader::new(stream.try_clone().expect("clone"));
+    let mut write = stream;
+    let mut say = |line: &str| {
+        write.write_all(line.as_bytes()).expect("write");
+        write.write_all(b"\n").expect("write");
+    };
+    let mut next = || {
+        let mut line = String::new();
+        lines.read_line(&mut line).expect("read a line");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    say(r#"{"hello": {"operator": "bo", "terminal": "/dev/pts/99"}}"#);
+    let welcome = next();
+    assert_eq!(welcome["welcome"]["pid"], tui.pid(), "{welcome}");
+    // Every record so far, from the header on, in order.
+    let mut seq = 0;
+    loop {
+        let message = next();
+        let record = &message["record"];
+        assert_eq!(record["seq"], seq, "{message}");
+        seq += 1;
+        if record["type"] == "awaiting_sign_off" {
+            break;
+        }
+    }
+    say(r#"{"command": {"id": 1, "command": {"type": "run", "who": "bo"}}}"#);
+    let refused = next();
+    assert_eq!(refused["answer"]["id"], 1, "{refused}");
+    assert_eq!(
+        refused["answer"]["refusal"]["refusal"], "driver_present",
+        "{refused}"
+    );
+    say(
+        r#"{"command": {"id": 2, "command": {"type": "sign_off", "step": "development.execution.1",
+            "signature": {"who": "bo", "role": "QA", "note": "dashboards green"}}}}"#
+            .replace('\n', " ")
+            .as_str(),
+    );
+    // Its answer, and the record it caused (in either order).
+    let (mut signed, mut consumed) = (None, None);
+    while signed.is_none() || consumed.is_none() {
+        let message = next();
+        if message["record"]["type"] == "signed_off" {
+            signed = Some(message);
+        } else if message["answer"]["id"] == 2 {
+            consumed = Some(message);
+        }
+    }
+    let (signed, consumed) = (signed.expect("signed"), consumed.expect("answered"));
+    assert!(consumed["answer"].get("refusal").is_none(), "{consumed}");
+    let os_user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .expect("user")
+        .expect("a user name")
+        .name;
+    let record = &signed["record"];
+    assert_eq!(record["signature"]["who"], "bo", "{signed}");
+    assert_eq!(
+        record["signature"]["seat"]["os_user"],
+        os_user.as_str(),
+        "{signed}"
+    );
+    assert_eq!(record["signature"]["seat"]["terminal"], "/dev/pts/99", "{signed}");
+    assert_eq!(record["origin"]["operator"], "bo", "{signed}");
+    tui.wait_text("SESSION COMPLETED");
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+}
+
+/// A socket at the session's path served by another process than the one
+/// holding the session's lock is not trusted.
+#[test]
+fn a_socket_served_by_another_process_is_not_trusted() {
+    let fx = Fixture::new(RUNBOOK);
+    let mut tui = driver_running_the_long_step(&fx);
+    let id = fx.state().header.session_id;
+    std::fs::remove_file(socket(&fx)).expect("remove the driver's socket");
+    let _impostor = std::os::unix::net::UnixListener::bind(socket(&fx)).expect("bind an impostor");
+    let refused = fx.command(&["attach", &id]).output().expect("attach");
+    assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("it is not trusted")
+            && err.contains(&format!("pid {} holds the session's lock", tui.pid())),
+        "{err}"
+    );
+    release(&fx);
+    nix::sys::signal::kill(Pid::from_raw(tui.pid()), Signal::SIGTERM).expect("SIGTERM the driver");
+    assert_eq!(tui.exit_code(), 143);
+}

@@ -4,8 +4,9 @@
 //! [`FromDriver::Welcome`], then sends every record of the session from
 //! the first (the header) in order, then each new one as it is journaled.
 //! The client may send [`ToDriver::Command`]s at any time after its hello;
-//! each is answered by a [`FromDriver::Answer`] with the same `id`. The
-//! driver closes the connection when its session's engine stops.
+//! each is answered by a [`FromDriver::Answer`] with the same `id` (before
+//! or after the records the command caused). The driver closes the
+//! connection when its session's engine stops.
 
 use serde::{Deserialize, Serialize};
 

@@ -818,8 +818,21 @@ impl App {
         self.session.apply(&record);
         match &record.event {
             Event::SignedOff { step, signature } => {
-                if matches!(&self.modal, Some(Modal::SignOff(d)) if d.sent && d.step == *step) {
-                    self.modal = None;
+                // Closed when it was this one, or the step needs no more
+                // (signed at another terminal); else it shows who has signed.
+                let done = self.session.step(step).status().is_done();
+                match &mut self.modal {
+                    Some(Modal::SignOff(d)) if d.step == *step && (d.sent || done) => self.modal = None,
+                    Some(Modal::SignOff(d)) if d.step == *step => {
+                        d.signed = self
+                            .session
+                            .step(step)
+                            .signers()
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect();
+                    }
+                    _ => {}
                 }
                 self.info(format!("{step} signed off by {}", signature.who));
             }
