@@ -451,3 +451,72 @@ fn a_socket_served_by_another_process_is_not_trusted() {
     nix::sys::signal::kill(Pid::from_raw(tui.pid()), Signal::SIGTERM).expect("SIGTERM the driver");
     assert_eq!(tui.exit_code(), 143);
 }
+
+/// A team session's driver keeps its driver lock in the journal database
+/// after its terminal hangs up: a second driver is refused naming it, the
+/// team journal lists it as connected and records the detach, and the
+/// session ends there as in the local file.
+#[test]
+fn a_team_sessions_driver_keeps_its_driver_lock_after_a_hangup() {
+    let db = common::ScratchDb::create("detach_team");
+    let fx = Fixture::new(
+        "# Team detach\n\n## Development\n\n### Execution\n\n\
+         1. Long step\n   ```sh\n   echo started; while [ ! -e release ]; do sleep 0.05; done\n   ```\n",
+    );
+    let mut tui = fx.checklist(&["--operator", "ana", "--journal", &db.url], 120, 40);
+    tui.wait_text("Checklist 0/1");
+    tui.keys("r");
+    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
+        e,
+        Event::StepProcess { .. }
+    ))));
+    let id = fx.state().header.session_id;
+    tui.hang_up();
+    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
+        e,
+        Event::DriverDetached { .. }
+    ))));
+    let in_db = || {
+        db.query(&format!(
+            "SELECT count(*) FROM runsheet.records WHERE session = '{id}' AND line LIKE '%\"type\":\"driver_detached\"%'"
+        ))
+    };
+    assert!(
+        wait_until(DEADLINE, || in_db() == ["1"]),
+        "the detach never reached the journal database"
+    );
+
+    let runbook = fx.runbook();
+    let second = fx
+        .command(&[
+            "run",
+            runbook.to_str().expect("utf-8 path"),
+            "--headless",
+            "--resume",
+            &id,
+            "--journal",
+            &db.url,
+        ])
+        .output()
+        .expect("a second driver");
+    assert_eq!(second.status.code(), Some(5), "{}", text(&second));
+    assert!(
+        text(&second).contains("is being driven by ana"),
+        "{}",
+        text(&second)
+    );
+    let listed = fx
+        .command(&["sessions", "--journal", &db.url])
+        .output()
+        .expect("sessions");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains(&format!("(pid {})", tui.pid())), "{listed}");
+
+    release(&fx);
+    assert_eq!(tui.exit_code(), 0);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    assert!(db.query("SELECT session FROM runsheet.drivers").is_empty());
+}
