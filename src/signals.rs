@@ -135,37 +135,41 @@ impl FirstSignal {
     }
 }
 
-/// The terminal is gone: standard input, output and error that were a
-/// terminal now read and write `/dev/null`, so nothing this process still
-/// says (a last line, a warning) fails on the dead terminal (EIO) or stops
-/// it. Streams redirected to files or pipes are kept.
+/// The terminal is gone: standard output and error that were a terminal
+/// now write to `/dev/null`, so what this process still says (a last line,
+/// a warning) neither fails on the dead terminal (EIO) nor stops it.
+/// Standard input that was a terminal becomes an empty pipe that never
+/// ends: a terminal reader still polling it (crossterm's) finds nothing to
+/// read, instead of spinning on the hung-up terminal's endless end of
+/// file. Streams redirected to files or pipes are kept.
 pub fn abandon_terminal() {
-    use std::os::fd::AsFd;
-    let Ok(null) = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-    else {
+    use std::os::fd::{AsFd, AsRawFd, IntoRawFd};
+    let is_terminal = |fd: std::os::fd::BorrowedFd<'_>| {
+        nix::sys::stat::fstat(fd).is_ok_and(|st| {
+            let null = nix::sys::stat::stat("/dev/null").map(|n| n.st_rdev).ok();
+            st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR && Some(st.st_rdev) != null
+        })
+    };
+    let replace = |fd: i32, with: i32| {
+        // SAFETY: dup2 onto a standard stream's number; both descriptors are open.
+        unsafe {
+            nix::libc::dup2(with, fd);
+        }
+    };
+    if is_terminal(std::io::stdin().as_fd())
+        && let Ok((read, write)) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC)
+    {
+        replace(0, read.as_raw_fd());
+        // Kept open for the process's life: the pipe never reaches its end.
+        let _ = write.into_raw_fd();
+    }
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
         return;
     };
-    let Ok(null_stat) = nix::sys::stat::fstat(&null) else {
-        return;
-    };
-    let streams = [
-        std::io::stdin().as_fd().try_clone_to_owned(),
-        std::io::stdout().as_fd().try_clone_to_owned(),
-        std::io::stderr().as_fd().try_clone_to_owned(),
-    ];
-    for (fd, stream) in streams.into_iter().enumerate() {
-        let Ok(stream) = stream else { continue };
-        let is_terminal = nix::sys::stat::fstat(&stream).is_ok_and(|st| {
-            st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFCHR && st.st_rdev != null_stat.st_rdev
-        });
-        if is_terminal {
-            // SAFETY: dup2 onto a standard stream's number; both descriptors are open.
-            unsafe {
-                nix::libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd as i32);
-            }
+    for (fd, stream) in [(1, std::io::stdout().as_fd()), (2, std::io::stderr().as_fd())] {
+        if is_terminal(stream) {
+            replace(fd, null.as_raw_fd());
         }
     }
 }

@@ -64,6 +64,14 @@ fn a_hangup_leaves_the_step_running_and_the_session_locked() {
         ))),
         "the driver's detach was not journaled"
     );
+    // Without a terminal the driver idles: it does not spin on the input it lost.
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "the detached driver used {used} ticks of CPU in a second"
+    );
     // `sessions` shows the driver detached, running the step.
     let listed = sessions(&fx);
     assert!(
@@ -166,6 +174,19 @@ fn processes_of(session: &str) -> Vec<i32> {
         }
     }
     out
+}
+
+/// CPU time a process has used, in clock ticks (user + system, all threads).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 /// Let the long step end.

@@ -193,8 +193,7 @@ async fn attach(journal: &Path, operator: &str) -> Result<u8, CliError> {
         now: chrono::Utc::now(),
         size,
         notices: vec![format!(
-            "attached to session {id}, driven by pid {pid}: you sign and add notes; \
-             you drive once the driver's terminal is gone; q leaves it running"
+            "attached to pid {pid}: you sign and note; you drive once its terminal is gone; q leaves it running"
         )],
     };
     let mut app = App::new(state, setup);
