@@ -78,17 +78,16 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
 }
 
 /// Serve the session's control socket (see [`control`]): its clients get
-/// the records the front end gets. Without one (a path too long for a
+/// every record the engine journals. Without one (a path too long for a
 /// socket, a read-only directory) the session runs as before, said once.
 fn serve_control(launched: &mut launch::Launched) -> Option<control::server::Server> {
-    let (updates, feed) = control::server::tap(std::mem::replace(
-        &mut launched.updates,
-        tokio::sync::mpsc::channel(1).1,
-    ));
-    launched.updates = updates;
+    let (records, feed) = control::server::Feed::new();
     let session = launched.state.header.session_id.clone();
     match control::server::Server::start(&launched.journal_path, &session, feed, launched.inbox.remote()) {
-        Ok(server) => Some(server),
+        Ok(server) => {
+            launched.engine.feed_records_to(records);
+            Some(server)
+        }
         Err(e) => {
             eprintln!(
                 "runsheet: warning: no control socket for session {session} ({e}): `runsheet attach` cannot reach it"

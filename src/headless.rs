@@ -496,6 +496,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
                 }
                 state.apply(&record);
             }
+            // Nobody reads who else is connected on a log.
+            Some(Update::Presence(_)) => {}
             Some(Update::Replica(status)) => {
                 // Loud on both streams: a log reader and a watching person both see it.
                 let notice = crate::team::replica_notice(&status);

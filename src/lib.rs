@@ -16,6 +16,7 @@ pub mod gates;
 pub mod headless;
 pub mod journal;
 pub mod launch;
+pub mod remote;
 pub mod replay;
 pub mod report;
 pub mod runbook;

@@ -3,6 +3,8 @@
 //! is given, and the local file alone otherwise. What `run` adds to a
 //! session to share it; the storage is `journal::postgres`.
 
+pub mod inbox;
+
 use std::io::Write;
 use std::path::Path;
 

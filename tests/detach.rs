@@ -534,6 +534,14 @@ fn a_team_sessions_driver_keeps_its_driver_lock_after_a_hangup() {
     assert!(listed.contains(&format!("(pid {})", tui.pid())), "{listed}");
 
     release(&fx);
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(e, Event::Seal { .. }))),
+        "the session did not end: {:?}",
+        records(&fx)
+            .iter()
+            .map(|r| format!("{:?}", r.event).chars().take(90).collect::<String>())
+            .collect::<Vec<_>>()
+    );
     assert_eq!(tui.exit_code(), 0);
     assert_eq!(
         db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),

@@ -867,7 +867,7 @@ fn migrations_run_twice_are_a_no_op_and_touch_nothing_outside_their_schema() {
     assert_eq!(outside(), before, "objects outside the runsheet schema changed");
     assert_eq!(
         scratch.query("SELECT count(*) || ' ' || max(version) FROM runsheet.schema_version"),
-        vec![format!("1 {}", schema::VERSION)]
+        vec![format!("{0} {0}", schema::VERSION)]
     );
 }
 

@@ -14,16 +14,14 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use super::socket_path;
 use super::wire::{self, FromDriver, MAX_LINE, ToDriver};
 use crate::engine::inbox::RemoteInbox;
-use crate::engine::runner::UPDATES_QUEUED;
 use crate::journal::event::Record;
 use crate::journal::reader::JournalStream;
 use crate::seat::{self, Origin, Seat};
-use crate::session::{Command, Refusal, Update, rules};
+use crate::session::{Command, Refusal, rules};
 
 /// Records kept for clients that lag behind; one that falls further
 /// behind catches up from the journal file.
@@ -34,40 +32,22 @@ const HELLO_WITHIN: Duration = Duration::from_secs(10);
 /// client caught up from it) is waited for before going on without it.
 const GAP_WITHIN: Duration = Duration::from_secs(5);
 
-/// The session's records as the engine journals them, for every client.
-#[derive(Clone)]
+/// The session's records as the engine journals them, for every client:
+/// the engine holds the sending end ([`Engine::feed_records_to`]), so the
+/// feed ends with the engine.
+///
+/// [`Engine::feed_records_to`]: crate::engine::runner::Engine::feed_records_to
 pub struct Feed {
-    records: broadcast::Sender<Arc<Record>>,
-    /// Cancelled once the engine has sent its last update.
-    ended: CancellationToken,
+    /// Kept only to subscribe clients from.
+    records: broadcast::Receiver<Arc<Record>>,
 }
 
-/// Put the control socket's feed between the engine's updates and the
-/// front end: the front end gets every update as before (with the same
-/// back-pressure), and each record also goes to attached clients.
-pub fn tap(mut updates: mpsc::Receiver<Update>) -> (mpsc::Receiver<Update>, Feed) {
-    let (tx, rx) = mpsc::channel(UPDATES_QUEUED);
-    let feed = Feed {
-        records: broadcast::channel(FEED).0,
-        ended: CancellationToken::new(),
-    };
-    let relay = feed.clone();
-    tokio::spawn(async move {
-        let mut front_end = true;
-        while let Some(update) = updates.recv().await {
-            if let Update::Record(record) = &update
-                && relay.records.receiver_count() > 0
-            {
-                let _ = relay.records.send(Arc::new(record.clone()));
-            }
-            if front_end && tx.send(update).await.is_err() {
-                // The front end left: the clients still follow.
-                front_end = false;
-            }
-        }
-        relay.ended.cancel();
-    });
-    (rx, feed)
+impl Feed {
+    /// A feed, and the end the engine sends every record to.
+    pub fn new() -> (broadcast::Sender<Arc<Record>>, Feed) {
+        let (tx, records) = broadcast::channel(FEED);
+        (tx, Feed { records })
+    }
 }
 
 /// The control socket of a running driver; removed when dropped.
@@ -230,7 +210,7 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
         driving: false,
     });
     // Subscribed before the file is read: nothing journaled from here on is missed.
-    let mut live = context.feed.records.subscribe();
+    let mut live = context.feed.records.resubscribe();
     let welcome = FromDriver::Welcome {
         session: context.session.clone(),
         pid: std::process::id(),
@@ -253,15 +233,12 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
                 Ok(record) => sent.record(&context.journal, &mut write, &record).await?,
                 // Fallen behind: the next record fills the gap from the file.
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return Ok(()),
-            },
-            () = context.feed.ended.cancelled() => {
-                while let Ok(record) = live.try_recv() {
-                    sent.record(&context.journal, &mut write, &record).await?;
+                // The engine has stopped (every record it sent was received).
+                Err(broadcast::error::RecvError::Closed) => {
+                    let reason = "the session's driver has stopped".to_string();
+                    return send(&mut write, &FromDriver::Bye { reason }).await;
                 }
-                let reason = "the session's driver has stopped".to_string();
-                return send(&mut write, &FromDriver::Bye { reason }).await;
-            }
+            },
         }
     }
 }

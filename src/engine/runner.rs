@@ -17,10 +17,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::inbox::{Envelope, Verdict};
@@ -30,7 +31,7 @@ use super::sql::{SqlRequest, SqlSession, run_sql_in};
 use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, Record, Signature, Stream};
 use crate::journal::{JournalError, JournalSink};
 use crate::runbook::model::{DatabaseSource, Gate, Step, StepKind};
 use crate::runbook::plan::DATABASE_URL_VARIABLE;
@@ -140,6 +141,9 @@ pub struct Engine {
     degraded: bool,
     /// Whose command is being carried out: the events it causes record it.
     cause: Option<Box<Origin>>,
+    /// Every record also goes here as it is journaled (the control
+    /// socket's clients); dropped with the engine, which ends their feed.
+    feed: Option<broadcast::Sender<Arc<Record>>>,
 }
 
 enum Wake {
@@ -178,7 +182,13 @@ impl Engine {
             exit: false,
             degraded: false,
             cause: None,
+            feed: None,
         }
+    }
+
+    /// Send every record journaled from now on to `feed` as well.
+    pub fn feed_records_to(&mut self, feed: broadcast::Sender<Arc<Record>>) {
+        self.feed = Some(feed);
     }
 
     pub fn state(&self) -> &SessionState {
@@ -195,6 +205,9 @@ impl Engine {
             .append_from(redacted(&self.setup.redactor, event), self.cause.clone())?;
         let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
+        if let Some(feed) = &self.feed {
+            let _ = feed.send(Arc::new(record.clone()));
+        }
         self.tell(Update::Record(record));
         if let Some(seq) = ended {
             let hash = self.journal.last_hash().to_string();

@@ -20,7 +20,9 @@ use toml::Spanned;
 
 use super::diagnostic::Diagnostic;
 use super::duration::{parse_duration, parse_estimate};
-use super::model::{DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable};
+use super::model::{
+    AttachRight, DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, SourcePos, ValueSource, Variable,
+};
 use super::source::SourceMap;
 
 /// Where the front matter sits in the file.
@@ -133,7 +135,14 @@ pub(crate) fn yaml_title(yaml: &str) -> Option<String> {
 }
 
 /// The top-level keys runsheet reads from TOML front matter.
-const KNOWN_KEYS: [&str; 5] = ["title", "variables", "contacts", "environments", "journal"];
+const KNOWN_KEYS: [&str; 6] = [
+    "title",
+    "variables",
+    "contacts",
+    "environments",
+    "journal",
+    "attach",
+];
 
 /// Lines with their start offsets; `at` is where the next line starts.
 struct LineIter<'a> {
@@ -162,6 +171,8 @@ pub(crate) struct FrontMatter {
     pub environments: Vec<EnvSettings>,
     /// The team journal database's URL (`journal = "postgres://…"`).
     pub journal: Option<String>,
+    /// What attached terminals may do besides signing and notes (`attach = ["pause", "abort"]`).
+    pub attach: Vec<AttachRight>,
 }
 
 /// An environment the runbook knows, from the defaults or the front matter.
@@ -230,6 +241,7 @@ impl Default for FrontMatter {
             variables: BTreeMap::new(),
             contacts: BTreeMap::new(),
             journal: None,
+            attach: Vec::new(),
             environments: vec![
                 EnvSettings::default_named("development", "dev"),
                 EnvSettings::default_named("staging", "stage"),
@@ -251,6 +263,8 @@ struct RawFrontMatter {
     #[serde(default)]
     environments: BTreeMap<Spanned<String>, RawEnvironment>,
     journal: Option<String>,
+    #[serde(default)]
+    attach: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -382,6 +396,20 @@ pub(crate) fn parse(
     fm.title = raw.title;
     fm.contacts = raw.contacts;
     fm.journal = raw.journal.filter(|url| !url.trim().is_empty());
+    for word in raw.attach {
+        match AttachRight::ALL.into_iter().find(|r| r.word() == word.get_ref().trim()) {
+            Some(right) if !fm.attach.contains(&right) => fm.attach.push(right),
+            Some(_) => {}
+            None => diags.push(Diagnostic::error(
+                at(word.span()),
+                format!(
+                    "attach = [..] lists what attached terminals may do besides signing and notes: \"pause\", \"abort\"; not {:?}",
+                    word.get_ref()
+                ),
+            )),
+        }
+    }
+    fm.attach.sort();
     for (name, value) in raw.variables {
         if !is_var_name(name.get_ref()) {
             diags.push(Diagnostic::error(

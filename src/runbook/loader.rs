@@ -966,6 +966,7 @@ impl Assembler<'_> {
             phases,
             references,
             journal: fm.journal.clone(),
+            attach: fm.attach.clone(),
         })
     }
 }

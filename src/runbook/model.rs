@@ -49,6 +49,9 @@ pub struct Runbook {
     /// The front matter's `journal`: the team journal database's URL, used
     /// when neither `--journal` nor `RUNSHEET_JOURNAL_URL` gives one.
     pub journal: Option<String>,
+    /// What attached terminals may do besides signing and adding notes
+    /// (the front matter's `attach = ["pause", "abort"]`).
+    pub attach: Vec<AttachRight>,
 }
 
 /// How a runbook's body maps onto environments.
@@ -130,6 +133,30 @@ pub struct Environment {
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
+}
+
+/// Something the front matter lets an attached terminal (`runsheet attach`)
+/// ask of a team session, besides signing manual steps and adding notes,
+/// which every attached terminal may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachRight {
+    /// Start no new step (the running one goes on).
+    Pause,
+    /// End the session (a running step is stopped first).
+    Abort,
+}
+
+impl AttachRight {
+    pub const ALL: [AttachRight; 2] = [AttachRight::Pause, AttachRight::Abort];
+
+    /// The word the front matter writes it as.
+    pub fn word(self) -> &'static str {
+        match self {
+            AttachRight::Pause => "pause",
+            AttachRight::Abort => "abort",
+        }
+    }
 }
 
 /// Where a session of an environment stops for an operator to confirm going

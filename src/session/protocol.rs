@@ -9,6 +9,7 @@
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
+pub use crate::journal::postgres::presence::{Present, Role};
 use crate::seat::Seat;
 
 /// What an operator asks of a session. Serialized as it crosses the
@@ -102,4 +103,6 @@ pub enum Update {
     /// The team journal database fell behind or caught up again (sent on
     /// each change): while it is degraded no step that changes anything starts.
     Replica(ReplicaStatus),
+    /// Who is connected to the session (team sessions), when that is looked at again.
+    Presence(Vec<Present>),
 }

@@ -22,6 +22,7 @@ use super::theme::Theme;
 use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
+use crate::session::protocol::Present;
 use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
@@ -289,6 +290,9 @@ pub struct App {
     pub seat: Option<crate::seat::Seat>,
     /// The terminal is gone: nothing is drawn, and a driver leaves once its engine stops.
     pub screenless: bool,
+    /// Who is connected to a team session (the driver, attached and
+    /// watching terminals), as last looked at; empty for a session of one.
+    pub present: Vec<Present>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -372,6 +376,7 @@ impl App {
             attached: false,
             seat: None,
             screenless: false,
+            present: Vec::new(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -665,6 +670,10 @@ impl App {
             Msg::Engine(Update::Refused(why)) => {
                 self.refused(why);
                 self.dirty = true;
+            }
+            Msg::Engine(Update::Presence(present)) => {
+                self.dirty |= self.present != present;
+                self.present = present;
             }
             Msg::Engine(Update::Replica(status)) => {
                 let notice = crate::team::replica_notice(&status);

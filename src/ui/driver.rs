@@ -108,21 +108,28 @@ struct Engine {
     task: JoinHandle<Result<(), String>>,
     updates_open: bool,
     done: bool,
+    /// The engine task's end, told once the updates it queued have been.
+    stopped: Option<Result<(), String>>,
 }
 
 impl Source<App> for Engine {
     async fn next(&mut self) -> Option<Msg> {
         loop {
+            if self.stopped.is_some() {
+                return Some(match self.updates.try_recv() {
+                    Ok(update) => Msg::Engine(update),
+                    Err(_) => Msg::EngineStopped(self.stopped.take()?),
+                });
+            }
             tokio::select! {
-                update = self.updates.recv(), if self.updates_open => match update {
+                update = self.updates.recv(), if self.updates_open && self.stopped.is_none() => match update {
                     Some(update) => return Some(Msg::Engine(update)),
                     None => self.updates_open = false,
                 },
-                // Its end is told once every update it sent has been: none is lost.
-                result = &mut self.task, if !self.done && !self.updates_open => {
+                result = &mut self.task, if !self.done => {
                     self.done = true;
-                    let result = result.unwrap_or_else(|e| Err(format!("the engine crashed: {e}")));
-                    return Some(Msg::EngineStopped(result));
+                    // Every update it sent is queued by now: those first, so none is lost.
+                    self.stopped = Some(result.unwrap_or_else(|e| Err(format!("the engine crashed: {e}"))));
                 }
                 else => return None,
             }
@@ -180,6 +187,7 @@ where
         task: engine,
         updates_open: true,
         done: false,
+        stopped: None,
     };
     screen::run(
         terminal,
