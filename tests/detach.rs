@@ -549,3 +549,140 @@ fn a_team_sessions_driver_keeps_its_driver_lock_after_a_hangup() {
     );
     assert!(db.query("SELECT session FROM runsheet.drivers").is_empty());
 }
+
+/// The checklist on a pseudo-terminal whose other end this test really
+/// closes, as a terminal window that is shut: its output is drained by a
+/// thread that uses the master's one descriptor without owning it, so
+/// dropping the master hangs the terminal up.
+struct Window {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    master: Option<Box<dyn portable_pty::MasterPty + Send>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    drain: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Window {
+    fn open(fx: &Fixture, args: &[&str]) -> Window {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_runsheet"));
+        cmd.arg("--state-dir");
+        cmd.arg(fx.state_dir());
+        cmd.args(args);
+        cmd.cwd(fx.dir.path());
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("RUNSHEET_STATE_DIR");
+        let child = pair.slave.spawn_command(cmd).expect("spawn runsheet");
+        drop(pair.slave);
+        let fd = pair.master.as_raw_fd().expect("the master's descriptor");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = std::sync::Arc::clone(&stop);
+        let drain = std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while !stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut poll = libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd; the master outlives this thread (joined before it is dropped).
+                if unsafe { libc::poll(&mut poll, 1, 20) } > 0 {
+                    // SAFETY: reading into a buffer of its own length.
+                    if unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } <= 0 {
+                        return;
+                    }
+                }
+            }
+        });
+        Window {
+            child,
+            master: Some(pair.master),
+            stop,
+            drain: Some(drain),
+        }
+    }
+
+    fn key(&self, key: u8) {
+        let fd = self
+            .master
+            .as_ref()
+            .and_then(|m| m.as_raw_fd())
+            .expect("an open master");
+        // SAFETY: writing one byte from a local.
+        assert_eq!(unsafe { libc::write(fd, (&key as *const u8).cast(), 1) }, 1);
+    }
+
+    /// Close the terminal's other end: the kernel hangs it up.
+    fn close(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(drain) = self.drain.take() {
+            drain.join().expect("the drain thread");
+        }
+        self.master = None;
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// The pseudo-terminal really closed (its master end), not only SIGHUP
+/// sent: the step completes, and the driver left without its terminal
+/// idles instead of spinning on the dead terminal's input.
+#[test]
+fn a_closed_terminal_window_leaves_the_driver_idle_and_the_step_running() {
+    let fx = Fixture::new(RUNBOOK);
+    let runbook = fx.runbook();
+    let mut window = Window::open(
+        &fx,
+        &["run", runbook.to_str().expect("utf-8 path"), "--operator", "ana"],
+    );
+    // `r` until the step runs: a key sent before the checklist is up may be lost.
+    let running = wait_until(DEADLINE, || {
+        window.key(b'r');
+        wait_until(Duration::from_millis(300), || {
+            has(&fx, |e| matches!(e, Event::StepProcess { .. }))
+        })
+    });
+    assert!(running, "the long step never started");
+    window.close();
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::DriverDetached { .. }
+        ))),
+        "the closed terminal was not journaled"
+    );
+    let pid = window.child.process_id().expect("a pid") as i32;
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 30,
+        "the detached driver used {used} ticks of CPU in a second"
+    );
+    release(&fx);
+    assert!(
+        wait_until(DEADLINE, || has(&fx, |e| matches!(
+            e,
+            Event::AwaitingSignOff { .. }
+        ))),
+        "the step did not complete after the terminal closed"
+    );
+    assert!(
+        window.child.try_wait().expect("wait").is_none(),
+        "the driver exited"
+    );
+    nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM the driver");
+    let status = window.child.wait().expect("wait for the driver");
+    assert_eq!(status.exit_code(), 143);
+}
