@@ -67,16 +67,10 @@ pub enum CommandLine {
     Report(crate::report::ReportArgs),
     /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
     Watch(crate::watch::WatchArgs),
-    /// Open the live checklist of a session another runsheet on this machine
-    /// drives, over its control socket: sign and add notes, and drive once
-    /// the driver's terminal is gone; leaving leaves the driver running.
-    Attach {
-        /// A session id (or unique prefix) from `runsheet sessions`.
-        session: String,
-        /// Who is at this terminal (default: `RUNSHEET_OPERATOR`, else the OS user).
-        #[arg(long, value_name = "NAME")]
-        operator: Option<String>,
-    },
+    /// Open a session's live checklist with the right to sign manual steps, add notes and, where the runbook allows,
+    /// pause or abort: a team session's through its journal database, else over the control socket of its
+    /// driver on this machine (which also lets it drive once the driver's terminal is gone).
+    Attach(crate::watch::AttachArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -170,9 +164,11 @@ pub fn main() -> ExitCode {
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
-        CommandLine::Attach { session, operator } => {
-            crate::control::client::main(state_dir, &session, operator)
-        }
+        CommandLine::Attach(args) => match args.journal.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => crate::watch::attach(args),
+            // No journal database: the session's driver on this machine, over its control socket.
+            _ => crate::control::client::main(state_dir, &args.session, &args.operator),
+        },
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     ExitCode::from(result.unwrap_or_else(|e| e.report()))

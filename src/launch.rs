@@ -398,7 +398,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     // The engine runs the real plan; the journal and the front ends hold the redacted copy.
     let mut engine_state = state.clone();
     engine_state.plan = plan;
-    let told = tx.clone();
+    let told = tx.downgrade();
     let engine = Engine::new(journal, engine_state, setup, tx);
     let (inbox, inbox_rx) = Inbox::channel(Origin::here(&operator));
     // Attached terminals' commands reach the same inbox through the journal database.

@@ -4,6 +4,7 @@
 //! session to share it; the storage is `journal::postgres`.
 
 pub mod inbox;
+pub mod remote;
 
 use std::io::Write;
 use std::path::Path;

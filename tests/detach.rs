@@ -351,7 +351,10 @@ fn a_socket_left_by_a_crashed_driver_is_refused() {
     );
     assert!(!listed.contains("detached:"), "{listed}");
 
-    let refused = fx.command(&["attach", &id]).output().expect("attach");
+    let refused = fx
+        .command(&["attach", &id, "--operator", "bo"])
+        .output()
+        .expect("attach");
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
     let err = String::from_utf8_lossy(&refused.stderr);
@@ -460,7 +463,10 @@ fn a_socket_served_by_another_process_is_not_trusted() {
     let id = fx.state().header.session_id;
     std::fs::remove_file(socket(&fx)).expect("remove the driver's socket");
     let _impostor = std::os::unix::net::UnixListener::bind(socket(&fx)).expect("bind an impostor");
-    let refused = fx.command(&["attach", &id]).output().expect("attach");
+    let refused = fx
+        .command(&["attach", &id, "--operator", "bo"])
+        .output()
+        .expect("attach");
     assert_eq!(refused.status.code(), Some(5), "{}", text(&refused));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(

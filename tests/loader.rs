@@ -1232,3 +1232,26 @@ fn an_environment_section_without_phases_is_its_plan() {
     assert_eq!(prod.phases[0].kind, PhaseKind::Unphased);
     assert_eq!(step(&rb, "production.steps.2").title, "Restart");
 }
+
+#[test]
+fn the_front_matter_says_what_attached_terminals_may_ask_besides_signing() {
+    use runsheet::runbook::model::AttachRight;
+    let body = "# T\n\n1. Check\n";
+    assert!(
+        runbook(body).attach.is_empty(),
+        "by default: sign and add notes only"
+    );
+    let rb = runbook(&format!(
+        "+++\nattach = [\"abort\", \"pause\", \"pause\"]\n+++\n{body}"
+    ));
+    assert_eq!(rb.attach, [AttachRight::Pause, AttachRight::Abort]);
+    let wrong = load_text(&format!("+++\nattach = [\"skip\"]\n+++\n{body}"));
+    assert!(
+        wrong
+            .diagnostics
+            .iter()
+            .any(|d| d.pos.line == 2 && d.message.contains("\"pause\", \"abort\"; not \"skip\"")),
+        "{:#?}",
+        wrong.diagnostics
+    );
+}

@@ -159,12 +159,17 @@ impl Connection {
 }
 
 /// `runsheet attach SESSION` of a session of this state directory.
-pub fn main(state_dir: Option<&Path>, session: &str, operator: Option<String>) -> Result<u8, CliError> {
+pub fn main(state_dir: Option<&Path>, session: &str, operator: &str) -> Result<u8, CliError> {
+    let operator = operator.trim();
+    if operator.is_empty() {
+        return Err(CliError::usage(
+            "attach records what you do under your name: give it with --operator NAME",
+        ));
+    }
     let journal = store::find_journal(state_dir, session)?;
-    let operator = operator.unwrap_or_else(crate::launch::default_operator);
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| CliError::usage(format!("cannot start the async runtime: {e}")))?;
-    runtime.block_on(attach(&journal, &operator))
+    runtime.block_on(attach(&journal, operator))
 }
 
 async fn attach(journal: &Path, operator: &str) -> Result<u8, CliError> {

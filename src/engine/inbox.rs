@@ -46,11 +46,6 @@ impl Inbox {
         (Inbox { tx, origin }, rx)
     }
 
-    /// Who this inbox's commands come from.
-    pub fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
     fn envelope(&self, command: Command) -> Envelope {
         Envelope {
             command,

@@ -36,8 +36,9 @@ pub struct Consumer {
     /// What the runbook lets attached terminals do besides signing and notes.
     pub allows: Vec<AttachRight>,
     pub engine: RemoteInbox,
-    /// The driver's front end, told who is connected.
-    pub updates: mpsc::Sender<Update>,
+    /// The driver's front end, told who is connected. Weak: the front end
+    /// sees its updates end when the engine's do, whatever this task does.
+    pub updates: mpsc::WeakSender<Update>,
 }
 
 /// A command the engine has decided on but whose row is not settled yet
@@ -72,7 +73,7 @@ impl Consumer {
         let mut presence = tokio::time::interval(PRESENCE);
         presence.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            if !self.consume_pending(&conn, unsettled).await? {
+            if !self.engine.is_open() || !self.consume_pending(&conn, unsettled).await? {
                 return Ok(());
             }
             tokio::select! {
@@ -87,7 +88,9 @@ impl Consumer {
                 }
                 _ = presence.tick() => {
                     let present = conn.present(&self.session).await?;
-                    let _ = self.updates.try_send(Update::Presence(present));
+                    if let Some(updates) = self.updates.upgrade() {
+                        let _ = updates.try_send(Update::Presence(present));
+                    }
                 }
                 () = tokio::time::sleep(POLL) => {}
             }

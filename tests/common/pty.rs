@@ -16,9 +16,19 @@ use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system}
 /// How long any one screen condition may take to appear.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Counts the terminal bells (BEL) the program rang.
+#[derive(Default)]
+pub struct Bells(usize);
+
+impl vt100::Callbacks for Bells {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.0 += 1;
+    }
+}
+
 /// The screen, and a signal for each chunk of output parsed into it.
 struct Screen {
-    parser: Mutex<vt100::Parser>,
+    parser: Mutex<vt100::Parser<Bells>>,
     changed: Condvar,
 }
 
@@ -56,7 +66,12 @@ impl Tui {
         // The child has its own handle; ours would keep the pty open after it exits.
         drop(pair.slave);
         let screen = Arc::new(Screen {
-            parser: Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)),
+            parser: Mutex::new(vt100::Parser::new_with_callbacks(
+                nz(rows),
+                nz(cols),
+                0,
+                Bells::default(),
+            )),
             changed: Condvar::new(),
         });
         let mut read = pair.master.try_clone_reader().expect("pty reader");
@@ -84,8 +99,13 @@ impl Tui {
         }
     }
 
-    fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
+    fn parser(&self) -> MutexGuard<'_, vt100::Parser<Bells>> {
         self.screen.parser.lock().expect("parser lock")
+    }
+
+    /// How many times the program rang the terminal's bell so far.
+    pub fn bells(&self) -> usize {
+        self.parser().callbacks().0
     }
 
     pub fn screen(&self) -> String {

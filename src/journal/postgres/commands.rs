@@ -155,6 +155,20 @@ impl JournalConnection {
         })
     }
 
+    /// Command `seq` of `session`, if there is one.
+    pub async fn command(&self, session: &str, seq: u64) -> Result<Option<CommandRow>, PgError> {
+        let seq_i = i64::try_from(seq).unwrap_or(i64::MAX);
+        let row = self
+            .client()
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM runsheet.commands WHERE session = $1 AND seq = $2"),
+                &[&session, &seq_i],
+            )
+            .await
+            .map_err(|e| self.error("read a command", &e))?;
+        Ok(row.as_ref().map(row_to_command))
+    }
+
     /// Every command of `session`, in order (for review and tests).
     pub async fn commands(&self, session: &str) -> Result<Vec<CommandRow>, PgError> {
         let rows = self
