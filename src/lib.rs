@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod connect;
+pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod exit;

@@ -54,7 +54,7 @@ const LEAVING_WAIT: Duration = Duration::from_secs(2);
 /// `runsheet watch`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
-    /// The session id (or a unique prefix of one) in the team journal.
+    /// The session id (or a unique prefix of one): in the team journal, or without one in this machine's state directory.
     pub session: String,
     /// The team journal database (`postgres://…`).
     #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
@@ -64,7 +64,7 @@ pub struct WatchArgs {
 /// `runsheet attach`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct AttachArgs {
-    /// The session id (or a unique prefix of one) in the team journal.
+    /// The session id (or a unique prefix of one): in the team journal, or without one in this machine's state directory.
     pub session: String,
     /// Your name: what your sign-offs, notes and requests are recorded as.
     #[arg(long, value_name = "NAME")]
@@ -355,7 +355,7 @@ impl Screen for Watch {
     fn update(&mut self, msg: WatchMsg) -> Vec<Effect> {
         match msg {
             WatchMsg::Common(Common::Key(ev)) => self.key(ev),
-            WatchMsg::Common(Common::Terminate(_)) => {
+            WatchMsg::Common(Common::Terminate(_) | Common::TerminalLost(_)) => {
                 self.leaving = true;
                 Vec::new()
             }

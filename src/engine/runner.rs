@@ -17,10 +17,11 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
 use super::inbox::{Envelope, Verdict};
@@ -30,7 +31,7 @@ use super::sql::{SqlRequest, SqlSession, run_sql_in};
 use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, Record, Signature, Stream};
 use crate::journal::postgres::JournalDb;
 use crate::journal::{JournalError, JournalSink};
 use crate::notify::{NOTIFY_FAILED, Notifier};
@@ -148,6 +149,9 @@ pub struct Engine {
     notifier: Option<Notifier>,
     /// Whose command is being carried out: the events it causes record it.
     cause: Option<Box<Origin>>,
+    /// Every record also goes here as it is journaled (the control
+    /// socket's clients); dropped with the engine, which ends their feed.
+    feed: Option<broadcast::Sender<Arc<Record>>>,
 }
 
 enum Wake {
@@ -187,7 +191,13 @@ impl Engine {
             degraded: false,
             notifier: None,
             cause: None,
+            feed: None,
         }
+    }
+
+    /// Send every record journaled from now on to `feed` as well.
+    pub fn feed_records_to(&mut self, feed: broadcast::Sender<Arc<Record>>) {
+        self.feed = Some(feed);
     }
 
     pub fn state(&self) -> &SessionState {
@@ -210,6 +220,9 @@ impl Engine {
         self.state.apply(&record);
         if let Some(notifier) = &mut self.notifier {
             notifier.observe(&self.state, &record, &self.setup.redactor);
+        }
+        if let Some(feed) = &self.feed {
+            let _ = feed.send(Arc::new(record.clone()));
         }
         self.tell(Update::Record(record));
         if let Some(seq) = ended {

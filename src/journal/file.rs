@@ -130,6 +130,20 @@ impl SessionLock {
     }
 }
 
+/// The process that holds the write lock of the journal at `journal` (a
+/// live driver), if any: what `runsheet sessions` and `runsheet attach` ask
+/// before they trust a session to be running. Never call it in the process
+/// that may hold the lock: closing the descriptor it opens would drop it.
+pub fn lock_holder(journal: &Path) -> Option<i32> {
+    let file = File::open(journal.with_extension("lock")).ok()?;
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are valid.
+    let mut range: libc::flock = unsafe { std::mem::zeroed() };
+    range.l_type = libc::F_WRLCK as libc::c_short;
+    range.l_whence = libc::SEEK_SET as libc::c_short;
+    fcntl(&file, FcntlArg::F_GETLK(&mut range)).ok()?;
+    (range.l_type != libc::F_UNLCK as libc::c_short).then_some(range.l_pid)
+}
+
 impl Drop for SessionLock {
     fn drop(&mut self) {
         let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -96,7 +96,8 @@ pub enum JournalError {
     #[error("journal {} already exists; session ids must be unique, start the session again", path.display())]
     Exists { path: PathBuf },
     #[error(
-        "journal {} is open in another runsheet process; close that one first",
+        "journal {} is open in another runsheet process (its driver, with or without a terminal: \
+         `runsheet sessions` says which); reach it with `runsheet attach SESSION`, or close that one first",
         path.display()
     )]
     Locked { path: PathBuf },

@@ -287,6 +287,11 @@ pub struct App {
     /// Where this checklist sits: its sign-offs carry it, and it is offered
     /// no sign-off of a step it has signed ([`rules::seat_refusal`]).
     pub seat: Seat,
+    /// This checklist is attached to another process's driver over its
+    /// control socket: leaving it leaves that driver running.
+    pub attached: bool,
+    /// The terminal is gone: nothing is drawn, and a driver leaves once its engine stops.
+    pub screenless: bool,
     /// Who is connected to a team session (the driver, attached and
     /// watching terminals), as last looked at; empty for a session of one.
     pub present: Vec<Present>,
@@ -375,6 +380,8 @@ impl App {
 
             journal_away: None,
             seat: Seat::here(),
+            attached: false,
+            screenless: false,
             present: Vec::new(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
@@ -713,6 +720,10 @@ impl App {
                         EngineState::Failed(why)
                     }
                 };
+                if self.screenless && !self.quitting {
+                    // Nobody reads this screen: leave with the engine.
+                    self.quit(&mut fx);
+                }
                 if matches!(self.engine, EngineState::Failed(_)) && !self.quitting {
                     // A crashed engine is fatal: nothing the operator does can be recorded.
                     self.info("the engine crashed: leaving the session resumable");
@@ -728,6 +739,22 @@ impl App {
                 self.info(format!("{why}: leaving the session resumable"));
                 self.quit(&mut fx);
                 self.dirty = true;
+            }
+            Msg::TerminalLost(why) => {
+                self.screenless = true;
+                if self.attached || self.engine != EngineState::Running {
+                    self.quit(&mut fx);
+                } else {
+                    // The session goes on: the running step runs, manual steps wait.
+                    self.send(
+                        &mut fx,
+                        Command::DriverGone {
+                            who: self.operator.clone(),
+                            reason: why.to_string(),
+                            seat: Some(self.seat.clone()),
+                        },
+                    );
+                }
             }
         }
         fx.extend(self.sync());
@@ -824,8 +851,21 @@ impl App {
         self.session.apply(&record);
         match &record.event {
             Event::SignedOff { step, signature } => {
-                if matches!(&self.modal, Some(Modal::SignOff(d)) if d.sent && d.step == *step) {
-                    self.modal = None;
+                // Closed when it was this one, or the step needs no more
+                // (signed at another terminal); else it shows who has signed.
+                let done = self.session.step(step).status().is_done();
+                match &mut self.modal {
+                    Some(Modal::SignOff(d)) if d.step == *step && (d.sent || done) => self.modal = None,
+                    Some(Modal::SignOff(d)) if d.step == *step => {
+                        d.signed = self
+                            .session
+                            .step(step)
+                            .signers()
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect();
+                    }
+                    _ => {}
                 }
                 self.info(format!("{step} signed off by {}", signature.who));
             }
@@ -936,14 +976,19 @@ impl App {
         }
     }
 
-    /// Leave: detach the session unless it has ended, and tell the driver.
+    /// Leave: detach the session unless it has ended (or this checklist is
+    /// attached to another driver, which goes on), and tell the driver.
     fn quit(&mut self, fx: &mut Vec<Effect>) {
         if self.quitting {
             return;
         }
         self.quitting = true;
         self.modal = None;
-        if self.engine == EngineState::Running && self.session.outcome.is_none() && !self.session.detached {
+        if !self.attached
+            && self.engine == EngineState::Running
+            && self.session.outcome.is_none()
+            && !self.session.detached
+        {
             fx.push(Effect::Send(Command::Detach {
                 who: self.operator.clone(),
             }));
@@ -977,7 +1022,8 @@ impl App {
         match action {
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::Quit => {
-                if self.is_running() && self.engine == EngineState::Running {
+                // An attached checklist's quit stops nothing: no question to ask.
+                if self.is_running() && self.engine == EngineState::Running && !self.attached {
                     self.modal = Some(Modal::Question(Question::Quit));
                 } else {
                     self.quit(fx);

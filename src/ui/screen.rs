@@ -26,7 +26,7 @@ use tokio::time::{Instant, sleep_until};
 use super::log::{LogChunk, LogQuery};
 use super::read_back::ReadBack;
 use super::terminal::{FrameSync, TerminalGuard};
-use crate::signals::Signals;
+use crate::signals::{self, Caught, Signals};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
@@ -52,9 +52,12 @@ pub enum Common {
     },
     /// Older log output read back from the journal.
     LogRead(LogChunk),
-    /// A termination signal or a lost terminal: leave at once. Says what
-    /// happened ("SIGTERM received").
+    /// SIGTERM or SIGINT: leave at once. Says what happened ("SIGTERM received").
     Terminate(&'static str),
+    /// The terminal went away (SIGHUP, input closed, a frame failed to be
+    /// written): the loop draws and reads no more, and the screen decides
+    /// whether it goes on without one. Says what happened.
+    TerminalLost(&'static str),
 }
 
 /// Whether a screen is leaving.
@@ -177,7 +180,7 @@ pub async fn run<B, E, S, Src>(
     terminal: &mut Terminal<B>,
     screen: &mut S,
     first: Vec<S::Effect>,
-    mut events: E,
+    events: E,
     source: &mut Src,
     mut signals: Signals,
     journal: &Path,
@@ -197,9 +200,9 @@ where
         _screen: std::marker::PhantomData,
     };
     hands.perform(screen, first);
-    let mut failure: Option<String> = None;
+    // Dropped once the terminal is gone: nothing more is read from it.
+    let mut events = Some(events);
     let mut screen_ok = true;
-    let mut input_open = true;
     let mut source_open = true;
     let mut last_draw: Option<Instant> = None;
     let mut last_tick = Instant::now();
@@ -226,9 +229,10 @@ where
         ticking = period.is_some();
         let tick_at = period.map(|p| last_tick + p);
         let mut input = false;
+        let mut lost = None;
         let msg: S::Msg = tokio::select! {
             biased;
-            event = events.next(), if input_open => match event {
+            event = next_event(&mut events), if events.is_some() => match event {
                 Some(Ok(event)) => match common(event) {
                     Some(msg) => {
                         input = matches!(msg, Common::Key(_) | Common::Mouse(_));
@@ -237,17 +241,21 @@ where
                     None => continue,
                 },
                 Some(Err(_)) | None => {
-                    input_open = false;
-                    Common::Terminate("the terminal closed").into()
+                    lost = Some("the terminal closed");
+                    Common::TerminalLost("the terminal closed").into()
                 }
             },
-            which = signals.recv() => Common::Terminate(which.received()).into(),
+            which = signals.recv() => match which {
+                Caught::Hangup => {
+                    lost = Some(which.received());
+                    Common::TerminalLost(which.received()).into()
+                }
+                Caught::Interrupt | Caught::Terminate => Common::Terminate(which.received()).into(),
+            },
             () = sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {
-                if let Err(e) = draw(terminal, screen) {
-                    // Without a screen, leave (resumably) and stop.
-                    screen_ok = false;
-                    failure.get_or_insert(format!("the terminal failed: {e}"));
-                    hands.handle(screen, Common::Terminate("the terminal failed").into());
+                if draw(terminal, screen).is_err() && screen_ok {
+                    abandon(&mut events, &mut screen_ok);
+                    hands.handle(screen, Common::TerminalLost("the terminal failed").into());
                 }
                 last_draw = Some(Instant::now());
                 continue;
@@ -268,6 +276,9 @@ where
             }
             () = sleep_until(quit_by.unwrap_or_else(Instant::now)), if quit_by.is_some() => continue,
         };
+        if lost.is_some() {
+            abandon(&mut events, &mut screen_ok);
+        }
         if input {
             // A key acts on the state as it is now: what the source has queued
             // (the journal has it) is folded first, within a small budget.
@@ -280,8 +291,31 @@ where
     if screen_ok && screen.dirty() {
         let _ = draw(terminal, screen);
     }
-    match failure.or_else(|| screen.failure()) {
+    match screen.failure() {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The next terminal event (`None`: the input is gone).
+async fn next_event<E>(events: &mut Option<E>) -> Option<io::Result<TermEvent>>
+where
+    E: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    match events {
+        Some(events) => events.next().await,
+        None => None,
+    }
+}
+
+/// Let the terminal go: no more input read or frames drawn, its modes
+/// undone (in case it is still there: a `kill -HUP`), and the standard
+/// streams that were the terminal pointed at `/dev/null`.
+fn abandon<E>(events: &mut Option<E>, screen_ok: &mut bool) {
+    if *screen_ok || events.is_some() {
+        *events = None;
+        *screen_ok = false;
+        super::terminal::restore();
+        signals::abandon_terminal();
     }
 }

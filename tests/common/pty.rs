@@ -166,6 +166,26 @@ impl Tui {
             .expect("resize the pty");
     }
 
+    /// Hang the terminal up as the kernel does when its other end goes
+    /// (a closed window, a dropped SSH connection): SIGHUP to the
+    /// terminal's foreground process group. Keys sent after it go nowhere.
+    pub fn hang_up(&self) {
+        let group = self
+            .master
+            .process_group_leader()
+            .expect("the pseudo-terminal has a foreground process group");
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(group),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .expect("SIGHUP the foreground process group");
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait for runsheet").is_none()
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.process_id().expect("a child pid") as i32
     }
