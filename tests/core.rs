@@ -753,6 +753,18 @@ fn a_seat_is_os_user_host_and_terminal() {
         refused(&piped, &sign_off_from("b", "bob", &pipe)),
         Refusal::SeatAlreadySigned { seat, .. } if seat == "ops@h (no terminal)"
     ));
+    // A process without a terminal could be any terminal of its OS user and
+    // host: it is the seat of one that signed, and one that signed without
+    // a terminal is every terminal's.
+    assert!(matches!(
+        refused(&s, &sign_off_from("b", "bob", &pipe)),
+        Refusal::SeatAlreadySigned { .. }
+    ));
+    assert!(matches!(
+        refused(&piped, &sign_off_from("b", "bob", &seat("/dev/pts/2"))),
+        Refusal::SeatAlreadySigned { .. }
+    ));
+    assert!(rules::same_seat(&pipe, &desk()) && !rules::same_seat(&seat("/dev/pts/2"), &desk()));
 }
 
 #[test]

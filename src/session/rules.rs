@@ -333,22 +333,34 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
 }
 
 /// Why `seat` may not sign `step` once more: an earlier sign-off of the
-/// step came from it. `signoffs = N` means N seats (OS user, host and
-/// terminal), so whoever sits there, whatever name they type, signs a step
-/// once. A sign-off recorded without a seat (journals written before seats
-/// were) matches no seat: it counts by its name, as when it was given.
+/// step came from it ([`same_seat`]). `signoffs = N` means N seats (OS
+/// user, host and terminal), so whoever sits there, whatever name they
+/// type, signs a step once. A sign-off recorded without a seat (journals
+/// written before seats were) matches no seat: it counts by its name, as
+/// when it was given.
 pub fn seat_refusal(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
     let earlier = state
         .step(step)
         .signoffs()
         .iter()
-        .find(|s| s.signature.seat.as_ref() == Some(seat))?;
+        .find(|s| s.signature.seat.as_ref().is_some_and(|at| same_seat(at, seat)))?;
     Some(Refusal::SeatAlreadySigned {
         step: step.to_string(),
         signer: earlier.signature.who.clone(),
         seat: seat.short(),
         session: state.header.session_id.clone(),
     })
+}
+
+/// Whether two seats are one: the same OS user on the same host at the same
+/// terminal, or either without a terminal. A process without one (a pipe,
+/// `setsid`, `ssh host cmd`) could be any terminal of its OS user on its
+/// host, so it counts as each of them: one person does not get a second
+/// seat by leaving their terminal.
+pub fn same_seat(a: &Seat, b: &Seat) -> bool {
+    a.os_user == b.os_user
+        && a.host == b.host
+        && (a.terminal == b.terminal || a.terminal.is_none() || b.terminal.is_none())
 }
 
 /// The step run last before `step` (the nearest earlier step of its list,
