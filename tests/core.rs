@@ -1977,6 +1977,31 @@ fn signers_are_people_not_strings() {
         " seed  0d294188 maintainers "
     ));
     assert!(!runsheet::session::rules::same_person("alice", "alicia"));
+    // Characters that show nothing (zero-width space and joiners, soft
+    // hyphen, word joiner, byte-order mark, variation selectors, bidi marks,
+    // tags) do not make another person either.
+    for invisible in [
+        "alice\u{200B}",
+        "al\u{00AD}ice",
+        "\u{FEFF}alice",
+        "ali\u{200D}ce",
+        "alice\u{2060}",
+        "alice\u{FE0F}",
+        "\u{200E}alice\u{202C}",
+        "alice\u{E0041}",
+        "a\u{034F}lice",
+    ] {
+        let refusal = refused(&s, &sign_off("b", invisible));
+        assert!(
+            matches!(refusal, Refusal::AlreadySigned { .. }),
+            "{invisible:?} is alice: {refusal:?}"
+        );
+    }
+    // A name of nothing but invisible characters is no name.
+    assert_eq!(
+        refused(&s, &sign_off("b", "\u{200B}\u{2060}")),
+        Refusal::MissingName
+    );
 }
 
 // ---------------------------------------------------------------------------

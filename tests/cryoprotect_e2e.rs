@@ -385,7 +385,10 @@ fn development_then_staging_then_production_remediate_their_databases() {
     // Every manual step carries both names from two seats; the environment
     // was confirmed before the first change; each phase ran and was
     // verified in order.
-    let bobs = bobs_terminal.path.display().to_string();
+    let (alices, bobs) = (
+        alices_terminal.path.display().to_string(),
+        bobs_terminal.path.display().to_string(),
+    );
     for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
         let signoffs = state.step(&step.id).signoffs();
         let mut by: Vec<(&str, Option<&str>)> = signoffs
@@ -396,7 +399,12 @@ fn development_then_staging_then_production_remediate_their_databases() {
             })
             .collect();
         by.sort();
-        assert_eq!(by, [("alice", None), ("bob", Some(bobs.as_str()))], "{}", step.id);
+        assert_eq!(
+            by,
+            [("alice", Some(alices.as_str())), ("bob", Some(bobs.as_str()))],
+            "{}",
+            step.id
+        );
     }
     assert_eq!(state.confirmed_by.as_deref(), Some("alice"));
     let read = read_journal(&PathBuf::from(

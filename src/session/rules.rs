@@ -447,16 +447,45 @@ pub fn names_environment(typed: &str, environment: &str) -> bool {
 }
 
 /// The person a typed name stands for: Unicode-normalised (NFKC), case-folded,
-/// trimmed and with inner runs of spaces made one, so that "Seed Maintainers"
-/// and " seed  maintainers " are one signer, not two.
+/// trimmed, with inner runs of spaces made one and characters that show
+/// nothing dropped ([`invisible`]), so that "Seed Maintainers",
+/// " seed  maintainers " and "seed\u{200B} maintainers" are one signer, not
+/// two or three.
 pub fn person(name: &str) -> String {
     let folded: String = name.nfkc().collect::<String>().to_lowercase();
     folded
         .nfkc()
+        .filter(|c| !invisible(*c))
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Unicode's default-ignorable code points: zero-width spaces and joiners,
+/// the soft hyphen, bidi controls, variation selectors, tags. They render as
+/// nothing, so a name that differs by one looks the same in the record.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{34F}'
+            | '\u{61C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Whether two typed names are the same person ([`person`]): the one rule
@@ -468,7 +497,7 @@ pub fn same_person(a: &str, b: &str) -> bool {
 /// A signature with its name trimmed, or the refusal of a nameless one.
 fn signed(signature: &Signature) -> Result<Signature, Refusal> {
     let who = signature.who.trim();
-    if who.is_empty() {
+    if person(who).is_empty() {
         return Err(Refusal::MissingName);
     }
     Ok(Signature {
