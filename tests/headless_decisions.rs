@@ -210,14 +210,16 @@ fn one_terminal_is_one_seat_whatever_stdin_is() {
 }
 
 /// Separation of duties through the binary: whoever ran the change does not
-/// sign the look after it, even pre-approved; another operator resuming does.
+/// sign the look after it, even pre-approved, nor does anyone at their seat
+/// under another name; another operator resuming at another terminal does.
 #[test]
 fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
     let fx = Fixture::new(&format!(
         "+++\n[environments.development]\nseparation_of_duties = true\n+++\n{}",
         &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
     ));
-    let out = fx.run(&["--approve", "all", "--operator", "alice"]);
+    let alices = common::pty::OtherTerminal::open();
+    let out = fx.run_at(&["--approve", "all", "--operator", "alice"], &alices);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let state = fx.state();
     let id = state.header.session_id.clone();
@@ -230,7 +232,23 @@ fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
         text(&out)
     );
     assert!(state.step("development.execution.2").signers().is_empty());
-    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    let as_bob = ["--resume", &id, "--approve", "all", "--operator", "bob"];
+    let out = fx.run_at(&as_bob, &alices);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "development.execution.1, the step before development.execution.2, was run from this seat ({}) by alice",
+            runsheet::seat::Seat {
+                terminal: Some(alices.path.display().to_string()),
+                ..runsheet::seat::Seat::here()
+            }
+            .short()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(fx.state().step("development.execution.2").signers().is_empty());
+    let out = fx.run_at(&as_bob, &common::pty::OtherTerminal::open());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(fx.state().step("development.execution.2").signers(), ["bob"]);
 }

@@ -1146,6 +1146,7 @@ mod tests {
             mode: Mode::Live,
             operator: "ann".into(),
             host: "h".into(),
+            seat: None,
             runsheet_version: "0".into(),
             targets: Vec::new(),
             only: None,

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::fold::{Next, SessionState};
+use super::fold::{Attempt, Next, SessionState};
 use super::protocol::Command;
 use crate::journal::event::{Event, Header, Mode, SessionOutcome, Signature};
 use crate::runbook::model::{Step, StepKind};
@@ -78,6 +78,18 @@ pub enum Refusal {
         who: String,
         step: String,
         ran: String,
+        session: String,
+    },
+    #[error(
+        "{ran}, the step before {step}, was run from this seat ({seat}) by {operator}: separation of duties \
+         needs another person at another seat to sign it (`runsheet attach {session} --operator NAME`, or a \
+         resume from their seat)"
+    )]
+    SeatRanPreviousStep {
+        step: String,
+        ran: String,
+        operator: String,
+        seat: String,
         session: String,
     },
     #[error("an empty note was not recorded")]
@@ -296,8 +308,8 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
 
 /// Whether `signature` may be one more sign-off of the manual step `step`:
 /// a person who has not signed it ([`same_person`]), from a seat that has
-/// not ([`seat_refusal`]), and, under separation of duties, not the one who
-/// ran the step before it ([`ran_before`]).
+/// not ([`seat_refusal`]), and, under separation of duties, neither the one
+/// who ran the step before it ([`ran_before`]) nor anyone at their seat.
 fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<(), Refusal> {
     if state
         .step(step)
@@ -318,14 +330,28 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
     {
         return Err(refusal);
     }
-    if state.plan.separation_of_duties
-        && let Some((ran, who)) = ran_before(state, step)
-        && same_person(who, &signature.who)
-    {
+    let Some((ran, attempt)) = ran_before(state, step).filter(|_| state.plan.separation_of_duties) else {
+        return Ok(());
+    };
+    if same_person(&attempt.operator, &signature.who) {
         return Err(Refusal::SignerRanPreviousStep {
             who: signature.who.clone(),
             step: step.to_string(),
             ran: ran.id.clone(),
+            session: state.header.session_id.clone(),
+        });
+    }
+    if let Some((ran_at, _)) = attempt
+        .seat
+        .as_ref()
+        .zip(signature.seat.as_ref())
+        .filter(|(ran_at, signs_at)| same_seat(ran_at, signs_at))
+    {
+        return Err(Refusal::SeatRanPreviousStep {
+            step: step.to_string(),
+            ran: ran.id.clone(),
+            operator: attempt.operator.clone(),
+            seat: ran_at.short(),
             session: state.header.session_id.clone(),
         });
     }
@@ -364,16 +390,17 @@ pub fn same_seat(a: &Seat, b: &Seat) -> bool {
 }
 
 /// The step run last before `step` (the nearest earlier step of its list,
-/// forward plan or rollback, with an attempt) and the operator who ran it:
-/// under separation of duties that person does not sign `step`. Manual and
-/// skipped steps in between ran nothing and are passed over.
-pub fn ran_before<'a>(state: &'a SessionState, step: &str) -> Option<(&'a Step, &'a str)> {
-    let before = |steps: Vec<&'a Step>| -> Option<(&'a Step, &'a str)> {
+/// forward plan or rollback, with an attempt) and its last attempt, which
+/// says who ran it and from which seat: under separation of duties neither
+/// that person nor anyone at that seat signs `step`. Manual and skipped
+/// steps in between ran nothing and are passed over.
+pub fn ran_before<'a>(state: &'a SessionState, step: &str) -> Option<(&'a Step, &'a Attempt)> {
+    let before = |steps: Vec<&'a Step>| -> Option<(&'a Step, &'a Attempt)> {
         let at = steps.iter().position(|s| s.id == step)?;
         steps[..at]
             .iter()
             .rev()
-            .find_map(|s| Some((*s, state.step(&s.id).attempts().last()?.operator.as_str())))
+            .find_map(|s| Some((*s, state.step(&s.id).attempts().last()?)))
     };
     before(state.plan.steps().collect()).or_else(|| before(state.plan.rollback.iter().collect()))
 }
