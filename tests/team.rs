@@ -497,3 +497,54 @@ fn verify_checks_a_session_in_the_team_journal_like_a_file() {
         text(&unknown)
     );
 }
+
+/// The promotion gates judge a team journal's session by its records, not
+/// by the `runsheet.sessions` row beside them, which is no part of the hash
+/// chain: a dry run whose row was changed to `live`, or a failed run whose
+/// row was changed to `completed`, proves nothing.
+#[test]
+fn a_gate_is_not_fooled_by_a_changed_session_row() {
+    let db = ScratchDb::create("team_row_tamper");
+    let gated = common::runsheet::gated_runbook("").replace(
+        "echo \"changing $RUNSHEET_ENV\"",
+        "test -e ok || exit 3\n   echo \"changing $RUNSHEET_ENV\"",
+    );
+    let fx = Fixture::new(&gated);
+    let production = |fx: &Fixture| {
+        std::fs::remove_dir_all(fx.state_dir()).ok();
+        fx.run(&["--env", "production", "--journal", &db.url])
+    };
+    std::fs::write(fx.dir.path().join("ok"), "").unwrap();
+    let dry = fx.run(&["--env", "staging", "--dry-run", "--journal", &db.url]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry));
+    let id = session_id(&fx);
+    db.execute(&format!(
+        "UPDATE runsheet.sessions SET mode = 'live' WHERE id = '{id}'"
+    ));
+    let out = production(&fx);
+    assert_eq!(out.status.code(), Some(1), "a dry run counted: {}", text(&out));
+    assert!(
+        text(&out).contains("a dry run never counts as evidence"),
+        "{}",
+        text(&out)
+    );
+
+    db.execute(&format!("DELETE FROM runsheet.records WHERE session = '{id}'"));
+    db.execute(&format!("DELETE FROM runsheet.sessions WHERE id = '{id}'"));
+    std::fs::remove_file(fx.dir.path().join("ok")).unwrap();
+    let failed = fx.run(&["--env", "staging", "--journal", &db.url]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let id = session_id(&fx);
+    let status = db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'"));
+    assert_ne!(status, ["completed"]);
+    db.execute(&format!(
+        "UPDATE runsheet.sessions SET status = 'completed' WHERE id = '{id}'"
+    ));
+    let out = production(&fx);
+    assert_eq!(out.status.code(), Some(1), "a failed run counted: {}", text(&out));
+    assert!(
+        text(&out).contains("its session row in the team journal says completed, but its records say"),
+        "{}",
+        text(&out)
+    );
+}
