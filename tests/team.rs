@@ -498,18 +498,23 @@ fn verify_checks_a_session_in_the_team_journal_like_a_file() {
     );
 }
 
+/// A runbook whose production requires staging, and whose steps fail
+/// (exit 3) until the file `ok` exists.
+fn gated_on_ok() -> String {
+    common::runsheet::gated_runbook("").replace(
+        "echo \"changing $RUNSHEET_ENV\"",
+        "test -e ok || exit 3\n   echo \"changing $RUNSHEET_ENV\"",
+    )
+}
+
 /// The promotion gates judge a team journal's session by its records, not
 /// by the `runsheet.sessions` row beside them, which is no part of the hash
-/// chain: a dry run whose row was changed to `live`, or a failed run whose
+/// chain: a dry run whose row was changed to `live`, or a stopped run whose
 /// row was changed to `completed`, proves nothing.
 #[test]
 fn a_gate_is_not_fooled_by_a_changed_session_row() {
     let db = ScratchDb::create("team_row_tamper");
-    let gated = common::runsheet::gated_runbook("").replace(
-        "echo \"changing $RUNSHEET_ENV\"",
-        "test -e ok || exit 3\n   echo \"changing $RUNSHEET_ENV\"",
-    );
-    let fx = Fixture::new(&gated);
+    let fx = Fixture::new(&gated_on_ok());
     let production = |fx: &Fixture| {
         std::fs::remove_dir_all(fx.state_dir()).ok();
         fx.run(&["--env", "production", "--journal", &db.url])
@@ -547,4 +552,50 @@ fn a_gate_is_not_fooled_by_a_changed_session_row() {
         "{}",
         text(&out)
     );
+}
+
+/// A session in the team journal and in this machine's state directory is
+/// judged by the team journal's copy when the two disagree: a local copy
+/// rewritten to say a failed run completed (its chain recomputed, its anchor
+/// gone) does not pass production's gate.
+#[test]
+fn a_rewritten_local_copy_of_a_team_session_is_not_evidence() {
+    let db = ScratchDb::create("team_local_forged");
+    let fx = Fixture::new(&gated_on_ok());
+    let failed = fx.run(&["--env", "staging", "--journal", &db.url]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+    let journal = fx.journal();
+    let records = read_journal(&journal).expect("journal").records;
+    let (mut chain, mut line, mut forged) = (common::journals::Chain::default(), Vec::new(), Vec::new());
+    let kept = records.into_iter().map(|r| r.event).filter(|e| {
+        !matches!(
+            e,
+            Event::Detached { .. } | Event::SessionEnded { .. } | Event::Seal { .. }
+        )
+    });
+    for event in kept.chain([Event::SessionEnded {
+        outcome: runsheet::journal::event::SessionOutcome::Completed,
+        reason: None,
+    }]) {
+        chain.encode(event, &mut line);
+        forged.extend_from_slice(&line);
+    }
+    std::fs::write(&journal, forged).unwrap();
+    std::fs::remove_file(runsheet::journal::anchor::anchor_path(&journal)).ok();
+    assert_eq!(read_journal(&journal).unwrap().integrity, Integrity::Verified);
+    std::fs::write(fx.dir.path().join("ok"), "").unwrap();
+    let out = fx.run(&["--env", "production", "--journal", &db.url]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the forged copy counted: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("gate.requires.staging FAIL") && text(&out).contains("(it was left unfinished)"),
+        "{}",
+        text(&out)
+    );
+    // Without the team journal the forged file is all there is, and counts:
+    // what a state directory holds is its writer's word (docs/journal.md).
 }
