@@ -599,3 +599,32 @@ fn a_rewritten_local_copy_of_a_team_session_is_not_evidence() {
     // Without the team journal the forged file is all there is, and counts:
     // what a state directory holds is its writer's word (docs/journal.md).
 }
+
+/// A record line that is not JSON (a disk, a bad restore, a hand) is a
+/// broken chain that `verify` names, not an error that stops every command
+/// reading the team journal: `sessions` still lists, and `verify` finds it.
+#[test]
+fn a_line_that_is_not_json_is_a_broken_chain_not_a_dead_team_journal() {
+    let db = ScratchDb::create("team_not_json");
+    let fx = Fixture::new(&runbook("", &[("one", "One", "echo one")]));
+    let out = fx.run(&["--journal", &db.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let id = session_id(&fx);
+    db.execute(&format!(
+        "UPDATE runsheet.records SET line = 'not json' WHERE session = '{id}' \
+         AND seq = (SELECT next_seq - 1 FROM runsheet.sessions WHERE id = '{id}')"
+    ));
+    let listed = fx.command(&["sessions", "--journal", &db.url]).output().unwrap();
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "{}",
+        text(&listed)
+    );
+    let verify = fx
+        .command(&["verify", &id, "--journal", &db.url])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(3), "{}", text(&verify));
+    assert!(text(&verify).contains("integrity broken"), "{}", text(&verify));
+}

@@ -216,13 +216,16 @@ impl JournalConnection {
             .client()
             .query(
                 // The times come from the lines themselves (nanoseconds;
-                // the columns keep microseconds) when they are there.
+                // the columns keep microseconds) when they are there: the
+                // `ts` every line starts with, matched rather than cast to
+                // JSON, which would fail the whole list on one line that is
+                // not JSON.
                 "SELECT id, runbook_path, runbook_sha256, environment, mode, operator, host, \
                         started_at, last_at, status, next_seq, \
-                        (SELECT r.line::json->>'ts' FROM runsheet.records AS r \
-                          WHERE r.session = s.id AND r.seq = 0), \
-                        (SELECT r.line::json->>'ts' FROM runsheet.records AS r \
-                          WHERE r.session = s.id AND r.seq = s.next_seq - 1) \
+                        (SELECT substring(r.line FROM '^\\{\"seq\":[0-9]+,\"ts\":\"([^\"]+)\"') \
+                           FROM runsheet.records AS r WHERE r.session = s.id AND r.seq = 0), \
+                        (SELECT substring(r.line FROM '^\\{\"seq\":[0-9]+,\"ts\":\"([^\"]+)\"') \
+                           FROM runsheet.records AS r WHERE r.session = s.id AND r.seq = s.next_seq - 1) \
                  FROM runsheet.sessions AS s ORDER BY started_at, id",
                 &[],
             )
