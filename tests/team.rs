@@ -628,3 +628,29 @@ fn a_line_that_is_not_json_is_a_broken_chain_not_a_dead_team_journal() {
     assert_eq!(verify.status.code(), Some(3), "{}", text(&verify));
     assert!(text(&verify).contains("integrity broken"), "{}", text(&verify));
 }
+
+/// A session of the team journal whose header line cannot be read counts
+/// for nothing, and the other sessions still do: production's gate passes
+/// on a good staging session beside a broken one.
+#[test]
+fn a_session_with_an_unreadable_header_leaves_the_others_evidence() {
+    let db = ScratchDb::create("team_bad_header");
+    let fx = Fixture::new(&gated_on_ok());
+    std::fs::write(fx.dir.path().join("ok"), "").unwrap();
+    let first = fx.run(&["--env", "staging", "--journal", &db.url]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let broken = session_id(&fx);
+    let good = fx.run(&["--env", "staging", "--journal", &db.url]);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    db.execute(&format!(
+        "UPDATE runsheet.records SET line = 'not json' WHERE session = '{broken}' AND seq = 0"
+    ));
+    std::fs::remove_dir_all(fx.state_dir()).unwrap();
+    let out = fx.run(&["--env", "production", "--journal", &db.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("gate.requires.staging PASS"),
+        "{}",
+        text(&out)
+    );
+}

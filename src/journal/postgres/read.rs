@@ -335,7 +335,13 @@ impl JournalConnection {
     pub async fn evidence(&self, runbook_sha256: &str) -> Result<Vec<SessionSummary>, PgError> {
         let mut out = Vec::new();
         for s in self.list_sessions().await? {
-            let header = self.header(&s.id).await?;
+            // A session whose header cannot be read says nothing that could
+            // count (`verify` names what is wrong with it); the others still do.
+            let header = match self.header(&s.id).await {
+                Ok(header) => header,
+                Err(PgError::Broken { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             let mut rollback_only = header.rollback_only;
             let candidate = s.runbook_sha256 == runbook_sha256
                 && matches!(
