@@ -934,6 +934,20 @@ fn separation_of_duties_keeps_the_seat_that_ran_the_step_before_from_signing() {
         why.to_string().contains("another person at another seat"),
         "{why}"
     );
+    // Not offered there, and told where to sign instead.
+    let kinds: Vec<ChoiceKind> = choices(&s, &desk()).iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChoiceKind::Skip]);
+    assert_eq!(rules::seat_cannot_sign(&s, "b", &desk()), Some(why.clone()));
+    let hint = headless_hint(&s, &desk()).unwrap_or_default();
+    assert!(
+        hint.starts_with(&why.to_string()) && hint.ends_with("--headless --operator NAME --approve b"),
+        "{hint}"
+    );
+    assert_eq!(
+        choices(&s, &seat("/dev/pts/2"))[0].kind,
+        ChoiceKind::SignOff,
+        "another seat may"
+    );
     // The same OS user and host without a terminal could be that terminal.
     let pipe = Seat {
         terminal: None,

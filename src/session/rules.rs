@@ -330,10 +330,10 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
     {
         return Err(refusal);
     }
-    let Some((ran, attempt)) = ran_before(state, step).filter(|_| state.plan.separation_of_duties) else {
-        return Ok(());
-    };
-    if same_person(&attempt.operator, &signature.who) {
+    if state.plan.separation_of_duties
+        && let Some((ran, attempt)) = ran_before(state, step)
+        && same_person(&attempt.operator, &signature.who)
+    {
         return Err(Refusal::SignerRanPreviousStep {
             who: signature.who.clone(),
             step: step.to_string(),
@@ -341,21 +341,37 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
             session: state.header.session_id.clone(),
         });
     }
-    if let Some((ran_at, _)) = attempt
+    match signature
         .seat
         .as_ref()
-        .zip(signature.seat.as_ref())
-        .filter(|(ran_at, signs_at)| same_seat(ran_at, signs_at))
+        .and_then(|seat| ran_there(state, step, seat))
     {
-        return Err(Refusal::SeatRanPreviousStep {
-            step: step.to_string(),
-            ran: ran.id.clone(),
-            operator: attempt.operator.clone(),
-            seat: ran_at.short(),
-            session: state.header.session_id.clone(),
-        });
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Under separation of duties, why `seat` may not sign `step`: the step
+/// before it was run from there, so whoever sits there, whatever name they
+/// type, is the one who ran it.
+fn ran_there(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
+    let (ran, attempt) = ran_before(state, step).filter(|_| state.plan.separation_of_duties)?;
+    let ran_at = attempt.seat.as_ref().filter(|at| same_seat(at, seat))?;
+    Some(Refusal::SeatRanPreviousStep {
+        step: step.to_string(),
+        ran: ran.id.clone(),
+        operator: attempt.operator.clone(),
+        seat: ran_at.short(),
+        session: state.header.session_id.clone(),
+    })
+}
+
+/// Why nobody at `seat` may sign `step`, whatever name is typed: it signed
+/// the step already ([`seat_refusal`]), or under separation of duties it ran
+/// the step before. What the checklist and the hints ask before offering a
+/// sign-off.
+pub fn seat_cannot_sign(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
+    seat_refusal(state, step, seat).or_else(|| ran_there(state, step, seat))
 }
 
 /// Why `seat` may not sign `step` once more: an earlier sign-off of the
@@ -627,7 +643,8 @@ pub const HOLD: &str = "hold";
 /// The decisions open now to whoever sits at `seat`, most likely first.
 /// Everything offered here [`decide`] accepts from that seat (given a name,
 /// a reason, the environment's name): a sign-off is not offered to a seat
-/// that has signed the step ([`seat_refusal`]).
+/// that has signed the step or, under separation of duties, ran the step
+/// before it ([`seat_cannot_sign`]).
 pub fn choices(state: &SessionState, seat: &Seat) -> Vec<Choice> {
     if state.detached {
         return Vec::new();
@@ -645,7 +662,7 @@ pub fn choices(state: &SessionState, seat: &Seat) -> Vec<Choice> {
         )],
         Next::SignOff { step, .. } => {
             let mut out = Vec::new();
-            if seat_refusal(state, &step.id, seat).is_none() {
+            if seat_cannot_sign(state, &step.id, seat).is_none() {
                 out.push(Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)));
             }
             out.push(Choice::new(K::Skip, step, "skip", None));
@@ -699,6 +716,10 @@ pub fn headless_hint(state: &SessionState, seat: &Seat) -> Option<String> {
         }
     };
     match state.next() {
+        Next::SignOff { step, .. } if let Some(why) = ran_there(state, &step.id, seat) => Some(format!(
+            "{why}: from there, {command} --operator NAME --approve {}",
+            quote(&step.id)
+        )),
         Next::SignOff { step, signed, needed } if seat_refusal(state, &step.id, seat).is_some() => {
             Some(format!(
                 "manual step {} has {signed} of {needed} sign-offs and this seat ({}) has given its one; \
