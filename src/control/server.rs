@@ -151,16 +151,23 @@ where
     out.write_all(&wire::line(message)?).await
 }
 
-/// The seat of the client at the other end: its OS user from the socket's
-/// peer credentials (not from what it says), this host, and the terminal it
-/// declares.
-fn peer_seat(stream: &UnixStream, terminal: Option<String>) -> Seat {
-    let os_user = stream.peer_cred().ok().and_then(|cred| {
+/// The seat of the client at the other end, from the socket's peer
+/// credentials, never from what it says: its OS user, this host, and the
+/// controlling terminal of the connecting process (none known: a seat
+/// without a terminal, which four-eyes counts as every terminal of its OS
+/// user, so a declared terminal could not make a second seat).
+fn peer_seat(stream: &UnixStream) -> Seat {
+    let cred = stream.peer_cred().ok();
+    let os_user = cred.as_ref().and_then(|cred| {
         nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(cred.uid()))
             .ok()
             .flatten()
             .map(|u| u.name)
     });
+    let terminal = cred
+        .and_then(|cred| cred.pid())
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .and_then(|stat| seat::controlling_terminal(&stat));
     Seat {
         os_user,
         host: seat::host_name(),
@@ -194,16 +201,16 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let hello = tokio::time::timeout(HELLO_WITHIN, read_message::<_, ToDriver>(&mut read)).await;
-    let (operator, terminal) = match hello {
-        Ok(Ok(Some(ToDriver::Hello { operator, terminal }))) if !operator.trim().is_empty() => {
-            (operator.trim().to_string(), terminal)
+    let operator = match hello {
+        Ok(Ok(Some(ToDriver::Hello { operator }))) if !operator.trim().is_empty() => {
+            operator.trim().to_string()
         }
         _ => {
             let reason = "say who you are first: {\"hello\": {\"operator\": NAME}}".to_string();
             return send(&mut write, &FromDriver::Bye { reason }).await;
         }
     };
-    let seat = peer_seat(read.get_ref().as_ref(), terminal);
+    let seat = peer_seat(read.get_ref().as_ref());
     let origin = Origin { operator, seat };
     *me = Some(Driving {
         origin: origin.clone(),
