@@ -38,15 +38,23 @@ const GAP_WITHIN: Duration = Duration::from_secs(5);
 ///
 /// [`Engine::feed_records_to`]: crate::engine::runner::Engine::feed_records_to
 pub struct Feed {
-    /// Kept only to subscribe clients from.
-    records: broadcast::Receiver<Arc<Record>>,
+    /// Weak, so that the feed ends with the engine; and no receiver is
+    /// held, so that nothing is kept (a flood's records) while no client
+    /// is attached.
+    engine: broadcast::WeakSender<Arc<Record>>,
 }
 
 impl Feed {
     /// A feed, and the end the engine sends every record to.
     pub fn new() -> (broadcast::Sender<Arc<Record>>, Feed) {
-        let (tx, records) = broadcast::channel(FEED);
-        (tx, Feed { records })
+        let (tx, _) = broadcast::channel(FEED);
+        let engine = tx.downgrade();
+        (tx, Feed { engine })
+    }
+
+    /// The records from now on, while the engine runs.
+    fn subscribe(&self) -> Option<broadcast::Receiver<Arc<Record>>> {
+        self.engine.upgrade().map(|tx| tx.subscribe())
     }
 }
 
@@ -217,7 +225,10 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
         driving: false,
     });
     // Subscribed before the file is read: nothing journaled from here on is missed.
-    let mut live = context.feed.records.resubscribe();
+    let Some(mut live) = context.feed.subscribe() else {
+        let reason = "the session's driver has stopped".to_string();
+        return send(&mut write, &FromDriver::Bye { reason }).await;
+    };
     let welcome = FromDriver::Welcome {
         session: context.session.clone(),
         pid: std::process::id(),
