@@ -3,13 +3,45 @@
 
 use std::borrow::Cow;
 
+use aho_corasick::AhoCorasick;
+
 /// The mask written in place of a secret.
 pub const MASK: &str = "***";
 
+/// What every text that may need masking holds: the start of a URL's
+/// userinfo and the `password` of a `password=` parameter or a
+/// `PASSWORD '…'` literal (any case).
+const TRIGGERS: [&str; 2] = ["://", "password"];
+
 /// Knows the session's secret values and masks them in any text.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Redactor {
     secrets: Vec<String>,
+    /// The secrets and [`TRIGGERS`] in one precompiled automaton, ignoring
+    /// ASCII case (a superset of the case-sensitive secrets): a text it
+    /// finds nothing in has nothing to mask, which is most of a step's
+    /// output, and that costs one pass over the text. `None` if it could
+    /// not be built (too many secrets for it): then every text takes the
+    /// full scan.
+    may_mask: Option<AhoCorasick>,
+}
+
+impl Default for Redactor {
+    fn default() -> Redactor {
+        Redactor {
+            secrets: Vec::new(),
+            may_mask: matcher(&[]),
+        }
+    }
+}
+
+/// The automaton of [`Redactor::may_mask`].
+fn matcher(secrets: &[String]) -> Option<AhoCorasick> {
+    let patterns = TRIGGERS.iter().copied().chain(secrets.iter().map(String::as_str));
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(patterns)
+        .ok()
 }
 
 impl Redactor {
@@ -20,11 +52,15 @@ impl Redactor {
             self.secrets.push(secret.to_string());
             // Longest first, so a secret containing another is masked whole.
             self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+            self.may_mask = matcher(&self.secrets);
         }
     }
 
     /// `text` with every known secret and every password in a connection string masked.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self.may_mask.as_ref().is_some_and(|m| !m.is_match(text)) {
+            return Cow::Borrowed(text);
+        }
         let mut out = Cow::Borrowed(text);
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
