@@ -781,13 +781,15 @@ impl App {
     }
 
     fn record(&mut self, record: Record) {
-        if let Event::Output {
-            step, stream, lines, ..
-        } = &record.event
-        {
+        if let Event::Output { step, .. } = &record.event {
             let before = self.output_lines(step);
             self.session.apply(&record);
-            self.log.push(step, *stream, lines, before);
+            if let Event::Output {
+                step, stream, lines, ..
+            } = record.event
+            {
+                self.log.push(&step, stream, lines, before);
+            }
             return;
         }
         self.session.apply(&record);

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::journal::event::Stream;
 use crate::session::StepState;
-use crate::text::sanitize;
+use crate::text::{sanitize, sanitize_owned};
 
 /// Lines kept in memory for the log pane.
 pub const WINDOW: usize = 5_000;
@@ -169,8 +169,9 @@ impl LogView {
         }
     }
 
-    /// New output of `step`, which had `total_before` lines until now.
-    pub fn push(&mut self, step: &str, stream: Stream, lines: &[String], total_before: u64) {
+    /// New output of `step`, which had `total_before` lines until now: the
+    /// record's own strings are kept (a flood's lines are not copied again).
+    pub fn push(&mut self, step: &str, stream: Stream, lines: Vec<String>, total_before: u64) {
         if self.step.as_deref() != Some(step) || self.end() != total_before {
             return;
         }
@@ -183,8 +184,11 @@ impl LogView {
             self.lines.clear();
             self.start = total_before + skip as u64;
         }
-        for text in &lines[skip..] {
-            self.lines.push_back(LogLine::new(stream, text));
+        for text in lines.into_iter().skip(skip) {
+            self.lines.push_back(LogLine {
+                stream,
+                text: sanitize_owned(text),
+            });
         }
         let excess = self.lines.len().saturating_sub(WINDOW);
         self.lines.drain(..excess);
@@ -725,15 +729,15 @@ mod tests {
         let batch: Vec<String> = (0..3_000).map(|i| i.to_string()).collect();
         let mut total = 0;
         for _ in 0..10 {
-            view.push("a", Stream::Stdout, &batch, total);
+            view.push("a", Stream::Stdout, batch.clone(), total);
             total += batch.len() as u64;
         }
         assert_eq!(view.window_len(), WINDOW);
         assert_eq!(view.end(), total);
         assert_eq!(view.get(total - 1).map(|l| l.text.as_str()), Some("2999"));
         // Output of another step, or out of order, is not mixed in.
-        view.push("b", Stream::Stdout, &batch, 0);
-        view.push("a", Stream::Stdout, &batch, 5);
+        view.push("b", Stream::Stdout, batch.clone(), 0);
+        view.push("a", Stream::Stdout, batch, 5);
         assert_eq!(view.end(), total);
     }
 }
