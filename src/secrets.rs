@@ -282,6 +282,28 @@ mod tests {
     }
 
     #[test]
+    fn text_the_prefilter_passes_is_borrowed_and_what_it_catches_is_masked() {
+        let mut r = Redactor::default();
+        r.add("Hunter2");
+        for plain in ["12345", "", "password", "a :// b", "hunter2 differs in case"] {
+            let out = r.redact(plain);
+            assert_eq!(out, plain, "{plain}");
+            if plain == "12345" || plain.is_empty() {
+                assert!(matches!(out, Cow::Borrowed(_)), "{plain} is not copied");
+            }
+        }
+        let cases = [
+            ("pw Hunter2 here", "pw *** here"),
+            ("host=h PASSWORD=s3cret", "host=h PASSWORD=***"),
+            ("POSTGRES://u:s3cret@h/db", "POSTGRES://u:***@h/db"),
+            ("ALTER ROLE a PassWord 'x'", "ALTER ROLE a PassWord '***'"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(r.redact(input), want, "{input}");
+        }
+    }
+
+    #[test]
     fn secret_looking_names() {
         for name in [
             "DB_PASSWORD",
