@@ -159,7 +159,7 @@ fn round(
             |j| j.flush().expect("flush"),
         ),
         Sink::Tee => timed(
-            TeeJournal::create(state, header, db, &Origin::current("bench")).expect("tee"),
+            TeeJournal::create(state, header, db, &Origin::here("bench")).expect("tee"),
             events,
             event,
             |t| assert!(t.sync_replica(Duration::from_secs(600)).expect("sync")),
@@ -212,7 +212,7 @@ fn percentile(samples: &[Duration], p: f64) -> Duration {
 /// while a follower reads it; the latency of each event is from `append`
 /// returning to the follower yielding it.
 fn flood(db: &JournalDb, state: &std::path::Path, id: &str, per_event: usize) -> (Vec<Duration>, Duration) {
-    let mut tee = TeeJournal::create(state, common::header(id), db, &Origin::current("bench")).expect("tee");
+    let mut tee = TeeJournal::create(state, common::header(id), db, &Origin::here("bench")).expect("tee");
     let events = FLOOD_LINES / per_event;
     let follower = {
         let db = db.clone();

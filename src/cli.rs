@@ -75,6 +75,10 @@ pub enum CommandLine {
     Report(crate::report::ReportArgs),
     /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
     Watch(crate::watch::WatchArgs),
+    /// Open a session's live checklist with the right to sign manual steps, add notes and, where the runbook allows,
+    /// pause or abort: a team session's through its journal database, else over the control socket of its
+    /// driver on this machine (which also lets it drive once the driver's terminal is gone).
+    Attach(crate::watch::AttachArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
         /// A session id (or unique prefix) from `runsheet sessions`, or a journal path.
@@ -171,6 +175,11 @@ pub fn main() -> ExitCode {
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
+        CommandLine::Attach(args) => match args.journal.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => crate::watch::attach(args),
+            // No journal database: the session's driver on this machine, over its control socket.
+            _ => crate::control::client::main(state_dir, &args.session, &args.operator),
+        },
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     // The last notifications (a session's end) go out before the process does.
@@ -268,26 +277,29 @@ fn sessions(state_dir_arg: Option<&Path>) -> Result<u8, CliError> {
     // Columns as wide as their widest value, so long names never shift the
     // table; padded by hand (a formatting width from data can panic) and
     // every value through the terminal sanitiser.
-    let rows: Vec<[String; 8]> = list
-        .sessions
-        .iter()
-        .map(|s| {
-            [
-                s.id.clone(),
-                s.environment.clone(),
-                s.kind(),
-                s.operator.clone(),
-                s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
-                match s.cut_off {
-                    Some(_) => format!("{} CUT OFF", s.outcome.label()),
-                    None => s.outcome.label().to_string(),
-                },
-                s.target_label(),
-                s.runbook_path.clone(),
-            ]
-            .map(|v| text::sanitize(&v))
-        })
-        .collect();
+    let rows: Vec<[String; 8]> =
+        list.sessions
+            .iter()
+            .map(|s| {
+                [
+                    s.id.clone(),
+                    s.environment.clone(),
+                    s.kind(),
+                    s.operator.clone(),
+                    s.started.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    match (&s.cut_off, s.outcome) {
+                        (Some(_), _) => format!("{} CUT OFF", s.outcome.label()),
+                        // A driver holds it: say what it is doing (without a terminal, perhaps).
+                        (None, store::SessionStatus::Unfinished) => crate::control::live_driver(&s.path)
+                            .unwrap_or_else(|| s.outcome.label().to_string()),
+                        (None, _) => s.outcome.label().to_string(),
+                    },
+                    s.target_label(),
+                    s.runbook_path.clone(),
+                ]
+                .map(|v| text::sanitize(&v))
+            })
+            .collect();
     let titles = [
         "ID",
         "ENV",

@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 
+use crate::control;
 use crate::exit::CliError;
 use crate::headless::{self, Decisions};
 use crate::launch::{self, RunOptions};
@@ -59,7 +60,9 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
     runtime.block_on(async {
         // Caught from before the session opens: no signal can leave a step behind.
         let signals = Signals::listen();
-        let launched = launch::launch(&opts).await?;
+        let mut launched = launch::launch(&opts).await?;
+        // Served for as long as this driver runs, whatever becomes of its terminal.
+        let _control = serve_control(&mut launched);
         if !headless {
             let options = ui::UiOptions {
                 operator: opts.operators.first().cloned(),
@@ -72,6 +75,26 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
         }
         Ok(headless::run(launched, decisions, signals, &mut std::io::stdout().lock()).await)
     })
+}
+
+/// Serve the session's control socket (see [`control`]): its clients get
+/// every record the engine journals. Without one (a path too long for a
+/// socket, a read-only directory) the session runs as before, said once.
+fn serve_control(launched: &mut launch::Launched) -> Option<control::server::Server> {
+    let (records, feed) = control::server::Feed::new();
+    let session = launched.state.header.session_id.clone();
+    match control::server::Server::start(&launched.journal_path, &session, feed, launched.inbox.remote()) {
+        Ok(server) => {
+            launched.engine.feed_records_to(records);
+            Some(server)
+        }
+        Err(e) => {
+            eprintln!(
+                "runsheet: warning: no control socket for session {session} ({e}): `runsheet attach` cannot reach it"
+            );
+            None
+        }
+    }
 }
 
 /// Before opening the checklist, offer to continue the latest unfinished

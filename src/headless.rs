@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufWriter, Write};
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::engine::runner::EngineError;
@@ -20,7 +19,7 @@ use crate::launch::Launched;
 use crate::seat::Seat;
 use crate::session::{Command, Update, rules};
 use crate::session::{Next, SessionState, StepStatus};
-use crate::signals::{Signals, Termination};
+use crate::signals::{self, Caught, Signals};
 use crate::text;
 
 /// Decisions given in advance on the command line.
@@ -294,6 +293,13 @@ pub fn format_record(record: &Record, out: &mut dyn Write) -> std::io::Result<()
         Event::RollbackFinished { outcome } => line("rollback-ended", outcome.label().to_string()),
         Event::Warning { code, message } => line("warning", format!("{code} {message}")),
         Event::Detached { who } => line("left-unfinished", format!("by={who:?}")),
+        Event::DriverDetached { who, reason, .. } => {
+            line("driver-detached", format!("by={who:?} reason={reason:?}"))
+        }
+        Event::DriverAttached { who, seat } => line(
+            "driver-attached",
+            format!("by={who:?} seat={:?}", seat.describe()),
+        ),
         Event::Seal {
             sealed_seq,
             sealed_hash,
@@ -314,9 +320,12 @@ const OBSERVED_ROWS: usize = 3;
 /// Run the session to its end (or to the first thing that needs a person)
 /// and return the process exit code.
 ///
-/// A termination signal (see [`crate::signals`]) detaches the session: the
+/// SIGTERM or SIGINT (see [`crate::signals`]) detaches the session: the
 /// running step's processes are stopped, the step is journaled interrupted
 /// and the session left resumable; the exit code is then the signal's.
+/// SIGHUP stops nothing: the driver journals that its terminal went away
+/// and goes on with the decisions it was given, stopping (resumably) where
+/// it would have anyway.
 ///
 /// Lines go through one buffer, written out after each batch of output and
 /// whenever no update waits, so a watcher sees them as they come without a
@@ -335,6 +344,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     let Launched {
         engine,
         mut updates,
+        inbox: commands,
+        inbox_rx: command_rx,
         mut state,
         journal_path,
         warnings,
@@ -360,13 +371,13 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
     for target in &state.targets {
         let _ = writeln!(out, "target: {}", target.describe());
     }
-    let (commands, command_rx) = mpsc::channel(64);
     let engine_task = tokio::spawn(engine.run(command_rx));
     let mut retried = BTreeSet::new();
     let mut signed = BTreeSet::new();
-    let seat = Seat::here();
     let mut stopped: Option<String> = None;
-    let mut signalled: Option<Termination> = None;
+    let mut signalled: Option<Caught> = None;
+    // Where this driver sits, known before its terminal can go away.
+    let seat = Seat::here();
     let mut last_key = None;
     if let Some(reason) = &decisions.rollback {
         // The engine was opened without starting the plan (see `cli::run`).
@@ -447,6 +458,22 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
         };
         let update = match update {
             Ok(update) => update,
+            Err(Caught::Hangup) => {
+                let _ = writeln!(
+                    out,
+                    "SIGHUP received: the terminal is gone; the session goes on without it"
+                );
+                let _ = out.flush();
+                signals::abandon_terminal();
+                let _ = commands
+                    .send(Command::DriverGone {
+                        who: state.current_operator().to_string(),
+                        reason: Caught::Hangup.received().to_string(),
+                        seat: Some(seat.clone()),
+                    })
+                    .await;
+                continue;
+            }
             Err(which) => {
                 let _ = writeln!(out, "{}: stopping the session (resumable)", which.received());
                 if signalled.is_none() {
@@ -466,6 +493,8 @@ async fn drive(launched: Launched, decisions: Decisions, mut signals: Signals, o
                 }
                 state.apply(&record);
             }
+            // Nobody reads who else is connected on a log.
+            Some(Update::Presence(_)) => {}
             Some(Update::Replica(status)) => {
                 // Loud on both streams: a log reader and a watching person both see it.
                 let notice = crate::team::replica_notice(&status);

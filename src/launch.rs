@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::connect::{self, Target};
 use crate::engine::group;
+use crate::engine::inbox::{Envelope, Inbox};
 use crate::engine::runner::{Engine, EngineSetup, UPDATES_QUEUED};
 use crate::exit::{self, CliError};
 use crate::journal::JournalError;
@@ -22,6 +23,7 @@ use crate::runbook::diagnostic::{Diagnostic, Severity};
 use crate::runbook::loader::{self, LoadOptions};
 use crate::runbook::model::{DatabaseSource, Environment, Note, Runbook, Step, StepKind, ValueSource};
 use crate::runbook::plan::Plan;
+use crate::seat::Origin;
 use crate::secrets::Redactor;
 use crate::session::{SessionState, StepStatus, Update};
 use crate::team;
@@ -75,6 +77,10 @@ pub struct Launched {
     pub engine: Engine,
     /// Bounded: a front end that does not keep up slows the session's steps down.
     pub updates: mpsc::Receiver<Update>,
+    /// The engine's inbox for this process's front end (its commands come
+    /// from the operator at this seat), and its receiving end for `Engine::run`.
+    pub inbox: Inbox,
+    pub inbox_rx: mpsc::Receiver<Envelope>,
     /// The fold so far, for the front end to continue folding updates into.
     pub state: SessionState,
     pub journal_path: PathBuf,
@@ -394,10 +400,25 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
     // The engine runs the real plan; the journal and the front ends hold the redacted copy.
     let mut engine_state = state.clone();
     engine_state.plan = plan;
+    let told = tx.downgrade();
     let engine = Engine::new(journal, engine_state, setup, tx);
+    let (inbox, inbox_rx) = Inbox::channel(Origin::here(&operator));
+    // Attached terminals' commands reach the same inbox through the journal database.
+    if let Some(db) = team {
+        let consumer = team::inbox::Consumer {
+            db,
+            session: state.header.session_id.clone(),
+            allows: state.plan.attach.clone(),
+            engine: inbox.remote(),
+            updates: told,
+        };
+        tokio::spawn(consumer.run());
+    }
     Ok(Launched {
         engine,
         updates: rx,
+        inbox,
+        inbox_rx,
         state,
         journal_path,
         resumed,

@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod connect;
+pub mod control;
 pub mod demo;
 pub mod engine;
 pub mod exit;
@@ -16,6 +17,7 @@ pub mod headless;
 pub mod journal;
 pub mod launch;
 pub mod notify;
+pub mod remote;
 pub mod replay;
 pub mod report;
 pub mod runbook;

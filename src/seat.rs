@@ -1,6 +1,6 @@
 //! Where this process sits: its OS user, host and terminal. Journal headers,
-//! driver locks and sign-offs record them, so the record says which seat did
-//! what, not only which name was typed; four-eyes counts seats
+//! driver locks, commands and sign-offs record them, so the record says which
+//! seat did what, not only which name was typed; four-eyes counts seats
 //! ([`crate::session::rules`]).
 
 /// The OS user this process runs as, when the system knows its name.
@@ -67,5 +67,31 @@ impl Seat {
                 .as_deref()
                 .map_or_else(|| "no terminal".to_string(), |t| format!("terminal {t}"))
         )
+    }
+}
+
+/// Who does something, and from which seat: what the journal records of
+/// every command (the events it causes carry it), what a driver lock says
+/// of its holder, and what a sign-off's signature takes its seat from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The name the person gave (`--operator`).
+    pub operator: String,
+    #[serde(flatten)]
+    pub seat: Seat,
+}
+
+impl Origin {
+    /// `operator` at this process's seat.
+    pub fn here(operator: &str) -> Origin {
+        Origin {
+            operator: operator.to_string(),
+            seat: Seat::here(),
+        }
+    }
+
+    /// "Ana (OS user ana on host db1, terminal /dev/pts/3)".
+    pub fn describe(&self) -> String {
+        format!("{} ({})", self.operator, self.seat.describe())
     }
 }

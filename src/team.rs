@@ -3,6 +3,9 @@
 //! is given, and the local file alone otherwise. What `run` adds to a
 //! session to share it; the storage is `journal::postgres`.
 
+pub mod inbox;
+pub mod remote;
+
 use std::io::Write;
 use std::path::Path;
 
@@ -38,7 +41,7 @@ pub fn create(
             state_dir,
             header,
             db,
-            &Origin::current(operator),
+            &Origin::here(operator),
         )?),
         None => Box::new(FileJournal::create(state_dir, header)?),
     })
@@ -69,7 +72,7 @@ pub fn open_append(
             } else {
                 Claim::Acquire
             };
-            let (tee, read) = TeeJournal::open_append(path, db, &Origin::current(operator), claim)?;
+            let (tee, read) = TeeJournal::open_append(path, db, &Origin::here(operator), claim)?;
             let taken_over_from = tee.driver_lock().taken_over_from.clone().map(Box::new);
             Ok(Reopened {
                 journal: Box::new(tee),
@@ -142,11 +145,11 @@ async fn session_rows(db: &JournalDb) -> Result<Vec<Vec<String>>, PgError> {
         let driver = match conn.driver_of(&s.id).await? {
             Some((holder, true)) => format!(
                 "{} on {} (pid {})",
-                holder.origin.operator, holder.origin.host, holder.pid
+                holder.origin.operator, holder.origin.seat.host, holder.pid
             ),
             Some((holder, false)) => format!(
                 "{} on {}, gone (--take-over)",
-                holder.origin.operator, holder.origin.host
+                holder.origin.operator, holder.origin.seat.host
             ),
             None => "-".to_string(),
         };

@@ -1,14 +1,21 @@
-//! `runsheet watch SESSION --journal URL`: a team session's live checklist,
-//! read-only, from any terminal that reaches the journal database.
+//! `runsheet watch SESSION` and `runsheet attach SESSION --operator NAME`:
+//! a team session's live checklist from any terminal that reaches the
+//! journal database; read-only for a watcher, and with the keys to sign
+//! the manual step awaiting sign-off, add notes and (where the runbook's
+//! `attach` allows) pause or abort for an attached terminal.
 //!
-//! The records come from a [`Follower`] (LISTEN/NOTIFY, with a poll as a
-//! safety net), verified as they are read, and are folded into the live
-//! checklist's own [`App`] the way the replay feeds it: there is no engine
-//! and nothing is sent anywhere, so only the keys that look around work.
-//! Every line is also written to a private copy in the temporary directory,
-//! which the log pane reads older output back from, as it reads a driver's
-//! local journal. Without a terminal, `watch` prints the event lines as
-//! they come, the headless format, until the session ends.
+//! The records come through a [`Records`] transport, verified as they are
+//! read, and are folded into the live checklist's own [`App`] the way the
+//! replay feeds it: there is no engine here. An attached terminal's keys
+//! reach the driver as [`Request`]s through a [`Requests`] transport; the
+//! driver's rules settle each one, and a refusal is shown with its reason.
+//! When a step waits for a sign-off this terminal could give (the rules
+//! asked with its name and seat), it rings the bell once and says so in
+//! the highlighted bottom line. Every line is also written to a private
+//! copy in the temporary directory, which the log pane reads older output
+//! back from, as it reads a driver's local journal. Without a terminal,
+//! `watch` prints the event lines as they come, the headless format, until
+//! the session ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, IsTerminal, Write};
@@ -16,6 +23,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::Utc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -26,22 +34,41 @@ use tokio::sync::mpsc;
 use crate::exit::{self, CliError};
 use crate::headless::format_record;
 use crate::journal::event::{Event, Record};
-use crate::journal::postgres::follow::Follower;
-use crate::journal::postgres::read::StoredRecord;
-use crate::journal::postgres::{JournalDb, PgError};
+use crate::journal::postgres::JournalDb;
+use crate::journal::postgres::presence::Role;
+use crate::remote::{Fed, Records, Requests, Settled, Trouble};
 use crate::replay::{Feed, controls, feed};
-use crate::session::SessionState;
+use crate::seat::Origin;
+use crate::session::attached::Request;
+use crate::session::{Command, Next, SessionState, Update, rules};
+use crate::team::remote::{PgRecords, PgRequests};
+use crate::ui::keys::{self, Action, Context};
 use crate::ui::screen::{self, Common, Leaving, Screen, Source};
 use crate::ui::{App, AppSetup, Effect, LogQuery, Msg, Theme, view_in};
 
 /// The clock of the checklist (elapsed times, the spinner).
 const TICK: Duration = Duration::from_millis(100);
+/// How long leaving waits for requests still being sent and settled.
+const LEAVING_WAIT: Duration = Duration::from_secs(2);
 
 /// `runsheet watch`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct WatchArgs {
-    /// The session id (or a unique prefix of one) in the team journal.
+    /// The session id (or a unique prefix of one): in the team journal, or without one in this machine's state directory.
     pub session: String,
+    /// The team journal database (`postgres://…`).
+    #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
+    pub journal: Option<String>,
+}
+
+/// `runsheet attach`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AttachArgs {
+    /// The session id (or a unique prefix of one): in the team journal, or without one in this machine's state directory.
+    pub session: String,
+    /// Your name: what your sign-offs, notes and requests are recorded as.
+    #[arg(long, value_name = "NAME")]
+    pub operator: String,
     /// The team journal database (`postgres://…`).
     #[arg(long, env = "RUNSHEET_JOURNAL_URL", value_name = "URL")]
     pub journal: Option<String>,
@@ -49,54 +76,91 @@ pub struct WatchArgs {
 
 /// Follow the session until it ends (headless) or the watcher leaves.
 pub fn main(args: WatchArgs) -> Result<u8, CliError> {
-    let url = args.journal.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-        CliError::usage("watch reads a team journal: give it with --journal URL or RUNSHEET_JOURNAL_URL")
+    open("watch", &args.session, args.journal, None)
+}
+
+/// The checklist with the keys of an attached terminal, until it leaves.
+pub fn attach(args: AttachArgs) -> Result<u8, CliError> {
+    let operator = args.operator.trim().to_string();
+    if operator.is_empty() {
+        return Err(CliError::usage(
+            "attach records what you do under your name: give it with --operator NAME",
+        ));
+    }
+    open("attach", &args.session, args.journal, Some(operator))
+}
+
+/// Open `session` from the journal database: watching, or attached as `operator`.
+fn open(
+    verb: &'static str,
+    session: &str,
+    journal: Option<String>,
+    operator: Option<String>,
+) -> Result<u8, CliError> {
+    let url = journal.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+        CliError::usage(format!(
+            "{verb} reads a team journal: give it with --journal URL or RUNSHEET_JOURNAL_URL"
+        ))
     })?;
+    let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+    if operator.is_some() && !terminal {
+        return Err(CliError::usage(
+            "attach opens the checklist and needs a terminal; `runsheet watch` prints the session's lines without one",
+        ));
+    }
     let db = JournalDb::from_url(&url).map_err(crate::team::cli_error)?;
     crate::team::runtime()?
         .block_on(async {
-            let session = crate::team::resolve_session(&db, &args.session).await?;
-            let follower = Follower::start(&db, &session, 0)
+            let session = crate::team::resolve_session(&db, session).await?;
+            let (origin, role) = match &operator {
+                Some(name) => (Origin::here(name), Role::Attached),
+                None => {
+                    let me = crate::seat::os_user().unwrap_or_else(|| "someone".into());
+                    (Origin::here(&me), Role::Watching)
+                }
+            };
+            let records = PgRecords::open(&db, &session, origin.clone(), role)
                 .await
                 .map_err(crate::team::cli_error)?;
-            if io::stdout().is_terminal() && io::stdin().is_terminal() {
-                watch_terminal(follower, &session).await
+            let requests = operator
+                .is_some()
+                .then(|| PgRequests::new(&db, &session, origin.clone()));
+            if terminal {
+                on_terminal(records, requests, &session, origin).await
             } else {
-                Ok(watch_lines(follower, &mut io::stdout().lock()).await)
+                Ok(watch_lines(records, &mut io::stdout().lock()).await)
             }
         })
-        .map_err(|e| e.during("watch"))
+        .map_err(|e| e.during(verb))
 }
 
-/// The next record; a lost connection is said and retried (the follower
-/// reconnects and goes on from the same seq), a broken chain ends it.
-async fn next_record(
-    follower: &mut Follower,
-    lost: &mut (dyn FnMut(&PgError) + Send),
-) -> Result<StoredRecord, PgError> {
+/// What the transport yields next; a lost connection is said and retried
+/// (the transport goes on from where it stood), a final trouble ends it.
+async fn next_fed<R: Records>(records: &mut R, lost: &mut (dyn FnMut(&str) + Send)) -> Result<Fed, String> {
     loop {
-        match follower.next().await {
-            Ok(record) => return Ok(record),
-            Err(e @ PgError::Broken { .. }) => return Err(e),
-            Err(e) => lost(&e),
+        match records.next().await {
+            Ok(fed) => return Ok(fed),
+            Err(Trouble::Final(why)) => return Err(why),
+            Err(Trouble::Lost(why)) => lost(&why),
         }
     }
 }
 
 /// Headless: print every event line until the session ends; the exit code.
-async fn watch_lines(mut follower: Follower, out: &mut dyn Write) -> u8 {
-    let mut lost = |e: &PgError| eprintln!("runsheet watch: {e}; reconnecting");
+async fn watch_lines<R: Records>(mut records: R, out: &mut dyn Write) -> u8 {
+    let mut lost = |why: &str| eprintln!("runsheet watch: {why}; reconnecting");
     loop {
-        match next_record(&mut follower, &mut lost).await {
-            Ok(stored) => {
-                let _ = format_record(&stored.record, out);
+        match next_fed(&mut records, &mut lost).await {
+            Ok(Fed::Record { record, .. }) => {
+                let _ = format_record(&record, out);
                 let _ = out.flush();
-                if matches!(stored.record.event, Event::SessionEnded { .. }) {
+                if matches!(record.event, Event::SessionEnded { .. }) {
                     return exit::OK;
                 }
             }
-            Err(e) => {
-                eprintln!("runsheet watch: {e}");
+            Ok(Fed::Presence(_)) => {}
+            Err(why) => {
+                eprintln!("runsheet watch: {why}");
                 return exit::JOURNAL;
             }
         }
@@ -136,9 +200,13 @@ impl Drop for Copy {
 /// What reaches the watch screen.
 enum WatchMsg {
     Common(Common),
-    Record(Box<Record>),
-    /// The follower lost its connection (it reconnects by itself), or stopped.
+    Fed(Fed),
+    /// The transport lost its connection (it reconnects by itself), or stopped.
     Trouble(String),
+    /// A request went to the driver.
+    Sent,
+    /// How the driver settled it (or why it could not be sent).
+    Settled(Result<Settled, String>),
 }
 
 impl From<Common> for WatchMsg {
@@ -147,12 +215,27 @@ impl From<Common> for WatchMsg {
     }
 }
 
-/// The live checklist, read-only, with a WATCHING line below it.
+/// What the bottom line says besides the mode.
+struct Note {
+    text: String,
+    alert: bool,
+}
+
+/// The attached terminal's part: who it is, and the step waiting for its sign-off.
+struct Attached {
+    origin: Origin,
+    /// The step that waits for a sign-off this terminal could give.
+    awaited: Option<String>,
+}
+
+/// The live checklist, with a WATCHING (or ATTACHED) line below it.
 struct Watch {
     app: App,
     session: String,
-    /// Shown on the WATCHING line: a lost connection, a refused key.
-    note: Option<String>,
+    /// `None`: read-only.
+    attached: Option<Attached>,
+    /// Shown on the bottom line: a lost connection, a refused key, a settlement.
+    note: Option<Note>,
     leaving: bool,
     dirty: bool,
 }
@@ -162,27 +245,102 @@ fn app_size((w, h): (u16, u16)) -> (u16, u16) {
     (w, h.saturating_sub(1))
 }
 
+/// The step that waits for a sign-off `origin` could give now: the rules,
+/// asked with its name and seat, would accept it.
+fn awaited(state: &SessionState, origin: &Origin) -> Option<String> {
+    let Next::SignOff { step, .. } = state.next() else {
+        return None;
+    };
+    let request = Request::SignOff {
+        step: step.id.clone(),
+        role: String::new(),
+        note: String::new(),
+    };
+    let mut sign = request.command(&[], &origin.operator).ok()?;
+    if let Command::SignOff { signature, .. } = &mut sign {
+        signature.seat = Some(origin.seat.clone());
+    }
+    rules::decide(state, &sign, Utc::now())
+        .ok()
+        .map(|_| step.id.clone())
+}
+
+/// Whether a key asks for what an attached terminal may send.
+fn requests(ev: &KeyEvent) -> bool {
+    matches!(
+        keys::action(&[Context::Global], ev),
+        Some(Action::SignOff | Action::Note | Action::Pause | Action::Abort)
+    )
+}
+
 impl Watch {
+    fn say(&mut self, text: impl Into<String>, alert: bool) {
+        self.note = Some(Note {
+            text: text.into(),
+            alert,
+        });
+        self.dirty = true;
+    }
+
     fn key(&mut self, ev: KeyEvent) -> Vec<Effect> {
         let ctrl_c = ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL);
         if matches!(ev.code, KeyCode::Char('q') | KeyCode::Esc) && self.app.modal.is_none() || ctrl_c {
             self.leaving = true;
             return Vec::new();
         }
-        if self.app.modal.is_some() || controls::looks_around(&ev) {
-            return looking(self.app.update(Msg::Key(ev)));
+        let attached = self.attached.is_some();
+        if self.app.modal.is_some() || controls::looks_around(&ev) || attached && requests(&ev) {
+            let effects = self.app.update(Msg::Key(ev));
+            return self.passed(effects);
         }
         if controls::acts(&ev) {
-            self.note = Some(
-                "read-only: watching; the driver's terminal (or, later, attach) acts on the session".into(),
-            );
-            self.dirty = true;
+            let why = if attached {
+                "attached: s signs, m adds a note, p pauses and A aborts (where the runbook allows); the driver's terminal does the rest"
+            } else {
+                "read-only: watching; `runsheet attach` signs and adds notes, the driver's terminal does the rest"
+            };
+            self.say(why, true);
         }
         Vec::new()
     }
+
+    /// The checklist's effects that this terminal carries out: reading
+    /// the log back, and (attached) the requests it may send.
+    fn passed(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::ReadLog(_) => out.push(effect),
+                Effect::Send(command) if self.attached.is_some() => match Request::of(&command) {
+                    Some(_) => out.push(Effect::Send(command)),
+                    None => self.say("attached: that is the driver's to do", true),
+                },
+                Effect::Send(_) | Effect::Quit => {}
+            }
+        }
+        out
+    }
+
+    /// After a record: ring the bell once when a step starts waiting for
+    /// this terminal's sign-off.
+    fn check_awaited(&mut self) {
+        let Some(attached) = self.attached.as_mut() else {
+            return;
+        };
+        let now = awaited(&self.app.session, &attached.origin);
+        if now.is_some() && now != attached.awaited {
+            let mut out = io::stdout();
+            let _ = out.write_all(b"\x07");
+            let _ = out.flush();
+        }
+        if now != attached.awaited {
+            attached.awaited = now;
+            self.dirty = true;
+        }
+    }
 }
 
-/// Only the effects that look around: a watcher never sends a command.
+/// The checklist's own effects a read-only view keeps: reading the log back.
 fn looking(effects: Vec<Effect>) -> Vec<Effect> {
     effects
         .into_iter()
@@ -197,7 +355,7 @@ impl Screen for Watch {
     fn update(&mut self, msg: WatchMsg) -> Vec<Effect> {
         match msg {
             WatchMsg::Common(Common::Key(ev)) => self.key(ev),
-            WatchMsg::Common(Common::Terminate(_)) => {
+            WatchMsg::Common(Common::Terminate(_) | Common::TerminalLost(_)) => {
                 self.leaving = true;
                 Vec::new()
             }
@@ -207,18 +365,42 @@ impl Screen for Watch {
                 looking(self.app.update(Msg::Resize(w, h)))
             }
             WatchMsg::Common(Common::Mouse(ev)) => looking(self.app.update(Msg::Mouse(ev))),
-            WatchMsg::Common(Common::Paste(_)) => Vec::new(),
+            WatchMsg::Common(Common::Paste(text)) => {
+                let effects = self.app.update(Msg::Paste(text));
+                self.passed(effects)
+            }
             WatchMsg::Common(Common::Tick { now, .. }) => looking(self.app.update(Msg::Tick(now))),
             WatchMsg::Common(Common::LogRead(chunk)) => looking(self.app.update(Msg::LogRead(chunk))),
-            WatchMsg::Record(record) => {
-                if self.note.take().is_some() {
+            WatchMsg::Fed(Fed::Record { record, .. }) => {
+                if self.note.as_ref().is_some_and(|n| n.alert) {
+                    self.note = None;
                     self.dirty = true;
                 }
-                looking(feed(&mut self.app, *record, Feed::Live))
+                let effects = looking(feed(&mut self.app, *record, Feed::Live));
+                self.check_awaited();
+                effects
+            }
+            WatchMsg::Fed(Fed::Presence(present)) => {
+                looking(self.app.update(Msg::Engine(Update::Presence(present))))
             }
             WatchMsg::Trouble(why) => {
-                self.note = Some(why);
-                self.dirty = true;
+                self.say(why, true);
+                Vec::new()
+            }
+            WatchMsg::Sent => {
+                self.say("sent to the driver; waiting for it to take it", false);
+                Vec::new()
+            }
+            WatchMsg::Settled(Ok(Settled::Consumed)) => {
+                self.say("the driver took it", false);
+                Vec::new()
+            }
+            WatchMsg::Settled(Ok(Settled::Refused(why))) => {
+                self.say(format!("refused: {why}"), true);
+                Vec::new()
+            }
+            WatchMsg::Settled(Err(why)) => {
+                self.say(why, true);
                 Vec::new()
             }
         }
@@ -229,16 +411,8 @@ impl Screen for Watch {
         let (w, h) = app_size((area.width, area.height));
         view_in(&self.app, frame, Rect::new(area.x, area.y, w, h));
         if area.height > h {
-            let theme = self.app.theme;
-            let mut spans = vec![
-                Span::styled(" WATCHING ", theme.badge()),
-                Span::styled(format!(" {} · read-only · q leaves", self.session), theme.dim()),
-            ];
-            if let Some(note) = &self.note {
-                spans.push(Span::styled(format!(" · {note}"), theme.alert()));
-            }
             frame.render_widget(
-                Paragraph::new(Line::from(spans)),
+                Paragraph::new(self.bottom_line()),
                 Rect::new(area.x, area.y + h, area.width, 1),
             );
         }
@@ -273,12 +447,50 @@ impl Screen for Watch {
     }
 }
 
-/// The follower, as the watch screen's source.
-struct Followed {
-    messages: mpsc::UnboundedReceiver<WatchMsg>,
+impl Watch {
+    /// The line below the checklist: the mode, then what this terminal must
+    /// not miss (a sign-off it is awaited for, highlighted), then the note.
+    fn bottom_line(&self) -> Line<'static> {
+        let theme = self.app.theme;
+        let (badge, keys) = match &self.attached {
+            None => (" WATCHING ", format!(" {} · read-only · q leaves", self.session)),
+            Some(a) => (
+                " ATTACHED ",
+                format!(
+                    " {} as {} · s sign · m note · p pause · A abort · q leaves",
+                    self.session, a.origin.operator
+                ),
+            ),
+        };
+        let mut spans = Vec::new();
+        if let Some(step) = self.attached.as_ref().and_then(|a| a.awaited.as_ref()) {
+            spans.push(Span::styled(
+                format!(" {step} WAITS FOR YOUR SIGN-OFF: press s "),
+                theme.alert(),
+            ));
+        }
+        spans.push(Span::styled(badge, theme.badge()));
+        // What was just said comes before the keys, which a narrow terminal cuts off first.
+        if let Some(note) = &self.note {
+            let style = if note.alert { theme.alert() } else { theme.info() };
+            spans.push(Span::styled(format!(" {} ·", note.text), style));
+        }
+        spans.push(Span::styled(keys, theme.dim()));
+        Line::from(spans)
+    }
 }
 
-impl Source<Watch> for Followed {
+/// The transport, as the watch screen's source: what the follow task
+/// passes on, and the requests the screen sends.
+struct Followed<Q> {
+    messages: mpsc::UnboundedReceiver<WatchMsg>,
+    tx: mpsc::UnboundedSender<WatchMsg>,
+    requests: Option<Q>,
+    /// Requests being sent (and settled), each in a task of its own.
+    in_flight: tokio::task::JoinSet<()>,
+}
+
+impl<Q: Requests> Source<Watch> for Followed<Q> {
     async fn next(&mut self) -> Option<WatchMsg> {
         self.messages.recv().await
     }
@@ -287,23 +499,32 @@ impl Source<Watch> for Followed {
         self.messages.try_recv().ok()
     }
 
-    fn perform(&mut self, _effect: Effect) -> Option<WatchMsg> {
-        None
+    fn perform(&mut self, effect: Effect) -> Option<WatchMsg> {
+        let Effect::Send(command) = effect else {
+            return None;
+        };
+        let (requests, request) = (self.requests.clone()?, Request::of(&command)?);
+        let tx = self.tx.clone();
+        self.in_flight.spawn(async move {
+            let _ = tx.send(WatchMsg::Settled(requests.send(request).await));
+        });
+        Some(WatchMsg::Sent)
     }
 }
 
 /// Follow into the copy and the screen's channel, in order, until the screen is gone.
-async fn follow(mut follower: Follower, mut copy: Copy, tx: mpsc::UnboundedSender<WatchMsg>) {
-    let mut lost = |e: &PgError| {
-        let _ = tx.send(WatchMsg::Trouble(format!("{e}; reconnecting")));
+async fn follow<R: Records>(mut records: R, mut copy: Copy, tx: mpsc::UnboundedSender<WatchMsg>) {
+    let mut lost = |why: &str| {
+        let _ = tx.send(WatchMsg::Trouble(format!("{why}; reconnecting")));
     };
     loop {
-        let message = match next_record(&mut follower, &mut lost).await {
-            Ok(stored) => match copy.push(&stored.line) {
-                Ok(()) => WatchMsg::Record(Box::new(stored.record)),
+        let message = match next_fed(&mut records, &mut lost).await {
+            Ok(Fed::Record { line, record }) => match copy.push(&line) {
+                Ok(()) => WatchMsg::Fed(Fed::Record { line, record }),
                 Err(e) => WatchMsg::Trouble(format!("cannot keep the log's copy: {e}")),
             },
-            Err(e) => WatchMsg::Trouble(e.to_string()),
+            Ok(presence) => WatchMsg::Fed(presence),
+            Err(why) => WatchMsg::Trouble(why),
         };
         let stop = matches!(message, WatchMsg::Trouble(_));
         if tx.send(message).is_err() || stop {
@@ -312,23 +533,48 @@ async fn follow(mut follower: Follower, mut copy: Copy, tx: mpsc::UnboundedSende
     }
 }
 
-/// The checklist, read-only, on this terminal until the watcher leaves.
-async fn watch_terminal(mut follower: Follower, session: &str) -> Result<u8, CliError> {
+/// The session's header: the first record (who is connected may come before it).
+async fn header<R: Records>(records: &mut R) -> Result<(String, Box<Record>, Vec<Fed>), String> {
+    let mut early = Vec::new();
+    loop {
+        match records.next().await {
+            Ok(Fed::Record { line, record }) => return Ok((line, record, early)),
+            Ok(presence) => early.push(presence),
+            Err(Trouble::Final(why) | Trouble::Lost(why)) => return Err(why),
+        }
+    }
+}
+
+/// The checklist on this terminal until the watcher (or attached signer) leaves.
+async fn on_terminal<R: Records, Q: Requests>(
+    mut records: R,
+    requests: Option<Q>,
+    session: &str,
+    origin: Origin,
+) -> Result<u8, CliError> {
     let journal_error = |e: String| CliError::new(exit::JOURNAL, e);
-    let header = follower.next().await.map_err(|e| journal_error(e.to_string()))?;
+    let (line, header, early) = header(&mut records).await.map_err(journal_error)?;
     let mut copy = Copy::create(session)
         .map_err(|e| journal_error(format!("cannot keep a copy of the session's lines: {e}")))?;
-    copy.push(&header.line)
+    copy.push(&line)
         .map_err(|e| journal_error(format!("cannot keep a copy of the session's lines: {e}")))?;
-    let state = SessionState::from_records(std::slice::from_ref(&header.record))
+    let state = SessionState::from_records(std::slice::from_ref(&*header))
         .map_err(|e| journal_error(format!("session {session}: {e}")))?;
     let path = copy.path.clone();
     let signals = crate::signals::Signals::listen();
     let (guard, mut terminal) =
         screen::open_terminal().map_err(|e| CliError::usage(format!("cannot use the terminal ({e})")))?;
     let size = terminal.size().map(|s| (s.width, s.height)).unwrap_or((80, 24));
+    let attached = requests.is_some().then(|| Attached {
+        origin: origin.clone(),
+        awaited: None,
+    });
+    let operator = match &attached {
+        Some(_) => origin.operator.clone(),
+        None => state.current_operator().to_string(),
+    };
     let setup = AppSetup {
-        operator: state.current_operator().to_string(),
+        operator,
         references: Vec::new(),
         journal_path: path.clone(),
         theme: Theme::from_env(),
@@ -339,13 +585,22 @@ async fn watch_terminal(mut follower: Follower, session: &str) -> Result<u8, Cli
     let mut watch = Watch {
         app: App::new(state, setup),
         session: session.to_string(),
+        attached,
         note: None,
         leaving: false,
         dirty: true,
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(follow(follower, copy, tx));
-    let mut source = Followed { messages: rx };
+    for fed in early {
+        let _ = tx.send(WatchMsg::Fed(fed));
+    }
+    let task = tokio::spawn(follow(records, copy, tx.clone()));
+    let mut source = Followed {
+        messages: rx,
+        tx,
+        requests,
+        in_flight: tokio::task::JoinSet::new(),
+    };
     let result = screen::run(
         &mut terminal,
         &mut watch,
@@ -358,6 +613,9 @@ async fn watch_terminal(mut follower: Follower, session: &str) -> Result<u8, Cli
     .await;
     task.abort();
     let _ = task.await;
+    // A key pressed just before leaving still reaches the driver.
+    let sending = async { while source.in_flight.join_next().await.is_some() {} };
+    let _ = tokio::time::timeout(LEAVING_WAIT, sending).await;
     drop(guard);
     result.map(|()| exit::OK).map_err(CliError::usage)
 }

@@ -158,6 +158,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         seq: seq as u64,
         ts: t0() + chrono::Duration::seconds(seq as i64),
         event,
+        origin: None,
     };
     let mut state = SessionState::new(&record(0, Event::Header(Box::new(header)))).expect("header");
     for (i, e) in events.iter().enumerate() {
@@ -174,6 +175,7 @@ fn journal(state: &mut SessionState, events: impl IntoIterator<Item = Event>) {
             seq: state.last_seq + 1,
             ts: state.last_event + chrono::Duration::seconds(1),
             event,
+            origin: None,
         };
         state.apply(&record);
     }
@@ -2176,4 +2178,97 @@ fn no_hold_without_the_setting_and_none_during_a_rollback() {
         .concat(),
     );
     assert!(matches!(s.next(), Next::Start(st) if st.id == "rb.1"));
+}
+
+// ---------------------------------------------------------------------------
+// The driver's seat: a lost terminal, an attached terminal taking over.
+
+fn driver_gone(who: &str) -> Command {
+    Command::DriverGone {
+        who: who.into(),
+        reason: "SIGHUP received".into(),
+        seat: None,
+    }
+}
+
+fn take_seat(who: &str) -> Command {
+    Command::TakeDriverSeat {
+        who: who.into(),
+        seat: runsheet::seat::Seat::default(),
+    }
+}
+
+#[test]
+fn a_lost_terminal_is_journaled_once_and_stops_nothing() {
+    let mut s = fold(standard(), &[run(), started("a", 1)]);
+    let events = decide(&s, &driver_gone("ana"), now()).expect("accepted");
+    assert!(matches!(&events[..], [Event::DriverDetached { who, .. }] if who == "ana"));
+    // Nothing for the engine core to do: the running step runs on.
+    assert!(
+        machine::step(
+            &s,
+            Input::Decided {
+                command: &driver_gone("ana"),
+                now: now()
+            }
+        )
+        .is_empty()
+    );
+    journal(&mut s, events);
+    assert!(s.driver_away && s.auto && !s.detached);
+    assert!(matches!(s.next(), Next::Running(st) if st.id == "a"));
+    // Said once: a driver already away has nothing more to go.
+    assert_eq!(decide(&s, &driver_gone("ana"), now()), Ok(Vec::new()));
+}
+
+#[test]
+fn the_drivers_seat_is_taken_only_once_its_terminal_is_gone() {
+    let mut s = fold(standard(), &[run(), started("a", 1)]);
+    assert_eq!(decide(&s, &take_seat("bo"), now()), Err(Refusal::DriverPresent));
+    let gone = decide(&s, &driver_gone("ana"), now()).expect("gone");
+    journal(&mut s, gone);
+    assert_eq!(decide(&s, &take_seat(" "), now()), Err(Refusal::MissingName));
+    let events = decide(&s, &take_seat("bo"), now()).expect("taken");
+    assert!(matches!(&events[..], [Event::DriverAttached { who, .. }] if who == "bo"));
+    journal(&mut s, events);
+    assert!(!s.driver_away);
+    assert_eq!(decide(&s, &take_seat("cy"), now()), Err(Refusal::DriverPresent));
+}
+
+#[test]
+fn an_attached_terminal_signs_and_notes_until_it_holds_the_seat() {
+    let sign = Command::SignOff {
+        step: "b".into(),
+        signature: Signature {
+            who: "bo".into(),
+            role: String::new(),
+            note: String::new(),
+            preapproved: false,
+            seat: None,
+        },
+    };
+    let note = Command::Note {
+        who: "bo".into(),
+        text: "looks fine".into(),
+    };
+    for allowed in [&sign, &note, &take_seat("bo")] {
+        assert_eq!(rules::attached_may(allowed, false), Ok(()), "{allowed:?}");
+    }
+    let abort = Command::Abort {
+        who: "bo".into(),
+        reason: "no".into(),
+    };
+    for driving in [
+        Command::Run { who: "bo".into() },
+        Command::Cancel,
+        abort,
+        retry("a"),
+    ] {
+        assert_eq!(
+            rules::attached_may(&driving, false),
+            Err(Refusal::DriverPresent),
+            "{driving:?}"
+        );
+        assert_eq!(rules::attached_may(&driving, true), Ok(()), "{driving:?}");
+    }
 }

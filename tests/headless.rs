@@ -452,3 +452,116 @@ fn a_run_whose_output_is_not_a_terminal_says_it_runs_headless_and_names_the_envi
     assert!(out.status.success(), "{}", text(&out));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("runs headless"));
 }
+
+/// A `{verify}` step reruns harmlessly, so its records are group committed:
+/// written at once, synced with the next durable event. Killed during a
+/// check, the session's anchor (its last durable line) is still the
+/// state-changing step's end, and only the checks' records come after it.
+/// A crash that loses everything not synced (the journal cut back to its
+/// anchor) loses only those; the resume runs the checks again and never
+/// the step that changed something.
+#[test]
+fn a_crash_after_group_committed_checks_reruns_only_the_checks() {
+    let runbook = "+++\n[environments.development]\n+++\n# Checks\n\n## Development\n\n### Execution\n\n\
+        1. Change something\n   ```sh\n   echo ran >> ran.txt\n   ```\n\
+        2. It ran\n   ```sh {verify}\n   test -s ran.txt\n   ```\n\
+        3. It ran once\n   ```sh {verify}\n   test \"$(wc -l < ran.txt)\" -eq 1\n   ```\n\
+        4. A slow check\n   ```sh {verify}\n   sleep \"${PAUSE:-0}\"\n   ```\n";
+    let fx = Fixture::new(runbook);
+    let runbook_path = fx.runbook().to_str().expect("utf-8 path").to_string();
+    let mut child = fx
+        .command(&["run", &runbook_path, "--headless"])
+        .env("PAUSE", "60")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let slow_check_started = || {
+        read_journal(&fx.journal()).is_ok_and(|read| {
+            let groups = read
+                .records
+                .iter()
+                .filter(|r| matches!(r.event, Event::StepProcess { .. }));
+            groups.count() == 4
+        })
+    };
+    let sessions = fx.state_dir().join("sessions");
+    assert!(
+        wait_until(Duration::from_secs(30), || sessions.exists()
+            && slow_check_started()),
+        "the checks never ran"
+    );
+    child.kill().expect("SIGKILL");
+    let _ = child.wait_with_output().expect("reap");
+
+    let path = fx.journal();
+    let read = read_journal(&path).expect("read after the kill");
+    let anchor = runsheet::journal::anchor::read(&path)
+        .expect("a readable anchor")
+        .expect("an anchor");
+    let state = SessionState::from_records(&read.records).expect("fold");
+    let ids: Vec<String> = state.plan.steps().map(|s| s.id.clone()).collect();
+    let (changer, checks) = (&ids[0], &ids[1..]);
+    let durable = &read.records[usize::try_from(anchor.seq).expect("a seq")];
+    assert!(
+        matches!(&durable.event, Event::StepFinished { step, .. } if step == changer),
+        "the last durable line is the state-changing step's end, not {:?}",
+        durable.event
+    );
+    for record in &read.records[durable.seq as usize + 1..] {
+        let about = record.event.step().map(str::to_string);
+        assert!(
+            about.as_ref().is_some_and(|s| checks.contains(s)),
+            "only the checks' records wait for a sync, not {:?}",
+            record.event
+        );
+    }
+
+    // A crash of the machine stops the slow check's processes too.
+    for record in &read.records {
+        if let Event::StepProcess { pgid, .. } = record.event {
+            let group = nix::unistd::Pid::from_raw(-pgid);
+            let _ = nix::sys::signal::kill(group, nix::sys::signal::Signal::SIGKILL);
+            assert!(
+                wait_until(Duration::from_secs(10), || nix::sys::signal::kill(group, None)
+                    .is_err()),
+                "the check's process group {pgid} did not stop"
+            );
+        }
+    }
+    // The worst a crash can do: lose every line after the anchor's.
+    let bytes = std::fs::read(&path).expect("the journal");
+    let kept: usize = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .take(durable.seq as usize + 1)
+        .map(<[u8]>::len)
+        .sum();
+    std::fs::write(&path, &bytes[..kept]).expect("cut the journal back to its anchor");
+
+    let id = session_id(&state);
+    let out = fx
+        .command(&["run", &runbook_path, "--headless", "--resume", &id])
+        .output()
+        .expect("resume");
+    assert!(out.status.success(), "the resume completes: {}", text(&out));
+    let ran = std::fs::read_to_string(fx.dir.path().join("ran.txt")).expect("ran.txt");
+    assert_eq!(ran, "ran\n", "the state-changing step ran once");
+    let after = fx.state();
+    assert_eq!(
+        after.outcome.as_ref().map(|o| o.0),
+        Some(SessionOutcome::Completed)
+    );
+    let starts = |id: &str| {
+        read_journal(&path)
+            .expect("read")
+            .records
+            .iter()
+            .filter(|r| matches!(&r.event, Event::StepStarted { step, .. } if step == id))
+            .count()
+    };
+    assert_eq!(starts(changer), 1, "the state-changing step started once");
+    for check in checks {
+        assert_eq!(starts(check), 1, "check {check} ran again, once, after the cut");
+        assert_eq!(after.steps[check].status, StepStatus::Succeeded);
+    }
+}

@@ -280,6 +280,7 @@ fn an_appended_forged_line_is_reported() {
                 seq: 6,
                 ts: chrono::Utc::now(),
                 event,
+                origin: None,
             },
             prev,
             &mut line,

@@ -252,12 +252,14 @@ fn records() -> impl Strategy<Value = Vec<Record>> {
             seq: 0,
             ts: Utc.timestamp_millis_opt(0).single().expect("epoch"),
             event: Event::Header(Box::new(header(&plan))),
+            origin: None,
         };
         std::iter::once(first)
             .chain(events.into_iter().enumerate().map(|(n, (event, ts))| Record {
                 seq: n as u64 + 1,
                 ts,
                 event,
+                origin: None,
             }))
             .collect()
     })
@@ -280,7 +282,7 @@ proptest! {
     /// error, never a panic.
     #[test]
     fn a_journal_without_a_header_is_refused(event in event(), ts in time()) {
-        let record = Record { seq: 0, ts, event };
+        let record = Record { seq: 0, ts, event, origin: None };
         prop_assert!(SessionState::new(&record).is_err());
     }
 

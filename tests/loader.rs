@@ -1274,3 +1274,26 @@ fn notify_and_notify_url_are_read_and_a_bad_url_is_an_error_at_its_place() {
         [(3, 14, E, "notify_url: write an http:// or https:// URL")]
     );
 }
+
+#[test]
+fn the_front_matter_says_what_attached_terminals_may_ask_besides_signing() {
+    use runsheet::runbook::model::AttachRight;
+    let body = "# T\n\n1. Check\n";
+    assert!(
+        runbook(body).attach.is_empty(),
+        "by default: sign and add notes only"
+    );
+    let rb = runbook(&format!(
+        "+++\nattach = [\"abort\", \"pause\", \"pause\"]\n+++\n{body}"
+    ));
+    assert_eq!(rb.attach, [AttachRight::Pause, AttachRight::Abort]);
+    let wrong = load_text(&format!("+++\nattach = [\"skip\"]\n+++\n{body}"));
+    assert!(
+        wrong
+            .diagnostics
+            .iter()
+            .any(|d| d.pos.line == 2 && d.message.contains("\"pause\", \"abort\"; not \"skip\"")),
+        "{:#?}",
+        wrong.diagnostics
+    );
+}

@@ -59,7 +59,7 @@ fn tee_session(label: &str) -> (ScratchDb, JournalDb, TempDir, String, TeeJourna
     let db = journal_db(&scratch);
     let state = TempDir::new().unwrap();
     let id = new_session_id();
-    let tee = TeeJournal::create(state.path(), header(&id), &db, &Origin::current("Ana")).unwrap();
+    let tee = TeeJournal::create(state.path(), header(&id), &db, &Origin::here("Ana")).unwrap();
     (scratch, db, state, id, tee)
 }
 
@@ -399,7 +399,7 @@ fn a_driver_that_ends_while_the_database_is_away_leaves_the_rest_for_the_next_ru
     let db = journal_db(&scratch);
     let state = TempDir::new().unwrap();
     let id = new_session_id();
-    let origin = Origin::current("Ana");
+    let origin = Origin::here("Ana");
     let mut tee = TeeJournal::create(state.path(), header(&id), &db, &origin).unwrap();
     scratch.allow_connections(false);
     scratch.terminate_connections();
@@ -451,7 +451,7 @@ fn child_driver_holds_a_session_until_killed() {
     };
     let db = JournalDb::from_url(&url).unwrap();
     let id = new_session_id();
-    let mut tee = TeeJournal::create(Path::new(&state), header(&id), &db, &Origin::current("Bea")).unwrap();
+    let mut tee = TeeJournal::create(Path::new(&state), header(&id), &db, &Origin::here("Bea")).unwrap();
     tee.append(started("staging.execution.1")).unwrap();
     println!("HOLDING {id}");
     loop {
@@ -506,7 +506,7 @@ fn a_second_driver_is_refused_and_a_killed_one_is_taken_over_only_explicitly() {
         .recv_timeout(Duration::from_secs(60))
         .expect("the child driver started its session");
     let path = journal_path(state.path(), &id);
-    let me = Origin::current("Cleo");
+    let me = Origin::here("Cleo");
 
     for claim in [Claim::Acquire, Claim::TakeOver] {
         let err = TeeJournal::open_append(&path, &db, &me, claim)
@@ -595,7 +595,7 @@ fn driver_locks_on_connections_refuse_a_second_holder_until_released() {
     block_on(async {
         let first = db.connect().await.unwrap();
         let second = db.connect().await.unwrap();
-        let ana = Origin::current("Ana");
+        let ana = Origin::here("Ana");
         let lock = first
             .acquire_driver_lock("s-1", &ana, Claim::Acquire)
             .await
@@ -603,7 +603,7 @@ fn driver_locks_on_connections_refuse_a_second_holder_until_released() {
         assert_eq!(lock.taken_over_from, None);
         assert_eq!(lock.holder.backend_pid, first.backend_pid().await.unwrap());
         let err = second
-            .acquire_driver_lock("s-1", &Origin::current("Bea"), Claim::Acquire)
+            .acquire_driver_lock("s-1", &Origin::here("Bea"), Claim::Acquire)
             .await
             .unwrap_err();
         assert!(
@@ -612,12 +612,12 @@ fn driver_locks_on_connections_refuse_a_second_holder_until_released() {
         );
         // Another session is another lock.
         second
-            .acquire_driver_lock("s-2", &Origin::current("Bea"), Claim::Acquire)
+            .acquire_driver_lock("s-2", &Origin::here("Bea"), Claim::Acquire)
             .await
             .unwrap();
         first.release_driver_lock(&lock).await.unwrap();
         let again = second
-            .acquire_driver_lock("s-1", &Origin::current("Bea"), Claim::Acquire)
+            .acquire_driver_lock("s-1", &Origin::here("Bea"), Claim::Acquire)
             .await
             .unwrap();
         assert_eq!(
@@ -780,13 +780,8 @@ fn commands_are_numbered_in_order_and_consumed_in_order() {
     let (_scratch, db, id, _journal) = pg_session("pg_commands");
     block_on(async {
         let conn = db.connect().await.unwrap();
-        let bea = Origin {
-            operator: "Bea".into(),
-            os_user: "bea".into(),
-            host: "qa-box".into(),
-            terminal: Some("/dev/pts/7".into()),
-        };
-        let cleo = Origin::current("Cleo");
+        let bea = common::elsewhere("Bea");
+        let cleo = Origin::here("Cleo");
         let sign = serde_json::json!({"sign_off": {"step": "staging.validation.1"}});
         assert_eq!(conn.submit_command(&id, &bea, &sign).await.unwrap(), 0);
         assert_eq!(
@@ -872,20 +867,15 @@ fn migrations_run_twice_are_a_no_op_and_touch_nothing_outside_their_schema() {
     assert_eq!(outside(), before, "objects outside the runsheet schema changed");
     assert_eq!(
         scratch.query("SELECT count(*) || ' ' || max(version) FROM runsheet.schema_version"),
-        vec![format!("1 {}", schema::VERSION)]
+        vec![format!("{0} {0}", schema::VERSION)]
     );
 }
 
 /// The error of starting a new session against `db`, which must fail.
 fn new_tee_fails(state: &TempDir, db: &JournalDb) -> JournalError {
-    TeeJournal::create(
-        state.path(),
-        header(&new_session_id()),
-        db,
-        &Origin::current("Ana"),
-    )
-    .err()
-    .expect("the session cannot start")
+    TeeJournal::create(state.path(), header(&new_session_id()), db, &Origin::here("Ana"))
+        .err()
+        .expect("the session cannot start")
 }
 
 #[test]

@@ -243,7 +243,7 @@ fn live_run(dir: &Path) -> (Vec<(u64, Buffer)>, App, PathBuf) {
         let mut app = App::new(launched.state.clone(), setup);
         app.replay = true;
         let mut frames = vec![(0, live_screen(&app))];
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (tx, rx) = (launched.inbox, launched.inbox_rx);
         let engine = tokio::spawn(launched.engine.run(rx));
         let mut updates = launched.updates;
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -538,6 +538,7 @@ fn lines(events: &[(i64, Event)]) -> Vec<Vec<u8>> {
                 seq: seq as u64,
                 ts: t0() + chrono::Duration::seconds(*secs),
                 event: event.clone(),
+                origin: None,
             };
             let mut line = Vec::new();
             prev = encode_line(&record, &prev, &mut line).expect("encode");
@@ -1152,4 +1153,54 @@ fn a_replay_shows_the_shell_state_a_step_inherits() {
     press(&mut r, KeyCode::Left);
     let screen = text(&replay_screen(&r));
     assert!(!screen.contains("Inherits"), "{screen}");
+}
+
+/// Bytes the process `pid` has read so far (`rchar` of /proc/PID/io).
+fn bytes_read(pid: i32) -> u64 {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).expect("read /proc/PID/io");
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("rchar in /proc/PID/io")
+}
+
+/// End pressed while the index is still being built follows the end for
+/// about one more read of the journal: the log pane's read-backs run one at
+/// a time, each from where the last one got to, and those overtaken by a
+/// newer one are dropped unread. They used to run side by side, each from
+/// the journal's start, one per index batch: many times the journal, and
+/// over a minute on a 1M-event journal. Counted in bytes the process read,
+/// not timed.
+#[test]
+fn end_pressed_while_indexing_reads_the_journal_about_once_more() {
+    use common::journals::{plan, write_session};
+    const OUTPUT: usize = 150_000;
+    let dir = TempDir::new().expect("temp dir");
+    let path = dir.path().join("long.jsonl");
+    let events = write_session(&path, &plan(1, 1), OUTPUT);
+    let size = std::fs::metadata(&path).expect("the journal").len();
+    let mut tui = common::pty::Tui::spawn(&["replay", path.to_str().expect("utf-8")], dir.path(), 200, 60);
+    tui.deadline = Duration::from_secs(120);
+    tui.wait_text(" REPLAY ");
+    tui.keys("\x1b[F");
+    tui.wait_text("still reading the journal");
+    let (at_end, last_line) = (
+        format!("#{n} of {n} ", n = runsheet::text::count(events as u64)),
+        format!("migrated row {} of", OUTPUT - 1),
+    );
+    tui.wait("the end, the journal indexed and the log pane filled", |s| {
+        let text = s.contents();
+        text.contains("chain verified")
+            && text.contains(&at_end)
+            && text.contains(&last_line)
+            && !text.contains("is being read from the journal")
+    });
+    let read = bytes_read(tui.pid());
+    tui.keys("q");
+    assert_eq!(tui.exit_code(), 0);
+    assert!(
+        read < 2 * size,
+        "the replay read {read} bytes of a {size}-byte journal ({:.1} times) to follow its end while indexing it",
+        read as f64 / size as f64
+    );
 }

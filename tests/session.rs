@@ -85,6 +85,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
             seq: i as u64,
             ts: t0() + Duration::seconds(i as i64),
             event,
+            origin: None,
         })
         .collect::<Vec<_>>();
     SessionState::from_records(&records).expect("fold")

@@ -216,7 +216,7 @@ fn a_second_driver_is_refused_naming_the_holder_and_take_over_after_sigkill_is_j
         .expect("a resumed event naming the driver taken over from");
     assert_eq!(from.pid, first.id());
     assert_eq!(from.origin.operator, "tester");
-    assert_eq!(from.origin.os_user, user);
+    assert_eq!(from.origin.seat.os_user.as_deref(), Some(user.as_str()));
     // The database has every line of the local copy, and the driver let go.
     assert_eq!(records_in_db(&db, &id), read.records.len());
     assert_eq!(
@@ -373,6 +373,8 @@ fn a_watcher_sees_a_step_the_driver_finished_within_two_seconds_and_acts_on_noth
     );
     watcher.wait_text("WATCHING");
     watcher.wait_text("Hold until go");
+    // It sees who drives, and itself, connected.
+    watcher.wait_text("tester driving");
     // A key that would act on the session does nothing but say so.
     watcher.keys("s");
     watcher.wait_text("read-only: watching");
@@ -495,5 +497,261 @@ fn verify_checks_a_session_in_the_team_journal_like_a_file() {
         text(&unknown).contains("no session 'no-such' in the journal database"),
         "{}",
         text(&unknown)
+    );
+}
+
+/// A production window of two seats: a manual step needing two sign-offs,
+/// then a shell step.
+fn two_seats() -> String {
+    "+++\ntitle = \"Two seats\"\n[environments.production]\ndatabase = \"none\"\nsignoffs = 2\n+++\n\
+     # Two seats\n\n## Production\n\n### Execution\n\n1. Check the dashboards\n2. Say done\n   ```sh\n   echo done\n   ```\n"
+        .to_string()
+}
+
+#[test]
+fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_window() {
+    let db = ScratchDb::create("team_attach");
+    let fx = Fixture::new(&two_seats());
+    let mut driver = fx.checklist(
+        &["--env", "production", "--operator", "Ana", "--journal", &db.url],
+        150,
+        40,
+    );
+    driver.wait_text("press s to sign");
+    let id = session_id(&fx);
+
+    // The driver signs first.
+    driver.keys("s");
+    driver.wait_text("Needs 2 sign-offs");
+    driver.send(b"\x13"); // Ctrl+S
+    driver.wait_text("signed off by Ana");
+    // Its own second sign-off is refused whatever name it would type: its
+    // seat has signed, and it is told where the second signer must sign.
+    driver.keys("s");
+    driver.wait_text("was already signed from this seat");
+    assert!(
+        !driver.screen().contains("Needs 2 sign-offs"),
+        "no sign-off dialog opens at a seat that signed"
+    );
+
+    // Another terminal attaches, with nothing of the session's but the journal database.
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut signer = Tui::spawn(
+        &["attach", &id[..12], "--operator", "Bea", "--journal", &db.url],
+        elsewhere.path(),
+        150,
+        40,
+    );
+    signer.wait_text("ATTACHED");
+    // It is told that a step waits for its sign-off, and everyone sees it connected.
+    signer.wait_text("production.execution.1 WAITS FOR YOUR SIGN-OFF");
+    assert_eq!(signer.bells(), 1, "one bell for the sign-off it is awaited for");
+    driver.wait_text("Bea attached");
+    // What the runbook does not allow is refused by the driver, with the reason.
+    signer.keys("A");
+    signer.wait_text("Abort the session");
+    signer.send(b"\r");
+    signer.wait_text("refused: this runbook does not let attached terminals abort");
+    // A row no terminal would send is refused with a reason, never skipped.
+    db.execute(&submit_sql(&id, "Eve", r#"{"type": "run"}"#));
+    // The attached terminal signs and adds a note; both reach the journal as Bea's.
+    signer.keys("s");
+    signer.wait_text("Needs 2 sign-offs");
+    signer.send(b"\x13");
+    signer.wait_text("the driver took it");
+    driver.wait_text("signed off by Bea");
+    signer.wait("the highlight to go once signed", |s| {
+        !s.contents().contains("WAITS FOR YOUR SIGN-OFF")
+    });
+    assert_eq!(signer.bells(), 1, "no bell once it has signed");
+    signer.keys("m");
+    signer.keys("dashboards green from the QA desk");
+    signer.send(b"\x13");
+    assert!(
+        wait_until(Duration::from_secs(30), || journal_has(
+            &fx,
+            "dashboards green from the QA desk"
+        )),
+        "the note never reached the journal"
+    );
+    signer.wait_text("the driver took it");
+
+    // The signer leaves, and drops out of who is connected by itself.
+    signer.keys("q");
+    assert_eq!(signer.exit_code(), 0);
+    signer.assert_terminal_restored();
+    driver.wait("Bea to drop out of who is connected", |s| {
+        let shown = s.contents();
+        shown.contains("Ana driving") && !shown.contains("Bea attached")
+    });
+    // The driver runs the last step.
+    let read = finish(&mut driver, &fx);
+    let by = |name: &str| -> Vec<&runsheet::journal::event::Record> {
+        read.records
+            .iter()
+            .filter(|r| r.origin.as_ref().is_some_and(|o| o.operator == name))
+            .collect()
+    };
+    let bea = by("Bea");
+    let kinds: Vec<&str> = bea
+        .iter()
+        .map(|r| match r.event {
+            Event::SignedOff { .. } => "signed_off",
+            Event::Note { .. } => "note",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["signed_off", "note"],
+        "every event the attached terminal caused"
+    );
+    let bea_seat = &bea[0].origin.as_ref().unwrap().seat;
+    let ana_seat = &by("Ana")[0].origin.as_ref().unwrap().seat;
+    assert_eq!(bea_seat.host, runsheet::seat::host_name());
+    assert!(
+        bea_seat.os_user.is_some() && bea_seat.terminal.is_some(),
+        "{bea_seat:?}"
+    );
+    assert_ne!(bea_seat.terminal, ana_seat.terminal, "two terminals, two seats");
+    let signers: Vec<_> = read
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::SignedOff { signature, .. } => Some((signature.who.clone(), signature.seat.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        signers,
+        [
+            ("Ana".to_string(), Some(ana_seat.clone())),
+            ("Bea".to_string(), Some(bea_seat.clone()))
+        ]
+    );
+    assert!(matches!(
+        read.records.iter().rev().nth(1).map(|r| &r.event),
+        Some(Event::SessionEnded { .. })
+    ));
+    // Every command is settled: consumed, or refused with its reason.
+    let rows = db.query(&format!(
+        "SELECT seq || ' ' || operator || ' ' || (command->>'type') || ' ' || status || ' ' || coalesce(reason, '-') \
+         FROM runsheet.commands WHERE session = '{id}' ORDER BY seq"
+    ));
+    assert_eq!(rows.len(), 4, "{rows:#?}");
+    assert!(
+        rows[0].starts_with("0 Bea abort refused this runbook does not let attached terminals abort"),
+        "{rows:#?}"
+    );
+    assert!(
+        rows[1].starts_with("1 Eve run refused not a request runsheet knows"),
+        "{rows:#?}"
+    );
+    assert_eq!(rows[2], "2 Bea sign_off consumed -");
+    assert_eq!(rows[3], "3 Bea note consumed -");
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+}
+
+/// The checklist driver runs the last step, sees the session complete and
+/// leaves; the journal, verified.
+fn finish(driver: &mut Tui, fx: &Fixture) -> runsheet::journal::reader::ReadJournal {
+    driver.keys("r");
+    driver.wait_text("SESSION COMPLETED");
+    driver.keys("q");
+    assert_eq!(driver.exit_code(), 0);
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    read
+}
+
+/// The SQL that submits `command` (JSON) to `session` from `operator`, as
+/// an attached terminal does (numbered, announced).
+fn submit_sql(session: &str, operator: &str, command: &str) -> String {
+    format!(
+        "WITH n AS (UPDATE runsheet.sessions SET next_command = next_command + 1 WHERE id = '{session}' \
+                    RETURNING next_command - 1 AS seq) \
+         INSERT INTO runsheet.commands (session, seq, operator, os_user, host, terminal, command) \
+         SELECT '{session}', seq, '{operator}', 'qa', 'qa-box', '/dev/pts/9', '{command}' FROM n; \
+         NOTIFY runsheet_commands, '{session} 0'"
+    )
+}
+
+#[test]
+fn a_command_that_arrives_while_the_driver_cannot_reach_the_journal_database_waits_for_it() {
+    let db = ScratchDb::create("team_command_waits");
+    let fx = Fixture::new(
+        "# Waits\n\n## Execution\n\n1. Look at the dashboards\n2. After the sign-off\n   ```sh\n   echo after\n   ```\n",
+    );
+    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
+    driver.wait_text("press s to sign");
+    let id = session_id(&fx);
+    let status = |db: &ScratchDb| {
+        db.query(&format!(
+            "SELECT status FROM runsheet.commands WHERE session = '{id}'"
+        ))
+    };
+
+    // A connection of our own, kept while nobody else can connect.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(&db.url, tokio_postgres::NoTls))
+        .unwrap();
+    rt.spawn(conn);
+    db.allow_connections(false);
+    rt.block_on(client.batch_execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ))
+    .unwrap();
+    driver.wait_text("JOURNAL DATABASE AWAY");
+    let sign = r#"{"type": "sign_off", "step": "execution.1", "role": "QA"}"#;
+    rt.block_on(client.batch_execute(&submit_sql(&id, "Bea", sign)))
+        .unwrap();
+    // It waits in the table while the driver cannot read it.
+    assert!(
+        !wait_until(Duration::from_millis(2500), || {
+            let journal = std::fs::read_to_string(fx.journal()).unwrap_or_default();
+            journal.contains("signed_off")
+        }),
+        "signed without the journal database"
+    );
+    let pending: Vec<String> = rt
+        .block_on(client.simple_query(&format!(
+            "SELECT status FROM runsheet.commands WHERE session = '{id}'"
+        )))
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pending, ["pending"]);
+
+    // Back: the driver consumes it, as Bea's, from Bea's seat.
+    db.allow_connections(true);
+    driver.wait_text("signed off by Bea");
+    assert!(
+        wait_until(Duration::from_secs(10), || status(&db) == ["consumed"]),
+        "{:?}",
+        status(&db)
+    );
+    let read = finish(&mut driver, &fx);
+    let signed = read
+        .records
+        .iter()
+        .find(|r| matches!(r.event, Event::SignedOff { .. }))
+        .expect("signed");
+    let origin = signed.origin.as_deref().expect("an origin");
+    assert_eq!(
+        (
+            origin.operator.as_str(),
+            origin.seat.host.as_str(),
+            origin.seat.terminal.as_deref()
+        ),
+        ("Bea", "qa-box", Some("/dev/pts/9"))
     );
 }

@@ -168,7 +168,7 @@ async fn the_checklist_runs_a_real_session_through_the_real_engine() {
         notices: Vec::new(),
     };
     let mut app = App::new(launched.state.clone(), setup);
-    let (commands, command_rx) = mpsc::channel(64);
+    let (commands, command_rx) = (launched.inbox, launched.inbox_rx);
     let engine = launched.engine;
     let engine =
         tokio::spawn(async move { engine.run(command_rx).await.map(drop).map_err(|e| e.to_string()) });

@@ -44,6 +44,7 @@ fn app(size: (u16, u16)) -> App {
         seq: 0,
         ts: t0,
         event: Event::Header(Box::new(header)),
+        origin: None,
     }];
     let state = SessionState::from_records(&records).expect("a session");
     App::new(

@@ -215,12 +215,13 @@ fn quit_mid_step_then_resume() {
     );
 }
 
-/// SIGTERM and SIGHUP detach the session and restore the terminal.
+/// SIGTERM and SIGINT detach the session and restore the terminal (SIGHUP
+/// does not stop it: tests/detach.rs).
 #[test]
 fn termination_signals_detach_and_restore_the_terminal() {
     for signal in [
         nix::sys::signal::Signal::SIGTERM,
-        nix::sys::signal::Signal::SIGHUP,
+        nix::sys::signal::Signal::SIGINT,
     ] {
         let fixture = Fixture::new(
             "# Signals\n\n## Development\n\n### Execution\n\n1. Wait\n   ```sh\n   echo \"started $((6 * 7))\"; sleep 60\n   ```\n",

@@ -229,6 +229,7 @@ impl Journal {
             seq,
             ts: t0() + chrono::Duration::seconds(secs),
             event,
+            origin: None,
         });
         self
     }
@@ -765,6 +766,7 @@ fn sign_off_sends_the_typed_signature_and_closes_on_the_record() {
             step: "prerequisites.1".into(),
             signature,
         },
+        origin: None,
     };
     a.update(Msg::Engine(Update::Record(record)));
     assert!(a.modal.is_none());
@@ -877,6 +879,7 @@ fn production_guard_sends_the_typed_name() {
         seq: 5,
         ts: t0(),
         event: Event::EnvironmentConfirmed { who: "alice".into() },
+        origin: None,
     })));
     assert!(a.modal.is_none());
 }
@@ -994,6 +997,7 @@ fn the_cursor_follows_the_active_step_until_moved() {
         seq: 20,
         ts: t0(),
         event: finished,
+        origin: None,
     })));
     assert_eq!(
         a.selected_step().map(|s| s.id.as_str()),
@@ -1059,6 +1063,7 @@ fn the_log_window_stays_bounded_under_a_flood() {
                 stream: Stream::Stdout,
                 lines,
             },
+            origin: None,
         };
 
         assert!(
@@ -1095,7 +1100,8 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
         },
     );
     let mut a = app(Journal::new("development", Mode::Live).state(), 5, (100, 30));
-    let (commands, mut command_rx) = mpsc::channel(8);
+    let (commands, mut command_rx) =
+        runsheet::engine::inbox::Inbox::channel(runsheet::seat::Origin::here("tester"));
     let (update_tx, updates) = mpsc::channel(8);
     let (_signal_tx, signals) = mpsc::channel(1);
     let signals = runsheet::signals::Signals::from_receiver(signals);
@@ -1103,12 +1109,13 @@ async fn the_driver_folds_updates_draws_and_leaves_after_detaching() {
     // The fake engine: one record, then it waits for the detach and stops.
     let engine = tokio::spawn(async move {
         let _ = update_tx.send(Update::Record(record)).await;
-        while let Some(cmd) = command_rx.recv().await {
-            if let Command::Detach { who } = cmd {
+        while let Some(envelope) = command_rx.recv().await {
+            if let Command::Detach { who } = envelope.command {
                 let detached = Record {
                     seq: 2,
                     ts: t0(),
                     event: Event::Detached { who },
+                    origin: None,
                 };
                 let _ = update_tx.send(Update::Record(detached)).await;
                 return Ok(());

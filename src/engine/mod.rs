@@ -2,6 +2,7 @@
 //! that run steps (shell, SQL).
 
 pub mod group;
+pub mod inbox;
 pub mod locks;
 pub mod runner;
 pub mod shell;

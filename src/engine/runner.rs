@@ -7,7 +7,8 @@
 //! shows can be lost by a crash), spawn a step's process, stop it, set a
 //! timer. Results (output, exit, timers) go back into the core as inputs.
 //!
-//! Front ends talk to it through two streams only: [`Command`]s in and
+//! Front ends talk to it through two streams only: [`Command`]s in (each
+//! in an [`Envelope`] with its origin, see [`super::inbox`]) and
 //! [`Update`]s (journal records, refusals) out. The updates channel is
 //! bounded and the engine stops reading a step's output while its front end
 //! lags: a slow front end (a slow stdout) slows the step's processes down
@@ -16,24 +17,27 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 
+use super::inbox::{Envelope, Verdict};
 use super::shell::{ShellRequest, run_shell_to};
 use super::shell_state::{self, Capture, Withheld};
 use super::sql::{SqlRequest, SqlSession, run_sql_in};
 use super::{Halt, OutputChunk, Stopper};
 use crate::connect;
 use crate::gates::check_session_gate;
-use crate::journal::event::{Event, Mode, Observed, Outcome, Signature, Stream};
+use crate::journal::event::{Event, Mode, Observed, Outcome, Record, Signature, Stream};
 use crate::journal::postgres::JournalDb;
 use crate::journal::{JournalError, JournalSink};
 use crate::notify::{NOTIFY_FAILED, Notifier};
 use crate::runbook::model::{DatabaseSource, Gate, Notify, Step, StepKind};
 use crate::runbook::plan::DATABASE_URL_VARIABLE;
+use crate::seat::Origin;
 use crate::secrets::Redactor;
 use crate::session::machine::{self, Effect, Input, StepResult, Stop, Timer};
 use crate::session::{Command, Next, SessionState, Update, rules};
@@ -143,10 +147,15 @@ pub struct Engine {
     degraded: bool,
     /// Sends the notifications, once the session runs.
     notifier: Option<Notifier>,
+    /// Whose command is being carried out: the events it causes record it.
+    cause: Option<Box<Origin>>,
+    /// Every record also goes here as it is journaled (the control
+    /// socket's clients); dropped with the engine, which ends their feed.
+    feed: Option<broadcast::Sender<Arc<Record>>>,
 }
 
 enum Wake {
-    Command(Option<Command>),
+    Command(Option<Envelope>),
     /// How many lines arrived in the engine's buffer (none: the runner is done sending).
     Output(usize),
     Done(Result<StepResult, tokio::task::JoinError>),
@@ -181,7 +190,14 @@ impl Engine {
             exit: false,
             degraded: false,
             notifier: None,
+            cause: None,
+            feed: None,
         }
+    }
+
+    /// Send every record journaled from now on to `feed` as well.
+    pub fn feed_records_to(&mut self, feed: broadcast::Sender<Arc<Record>>) {
+        self.feed = Some(feed);
     }
 
     pub fn state(&self) -> &SessionState {
@@ -193,11 +209,20 @@ impl Engine {
         if let Event::ShellState { state, .. } = &mut event {
             self.withheld.take(state, &mut self.setup.redactor);
         }
-        let record = self.journal.append(redacted(&self.setup.redactor, event))?;
+        let event = redacted(&self.setup.redactor, event);
+        let cause = self.cause.clone();
+        let record = if self.group_committed(&event) {
+            self.journal.append_deferred(event, cause)?
+        } else {
+            self.journal.append_from(event, cause)?
+        };
         let ended = matches!(record.event, Event::SessionEnded { .. }).then_some(record.seq);
         self.state.apply(&record);
         if let Some(notifier) = &mut self.notifier {
             notifier.observe(&self.state, &record, &self.setup.redactor);
+        }
+        if let Some(feed) = &self.feed {
+            let _ = feed.send(Arc::new(record.clone()));
         }
         self.tell(Update::Record(record));
         if let Some(seq) = ended {
@@ -223,6 +248,27 @@ impl Engine {
             })?;
         }
         Ok(())
+    }
+
+    /// Whether `event` may share its sync with the next durable one: it is
+    /// about running a step that reruns harmlessly (its start, process,
+    /// shell state, checks, end). Nothing outside acts on it before that
+    /// sync but the screen: a state-changing step's start, a sign-off, a
+    /// hold and the session's end are synced on their own, with it.
+    fn group_committed(&self, event: &Event) -> bool {
+        let about_running = matches!(
+            event,
+            Event::StepStarted { .. }
+                | Event::StepProcess { .. }
+                | Event::ShellState { .. }
+                | Event::Verification { .. }
+                | Event::StepFinished { .. }
+        );
+        about_running
+            && event
+                .step()
+                .and_then(|id| self.state.plan.step(id))
+                .is_some_and(Step::reruns_harmlessly)
     }
 
     /// Hand an update to the front end, or keep it (in order) until there is room.
@@ -274,46 +320,79 @@ impl Engine {
         Ok(())
     }
 
-    /// A command from a front end: decided by the rules, journaled, acted on.
-    fn command(&mut self, mut command: Command) -> Result<(), EngineError> {
-        // A signature records the seat it was given from, not only the typed
-        // name, and the rules count seats: stamped before they judge it.
+    /// A command from a front end: decided by the rules, journaled (every
+    /// event it causes with its origin), acted on; the verdict to `reply`
+    /// if the sender waits for it, a refusal to the front ends otherwise.
+    fn command(&mut self, envelope: Envelope) -> Result<(), EngineError> {
+        let Envelope {
+            mut command,
+            origin,
+            reply,
+        } = envelope;
+        // A signature carries the seat it was given from (the origin's, not
+        // whatever a front end put there) before the rules, which count
+        // seats, look at it.
         if let Some(signature) = command.signature_mut() {
-            signature.seat.get_or_insert_with(crate::seat::Seat::here);
+            signature.seat = Some(origin.seat.clone());
         }
         let decide = if self.journal_degraded() {
             rules::decide_degraded
         } else {
             rules::decide
         };
-        match decide(&self.state, &command, Utc::now()) {
+        let verdict: Verdict = match decide(&self.state, &command, Utc::now()) {
             Ok(events) => {
-                for event in events {
-                    self.emit(event)?;
-                }
-                let input = Input::Decided {
-                    command: &command,
-                    now: Utc::now(),
-                };
-                let fx = machine::step(&self.state, input);
-                self.perform(fx)
-            }
-            Err(refusal) => {
-                self.tell(Update::Refused(refusal));
+                self.cause = Some(Box::new(origin));
+                let done = self.carry_out(&command, events);
+                self.cause = None;
+                done?;
                 Ok(())
             }
+            Err(refusal) => Err(refusal),
+        };
+        match (reply, verdict) {
+            (Some(reply), verdict) => {
+                let _ = reply.send(verdict);
+            }
+            (None, Err(refusal)) => self.tell(Update::Refused(refusal)),
+            (None, Ok(())) => {}
         }
+        Ok(())
+    }
+
+    /// Journal a decided command's events and do what the core makes of it.
+    fn carry_out(&mut self, command: &Command, events: Vec<Event>) -> Result<(), EngineError> {
+        for event in events {
+            self.emit(event)?;
+        }
+        let input = Input::Decided {
+            command,
+            now: Utc::now(),
+        };
+        let fx = machine::step(&self.state, input);
+        self.perform(fx)
+    }
+
+    /// A command of this process's own operator (autostart, a skip given
+    /// in advance, the detach when every front end is gone).
+    fn own_command(&mut self, command: Command) -> Result<(), EngineError> {
+        let origin = Origin::here(self.state.current_operator());
+        self.command(Envelope {
+            command,
+            origin,
+            reply: None,
+        })
     }
 
     /// Drive the session until it ends or the operator detaches. Returns the final state.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> Result<SessionState, EngineError> {
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Envelope>) -> Result<SessionState, EngineError> {
         let workdir = self.setup.workdir.clone();
         self.notifier = Notifier::start(&self.setup.notify, workdir, &self.state, &self.setup.redactor);
         let fx = machine::step(&self.state, Input::Opened { now: Utc::now() });
         self.perform(fx)?;
         if self.setup.autostart {
             let who = self.state.current_operator().to_string();
-            self.command(Command::Run { who })?;
+            self.own_command(Command::Run { who })?;
         }
         let mut commands_open = true;
         // Output lines are taken from the runner as many at a time as are there.
@@ -370,7 +449,7 @@ impl Engine {
                 Wake::Command(None) => {
                     commands_open = false;
                     let who = self.state.header.operator.clone();
-                    self.command(Command::Detach { who })?;
+                    self.own_command(Command::Detach { who })?;
                 }
                 Wake::Output(0) => {
                     if let Some(p) = self.process.as_mut() {
@@ -445,7 +524,7 @@ impl Engine {
             who: self.state.current_operator().to_string(),
             reason,
         };
-        self.command(skip)?;
+        self.own_command(skip)?;
         Ok(true)
     }
 

@@ -87,19 +87,26 @@ pub struct SqlSession {
 struct Kept {
     config: Config,
     connected: Connected,
+    /// The server process serving it (for the lock watcher), asked once.
+    backend_pid: Option<i32>,
 }
 
 impl SqlSession {
-    /// The kept connection, if it is to the same database and still open.
-    fn take(&self, config: &Config) -> Option<Connected> {
+    /// The kept connection and its server process, if it is to the same
+    /// database and still open.
+    fn take(&self, config: &Config) -> Option<(Connected, Option<i32>)> {
         let kept = self.kept.lock().ok()?.take()?;
         let open = !kept.connected.client.is_closed() && !kept.connected.driver.is_finished();
-        (open && kept.config == *config).then_some(kept.connected)
+        (open && kept.config == *config).then_some((kept.connected, kept.backend_pid))
     }
 
-    fn keep(&self, config: Config, connected: Connected) {
+    fn keep(&self, config: Config, connected: Connected, backend_pid: Option<i32>) {
         if let Ok(mut slot) = self.kept.lock() {
-            *slot = Some(Kept { config, connected });
+            *slot = Some(Kept {
+                config,
+                connected,
+                backend_pid,
+            });
         }
     }
 }
@@ -151,13 +158,15 @@ pub async fn run_sql_in(
     // An empty query (one round trip) finds a connection the server closed
     // between steps; the step then connects anew instead of failing.
     let kept = match session.take(&req.config) {
-        Some(kept) if kept.client.simple_query("").await.is_ok() => Some(kept),
+        Some(kept) if kept.0.client.simple_query("").await.is_ok() => Some(kept),
         _ => None,
     };
+    let mut backend_pid = None;
     let connected = match kept {
-        Some(kept) => {
+        Some((kept, pid)) => {
             log.info(format!("connected to {target} (the session's connection)"))
                 .await;
+            backend_pid = pid;
             kept
         }
         None => {
@@ -189,11 +198,11 @@ pub async fn run_sql_in(
         log.line(Stream::Error, sentence.clone()).await;
         return verdict(Outcome::Failed, Some(sentence));
     }
+    if backend_pid.is_none() {
+        backend_pid = locks::backend_pid(&client).await;
+    }
     // Dropped with the step: the watcher stops when the step does.
-    let _lock_watch = match locks::backend_pid(&client).await {
-        Some(pid) => Some(locks::watch(&req.config, pid, log.out.clone())),
-        None => None,
-    };
+    let _lock_watch = backend_pid.map(|pid| locks::watch(&req.config, pid, log.out.clone()));
 
     let stop = CancellationToken::new();
     let token = client.cancel_token();
@@ -236,6 +245,7 @@ pub async fn run_sql_in(
                 driver,
                 notices,
             },
+            backend_pid,
         );
         None
     } else {

@@ -146,6 +146,7 @@ fn parse_record(json: &[u8]) -> serde_json::Result<Record> {
                 stream,
                 lines,
             },
+            origin: None,
         }),
         _ => serde_json::from_slice(json),
     }
@@ -265,6 +266,7 @@ mod tests {
                 who: "ana".into(),
                 text: "hi \"there\"".into(),
             },
+            origin: None,
         }
     }
 
@@ -318,6 +320,7 @@ mod tests {
                 seq: seq as u64,
                 ts: Utc::now(),
                 event,
+                origin: None,
             };
             let json = serde_json::to_vec(&record).unwrap();
             assert_eq!(parse_record(&json).unwrap(), record);

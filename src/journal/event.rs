@@ -10,12 +10,13 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::connect::Target;
 use crate::runbook::plan::Plan;
-use crate::seat::Seat;
+use crate::seat::{Origin, Seat};
 
 /// Journal format version written in every header. Format 2 added the
-/// `run` and `pause` events, format 3 the `shell_state` event; an older
-/// journal is a newer one without them and folds as it always did.
-pub const FORMAT_VERSION: u32 = 3;
+/// `run` and `pause` events, format 3 the `shell_state` event, format 4
+/// the `driver_detached` and `driver_attached` events; an older journal is
+/// a newer one without them and folds as it always did.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Live run, or a dry run whose SQL is rolled back and which never counts as evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -443,6 +444,25 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The driver's terminal went away (SIGHUP, a closed pseudo-terminal or
+    /// SSH connection): the driver goes on without a screen, a running step
+    /// keeps running and manual steps wait, until a terminal attached over
+    /// the control socket takes the driver's seat. Also written when that
+    /// attached terminal leaves again.
+    DriverDetached {
+        who: String,
+        /// What happened, in words: `SIGHUP received`, `the attached terminal left`.
+        reason: String,
+        /// The seat that went away, when it is known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<Seat>,
+    },
+    /// A terminal attached over the control socket took the driver's seat
+    /// of a driver whose terminal had gone away: from here it drives.
+    DriverAttached {
+        who: String,
+        seat: Seat,
+    },
     /// Written right after `SessionEnded`: the seq and hash of the line it
     /// seals. A journal whose last line is a seal was closed by runsheet;
     /// one without (an older runsheet's, a crash's) is "not sealed".
@@ -484,4 +504,10 @@ pub struct Record {
     pub ts: DateTime<Utc>,
     #[serde(flatten)]
     pub event: Event,
+    /// Who caused the event, from which seat: set on the events a command
+    /// caused (a sign-off, a note, an abort, the steps a `run` started),
+    /// absent on what the engine did by itself and in journals written
+    /// before commands recorded their origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Box<Origin>>,
 }

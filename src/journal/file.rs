@@ -25,6 +25,7 @@ use super::chain::{LineHash, encode_line};
 use super::event::{Event, Header, Record};
 use super::reader::{Integrity, JournalStream, ReadJournal};
 use super::{JournalError, JournalSink, OUTPUT_BATCH_AGE, OUTPUT_BATCH_BYTES};
+use crate::seat::Origin;
 
 /// A new, unique, time-sortable session id such as `20261124-021503-ab12cd`
 /// (UTC start time and 6 random hex digits from the operating system).
@@ -129,11 +130,35 @@ impl SessionLock {
     }
 }
 
+/// The process that holds the write lock of the journal at `journal` (a
+/// live driver), if any: what `runsheet sessions` and `runsheet attach` ask
+/// before they trust a session to be running. Never call it in the process
+/// that may hold the lock: closing the descriptor it opens would drop it.
+pub fn lock_holder(journal: &Path) -> Option<i32> {
+    let file = File::open(journal.with_extension("lock")).ok()?;
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are valid.
+    let mut range: libc::flock = unsafe { std::mem::zeroed() };
+    range.l_type = libc::F_WRLCK as libc::c_short;
+    range.l_whence = libc::SEEK_SET as libc::c_short;
+    fcntl(&file, FcntlArg::F_GETLK(&mut range)).ok()?;
+    (range.l_type != libc::F_UNLCK as libc::c_short).then_some(range.l_pid)
+}
+
 impl Drop for SessionLock {
     fn drop(&mut self) {
         let mut held = HELD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         held.remove(&self.path);
     }
+}
+
+/// When a durable event reaches stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Before `append` returns, the anchor rewritten after it.
+    Now,
+    /// Written at once, synced with the next event committed now or at
+    /// `flush` (group commit; see [`JournalSink::append_deferred`]).
+    Grouped,
 }
 
 /// A session journal in a local file. See [`JournalSink`] for durability.
@@ -206,7 +231,7 @@ impl FileJournal {
             })?;
         let written = SessionLock::take(&path).and_then(|lock| {
             let mut journal = FileJournal::new(path.clone(), file, lock, LineHash::GENESIS, 0, 0);
-            journal.append_record(Event::Header(Box::new(header)), line)?;
+            journal.append_record(Event::Header(Box::new(header)), None, line, Commit::Now)?;
             File::open(&sessions)
                 .and_then(|d| d.sync_all())
                 .map_err(JournalError::io("sync the session directory", &sessions))?;
@@ -324,13 +349,30 @@ impl FileJournal {
     /// newline) into `line` and returning the byte offset it starts at in
     /// the file: what a copy of the journal elsewhere needs to store the very
     /// same bytes, and to find them again in the file.
-    pub fn append_line(&mut self, event: Event, line: &mut Vec<u8>) -> Result<(Record, u64), JournalError> {
+    pub fn append_line(
+        &mut self,
+        event: Event,
+        origin: Option<Box<Origin>>,
+        line: &mut Vec<u8>,
+    ) -> Result<(Record, u64), JournalError> {
+        self.append_event(event, origin, Some(line), Commit::Now)
+    }
+
+    /// [`FileJournal::append_record`] of any event but a header (only the
+    /// first line is one).
+    fn append_event(
+        &mut self,
+        event: Event,
+        origin: Option<Box<Origin>>,
+        copy: Option<&mut Vec<u8>>,
+        commit: Commit,
+    ) -> Result<(Record, u64), JournalError> {
         if matches!(event, Event::Header(_)) {
             return Err(JournalError::MisplacedHeader {
                 path: self.path.clone(),
             });
         }
-        self.append_record(event, Some(line))
+        self.append_record(event, origin, copy, commit)
     }
 
     /// Append `event`; with `copy`, the line is also copied there. Returns
@@ -338,7 +380,9 @@ impl FileJournal {
     fn append_record(
         &mut self,
         event: Event,
+        origin: Option<Box<Origin>>,
         copy: Option<&mut Vec<u8>>,
+        commit: Commit,
     ) -> Result<(Record, u64), JournalError> {
         if self.failed {
             return Err(JournalError::Failed {
@@ -349,6 +393,7 @@ impl FileJournal {
             seq: self.next_seq,
             ts: Utc::now(),
             event,
+            origin,
         };
         let start = self.pending.len();
         self.prev = encode_line(&record, &self.prev, &mut self.pending)?;
@@ -358,18 +403,27 @@ impl FileJournal {
             copy.extend_from_slice(&self.pending[start..self.pending.len() - 1]);
         }
         let offset = self.len + start as u64;
-        if record.event.is_durable() {
+        if !record.event.is_durable() {
+            self.batch_output()?;
+        } else if commit == Commit::Grouped {
+            self.check_anchored()?;
+            self.write_pending()?;
+        } else {
             self.check_anchored()?;
             self.write_pending()?;
             self.sync()?;
             anchor::write(&self.path, record.seq, &self.prev)?;
-        } else {
-            let since = *self.pending_since.get_or_insert_with(Instant::now);
-            if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
-                self.write_pending()?;
-            }
         }
         Ok((record, offset))
+    }
+
+    /// Output waits in the batch until it is large or old enough.
+    fn batch_output(&mut self) -> Result<(), JournalError> {
+        let since = *self.pending_since.get_or_insert_with(Instant::now);
+        if self.pending.len() >= OUTPUT_BATCH_BYTES || since.elapsed() >= OUTPUT_BATCH_AGE {
+            self.write_pending()?;
+        }
+        Ok(())
     }
 
     /// Before every durable write: the path still names the file this
@@ -426,13 +480,14 @@ impl FileJournal {
 }
 
 impl JournalSink for FileJournal {
-    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
-        if matches!(event, Event::Header(_)) {
-            return Err(JournalError::MisplacedHeader {
-                path: self.path.clone(),
-            });
-        }
-        self.append_record(event, None).map(|(record, _)| record)
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
+        self.append_event(event, origin, None, Commit::Now)
+            .map(|(record, _)| record)
+    }
+
+    fn append_deferred(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
+        self.append_event(event, origin, None, Commit::Grouped)
+            .map(|(record, _)| record)
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {

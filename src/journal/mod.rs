@@ -23,6 +23,8 @@ use std::time::Duration;
 use event::{Event, Record};
 use postgres::{PgError, ReplicaStatus};
 
+use crate::seat::Origin;
+
 /// Buffered output is written once it is this large…
 pub(crate) const OUTPUT_BATCH_BYTES: usize = 256 * 1024;
 /// …or this old, whichever comes first (checked when output is appended).
@@ -46,8 +48,23 @@ pub(crate) const OUTPUT_BATCH_AGE: Duration = Duration::from_millis(100);
 /// not fail then, but [`JournalSink::replica`] says so, and the driver shows
 /// it and starts no new state-changing step while [`JournalSink::is_degraded`].
 pub trait JournalSink: Send {
-    /// Record an event; see the trait documentation for when it is durable.
-    fn append(&mut self, event: Event) -> Result<Record, JournalError>;
+    /// Record an event caused by `origin`'s command (`None`: by nobody in
+    /// particular); see the trait documentation for when it is durable.
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError>;
+
+    /// Record an event nobody's command caused.
+    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+        self.append_from(event, None)
+    }
+
+    /// Record a state-changing event that a crash may lose harmlessly: an
+    /// event of a read-only step (a check re-run after a crash changes
+    /// nothing). It is written at once but made durable with the next
+    /// durable event or `flush` (group commit), instead of on its own.
+    /// Sinks that do not group commit make it durable at once.
+    fn append_deferred(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
+        self.append_from(event, origin)
+    }
 
     /// Write and sync any buffered output.
     fn flush(&mut self) -> Result<(), JournalError>;
@@ -79,7 +96,8 @@ pub enum JournalError {
     #[error("journal {} already exists; session ids must be unique, start the session again", path.display())]
     Exists { path: PathBuf },
     #[error(
-        "journal {} is open in another runsheet process; close that one first",
+        "journal {} is open in another runsheet process (its driver, with or without a terminal: \
+         `runsheet sessions` says which); reach it with `runsheet attach SESSION`, or close that one first",
         path.display()
     )]
     Locked { path: PathBuf },

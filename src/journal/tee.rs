@@ -207,10 +207,10 @@ impl JournalSink for TeeJournal {
         self.file.last_hash()
     }
 
-    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
         self.stopped()?;
         let durable = event.is_durable();
-        let (record, offset) = self.file.append_line(event, &mut self.line)?;
+        let (record, offset) = self.file.append_line(event, origin, &mut self.line)?;
         let line = self.stored_line(offset)?;
         self.hand_over(line, durable);
         Ok(record)

@@ -212,7 +212,7 @@ impl From<Common> for Input {
             Common::Resize(w, h) => Input::Resize(w, h),
             Common::Tick { elapsed, .. } => Input::Tick(elapsed.min(MAX_TICK)),
             Common::LogRead(chunk) => Input::LogRead(chunk),
-            Common::Terminate(_) => Input::Terminate,
+            Common::Terminate(_) | Common::TerminalLost(_) => Input::Terminate,
         }
     }
 }

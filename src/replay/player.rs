@@ -22,11 +22,15 @@ use super::timeline::Timeline;
 use super::view;
 use super::{Feed, feed};
 use crate::journal::event::Record;
-use crate::ui::{self, App, Level, LogChunk, LogQuery, Message, Msg, ViewState};
+use crate::ui::{self, App, Level, LogChunk, LogQuery, Message, Msg, QueryKind, ViewState};
 
 /// Forward moves up to this many events are folded one by one, exactly as
 /// the live TUI takes them; longer ones restore a checkpoint.
 const LIVE_STEPS: usize = 256;
+
+/// Events the end moves on by, at least, before a replay following it
+/// seeks again while the journal is still being indexed.
+const FOLLOW_STRIDE: usize = 65_536;
 
 /// Playback speeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +281,23 @@ impl Replay {
         };
         // The app says when it changed (a wheel scroll does, a mouse move does not).
         self.dirty |= self.app.dirty;
-        fx
+        fx.into_iter().map(|effect| self.marked(effect)).collect()
+    }
+
+    /// A log read-back starts from the index's checkpoint nearest before
+    /// its first line: a seek plus a bounded read, however long the journal.
+    fn marked(&self, effect: Effect) -> Effect {
+        match effect {
+            Effect::ReadLog(mut query) => {
+                if let QueryKind::Range { from, .. } = query.kind {
+                    query.start = self
+                        .timeline
+                        .line_mark(&query.step, query.first_seq, from, self.cursor);
+                }
+                Effect::ReadLog(query)
+            }
+            other => other,
+        }
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -560,12 +580,22 @@ impl Replay {
                 self.cursor = seek.target;
             }
             How::Restore { base } => {
-                let view = self.app.view_state();
-                if let Some(base) = base {
-                    let Some(checkpoint) = self.timeline.checkpoint(base).filter(|c| c.index == base) else {
-                        return self.failed("the journal's index has no starting point".into());
-                    };
-                    self.app = (*checkpoint.app).clone();
+                let restored = match base {
+                    Some(base) => match self.timeline.checkpoint(base).filter(|c| c.index == base) {
+                        Some(checkpoint) => Some((*checkpoint.app).clone()),
+                        None => return self.failed("the journal's index has no starting point".into()),
+                    },
+                    None => None,
+                };
+                // Following the end, the log pane moves on with it: only
+                // the lines that are new since are read back.
+                let view = if self.following {
+                    self.app.view_state_with_log()
+                } else {
+                    self.app.view_state()
+                };
+                if let Some(app) = restored {
+                    self.app = app;
                 }
                 if let Some(last) = records.last() {
                     self.current = last.clone();
@@ -657,7 +687,11 @@ impl Replay {
     fn indexed(&mut self, batch: IndexBatch) -> Vec<Effect> {
         self.timeline.extend(batch);
         self.dirty = true;
-        if self.following && self.cursor < self.timeline.last() {
+        let t = &self.timeline;
+        // While the journal is still being read, the end is followed in
+        // strides: a seek per batch would cost as much as the indexing.
+        let far_enough = t.caught_up || t.last() >= self.cursor + FOLLOW_STRIDE;
+        if self.following && self.cursor < t.last() && far_enough {
             let fx = self.seek(self.timeline.last(), None);
             self.following = true;
             return fx;

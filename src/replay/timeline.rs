@@ -7,6 +7,7 @@
 
 use super::index::{Checkpoint, IndexBatch, Mark};
 use crate::journal::reader::Integrity;
+use crate::ui::LineMark;
 
 /// Playback spends at most this long (journal time) on a pause between two
 /// events: a wait for a sign-off does not stall the replay for an hour.
@@ -185,6 +186,28 @@ impl Timeline {
     pub fn checkpoint(&self, i: usize) -> Option<&Checkpoint> {
         let n = self.checkpoints.partition_point(|c| c.index <= i);
         n.checked_sub(1).map(|n| &self.checkpoints[n])
+    }
+
+    /// Where a read of `step`'s output from line `from` on can start,
+    /// among the checkpoints at or before event `upto`: the latest whose
+    /// fold of the step (begun at seq `first_seq`) had no more than `from`
+    /// lines, as that count and where the event after the checkpoint starts.
+    pub fn line_mark(&self, step: &str, first_seq: u64, from: u64, upto: usize) -> Option<LineMark> {
+        let lines = |c: &Checkpoint| {
+            c.app
+                .session
+                .steps
+                .get(step)
+                .filter(|s| s.first_seq == Some(first_seq))
+                .map_or(0, |s| s.output_lines)
+        };
+        let before = &self.checkpoints[..self.checkpoints.partition_point(|c| c.index <= upto)];
+        let n = before.partition_point(|c| lines(c) <= from);
+        let checkpoint = &before[n.checked_sub(1)?];
+        Some(LineMark {
+            line: lines(checkpoint),
+            offset: self.bytes(checkpoint.index + 1, checkpoint.index + 1).0,
+        })
     }
 
     /// Byte range of the lines of events `from..=to`.

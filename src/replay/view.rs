@@ -392,6 +392,12 @@ pub fn describe(record: &Record, plan: &Plan) -> String {
         Event::RollbackFinished { outcome } => format!("rollback finished: {}", outcome.label()),
         Event::Warning { message, .. } => format!("warning: {message}"),
         Event::Detached { who } => format!("{who} left the session (resumable)"),
+        Event::DriverDetached { who, reason, .. } => {
+            format!("{who}'s terminal went away ({reason}): the driver goes on without a screen")
+        }
+        Event::DriverAttached { who, seat } => {
+            format!("{who} took the driver's seat from {}", seat.describe())
+        }
         Event::Seal { sealed_seq, .. } => format!("journal sealed at line {}", sealed_seq + 1),
         Event::SessionEnded { outcome, reason } => match reason {
             Some(r) => format!("session {}: {r}", outcome.label()),

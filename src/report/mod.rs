@@ -1157,6 +1157,7 @@ mod tests {
                 seq: i as u64,
                 ts: start + chrono::Duration::seconds(i as i64),
                 event,
+                origin: None,
             })
             .collect();
         SessionState::from_records(&records).expect("a header first")

@@ -21,8 +21,8 @@ use toml::Spanned;
 use super::diagnostic::Diagnostic;
 use super::duration::{parse_duration, parse_estimate};
 use super::model::{
-    DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, Notify, SourcePos, ValueSource, Variable,
-    WebhookUrl,
+    AttachRight, DatabaseSource, Estimate, Hold, IMPLICIT_ENVIRONMENT, Notify, SourcePos, ValueSource,
+    Variable, WebhookUrl,
 };
 use super::source::SourceMap;
 
@@ -136,7 +136,7 @@ pub(crate) fn yaml_title(yaml: &str) -> Option<String> {
 }
 
 /// The top-level keys runsheet reads from TOML front matter.
-const KNOWN_KEYS: [&str; 7] = [
+const KNOWN_KEYS: [&str; 8] = [
     "title",
     "variables",
     "contacts",
@@ -144,6 +144,7 @@ const KNOWN_KEYS: [&str; 7] = [
     "journal",
     "notify",
     "notify_url",
+    "attach",
 ];
 
 /// Lines with their start offsets; `at` is where the next line starts.
@@ -175,6 +176,8 @@ pub(crate) struct FrontMatter {
     pub journal: Option<String>,
     /// `notify = "command"` and `notify_url = "http://…"`.
     pub notify: Notify,
+    /// What attached terminals may do besides signing and notes (`attach = ["pause", "abort"]`).
+    pub attach: Vec<AttachRight>,
 }
 
 /// An environment the runbook knows, from the defaults or the front matter.
@@ -246,6 +249,7 @@ impl Default for FrontMatter {
             contacts: BTreeMap::new(),
             journal: None,
             notify: Notify::default(),
+            attach: Vec::new(),
             environments: vec![
                 EnvSettings::default_named("development", "dev"),
                 EnvSettings::default_named("staging", "stage"),
@@ -269,6 +273,8 @@ struct RawFrontMatter {
     journal: Option<String>,
     notify: Option<String>,
     notify_url: Option<Spanned<String>>,
+    #[serde(default)]
+    attach: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +418,20 @@ pub(crate) fn parse(
             Err(why) => diags.push(Diagnostic::error(pos, format!("notify_url: {why}"))),
         }
     }
+    for word in raw.attach {
+        match AttachRight::ALL.into_iter().find(|r| r.word() == word.get_ref().trim()) {
+            Some(right) if !fm.attach.contains(&right) => fm.attach.push(right),
+            Some(_) => {}
+            None => diags.push(Diagnostic::error(
+                at(word.span()),
+                format!(
+                    "attach = [..] lists what attached terminals may do besides signing and notes: \"pause\", \"abort\"; not {:?}",
+                    word.get_ref()
+                ),
+            )),
+        }
+    }
+    fm.attach.sort();
     for (name, value) in raw.variables {
         if !is_var_name(name.get_ref()) {
             diags.push(Diagnostic::error(

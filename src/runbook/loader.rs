@@ -967,6 +967,7 @@ impl Assembler<'_> {
             references,
             journal: fm.journal.clone(),
             notify: fm.notify.clone(),
+            attach: fm.attach.clone(),
         })
     }
 }

@@ -52,6 +52,9 @@ pub struct Runbook {
     /// The front matter's `notify` and `notify_url`: who hears of the
     /// events a team cares about (see [`crate::notify`]).
     pub notify: Notify,
+    /// What attached terminals may do besides signing and adding notes
+    /// (the front matter's `attach = ["pause", "abort"]`).
+    pub attach: Vec<AttachRight>,
 }
 
 /// Where a session's notifications go: a command fed the payload on its
@@ -166,6 +169,30 @@ pub struct Environment {
     pub estimate: Option<Estimate>,
     pub window: Option<String>,
     pub phases: Vec<Phase>,
+}
+
+/// Something the front matter lets an attached terminal (`runsheet attach`)
+/// ask of a team session, besides signing manual steps and adding notes,
+/// which every attached terminal may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttachRight {
+    /// Start no new step (the running one goes on).
+    Pause,
+    /// End the session (a running step is stopped first).
+    Abort,
+}
+
+impl AttachRight {
+    pub const ALL: [AttachRight; 2] = [AttachRight::Pause, AttachRight::Abort];
+
+    /// The word the front matter writes it as.
+    pub fn word(self) -> &'static str {
+        match self {
+            AttachRight::Pause => "pause",
+            AttachRight::Abort => "abort",
+        }
+    }
 }
 
 /// Where a session of an environment stops for an operator to confirm going
@@ -342,7 +369,18 @@ impl Step {
 
     /// Whether running this step may change the world, for the production guard.
     pub fn changes_state(&self) -> bool {
-        matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. }) && !self.verify && !self.readonly
+        self.runs_something() && !self.verify && !self.readonly
+    }
+
+    /// Whether running this step again does no harm: it runs something
+    /// (a shell script, SQL) that changes nothing, a check. A crash may
+    /// lose its records; it is then run again (see `docs/journal.md`).
+    pub fn reruns_harmlessly(&self) -> bool {
+        self.runs_something() && !self.changes_state()
+    }
+
+    fn runs_something(&self) -> bool {
+        matches!(self.kind, StepKind::Shell { .. } | StepKind::Sql { .. })
     }
 }
 

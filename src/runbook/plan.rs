@@ -6,7 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, Step, StepKind};
+use super::model::{
+    AttachRight, Environment, Estimate, Gate, Hold, Note, Phase, PhaseKind, Runbook, Step, StepKind,
+};
 
 /// The ordered phases and steps a session of one environment runs, plus the
 /// rollback steps it can start on demand.
@@ -34,6 +36,10 @@ pub struct Plan {
     pub window: Option<String>,
     pub requires: Vec<String>,
     pub requires_rollback_test: Option<String>,
+    /// What attached terminals may ask besides sign-offs and notes (the
+    /// runbook's `attach`); journals written before it existed have none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attach: Vec<AttachRight>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +120,7 @@ impl Plan {
             window: env.window.clone(),
             requires: env.requires.clone(),
             requires_rollback_test: env.requires_rollback_test.clone(),
+            attach: runbook.attach.clone(),
         }
     }
 

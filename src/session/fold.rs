@@ -327,6 +327,9 @@ pub struct SessionState {
     pub outcome: Option<(SessionOutcome, Option<String>)>,
     /// Set while the operator has left the session (until it is resumed).
     pub detached: bool,
+    /// Set while the driver's terminal is gone and no attached terminal
+    /// has taken its seat: the driver goes on without a screen.
+    pub driver_away: bool,
     pub started: DateTime<Utc>,
     pub ended: Option<DateTime<Utc>>,
     /// Time of the latest event folded in.
@@ -366,6 +369,7 @@ impl SessionState {
             rollback: None,
             outcome: None,
             detached: false,
+            driver_away: false,
             started: header_record.ts,
             ended: None,
             last_event: header_record.ts,
@@ -428,6 +432,7 @@ impl SessionState {
                     self.targets = targets.clone();
                 }
                 self.detached = false;
+                self.driver_away = false;
                 self.auto = *run;
                 self.resumes.push(Resume {
                     at,
@@ -628,6 +633,8 @@ impl SessionState {
                 self.outcome = Some((*outcome, reason.clone()));
                 self.ended = Some(at);
             }
+            Event::DriverDetached { .. } => self.driver_away = true,
+            Event::DriverAttached { .. } => self.driver_away = false,
             // Says nothing about the session, only that its journal was closed.
             Event::Seal { .. } => {}
         }

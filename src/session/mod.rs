@@ -10,6 +10,7 @@
 //! Nothing here does I/O or waits: the engine, the checklist, headless and
 //! replay are drivers around it.
 
+pub mod attached;
 pub mod fold;
 pub mod machine;
 pub mod protocol;

@@ -9,9 +9,13 @@
 use super::rules::Refusal;
 use crate::journal::event::{Record, Signature};
 use crate::journal::postgres::ReplicaStatus;
+pub use crate::journal::postgres::presence::{Present, Role};
+use crate::seat::Seat;
 
-/// What an operator asks of a session.
-#[derive(Debug, Clone, PartialEq)]
+/// What an operator asks of a session. Serialized as it crosses the
+/// control socket (`{"type": "sign_off", …}`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
     /// Run automated steps one after another until something needs a person.
     Run {
@@ -74,6 +78,19 @@ pub enum Command {
     Detach {
         who: String,
     },
+    /// The driver's terminal went away (or the attached terminal driving
+    /// left): the session goes on without a screen. Nothing is stopped.
+    DriverGone {
+        who: String,
+        reason: String,
+        seat: Option<Seat>,
+    },
+    /// A terminal attached over the control socket takes the seat of a
+    /// driver whose terminal is gone.
+    TakeDriverSeat {
+        who: String,
+        seat: Seat,
+    },
 }
 
 impl Command {
@@ -99,4 +116,6 @@ pub enum Update {
     /// The team journal database fell behind or caught up again (sent on
     /// each change): while it is degraded no step that changes anything starts.
     Replica(ReplicaStatus),
+    /// Who is connected to the session (team sessions), when that is looked at again.
+    Presence(Vec<Present>),
 }

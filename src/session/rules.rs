@@ -24,7 +24,9 @@ use crate::seat::Seat;
 use unicode_normalization::UnicodeNormalization;
 
 /// Why a command was not carried out. Each says what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Serialized as the control socket answers a command with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "refusal", rename_all = "snake_case")]
 pub enum Refusal {
     #[error("the session has already ended")]
     Ended,
@@ -99,13 +101,19 @@ pub enum Refusal {
     #[error("the engine has stopped; nothing more is recorded in this session")]
     EngineStopped,
     #[error(
+        "the driver's terminal is still there: it drives; this attached terminal may sign off and add notes, \
+         and takes the driver's seat once the driver's terminal is gone"
+    )]
+    DriverPresent,
+    #[error(
         "the journal database is away: {step} changes things, so it starts once the journal database has every event again"
     )]
     JournalAway { step: String },
 }
 
 /// What a reason is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Reasoned {
     Skip,
     Rollback,
@@ -291,6 +299,40 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
         } else {
             vec![Event::Detached { who: who.clone() }]
         }),
+        // Said once: a driver already away has nothing more to go.
+        Command::DriverGone { who, reason, seat } => Ok(if state.driver_away {
+            Vec::new()
+        } else {
+            vec![Event::DriverDetached {
+                who: who.clone(),
+                reason: reason.clone(),
+                seat: seat.clone(),
+            }]
+        }),
+        Command::TakeDriverSeat { who, seat } => {
+            if !state.driver_away {
+                return Err(Refusal::DriverPresent);
+            }
+            if who.trim().is_empty() {
+                return Err(Refusal::MissingName);
+            }
+            Ok(vec![Event::DriverAttached {
+                who: who.trim().to_string(),
+                seat: seat.clone(),
+            }])
+        }
+    }
+}
+
+/// What a terminal attached over the control socket may ask, before
+/// [`decide`] is asked: once it holds the driver's seat (`driving`),
+/// whatever the driver may; until then a signer's part only (sign-offs,
+/// notes) and taking the seat of a driver whose terminal is gone.
+pub fn attached_may(command: &Command, driving: bool) -> Result<(), Refusal> {
+    match command {
+        _ if driving => Ok(()),
+        Command::SignOff { .. } | Command::Note { .. } | Command::TakeDriverSeat { .. } => Ok(()),
+        _ => Err(Refusal::DriverPresent),
     }
 }
 

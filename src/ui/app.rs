@@ -23,6 +23,7 @@ use crate::journal::event::{Event, Mode, Record, SessionOutcome, Signature};
 use crate::runbook::duration::format_estimate;
 use crate::runbook::model::{PhaseKind, ReferenceKind, Runbook, Step};
 use crate::seat::Seat;
+use crate::session::protocol::Present;
 use crate::session::{ChoiceKind, Command, Next, Refusal, SessionState, Update, choices, decide, rules};
 use crate::text;
 
@@ -286,6 +287,14 @@ pub struct App {
     /// Where this checklist sits: its sign-offs carry it, and it is offered
     /// no sign-off of a step it has signed ([`rules::seat_refusal`]).
     pub seat: Seat,
+    /// This checklist is attached to another process's driver over its
+    /// control socket: leaving it leaves that driver running.
+    pub attached: bool,
+    /// The terminal is gone: nothing is drawn, and a driver leaves once its engine stops.
+    pub screenless: bool,
+    /// Who is connected to a team session (the driver, attached and
+    /// watching terminals), as last looked at; empty for a session of one.
+    pub present: Vec<Present>,
 }
 
 /// What a viewer has made of the panes (focus, scroll positions, the
@@ -303,6 +312,10 @@ pub struct ViewState {
     checklist_top: usize,
     detail_scroll: u16,
     checks_scroll: u16,
+    /// The log pane: emptied (it counts read-back generations on, so late
+    /// answers are stale), or itself when carried to a later moment of the
+    /// session, whose lines are still the step's (only newer ones need reading).
+    log: LogView,
 }
 
 /// A single-line text field.
@@ -367,6 +380,9 @@ impl App {
 
             journal_away: None,
             seat: Seat::here(),
+            attached: false,
+            screenless: false,
+            present: Vec::new(),
         };
         // Read-backs are asked for by the first update (`new` returns no effects).
         app.sync_view();
@@ -387,14 +403,32 @@ impl App {
             checklist_top: self.checklist_top,
             detail_scroll: self.detail_scroll,
             checks_scroll: self.checks_scroll,
+            log: self.log.emptied(),
+        }
+    }
+
+    /// [`App::view_state`] with the log pane taken along, for a state later
+    /// in the same session (a replay following the end); this app's log
+    /// pane is left empty until the view is restored.
+    pub fn view_state_with_log(&mut self) -> ViewState {
+        let view = self.view_state();
+        ViewState {
+            log: std::mem::take(&mut self.log),
+            ..view
         }
     }
 
     /// Put a viewer's panes back on this (freshly restored) state, with an
-    /// empty log pane. While the cursor follows the active step, what it
-    /// shows stays this state's own, as it was for the operator.
+    /// empty log pane or the one taken along (kept while its lines are of
+    /// this state's output). While the cursor follows the active step, what
+    /// it shows stays this state's own, as it was for the operator.
     pub fn restore_view(&mut self, view: ViewState) {
-        self.log = LogView::default();
+        let still_true = view.log.follow
+            && view
+                .log
+                .step()
+                .is_some_and(|step| view.log.end() <= self.output_lines(step));
+        self.log = if still_true { view.log } else { view.log.emptied() };
         self.focus = view.focus;
         self.bottom = view.bottom;
         self.log.wrap = view.wrap;
@@ -413,7 +447,7 @@ impl App {
 
     /// An empty log pane, to be filled again by read-backs.
     pub fn reset_log(&mut self) {
-        self.log = LogView::default();
+        self.log = self.log.emptied();
         self.dirty = true;
     }
 
@@ -661,6 +695,10 @@ impl App {
                 self.refused(why);
                 self.dirty = true;
             }
+            Msg::Engine(Update::Presence(present)) => {
+                self.dirty |= self.present != present;
+                self.present = present;
+            }
             Msg::Engine(Update::Replica(status)) => {
                 let notice = crate::team::replica_notice(&status);
                 if status.is_degraded() {
@@ -682,6 +720,10 @@ impl App {
                         EngineState::Failed(why)
                     }
                 };
+                if self.screenless && !self.quitting {
+                    // Nobody reads this screen: leave with the engine.
+                    self.quit(&mut fx);
+                }
                 if matches!(self.engine, EngineState::Failed(_)) && !self.quitting {
                     // A crashed engine is fatal: nothing the operator does can be recorded.
                     self.info("the engine crashed: leaving the session resumable");
@@ -697,6 +739,22 @@ impl App {
                 self.info(format!("{why}: leaving the session resumable"));
                 self.quit(&mut fx);
                 self.dirty = true;
+            }
+            Msg::TerminalLost(why) => {
+                self.screenless = true;
+                if self.attached || self.engine != EngineState::Running {
+                    self.quit(&mut fx);
+                } else {
+                    // The session goes on: the running step runs, manual steps wait.
+                    self.send(
+                        &mut fx,
+                        Command::DriverGone {
+                            who: self.operator.clone(),
+                            reason: why.to_string(),
+                            seat: Some(self.seat.clone()),
+                        },
+                    );
+                }
             }
         }
         fx.extend(self.sync());
@@ -795,8 +853,21 @@ impl App {
         self.session.apply(&record);
         match &record.event {
             Event::SignedOff { step, signature } => {
-                if matches!(&self.modal, Some(Modal::SignOff(d)) if d.sent && d.step == *step) {
-                    self.modal = None;
+                // Closed when it was this one, or the step needs no more
+                // (signed at another terminal); else it shows who has signed.
+                let done = self.session.step(step).status().is_done();
+                match &mut self.modal {
+                    Some(Modal::SignOff(d)) if d.step == *step && (d.sent || done) => self.modal = None,
+                    Some(Modal::SignOff(d)) if d.step == *step => {
+                        d.signed = self
+                            .session
+                            .step(step)
+                            .signers()
+                            .iter()
+                            .map(|s| s.to_string())
+                            .collect();
+                    }
+                    _ => {}
                 }
                 self.info(format!("{step} signed off by {}", signature.who));
             }
@@ -907,14 +978,19 @@ impl App {
         }
     }
 
-    /// Leave: detach the session unless it has ended, and tell the driver.
+    /// Leave: detach the session unless it has ended (or this checklist is
+    /// attached to another driver, which goes on), and tell the driver.
     fn quit(&mut self, fx: &mut Vec<Effect>) {
         if self.quitting {
             return;
         }
         self.quitting = true;
         self.modal = None;
-        if self.engine == EngineState::Running && self.session.outcome.is_none() && !self.session.detached {
+        if !self.attached
+            && self.engine == EngineState::Running
+            && self.session.outcome.is_none()
+            && !self.session.detached
+        {
             fx.push(Effect::Send(Command::Detach {
                 who: self.operator.clone(),
             }));
@@ -948,7 +1024,8 @@ impl App {
         match action {
             Action::Help => self.modal = Some(Modal::Help { scroll: 0 }),
             Action::Quit => {
-                if self.is_running() && self.engine == EngineState::Running {
+                // An attached checklist's quit stops nothing: no question to ask.
+                if self.is_running() && self.engine == EngineState::Running && !self.attached {
                     self.modal = Some(Modal::Question(Question::Quit));
                 } else {
                     self.quit(fx);

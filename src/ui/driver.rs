@@ -19,7 +19,8 @@ use super::msg::{Effect, Msg};
 use super::screen::{self, Common, Leaving, Screen, Source};
 use super::terminal::FrameSync;
 use super::views::view;
-use crate::session::{Command, Refusal, Update};
+use crate::engine::inbox::Inbox;
+use crate::session::{Refusal, Update};
 use crate::signals::Signals;
 
 /// Clock tick: the spinner and elapsed times.
@@ -27,11 +28,11 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// The streams between the TUI and the rest of the process.
 pub struct Channels {
-    pub commands: mpsc::Sender<Command>,
+    pub commands: Inbox,
     pub updates: mpsc::Receiver<Update>,
     /// The engine task: `Err` says why it failed.
     pub engine: JoinHandle<Result<(), String>>,
-    /// Termination signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
+    /// Signals (SIGTERM, SIGINT, SIGHUP) as they arrive.
     pub signals: Signals,
     pub journal_path: PathBuf,
 }
@@ -46,6 +47,7 @@ impl From<Common> for Msg {
             Common::Tick { now, .. } => Msg::Tick(now),
             Common::LogRead(chunk) => Msg::LogRead(chunk),
             Common::Terminate(why) => Msg::Terminate(why),
+            Common::TerminalLost(why) => Msg::TerminalLost(why),
         }
     }
 }
@@ -84,8 +86,9 @@ impl Screen for App {
     fn leaving(&self) -> Leaving {
         match (self.quitting, &self.engine) {
             (false, _) => Leaving::No,
-            // The engine records the detach before it stops.
-            (true, EngineState::Running) => Leaving::Soon,
+            // The engine records the detach before it stops (an attached
+            // checklist's driver goes on: nothing to wait for).
+            (true, EngineState::Running) if !self.attached => Leaving::Soon,
             (true, _) => Leaving::Now,
         }
     }
@@ -100,25 +103,33 @@ impl Screen for App {
 
 /// The engine, as the live checklist's source.
 struct Engine {
-    commands: mpsc::Sender<Command>,
+    commands: Inbox,
     updates: mpsc::Receiver<Update>,
     task: JoinHandle<Result<(), String>>,
     updates_open: bool,
     done: bool,
+    /// The engine task's end, told once the updates it queued have been.
+    stopped: Option<Result<(), String>>,
 }
 
 impl Source<App> for Engine {
     async fn next(&mut self) -> Option<Msg> {
         loop {
+            if self.stopped.is_some() {
+                return Some(match self.updates.try_recv() {
+                    Ok(update) => Msg::Engine(update),
+                    Err(_) => Msg::EngineStopped(self.stopped.take()?),
+                });
+            }
             tokio::select! {
-                update = self.updates.recv(), if self.updates_open => match update {
+                update = self.updates.recv(), if self.updates_open && self.stopped.is_none() => match update {
                     Some(update) => return Some(Msg::Engine(update)),
                     None => self.updates_open = false,
                 },
                 result = &mut self.task, if !self.done => {
                     self.done = true;
-                    let result = result.unwrap_or_else(|e| Err(format!("the engine crashed: {e}")));
-                    return Some(Msg::EngineStopped(result));
+                    // Every update it sent is queued by now: those first, so none is lost.
+                    self.stopped = Some(result.unwrap_or_else(|e| Err(format!("the engine crashed: {e}"))));
                 }
                 else => return None,
             }
@@ -131,7 +142,7 @@ impl Source<App> for Engine {
 
     fn perform(&mut self, effect: Effect) -> Option<Msg> {
         match effect {
-            Effect::Send(command) => match self.commands.try_send(command) {
+            Effect::Send(command) => match self.commands.try_send(command).map_err(|e| *e) {
                 Ok(()) => None,
                 Err(mpsc::error::TrySendError::Full(command)) => {
                     let tx = self.commands.clone();
@@ -176,6 +187,7 @@ where
         task: engine,
         updates_open: true,
         done: false,
+        stopped: None,
     };
     screen::run(
         terminal,

@@ -21,6 +21,8 @@ use crate::text::{sanitize, sanitize_owned};
 
 /// Lines kept in memory for the log pane.
 pub const WINDOW: usize = 5_000;
+/// Bytes of the journal a read-back reads at a time.
+const READ_BUFFER: usize = 128 * 1024;
 
 /// One line of output, cleaned for the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,12 @@ pub struct LogQuery {
     pub first_seq: u64,
     pub generation: u64,
     pub kind: QueryKind,
+    /// Where a range may be read from instead of what earlier reads
+    /// learnt: a mark at or before its first line, from whoever knows the
+    /// journal better (the replay's index, which has one every few
+    /// thousand events), so a read is a seek plus a bounded read even the
+    /// first time.
+    pub start: Option<LineMark>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +134,16 @@ impl Default for LogView {
 impl LogView {
     pub fn step(&self) -> Option<&str> {
         self.step.as_deref()
+    }
+
+    /// An empty pane in place of this one. It counts generations on from
+    /// this one's, so an answer to this one's read-back, still on its way,
+    /// is stale for it.
+    pub fn emptied(&self) -> LogView {
+        LogView {
+            generation: self.generation,
+            ..LogView::default()
+        }
     }
 
     /// Index one past the window's last line.
@@ -247,10 +265,16 @@ impl LogView {
         if first >= last || (self.start <= first && self.end() >= last) || self.pending {
             return None;
         }
-        let from = if self.follow {
-            total.saturating_sub(WINDOW as u64)
+        let newest = total.saturating_sub(WINDOW as u64);
+        let lacks_only_newest = !self.lines.is_empty() && self.start <= first && self.end() >= newest;
+        let (from, count) = if self.follow && lacks_only_newest {
+            // The window only lacks the newest lines: read those (see `loaded`).
+            (self.end(), usize::try_from(total - self.end()).unwrap_or(WINDOW))
+        } else if self.follow {
+            (newest, WINDOW)
         } else {
-            first.saturating_sub((WINDOW.saturating_sub(height) / 2) as u64)
+            let from = first.saturating_sub((WINDOW.saturating_sub(height) / 2) as u64);
+            (from, WINDOW)
         };
         if self.last_query == Some((from, total)) {
             return None;
@@ -261,7 +285,8 @@ impl LogView {
             step,
             first_seq: first_seq.unwrap_or(0),
             generation: self.generation,
-            kind: QueryKind::Range { from, count: WINDOW },
+            kind: QueryKind::Range { from, count },
+            start: None,
         })
     }
 
@@ -284,6 +309,7 @@ impl LogView {
                 from,
                 forward,
             },
+            start: None,
         })
     }
 
@@ -296,7 +322,13 @@ impl LogView {
         if chunk.error.is_some() {
             return Loaded::Failed;
         }
-        if !chunk.lines.is_empty() {
+        if chunk.start == self.end() && !self.lines.is_empty() {
+            // Lines that carry on from the window: appended, the oldest let go.
+            self.lines.extend(chunk.lines);
+            let excess = self.lines.len().saturating_sub(WINDOW);
+            self.lines.drain(..excess);
+            self.start += excess as u64;
+        } else if !chunk.lines.is_empty() {
             self.start = chunk.start;
             self.lines = chunk.lines.into();
         }
@@ -368,7 +400,8 @@ fn for_each_output(
 ) -> std::io::Result<u64> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
+    // Small enough that what is read past the lines wanted stays small.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, file);
     let step_json = serde_json::to_string(step).unwrap_or_default();
     let step_needle = format!("\"step\":{step_json}");
     let mut line = Vec::with_capacity(64 * 1024);
@@ -399,10 +432,10 @@ fn for_each_output(
 
 /// A step's line index at a byte offset of its journal: where a read of
 /// its lines from that index on can start.
-#[derive(Debug, Clone, Copy, Default)]
-struct Mark {
-    line: u64,
-    offset: u64,
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineMark {
+    pub line: u64,
+    pub offset: u64,
 }
 
 /// What read-backs learnt of where a step's output lies in a journal: a
@@ -414,8 +447,8 @@ struct Mark {
 /// stays true; a journal found shorter is learnt again.
 #[derive(Debug, Default)]
 struct Checkpoints {
-    marks: Vec<Mark>,
-    scanned: Mark,
+    marks: Vec<LineMark>,
+    scanned: LineMark,
 }
 
 /// Lines of a step between two checkpoints.
@@ -431,27 +464,28 @@ fn checkpoints() -> &'static Mutex<HashMap<StepKey, Checkpoints>> {
 }
 
 /// Where to start reading for line `from`, and the marks known so far.
-fn start_for(key: &StepKey, from: u64) -> Mark {
+fn start_for(key: &StepKey, from: u64) -> LineMark {
     let len = std::fs::metadata(&key.0).map_or(0, |m| m.len());
     let Ok(mut all) = checkpoints().lock() else {
-        return Mark::default();
+        return LineMark::default();
     };
     let Some(known) = all.get(key) else {
-        return Mark::default();
+        return LineMark::default();
     };
     if known.scanned.offset > len {
         all.remove(key);
-        return Mark::default();
+        return LineMark::default();
     }
     if known.scanned.line <= from {
         return known.scanned;
     }
     let i = known.marks.partition_point(|m| m.line <= from);
-    i.checked_sub(1).map_or_else(Mark::default, |i| known.marks[i])
+    i.checked_sub(1)
+        .map_or_else(LineMark::default, |i| known.marks[i])
 }
 
 /// Remember the marks a read found beyond what was known, and how far it read.
-fn learn(key: StepKey, found: Vec<Mark>, reached: Mark) {
+fn learn(key: StepKey, found: Vec<LineMark>, reached: LineMark) {
     let Ok(mut all) = checkpoints().lock() else {
         return;
     };
@@ -479,16 +513,20 @@ fn read_range(
     path: &Path,
     step: &str,
     first_seq: u64,
-    from: u64,
-    count: usize,
+    (from, count): (u64, usize),
+    hint: Option<LineMark>,
 ) -> std::io::Result<Vec<LogLine>> {
     let mut out = Vec::with_capacity(count.min(WINDOW));
     let key = (path.to_path_buf(), step.to_string(), first_seq);
-    let start = start_for(&key, from);
+    let learnt = start_for(&key, from);
+    let start = match hint {
+        Some(hint) if hint.line <= from && hint.line > learnt.line => hint,
+        _ => learnt,
+    };
     let mut index = start.line;
     let mut found = Vec::new();
     let stopped = for_each_output(path, step, first_seq, start.offset, |at, stream, lines| {
-        found.push(Mark {
+        found.push(LineMark {
             line: index,
             offset: at,
         });
@@ -512,7 +550,7 @@ fn read_range(
     learn(
         key,
         found,
-        Mark {
+        LineMark {
             line: index,
             offset: stopped,
         },
@@ -570,7 +608,8 @@ pub fn read_log(path: &Path, query: &LogQuery) -> LogChunk {
     let result = match &query.kind {
         QueryKind::Range { from, count } => {
             chunk.start = *from;
-            read_range(path, &query.step, query.first_seq, *from, *count).map(|lines| chunk.lines = lines)
+            read_range(path, &query.step, query.first_seq, (*from, *count), query.start)
+                .map(|lines| chunk.lines = lines)
         }
         QueryKind::Find {
             pattern,
@@ -581,7 +620,7 @@ pub fn read_log(path: &Path, query: &LogQuery) -> LogChunk {
             match found {
                 Some(index) => {
                     chunk.start = index.saturating_sub(WINDOW as u64 / 2);
-                    read_range(path, &query.step, query.first_seq, chunk.start, WINDOW)
+                    read_range(path, &query.step, query.first_seq, (chunk.start, WINDOW), None)
                         .map(|lines| chunk.lines = lines)
                 }
                 None => Ok(()),
@@ -616,6 +655,7 @@ mod tests {
                     seq,
                     ts: chrono::Utc::now(),
                     event,
+                    origin: None,
                 };
                 seq += 1;
                 let line = serde_json::to_string(&record).expect("encode");
@@ -631,6 +671,7 @@ mod tests {
             first_seq: 0,
             generation: 1,
             kind,
+            start: None,
         }
     }
 
@@ -665,6 +706,7 @@ mod tests {
                 stream: Stream::Stdout,
                 lines: (50..60).map(|i| format!("b {i}")).collect(),
             },
+            origin: None,
         };
         let line = format!("{}\n", serde_json::to_string(&record).expect("encode"));
         let (half, rest) = line.split_at(line.len() / 2);
@@ -720,6 +762,70 @@ mod tests {
             &query(QueryKind::Range { from: 0, count: 5 }),
         );
         assert!(chunk.error.is_some());
+    }
+
+    /// A following window that only lacks the newest lines asks for those
+    /// alone, and keeps what it had; one too far behind reads a whole window.
+    #[test]
+    fn a_following_window_reads_only_its_newest_lines() {
+        let mut view = LogView::default();
+        view.show("a", None);
+        let batch: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        view.push("a", Stream::Stdout, &batch, 0);
+        let query = view.request(Some(0), 130, 50).expect("a read-back");
+        assert_eq!(query.kind, QueryKind::Range { from: 100, count: 30 });
+        let lines = (100..130)
+            .map(|i| LogLine::new(Stream::Stdout, &i.to_string()))
+            .collect();
+        let chunk = LogChunk {
+            step: "a".into(),
+            generation: query.generation,
+            start: 100,
+            lines,
+            found: None,
+            error: None,
+        };
+        assert_eq!(view.loaded(chunk), Loaded::Lines);
+        assert_eq!((view.start, view.end()), (0, 130));
+        assert_eq!(view.get(129).map(|l| l.text.as_str()), Some("129"));
+        let far = WINDOW as u64 + 200;
+        let query = view.request(Some(0), far, 50).expect("a read-back");
+        assert_eq!(
+            query.kind,
+            QueryKind::Range {
+                from: far - WINDOW as u64,
+                count: WINDOW
+            }
+        );
+        // A window too short for the pane reads a whole one.
+        let mut short = LogView::default();
+        short.show("a", None);
+        short.push("a", Stream::Stdout, &batch[..10], 0);
+        let asked = short.request(Some(0), 10, 50).map(|q| q.kind);
+        assert_eq!(asked, None, "the step has no more lines than the window holds");
+        short.push("a", Stream::Stdout, &batch[..10], 10);
+        short.lines.drain(..15);
+        short.start = 15;
+        let asked = short.request(Some(0), 20, 50).map(|q| q.kind);
+        assert_eq!(
+            asked,
+            Some(QueryKind::Range {
+                from: 0,
+                count: WINDOW
+            })
+        );
+        // An emptied pane's generations go on: the answer to this one is stale for it.
+        let mut emptied = view.emptied();
+        emptied.show("a", None);
+        let late = LogChunk {
+            step: "a".into(),
+            generation: query.generation,
+            start: 0,
+            lines: Vec::new(),
+            found: None,
+            error: None,
+        };
+        assert_eq!(emptied.loaded(late), Loaded::Stale);
     }
 
     #[test]

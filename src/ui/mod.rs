@@ -15,13 +15,12 @@ mod layout;
 mod log;
 mod markdown;
 mod msg;
+mod read_back;
 pub(crate) mod screen;
 pub(crate) mod spans;
 pub(crate) mod terminal;
 mod theme;
 mod views;
-
-use tokio::sync::mpsc;
 
 pub use app::{
     App, AppSetup, Banner, ConfirmEnvDialog, EngineState, Level, Message, Modal, Pane, PhaseKey, Question,
@@ -30,7 +29,7 @@ pub use app::{
 pub use driver::{Channels, drive};
 pub use keys::markdown as keys_markdown;
 pub use layout::{MIN_HEIGHT, MIN_WIDTH};
-pub use log::{LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read_log};
+pub use log::{LineMark, LogChunk, LogLine, LogQuery, QueryKind, WINDOW as LOG_WINDOW, read_log};
 pub use msg::{Effect, Msg};
 pub use terminal::FrameSync;
 pub use theme::Theme;
@@ -40,7 +39,7 @@ pub use views::{view, view_in};
 use crate::exit;
 use crate::journal::event::SessionOutcome;
 use crate::launch::Launched;
-use crate::signals::{Signals, Termination};
+use crate::signals::{Caught, Signals};
 
 /// How the TUI is run.
 #[derive(Debug, Clone, Default)]
@@ -53,12 +52,16 @@ pub struct UiOptions {
 /// Run the live checklist over a launched session; returns the exit code.
 ///
 /// The engine runs in its own task; the TUI talks to it only through its
-/// command and update channels. Leaving (quit, SIGTERM, SIGHUP, a lost
-/// terminal) detaches the session, so it can be resumed with `--resume`.
+/// command and update channels. Leaving (quit, SIGTERM, SIGINT) detaches
+/// the session, so it can be resumed with `--resume`. A lost terminal
+/// (SIGHUP, a closed pseudo-terminal) does not: the driver goes on without
+/// a screen until the session ends or stops.
 pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8 {
     let Launched {
         engine,
         updates,
+        inbox: commands,
+        inbox_rx: command_rx,
         state,
         journal_path,
         warnings,
@@ -79,7 +82,6 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
             unfinished.join(", ")
         ));
     }
-    let (commands, command_rx) = mpsc::channel(64);
     let engine = tokio::spawn(async move {
         engine
             .run(command_rx)
@@ -88,7 +90,7 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
             .map_err(|e| e.to_string())
     });
     let signalled = signals.first_handle();
-    let (guard, mut terminal) = match screen::open_terminal() {
+    let (guard, terminal) = match screen::open_terminal() {
         Ok(opened) => opened,
         Err(e) => {
             // Closing the command channel detaches the session.
@@ -117,16 +119,23 @@ pub async fn run(launched: Launched, options: UiOptions, signals: Signals) -> u8
         signals,
         journal_path: journal_path.clone(),
     };
-    let result = drive(
-        &mut terminal,
-        &mut app,
-        crossterm::event::EventStream::new(),
-        channels,
-    )
-    .await;
+    let result = on_terminal(terminal, guard, &mut app, channels).await;
+    summary(&app, &journal_path, result, signalled.get())
+}
+
+/// Drive `app` on this process's terminal (opened with
+/// [`screen::open_terminal`]) until it leaves; the terminal is restored
+/// before this returns.
+pub async fn on_terminal(
+    mut terminal: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
+    guard: terminal::TerminalGuard,
+    app: &mut App,
+    channels: Channels,
+) -> Result<(), String> {
+    let result = drive(&mut terminal, app, crossterm::event::EventStream::new(), channels).await;
     drop(terminal);
     drop(guard);
-    summary(&app, &journal_path, result, signalled.get())
+    result
 }
 
 /// What is printed on the normal screen after leaving, and the exit code.
@@ -134,7 +143,7 @@ fn summary(
     app: &App,
     journal: &std::path::Path,
     result: Result<(), String>,
-    signalled: Option<Termination>,
+    signalled: Option<Caught>,
 ) -> u8 {
     let header = &app.session.header;
     let id = &header.session_id;
@@ -161,7 +170,7 @@ fn summary(
                 "runsheet: session {id} left unfinished; resume with: {}",
                 crate::session::rules::resume_command(header)
             );
-            signalled.map_or(exit::INCOMPLETE, Termination::exit_code)
+            signalled.map_or(exit::INCOMPLETE, Caught::exit_code)
         }
     }
 }

@@ -24,9 +24,12 @@ pub enum Msg {
     EngineStopped(Result<(), String>),
     /// Older log output read back from the journal.
     LogRead(LogChunk),
-    /// A termination signal, a lost terminal or a crashed engine: detach
-    /// and leave at once. Says what happened ("SIGTERM received").
+    /// SIGTERM, SIGINT or a crashed engine: detach and leave at once. Says
+    /// what happened ("SIGTERM received").
     Terminate(&'static str),
+    /// The terminal went away (SIGHUP, a closed terminal): a driver goes on
+    /// without a screen, an attached terminal leaves. Says what happened.
+    TerminalLost(&'static str),
 }
 
 /// Something for the driver to do.

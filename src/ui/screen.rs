@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Stdout};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -23,9 +23,10 @@ use ratatui::{Frame, Terminal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use super::log::{LogChunk, LogQuery, read_log};
+use super::log::{LogChunk, LogQuery};
+use super::read_back::ReadBack;
 use super::terminal::{FrameSync, TerminalGuard};
-use crate::signals::Signals;
+use crate::signals::{self, Caught, Signals};
 
 /// Shortest time between two frames.
 const FRAME: Duration = Duration::from_millis(16);
@@ -51,9 +52,12 @@ pub enum Common {
     },
     /// Older log output read back from the journal.
     LogRead(LogChunk),
-    /// A termination signal or a lost terminal: leave at once. Says what
-    /// happened ("SIGTERM received").
+    /// SIGTERM or SIGINT: leave at once. Says what happened ("SIGTERM received").
     Terminate(&'static str),
+    /// The terminal went away (SIGHUP, input closed, a frame failed to be
+    /// written): the loop draws and reads no more, and the screen decides
+    /// whether it goes on without one. Says what happened.
+    TerminalLost(&'static str),
 }
 
 /// Whether a screen is leaving.
@@ -125,11 +129,10 @@ fn draw<B: Backend + FrameSync, S: Screen>(terminal: &mut Terminal<B>, screen: &
     Ok(())
 }
 
-/// The loop's hands: the source, and the log reader's channel.
+/// The loop's hands: the source, and the log reader.
 struct Hands<'a, S: Screen, Src: Source<S>> {
     source: &'a mut Src,
-    journal: PathBuf,
-    log_tx: mpsc::UnboundedSender<LogChunk>,
+    read_back: ReadBack,
     _screen: std::marker::PhantomData<S>,
 }
 
@@ -147,7 +150,7 @@ impl<S: Screen, Src: Source<S>> Hands<'_, S, Src> {
         loop {
             for effect in effects {
                 match S::log_query(effect) {
-                    Ok(query) => self.read_log(query),
+                    Ok(query) => self.read_back.read(query),
                     Err(effect) => answers.extend(self.source.perform(effect)),
                 }
             }
@@ -156,14 +159,6 @@ impl<S: Screen, Src: Source<S>> Hands<'_, S, Src> {
                 None => return,
             }
         }
-    }
-
-    /// Read log lines back in a blocking task; the answer comes back as a message.
-    fn read_log(&self, query: LogQuery) {
-        let (path, tx) = (self.journal.clone(), self.log_tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let _ = tx.send(read_log(&path, &query));
-        });
     }
 
     /// Fold what the source has queued, for at most `budget`.
@@ -185,7 +180,7 @@ pub async fn run<B, E, S, Src>(
     terminal: &mut Terminal<B>,
     screen: &mut S,
     first: Vec<S::Effect>,
-    mut events: E,
+    events: E,
     source: &mut Src,
     mut signals: Signals,
     journal: &Path,
@@ -197,16 +192,17 @@ where
     Src: Source<S>,
 {
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let read_back = ReadBack::spawn(journal.to_path_buf(), log_tx)
+        .map_err(|e| format!("cannot start reading the log back: {e}"))?;
     let mut hands = Hands {
         source,
-        journal: journal.to_path_buf(),
-        log_tx,
+        read_back,
         _screen: std::marker::PhantomData,
     };
     hands.perform(screen, first);
-    let mut failure: Option<String> = None;
+    // Dropped once the terminal is gone: nothing more is read from it.
+    let mut events = Some(events);
     let mut screen_ok = true;
-    let mut input_open = true;
     let mut source_open = true;
     let mut last_draw: Option<Instant> = None;
     let mut last_tick = Instant::now();
@@ -233,9 +229,10 @@ where
         ticking = period.is_some();
         let tick_at = period.map(|p| last_tick + p);
         let mut input = false;
+        let mut lost = None;
         let msg: S::Msg = tokio::select! {
             biased;
-            event = events.next(), if input_open => match event {
+            event = next_event(&mut events), if events.is_some() => match event {
                 Some(Ok(event)) => match common(event) {
                     Some(msg) => {
                         input = matches!(msg, Common::Key(_) | Common::Mouse(_));
@@ -244,17 +241,21 @@ where
                     None => continue,
                 },
                 Some(Err(_)) | None => {
-                    input_open = false;
-                    Common::Terminate("the terminal closed").into()
+                    lost = Some("the terminal closed");
+                    Common::TerminalLost("the terminal closed").into()
                 }
             },
-            which = signals.recv() => Common::Terminate(which.received()).into(),
+            which = signals.recv() => match which {
+                Caught::Hangup => {
+                    lost = Some(which.received());
+                    Common::TerminalLost(which.received()).into()
+                }
+                Caught::Interrupt | Caught::Terminate => Common::Terminate(which.received()).into(),
+            },
             () = sleep_until(frame_at.unwrap_or_else(Instant::now)), if frame_at.is_some() => {
-                if let Err(e) = draw(terminal, screen) {
-                    // Without a screen, leave (resumably) and stop.
-                    screen_ok = false;
-                    failure.get_or_insert(format!("the terminal failed: {e}"));
-                    hands.handle(screen, Common::Terminate("the terminal failed").into());
+                if draw(terminal, screen).is_err() && screen_ok {
+                    abandon(&mut events, &mut screen_ok);
+                    hands.handle(screen, Common::TerminalLost("the terminal failed").into());
                 }
                 last_draw = Some(Instant::now());
                 continue;
@@ -275,6 +276,9 @@ where
             }
             () = sleep_until(quit_by.unwrap_or_else(Instant::now)), if quit_by.is_some() => continue,
         };
+        if lost.is_some() {
+            abandon(&mut events, &mut screen_ok);
+        }
         if input {
             // A key acts on the state as it is now: what the source has queued
             // (the journal has it) is folded first, within a small budget.
@@ -287,8 +291,31 @@ where
     if screen_ok && screen.dirty() {
         let _ = draw(terminal, screen);
     }
-    match failure.or_else(|| screen.failure()) {
+    match screen.failure() {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The next terminal event (`None`: the input is gone).
+async fn next_event<E>(events: &mut Option<E>) -> Option<io::Result<TermEvent>>
+where
+    E: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    match events {
+        Some(events) => events.next().await,
+        None => None,
+    }
+}
+
+/// Let the terminal go: no more input read or frames drawn, its modes
+/// undone (in case it is still there: a `kill -HUP`), and the standard
+/// streams that were the terminal pointed at `/dev/null`.
+fn abandon<E>(events: &mut Option<E>, screen_ok: &mut bool) {
+    if *screen_ok || events.is_some() {
+        *events = None;
+        *screen_ok = false;
+        super::terminal::restore();
+        signals::abandon_terminal();
     }
 }

@@ -186,6 +186,7 @@ impl Chain {
             seq: self.seq,
             ts: start_time() + chrono::Duration::milliseconds(self.ms),
             event,
+            origin: None,
         };
         line.clear();
         self.prev = encode_line(&record, &self.prev, line).expect("encode a journal line");

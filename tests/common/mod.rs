@@ -28,6 +28,19 @@ pub fn times_out_after(after: std::time::Duration) -> ::runsheet::engine::Stoppe
     stop
 }
 
+/// `operator` at a seat that is not this process's: OS user `bea` on host
+/// `qa-box`, terminal `/dev/pts/7`.
+pub fn elsewhere(operator: &str) -> ::runsheet::seat::Origin {
+    ::runsheet::seat::Origin {
+        operator: operator.to_string(),
+        seat: ::runsheet::seat::Seat {
+            os_user: Some("bea".into()),
+            host: "qa-box".into(),
+            terminal: Some("/dev/pts/7".into()),
+        },
+    }
+}
+
 pub const DEFAULT_SERVER: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The maintenance connection URL of the test server.

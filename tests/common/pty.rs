@@ -16,9 +16,19 @@ use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system}
 /// How long any one screen condition may take to appear.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Counts the terminal bells (BEL) the program rang.
+#[derive(Default)]
+pub struct Bells(usize);
+
+impl vt100::Callbacks for Bells {
+    fn audible_bell(&mut self, _: &mut vt100::Screen) {
+        self.0 += 1;
+    }
+}
+
 /// The screen, and a signal for each chunk of output parsed into it.
 struct Screen {
-    parser: Mutex<vt100::Parser>,
+    parser: Mutex<vt100::Parser<Bells>>,
     changed: Condvar,
 }
 
@@ -56,7 +66,12 @@ impl Tui {
         // The child has its own handle; ours would keep the pty open after it exits.
         drop(pair.slave);
         let screen = Arc::new(Screen {
-            parser: Mutex::new(vt100::Parser::new(nz(rows), nz(cols), 0)),
+            parser: Mutex::new(vt100::Parser::new_with_callbacks(
+                nz(rows),
+                nz(cols),
+                0,
+                Bells::default(),
+            )),
             changed: Condvar::new(),
         });
         let mut read = pair.master.try_clone_reader().expect("pty reader");
@@ -84,8 +99,13 @@ impl Tui {
         }
     }
 
-    fn parser(&self) -> MutexGuard<'_, vt100::Parser> {
+    fn parser(&self) -> MutexGuard<'_, vt100::Parser<Bells>> {
         self.screen.parser.lock().expect("parser lock")
+    }
+
+    /// How many times the program rang the terminal's bell so far.
+    pub fn bells(&self) -> usize {
+        self.parser().callbacks().0
     }
 
     pub fn screen(&self) -> String {
@@ -144,6 +164,26 @@ impl Tui {
                 pixel_height: 0,
             })
             .expect("resize the pty");
+    }
+
+    /// Hang the terminal up as the kernel does when its other end goes
+    /// (a closed window, a dropped SSH connection): SIGHUP to the
+    /// terminal's foreground process group. Keys sent after it go nowhere.
+    pub fn hang_up(&self) {
+        let group = self
+            .master
+            .process_group_leader()
+            .expect("the pseudo-terminal has a foreground process group");
+        nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(group),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .expect("SIGHUP the foreground process group");
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("wait for runsheet").is_none()
     }
 
     pub fn pid(&self) -> i32 {

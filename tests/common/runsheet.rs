@@ -55,6 +55,16 @@ impl Fixture {
         self.command(&all).stdin(stdin).output().expect("run runsheet")
     }
 
+    /// `runsheet run RUNBOOK --headless` started, its output discarded.
+    pub fn spawn_headless(&self) -> std::process::Child {
+        let runbook = self.runbook();
+        self.command(&["run", runbook.to_str().expect("utf-8 path"), "--headless"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn runsheet")
+    }
+
     /// `runsheet --state-dir … run RUNBOOK ARGS…` as the checklist, on a
     /// pseudo-terminal of `cols` x `rows`.
     pub fn checklist(&self, args: &[&str], cols: u16, rows: u16) -> super::pty::Tui {

@@ -141,6 +141,7 @@ mod tests {
                 who: "ana".into(),
                 text: "hé \"x\"".into(),
             },
+            origin: None,
         };
         let mut out = Vec::new();
         let hash = encode_line(&record, &LineHash::GENESIS, &mut out).unwrap();

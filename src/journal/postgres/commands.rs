@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::types::Json;
 
-use super::lock::Origin;
+use super::lock::{Origin, UNKNOWN_USER, origin_from};
 use super::{COMMAND_CHANNEL, JournalConnection, PgError};
 
 /// Where a command stands.
@@ -50,12 +50,7 @@ fn row_to_command(r: &tokio_postgres::Row) -> CommandRow {
         session: r.get(0),
         seq: u64::try_from(r.get::<_, i64>(1)).unwrap_or_default(),
         submitted_at: r.get(2),
-        origin: Origin {
-            operator: r.get(3),
-            os_user: r.get(4),
-            host: r.get(5),
-            terminal: r.get(6),
-        },
+        origin: origin_from(r, 3),
         command: r.get::<_, Json<serde_json::Value>>(7).0,
         status: match r.get::<_, &str>(8) {
             "consumed" => CommandStatus::Consumed,
@@ -90,9 +85,9 @@ impl JournalConnection {
                 &[
                     &session,
                     &origin.operator,
-                    &origin.os_user,
-                    &origin.host,
-                    &origin.terminal,
+                    &origin.seat.os_user.as_deref().unwrap_or(UNKNOWN_USER),
+                    &origin.seat.host,
+                    &origin.seat.terminal,
                     &Json(command),
                 ],
             )
@@ -158,6 +153,20 @@ impl JournalConnection {
             seq,
             reason: why,
         })
+    }
+
+    /// Command `seq` of `session`, if there is one.
+    pub async fn command(&self, session: &str, seq: u64) -> Result<Option<CommandRow>, PgError> {
+        let seq_i = i64::try_from(seq).unwrap_or(i64::MAX);
+        let row = self
+            .client()
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM runsheet.commands WHERE session = $1 AND seq = $2"),
+                &[&session, &seq_i],
+            )
+            .await
+            .map_err(|e| self.error("read a command", &e))?;
+        Ok(row.as_ref().map(row_to_command))
     }
 
     /// Every command of `session`, in order (for review and tests).

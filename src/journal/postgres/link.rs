@@ -800,6 +800,7 @@ mod tests {
                 who: "ana".into(),
                 text: format!("note {seq}"),
             },
+            origin: None,
         };
         let mut out = Vec::new();
         crate::journal::chain::encode_line(&record, prev, &mut out).unwrap();

@@ -31,29 +31,8 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 
 use super::{JournalConnection, PgError};
-
-/// Who does something, and from where: the person, the OS account, the
-/// machine and the terminal (what the journal will record of each command).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Origin {
-    pub operator: String,
-    pub os_user: String,
-    pub host: String,
-    /// The controlling terminal (`/dev/pts/3`), when there is one.
-    pub terminal: Option<String>,
-}
-
-impl Origin {
-    /// `operator` at this process's OS user, host and terminal.
-    pub fn current(operator: &str) -> Origin {
-        Origin {
-            operator: operator.to_string(),
-            os_user: crate::seat::os_user().unwrap_or_else(|| "unknown".into()),
-            host: crate::seat::host_name(),
-            terminal: crate::seat::terminal(),
-        }
-    }
-}
+pub use crate::seat::Origin;
+use crate::seat::Seat;
 
 /// Who holds (or held) a session's driver lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,9 +52,12 @@ impl fmt::Display for Holder {
         write!(
             f,
             "{} (OS user {} on {}, pid {}",
-            o.operator, o.os_user, o.host, self.pid
+            o.operator,
+            o.seat.os_user.as_deref().unwrap_or(UNKNOWN_USER),
+            o.seat.host,
+            self.pid
         )?;
-        if let Some(t) = &o.terminal {
+        if let Some(t) = &o.seat.terminal {
             write!(f, ", terminal {t}")?;
         }
         write!(f, ") since {}", self.since.format("%Y-%m-%d %H:%M:%S UTC"))
@@ -127,16 +109,26 @@ fn new_token() -> String {
     random.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The `os_user` column of a seat whose OS user has no name.
+pub(crate) const UNKNOWN_USER: &str = "unknown";
+
+/// The origin stored in the columns `operator, os_user, host, terminal` from `at`.
+pub(crate) fn origin_from(row: &tokio_postgres::Row, at: usize) -> Origin {
+    Origin {
+        operator: row.get(at),
+        seat: Seat {
+            os_user: Some(row.get(at + 1)),
+            host: row.get(at + 2),
+            terminal: row.get(at + 3),
+        },
+    }
+}
+
 const HOLDER_COLUMNS: &str = "operator, os_user, host, terminal, pid, backend_pid, since";
 
 fn holder_from(row: &tokio_postgres::Row) -> Holder {
     Holder {
-        origin: Origin {
-            operator: row.get(0),
-            os_user: row.get(1),
-            host: row.get(2),
-            terminal: row.get(3),
-        },
+        origin: origin_from(row, 0),
         pid: u32::try_from(row.get::<_, i64>(4)).unwrap_or_default(),
         backend_pid: row.get(5),
         since: row.get(6),
@@ -222,9 +214,9 @@ pub(crate) async fn acquire(
             &[
                 &session,
                 &origin.operator,
-                &origin.os_user,
-                &origin.host,
-                &origin.terminal,
+                &origin.seat.os_user.as_deref().unwrap_or(UNKNOWN_USER),
+                &origin.seat.host,
+                &origin.seat.terminal,
                 &i64::from(std::process::id()),
                 &token,
                 &stale_json,
@@ -352,9 +344,11 @@ mod tests {
         let holder = Holder {
             origin: Origin {
                 operator: "Ana".into(),
-                os_user: "ana".into(),
-                host: "laptop".into(),
-                terminal: Some("/dev/pts/3".into()),
+                seat: Seat {
+                    os_user: Some("ana".into()),
+                    host: "laptop".into(),
+                    terminal: Some("/dev/pts/3".into()),
+                },
             },
             pid: 4242,
             backend_pid: 77,

@@ -10,7 +10,8 @@
 //!   while the database is away.
 //! - [`lock`] keeps one driver per session; [`read`] lists, streams and
 //!   verifies sessions; [`follow`] yields records as they are committed;
-//!   [`commands`] carries commands from attached terminals to the driver.
+//!   [`commands`] carries commands from attached terminals to the driver;
+//!   [`presence`] says who is connected to a session.
 //!
 //! The writers run their connection on a thread of their own (`link`),
 //! because [`JournalSink`](super::JournalSink) is synchronous and is called
@@ -22,6 +23,7 @@ mod error;
 pub mod follow;
 pub(crate) mod link;
 pub mod lock;
+pub mod presence;
 pub mod read;
 pub mod schema;
 mod sink;

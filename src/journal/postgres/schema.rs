@@ -14,7 +14,10 @@ use super::{JournalConnection, PgError};
 
 /// The migrations, in order; the version of the schema is the number of the
 /// last one applied. Never edit a published migration: add the next one.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/001_journal.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/001_journal.sql")),
+    (2, include_str!("migrations/002_presence.sql")),
+];
 
 /// The schema version this runsheet writes.
 pub const VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -56,7 +56,7 @@ impl PgJournal {
             return Err(PgError::SessionExists { session }.into());
         }
         let mut journal = PgJournal::new(db, session, link, opened.lock, LineHash::GENESIS, 0);
-        journal.push(Event::Header(Box::new(header)))?;
+        journal.push(Event::Header(Box::new(header)), None)?;
         Ok(journal)
     }
 
@@ -132,7 +132,7 @@ impl PgJournal {
     }
 
     /// Encode, queue and (when due) send an event.
-    fn push(&mut self, event: Event) -> Result<Record, JournalError> {
+    fn push(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
         if let Some(e) = &self.failed {
             return Err(e.clone().into());
         }
@@ -141,6 +141,7 @@ impl PgJournal {
             seq: self.next_seq,
             ts: Utc::now(),
             event,
+            origin,
         };
         self.line.clear();
         let hash = encode_line(&record, &self.prev, &mut self.line)?;
@@ -193,13 +194,13 @@ impl PgJournal {
 }
 
 impl JournalSink for PgJournal {
-    fn append(&mut self, event: Event) -> Result<Record, JournalError> {
+    fn append_from(&mut self, event: Event, origin: Option<Box<Origin>>) -> Result<Record, JournalError> {
         if matches!(event, Event::Header(_)) {
             return Err(JournalError::MisplacedHeader {
                 path: PathBuf::from(format!("session {} in {}", self.session, self.target)),
             });
         }
-        self.push(event)
+        self.push(event, origin)
     }
 
     fn flush(&mut self) -> Result<(), JournalError> {

@@ -119,6 +119,9 @@ fn parts(app: &App, fit: Fit) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
     if fit.operator {
         right.push(Span::styled(format!("op {} ", app.operator), theme.text()));
     }
+    if let Some(present) = connected(app, fit.operator) {
+        right.push(Span::styled(present, theme.dim()));
+    }
     right.extend([
         Span::styled("▕", theme.dim()),
         Span::styled("█".repeat(filled), theme.gauge_done()),
@@ -137,6 +140,23 @@ fn parts(app: &App, fit: Fit) -> (Vec<Span<'static>>, Vec<Span<'static>>) {
         right.push(Span::raw(format!("{clock}{estimate} ")));
     }
     (left, right)
+}
+
+/// Who is connected to a team session: each name with its role, or (when
+/// room is short) how many terminals are.
+fn connected(app: &App, names: bool) -> Option<String> {
+    if app.present.is_empty() {
+        return None;
+    }
+    if !names {
+        return Some(format!("{} connected ", app.present.len()));
+    }
+    let who: Vec<String> = app
+        .present
+        .iter()
+        .map(|p| format!("{} {}", p.origin.operator, p.role.label()))
+        .collect();
+    Some(format!("with {} ", who.join(", ")))
 }
 
 pub fn render_banner(app: &App, frame: &mut Frame, area: Rect) {
