@@ -119,15 +119,6 @@ pub fn sanitize(raw: &str) -> String {
     sanitized(raw).into_owned()
 }
 
-/// [`sanitize`] of a line already owned: kept as it is (not copied) when it
-/// has nothing to change.
-pub fn sanitize_owned(raw: String) -> String {
-    match sanitized(&raw) {
-        std::borrow::Cow::Borrowed(_) => raw,
-        std::borrow::Cow::Owned(clean) => clean,
-    }
-}
-
 /// [`sanitize`], borrowing the line when it has nothing to change: plain
 /// printable ASCII, as almost every line of a flood is.
 pub fn sanitized(raw: &str) -> std::borrow::Cow<'_, str> {

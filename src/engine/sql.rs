@@ -423,6 +423,18 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// `ROLLBACK` of a step that changed nothing, sent without waiting for
+    /// the answer: nothing of the step is kept either way, so the answer
+    /// cannot change its outcome, and whatever uses the connection next
+    /// (the next step's check that it is still open) queues behind it and
+    /// finds a connection that broke. One round trip less per check.
+    async fn rollback_unanswered(&mut self, why: &str) -> Result<(), tokio_postgres::Error> {
+        self.log.info(format!("ROLLBACK{why}")).await;
+        drop(self.client.simple_query_raw("ROLLBACK").await?);
+        self.in_tx = false;
+        Ok(())
+    }
+
     /// Open the transaction with the next statement (announced now, sent with it).
     async fn ensure_tx(&mut self) {
         if !self.in_tx {
@@ -561,7 +573,7 @@ async fn execute(
         let end = if req.dry_run {
             s.control("ROLLBACK", " (dry run: no change is kept)").await
         } else if req.read_only {
-            s.control("ROLLBACK", " (read-only: nothing to keep)").await
+            s.rollback_unanswered(" (read-only: nothing to keep)").await
         } else {
             s.control("COMMIT", "").await
         };

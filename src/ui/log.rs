@@ -6,6 +6,7 @@
 //! driver ([`read_log`] in a blocking task), replacing the window. So memory
 //! stays flat however much a step prints.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
@@ -17,7 +18,7 @@ use serde::Deserialize;
 
 use crate::journal::event::Stream;
 use crate::session::StepState;
-use crate::text::{sanitize, sanitize_owned};
+use crate::text::{sanitize, sanitized};
 
 /// Lines kept in memory for the log pane.
 pub const WINDOW: usize = 5_000;
@@ -37,6 +38,16 @@ impl LogLine {
             stream,
             text: sanitize(raw),
         }
+    }
+
+    /// [`LogLine::new`] keeping `raw` itself when it is clean already (as
+    /// almost every line is): no copy.
+    pub fn owned(stream: Stream, raw: String) -> LogLine {
+        let text = match sanitized(&raw) {
+            Cow::Borrowed(_) => raw,
+            Cow::Owned(clean) => clean,
+        };
+        LogLine { stream, text }
     }
 }
 
@@ -187,8 +198,8 @@ impl LogView {
         }
     }
 
-    /// New output of `step`, which had `total_before` lines until now: the
-    /// record's own strings are kept (a flood's lines are not copied again).
+    /// New output of `step`, which had `total_before` lines until now (the
+    /// lines are taken, not copied).
     pub fn push(&mut self, step: &str, stream: Stream, lines: Vec<String>, total_before: u64) {
         if self.step.as_deref() != Some(step) || self.end() != total_before {
             return;
@@ -203,10 +214,7 @@ impl LogView {
             self.start = total_before + skip as u64;
         }
         for text in lines.into_iter().skip(skip) {
-            self.lines.push_back(LogLine {
-                stream,
-                text: sanitize_owned(text),
-            });
+            self.lines.push_back(LogLine::owned(stream, text));
         }
         let excess = self.lines.len().saturating_sub(WINDOW);
         self.lines.drain(..excess);
@@ -771,7 +779,7 @@ mod tests {
         let mut view = LogView::default();
         view.show("a", None);
         let batch: Vec<String> = (0..100).map(|i| i.to_string()).collect();
-        view.push("a", Stream::Stdout, &batch, 0);
+        view.push("a", Stream::Stdout, batch.clone(), 0);
         let query = view.request(Some(0), 130, 50).expect("a read-back");
         assert_eq!(query.kind, QueryKind::Range { from: 100, count: 30 });
         let lines = (100..130)
@@ -800,10 +808,10 @@ mod tests {
         // A window too short for the pane reads a whole one.
         let mut short = LogView::default();
         short.show("a", None);
-        short.push("a", Stream::Stdout, &batch[..10], 0);
+        short.push("a", Stream::Stdout, batch[..10].to_vec(), 0);
         let asked = short.request(Some(0), 10, 50).map(|q| q.kind);
         assert_eq!(asked, None, "the step has no more lines than the window holds");
-        short.push("a", Stream::Stdout, &batch[..10], 10);
+        short.push("a", Stream::Stdout, batch[..10].to_vec(), 10);
         short.lines.drain(..15);
         short.start = 15;
         let asked = short.request(Some(0), 20, 50).map(|q| q.kind);
@@ -843,7 +851,7 @@ mod tests {
         assert_eq!(view.get(total - 1).map(|l| l.text.as_str()), Some("2999"));
         // Output of another step, or out of order, is not mixed in.
         view.push("b", Stream::Stdout, batch.clone(), 0);
-        view.push("a", Stream::Stdout, batch, 5);
+        view.push("a", Stream::Stdout, batch.clone(), 5);
         assert_eq!(view.end(), total);
     }
 }
