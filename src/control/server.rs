@@ -38,14 +38,18 @@ const GAP_WITHIN: Duration = Duration::from_secs(5);
 ///
 /// [`Engine::feed_records_to`]: crate::engine::runner::Engine::feed_records_to
 pub struct Feed {
-    /// Kept only to subscribe clients from.
-    records: broadcast::Receiver<Arc<Record>>,
+    /// Kept only to subscribe clients from. Weak, and no receiver of its
+    /// own: with no client subscribed the channel keeps no record (a flood's
+    /// last [`FEED`] output records held every line again, 40 MiB of a
+    /// headless flood's peak), and the engine does not copy them for it.
+    records: broadcast::WeakSender<Arc<Record>>,
 }
 
 impl Feed {
     /// A feed, and the end the engine sends every record to.
     pub fn new() -> (broadcast::Sender<Arc<Record>>, Feed) {
-        let (tx, records) = broadcast::channel(FEED);
+        let (tx, _) = broadcast::channel(FEED);
+        let records = tx.downgrade();
         (tx, Feed { records })
     }
 }
@@ -210,7 +214,10 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
         driving: false,
     });
     // Subscribed before the file is read: nothing journaled from here on is missed.
-    let mut live = context.feed.records.resubscribe();
+    let Some(mut live) = context.feed.records.upgrade().map(|tx| tx.subscribe()) else {
+        let reason = "the session's driver has stopped".to_string();
+        return send(&mut write, &FromDriver::Bye { reason }).await;
+    };
     let welcome = FromDriver::Welcome {
         session: context.session.clone(),
         pid: std::process::id(),
