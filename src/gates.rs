@@ -172,7 +172,10 @@ fn rolled_back_after<'a>(s: &SessionSummary, saved: &'a [SessionSummary]) -> Opt
 /// Add the sessions of the team journal database `db` to `list` (the state
 /// directory's), for evidence of runbook content `runbook_sha256` (see
 /// [`JournalConnection::evidence`]). A session in both (the driver's local
-/// copy) is taken from the local file, which the driver writes first; the
+/// copy) is taken from the local file when the two copies agree on all a
+/// gate judges, and from the team journal when they do not: a local copy
+/// rewritten to say more than the team's proves nothing, and one that is
+/// ahead (events not sent yet) counts once the team journal has them. The
 /// list stays oldest first.
 ///
 /// [`JournalConnection::evidence`]: crate::journal::postgres::JournalConnection::evidence
@@ -183,13 +186,36 @@ pub fn with_team_journal(
 ) -> Result<(), PgError> {
     let stored = run_blocking(async { db.connect().await?.evidence(runbook_sha256).await })?;
     for s in stored {
-        if !list.sessions.iter().any(|local| local.id == s.id) {
-            list.sessions.push(s);
+        match list.sessions.iter_mut().find(|local| local.id == s.id) {
+            Some(local) if !same_evidence(local, &s) => *local = s,
+            Some(_) => {}
+            None => list.sessions.push(s),
         }
     }
     list.sessions
         .sort_by(|a, b| a.started.cmp(&b.started).then_with(|| a.id.cmp(&b.id)));
     Ok(())
+}
+
+/// Whether two copies of one session say the same to [`counts_as_evidence`].
+fn same_evidence(a: &SessionSummary, b: &SessionSummary) -> bool {
+    (
+        &a.runbook_sha256,
+        &a.environment,
+        a.mode,
+        &a.only,
+        a.rollback_only,
+        a.outcome,
+        &a.targets,
+    ) == (
+        &b.runbook_sha256,
+        &b.environment,
+        b.mode,
+        &b.only,
+        b.rollback_only,
+        b.outcome,
+        &b.targets,
+    )
 }
 
 /// The session a passed gate relied on: the first of its evidence rows that

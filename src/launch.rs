@@ -382,6 +382,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 mode: if opts.dry_run { Mode::DryRun } else { Mode::Live },
                 operator: operator.clone(),
                 host: crate::seat::host_name(),
+                seat: Some(crate::seat::Seat::here()),
                 runsheet_version: env!("CARGO_PKG_VERSION").to_string(),
                 only: opts.only.clone(),
                 rollback_only: opts.rollback_only,
@@ -772,6 +773,7 @@ fn resume_events(state: &SessionState, reopen: Reopen<'_>) -> Vec<Event> {
     let mut events = vec![Event::Resumed {
         operator: reopen.operator.to_string(),
         host: crate::seat::host_name(),
+        seat: Some(crate::seat::Seat::here()),
         runbook_sha256: reopen.sha.to_string(),
         plan: reopen.plan,
         run: reopen.run,

@@ -19,12 +19,37 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// The controlling terminal on standard input (`/dev/pts/3`), when there is one.
+/// This process's controlling terminal (`/dev/pts/3`), when it has one: the
+/// terminal the kernel ties its session to. Not standard input's: that is
+/// whatever the caller redirected there (`</dev/tty`, another `/dev/pts/N`),
+/// so one person at one terminal could pass for two seats.
 pub fn terminal() -> Option<String> {
-    std::fs::read_link("/proc/self/fd/0")
-        .ok()
-        .map(|p| p.display().to_string())
-        .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"))
+    controlling_terminal(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// The controlling terminal a `/proc/PID/stat` line names (its `tty_nr`
+/// field), as a device path; `None` for a process without one.
+pub fn controlling_terminal(stat: &str) -> Option<String> {
+    // The command name before `)` may hold spaces and parentheses.
+    let fields = stat.rsplit_once(')')?.1;
+    let tty_nr: u32 = fields
+        .split_whitespace()
+        .nth(4)?
+        .parse::<i64>()
+        .ok()?
+        .try_into()
+        .ok()?;
+    if tty_nr == 0 {
+        return None;
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    Some(match major {
+        136..=143 => format!("/dev/pts/{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("/dev/tty{minor}"),
+        4 => format!("/dev/ttyS{}", minor - 64),
+        _ => format!("/dev/char/{major}:{minor}"),
+    })
 }
 
 /// The seat a signature was given from, as recorded with it.
@@ -93,5 +118,34 @@ impl Origin {
     /// "Ana (OS user ana on host db1, terminal /dev/pts/3)".
     pub fn describe(&self) -> String {
         format!("{} ({})", self.operator, self.seat.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::controlling_terminal;
+
+    #[test]
+    fn the_controlling_terminal_is_read_from_tty_nr() {
+        let stat = |tty: &str| format!("42 (run sheet (x)) S 1 42 42 {tty} 42 4194560 0 0");
+        assert_eq!(
+            controlling_terminal(&stat("34816")).as_deref(),
+            Some("/dev/pts/0")
+        );
+        assert_eq!(
+            controlling_terminal(&stat("34819")).as_deref(),
+            Some("/dev/pts/3")
+        );
+        // pts/300: major 137, minor 44.
+        assert_eq!(
+            controlling_terminal(&stat("35116")).as_deref(),
+            Some("/dev/pts/300")
+        );
+        assert_eq!(controlling_terminal(&stat("1025")).as_deref(), Some("/dev/tty1"));
+        assert_eq!(controlling_terminal(&stat("1088")).as_deref(), Some("/dev/ttyS0"));
+        assert_eq!(controlling_terminal(&stat("0")), None);
+        for odd in ["", "42 (x", "42 (x) S", "42 (x) S 1 2 3 -1", "42 (x) S 1 2 3 tty"] {
+            assert_eq!(controlling_terminal(odd), None, "{odd:?}");
+        }
     }
 }

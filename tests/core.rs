@@ -139,6 +139,12 @@ fn now() -> DateTime<Utc> {
 
 /// Fold `events` after a header, one second apart.
 fn fold(plan: Plan, events: &[Event]) -> SessionState {
+    fold_seated(plan, None, events)
+}
+
+/// [`fold`] of a session started from `seat` (journals before seats were
+/// recorded have none).
+fn fold_seated(plan: Plan, seat: Option<Seat>, events: &[Event]) -> SessionState {
     let header = Header {
         format: FORMAT_VERSION,
         session_id: "s1".into(),
@@ -148,6 +154,7 @@ fn fold(plan: Plan, events: &[Event]) -> SessionState {
         mode: Mode::Live,
         operator: "alice".into(),
         host: "h".into(),
+        seat,
         runsheet_version: "0".into(),
         targets: Vec::new(),
         only: None,
@@ -598,6 +605,7 @@ fn a_started_step_a_rollback_and_a_resume_set_the_run_and_leaving_clears_it() {
     let resumed = |run: bool| Event::Resumed {
         operator: "bob".into(),
         host: "h".into(),
+        seat: None,
         runbook_sha256: "00".into(),
         plan: None,
         run,
@@ -755,6 +763,18 @@ fn a_seat_is_os_user_host_and_terminal() {
         refused(&piped, &sign_off_from("b", "bob", &pipe)),
         Refusal::SeatAlreadySigned { seat, .. } if seat == "ops@h (no terminal)"
     ));
+    // A process without a terminal could be any terminal of its OS user and
+    // host: it is the seat of one that signed, and one that signed without
+    // a terminal is every terminal's.
+    assert!(matches!(
+        refused(&s, &sign_off_from("b", "bob", &pipe)),
+        Refusal::SeatAlreadySigned { .. }
+    ));
+    assert!(matches!(
+        refused(&piped, &sign_off_from("b", "bob", &seat("/dev/pts/2"))),
+        Refusal::SeatAlreadySigned { .. }
+    ));
+    assert!(rules::same_seat(&pipe, &desk()) && !rules::same_seat(&seat("/dev/pts/2"), &desk()));
 }
 
 #[test]
@@ -852,6 +872,7 @@ fn resumed(who: &str) -> Event {
     Event::Resumed {
         operator: who.into(),
         host: "h".into(),
+        seat: None,
         runbook_sha256: "00".into(),
         plan: None,
         run: false,
@@ -867,7 +888,7 @@ fn separation_of_duties_keeps_who_ran_the_step_before_from_signing() {
         &[vec![run()], done("a"), vec![awaiting("b")]].concat(),
     );
     assert_eq!(
-        rules::ran_before(&s, "b").map(|(st, who)| (st.id.as_str(), who)),
+        rules::ran_before(&s, "b").map(|(st, ran)| (st.id.as_str(), ran.operator.as_str())),
         Some(("a", "alice"))
     );
     let why = refused(&s, &sign_off_from("b", " ALICE ", &desk()));
@@ -888,6 +909,80 @@ fn separation_of_duties_keeps_who_ran_the_step_before_from_signing() {
     let mut open = s.clone();
     open.plan.separation_of_duties = false;
     assert!(decide(&open, &sign_off_from("b", "alice", &desk()), now()).is_ok());
+}
+
+/// Under separation of duties the seat that ran the step before does not
+/// sign it either, whatever name is typed there: the driver typing "bob" is
+/// still the driver. A resume from another seat moves who ran what.
+#[test]
+fn separation_of_duties_keeps_the_seat_that_ran_the_step_before_from_signing() {
+    let s = fold_seated(
+        separated(),
+        Some(desk()),
+        &[vec![run()], done("a"), vec![awaiting("b")]].concat(),
+    );
+    let why = refused(&s, &sign_off_from("b", "bob", &desk()));
+    assert_eq!(
+        why,
+        Refusal::SeatRanPreviousStep {
+            step: "b".into(),
+            ran: "a".into(),
+            operator: "alice".into(),
+            seat: "ops@h pts/1".into(),
+            session: "s1".into(),
+        }
+    );
+    assert!(
+        why.to_string().contains("another person at another seat"),
+        "{why}"
+    );
+    // Not offered there, and told where to sign instead.
+    let kinds: Vec<ChoiceKind> = choices(&s, &desk()).iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChoiceKind::Skip]);
+    assert_eq!(rules::seat_cannot_sign(&s, "b", &desk()), Some(why.clone()));
+    let hint = headless_hint(&s, &desk()).unwrap_or_default();
+    assert!(
+        hint.starts_with(&why.to_string()) && hint.ends_with("--headless --operator NAME --approve b"),
+        "{hint}"
+    );
+    assert_eq!(
+        choices(&s, &seat("/dev/pts/2"))[0].kind,
+        ChoiceKind::SignOff,
+        "another seat may"
+    );
+    // The same OS user and host without a terminal could be that terminal.
+    let pipe = Seat {
+        terminal: None,
+        ..desk()
+    };
+    assert!(matches!(
+        refused(&s, &sign_off_from("b", "bob", &pipe)),
+        Refusal::SeatRanPreviousStep { .. }
+    ));
+    assert!(decide(&s, &sign_off_from("b", "bob", &seat("/dev/pts/2")), now()).is_ok());
+    // Resumed at pts/2, c is run from there: pts/2 does not sign m, the desk may.
+    let mut from_two = resumed("carol");
+    if let Event::Resumed { seat: at, .. } = &mut from_two {
+        *at = Some(seat("/dev/pts/2"));
+    }
+    let events = [
+        vec![run()],
+        done("a"),
+        vec![
+            awaiting("b"),
+            signed_from("b", "bob", &seat("/dev/pts/3")),
+            from_two,
+        ],
+        done("c"),
+        vec![awaiting("m")],
+    ]
+    .concat();
+    let s = fold_seated(separated(), Some(desk()), &events);
+    assert!(matches!(
+        refused(&s, &sign_off_from("m", "dave", &seat("/dev/pts/2"))),
+        Refusal::SeatRanPreviousStep { ran, .. } if ran == "c"
+    ));
+    assert!(decide(&s, &sign_off_from("m", "dave", &desk()), now()).is_ok());
 }
 
 #[test]
@@ -1967,6 +2062,31 @@ fn signers_are_people_not_strings() {
         " seed  0d294188 maintainers "
     ));
     assert!(!runsheet::session::rules::same_person("alice", "alicia"));
+    // Characters that show nothing (zero-width space and joiners, soft
+    // hyphen, word joiner, byte-order mark, variation selectors, bidi marks,
+    // tags) do not make another person either.
+    for invisible in [
+        "alice\u{200B}",
+        "al\u{00AD}ice",
+        "\u{FEFF}alice",
+        "ali\u{200D}ce",
+        "alice\u{2060}",
+        "alice\u{FE0F}",
+        "\u{200E}alice\u{202C}",
+        "alice\u{E0041}",
+        "a\u{034F}lice",
+    ] {
+        let refusal = refused(&s, &sign_off("b", invisible));
+        assert!(
+            matches!(refusal, Refusal::AlreadySigned { .. }),
+            "{invisible:?} is alice: {refusal:?}"
+        );
+    }
+    // A name of nothing but invisible characters is no name.
+    assert_eq!(
+        refused(&s, &sign_off("b", "\u{200B}\u{2060}")),
+        Refusal::MissingName
+    );
 }
 
 // ---------------------------------------------------------------------------

@@ -101,12 +101,17 @@ impl Site {
 
     /// `runsheet run RUNBOOK --env ENV --headless ARGS…`, timed, with the session it wrote.
     fn run(&self, env: &str, args: &[&str]) -> (Output, SessionState) {
-        self.run_from(env, args, Stdio::null())
+        self.run_at(env, args, None)
     }
 
-    /// [`Site::run`] with `stdin` as its standard input: from another seat
-    /// when it is another terminal.
-    fn run_from(&self, env: &str, args: &[&str], stdin: Stdio) -> (Output, SessionState) {
+    /// [`Site::run`] seated at `terminal` (its controlling terminal): another
+    /// seat than every other terminal's.
+    fn run_at(
+        &self,
+        env: &str,
+        args: &[&str],
+        terminal: Option<&common::pty::OtherTerminal>,
+    ) -> (Output, SessionState) {
         let runbook = runbook_path();
         let mut all = vec![
             "run",
@@ -117,7 +122,11 @@ impl Site {
         ];
         all.extend_from_slice(args);
         let started = Instant::now();
-        let out = self.command(&all).stdin(stdin).output().expect("run runsheet");
+        let mut cmd = self.command(&all);
+        if let Some(terminal) = terminal {
+            terminal.seat(&mut cmd);
+        }
+        let out = cmd.output().expect("run runsheet");
         eprintln!(
             "runsheet run --env {env} {}: {:.1}s",
             args.join(" "),
@@ -298,17 +307,20 @@ fn development_then_staging_then_production_remediate_their_databases() {
         .iter()
         .flat_map(|id| ["--approve".to_string(), id.clone()])
         .collect();
-    let bobs_terminal = common::pty::OtherTerminal::open();
+    let (alices_terminal, bobs_terminal) = (
+        common::pty::OtherTerminal::open(),
+        common::pty::OtherTerminal::open(),
+    );
     let run_as = |who: &str, extra: &[String]| {
         let mut all: Vec<&str> = approvals.iter().map(String::as_str).collect();
         all.extend(["--operator", who, "--confirm-env", "production"]);
         all.extend(extra.iter().map(String::as_str));
-        let stdin = if who == "bob" {
-            bobs_terminal.stdin()
+        let terminal = if who == "bob" {
+            &bobs_terminal
         } else {
-            Stdio::null()
+            &alices_terminal
         };
-        site.run_from("production", &all, stdin)
+        site.run_at("production", &all, Some(terminal))
     };
     let (mut out, mut state) = run_as("alice", &[]);
     let id = state.header.session_id.clone();
@@ -373,7 +385,10 @@ fn development_then_staging_then_production_remediate_their_databases() {
     // Every manual step carries both names from two seats; the environment
     // was confirmed before the first change; each phase ran and was
     // verified in order.
-    let bobs = bobs_terminal.path.display().to_string();
+    let (alices, bobs) = (
+        alices_terminal.path.display().to_string(),
+        bobs_terminal.path.display().to_string(),
+    );
     for step in state.plan.steps().filter(|s| s.kind == StepKind::Manual) {
         let signoffs = state.step(&step.id).signoffs();
         let mut by: Vec<(&str, Option<&str>)> = signoffs
@@ -384,7 +399,12 @@ fn development_then_staging_then_production_remediate_their_databases() {
             })
             .collect();
         by.sort();
-        assert_eq!(by, [("alice", None), ("bob", Some(bobs.as_str()))], "{}", step.id);
+        assert_eq!(
+            by,
+            [("alice", Some(alices.as_str())), ("bob", Some(bobs.as_str()))],
+            "{}",
+            step.id
+        );
     }
     assert_eq!(state.confirmed_by.as_deref(), Some("alice"));
     let read = read_journal(&PathBuf::from(

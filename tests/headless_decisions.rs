@@ -97,7 +97,8 @@ fn pre_approvals_from_one_seat_count_once() {
         &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
     ));
     let approve = ["--approve", "all", "--operator", "alice", "--operator", "bob"];
-    let out = fx.run(&approve);
+    let alices = common::pty::OtherTerminal::open();
+    let out = fx.run_at(&approve, &alices);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let state = fx.state();
     let id = state.header.session_id.clone();
@@ -112,16 +113,14 @@ fn pre_approvals_from_one_seat_count_once() {
     );
     assert_eq!(state.step("development.execution.2").signers(), ["alice"]);
     // The same seat under another name: still one seat.
-    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    let as_bob = ["--resume", &id, "--approve", "all", "--operator", "bob"];
+    let out = fx.run_at(&as_bob, &alices);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("needs a second signer at another terminal"));
     assert_eq!(fx.state().step("development.execution.2").signers(), ["alice"]);
     // Bob at a terminal of his own.
     let bobs = common::pty::OtherTerminal::open();
-    let out = fx.run_from(
-        &["--resume", &id, "--approve", "all", "--operator", "bob"],
-        bobs.stdin(),
-    );
+    let out = fx.run_at(&as_bob, &bobs);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let state = fx.state();
     let seats: Vec<Option<String>> = state
@@ -130,22 +129,97 @@ fn pre_approvals_from_one_seat_count_once() {
         .iter()
         .map(|s| s.signature.seat.as_ref().and_then(|seat| seat.terminal.clone()))
         .collect();
-    assert_eq!(seats, [None, Some(bobs.path.display().to_string())]);
+    assert_eq!(
+        seats,
+        [
+            Some(alices.path.display().to_string()),
+            Some(bobs.path.display().to_string())
+        ]
+    );
     assert_eq!(
         state.step("development.execution.3").status(),
         StepStatus::Succeeded
     );
 }
 
+/// One person at one terminal is one seat, whatever they make standard
+/// input (another terminal's device, `/dev/tty`, nothing) and with no
+/// terminal at all (`setsid`): the seat is the controlling terminal, and a
+/// process without one counts as every terminal of its OS user and host.
+#[test]
+fn one_terminal_is_one_seat_whatever_stdin_is() {
+    use std::os::unix::process::CommandExt;
+    let fx = Fixture::new(&format!(
+        "+++\n[environments.development]\nsignoffs = 2\n+++\n{}",
+        &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
+    ));
+    let alices = common::pty::OtherTerminal::open();
+    let out = fx.run_at(&["--approve", "all", "--operator", "alice"], &alices);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let id = fx.state().header.session_id;
+    let runbook = fx.runbook();
+    let as_bob = [
+        "run",
+        runbook.to_str().expect("utf-8 path"),
+        "--headless",
+        "--resume",
+        &id,
+        "--approve",
+        "all",
+        "--operator",
+        "bob",
+    ];
+    // At alice's terminal, with another terminal's device as stdin.
+    let elsewhere = common::pty::OtherTerminal::open();
+    let other_stdin = std::fs::File::open(&elsewhere.path).expect("open the other terminal");
+    let out = alices
+        .seat(&mut fx.command(&as_bob))
+        .stdin(other_stdin)
+        .output()
+        .expect("run runsheet");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdin from another terminal: {}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("needs a second signer at another terminal"),
+        "{}",
+        text(&out)
+    );
+    // Leaving the terminal: a session of its own, without one.
+    let mut detached = fx.command(&as_bob);
+    // SAFETY: only setsid between fork and exec.
+    unsafe {
+        detached.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = detached.output().expect("run runsheet");
+    assert_eq!(out.status.code(), Some(1), "without a terminal: {}", text(&out));
+    assert!(
+        text(&out).contains("needs a second signer at another terminal"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fx.state().step("development.execution.2").signers(), ["alice"]);
+}
+
 /// Separation of duties through the binary: whoever ran the change does not
-/// sign the look after it, even pre-approved; another operator resuming does.
+/// sign the look after it, even pre-approved, nor does anyone at their seat
+/// under another name; another operator resuming at another terminal does.
 #[test]
 fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
     let fx = Fixture::new(&format!(
         "+++\n[environments.development]\nseparation_of_duties = true\n+++\n{}",
         &RUNBOOK[RUNBOOK.find("## Development").expect("section")..]
     ));
-    let out = fx.run(&["--approve", "all", "--operator", "alice"]);
+    let alices = common::pty::OtherTerminal::open();
+    let out = fx.run_at(&["--approve", "all", "--operator", "alice"], &alices);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let state = fx.state();
     let id = state.header.session_id.clone();
@@ -158,7 +232,23 @@ fn separation_of_duties_stops_the_operator_who_ran_the_step_before() {
         text(&out)
     );
     assert!(state.step("development.execution.2").signers().is_empty());
-    let out = fx.run(&["--resume", &id, "--approve", "all", "--operator", "bob"]);
+    let as_bob = ["--resume", &id, "--approve", "all", "--operator", "bob"];
+    let out = fx.run_at(&as_bob, &alices);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!(
+            "development.execution.1, the step before development.execution.2, was run from this seat ({}) by alice",
+            runsheet::seat::Seat {
+                terminal: Some(alices.path.display().to_string()),
+                ..runsheet::seat::Seat::here()
+            }
+            .short()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(fx.state().step("development.execution.2").signers().is_empty());
+    let out = fx.run_at(&as_bob, &common::pty::OtherTerminal::open());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(fx.state().step("development.execution.2").signers(), ["bob"]);
 }

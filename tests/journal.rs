@@ -30,6 +30,7 @@ fn header(id: &str) -> Header {
         mode: Mode::Live,
         operator: "ana".into(),
         host: "laptop".into(),
+        seat: None,
         runsheet_version: "0.1.0".into(),
         targets: Vec::new(),
         only: None,
@@ -614,6 +615,7 @@ fn list_sessions_reads_headers_and_tails() {
         .append(Event::Resumed {
             operator: "bo".into(),
             host: "h".into(),
+            seat: None,
             runbook_sha256: "ab".repeat(32),
             plan: None,
             run: false,

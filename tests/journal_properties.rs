@@ -172,6 +172,7 @@ fn event() -> impl Strategy<Value = Event> {
             |(operator, host, plan, run)| Event::Resumed {
                 operator,
                 host,
+                seat: None,
                 runbook_sha256: "0".repeat(64),
                 plan: plan.map(Box::new),
                 run,

@@ -1273,6 +1273,27 @@ fn notify_and_notify_url_are_read_and_a_bad_url_is_an_error_at_its_place() {
         found,
         [(3, 14, E, "notify_url: write an http:// or https:// URL")]
     );
+    // IPv6: the port after the brackets, and nothing else there.
+    let v6 = runbook("+++\nnotify_url = \"http://[::1]:8080/h\"\n+++\n# T\n\n1. Step\n");
+    assert_eq!(v6.notify.url.expect("a webhook").place(), "::1:8080");
+    for odd in [
+        "http://[::1]x/h",
+        "http://[::1]8080/h",
+        "http://[::1/h",
+        "http://[]/h",
+    ] {
+        let loaded = load_text(&format!(
+            "+++\ntitle = \"T\"\nnotify_url = \"{odd}\"\n+++\n# T\n\n1. Step\n"
+        ));
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == E && d.message.starts_with("notify_url: ")),
+            "{odd}: {:?}",
+            loaded.diagnostics
+        );
+    }
 }
 
 #[test]

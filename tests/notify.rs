@@ -285,6 +285,14 @@ fn failing_notifiers_are_journaled_and_the_session_goes_on() {
     );
 }
 
+/// Whether process `pid` runs: not gone, nor a zombie nobody has reaped yet.
+fn running(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit(") ")
+        .next()
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('Z'))
+}
+
 #[test]
 fn a_hanging_notifier_neither_slows_the_session_nor_outlives_runsheet() {
     // More phases than the queue holds, while the first notification hangs;
@@ -333,13 +341,7 @@ fn a_hanging_notifier_neither_slows_the_session_nor_outlives_runsheet() {
         .trim()
         .parse()
         .unwrap();
-    // Gone, or a zombie nobody has reaped yet.
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let alive = stat
-        .rsplit(") ")
-        .next()
-        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('Z'));
-    assert!(!alive, "the hanging notifier {pid} was left running: {stat}");
+    assert!(!running(pid), "the hanging notifier {pid} was left running");
 }
 
 #[test]
@@ -366,4 +368,39 @@ fn an_https_webhook_that_does_not_speak_tls_is_a_journaled_handshake_failure() {
         ))),
         "{warnings:?}"
     );
+}
+
+/// A command that writes a lot to stderr, or leaves a process behind that
+/// holds its stderr, succeeds when it exits 0, at once: its stderr is read
+/// as it runs and not waited on past its exit; and what it left in its
+/// process group is killed with it.
+#[test]
+fn a_chatty_or_forking_notifier_succeeds_when_it_exits_and_leaves_nothing_running() {
+    let fx = Fixture::new(&runbook("notify = \"sh notify.sh\"", false));
+    std::fs::write(
+        fx.dir.path().join("notify.sh"),
+        "cat > /dev/null\n\
+         head -c 300000 /dev/zero | tr '\\0' x >&2\n\
+         sleep 60 &\n\
+         echo $! >> left.pids\n\
+         echo last words >&2\n\
+         exit 0\n",
+    )
+    .unwrap();
+    let began = Instant::now();
+    let out = run(&fx);
+    let took = began.elapsed();
+    assert_eq!(ended(&fx), Some(SessionOutcome::Completed), "{}", text(&out));
+    assert_eq!(notify_warnings(&fx), Vec::<String>::new());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("notification"), "{stderr}");
+    assert!(took < Duration::from_secs(8), "runsheet took {took:?}");
+    let pids = std::fs::read_to_string(fx.dir.path().join("left.pids")).unwrap();
+    assert_eq!(pids.lines().count(), 5, "one per notification: {pids}");
+    for pid in pids.lines() {
+        assert!(
+            !running(pid.parse().unwrap()),
+            "the notifier's {pid} was left running"
+        );
+    }
 }

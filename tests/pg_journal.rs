@@ -73,6 +73,7 @@ fn header(id: &str) -> Header {
         mode: Mode::Live,
         operator: "Ana".into(),
         host: "deploy-box".into(),
+        seat: None,
         runsheet_version: "0.1.0".into(),
         targets: Vec::new(),
         only: None,

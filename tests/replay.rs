@@ -431,6 +431,7 @@ fn header() -> Header {
         mode: Mode::Live,
         operator: "alice".into(),
         host: "ops".into(),
+        seat: None,
         runsheet_version: "0.1.0".into(),
         targets: Vec::new(),
         only: None,

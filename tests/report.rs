@@ -1133,14 +1133,18 @@ fn the_seats_of_sign_offs_are_in_every_report_format() {
         "+++\n[environments.production]\nsignoffs = 2\n+++\n# Four eyes\n\n## Production\n\n### Execution\n\n1. Check the change ticket by hand\n",
     );
     // Two names that are one person, at one seat: one sign-off, and a stop.
-    let out = fx.run(&[
-        "--approve",
-        "all",
-        "--operator",
-        "Seed 0d294188 maintainers",
-        "--operator",
-        "seed 0d294188  maintainers ",
-    ]);
+    let first = common::pty::OtherTerminal::open();
+    let out = fx.run_at(
+        &[
+            "--approve",
+            "all",
+            "--operator",
+            "Seed 0d294188 maintainers",
+            "--operator",
+            "seed 0d294188  maintainers ",
+        ],
+        &first,
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("needs a second signer at another terminal"),
@@ -1158,7 +1162,7 @@ fn the_seats_of_sign_offs_are_in_every_report_format() {
         "--operator",
         "SEED 0d294188 Maintainers",
     ];
-    let out = fx.run_from(&again, other.stdin());
+    let out = fx.run_at(&again, &other);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         text(&out).contains("every --operator given has signed it"),
@@ -1166,9 +1170,9 @@ fn the_seats_of_sign_offs_are_in_every_report_format() {
         text(&out)
     );
     // Bob at the other terminal.
-    let out = fx.run_from(
+    let out = fx.run_at(
         &["--resume", &id, "--approve", "all", "--operator", "bob"],
-        other.stdin(),
+        &other,
     );
     assert!(out.status.success(), "{}", text(&out));
     let state = fx.state();

@@ -72,6 +72,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         mode: Mode::Live,
         operator: "ana".into(),
         host: "h".into(),
+        seat: None,
         runsheet_version: "0".into(),
         targets: Vec::new(),
         only: None,
@@ -196,6 +197,7 @@ fn an_interrupted_step_is_marked_done_by_one_signature_or_skipped_with_a_reason(
         Event::Resumed {
             operator: "ben".into(),
             host: "h".into(),
+            seat: None,
             runbook_sha256: "00".into(),
             plan: None,
             run: false,

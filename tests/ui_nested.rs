@@ -34,6 +34,7 @@ fn app(size: (u16, u16)) -> App {
         mode: Mode::Live,
         operator: "alice".to_string(),
         host: "ops-laptop".to_string(),
+        seat: None,
         runsheet_version: "0.1.0".to_string(),
         targets: Vec::new(),
         only: None,

@@ -212,6 +212,7 @@ impl Journal {
             mode,
             operator: "alice".to_string(),
             host: "ops-laptop".to_string(),
+            seat: None,
             runsheet_version: "0.1.0".to_string(),
             targets: Vec::new(),
             only: None,

@@ -14,6 +14,7 @@ pub fn header(id: &str) -> Header {
         mode: Mode::DryRun,
         operator: "bench".into(),
         host: "bench".into(),
+        seat: None,
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
         targets: Vec::new(),
         only: None,

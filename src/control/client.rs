@@ -27,7 +27,7 @@ use crate::exit::{self, CliError};
 use crate::journal::event::{Event, Record, SessionOutcome};
 use crate::journal::file::lock_holder;
 use crate::journal::store;
-use crate::seat::{self, Origin};
+use crate::seat::Origin;
 use crate::session::{Command, Refusal, SessionState, Update};
 use crate::signals::Signals;
 use crate::ui::{self, App, AppSetup, Channels, Reference, Theme, screen};
@@ -136,7 +136,6 @@ pub async fn connect(journal: &Path, operator: &str) -> Result<Connection, Attac
     };
     let hello = ToDriver::Hello {
         operator: operator.to_string(),
-        terminal: seat::terminal(),
     };
     send(&mut write, &hello).await.map_err(io_error)?;
     match read_message::<_, FromDriver>(&mut read).await.map_err(io_error)? {

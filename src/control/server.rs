@@ -38,19 +38,23 @@ const GAP_WITHIN: Duration = Duration::from_secs(5);
 ///
 /// [`Engine::feed_records_to`]: crate::engine::runner::Engine::feed_records_to
 pub struct Feed {
-    /// Kept only to subscribe clients from. Weak, and no receiver of its
-    /// own: with no client subscribed the channel keeps no record (a flood's
-    /// last [`FEED`] output records held every line again, 40 MiB of a
-    /// headless flood's peak), and the engine does not copy them for it.
-    records: broadcast::WeakSender<Arc<Record>>,
+    /// Weak, so that the feed ends with the engine; and no receiver is
+    /// held, so that nothing is kept (a flood's records) while no client
+    /// is attached.
+    engine: broadcast::WeakSender<Arc<Record>>,
 }
 
 impl Feed {
     /// A feed, and the end the engine sends every record to.
     pub fn new() -> (broadcast::Sender<Arc<Record>>, Feed) {
         let (tx, _) = broadcast::channel(FEED);
-        let records = tx.downgrade();
-        (tx, Feed { records })
+        let engine = tx.downgrade();
+        (tx, Feed { engine })
+    }
+
+    /// The records from now on, while the engine runs.
+    fn subscribe(&self) -> Option<broadcast::Receiver<Arc<Record>>> {
+        self.engine.upgrade().map(|tx| tx.subscribe())
     }
 }
 
@@ -155,16 +159,23 @@ where
     out.write_all(&wire::line(message)?).await
 }
 
-/// The seat of the client at the other end: its OS user from the socket's
-/// peer credentials (not from what it says), this host, and the terminal it
-/// declares.
-fn peer_seat(stream: &UnixStream, terminal: Option<String>) -> Seat {
-    let os_user = stream.peer_cred().ok().and_then(|cred| {
+/// The seat of the client at the other end, from the socket's peer
+/// credentials, never from what it says: its OS user, this host, and the
+/// controlling terminal of the connecting process (none known: a seat
+/// without a terminal, which four-eyes counts as every terminal of its OS
+/// user, so a declared terminal could not make a second seat).
+fn peer_seat(stream: &UnixStream) -> Seat {
+    let cred = stream.peer_cred().ok();
+    let os_user = cred.as_ref().and_then(|cred| {
         nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(cred.uid()))
             .ok()
             .flatten()
             .map(|u| u.name)
     });
+    let terminal = cred
+        .and_then(|cred| cred.pid())
+        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .and_then(|stat| seat::controlling_terminal(&stat));
     Seat {
         os_user,
         host: seat::host_name(),
@@ -198,23 +209,23 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let hello = tokio::time::timeout(HELLO_WITHIN, read_message::<_, ToDriver>(&mut read)).await;
-    let (operator, terminal) = match hello {
-        Ok(Ok(Some(ToDriver::Hello { operator, terminal }))) if !operator.trim().is_empty() => {
-            (operator.trim().to_string(), terminal)
+    let operator = match hello {
+        Ok(Ok(Some(ToDriver::Hello { operator }))) if !operator.trim().is_empty() => {
+            operator.trim().to_string()
         }
         _ => {
             let reason = "say who you are first: {\"hello\": {\"operator\": NAME}}".to_string();
             return send(&mut write, &FromDriver::Bye { reason }).await;
         }
     };
-    let seat = peer_seat(read.get_ref().as_ref(), terminal);
+    let seat = peer_seat(read.get_ref().as_ref());
     let origin = Origin { operator, seat };
     *me = Some(Driving {
         origin: origin.clone(),
         driving: false,
     });
     // Subscribed before the file is read: nothing journaled from here on is missed.
-    let Some(mut live) = context.feed.records.upgrade().map(|tx| tx.subscribe()) else {
+    let Some(mut live) = context.feed.subscribe() else {
         let reason = "the session's driver has stopped".to_string();
         return send(&mut write, &FromDriver::Bye { reason }).await;
     };
@@ -370,11 +381,7 @@ mod tests {
     fn the_feed_keeps_nothing_for_clients_that_are_not_there() {
         let (tx, feed) = Feed::new();
         assert!(tx.send(record(1)).is_err(), "no client: the record is not kept");
-        let mut client = feed
-            .records
-            .upgrade()
-            .map(|tx| tx.subscribe())
-            .expect("engine running");
+        let mut client = feed.subscribe().expect("engine running");
         assert!(tx.send(record(2)).is_ok());
         assert_eq!(
             client.try_recv().map(|r| r.seq).ok(),
@@ -382,6 +389,6 @@ mod tests {
             "only what came after it"
         );
         drop(tx);
-        assert!(feed.records.upgrade().is_none(), "the feed ends with the engine");
+        assert!(feed.subscribe().is_none(), "the feed ends with the engine");
     }
 }

@@ -20,12 +20,11 @@ pub const MAX_LINE: usize = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToDriver {
-    /// Who is at the client: the name they give, and the terminal they
-    /// are on (the OS user is taken from the socket's peer credentials).
+    /// Who is at the client: the name they give. Where they sit is not
+    /// theirs to say: the driver reads the OS user and the controlling
+    /// terminal of the connecting process from the socket's peer credentials.
     Hello {
         operator: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        terminal: Option<String>,
     },
     Command {
         id: u64,

@@ -221,8 +221,8 @@ impl Engine {
         if let Some(notifier) = &mut self.notifier {
             notifier.observe(&self.state, &record, &self.setup.redactor);
         }
-        // Copied only while a client listens: nobody else reads the feed.
-        if let Some(feed) = self.feed.as_ref().filter(|feed| feed.receiver_count() > 0) {
+        // Copied only while a client listens.
+        if let Some(feed) = self.feed.as_ref().filter(|f| f.receiver_count() > 0) {
             let _ = feed.send(Arc::new(record.clone()));
         }
         self.tell(Update::Record(record));

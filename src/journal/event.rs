@@ -46,6 +46,11 @@ pub struct Header {
     pub mode: Mode,
     pub operator: String,
     pub host: String,
+    /// The seat the session was started from (OS user, host, terminal):
+    /// separation of duties keeps it from signing what it ran. Absent in
+    /// journals written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seat: Option<Seat>,
     pub runsheet_version: String,
     /// A step filter (`--only`), when the session runs part of the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,6 +317,9 @@ pub enum Event {
     Resumed {
         operator: String,
         host: String,
+        /// The seat it was resumed from (absent in older journals).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<Seat>,
         runbook_sha256: String,
         /// The runbook changed and the operator allowed it; the new plan applies.
         #[serde(default, skip_serializing_if = "Option::is_none")]

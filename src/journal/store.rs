@@ -340,6 +340,18 @@ pub fn rollback_decided(event: &Event) -> Option<bool> {
     }
 }
 
+/// Where a session stands after `event`, for the events that change it:
+/// the last such event of a journal is the session's status. The rule for
+/// a local journal and the team journal alike.
+pub fn status_after(event: &Event) -> Option<SessionStatus> {
+    match event {
+        Event::SessionEnded { outcome, .. } => Some(SessionStatus::Ended(*outcome)),
+        Event::Detached { .. } => Some(SessionStatus::Detached),
+        Event::Resumed { .. } | Event::Header(_) => Some(SessionStatus::Unfinished),
+        _ => None,
+    }
+}
+
 /// What the end of a journal says.
 struct Tail {
     /// Time of the last complete line.
@@ -383,11 +395,8 @@ fn scan_tail(path: &Path) -> Result<Tail, JournalError> {
             if last.is_none() {
                 last = line_hash(line).map(|hash| (record.seq, hash));
             }
-            let status = match record.event {
-                Event::SessionEnded { outcome, .. } => SessionStatus::Ended(outcome),
-                Event::Detached { .. } => SessionStatus::Detached,
-                Event::Resumed { .. } | Event::Header(_) => SessionStatus::Unfinished,
-                _ => continue,
+            let Some(status) = status_after(&record.event) else {
+                continue;
             };
             return Ok(Tail {
                 last_event,

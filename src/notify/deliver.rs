@@ -42,22 +42,50 @@ pub async fn run_command(
         .spawn()
         .map_err(|e| format!("cannot start `sh -c`: {e}"))?;
     let group = child.id().and_then(|pid| i32::try_from(pid).ok());
+    let kill_group = || {
+        if let Some(pgid) = group {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pgid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    };
     let exchange = async {
         if let Some(mut stdin) = child.stdin.take() {
             // A command that does not read its stdin is not a failure.
             let _ = stdin.write_all(json.as_bytes()).await;
         }
+        // Stderr is read while the command runs (so a chatty one never
+        // blocks on a full pipe) and not waited on past its exit: a process
+        // it left behind may hold the pipe open for ever.
+        let mut stderr = child.stderr.take();
         let mut tail = Vec::new();
-        if let Some(stderr) = child.stderr.take() {
-            let _ = stderr.take(READ_LIMIT).read_to_end(&mut tail).await;
-        }
-        child.wait().await.map(|status| (status, tail))
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                more = read_some(&mut stderr, &mut tail) => if !more { stderr = None },
+            }
+        };
+        // What it wrote before exiting is in the pipe already.
+        while let Ok(true) = tokio::time::timeout(Duration::ZERO, read_some(&mut stderr, &mut tail)).await {}
+        status.map(|status| (status, tail))
     };
-    match tokio::time::timeout(limit, exchange).await {
+    let result = tokio::time::timeout(limit, exchange).await;
+    // Nothing of it is left running: what it started in its process group
+    // goes with it, whether it finished or ran out of time.
+    kill_group();
+    match result {
         Ok(Ok((status, _))) if status.success() => Ok(()),
         Ok(Ok((status, tail))) => {
             let said = String::from_utf8_lossy(&tail);
-            let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last: String = said
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
             Err(format!(
                 "the command ended with {status}{}",
                 if last.is_empty() {
@@ -69,18 +97,30 @@ pub async fn run_command(
         }
         Ok(Err(e)) => Err(format!("the command could not be waited for: {e}")),
         Err(_) => {
-            if let Some(pgid) = group {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pgid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
             // Reaped before going on: nothing of it is left when runsheet exits.
             let _ = tokio::time::timeout(REAP_WAIT, child.wait()).await;
             Err(format!(
                 "the command did not finish within {:.0} s and was killed",
                 limit.as_secs_f64()
             ))
+        }
+    }
+}
+
+/// Read what `pipe` has into `tail`, keeping its last [`READ_LIMIT`] bytes;
+/// `false` at its end (or with no pipe left, never ready).
+async fn read_some(pipe: &mut Option<tokio::process::ChildStderr>, tail: &mut Vec<u8>) -> bool {
+    let Some(pipe) = pipe else {
+        return std::future::pending().await;
+    };
+    let mut buf = [0u8; 4096];
+    match pipe.read(&mut buf).await {
+        Ok(0) | Err(_) => false,
+        Ok(n) => {
+            tail.extend_from_slice(&buf[..n]);
+            let over = tail.len().saturating_sub(READ_LIMIT as usize);
+            tail.drain(..over);
+            true
         }
     }
 }

@@ -633,7 +633,13 @@ fn signoff_reports(signoffs: &[crate::session::SignOff]) -> Vec<SignOffReport> {
             same_seat_as: s.signature.seat.as_ref().and_then(|seat| {
                 signoffs[..i]
                     .iter()
-                    .find(|earlier| earlier.signature.seat.as_ref() == Some(seat))
+                    .find(|earlier| {
+                        earlier
+                            .signature
+                            .seat
+                            .as_ref()
+                            .is_some_and(|at| crate::session::rules::same_seat(at, seat))
+                    })
                     .map(|earlier| clean(&earlier.signature.who))
             }),
         })
@@ -1140,6 +1146,7 @@ mod tests {
             mode: Mode::Live,
             operator: "ann".into(),
             host: "h".into(),
+            seat: None,
             runsheet_version: "0".into(),
             targets: Vec::new(),
             only: None,

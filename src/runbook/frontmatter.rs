@@ -503,7 +503,15 @@ fn webhook_url(url: &str) -> Result<WebhookUrl, String> {
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
             let (host, after) = v6.split_once(']').ok_or("an IPv6 host needs its closing `]`")?;
-            (host, after.strip_prefix(':'))
+            let port = match after {
+                "" => None,
+                _ => Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("after an IPv6 host's `]` comes `:PORT` or the path")?,
+                ),
+            };
+            (host, port)
         }
         None => match authority.split_once(':') {
             Some((host, port)) => (host, Some(port)),

@@ -20,6 +20,7 @@ use crate::journal::event::{
 };
 use crate::runbook::model::{Hold, Step, StepKind};
 use crate::runbook::plan::Plan;
+use crate::seat::Seat;
 
 /// Output lines kept per step in the state (the full log stays in the journal).
 pub const TAIL_LINES: usize = 40;
@@ -97,6 +98,9 @@ pub struct Attempt {
     /// The session's operator when it started: who ran it, for separation
     /// of duties ([`rules::ran_before`]).
     pub operator: String,
+    /// The operator's seat then, when the journal recorded it: whatever
+    /// name is typed there, that seat ran it.
+    pub seat: Option<Seat>,
 }
 
 /// Keep the last [`TAIL_LINES`] of `tail` followed by `lines`.
@@ -231,6 +235,8 @@ pub struct Resume {
     /// The operator who resumed it.
     pub who: String,
     pub host: String,
+    /// The seat it was resumed from, when recorded.
+    pub seat: Option<Seat>,
     /// The runbook had changed and the operator allowed it: a new plan applies from here.
     pub changed_plan: bool,
     /// The databases differed from the session's and the operator allowed
@@ -420,6 +426,7 @@ impl SessionState {
             Event::Resumed {
                 operator,
                 host,
+                seat,
                 plan,
                 run,
                 targets,
@@ -438,6 +445,7 @@ impl SessionState {
                     at,
                     who: operator.clone(),
                     host: host.clone(),
+                    seat: seat.clone(),
                     changed_plan: plan.is_some(),
                     changed_targets: targets.clone(),
                 });
@@ -460,6 +468,7 @@ impl SessionState {
                     .filter(|s| matches!(s.kind, StepKind::Shell { .. }) && !s.isolated)
                     .map(|_| Arc::clone(&self.shell));
                 let operator = self.current_operator().to_string();
+                let seat = self.current_seat().cloned();
                 let s = self.step_mut(step, seq);
                 s.status = StepStatus::Running;
                 s.lock_wait = None;
@@ -477,6 +486,7 @@ impl SessionState {
                     tail: VecDeque::new(),
                     pgid: None,
                     operator,
+                    seat,
                 });
             }
             Event::StepProcess { step, attempt, pgid } => {
@@ -821,6 +831,13 @@ impl SessionState {
     /// Who is at the session now: whoever opened it or resumed it last.
     pub fn current_operator(&self) -> &str {
         self.resumes.last().map_or(&self.header.operator, |r| &r.who)
+    }
+
+    /// Where whoever is at the session now sits, when the journal recorded it.
+    pub fn current_seat(&self) -> Option<&Seat> {
+        self.resumes
+            .last()
+            .map_or(self.header.seat.as_ref(), |r| r.seat.as_ref())
     }
 
     /// The session's operators: the one who started it and everyone who resumed it.

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::fold::{Next, SessionState};
+use super::fold::{Attempt, Next, SessionState};
 use super::protocol::Command;
 use crate::journal::event::{Event, Header, Mode, SessionOutcome, Signature};
 use crate::runbook::model::{Step, StepKind};
@@ -80,6 +80,18 @@ pub enum Refusal {
         who: String,
         step: String,
         ran: String,
+        session: String,
+    },
+    #[error(
+        "{ran}, the step before {step}, was run from this seat ({seat}) by {operator}: separation of duties \
+         needs another person at another seat to sign it (`runsheet attach {session} --operator NAME`, or a \
+         resume from their seat)"
+    )]
+    SeatRanPreviousStep {
+        step: String,
+        ran: String,
+        operator: String,
+        seat: String,
         session: String,
     },
     #[error("an empty note was not recorded")]
@@ -338,8 +350,8 @@ pub fn attached_may(command: &Command, driving: bool) -> Result<(), Refusal> {
 
 /// Whether `signature` may be one more sign-off of the manual step `step`:
 /// a person who has not signed it ([`same_person`]), from a seat that has
-/// not ([`seat_refusal`]), and, under separation of duties, not the one who
-/// ran the step before it ([`ran_before`]).
+/// not ([`seat_refusal`]), and, under separation of duties, neither the one
+/// who ran the step before it ([`ran_before`]) nor anyone at their seat.
 fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<(), Refusal> {
     if state
         .step(step)
@@ -361,8 +373,8 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
         return Err(refusal);
     }
     if state.plan.separation_of_duties
-        && let Some((ran, who)) = ran_before(state, step)
-        && same_person(who, &signature.who)
+        && let Some((ran, attempt)) = ran_before(state, step)
+        && same_person(&attempt.operator, &signature.who)
     {
         return Err(Refusal::SignerRanPreviousStep {
             who: signature.who.clone(),
@@ -371,20 +383,51 @@ fn four_eyes(state: &SessionState, step: &str, signature: &Signature) -> Result<
             session: state.header.session_id.clone(),
         });
     }
-    Ok(())
+    match signature
+        .seat
+        .as_ref()
+        .and_then(|seat| ran_there(state, step, seat))
+    {
+        Some(refusal) => Err(refusal),
+        None => Ok(()),
+    }
+}
+
+/// Under separation of duties, why `seat` may not sign `step`: the step
+/// before it was run from there, so whoever sits there, whatever name they
+/// type, is the one who ran it.
+fn ran_there(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
+    let (ran, attempt) = ran_before(state, step).filter(|_| state.plan.separation_of_duties)?;
+    let ran_at = attempt.seat.as_ref().filter(|at| same_seat(at, seat))?;
+    Some(Refusal::SeatRanPreviousStep {
+        step: step.to_string(),
+        ran: ran.id.clone(),
+        operator: attempt.operator.clone(),
+        seat: ran_at.short(),
+        session: state.header.session_id.clone(),
+    })
+}
+
+/// Why nobody at `seat` may sign `step`, whatever name is typed: it signed
+/// the step already ([`seat_refusal`]), or under separation of duties it ran
+/// the step before. What the checklist and the hints ask before offering a
+/// sign-off.
+pub fn seat_cannot_sign(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
+    seat_refusal(state, step, seat).or_else(|| ran_there(state, step, seat))
 }
 
 /// Why `seat` may not sign `step` once more: an earlier sign-off of the
-/// step came from it. `signoffs = N` means N seats (OS user, host and
-/// terminal), so whoever sits there, whatever name they type, signs a step
-/// once. A sign-off recorded without a seat (journals written before seats
-/// were) matches no seat: it counts by its name, as when it was given.
+/// step came from it ([`same_seat`]). `signoffs = N` means N seats (OS
+/// user, host and terminal), so whoever sits there, whatever name they
+/// type, signs a step once. A sign-off recorded without a seat (journals
+/// written before seats were) matches no seat: it counts by its name, as
+/// when it was given.
 pub fn seat_refusal(state: &SessionState, step: &str, seat: &Seat) -> Option<Refusal> {
     let earlier = state
         .step(step)
         .signoffs()
         .iter()
-        .find(|s| s.signature.seat.as_ref() == Some(seat))?;
+        .find(|s| s.signature.seat.as_ref().is_some_and(|at| same_seat(at, seat)))?;
     Some(Refusal::SeatAlreadySigned {
         step: step.to_string(),
         signer: earlier.signature.who.clone(),
@@ -393,17 +436,29 @@ pub fn seat_refusal(state: &SessionState, step: &str, seat: &Seat) -> Option<Ref
     })
 }
 
+/// Whether two seats are one: the same OS user on the same host at the same
+/// terminal, or either without a terminal. A process without one (a pipe,
+/// `setsid`, `ssh host cmd`) could be any terminal of its OS user on its
+/// host, so it counts as each of them: one person does not get a second
+/// seat by leaving their terminal.
+pub fn same_seat(a: &Seat, b: &Seat) -> bool {
+    a.os_user == b.os_user
+        && a.host == b.host
+        && (a.terminal == b.terminal || a.terminal.is_none() || b.terminal.is_none())
+}
+
 /// The step run last before `step` (the nearest earlier step of its list,
-/// forward plan or rollback, with an attempt) and the operator who ran it:
-/// under separation of duties that person does not sign `step`. Manual and
-/// skipped steps in between ran nothing and are passed over.
-pub fn ran_before<'a>(state: &'a SessionState, step: &str) -> Option<(&'a Step, &'a str)> {
-    let before = |steps: Vec<&'a Step>| -> Option<(&'a Step, &'a str)> {
+/// forward plan or rollback, with an attempt) and its last attempt, which
+/// says who ran it and from which seat: under separation of duties neither
+/// that person nor anyone at that seat signs `step`. Manual and skipped
+/// steps in between ran nothing and are passed over.
+pub fn ran_before<'a>(state: &'a SessionState, step: &str) -> Option<(&'a Step, &'a Attempt)> {
+    let before = |steps: Vec<&'a Step>| -> Option<(&'a Step, &'a Attempt)> {
         let at = steps.iter().position(|s| s.id == step)?;
         steps[..at]
             .iter()
             .rev()
-            .find_map(|s| Some((*s, state.step(&s.id).attempts().last()?.operator.as_str())))
+            .find_map(|s| Some((*s, state.step(&s.id).attempts().last()?)))
     };
     before(state.plan.steps().collect()).or_else(|| before(state.plan.rollback.iter().collect()))
 }
@@ -477,16 +532,45 @@ pub fn names_environment(typed: &str, environment: &str) -> bool {
 }
 
 /// The person a typed name stands for: Unicode-normalised (NFKC), case-folded,
-/// trimmed and with inner runs of spaces made one, so that "Seed Maintainers"
-/// and " seed  maintainers " are one signer, not two.
+/// trimmed, with inner runs of spaces made one and characters that show
+/// nothing dropped ([`invisible`]), so that "Seed Maintainers",
+/// " seed  maintainers " and "seed\u{200B} maintainers" are one signer, not
+/// two or three.
 pub fn person(name: &str) -> String {
     let folded: String = name.nfkc().collect::<String>().to_lowercase();
     folded
         .nfkc()
+        .filter(|c| !invisible(*c))
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Unicode's default-ignorable code points: zero-width spaces and joiners,
+/// the soft hyphen, bidi controls, variation selectors, tags. They render as
+/// nothing, so a name that differs by one looks the same in the record.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{AD}'
+            | '\u{34F}'
+            | '\u{61C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Whether two typed names are the same person ([`person`]): the one rule
@@ -498,7 +582,7 @@ pub fn same_person(a: &str, b: &str) -> bool {
 /// A signature with its name trimmed, or the refusal of a nameless one.
 fn signed(signature: &Signature) -> Result<Signature, Refusal> {
     let who = signature.who.trim();
-    if who.is_empty() {
+    if person(who).is_empty() {
         return Err(Refusal::MissingName);
     }
     Ok(Signature {
@@ -601,7 +685,8 @@ pub const HOLD: &str = "hold";
 /// The decisions open now to whoever sits at `seat`, most likely first.
 /// Everything offered here [`decide`] accepts from that seat (given a name,
 /// a reason, the environment's name): a sign-off is not offered to a seat
-/// that has signed the step ([`seat_refusal`]).
+/// that has signed the step or, under separation of duties, ran the step
+/// before it ([`seat_cannot_sign`]).
 pub fn choices(state: &SessionState, seat: &Seat) -> Vec<Choice> {
     if state.detached {
         return Vec::new();
@@ -619,7 +704,7 @@ pub fn choices(state: &SessionState, seat: &Seat) -> Vec<Choice> {
         )],
         Next::SignOff { step, .. } => {
             let mut out = Vec::new();
-            if seat_refusal(state, &step.id, seat).is_none() {
+            if seat_cannot_sign(state, &step.id, seat).is_none() {
                 out.push(Choice::new(K::SignOff, step, "sign off", Some(Flag::Approve)));
             }
             out.push(Choice::new(K::Skip, step, "skip", None));
@@ -673,6 +758,10 @@ pub fn headless_hint(state: &SessionState, seat: &Seat) -> Option<String> {
         }
     };
     match state.next() {
+        Next::SignOff { step, .. } if let Some(why) = ran_there(state, &step.id, seat) => Some(format!(
+            "{why}: from there, {command} --operator NAME --approve {}",
+            quote(&step.id)
+        )),
         Next::SignOff { step, signed, needed } if seat_refusal(state, &step.id, seat).is_some() => {
             Some(format!(
                 "manual step {} has {signed} of {needed} sign-offs and this seat ({}) has given its one; \

@@ -285,7 +285,7 @@ pub struct App {
     /// it, shown as a banner until it is back.
     pub journal_away: Option<String>,
     /// Where this checklist sits: its sign-offs carry it, and it is offered
-    /// no sign-off of a step it has signed ([`rules::seat_refusal`]).
+    /// no sign-off of a step it may not sign ([`rules::seat_cannot_sign`]).
     pub seat: Seat,
     /// This checklist is attached to another process's driver over its
     /// control socket: leaving it leaves that driver running.
@@ -1239,7 +1239,7 @@ impl App {
         let Some((id, kind)) = offered else {
             // A step this seat has signed says what to do instead.
             let why = match self.session.next() {
-                Next::SignOff { step, .. } => rules::seat_refusal(&self.session, &step.id, &self.seat),
+                Next::SignOff { step, .. } => rules::seat_cannot_sign(&self.session, &step.id, &self.seat),
                 _ => None,
             };
             self.info(why.unwrap_or(Refusal::NoSignOffDue).to_string());

@@ -75,6 +75,7 @@ pub fn header(plan: &Plan) -> Header {
         mode: Mode::Live,
         operator: "bench".into(),
         host: "bench".into(),
+        seat: None,
         runsheet_version: env!("CARGO_PKG_VERSION").into(),
         targets: Vec::new(),
         only: None,

@@ -245,9 +245,9 @@ pub fn vm_hwm_kb(pid: i32) -> u64 {
         .expect("VmHWM in /proc status")
 }
 
-/// A pseudo-terminal nobody types at: a process given it as standard input
-/// sits at another terminal (`/dev/pts/N`), so at another seat for the
-/// four-eyes rule, while the test keeps capturing its output.
+/// A pseudo-terminal nobody types at: a process seated at it ([`Self::seat`])
+/// has it as its controlling terminal (`/dev/pts/N`), so sits at another seat
+/// for the four-eyes rule, while the test keeps capturing its output.
 pub struct OtherTerminal {
     _master: Box<dyn MasterPty + Send>,
     pub path: std::path::PathBuf,
@@ -270,13 +270,29 @@ impl OtherTerminal {
         }
     }
 
-    /// The terminal as a child's standard input.
-    pub fn stdin(&self) -> std::process::Stdio {
-        std::fs::File::options()
+    /// `cmd` seated at this terminal: in a session of its own whose
+    /// controlling terminal it is, and with it as standard input (the seat
+    /// is the controlling terminal, not whatever stdin is).
+    pub fn seat<'a>(&self, cmd: &'a mut std::process::Command) -> &'a mut std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let tty = std::fs::File::options()
             .read(true)
             .write(true)
             .open(&self.path)
-            .expect("open the pty's terminal device")
-            .into()
+            .expect("open the pty's terminal device");
+        cmd.stdin(tty);
+        let device = std::ffi::CString::new(self.path.as_os_str().as_encoded_bytes()).expect("a device path");
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                // By its path, not fd 0: a test may give the process another stdin.
+                let fd = libc::open(device.as_ptr(), libc::O_RDWR);
+                if libc::setsid() < 0 || fd < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                Ok(())
+            })
+        }
     }
 }

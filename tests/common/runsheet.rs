@@ -43,16 +43,23 @@ impl Fixture {
 
     /// `runsheet run RUNBOOK --headless ARGS…`, waited for.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.run_from(args, Stdio::null())
+        self.headless(args).output().expect("run runsheet")
     }
 
-    /// [`Fixture::run`] with `stdin` as its standard input: from another
-    /// seat when it is another terminal ([`super::pty::OtherTerminal`]).
-    pub fn run_from(&self, args: &[&str], stdin: Stdio) -> Output {
+    fn headless(&self, args: &[&str]) -> Command {
         let runbook = self.runbook();
         let mut all = vec!["run", runbook.to_str().expect("utf-8 path"), "--headless"];
         all.extend_from_slice(args);
-        self.command(&all).stdin(stdin).output().expect("run runsheet")
+        self.command(&all)
+    }
+
+    /// [`Fixture::run`] seated at `terminal`: another seat than the test's
+    /// and than every other terminal's ([`super::pty::OtherTerminal`]).
+    pub fn run_at(&self, args: &[&str], terminal: &super::pty::OtherTerminal) -> Output {
+        terminal
+            .seat(&mut self.headless(args))
+            .output()
+            .expect("run runsheet")
     }
 
     /// `runsheet run RUNBOOK --headless` started, its output discarded.

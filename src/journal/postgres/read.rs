@@ -12,7 +12,7 @@ use super::{JournalConnection, JournalDb, PgError};
 use crate::journal::chain::{LineError, LineHash, Verifier, line_hash, parse_line_unchecked};
 use crate::journal::event::{Event, Header, Mode, Record, SessionOutcome};
 use crate::journal::reader::Integrity;
-use crate::journal::store::{SessionStatus, SessionSummary, rollback_decided};
+use crate::journal::store::{SessionStatus, SessionSummary, rollback_decided, status_after};
 
 /// A page of records holds at most this many rows…
 const PAGE_ROWS: i64 = 2_000;
@@ -216,13 +216,16 @@ impl JournalConnection {
             .client()
             .query(
                 // The times come from the lines themselves (nanoseconds;
-                // the columns keep microseconds) when they are there.
+                // the columns keep microseconds) when they are there: the
+                // `ts` every line starts with, matched rather than cast to
+                // JSON, which would fail the whole list on one line that is
+                // not JSON.
                 "SELECT id, runbook_path, runbook_sha256, environment, mode, operator, host, \
                         started_at, last_at, status, next_seq, \
-                        (SELECT r.line::json->>'ts' FROM runsheet.records AS r \
-                          WHERE r.session = s.id AND r.seq = 0), \
-                        (SELECT r.line::json->>'ts' FROM runsheet.records AS r \
-                          WHERE r.session = s.id AND r.seq = s.next_seq - 1) \
+                        (SELECT substring(r.line FROM '^\\{\"seq\":[0-9]+,\"ts\":\"([^\"]+)\"') \
+                           FROM runsheet.records AS r WHERE r.session = s.id AND r.seq = 0), \
+                        (SELECT substring(r.line FROM '^\\{\"seq\":[0-9]+,\"ts\":\"([^\"]+)\"') \
+                           FROM runsheet.records AS r WHERE r.session = s.id AND r.seq = s.next_seq - 1) \
                  FROM runsheet.sessions AS s ORDER BY started_at, id",
                 &[],
             )
@@ -325,11 +328,20 @@ impl JournalConnection {
     /// first. Those that can count as evidence for runbook content
     /// `runbook_sha256` (that content, ended completed or rolled back) have
     /// their whole chain verified, a page at a time; the others are not
-    /// read past their header.
+    /// read past their header. What the gates judge comes from the records
+    /// (the header, and the status the last records say), never from the
+    /// `runsheet.sessions` row, which the hash chain does not cover: a row
+    /// that says otherwise makes the session count for nothing.
     pub async fn evidence(&self, runbook_sha256: &str) -> Result<Vec<SessionSummary>, PgError> {
         let mut out = Vec::new();
         for s in self.list_sessions().await? {
-            let header = self.header(&s.id).await?;
+            // A session whose header cannot be read says nothing that could
+            // count (`verify` names what is wrong with it); the others still do.
+            let header = match self.header(&s.id).await {
+                Ok(header) => header,
+                Err(PgError::Broken { .. }) => continue,
+                Err(e) => return Err(e),
+            };
             let mut rollback_only = header.rollback_only;
             let candidate = s.runbook_sha256 == runbook_sha256
                 && matches!(
@@ -337,21 +349,27 @@ impl JournalConnection {
                     SessionStatus::Ended(SessionOutcome::Completed | SessionOutcome::RolledBack)
                 );
             let team_chain = if candidate {
-                let mut decided = None;
+                let (mut decided, mut recorded) = (None, SessionStatus::Unfinished);
                 let verdict = self
                     .verify_each(&s.id, |r| {
                         decided = decided.or_else(|| rollback_decided(&r.event));
+                        recorded = status_after(&r.event).unwrap_or(recorded);
                     })
                     .await?;
                 if s.outcome == SessionStatus::Ended(SessionOutcome::RolledBack) {
                     rollback_only |= decided == Some(true);
                 }
                 match verdict.broken {
-                    None => Ok(()),
                     Some(bad) => Err(format!(
                         "its hash chain in the team journal is broken at seq {}: {}",
                         bad.seq, bad.reason
                     )),
+                    None if recorded != s.outcome => Err(format!(
+                        "its session row in the team journal says {}, but its records say {} (the row was changed)",
+                        s.outcome.label(),
+                        recorded.label()
+                    )),
+                    None => Ok(()),
                 }
             } else {
                 Err("its chain in the team journal was not checked (it cannot count)".to_string())
@@ -359,10 +377,10 @@ impl JournalConnection {
             out.push(SessionSummary {
                 id: s.id,
                 path: std::path::PathBuf::new(),
-                runbook_path: s.runbook_path,
-                runbook_sha256: s.runbook_sha256,
-                environment: s.environment,
-                mode: s.mode,
+                runbook_path: header.runbook_path,
+                runbook_sha256: header.runbook_sha256,
+                environment: header.environment,
+                mode: header.mode,
                 only: header.only,
                 rollback_only,
                 operator: s.operator,

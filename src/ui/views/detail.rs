@@ -244,7 +244,7 @@ fn waiting_hint(app: &App, step: &Step) -> Option<String> {
             step: s,
             signed,
             needed,
-        } if s.id == step.id => Some(match rules::seat_refusal(&app.session, &s.id, &app.seat) {
+        } if s.id == step.id => Some(match rules::seat_cannot_sign(&app.session, &s.id, &app.seat) {
             Some(why) => format!("Waits for sign-off ({signed} of {needed}): {why}."),
             None if needed > 1 => {
                 format!("Waits for sign-off ({signed} of {needed}, each from its own seat): press s to sign.")
