@@ -362,3 +362,33 @@ fn read_after(journal: &Path, after: Option<u64>, until: Option<u64>) -> mpsc::R
     });
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::event::Event;
+
+    fn record(seq: u64) -> Arc<Record> {
+        Arc::new(Record {
+            seq,
+            ts: chrono::Utc::now(),
+            event: Event::Run { who: "ann".into() },
+            origin: None,
+        })
+    }
+
+    #[test]
+    fn the_feed_keeps_nothing_for_clients_that_are_not_there() {
+        let (tx, feed) = Feed::new();
+        assert!(tx.send(record(1)).is_err(), "no client: the record is not kept");
+        let mut client = feed.subscribe().expect("engine running");
+        assert!(tx.send(record(2)).is_ok());
+        assert_eq!(
+            client.try_recv().map(|r| r.seq).ok(),
+            Some(2),
+            "only what came after it"
+        );
+        drop(tx);
+        assert!(feed.subscribe().is_none(), "the feed ends with the engine");
+    }
+}

@@ -288,7 +288,7 @@ impl<O: OutputSender> Sink<O> {
         self.send_lines(stream, vec![text]).await;
     }
 
-    async fn send_lines(&self, stream: Stream, mut lines: Vec<String>) {
+    async fn send_lines(&self, stream: Stream, lines: Vec<String>) {
         let output = matches!(stream, Stream::Stdout | Stream::Stderr);
         // Only the lines that can end up in the tail are copied.
         if output && let Ok(mut tail) = self.tail.lock() {
@@ -299,16 +299,11 @@ impl<O: OutputSender> Sink<O> {
                 tail.push_back(text.clone());
             }
         }
-        // In pieces, so that a slow reader's progress shows (see `drain`).
-        while !lines.is_empty() {
-            let rest = lines.split_off(lines.len().min(HAND_OVER_LINES));
-            if output {
-                self.lines.fetch_add(lines.len(), Ordering::Relaxed);
-            }
-            // A closed receiver only means nobody is watching: keep running.
-            self.out.send_lines(stream, lines).await;
-            lines = rest;
+        if output {
+            self.lines.fetch_add(lines.len(), Ordering::Relaxed);
         }
+        // A closed receiver only means nobody is watching: keep running.
+        self.out.send_lines(stream, lines).await;
     }
 
     async fn failed(&self, error: String) -> ShellResult {
@@ -339,19 +334,26 @@ async fn pump<O: OutputSender>(pipe: Option<impl AsyncRead + Unpin>, stream: Str
                 break;
             }
         };
-        let mut lines = Vec::new();
+        // Handed on a piece at a time as they are cut: no list of lines
+        // grows (and is copied) beyond a piece, and a slow reader's progress
+        // shows (see `drain`).
+        let mut lines = Vec::with_capacity(HAND_OVER_LINES);
         let mut rest = buf;
         while let Some(newline) = rest.iter().position(|&b| b == b'\n') {
             let piece = &rest[..newline];
             if line.is_empty() && cut == 0 && piece.len() <= MAX_LINE_BYTES {
-                // The whole line is in the buffer: no copy on the way.
+                // The whole line is in the buffer: one copy, into its string.
                 let piece = piece.strip_suffix(b"\r").unwrap_or(piece);
-                lines.push(String::from_utf8_lossy(piece).into_owned());
+                lines.push(text_of(piece));
             } else {
                 keep_part(&mut line, &mut cut, piece);
                 lines.push(take_line(&mut line, &mut cut));
             }
             rest = &rest[newline + 1..];
+            if lines.len() == HAND_OVER_LINES {
+                let full = std::mem::replace(&mut lines, Vec::with_capacity(HAND_OVER_LINES));
+                sink.send_lines(stream, full).await;
+            }
         }
         keep_part(&mut line, &mut cut, rest);
         let used = buf.len();
@@ -362,6 +364,15 @@ async fn pump<O: OutputSender>(pipe: Option<impl AsyncRead + Unpin>, stream: Str
     }
     if !line.is_empty() || cut > 0 {
         sink.send(stream, take_line(&mut line, &mut cut)).await;
+    }
+}
+
+/// A line's bytes as text, lossy: checked as UTF-8 first, which is much
+/// cheaper than the lossy decoder for the valid text nearly all output is.
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
@@ -376,7 +387,7 @@ fn take_line(line: &mut Vec<u8>, cut: &mut usize) -> String {
     if line.last() == Some(&b'\r') && *cut == 0 {
         line.pop();
     }
-    let mut text = String::from_utf8_lossy(line).into_owned();
+    let mut text = text_of(line);
     if *cut > 0 {
         text.push_str(&format!(" … [line cut: {} more bytes not shown]", *cut));
     }
