@@ -914,3 +914,99 @@ fn a_session_with_an_unreadable_header_leaves_the_others_evidence() {
         text(&out)
     );
 }
+
+/// From another machine (a state directory of its own, nothing of the
+/// session's but the journal database): while the driver's terminal is
+/// there, taking its seat is refused with the reason; once the driver hung
+/// up, the attached terminal takes the seat through a request row and
+/// drives: it starts the next step itself, and the session completes.
+#[test]
+fn attach_from_another_machine_takes_the_seat_of_a_driver_that_hung_up() {
+    let deadline = Duration::from_secs(30);
+    let db = ScratchDb::create("team_pickup_elsewhere");
+    let fx = Fixture::new(&gated_by_file());
+    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
+    driver.wait_text("Checklist 0/2");
+    driver.keys("r");
+    assert!(wait_until(deadline, || journal_has(&fx, "waiting")));
+    // Paused: the next step waits for whoever drives.
+    driver.keys("p");
+    assert!(wait_until(deadline, || journal_has(&fx, r#""type":"pause""#)));
+    let id = session_id(&fx);
+
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let state = elsewhere.path().join("state");
+    let mut bea = Tui::spawn(
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "attach",
+            &id,
+            "--operator",
+            "Bea",
+            "--journal",
+            &db.url,
+        ],
+        elsewhere.path(),
+        150,
+        40,
+    );
+    bea.wait_text("ATTACHED");
+    // The driver's terminal is there: the seat is not free, said with the reason.
+    db.execute(&submit_sql(&id, "Eve", r#"{"type": "take_driver_seat"}"#));
+    let settled = || {
+        db.query(&format!(
+            "SELECT operator || ' ' || (command->>'type') || ' ' || status || ' ' || coalesce(reason, '-') \
+             FROM runsheet.commands WHERE session = '{id}' ORDER BY seq"
+        ))
+    };
+    assert!(
+        wait_until(deadline, || settled().first().is_some_and(|r| r.starts_with(
+            "Eve take_driver_seat refused the driver's terminal is still there"
+        ))),
+        "{:#?}",
+        settled()
+    );
+    bea.keys("r");
+    bea.wait_text("the driver's terminal does the rest");
+
+    driver.hang_up();
+    bea.wait_text("DRIVING");
+    assert!(
+        wait_until(deadline, || {
+            db.query(&format!(
+                "SELECT count(*) FROM runsheet.records WHERE session = '{id}' \
+                 AND line LIKE '%\"type\":\"driver_attached\"%' AND line LIKE '%\"who\":\"Bea\"%'"
+            )) == ["1"]
+        }),
+        "the seat change never reached the team journal"
+    );
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    bea.wait_text("Checklist 1/2");
+    // Bea drives: she starts the next step herself.
+    bea.keys("r");
+    bea.wait_text("SESSION COMPLETED");
+    bea.keys("q");
+    assert_eq!(bea.exit_code(), 0, "{}", bea.screen());
+    assert_eq!(driver.exit_code(), 0);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    let rows = settled();
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows[1], "Bea take_driver_seat consumed -");
+    assert_eq!(rows[2], "Bea drive consumed -");
+    // Going on was Bea's, from her seat.
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    let ran = read
+        .records
+        .iter()
+        .rev()
+        .find(|r| matches!(r.event, Event::Run { .. }));
+    assert_eq!(
+        ran.and_then(|r| r.origin.as_ref()).map(|o| o.operator.as_str()),
+        Some("Bea")
+    );
+}
