@@ -915,6 +915,69 @@ fn a_session_with_an_unreadable_header_leaves_the_others_evidence() {
     );
 }
 
+/// A team session's checklist driver (journal database `db`) running the
+/// step that waits for `go`, paused so that the next step waits for
+/// whoever drives; and the session id.
+fn paused_team_driver(fx: &Fixture, db: &ScratchDb) -> (Tui, String) {
+    let deadline = Duration::from_secs(30);
+    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
+    driver.wait_text("Checklist 0/2");
+    driver.keys("r");
+    assert!(wait_until(deadline, || journal_has(fx, "waiting")));
+    driver.keys("p");
+    assert!(wait_until(deadline, || journal_has(fx, r#""type":"pause""#)));
+    (driver, session_id(fx))
+}
+
+/// `runsheet attach` as `operator` from another machine: a state directory
+/// of its own in `elsewhere`, nothing of the session's but the journal database.
+fn attach_elsewhere(elsewhere: &tempfile::TempDir, id: &str, operator: &str, db: &ScratchDb) -> Tui {
+    let state = elsewhere.path().join("state");
+    let tui = Tui::spawn(
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "attach",
+            id,
+            "--operator",
+            operator,
+            "--journal",
+            &db.url,
+        ],
+        elsewhere.path(),
+        150,
+        40,
+    );
+    tui.wait_text("ATTACHED");
+    tui
+}
+
+/// The team journal's records of `session` whose line holds every one of `needles`.
+fn team_records_with(db: &ScratchDb, session: &str, needles: &[&str]) -> usize {
+    let like: String = needles
+        .iter()
+        .map(|n| format!(" AND line LIKE '%{}%'", n.replace('\'', "''")))
+        .collect();
+    db.query(&format!(
+        "SELECT count(*) FROM runsheet.records WHERE session = '{session}'{like}"
+    ))[0]
+        .parse()
+        .unwrap()
+}
+
+/// The waiting step let go; the terminal holding the driver's seat starts
+/// the next one itself, sees the session complete and leaves; the driver
+/// ends with it.
+fn release_and_drive_to_the_end(fx: &Fixture, seated: &mut Tui, driver: &mut Tui) {
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    seated.wait_text("Checklist 1/2");
+    seated.keys("r");
+    seated.wait_text("SESSION COMPLETED");
+    seated.keys("q");
+    assert_eq!(seated.exit_code(), 0, "{}", seated.screen());
+    assert_eq!(driver.exit_code(), 0);
+}
+
 /// From another machine (a state directory of its own, nothing of the
 /// session's but the journal database): while the driver's terminal is
 /// there, taking its seat is refused with the reason; once the driver hung
@@ -925,33 +988,9 @@ fn attach_from_another_machine_takes_the_seat_of_a_driver_that_hung_up() {
     let deadline = Duration::from_secs(30);
     let db = ScratchDb::create("team_pickup_elsewhere");
     let fx = Fixture::new(&gated_by_file());
-    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
-    driver.wait_text("Checklist 0/2");
-    driver.keys("r");
-    assert!(wait_until(deadline, || journal_has(&fx, "waiting")));
-    // Paused: the next step waits for whoever drives.
-    driver.keys("p");
-    assert!(wait_until(deadline, || journal_has(&fx, r#""type":"pause""#)));
-    let id = session_id(&fx);
-
+    let (mut driver, id) = paused_team_driver(&fx, &db);
     let elsewhere = tempfile::TempDir::new().unwrap();
-    let state = elsewhere.path().join("state");
-    let mut bea = Tui::spawn(
-        &[
-            "--state-dir",
-            state.to_str().unwrap(),
-            "attach",
-            &id,
-            "--operator",
-            "Bea",
-            "--journal",
-            &db.url,
-        ],
-        elsewhere.path(),
-        150,
-        40,
-    );
-    bea.wait_text("ATTACHED");
+    let mut bea = attach_elsewhere(&elsewhere, &id, "Bea", &db);
     // The driver's terminal is there: the seat is not free, said with the reason.
     db.execute(&submit_sql(&id, "Eve", r#"{"type": "take_driver_seat"}"#));
     let settled = || {
@@ -972,23 +1011,13 @@ fn attach_from_another_machine_takes_the_seat_of_a_driver_that_hung_up() {
 
     driver.hang_up();
     bea.wait_text("DRIVING");
+    let taken = [r#""type":"driver_attached""#, r#""who":"Bea""#];
     assert!(
-        wait_until(deadline, || {
-            db.query(&format!(
-                "SELECT count(*) FROM runsheet.records WHERE session = '{id}' \
-                 AND line LIKE '%\"type\":\"driver_attached\"%' AND line LIKE '%\"who\":\"Bea\"%'"
-            )) == ["1"]
-        }),
+        wait_until(deadline, || team_records_with(&db, &id, &taken) == 1),
         "the seat change never reached the team journal"
     );
-    std::fs::write(fx.dir.path().join("go"), "").unwrap();
-    bea.wait_text("Checklist 1/2");
     // Bea drives: she starts the next step herself.
-    bea.keys("r");
-    bea.wait_text("SESSION COMPLETED");
-    bea.keys("q");
-    assert_eq!(bea.exit_code(), 0, "{}", bea.screen());
-    assert_eq!(driver.exit_code(), 0);
+    release_and_drive_to_the_end(&fx, &mut bea, &mut driver);
     assert_eq!(
         db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
         ["completed"]
@@ -1009,4 +1038,33 @@ fn attach_from_another_machine_takes_the_seat_of_a_driver_that_hung_up() {
         ran.and_then(|r| r.origin.as_ref()).map(|o| o.operator.as_str()),
         Some("Bea")
     );
+}
+
+/// A terminal holding the driver's seat through the journal that is killed
+/// gives the seat up once it is no longer connected; another terminal takes
+/// it and finishes the session.
+#[test]
+fn a_killed_terminal_holding_the_seat_gives_it_up() {
+    let deadline = Duration::from_secs(30);
+    let db = ScratchDb::create("team_pickup_killed");
+    let fx = Fixture::new(&gated_by_file());
+    let (mut driver, id) = paused_team_driver(&fx, &db);
+    driver.hang_up();
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let bea = attach_elsewhere(&elsewhere, &id, "Bea", &db);
+    bea.wait_text("DRIVING");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bea.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let given_up = [r#""type":"driver_detached""#, "no longer connected"];
+    assert!(
+        wait_until(deadline, || team_records_with(&db, &id, &given_up) == 1),
+        "the killed terminal kept the driver's seat"
+    );
+    let mut cy = attach_elsewhere(&elsewhere, &id, "Cy", &db);
+    cy.wait_text("DRIVING");
+    release_and_drive_to_the_end(&fx, &mut cy, &mut driver);
+    assert_eq!(team_records_with(&db, &id, &[r#""type":"driver_attached""#]), 2);
 }

@@ -20,6 +20,7 @@ use tokio_postgres::Notification;
 
 use crate::engine::inbox::RemoteInbox;
 use crate::journal::postgres::commands::{CommandRow, Settlement};
+use crate::journal::postgres::presence::{Present, Role};
 use crate::journal::postgres::{COMMAND_CHANNEL, JournalConnection, JournalDb, PgError};
 use crate::runbook::model::AttachRight;
 use crate::seat::Origin;
@@ -95,6 +96,7 @@ impl Consumer {
                 }
                 _ = presence.tick() => {
                     let present = conn.present(&self.session).await?;
+                    self.seat_holder_gone(&present).await;
                     if let Some(updates) = self.updates.upgrade() {
                         let _ = updates.try_send(Update::Presence(present));
                     }
@@ -150,6 +152,29 @@ impl Consumer {
             }
             Ok(Err(refusal)) => Some(Settlement::Refused(refusal.to_string())),
             Err(_) => None,
+        }
+    }
+
+    /// A terminal holding the driver's seat that is no longer connected
+    /// (killed, cut off) gives it up, as one that leaves does: the session
+    /// goes on without a screen, and another terminal may take the seat.
+    async fn seat_holder_gone(&self, present: &[Present]) {
+        let Some(holder) = self.seat_holder() else {
+            return;
+        };
+        if present
+            .iter()
+            .any(|p| p.role == Role::Attached && p.origin == holder)
+        {
+            return;
+        }
+        let gone = Command::DriverGone {
+            who: holder.operator.clone(),
+            reason: "the attached terminal holding the seat is no longer connected".into(),
+            seat: Some(holder.seat.clone()),
+        };
+        if matches!(self.engine.ask(gone, holder).await, Ok(Ok(()))) {
+            *self.driving.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
     }
 
