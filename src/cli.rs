@@ -76,8 +76,8 @@ pub enum CommandLine {
     /// Follow a team session's live checklist read-only, from the team journal (event lines without a terminal).
     Watch(crate::watch::WatchArgs),
     /// Open a session's live checklist with the right to sign manual steps, add notes and, where the runbook allows,
-    /// pause or abort: a team session's through its journal database, else over the control socket of its
-    /// driver on this machine (which also lets it drive once the driver's terminal is gone).
+    /// pause or abort: over the control socket of its driver when that runs on this machine (which also lets
+    /// it drive once the driver's terminal is gone), else a team session's through its journal database.
     Attach(crate::watch::AttachArgs),
     /// Replay a saved session read-only: the live screen, driven by a timeline.
     Replay {
@@ -175,11 +175,16 @@ pub fn main() -> ExitCode {
         CommandLine::Demo(args) => crate::demo::run(state_dir, args),
         CommandLine::Report(args) => crate::report::run(state_dir, args),
         CommandLine::Watch(args) => crate::watch::main(args),
-        CommandLine::Attach(args) => match args.journal.as_deref().map(str::trim) {
-            Some(url) if !url.is_empty() => crate::watch::attach(args),
-            // No journal database: the session's driver on this machine, over its control socket.
-            _ => crate::control::client::main(state_dir, &args.session, &args.operator),
-        },
+        CommandLine::Attach(args) => {
+            let team = args.journal.as_deref().is_some_and(|url| !url.trim().is_empty());
+            // The session's driver on this machine: over its control socket,
+            // journal database or not; from elsewhere, through the journal.
+            if team && crate::control::local_driver(state_dir, &args.session).is_none() {
+                crate::watch::attach(args)
+            } else {
+                crate::control::client::main(state_dir, &args.session, &args.operator)
+            }
+        }
         CommandLine::Replay { session } => crate::replay::main(state_dir, &session).map(|()| exit::OK),
     };
     // The last notifications (a session's end) go out before the process does.

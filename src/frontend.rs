@@ -83,7 +83,14 @@ pub fn drive(mut opts: RunOptions, how: Drive) -> Result<u8, CliError> {
 fn serve_control(launched: &mut launch::Launched) -> Option<control::server::Server> {
     let (records, feed) = control::server::Feed::new();
     let session = launched.state.header.session_id.clone();
-    match control::server::Server::start(&launched.journal_path, &session, feed, launched.inbox.remote()) {
+    let allows = launched.state.plan.attach.clone();
+    match control::server::Server::start(
+        &launched.journal_path,
+        &session,
+        feed,
+        launched.inbox.remote(),
+        allows,
+    ) {
         Ok(server) => {
             launched.engine.feed_records_to(records);
             Some(server)

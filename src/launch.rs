@@ -412,6 +412,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             allows: state.plan.attach.clone(),
             engine: inbox.remote(),
             updates: told,
+            driving: Default::default(),
         };
         tokio::spawn(consumer.run());
     }

@@ -9,6 +9,9 @@
 //! replay feeds it: there is no engine here. An attached terminal's keys
 //! reach the driver as [`Request`]s through a [`Requests`] transport; the
 //! driver's rules settle each one, and a refusal is shown with its reason.
+//! Once the driver's terminal is gone (the records say `driver_detached`),
+//! an attached terminal asks for the driver's seat and, given it, has every
+//! key of the checklist (DRIVING); leaving gives the seat back.
 //! When a step waits for a sign-off this terminal could give (the rules
 //! asked with its name and seat), it rings the bell once and says so in
 //! the highlighted bottom line. Every line is also written to a private
@@ -226,6 +229,44 @@ struct Attached {
     origin: Origin,
     /// The step that waits for a sign-off this terminal could give.
     awaited: Option<String>,
+    /// It holds the driver's seat (the records say it took it): every key
+    /// of the checklist is its to press.
+    driving: bool,
+    /// It asked for the seat of a driver whose terminal is gone, and the
+    /// records have not changed hands since.
+    asked_seat: bool,
+}
+
+impl Attached {
+    /// After `record`: whether this terminal now holds the driver's seat,
+    /// and the seat asked for again once it changed hands.
+    fn saw(&mut self, record: &Record) {
+        match &record.event {
+            Event::DriverAttached { who, seat } => {
+                self.driving = *who == self.origin.operator && *seat == self.origin.seat;
+                self.asked_seat = false;
+            }
+            Event::DriverDetached { .. } | Event::Resumed { .. } => {
+                self.driving = false;
+                self.asked_seat = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// The request for the seat of a driver whose terminal is gone, when
+    /// it is free and not asked for yet.
+    fn take_seat(&mut self, state: &SessionState) -> Option<Effect> {
+        if !state.driver_away || self.driving || self.asked_seat || state.outcome.is_some() {
+            return None;
+        }
+        self.asked_seat = true;
+        // Who and where are the row's origin: the driver fills them in.
+        Some(Effect::Send(Command::TakeDriverSeat {
+            who: self.origin.operator.clone(),
+            seat: self.origin.seat.clone(),
+        }))
+    }
 }
 
 /// The live checklist, with a WATCHING (or ATTACHED) line below it.
@@ -256,7 +297,7 @@ fn awaited(state: &SessionState, origin: &Origin) -> Option<String> {
         role: String::new(),
         note: String::new(),
     };
-    let mut sign = request.command(&[], &origin.operator).ok()?;
+    let mut sign = request.command(&origin.operator, &origin.seat);
     if let Command::SignOff { signature, .. } = &mut sign {
         signature.seat = Some(origin.seat.clone());
     }
@@ -289,7 +330,8 @@ impl Watch {
             return Vec::new();
         }
         let attached = self.attached.is_some();
-        if self.app.modal.is_some() || controls::looks_around(&ev) || attached && requests(&ev) {
+        let driving = self.attached.as_ref().is_some_and(|a| a.driving);
+        if self.app.modal.is_some() || controls::looks_around(&ev) || driving || attached && requests(&ev) {
             let effects = self.app.update(Msg::Key(ev));
             return self.passed(effects);
         }
@@ -305,16 +347,14 @@ impl Watch {
     }
 
     /// The checklist's effects that this terminal carries out: reading
-    /// the log back, and (attached) the requests it may send.
+    /// the log back, and (attached) its requests to the driver.
     fn passed(&mut self, effects: Vec<Effect>) -> Vec<Effect> {
         let mut out = Vec::new();
         for effect in effects {
             match effect {
                 Effect::ReadLog(_) => out.push(effect),
-                Effect::Send(command) if self.attached.is_some() => match Request::of(&command) {
-                    Some(_) => out.push(Effect::Send(command)),
-                    None => self.say("attached: that is the driver's to do", true),
-                },
+                // The driver's rules decide what this terminal may ask, with its origin.
+                Effect::Send(_) if self.attached.is_some() => out.push(effect),
                 Effect::Send(_) | Effect::Quit => {}
             }
         }
@@ -376,8 +416,15 @@ impl Screen for Watch {
                     self.note = None;
                     self.dirty = true;
                 }
-                let effects = looking(feed(&mut self.app, *record, Feed::Live));
+                if let Some(attached) = self.attached.as_mut() {
+                    attached.saw(&record);
+                }
+                let mut effects = looking(feed(&mut self.app, *record, Feed::Live));
                 self.check_awaited();
+                if let Some(attached) = self.attached.as_mut() {
+                    effects.extend(attached.take_seat(&self.app.session));
+                    self.dirty = true;
+                }
                 effects
             }
             WatchMsg::Fed(Fed::Presence(present)) => {
@@ -454,6 +501,13 @@ impl Watch {
         let theme = self.app.theme;
         let (badge, keys) = match &self.attached {
             None => (" WATCHING ", format!(" {} · read-only · q leaves", self.session)),
+            Some(a) if a.driving => (
+                " DRIVING ",
+                format!(
+                    " {} as {} · the driver's seat: every key of the checklist · q leaves it (the driver goes on)",
+                    self.session, a.origin.operator
+                ),
+            ),
             Some(a) => (
                 " ATTACHED ",
                 format!(
@@ -503,7 +557,7 @@ impl<Q: Requests> Source<Watch> for Followed<Q> {
         let Effect::Send(command) = effect else {
             return None;
         };
-        let (requests, request) = (self.requests.clone()?, Request::of(&command)?);
+        let (requests, request) = (self.requests.clone()?, Request::of(&command));
         let tx = self.tx.clone();
         self.in_flight.spawn(async move {
             let _ = tx.send(WatchMsg::Settled(requests.send(request).await));
@@ -568,6 +622,8 @@ async fn on_terminal<R: Records, Q: Requests>(
     let attached = requests.is_some().then(|| Attached {
         origin: origin.clone(),
         awaited: None,
+        driving: false,
+        asked_seat: false,
     });
     let operator = match &attached {
         Some(_) => origin.operator.clone(),
@@ -613,6 +669,15 @@ async fn on_terminal<R: Records, Q: Requests>(
     .await;
     task.abort();
     let _ = task.await;
+    // Leaving gives the driver's seat back: the driver goes on without a screen.
+    if watch.attached.as_ref().is_some_and(|a| a.driving) && watch.app.session.outcome.is_none() {
+        let gone = Command::DriverGone {
+            who: origin.operator.clone(),
+            reason: "the attached terminal left".into(),
+            seat: Some(origin.seat.clone()),
+        };
+        source.perform(Effect::Send(gone));
+    }
     // A key pressed just before leaving still reaches the driver.
     let sending = async { while source.in_flight.join_next().await.is_some() {} };
     let _ = tokio::time::timeout(LEAVING_WAIT, sending).await;

@@ -10,7 +10,7 @@ use runsheet::journal::event::{
     Event, FORMAT_VERSION, Header, Mode, Observed, Outcome, Record, SessionOutcome, ShellState, Signature,
     Stream,
 };
-use runsheet::runbook::model::{Estimate, Gate, Hold, PhaseKind, Step, StepKind};
+use runsheet::runbook::model::{AttachRight, Estimate, Gate, Hold, PhaseKind, Step, StepKind};
 use runsheet::runbook::plan::{Plan, PlanPhase};
 use runsheet::seat::Seat;
 use runsheet::session::machine::{self, DEFAULT_TIMEOUT, Effect, Input, StepResult, Stop, Timer};
@@ -2372,7 +2372,7 @@ fn an_attached_terminal_signs_and_notes_until_it_holds_the_seat() {
         text: "looks fine".into(),
     };
     for allowed in [&sign, &note, &take_seat("bo")] {
-        assert_eq!(rules::attached_may(allowed, false), Ok(()), "{allowed:?}");
+        assert_eq!(rules::attached_may(allowed, false, &[]), Ok(()), "{allowed:?}");
     }
     let abort = Command::Abort {
         who: "bo".into(),
@@ -2384,11 +2384,35 @@ fn an_attached_terminal_signs_and_notes_until_it_holds_the_seat() {
         abort,
         retry("a"),
     ] {
-        assert_eq!(
-            rules::attached_may(&driving, false),
-            Err(Refusal::DriverPresent),
-            "{driving:?}"
-        );
-        assert_eq!(rules::attached_may(&driving, true), Ok(()), "{driving:?}");
+        let refused = rules::attached_may(&driving, false, &[AttachRight::Pause]);
+        assert!(refused.is_err(), "{driving:?}");
+        assert_eq!(rules::attached_may(&driving, true, &[]), Ok(()), "{driving:?}");
     }
+}
+
+#[test]
+fn the_front_matter_lets_an_attached_terminal_without_the_seat_pause_or_abort() {
+    let pause = Command::Pause { who: "bo".into() };
+    let abort = Command::Abort {
+        who: "bo".into(),
+        reason: "no".into(),
+    };
+    assert_eq!(
+        rules::attached_may(&pause, false, &[]),
+        Err(Refusal::AttachRightMissing {
+            right: "pause".into()
+        })
+    );
+    assert!(
+        Refusal::AttachRightMissing {
+            right: "abort".into()
+        }
+        .to_string()
+        .contains("attach = [\"abort\"]")
+    );
+    assert_eq!(rules::attached_may(&pause, false, &[AttachRight::Pause]), Ok(()));
+    assert!(rules::attached_may(&abort, false, &[AttachRight::Pause]).is_err());
+    assert_eq!(rules::attached_may(&abort, false, &[AttachRight::Abort]), Ok(()));
+    // Holding the seat, it needs no right: it drives.
+    assert_eq!(rules::attached_may(&abort, true, &[]), Ok(()));
 }

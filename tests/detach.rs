@@ -205,6 +205,17 @@ fn socket(fx: &Fixture) -> std::path::PathBuf {
     fx.journal().with_extension("sock")
 }
 
+/// The attached terminal signs the manual step that waits, sees the
+/// session completed and leaves.
+fn sign_and_leave(attached: &mut Tui) {
+    attached.keys("s");
+    attached.wait_text("Ctrl+S sign");
+    attached.send(b"\x13");
+    attached.wait_text("SESSION COMPLETED");
+    attached.keys("q");
+    assert_eq!(attached.exit_code(), 0, "{}", attached.screen());
+}
+
 #[test]
 fn attach_after_a_hangup_takes_the_drivers_seat_and_finishes_the_session() {
     let fx = Fixture::new(RUNBOOK);
@@ -238,12 +249,7 @@ fn attach_after_a_hangup_takes_the_drivers_seat_and_finishes_the_session() {
         ))),
         "the seat change was not journaled"
     );
-    attached.keys("s");
-    attached.wait_text("Ctrl+S sign");
-    attached.send(b"\x13");
-    attached.wait_text("SESSION COMPLETED");
-    attached.keys("q");
-    assert_eq!(attached.exit_code(), 0, "{}", attached.screen());
+    sign_and_leave(&mut attached);
 
     // The driver ends with its session: sealed, verified, nothing left behind.
     assert_eq!(driver.exit_code(), 0);
@@ -489,6 +495,25 @@ fn a_socket_served_by_another_process_is_not_trusted() {
 /// after its terminal hangs up: a second driver is refused naming it, the
 /// team journal lists it as connected and records the detach, and the
 /// session ends there as in the local file.
+/// A team session's checklist (journal database `db`) whose first step
+/// runs, its terminal hung up and the detach journaled; and the session id.
+fn team_driver_hung_up(fx: &Fixture, db: &common::ScratchDb, checklist: &str) -> (Tui, String) {
+    let mut tui = fx.checklist(&["--operator", "ana", "--journal", &db.url], 120, 40);
+    tui.wait_text(checklist);
+    tui.keys("r");
+    assert!(wait_until(DEADLINE, || has(fx, |e| matches!(
+        e,
+        Event::StepProcess { .. }
+    ))));
+    let id = fx.state().header.session_id;
+    tui.hang_up();
+    assert!(wait_until(DEADLINE, || has(fx, |e| matches!(
+        e,
+        Event::DriverDetached { .. }
+    ))));
+    (tui, id)
+}
+
 #[test]
 fn a_team_sessions_driver_keeps_its_driver_lock_after_a_hangup() {
     let db = common::ScratchDb::create("detach_team");
@@ -496,19 +521,7 @@ fn a_team_sessions_driver_keeps_its_driver_lock_after_a_hangup() {
         "# Team detach\n\n## Development\n\n### Execution\n\n\
          1. Long step\n   ```sh\n   echo started; while [ ! -e release ]; do sleep 0.05; done\n   ```\n",
     );
-    let mut tui = fx.checklist(&["--operator", "ana", "--journal", &db.url], 120, 40);
-    tui.wait_text("Checklist 0/1");
-    tui.keys("r");
-    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
-        e,
-        Event::StepProcess { .. }
-    ))));
-    let id = fx.state().header.session_id;
-    tui.hang_up();
-    assert!(wait_until(DEADLINE, || has(&fx, |e| matches!(
-        e,
-        Event::DriverDetached { .. }
-    ))));
+    let (mut tui, id) = team_driver_hung_up(&fx, &db, "Checklist 0/1");
     let in_db = || {
         db.query(&format!(
             "SELECT count(*) FROM runsheet.records WHERE session = '{id}' AND line LIKE '%\"type\":\"driver_detached\"%'"
@@ -697,4 +710,48 @@ fn a_closed_terminal_window_leaves_the_driver_idle_and_the_step_running() {
     nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM).expect("SIGTERM the driver");
     let status = window.child.wait().expect("wait for the driver");
     assert_eq!(status.exit_code(), 143);
+}
+
+/// `runsheet attach --journal URL` on the machine of a team session's
+/// driver, whose terminal hung up during a long step: it picks the driver's
+/// seat up over the control socket (not through the journal database,
+/// whose requests only sign and note) and finishes the session.
+#[test]
+fn attach_with_the_team_journal_on_the_drivers_machine_takes_its_seat() {
+    let db = common::ScratchDb::create("detach_team_pickup");
+    let fx = Fixture::new(RUNBOOK);
+    let (mut driver, id) = team_driver_hung_up(&fx, &db, "Checklist 0/2");
+
+    let state = fx.state_dir();
+    let args = [
+        "--state-dir",
+        state.to_str().expect("utf-8 path"),
+        "attach",
+        &id,
+        "--operator",
+        "bo",
+        "--journal",
+        &db.url,
+    ];
+    let mut attached = Tui::spawn(&args, fx.dir.path(), 120, 40);
+    attached.wait_text("attached to pid");
+    let in_db = |kind: &str| {
+        db.query(&format!(
+            "SELECT count(*) FROM runsheet.records WHERE session = '{id}' AND line LIKE '%\"type\":\"{kind}\"%'"
+        ))
+    };
+    assert!(
+        wait_until(DEADLINE, || in_db("driver_attached") == ["1"]),
+        "the seat change never reached the team journal: {}",
+        attached.screen()
+    );
+    release(&fx);
+    attached.wait_text("Waits for sign-off");
+    sign_and_leave(&mut attached);
+    assert_eq!(driver.exit_code(), 0);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    assert_eq!(in_db("driver_attached"), ["1"]);
 }

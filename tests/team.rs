@@ -914,3 +914,157 @@ fn a_session_with_an_unreadable_header_leaves_the_others_evidence() {
         text(&out)
     );
 }
+
+/// A team session's checklist driver (journal database `db`) running the
+/// step that waits for `go`, paused so that the next step waits for
+/// whoever drives; and the session id.
+fn paused_team_driver(fx: &Fixture, db: &ScratchDb) -> (Tui, String) {
+    let deadline = Duration::from_secs(30);
+    let mut driver = fx.checklist(&["--operator", "Ana", "--journal", &db.url], 150, 40);
+    driver.wait_text("Checklist 0/2");
+    driver.keys("r");
+    assert!(wait_until(deadline, || journal_has(fx, "waiting")));
+    driver.keys("p");
+    assert!(wait_until(deadline, || journal_has(fx, r#""type":"pause""#)));
+    (driver, session_id(fx))
+}
+
+/// `runsheet attach` as `operator` from another machine: a state directory
+/// of its own in `elsewhere`, nothing of the session's but the journal database.
+fn attach_elsewhere(elsewhere: &tempfile::TempDir, id: &str, operator: &str, db: &ScratchDb) -> Tui {
+    let state = elsewhere.path().join("state");
+    let tui = Tui::spawn(
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "attach",
+            id,
+            "--operator",
+            operator,
+            "--journal",
+            &db.url,
+        ],
+        elsewhere.path(),
+        150,
+        40,
+    );
+    tui.wait_text("ATTACHED");
+    tui
+}
+
+/// The team journal's records of `session` whose line holds every one of `needles`.
+fn team_records_with(db: &ScratchDb, session: &str, needles: &[&str]) -> usize {
+    let like: String = needles
+        .iter()
+        .map(|n| format!(" AND line LIKE '%{}%'", n.replace('\'', "''")))
+        .collect();
+    db.query(&format!(
+        "SELECT count(*) FROM runsheet.records WHERE session = '{session}'{like}"
+    ))[0]
+        .parse()
+        .unwrap()
+}
+
+/// The waiting step let go; the terminal holding the driver's seat starts
+/// the next one itself, sees the session complete and leaves; the driver
+/// ends with it.
+fn release_and_drive_to_the_end(fx: &Fixture, seated: &mut Tui, driver: &mut Tui) {
+    std::fs::write(fx.dir.path().join("go"), "").unwrap();
+    seated.wait_text("Checklist 1/2");
+    seated.keys("r");
+    seated.wait_text("SESSION COMPLETED");
+    seated.keys("q");
+    assert_eq!(seated.exit_code(), 0, "{}", seated.screen());
+    assert_eq!(driver.exit_code(), 0);
+}
+
+/// From another machine (a state directory of its own, nothing of the
+/// session's but the journal database): while the driver's terminal is
+/// there, taking its seat is refused with the reason; once the driver hung
+/// up, the attached terminal takes the seat through a request row and
+/// drives: it starts the next step itself, and the session completes.
+#[test]
+fn attach_from_another_machine_takes_the_seat_of_a_driver_that_hung_up() {
+    let deadline = Duration::from_secs(30);
+    let db = ScratchDb::create("team_pickup_elsewhere");
+    let fx = Fixture::new(&gated_by_file());
+    let (mut driver, id) = paused_team_driver(&fx, &db);
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let mut bea = attach_elsewhere(&elsewhere, &id, "Bea", &db);
+    // The driver's terminal is there: the seat is not free, said with the reason.
+    db.execute(&submit_sql(&id, "Eve", r#"{"type": "take_driver_seat"}"#));
+    let settled = || {
+        db.query(&format!(
+            "SELECT operator || ' ' || (command->>'type') || ' ' || status || ' ' || coalesce(reason, '-') \
+             FROM runsheet.commands WHERE session = '{id}' ORDER BY seq"
+        ))
+    };
+    assert!(
+        wait_until(deadline, || settled().first().is_some_and(|r| r.starts_with(
+            "Eve take_driver_seat refused the driver's terminal is still there"
+        ))),
+        "{:#?}",
+        settled()
+    );
+    bea.keys("r");
+    bea.wait_text("the driver's terminal does the rest");
+
+    driver.hang_up();
+    bea.wait_text("DRIVING");
+    let taken = [r#""type":"driver_attached""#, r#""who":"Bea""#];
+    assert!(
+        wait_until(deadline, || team_records_with(&db, &id, &taken) == 1),
+        "the seat change never reached the team journal"
+    );
+    // Bea drives: she starts the next step herself.
+    release_and_drive_to_the_end(&fx, &mut bea, &mut driver);
+    assert_eq!(
+        db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
+        ["completed"]
+    );
+    let rows = settled();
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    assert_eq!(rows[1], "Bea take_driver_seat consumed -");
+    assert_eq!(rows[2], "Bea drive consumed -");
+    // Going on was Bea's, from her seat.
+    let read = read_journal(&fx.journal()).unwrap();
+    assert_eq!(read.integrity, Integrity::Verified);
+    let ran = read
+        .records
+        .iter()
+        .rev()
+        .find(|r| matches!(r.event, Event::Run { .. }));
+    assert_eq!(
+        ran.and_then(|r| r.origin.as_ref()).map(|o| o.operator.as_str()),
+        Some("Bea")
+    );
+}
+
+/// A terminal holding the driver's seat through the journal that is killed
+/// gives the seat up once it is no longer connected; another terminal takes
+/// it and finishes the session.
+#[test]
+fn a_killed_terminal_holding_the_seat_gives_it_up() {
+    let deadline = Duration::from_secs(30);
+    let db = ScratchDb::create("team_pickup_killed");
+    let fx = Fixture::new(&gated_by_file());
+    let (mut driver, id) = paused_team_driver(&fx, &db);
+    driver.hang_up();
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let bea = attach_elsewhere(&elsewhere, &id, "Bea", &db);
+    bea.wait_text("DRIVING");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bea.pid()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let given_up = [r#""type":"driver_detached""#, "no longer connected"];
+    assert!(
+        wait_until(deadline, || team_records_with(&db, &id, &given_up) == 1),
+        "the killed terminal kept the driver's seat"
+    );
+    let mut cy = attach_elsewhere(&elsewhere, &id, "Cy", &db);
+    cy.wait_text("DRIVING");
+    release_and_drive_to_the_end(&fx, &mut cy, &mut driver);
+    assert_eq!(team_records_with(&db, &id, &[r#""type":"driver_attached""#]), 2);
+}

@@ -22,11 +22,21 @@ use std::path::{Path, PathBuf};
 
 use crate::journal::file::lock_holder;
 use crate::journal::reader::read_journal;
+use crate::journal::store;
 use crate::session::{Next, SessionState};
 
 /// The control socket of the session whose journal is `journal`.
 pub fn socket_path(journal: &Path) -> PathBuf {
     journal.with_extension("sock")
+}
+
+/// The journal of `session` in this machine's state directory while a live
+/// driver holds it: then `runsheet attach` picks the driver's seat up over
+/// the control socket, journal database or not (whether the socket is
+/// trusted, [`client::connect`] decides).
+pub fn local_driver(state_dir: Option<&Path>, session: &str) -> Option<PathBuf> {
+    let journal = store::find_journal(state_dir, session).ok()?;
+    lock_holder(&journal).map(|_| journal)
 }
 
 /// What the live driver of an unfinished session is doing, for `runsheet

@@ -20,6 +20,7 @@ use super::wire::{self, FromDriver, MAX_LINE, ToDriver};
 use crate::engine::inbox::RemoteInbox;
 use crate::journal::event::Record;
 use crate::journal::reader::JournalStream;
+use crate::runbook::model::AttachRight;
 use crate::seat::{self, Origin, Seat};
 use crate::session::{Command, Refusal, rules};
 
@@ -72,13 +73,21 @@ struct Context {
     session: String,
     feed: Feed,
     inbox: RemoteInbox,
+    /// What the runbook lets attached terminals do besides signing and notes.
+    allows: Vec<AttachRight>,
 }
 
 impl Server {
     /// Serve the control socket of the session whose journal is `journal`.
     /// The caller holds the session's journal lock, so a socket already
     /// there was left by a driver that is gone: it is replaced.
-    pub fn start(journal: &Path, session: &str, feed: Feed, inbox: RemoteInbox) -> io::Result<Server> {
+    pub fn start(
+        journal: &Path,
+        session: &str,
+        feed: Feed,
+        inbox: RemoteInbox,
+        allows: Vec<AttachRight>,
+    ) -> io::Result<Server> {
         let path = socket_path(journal);
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(&path)?,
@@ -99,6 +108,7 @@ impl Server {
             session: session.to_string(),
             feed,
             inbox,
+            allows,
         });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -264,7 +274,7 @@ async fn connection(stream: UnixStream, context: &Context, me: &mut Option<Drivi
 /// A client's command, after the rule on what an attached terminal may
 /// ask, to the engine: its verdict.
 async fn ask(context: &Context, me: &mut Driving, command: Command) -> Result<(), Refusal> {
-    rules::attached_may(&command, me.driving)?;
+    rules::attached_may(&command, me.driving, &context.allows)?;
     // The seat a client takes or leaves is the one its connection shows.
     let command = match command {
         Command::TakeDriverSeat { .. } => Command::TakeDriverSeat {

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use super::fold::{Attempt, Next, SessionState};
 use super::protocol::Command;
 use crate::journal::event::{Event, Header, Mode, SessionOutcome, Signature};
-use crate::runbook::model::{Step, StepKind};
+use crate::runbook::model::{AttachRight, Step, StepKind};
 use crate::seat::Seat;
 use unicode_normalization::UnicodeNormalization;
 
@@ -117,6 +117,10 @@ pub enum Refusal {
          and takes the driver's seat once the driver's terminal is gone"
     )]
     DriverPresent,
+    #[error(
+        "this runbook does not let attached terminals {right}: its front matter needs attach = [\"{right}\"]; ask the driver"
+    )]
+    AttachRightMissing { right: String },
     #[error(
         "the journal database is away: {step} changes things, so it starts once the journal database has every event again"
     )]
@@ -336,15 +340,26 @@ pub fn decide(state: &SessionState, command: &Command, _now: DateTime<Utc>) -> R
     }
 }
 
-/// What a terminal attached over the control socket may ask, before
-/// [`decide`] is asked: once it holds the driver's seat (`driving`),
-/// whatever the driver may; until then a signer's part only (sign-offs,
-/// notes) and taking the seat of a driver whose terminal is gone.
-pub fn attached_may(command: &Command, driving: bool) -> Result<(), Refusal> {
-    match command {
-        _ if driving => Ok(()),
-        Command::SignOff { .. } | Command::Note { .. } | Command::TakeDriverSeat { .. } => Ok(()),
-        _ => Err(Refusal::DriverPresent),
+/// What an attached terminal may ask (over the control socket or through
+/// the journal database), before [`decide`] is asked: once it holds the
+/// driver's seat (`driving`), whatever the driver may; until then a
+/// signer's part (sign-offs, notes), taking the seat of a driver whose
+/// terminal is gone, and the pause or abort the runbook's front matter
+/// `allows` attached terminals.
+pub fn attached_may(command: &Command, driving: bool, allows: &[AttachRight]) -> Result<(), Refusal> {
+    let right = match command {
+        _ if driving => return Ok(()),
+        Command::SignOff { .. } | Command::Note { .. } | Command::TakeDriverSeat { .. } => return Ok(()),
+        Command::Pause { .. } => AttachRight::Pause,
+        Command::Abort { .. } => AttachRight::Abort,
+        _ => return Err(Refusal::DriverPresent),
+    };
+    if allows.contains(&right) {
+        Ok(())
+    } else {
+        Err(Refusal::AttachRightMissing {
+            right: right.word().to_string(),
+        })
     }
 }
 

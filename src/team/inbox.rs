@@ -1,6 +1,8 @@
 //! The driver's side of attached terminals in a team session: the
 //! session's `runsheet.commands` rows, consumed in seq order, each turned
-//! into a command as its sender ([`Request::command`]) and handed to the
+//! into a command as its sender ([`Request::command`]), judged by what an
+//! attached terminal may ask ([`rules::attached_may`]: everything once it
+//! took the seat of a driver whose terminal is gone) and handed to the
 //! engine's inbox with the row's origin, where `decide` rules on it as on
 //! the driver's own keyboard; the row is settled consumed or refused with
 //! the reason. Rows that cannot be read as a request are refused, never
@@ -10,6 +12,7 @@
 //! session, and every [`POLL`] in case one was lost. Every [`PRESENCE`],
 //! who is connected goes to the driver's front end.
 
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -17,10 +20,12 @@ use tokio_postgres::Notification;
 
 use crate::engine::inbox::RemoteInbox;
 use crate::journal::postgres::commands::{CommandRow, Settlement};
+use crate::journal::postgres::presence::{Present, Role};
 use crate::journal::postgres::{COMMAND_CHANNEL, JournalConnection, JournalDb, PgError};
 use crate::runbook::model::AttachRight;
-use crate::session::Update;
+use crate::seat::Origin;
 use crate::session::attached::Request;
+use crate::session::{Command, Update, rules};
 
 /// How often the commands table is read without a notification.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -39,6 +44,9 @@ pub struct Consumer {
     /// The driver's front end, told who is connected. Weak: the front end
     /// sees its updates end when the engine's do, whatever this task does.
     pub updates: mpsc::WeakSender<Update>,
+    /// The attached terminal holding the driver's seat, whose every
+    /// command the rules take as the driver's (the engine decides each).
+    pub driving: Mutex<Option<Origin>>,
 }
 
 /// A command the engine has decided on but whose row is not settled yet
@@ -88,6 +96,7 @@ impl Consumer {
                 }
                 _ = presence.tick() => {
                     let present = conn.present(&self.session).await?;
+                    self.seat_holder_gone(&present).await;
                     if let Some(updates) = self.updates.upgrade() {
                         let _ = updates.try_send(Update::Presence(present));
                     }
@@ -124,16 +133,53 @@ impl Consumer {
     /// What the rules make of a row; `None` when the engine takes no more
     /// commands (the row stays pending for the session's next driver).
     async fn decide(&self, row: CommandRow) -> Option<Settlement> {
-        let command =
-            Request::parse(&row.command).and_then(|r| r.command(&self.allows, &row.origin.operator));
-        let command = match command {
-            Ok(command) => command,
+        let command = match Request::parse(&row.command) {
+            Ok(request) => request.command(&row.origin.operator, &row.origin.seat),
             Err(reason) => return Some(Settlement::Refused(reason)),
         };
-        match self.engine.ask(command, row.origin).await {
-            Ok(Ok(())) => Some(Settlement::Consumed),
+        let driving = self.seat_holder().as_ref() == Some(&row.origin);
+        if let Err(refusal) = rules::attached_may(&command, driving, &self.allows) {
+            return Some(Settlement::Refused(refusal.to_string()));
+        }
+        let taking = matches!(command, Command::TakeDriverSeat { .. });
+        let leaving = driving && matches!(command, Command::DriverGone { .. });
+        match self.engine.ask(command, row.origin.clone()).await {
+            Ok(Ok(())) => {
+                if taking || leaving {
+                    *self.driving.lock().unwrap_or_else(|p| p.into_inner()) = taking.then_some(row.origin);
+                }
+                Some(Settlement::Consumed)
+            }
             Ok(Err(refusal)) => Some(Settlement::Refused(refusal.to_string())),
             Err(_) => None,
         }
+    }
+
+    /// A terminal holding the driver's seat that is no longer connected
+    /// (killed, cut off) gives it up, as one that leaves does: the session
+    /// goes on without a screen, and another terminal may take the seat.
+    async fn seat_holder_gone(&self, present: &[Present]) {
+        let Some(holder) = self.seat_holder() else {
+            return;
+        };
+        if present
+            .iter()
+            .any(|p| p.role == Role::Attached && p.origin == holder)
+        {
+            return;
+        }
+        let gone = Command::DriverGone {
+            who: holder.operator.clone(),
+            reason: "the attached terminal holding the seat is no longer connected".into(),
+            seat: Some(holder.seat.clone()),
+        };
+        if matches!(self.engine.ask(gone, holder).await, Ok(Ok(()))) {
+            *self.driving.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// The terminal that took the driver's seat through the journal and has not left it.
+    fn seat_holder(&self) -> Option<Origin> {
+        self.driving.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
