@@ -16,6 +16,7 @@ use crate::exit::{self, CliError};
 use crate::journal::JournalError;
 use crate::journal::event::{Event, FORMAT_VERSION, Header, Mode};
 use crate::journal::file::{journal_path, new_session_id};
+use crate::journal::postgres::JournalDb;
 use crate::journal::postgres::lock::Holder;
 use crate::journal::reader::read_journal;
 use crate::journal::store;
@@ -347,6 +348,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
             let state = SessionState::from_records(&read.records)
                 .map_err(|e| LaunchError::Usage(format!("{}: {e}", path.display())))?;
             check_resumable(&state, &runbook, env, opts)?;
+            check_kept_where_it_was(&state, team.as_ref())?;
             check_nothing_left_running(&state)?;
             let changed = state.header.runbook_sha256 != runbook.content_hash;
             let new_plan = (changed || state.plan != shown_plan).then(|| Box::new(shown_plan.clone()));
@@ -388,6 +390,7 @@ pub async fn launch(opts: &RunOptions) -> Result<Launched, LaunchError> {
                 rollback_only: opts.rollback_only,
                 plan: shown_plan,
                 targets,
+                team_journal: team.as_ref().map(JournalDb::target),
             };
             let path = journal_path(&opts.state_dir, &header.session_id);
             let journal = team::create(&opts.state_dir, header, team.as_ref(), &operator)?;
@@ -529,6 +532,20 @@ fn check_confirmed_in_advance(env: &Environment, plan: &Plan, opts: &RunOptions)
 }
 
 /// Refuse to resume a session that ended, belongs elsewhere, or whose runbook changed.
+/// A team session is resumed with its journal database: resumed on the
+/// local file alone, what it does from then on would be missing from the
+/// team's copy (and no driver lock would be held).
+fn check_kept_where_it_was(state: &SessionState, team: Option<&JournalDb>) -> Result<(), LaunchError> {
+    match (&state.header.team_journal, team) {
+        (Some(kept_in), None) => Err(LaunchError::Usage(format!(
+            "session {} is a team session kept in the journal database {kept_in}: resume it with --journal URL \
+             (or RUNSHEET_JOURNAL_URL), so the team's copy stays whole and one driver holds it",
+            state.header.session_id
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn check_resumable(
     state: &SessionState,
     runbook: &Runbook,

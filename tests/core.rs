@@ -160,6 +160,7 @@ fn fold_seated(plan: Plan, seat: Option<Seat>, events: &[Event]) -> SessionState
         only: None,
         rollback_only: false,
         plan,
+        team_journal: None,
     };
     let record = |seq: usize, event: Event| Record {
         seq: seq as u64,

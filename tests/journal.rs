@@ -42,6 +42,7 @@ fn header(id: &str) -> Header {
             signoffs: 1,
             ..Plan::default()
         },
+        team_journal: None,
     }
 }
 

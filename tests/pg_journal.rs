@@ -85,6 +85,7 @@ fn header(id: &str) -> Header {
             signoffs: 2,
             ..Plan::default()
         },
+        team_journal: None,
     }
 }
 

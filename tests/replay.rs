@@ -437,6 +437,7 @@ fn header() -> Header {
         only: None,
         rollback_only: false,
         plan: plan(),
+        team_journal: None,
     }
 }
 

@@ -78,6 +78,7 @@ fn fold(plan: Plan, events: Vec<Event>) -> SessionState {
         only: None,
         rollback_only: false,
         plan,
+        team_journal: None,
     };
     let records = std::iter::once(Event::Header(Box::new(header)))
         .chain(events)

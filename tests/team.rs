@@ -1068,3 +1068,46 @@ fn a_killed_terminal_holding_the_seat_gives_it_up() {
     release_and_drive_to_the_end(&fx, &mut cy, &mut driver);
     assert_eq!(team_records_with(&db, &id, &[r#""type":"driver_attached""#]), 2);
 }
+
+/// A team session resumed without its journal database is refused (what
+/// the resume did would be missing from the team's copy, and no driver lock
+/// would be held); with it, the session goes on in both.
+#[test]
+fn a_team_session_is_not_resumed_on_the_local_file_alone() {
+    let db = ScratchDb::create("team_resume_local");
+    let fx = Fixture::new(&runbook(
+        "",
+        &[
+            ("check", "Check the flag", "test -e ok"),
+            ("after", "After", "echo after"),
+        ],
+    ));
+    let first = fx.run(&["--journal", &db.url]);
+    assert_ne!(first.status.code(), Some(0), "{}", text(&first));
+    let id = session_id(&fx);
+    let before = records_in_db(&db, &id);
+    std::fs::write(fx.dir.path().join("ok"), "").unwrap();
+
+    let local = fx.run(&["--resume", &id, "--retry", "check"]);
+    assert_eq!(local.status.code(), Some(2), "{}", text(&local));
+    let kept_in = runsheet::journal::postgres::JournalDb::from_url(&db.url)
+        .unwrap()
+        .target();
+    assert!(
+        text(&local).contains(&format!(
+            "session {id} is a team session kept in the journal database {kept_in}: resume it with --journal URL"
+        )),
+        "{}",
+        text(&local)
+    );
+    let journal = read_journal(&fx.journal()).unwrap();
+    assert_eq!(journal.records.len(), before, "nothing was appended locally");
+    assert_eq!(records_in_db(&db, &id), before);
+
+    let team = fx.run(&["--resume", &id, "--retry", "check", "--journal", &db.url]);
+    assert_eq!(team.status.code(), Some(0), "{}", text(&team));
+    assert_eq!(
+        records_in_db(&db, &id),
+        read_journal(&fx.journal()).unwrap().records.len()
+    );
+}

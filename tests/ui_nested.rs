@@ -40,6 +40,7 @@ fn app(size: (u16, u16)) -> App {
         only: None,
         rollback_only: false,
         plan: Plan::for_environment(&rb, env),
+        team_journal: None,
     };
     let records = vec![Record {
         seq: 0,

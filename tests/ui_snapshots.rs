@@ -218,6 +218,7 @@ impl Journal {
             only: None,
             rollback_only: false,
             plan: plan(environment),
+            team_journal: None,
         };
         let mut j = Journal { records: Vec::new() };
         j.push(0, Event::Header(Box::new(header)));

@@ -26,5 +26,6 @@ pub fn header(id: &str) -> Header {
             signoffs: 1,
             ..Plan::default()
         },
+        team_journal: None,
     }
 }

@@ -66,6 +66,12 @@ pub struct Header {
     /// Journals written before targets were recorded have none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Target>,
+    /// The team journal database the session is kept in as well
+    /// (`host:port/db as user`, never a password): a resume without one is
+    /// refused, so the team's copy never misses what a resume did. Absent
+    /// for a session of the local file only, and in older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_journal: Option<String>,
 }
 
 impl Header {

@@ -1152,6 +1152,7 @@ mod tests {
             only: None,
             rollback_only: false,
             plan,
+            team_journal: None,
         };
         let start = Utc
             .with_ymd_and_hms(2026, 1, 2, 3, 4, 5)

@@ -81,6 +81,7 @@ pub fn header(plan: &Plan) -> Header {
         only: None,
         rollback_only: false,
         plan: plan.clone(),
+        team_journal: None,
     }
 }
 
