@@ -354,6 +354,17 @@ fn the_journal_database_lost_mid_session_is_said_loudly_holds_the_next_change_an
         db.query(&format!("SELECT status FROM runsheet.sessions WHERE id = '{id}'")),
         ["completed"]
     );
+    // And the team journal's own chain verifies, as the database stores it.
+    let verify = fx
+        .command(&["verify", &id, "--journal", &db.url])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify));
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("hash chain intact, sealed"),
+        "{}",
+        text(&verify)
+    );
 }
 
 #[test]
