@@ -1258,6 +1258,17 @@ fn the_demo_development_run_completes_in_the_tui_with_only_the_sign_offs_typed()
         match session.next() {
             Next::SignOff { step, .. } if session.step(&step.id).status() == StepStatus::AwaitingSignOff => {
                 let id = step.id.clone();
+                // The journal can say so before the checklist has folded it:
+                // the key goes once the screen offers this step's sign-off.
+                let offered = wait_until(Duration::from_secs(10), || {
+                    let screen = term.screen();
+                    screen.contains(&format!("┌ {id} ")) && screen.contains("press s to sign")
+                });
+                assert!(
+                    offered,
+                    "the sign-off of {id} was not offered:\n{}",
+                    term.screen()
+                );
                 term.keys("s");
                 let dialog = wait_until(Duration::from_secs(10), || term.screen().contains(" Sign off "));
                 assert!(dialog, "no sign-off dialog for {id}:\n{}", term.screen());
