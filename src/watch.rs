@@ -41,6 +41,7 @@ use crate::journal::postgres::JournalDb;
 use crate::journal::postgres::presence::Role;
 use crate::remote::{Fed, Records, Requests, Settled, Trouble};
 use crate::replay::{Feed, controls, feed};
+use crate::runbook::model::AttachRight;
 use crate::seat::Origin;
 use crate::session::attached::Request;
 use crate::session::{Command, Next, SessionState, Update, rules};
@@ -508,13 +509,25 @@ impl Watch {
                     self.session, a.origin.operator
                 ),
             ),
-            Some(a) => (
-                " ATTACHED ",
-                format!(
-                    " {} as {} · s sign · m note · p pause · A abort · q leaves",
-                    self.session, a.origin.operator
-                ),
-            ),
+            Some(a) => {
+                // Only the keys the runbook lets an attached terminal use.
+                let allows = &self.app.session.plan.attach;
+                let extra: String = [
+                    (AttachRight::Pause, " · p pause"),
+                    (AttachRight::Abort, " · A abort"),
+                ]
+                .into_iter()
+                .filter(|(right, _)| allows.contains(right))
+                .map(|(_, key)| key)
+                .collect();
+                (
+                    " ATTACHED ",
+                    format!(
+                        " {} as {} · s sign · m note{extra} · q leaves",
+                        self.session, a.origin.operator
+                    ),
+                )
+            }
         };
         let mut spans = Vec::new();
         if let Some(step) = self.attached.as_ref().and_then(|a| a.awaited.as_ref()) {

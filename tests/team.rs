@@ -556,6 +556,8 @@ fn a_driver_and_an_attached_signer_on_two_terminals_complete_a_two_signoff_windo
         40,
     );
     signer.wait_text("ATTACHED");
+    // Its line offers only what the runbook lets it do (here: no pause, no abort).
+    signer.wait_text("s sign · m note · q leaves");
     // It is told that a step waits for its sign-off, and everyone sees it connected.
     signer.wait_text("production.execution.1 WAITS FOR YOUR SIGN-OFF");
     assert_eq!(signer.bells(), 1, "one bell for the sign-off it is awaited for");
