@@ -223,7 +223,13 @@ impl From<Common> for WatchMsg {
 struct Note {
     text: String,
     alert: bool,
+    /// When it was said: an alert stays at least [`ALERT_HOLD`], so a
+    /// record arriving just after the key does not take it away unread.
+    said: std::time::Instant,
 }
+
+/// How long an alert note stays before the next record may clear it.
+const ALERT_HOLD: Duration = Duration::from_secs(3);
 
 /// The attached terminal's part: who it is, and the step waiting for its sign-off.
 struct Attached {
@@ -320,6 +326,7 @@ impl Watch {
         self.note = Some(Note {
             text: text.into(),
             alert,
+            said: std::time::Instant::now(),
         });
         self.dirty = true;
     }
@@ -413,7 +420,11 @@ impl Screen for Watch {
             WatchMsg::Common(Common::Tick { now, .. }) => looking(self.app.update(Msg::Tick(now))),
             WatchMsg::Common(Common::LogRead(chunk)) => looking(self.app.update(Msg::LogRead(chunk))),
             WatchMsg::Fed(Fed::Record { record, .. }) => {
-                if self.note.as_ref().is_some_and(|n| n.alert) {
+                if self
+                    .note
+                    .as_ref()
+                    .is_some_and(|n| n.alert && n.said.elapsed() >= ALERT_HOLD)
+                {
                     self.note = None;
                     self.dirty = true;
                 }
