@@ -137,6 +137,16 @@ pub fn load_str(path: &Path, text: &str) -> Loaded {
 
 const FILE_START: SourcePos = SourcePos { line: 1, col: 1 };
 
+/// Where the Markdown of `text` starts: after its front matter when it has
+/// one (a `+++` block, or a `---` block that reads as YAML; otherwise that
+/// `---` is a thematic break and the Markdown starts at the top).
+pub fn markdown_start(text: &str) -> usize {
+    match frontmatter::split(text) {
+        Split::Absent { body } | Split::Present { body, .. } | Split::Yaml { body, .. } => body,
+        Split::Unterminated => text.len(),
+    }
+}
+
 fn build(
     path: &Path,
     text: &str,

@@ -52,14 +52,9 @@ pub fn vanished(text: &str, loaded: &Loaded) -> Vec<u32> {
     let Some(rb) = loaded.runbook.as_ref() else {
         return Vec::new();
     };
-    let body = ["---\n", "+++\n"]
-        .iter()
-        .find_map(|open| {
-            let rest = text.strip_prefix(open)?;
-            let close = format!("\n{}", open);
-            rest.find(&close).map(|end| open.len() + end + close.len())
-        })
-        .unwrap_or(0);
+    // Where the loader starts reading Markdown: a `---` block that does not
+    // read as YAML is no front matter, and its lines may hold items.
+    let body = runsheet::runbook::loader::markdown_start(text);
     let mut marks: Vec<(u32, bool)> = rb.references.iter().map(|r| (r.pos.line, true)).collect();
     let phases = rb
         .environments
